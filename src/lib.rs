@@ -1,0 +1,16 @@
+//! mtpull: copy photos and videos off a phone over MTP and file them by capture date.
+//!
+//! Layers, bottom up:
+//! - [`ptp`]: the protocol as pure functions over byte slices (no I/O).
+//! - [`transport`]: the [`transport::Transport`] trait and its USB backends.
+//! - [`session`]: MTP transactions and operations over any transport.
+//! - [`sim`]: a simulated MTP device that answers over the same trait.
+//! - [`sort`]: dating files by capture time and filing them into folders.
+//! - [`pull`]: planning and copying a backup from a device into a destination.
+
+pub mod ptp;
+pub mod pull;
+pub mod session;
+pub mod sim;
+pub mod sort;
+pub mod transport;

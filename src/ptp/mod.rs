@@ -1,0 +1,1 @@
+//! PTP/MTP protocol: containers, codes and datasets, with no I/O.

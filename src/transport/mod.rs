@@ -47,11 +47,7 @@ pub trait Transport: Send {
 
     /// Waits up to `timeout` for one packet on the interrupt (event) endpoint.
     /// Returns `Ok(None)` when nothing arrived in time.
-    fn read_event(
-        &mut self,
-        buf: &mut [u8],
-        timeout: Duration,
-    ) -> Result<Option<usize>, TransportError>;
+    fn read_event(&mut self, buf: &mut [u8], timeout: Duration) -> Result<Option<usize>, TransportError>;
 
     /// Clears a halt (stall) on both bulk endpoints, dropping any partial phase.
     fn clear_halt(&mut self) -> Result<(), TransportError>;

@@ -39,6 +39,10 @@ impl DecodeError {
 /// Result of decoding.
 pub type DecodeResult<T> = Result<T, DecodeError>;
 
+/// The most UTF-16 units of text a PTP string holds: the count byte says at
+/// most 255, and that includes the terminating NUL.
+pub const MAX_STRING_UNITS: usize = 254;
+
 /// A cursor over a byte slice that refuses to read past its end.
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {
@@ -120,8 +124,13 @@ impl<'a> Reader<'a> {
             .chunks_exact(2)
             .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
             .collect();
-        // Devices differ on whether the NUL is counted; stop at the first one either way.
-        let end = units.iter().position(|&u| u == 0).unwrap_or(units.len());
+        // Devices differ on whether the NUL is counted; stop at the first one either
+        // way. A 255th unit can only be the NUL, so at most 254 are text.
+        let end = units
+            .iter()
+            .position(|&u| u == 0)
+            .unwrap_or(units.len())
+            .min(MAX_STRING_UNITS);
         Ok(String::from_utf16_lossy(&units[..end]))
     }
 
@@ -200,7 +209,7 @@ impl Writer for Vec<u8> {
             self.put_u8(0);
             return;
         }
-        let units: Vec<u16> = s.encode_utf16().take(254).collect();
+        let units: Vec<u16> = s.encode_utf16().take(MAX_STRING_UNITS).collect();
         self.put_u8(units.len() as u8 + 1);
         for unit in units.iter().chain(std::iter::once(&0)) {
             self.put_u16(*unit);
@@ -263,6 +272,13 @@ mod tests {
     fn string_without_counted_nul_is_accepted() {
         let bytes = [2, b'O', 0, b'K', 0];
         assert_eq!(Reader::new(&bytes).string("s").unwrap(), "OK");
+    }
+
+    #[test]
+    fn a_full_count_without_nul_keeps_254_units() {
+        let mut bytes = vec![255];
+        bytes.extend(std::iter::repeat_n([b'y', 0], 255).flatten());
+        assert_eq!(Reader::new(&bytes).string("s").unwrap(), "y".repeat(254));
     }
 
     #[test]

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests use, from Debian's archive. Quick when
+# everything is already there; needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(
+  libimage-exiftool-perl # fixtures and the sort benchmark's peer
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  sudo_if_needed=()
+  [ "$(id -u)" -eq 0 ] || sudo_if_needed=(sudo)
+  "${sudo_if_needed[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_if_needed[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

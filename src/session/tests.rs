@@ -114,6 +114,24 @@ fn unknown_length_data_is_read_until_the_phase_ends() {
 }
 
 #[test]
+fn a_device_that_omits_the_zero_length_packet_is_understood() {
+    let (mut session, device) = open(&[], 4096);
+    // 500 payload bytes fill exactly one 512-byte packet; the response follows
+    // without the phase-ending zero-length packet, in the same transfer.
+    let mut phase = data(OperationCode::GET_OBJECT, 1, &[9; 500]);
+    phase.extend(ok(1, &[]));
+    device.push(phase);
+    let mut sink = Vec::new();
+    assert_eq!(session.get_object(1, &mut sink).unwrap(), 500);
+    assert_eq!(sink, [9; 500]);
+    // And the ordinary way, with the phase ended, still works after it.
+    device.push(data(OperationCode::GET_OBJECT, 2, &[8; 500]));
+    device.push(ok(2, &[]));
+    assert_eq!(session.get_object(1, &mut Vec::new()).unwrap(), 500);
+    assert_eq!(device.unread_phases(), 0);
+}
+
+#[test]
 fn a_response_for_another_transaction_is_a_protocol_error() {
     let (mut session, device) = open(&[], 512);
     device.push(data(OperationCode::GET_STORAGE_IDS, 1, &u32_array(&[1])));

@@ -84,7 +84,9 @@ impl Session {
         let transaction_id = self.take_transaction_id();
         self.stats.record(op);
         if !matches!(data_out, DataOut::None) {
-            self.transport.prepare_data_out().map_err(Self::transport_error(op))?;
+            self.transport
+                .prepare_data_out()
+                .map_err(Self::transport_error(op))?;
         }
         self.send_command(op, transaction_id, params)?;
         match data_out {

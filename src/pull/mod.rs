@@ -3,8 +3,14 @@
 
 pub mod hash;
 pub mod manifest;
+pub mod partial;
+pub mod plan;
 pub mod remote;
+pub mod select;
 
 pub use hash::{ContentHash, ContentHasher};
 pub use manifest::{Manifest, ManifestError, Outcome, Record, RescanReport};
+pub use partial::{PartialFile, TempArea};
+pub use plan::Plan;
 pub use remote::{FileKey, RemoteFile};
+pub use select::{MediaKind, Only, Selection, media_kind, parse_since};

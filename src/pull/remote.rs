@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 
 use crate::ptp::ObjectFormat;
+use crate::ptp::time::DeviceTime;
 
 /// One file on the device, as listed in this session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +21,7 @@ pub struct RemoteFile {
     /// Size in bytes (64-bit).
     pub size: u64,
     /// The device's date for the file (on Android, the file's mtime on the phone).
-    pub modified: Option<NaiveDateTime>,
+    pub modified: Option<DeviceTime>,
 }
 
 impl RemoteFile {
@@ -41,7 +42,7 @@ impl RemoteFile {
             storage: self.storage.clone(),
             path: self.path.clone(),
             size: self.size,
-            device_date: self.modified,
+            device_date: self.modified.map(|time| time.local),
         }
     }
 }
@@ -97,7 +98,9 @@ pub(crate) mod tests {
             handle: 7,
             format: ObjectFormat::UNDEFINED,
             size,
-            modified: NaiveDateTime::parse_from_str(date, "%Y-%m-%d %H:%M:%S").ok(),
+            modified: NaiveDateTime::parse_from_str(date, "%Y-%m-%d %H:%M:%S")
+                .ok()
+                .map(|local| DeviceTime { local, offset: None }),
         }
     }
 

@@ -6,6 +6,7 @@ pub mod manifest;
 pub mod partial;
 pub mod plan;
 pub mod remote;
+pub mod report;
 pub mod select;
 
 pub use hash::{ContentHash, ContentHasher};
@@ -13,4 +14,5 @@ pub use manifest::{Manifest, ManifestError, Outcome, Record, RescanReport};
 pub use partial::{PartialFile, TempArea};
 pub use plan::Plan;
 pub use remote::{FileKey, RemoteFile};
+pub use report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
 pub use select::{MediaKind, Only, Selection, media_kind, parse_since};

@@ -299,7 +299,7 @@ fn on_disk(path: &Path) -> Result<Occupant, SortError> {
 }
 
 /// `IMG_1.jpg` numbered 2 is `IMG_1-2.jpg`; 0 is the name itself.
-fn numbered(name: &str, n: u32) -> String {
+pub fn numbered(name: &str, n: u32) -> String {
     if n == 0 {
         return name.to_owned();
     }

@@ -18,7 +18,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Local, NaiveDateTime};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::hash::ContentHash;
 use super::remote::FileKey;
@@ -152,6 +152,24 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// Opens the manifest for reading only, if there is one (a dry run writes nothing).
+    pub fn open_read_only(dest_root: &Path) -> Result<Option<Self>, ManifestError> {
+        let path = dest_root.join(STATE_DIR).join(DATABASE_FILE);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let connection =
+            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
+                ManifestError::Database {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+        let manifest = Self { connection, path };
+        manifest.check_version()?;
+        Ok(Some(manifest))
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -165,6 +183,15 @@ impl Manifest {
         self.connection
             .busy_timeout(std::time::Duration::from_secs(10))
             .map_err(|e| self.db(e))?;
+        self.check_version()?;
+        self.connection
+            .execute_batch(&format!(
+                "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .map_err(|e| self.db(e))
+    }
+
+    fn check_version(&self) -> Result<(), ManifestError> {
         let version: i64 = self
             .connection
             .query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -177,11 +204,7 @@ impl Manifest {
                 ),
             });
         }
-        self.connection
-            .execute_batch(&format!(
-                "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))
-            .map_err(|e| self.db(e))
+        Ok(())
     }
 
     fn db(&self, source: rusqlite::Error) -> ManifestError {
@@ -561,6 +584,21 @@ mod tests {
         );
         let hash = ContentHash::of_reader(&b"photo"[..]).unwrap();
         assert!(manifest.find_content(root.path(), &hash, 5).unwrap().is_some());
+    }
+
+    #[test]
+    fn read_only_opening_creates_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(Manifest::open_read_only(root.path()).unwrap().is_none());
+        assert!(!root.path().join(STATE_DIR).exists());
+        let first = record("DCIM/a.jpg", 3, "2024/05/26/a.jpg", b"abc");
+        Manifest::open(root.path()).unwrap().record(&first).unwrap();
+        let mut reader = Manifest::open_read_only(root.path()).unwrap().unwrap();
+        assert!(reader.keys_for("SER1").unwrap().contains(&first.key));
+        assert!(
+            reader.record(&first).is_err(),
+            "a read-only manifest refuses writes"
+        );
     }
 
     #[test]

@@ -28,11 +28,17 @@ pub struct TempArea {
 }
 
 impl TempArea {
-    /// The temp folder of the backup in `dest_root`, created if needed.
-    pub fn open(dest_root: &Path) -> io::Result<TempArea> {
-        let dir = dest_root.join(STATE_DIR).join(TEMP_DIR);
-        fs::create_dir_all(&dir)?;
-        Ok(TempArea { dir })
+    /// The temp folder of the backup in `dest_root` (nothing is created: a dry
+    /// run looks for earlier downloads without writing).
+    pub fn new(dest_root: &Path) -> TempArea {
+        TempArea {
+            dir: dest_root.join(STATE_DIR).join(TEMP_DIR),
+        }
+    }
+
+    /// Creates the folder if needed.
+    pub fn create(&self) -> io::Result<()> {
+        fs::create_dir_all(&self.dir)
     }
 
     /// The folder itself.
@@ -290,7 +296,8 @@ mod tests {
     #[test]
     fn temp_names_follow_the_key_and_sweep_one_device() {
         let dest = tempfile::tempdir().unwrap();
-        let area = TempArea::open(dest.path()).unwrap();
+        let area = TempArea::new(dest.path());
+        area.create().unwrap();
         let a = file("DCIM/a.jpg", 10, "2024-05-26 10:00:00").key("PHONE1");
         let b = file("DCIM/b.jpg", 10, "2024-05-26 10:00:00").key("PHONE1");
         let other = file("DCIM/a.jpg", 10, "2024-05-26 10:00:00").key("PHONE2");

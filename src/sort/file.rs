@@ -70,12 +70,7 @@ pub struct Filer {
 }
 
 /// Files one file and makes the result durable: [`Filer::file`] then [`Filer::sync`].
-pub fn file_into(
-    dest_root: &Path,
-    planned: &Path,
-    src: &Path,
-    mode: Mode,
-) -> Result<Filed, SortError> {
+pub fn file_into(dest_root: &Path, planned: &Path, src: &Path, mode: Mode) -> Result<Filed, SortError> {
     let mut filer = Filer::new(dest_root, mode);
     let filed = filer.file(planned, src)?;
     filer.sync()?;
@@ -145,8 +140,7 @@ impl Filer {
     /// Notes that `path`'s folder has a new or removed entry.
     fn touched(&mut self, path: &Path) {
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-        self.unsynced
-            .insert(parent.unwrap_or(Path::new(".")).to_owned());
+        self.unsynced.insert(parent.unwrap_or(Path::new(".")).to_owned());
     }
 
     /// Puts `src` at `target` unless something is there; `false` if something was.
@@ -229,10 +223,7 @@ impl Filer {
 /// refusing anything that is absolute, climbs (`..`) or has no file name.
 fn target_of<'p>(root: &Path, planned: &'p Path) -> Result<(PathBuf, &'p str), SortError> {
     let unsafe_path = || SortError::UnsafePath(planned.to_owned());
-    if !planned
-        .components()
-        .all(|c| matches!(c, Component::Normal(_)))
-    {
+    if !planned.components().all(|c| matches!(c, Component::Normal(_))) {
         return Err(unsafe_path());
     }
     let name = planned
@@ -284,9 +275,7 @@ fn find_slot(
             Occupant::File(_) | Occupant::Other => {}
         }
     }
-    Err(SortError::TooManyClashes {
-        path: dir.join(name),
-    })
+    Err(SortError::TooManyClashes { path: dir.join(name) })
 }
 
 fn on_disk(path: &Path) -> Result<Occupant, SortError> {

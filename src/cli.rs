@@ -1,4 +1,5 @@
-//! The command line: global flags and one subcommand per job.
+//! The command line, as clap derives it. Parsing only: the commands live in
+//! `crate::commands`.
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -6,28 +7,46 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use mtpull::sort::Template;
 
+use crate::commands::ls::LsArgs;
+
 /// Copy photos and videos off a phone over MTP, filed by capture date.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(name = "mtpull", version, about)]
 pub struct Cli {
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 
-    /// Say more (repeat for more still).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    /// Say more: -v prints transaction counts and the listing strategy.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Talk to a simulated phone instead of USB hardware.
+    /// Run against a simulated phone with sample photos (no phone needed).
     #[arg(long, global = true)]
     pub demo: bool,
 
-    /// The device to use, by USB serial number, when several are connected.
-    #[arg(long, value_name = "SERIAL", global = true)]
+    /// The device to use, by serial number, when several are connected
+    /// ("demo" is the simulated phone).
+    #[arg(long, global = true, value_name = "SERIAL")]
     pub device: Option<String>,
+
+    /// For tests and demos: run against a simulator profile
+    /// (android, locked, samsung, ptp-camera) instead of USB.
+    #[arg(long, global = true, value_name = "PROFILE", hide = true)]
+    pub sim: Option<String>,
+
+    /// For tests: the simulated locked phone is unlocked after this many milliseconds.
+    #[arg(long, global = true, value_name = "MS", hide = true)]
+    pub sim_unlock_after: Option<u64>,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// List connected phones and cameras with their storages.
+    Devices,
+    /// List files on the device, like ls.
+    Ls(LsArgs),
     /// File the photos and videos of a local folder into date folders by capture time.
     ///
     /// Exit status: 0 all files filed (or duplicates), 1 some files failed, 2 the run

@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("mtpull: {error:#}");
-            ExitCode::from(commands::FATAL)
+            ExitCode::from(commands::exit_code(&error))
         }
     }
 }

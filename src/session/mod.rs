@@ -59,6 +59,8 @@ pub struct Session {
     /// Storages in the last GetStorageIDs answer: zero means locked.
     storage_count: Option<usize>,
     buffer: Vec<u8>,
+    /// IN bytes read past the end of a data phase (the next container's start).
+    read_ahead: Vec<u8>,
     listing: listing::Memory,
 }
 
@@ -72,6 +74,7 @@ impl Session {
             stats: TransactionStats::default(),
             storage_count: None,
             buffer: vec![0; phases::READ_CHUNK],
+            read_ahead: Vec::new(),
             listing: listing::Memory::default(),
         };
         session.device_info = session.get_device_info()?;
@@ -84,6 +87,7 @@ impl Session {
     /// Object handles may change across sessions (some devices renumber
     /// them), so anything kept across a recovery should be keyed by path.
     pub fn recover(&mut self) -> Result<()> {
+        self.read_ahead.clear();
         self.transport
             .clear_halt()
             .map_err(|source| SessionError::Transport {

@@ -83,6 +83,11 @@ impl Session {
     ) -> Result<Completed> {
         let transaction_id = self.take_transaction_id();
         self.stats.record(op);
+        if !matches!(data_out, DataOut::None) {
+            self.transport
+                .prepare_data_out()
+                .map_err(Self::transport_error(op))?;
+        }
         self.send_command(op, transaction_id, params)?;
         match data_out {
             DataOut::None => {}
@@ -91,7 +96,7 @@ impl Session {
             }
             DataOut::Stream { source, size } => self.send_data(op, transaction_id, source, size)?,
         }
-        let (header, filled, ended) = self.read_container_start(op)?;
+        let (header, ended) = self.read_container_start(op)?;
         let (response, received) = match header.kind {
             ContainerKind::Data => {
                 let DataIn::Sink(sink) = data_in else {
@@ -105,17 +110,11 @@ impl Session {
                     self.drain_phase(op, ended)?;
                     return Err(err);
                 }
-                let received = self.receive_data(op, &header, filled, ended, sink)?;
-                let (header, filled, ended) = self.read_container_start(op)?;
-                (
-                    self.read_response(op, transaction_id, header, filled, ended)?,
-                    received,
-                )
+                let received = self.receive_data(op, &header, ended, sink)?;
+                let (header, ended) = self.read_container_start(op)?;
+                (self.read_response(op, transaction_id, header, ended)?, received)
             }
-            _ => (
-                self.read_response(op, transaction_id, header, filled, ended)?,
-                (0, None),
-            ),
+            _ => (self.read_response(op, transaction_id, header, ended)?, (0, None)),
         };
         let code = ResponseCode(response.code);
         if code != ResponseCode::OK {
@@ -207,14 +206,13 @@ impl Session {
             .map_err(Self::transport_error(op))
     }
 
-    /// Reads the start of the next IN phase into the buffer until it holds a
-    /// whole header. Returns the header, the bytes in the buffer, and whether
+    /// Reads the next container's 12-byte header. Returns it, and whether
     /// the phase already ended.
-    fn read_container_start(&mut self, op: OperationCode) -> Result<(Header, usize, bool)> {
+    fn read_container_start(&mut self, op: OperationCode) -> Result<(Header, bool)> {
         let mut filled = 0;
         let mut ended = false;
         while filled < HEADER_LEN {
-            let n = self.read_some(op, filled)?;
+            let n = self.read_some(op, filled, HEADER_LEN)?;
             if n == 0 {
                 ended = true;
                 break;
@@ -227,8 +225,8 @@ impl Session {
                 format!("a {filled}-byte container, shorter than a container header"),
             ));
         }
-        match Header::decode(&self.buffer[..filled]) {
-            Ok(header) => Ok((header, filled, ended)),
+        match Header::decode(&self.buffer[..HEADER_LEN]) {
+            Ok(header) => Ok((header, ended)),
             Err(err) => {
                 self.drain_phase(op, ended)?;
                 Err(protocol(op, format!("an unreadable container header ({err})")))
@@ -236,19 +234,27 @@ impl Session {
         }
     }
 
-    fn read_some(&mut self, op: OperationCode, at: usize) -> Result<usize> {
+    /// Reads IN bytes into `buffer[at..end]`: bytes read ahead first, then
+    /// the transport's. `Ok(0)`: the phase ended.
+    fn read_some(&mut self, op: OperationCode, at: usize, end: usize) -> Result<usize> {
+        if !self.read_ahead.is_empty() {
+            let n = self.read_ahead.len().min(end - at);
+            self.buffer[at..at + n].copy_from_slice(&self.read_ahead[..n]);
+            self.read_ahead.drain(..n);
+            return Ok(n);
+        }
         self.transport
-            .read_phase(&mut self.buffer[at..])
+            .read_phase(&mut self.buffer[at..end])
             .map_err(Self::transport_error(op))
     }
 
-    /// Reads the rest of a response container and checks it.
+    /// Reads the rest of a response container (responses are always shorter
+    /// than a packet, so their phase ends with a short packet) and checks it.
     fn read_response(
         &mut self,
         op: OperationCode,
         transaction_id: u32,
         header: Header,
-        mut filled: usize,
         mut ended: bool,
     ) -> Result<Message> {
         if header.kind != ContainerKind::Response {
@@ -258,12 +264,13 @@ impl Session {
                 format!("a {:?} container where the response was due", header.kind),
             ));
         }
+        let mut filled = HEADER_LEN;
         while !ended {
             if filled >= MAX_RESPONSE_LEN {
                 self.drain_phase(op, false)?;
                 return Err(protocol(op, "a response container too long to be one".into()));
             }
-            let n = self.read_some(op, filled)?;
+            let n = self.read_some(op, filled, MAX_RESPONSE_LEN)?;
             ended = n == 0;
             filled += n;
         }
@@ -292,45 +299,52 @@ impl Session {
         Ok(())
     }
 
-    /// Streams a data phase's payload into `sink`; the first `filled` bytes
-    /// (header included) are already in the buffer. Returns the payload bytes
-    /// received and the sink's error, if it failed (the phase is read to its
-    /// end regardless, to keep the session in step).
+    /// Streams a data phase's payload into `sink` (its header is read).
+    /// Returns the payload bytes received and the sink's error, if it failed
+    /// (the phase is read to its end regardless, to keep the session in step).
+    ///
+    /// A phase of known length ends at that length: a device that leaves out
+    /// the zero-length packet after a phase ending on a packet boundary sends
+    /// the response right after, and those bytes are kept for the next container.
     fn receive_data(
         &mut self,
         op: OperationCode,
         header: &Header,
-        filled: usize,
         mut ended: bool,
         sink: &mut dyn Write,
     ) -> Result<(u64, Option<io::Error>)> {
-        let mut sink_error = None;
-        let mut deliver = |bytes: &[u8], sink_error: &mut Option<io::Error>| {
-            if sink_error.is_none() {
-                if let Err(err) = sink.write_all(bytes) {
-                    *sink_error = Some(err);
-                }
-            }
+        let expected = match header.payload_length() {
+            PayloadLength::Exact(n) => Some(u64::from(n)),
+            PayloadLength::UntilPhaseEnd => None,
         };
-        deliver(&self.buffer[HEADER_LEN..filled], &mut sink_error);
-        let mut received = (filled - HEADER_LEN) as u64;
-        while !ended {
-            let n = self.read_some(op, 0)?;
+        let mut sink_error = None;
+        let mut received = 0u64;
+        while !ended && expected != Some(received) {
+            let want = expected.map_or(READ_CHUNK, |n| {
+                usize::try_from(n - received).map_or(READ_CHUNK, |left| left.min(READ_CHUNK))
+            });
+            let n = self.read_some(op, 0, want)?;
             ended = n == 0;
-            deliver(&self.buffer[..n], &mut sink_error);
+            if sink_error.is_none() {
+                sink_error = sink.write_all(&self.buffer[..n]).err();
+            }
             received += n as u64;
         }
         if sink_error.is_none() {
-            if let Err(err) = sink.flush() {
-                sink_error = Some(err);
-            }
+            sink_error = sink.flush().err();
         }
-        if let PayloadLength::Exact(expected) = header.payload_length() {
-            if received != u64::from(expected) {
+        if let Some(expected) = expected {
+            if received != expected {
                 return Err(protocol(
                     op,
                     format!("the data phase carried {received} bytes, its header announced {expected}"),
                 ));
+            }
+            if !ended {
+                // Either the phase's end (zero-length or short packet) or,
+                // from a device that omits the zero-length packet, the response.
+                let n = self.read_some(op, 0, HEADER_LEN)?;
+                self.read_ahead = self.buffer[..n].to_vec();
             }
         }
         Ok((received, sink_error))
@@ -339,7 +353,7 @@ impl Session {
     /// Reads and discards the rest of the current IN phase.
     fn drain_phase(&mut self, op: OperationCode, mut ended: bool) -> Result<()> {
         while !ended {
-            ended = self.read_some(op, 0)? == 0;
+            ended = self.read_some(op, 0, READ_CHUNK)? == 0;
         }
         Ok(())
     }

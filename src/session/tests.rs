@@ -114,6 +114,24 @@ fn unknown_length_data_is_read_until_the_phase_ends() {
 }
 
 #[test]
+fn a_device_that_omits_the_zero_length_packet_is_understood() {
+    let (mut session, device) = open(&[], 4096);
+    // 500 payload bytes fill exactly one 512-byte packet; the response follows
+    // without the phase-ending zero-length packet, in the same transfer.
+    let mut phase = data(OperationCode::GET_OBJECT, 1, &[9; 500]);
+    phase.extend(ok(1, &[]));
+    device.push(phase);
+    let mut sink = Vec::new();
+    assert_eq!(session.get_object(1, &mut sink).unwrap(), 500);
+    assert_eq!(sink, [9; 500]);
+    // And the ordinary way, with the phase ended, still works after it.
+    device.push(data(OperationCode::GET_OBJECT, 2, &[8; 500]));
+    device.push(ok(2, &[]));
+    assert_eq!(session.get_object(1, &mut Vec::new()).unwrap(), 500);
+    assert_eq!(device.unread_phases(), 0);
+}
+
+#[test]
 fn a_response_for_another_transaction_is_a_protocol_error() {
     let (mut session, device) = open(&[], 512);
     device.push(data(OperationCode::GET_STORAGE_IDS, 1, &u32_array(&[1])));
@@ -407,4 +425,206 @@ fn prop_lists_carry_the_query() {
         list
     );
     assert_eq!(device.commands().pop().unwrap().params, [8, 0, ALL, 0, 1]);
+}
+
+// ---- listing ----
+
+/// Prop-list elements describing one object, as Android sends them.
+fn object_props(
+    handle: u32,
+    storage: u32,
+    parent: u32,
+    name: &str,
+    format: ObjectFormat,
+    size: u64,
+) -> Vec<PropListEntry> {
+    let int = |t, v: u64| Value::Int(t, u128::from(v));
+    [
+        (
+            PropertyCode::STORAGE_ID,
+            int(DataType::UINT32, u64::from(storage)),
+        ),
+        (
+            PropertyCode::OBJECT_FORMAT,
+            int(DataType::UINT16, u64::from(format.0)),
+        ),
+        (PropertyCode::OBJECT_SIZE, int(DataType::UINT64, size)),
+        (PropertyCode::OBJECT_FILE_NAME, Value::Str(name.into())),
+        (
+            PropertyCode::PARENT_OBJECT,
+            int(DataType::UINT32, u64::from(parent)),
+        ),
+        (PropertyCode::DATE_MODIFIED, Value::Str("20240526T101500".into())),
+    ]
+    .into_iter()
+    .map(|(property, value)| PropListEntry {
+        handle,
+        property,
+        value,
+    })
+    .collect()
+}
+
+fn prop_list(objects: &[Vec<PropListEntry>]) -> Vec<u8> {
+    ObjectPropList {
+        entries: objects.concat(),
+    }
+    .to_bytes()
+}
+
+const PROP_LIST: OperationCode = OperationCode::GET_OBJECT_PROP_LIST;
+
+#[test]
+fn a_refused_all_objects_listing_falls_back_to_one_request_per_folder_once() {
+    let (mut session, device) = open(&[PROP_LIST], 512);
+    let dcim = object_props(1, 0x10001, 0, "DCIM", ObjectFormat::ASSOCIATION, 0);
+    let other_storage = object_props(2, 0x20001, 0, "Android", ObjectFormat::ASSOCIATION, 0);
+    let photo = object_props(3, 0x10001, 1, "IMG_1.jpg", ObjectFormat::EXIF_JPEG, 5 << 30);
+    // Transaction 1: all objects, refused.
+    device.push(response(ResponseCode::SPECIFICATION_BY_DEPTH_UNSUPPORTED, 1, &[]));
+    // 2: the root's children (of every storage, as Android answers).
+    device.push(data(PROP_LIST, 2, &prop_list(&[dcim.clone(), other_storage])));
+    device.push(ok(2, &[]));
+    // 3: DCIM's children, with DCIM itself, as Android adds it.
+    device.push(data(PROP_LIST, 3, &prop_list(&[photo, dcim])));
+    device.push(ok(3, &[]));
+    let entries = session.walk(0x10001, None).unwrap();
+    let paths: Vec<_> = entries.iter().map(|e| e.path.join("/")).collect();
+    assert_eq!(paths, ["DCIM", "DCIM/IMG_1.jpg"]);
+    assert_eq!(entries[1].size, 5 << 30);
+    assert_eq!(entries[1].parent, 1);
+    assert_eq!(
+        session.listing_strategy(),
+        Some(ListingStrategy::PropListPerFolder)
+    );
+    let params: Vec<_> = device.commands()[2..].iter().map(|c| c.params.clone()).collect();
+    assert_eq!(
+        params,
+        [
+            vec![ALL, 0, ALL, 0, ALL],
+            vec![0, 0, ALL, 0, 1],
+            vec![1, 0, ALL, 0, 1]
+        ]
+    );
+
+    // A second walk does not ask for all objects again.
+    let empty_dcim = object_props(1, 0x10001, 0, "DCIM", ObjectFormat::ASSOCIATION, 0);
+    device.push(data(PROP_LIST, 4, &prop_list(&[empty_dcim])));
+    device.push(ok(4, &[]));
+    device.push(data(PROP_LIST, 5, &prop_list(&[])));
+    device.push(ok(5, &[]));
+    assert_eq!(session.walk(0x10001, None).unwrap().len(), 1);
+    assert_eq!(session.stats().count(PROP_LIST), 5);
+}
+
+#[test]
+fn an_accepted_all_objects_listing_is_one_round_trip() {
+    let (mut session, device) = open(&[PROP_LIST], 512);
+    let objects = [
+        object_props(3, 0x10001, 1, "IMG_1.jpg", ObjectFormat::EXIF_JPEG, 10),
+        object_props(1, 0x10001, 0, "DCIM", ObjectFormat::ASSOCIATION, 0),
+        object_props(2, 0x20001, 0, "Other", ObjectFormat::ASSOCIATION, 0),
+    ];
+    device.push(data(PROP_LIST, 1, &prop_list(&objects)));
+    device.push(ok(1, &[]));
+    let entries = session.walk(0x10001, None).unwrap();
+    let paths: Vec<_> = entries.iter().map(|e| e.path.join("/")).collect();
+    assert_eq!(
+        paths,
+        ["DCIM", "DCIM/IMG_1.jpg"],
+        "parents first, other storages left out"
+    );
+    assert_eq!(
+        entries[1].modified.unwrap().local.to_string(),
+        "2024-05-26 10:15:00"
+    );
+    assert_eq!(session.listing_strategy(), Some(ListingStrategy::AllObjects));
+    assert_eq!(session.stats().count(PROP_LIST), 1);
+}
+
+#[test]
+fn an_all_objects_answer_that_is_not_a_tree_is_not_trusted() {
+    let (mut session, device) = open(&[PROP_LIST], 512);
+    // Object 3's parent 9 is nowhere: fall back to walking folder by folder.
+    let orphan = object_props(3, 0x10001, 9, "lost.jpg", ObjectFormat::EXIF_JPEG, 10);
+    device.push(data(PROP_LIST, 1, &prop_list(&[orphan])));
+    device.push(ok(1, &[]));
+    device.push(data(PROP_LIST, 2, &prop_list(&[])));
+    device.push(ok(2, &[]));
+    assert!(session.walk(0x10001, None).unwrap().is_empty());
+    assert_eq!(session.stats().count(PROP_LIST), 2);
+}
+
+#[test]
+fn a_folder_listed_twice_is_a_protocol_error_not_a_loop() {
+    let (mut session, device) = open(&[], 512);
+    let folder = ObjectInfo {
+        storage_id: 1,
+        format: ObjectFormat::ASSOCIATION,
+        filename: "loop".into(),
+        ..ObjectInfo::default()
+    };
+    // The root holds folder 5, and folder 5 holds itself.
+    for (tid, parent_listing) in [(1, 5u32), (3, 5)] {
+        device.push(data(
+            OperationCode::GET_OBJECT_HANDLES,
+            tid,
+            &u32_array(&[parent_listing]),
+        ));
+        device.push(ok(tid, &[]));
+        device.push(data(OperationCode::GET_OBJECT_INFO, tid + 1, &folder.to_bytes()));
+        device.push(ok(tid + 1, &[]));
+    }
+    let err = session.walk(1, None).unwrap_err();
+    assert!(err.to_string().contains("appears twice"), "{err}");
+}
+
+#[test]
+fn without_prop_lists_the_walk_uses_object_info_and_asks_big_sizes() {
+    let (mut session, device) = open(&[OperationCode::GET_OBJECT_PROP_VALUE], 512);
+    let video = ObjectInfo {
+        storage_id: 1,
+        format: ObjectFormat::MP4_CONTAINER,
+        compressed_size: u32::MAX, // "4 GiB or more"
+        filename: "big.mp4".into(),
+        date_created: "20230101T000000".into(),
+        ..ObjectInfo::default()
+    };
+    device.push(data(OperationCode::GET_OBJECT_HANDLES, 1, &u32_array(&[8])));
+    device.push(ok(1, &[]));
+    device.push(data(OperationCode::GET_OBJECT_INFO, 2, &video.to_bytes()));
+    device.push(ok(2, &[]));
+    let mut size = Vec::new();
+    Value::Int(DataType::UINT64, 6 << 30).encode(&mut size);
+    device.push(data(OperationCode::GET_OBJECT_PROP_VALUE, 3, &size));
+    device.push(ok(3, &[]));
+    let entries = session.walk(1, None).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].size, 6 << 30);
+    assert_eq!(
+        entries[0].modified.unwrap().local.to_string(),
+        "2023-01-01 00:00:00"
+    );
+    assert_eq!(session.listing_strategy(), Some(ListingStrategy::HandlesAndInfo));
+    let handles_call = &device.commands()[2];
+    assert_eq!(handles_call.params, [1, 0, ROOT]);
+}
+
+#[test]
+fn find_follows_a_path_one_folder_at_a_time() {
+    let (mut session, device) = open(&[PROP_LIST], 512);
+    let dcim = object_props(1, 7, 0, "DCIM", ObjectFormat::ASSOCIATION, 0);
+    let camera = object_props(2, 7, 1, "Camera", ObjectFormat::ASSOCIATION, 0);
+    device.push(data(PROP_LIST, 1, &prop_list(&[dcim])));
+    device.push(ok(1, &[]));
+    device.push(data(PROP_LIST, 2, &prop_list(&[camera])));
+    device.push(ok(2, &[]));
+    let found = session.find(7, &["DCIM", "Camera"]).unwrap().unwrap();
+    assert_eq!(
+        (found.handle, found.path.join("/")),
+        (2, "DCIM/Camera".to_string())
+    );
+    device.push(data(PROP_LIST, 3, &prop_list(&[])));
+    device.push(ok(3, &[]));
+    assert_eq!(session.find(7, &["nope"]).unwrap(), None);
 }

@@ -1,0 +1,6 @@
+//! Integration tests: one test binary (faster to link than one per file).
+
+mod cli_devices;
+mod cli_ls;
+mod run;
+mod session_sim;

@@ -1,7 +1,11 @@
 //! The command line, as clap derives it. Parsing only: the commands live in
 //! `crate::commands`.
 
-use clap::{Parser, Subcommand};
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use mtpull::sort::Template;
 
 use crate::commands::ls::LsArgs;
 
@@ -43,4 +47,38 @@ pub enum Command {
     Devices,
     /// List files on the device, like ls.
     Ls(LsArgs),
+    /// File the photos and videos of a local folder into date folders by capture time.
+    ///
+    /// Exit status: 0 all files filed (or duplicates), 1 some files failed, 2 the run
+    /// could not start.
+    Sort(SortArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SortArgs {
+    /// Folder to sort (walked recursively; links are not followed).
+    pub source: PathBuf,
+
+    /// Folder to file into: DEST/<template>/NAME, or DEST/undated/NAME.
+    pub dest: PathBuf,
+
+    /// Show what would be filed where, and from which date source; write nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Print one JSON object per file and a summary object, for scripts.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Move files instead of copying them (duplicates stay where they are).
+    #[arg(long = "move")]
+    pub move_files: bool,
+
+    /// Folder layout as a chrono strftime pattern.
+    #[arg(long, value_name = "PATTERN", default_value = mtpull::sort::plan::DEFAULT_TEMPLATE)]
+    pub template: Template,
+
+    /// Threads that read file headers [default: number of cores].
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<NonZeroUsize>,
 }

@@ -44,11 +44,16 @@ mount -t 9p -o "$p9opts" vmout /out || halt_with "cannot mount the output share"
 mount -t 9p -o "$p9opts,ro,cache=loose" hostroot /newroot || halt_with "cannot mount the host root"
 
 read -r outdir </out/vm/outdir || halt_with "no out/vm/outdir from run-guest.sh"
-wait_device=$(cat /out/vm/wait-device 2>/dev/null)
+expected_devices=$(cat /out/vm/usb-devices 2>/dev/null || echo 0)
 
 root=/newroot
 mount -o bind /dev "$root/dev"
 mkdir -p /dev/pts /dev/shm
+# udev would normally add these; bash process substitution needs /dev/fd.
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
 mount -t devpts devpts "$root/dev/pts"
 mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"
 mount -o bind /proc "$root/proc"
@@ -62,23 +67,26 @@ mount -t tmpfs -o mode=0755 tmpfs "$root/run"
 mkdir -p "$root$outdir" 2>/dev/null
 mount -o bind /out "$root$outdir" || halt_with "cannot bind the output share at $outdir"
 
-# xhci enumerates the device asynchronously after insmod: wait until a non-hub USB device
-# has its /dev/bus/usb node, so the job never races enumeration. ~20 s is generous for TCG.
-if [ "$wait_device" = 1 ]; then
-    tries=0
-    found=
-    while [ $tries -lt 200 ] && [ -z "$found" ]; do
-        for dev in /sys/bus/usb/devices/*; do
-            [ -f "$dev/busnum" ] || continue
-            [ "$(cat "$dev/bDeviceClass")" = 09 ] && continue # root hub
-            node=$(printf '/dev/bus/usb/%03d/%03d' "$(cat "$dev/busnum")" "$(cat "$dev/devnum")")
-            [ -e "$node" ] && found=$node
-        done
-        [ -z "$found" ] && sleep 0.1
-        tries=$((tries + 1))
+# xhci enumerates devices asynchronously after insmod: wait until every usb-mtp device has
+# its /dev/bus/usb node, so the job never races enumeration. ~20 s is generous for TCG.
+count_devices() {
+    found=0
+    for dev in /sys/bus/usb/devices/*; do
+        [ -f "$dev/busnum" ] || continue
+        [ "$(cat "$dev/bDeviceClass")" = 09 ] && continue # hubs
+        node=$(printf '/dev/bus/usb/%03d/%03d' "$(cat "$dev/busnum")" "$(cat "$dev/devnum")")
+        [ -e "$node" ] && found=$((found + 1))
     done
-    [ -n "$found" ] || halt_with "no USB device appeared (see dmesg.txt)"
-fi
+}
+tries=0
+count_devices
+while [ "$found" -lt "$expected_devices" ] && [ $tries -lt 200 ]; do
+    sleep 0.1
+    tries=$((tries + 1))
+    count_devices
+done
+[ "$found" -ge "$expected_devices" ] ||
+    halt_with "only $found of $expected_devices USB devices appeared (see dmesg.txt)"
 
 mark "job starts"
 

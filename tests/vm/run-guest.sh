@@ -1,56 +1,61 @@
 #!/usr/bin/env bash
 # Runs a host command inside a QEMU guest that has QEMU's usb-mtp device attached.
 #
-# usage: run-guest.sh --fixture DIR [--rw] [--desc TEXT] --out OUTDIR [--timeout SECS]
+# usage: run-guest.sh [--fixture DIR [--desc TEXT]]... [--rw] --out OUTDIR [--timeout SECS]
 #                     [--env NAME=VALUE]... [--live] -- COMMAND [ARG...]
-#        run-guest.sh --no-device --out OUTDIR ... -- COMMAND [ARG...]
+#
+# Each --fixture adds one usb-mtp device serving DIR (read-only unless --rw), on port N of
+# the xHCI controller for the N-th fixture: sysfs /sys/bus/usb/devices/1-N in the guest.
+# Its storage description is the N-th --desc (default "mtpull fixture", "mtpull fixture 2"..).
+# Without --fixture the guest has no USB device. All devices are enumerated before COMMAND
+# starts.
 #
 # The guest sees the host's whole filesystem read-only at the same paths (so COMMAND can be
 # a script or a binary from any worktree), a fresh tmpfs on /tmp and /run, and OUTDIR
 # writable. COMMAND runs as root in a chroot, with cwd = the caller's cwd and a clean
-# environment plus:
-#   VM_OUT=OUTDIR  VM_FIXTURE=DIR  VM_FIXTURE_RW=0|1  HOME=/tmp/home  and each --env.
-# The USB device serves DIR (read-only unless --rw) and is enumerated before COMMAND starts.
+# environment plus each --env and:
+#   VM_OUT=OUTDIR  VM_FIXTURE=first DIR  VM_FIXTURE_N=N-th DIR  VM_FIXTURE_COUNT
+#   VM_FIXTURE_RW=0|1  HOME=/tmp/home
 #
 # Afterwards COMMAND's stdout is replayed on stdout and its exit status is ours; its stderr
-# is replayed on stderr on success, and the whole guest console on failure. OUTDIR/vm/ keeps
-# stdout, stderr, status, console.log and dmesg.txt of the last run.
+# is replayed on stderr on success, and the whole guest console on failure (--live streams
+# the console instead). OUTDIR/vm/ keeps stdout, stderr, status, console.log and dmesg.txt.
 # Exit status: COMMAND's, or 124 when the guest timed out, 125 when it never ran COMMAND.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
-    sed -n '3,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '4,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
-fixture= out= readonly=on desc="mtpull fixture" timeout=600 live=0 wait_device=1
-extra_env=()
+out= readonly=on timeout=600 live=0
+fixtures=() descs=() extra_env=()
 while (($#)); do
     case $1 in
-        --fixture) fixture=$2; shift 2 ;;
+        --fixture) fixtures+=("$2"); shift 2 ;;
+        --desc) descs+=("$2"); shift 2 ;;
         --rw) readonly=off; shift ;;
-        --desc) desc=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --timeout) timeout=$2; shift 2 ;;
         --env) [[ $2 == *=* ]] || die "--env wants NAME=VALUE"; extra_env+=("$2"); shift 2 ;;
         --live) live=1; shift ;;
-        --no-device) wait_device=0; shift ;;
         --) shift; break ;;
         *) usage ;;
     esac
 done
 (($#)) || usage
 [[ -n $out ]] || usage
-[[ -n $fixture || $wait_device == 0 ]] || usage
+# qemu-xhci has four USB 2 ports.
+((${#fixtures[@]} <= 4)) || die "at most 4 fixtures"
 
 mkdir -p "$out"
 out=$(realpath "$out")
 [[ $out != *$'\n'* ]] || die "OUTDIR must not contain a newline"
-if [[ -n $fixture ]]; then
-    [[ -d $fixture ]] || die "fixture $fixture is not a directory"
-    fixture=$(realpath "$fixture")
-fi
+for i in "${!fixtures[@]}"; do
+    [[ -d ${fixtures[i]} ]] || die "fixture ${fixtures[i]} is not a directory"
+    fixtures[i]=$(realpath "${fixtures[i]}")
+done
 
 # The guest mounts its own tmpfs over /tmp and /run, hiding the host's.
 hidden_in_guest() { [[ $1 == /tmp/* || $1 == /run/* ]]; }
@@ -76,7 +81,7 @@ initramfs=$("$VM_DIR/build-initramfs.sh")
 rm -rf "$out/vm"
 mkdir -p "$out/vm"
 printf '%s\n' "$out" >"$out/vm/outdir"
-echo "$wait_device" >"$out/vm/wait-device"
+echo "${#fixtures[@]}" >"$out/vm/usb-devices"
 
 # The job is run by the host's bash inside the chroot, so %q quoting round-trips any
 # argument (spaces, Unicode, quotes) exactly.
@@ -88,8 +93,11 @@ fi
     echo "# written by run-guest.sh; run inside the guest's chroot"
     printf 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n'
     printf 'export HOME=/tmp/home TMPDIR=/tmp LANG=C.UTF-8 TERM=dumb\n'
-    printf 'export VM_OUT=%q VM_FIXTURE=%q VM_FIXTURE_RW=%q\n' \
-        "$out" "$fixture" "$([[ $readonly == off ]] && echo 1 || echo 0)"
+    printf 'export VM_OUT=%q VM_FIXTURE=%q VM_FIXTURE_COUNT=%q VM_FIXTURE_RW=%q\n' \
+        "$out" "${fixtures[0]:-}" "${#fixtures[@]}" "$([[ $readonly == off ]] && echo 1 || echo 0)"
+    for i in "${!fixtures[@]}"; do
+        printf 'export VM_FIXTURE_%d=%q\n' $((i + 1)) "${fixtures[i]}"
+    done
     for assignment in "${extra_env[@]}"; do
         printf 'export %q=%q\n' "${assignment%%=*}" "${assignment#*=}"
     done
@@ -116,13 +124,17 @@ qemu=(
     -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
     -virtfs "local,path=$(qemu_escape "$out"),mount_tag=vmout,security_model=none,multidevs=remap"
 )
-if [[ -n $fixture ]]; then
+if ((${#fixtures[@]})); then
     # qemu-xhci: the device runs at high speed there; on ehci it is several times slower.
-    qemu+=(
-        -device qemu-xhci,id=usbhc
-        -device "usb-mtp,bus=usbhc.0,rootdir=$(qemu_escape "$fixture"),readonly=$readonly,desc=$(qemu_escape "$desc")"
-    )
+    qemu+=(-device qemu-xhci,id=usbhc)
 fi
+for i in "${!fixtures[@]}"; do
+    port=$((i + 1))
+    desc="mtpull fixture"
+    ((port == 1)) || desc+=" $port"
+    desc=${descs[i]:-$desc}
+    qemu+=(-device "usb-mtp,bus=usbhc.0,port=$port,rootdir=$(qemu_escape "${fixtures[i]}"),readonly=$readonly,desc=$(qemu_escape "$desc")")
+done
 
 console=$out/vm/console.log
 set +e

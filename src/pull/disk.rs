@@ -11,7 +11,7 @@ use super::error::PullError;
 use super::manifest::STATE_DIR;
 
 /// Room kept free beyond the plan's bytes: the manifest, folders, the filesystem's own needs.
-pub const SPACE_MARGIN: u64 = 16 << 20;
+pub const SPACE_MARGIN: u64 = 1 << 20;
 
 /// Bytes this user may still write on the filesystem holding `path` (statvfs).
 pub fn free_space(path: &Path) -> io::Result<u64> {

@@ -1,14 +1,16 @@
 //! Where a dry run says each file would land, for files still on the phone.
 //!
 //! The sorter settles a name clash by comparing contents, which a dry run
-//! does not have; it has sizes. A name held by a file of another size is
-//! surely another file (the real run numbers past it: `-1`, `-2`…); one of
-//! the same size is probably this file already backed up (a duplicate).
-//! Each predicted placement claims its name, so later files in the same plan
-//! see the clash as the real run will.
+//! has only the start of: the head it read to date the file. A name held by
+//! a file of another size or another head is surely another file (the real
+//! run numbers past it: `-1`, `-2`…); one of the same size and head is this
+//! file already there (certainly so when the head is the whole file). Each
+//! predicted placement claims its name, so later files in the same plan see
+//! the clash as the real run will.
 
 use std::collections::HashMap;
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::sort::file::{MAX_CLASH_SUFFIX, numbered};
@@ -17,8 +19,8 @@ use crate::sort::file::{MAX_CLASH_SUFFIX, numbered};
 #[derive(Debug)]
 pub struct Predictor {
     root: PathBuf,
-    /// Names this dry run has already handed out, with their sizes.
-    claims: HashMap<PathBuf, u64>,
+    /// Names this dry run has already handed out, with the size and head of their file.
+    claims: HashMap<PathBuf, (u64, Vec<u8>)>,
 }
 
 /// A predicted placement.
@@ -26,7 +28,7 @@ pub struct Predictor {
 pub struct Prediction {
     /// Absolute path in DEST.
     pub path: PathBuf,
-    /// A file of the same size already sits there: likely the same file.
+    /// A file with the same size and head already sits there: this file, most likely.
     pub maybe_duplicate: bool,
 }
 
@@ -39,8 +41,9 @@ impl Predictor {
         }
     }
 
-    /// Where a file of `size` bytes planned at `planned` (relative) would go.
-    pub fn predict(&mut self, planned: &Path, size: u64) -> Prediction {
+    /// Where a file of `size` bytes starting with `head`, planned at `planned`
+    /// (relative), would go.
+    pub fn predict(&mut self, planned: &Path, size: u64, head: &[u8]) -> Prediction {
         let target = self.root.join(planned);
         let name = target
             .file_name()
@@ -49,28 +52,24 @@ impl Predictor {
         let dir = target.parent().unwrap_or(&self.root).to_owned();
         for n in 0..=MAX_CLASH_SUFFIX {
             let path = dir.join(numbered(&name, n));
-            let occupant = match self.claims.get(&path) {
-                Some(&claimed) => Some(Some(claimed)),
+            let same = match self.claims.get(&path) {
+                Some((claimed_size, claimed_head)) => *claimed_size == size && claimed_head == head,
                 None => match fs::symlink_metadata(&path) {
-                    Ok(meta) => Some(meta.is_file().then_some(meta.len())),
-                    Err(_) => None,
+                    Ok(meta) => meta.is_file() && meta.len() == size && starts_with(&path, head),
+                    Err(_) => {
+                        self.claims.insert(path.clone(), (size, head.to_vec()));
+                        return Prediction {
+                            path,
+                            maybe_duplicate: false,
+                        };
+                    }
                 },
             };
-            match occupant {
-                None => {
-                    self.claims.insert(path.clone(), size);
-                    return Prediction {
-                        path,
-                        maybe_duplicate: false,
-                    };
-                }
-                Some(Some(existing)) if existing == size => {
-                    return Prediction {
-                        path,
-                        maybe_duplicate: true,
-                    };
-                }
-                Some(_) => {}
+            if same {
+                return Prediction {
+                    path,
+                    maybe_duplicate: true,
+                };
             }
         }
         // The real run fails this file (every name taken); show the plain name.
@@ -79,6 +78,14 @@ impl Predictor {
             maybe_duplicate: false,
         }
     }
+}
+
+/// Whether the file at `path` begins with `head`.
+fn starts_with(path: &Path, head: &[u8]) -> bool {
+    let mut start = Vec::with_capacity(head.len());
+    fs::File::open(path)
+        .and_then(|file| file.take(head.len() as u64).read_to_end(&mut start))
+        .is_ok_and(|_| start == head)
 }
 
 #[cfg(test)]
@@ -93,21 +100,33 @@ mod tests {
         fs::write(day.join("IMG_1.jpg"), b"12345").unwrap();
         let mut predictor = Predictor::new(dest.path());
         let planned = Path::new("2024/05/26/IMG_1.jpg");
-        // Same size as the file there: probably itself.
+        // The same bytes as the file there: itself.
         assert_eq!(
-            predictor.predict(planned, 5),
+            predictor.predict(planned, 5, b"12345"),
             Prediction {
                 path: day.join("IMG_1.jpg"),
                 maybe_duplicate: true
             }
         );
-        // Another size: the next free number, which it then holds.
-        assert_eq!(predictor.predict(planned, 3).path, day.join("IMG_1-1.jpg"));
-        assert_eq!(predictor.predict(planned, 4).path, day.join("IMG_1-2.jpg"));
-        assert!(predictor.predict(planned, 4).maybe_duplicate);
+        // Same size, other bytes; then another size: the next free numbers, which they hold.
+        assert_eq!(
+            predictor.predict(planned, 5, b"54321").path,
+            day.join("IMG_1-1.jpg")
+        );
+        assert_eq!(
+            predictor.predict(planned, 4, b"abcd").path,
+            day.join("IMG_1-2.jpg")
+        );
+        assert_eq!(
+            predictor.predict(planned, 4, b"abcd"),
+            Prediction {
+                path: day.join("IMG_1-2.jpg"),
+                maybe_duplicate: true
+            }
+        );
         // Untouched folders are predicted as they are; nothing was written.
         assert_eq!(
-            predictor.predict(Path::new("undated/a.mp4"), 1).path,
+            predictor.predict(Path::new("undated/a.mp4"), 1, b"x").path,
             dest.path().join("undated/a.mp4")
         );
         assert!(!dest.path().join("undated").exists());

@@ -376,7 +376,7 @@ fn dry_run(
         let head = read_device_head(session, file)?;
         let dated = resolver.resolve(&head, file.name(), file.modified.as_ref().map(moment));
         let planned = sort::plan(&options.template, dated.as_ref(), file.name());
-        let predicted = predictor.predict(&planned, file.size);
+        let predicted = predictor.predict(&planned, file.size, &head);
         let entry = DryRunEntry {
             dest: relative(dest_root, &predicted.path).into(),
             date_source: dated.map(|dated| dated.source.to_string()),

@@ -144,8 +144,10 @@ pub struct Selection {
     pub storages: Vec<String>,
     /// Kinds of file.
     pub only: Only,
-    include: Option<GlobSet>,
-    exclude: Option<GlobSet>,
+    /// Device paths to keep (none: all); set by [`Selection::include`].
+    pub include: Option<GlobSet>,
+    /// Device paths to drop; set by [`Selection::exclude`].
+    pub exclude: Option<GlobSet>,
     /// Only files whose device date is at or after this (undated files are kept:
     /// nothing is dropped for lack of a date).
     pub since: Option<NaiveDateTime>,

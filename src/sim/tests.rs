@@ -650,9 +650,18 @@ fn samsung_refuses_the_recursive_listing_only() {
         host.code(Op::GET_OBJECT_HANDLES, &[ALL, 0, 0]),
         Rc::PARAMETER_NOT_SUPPORTED
     );
+    assert_eq!(
+        host.code(Op::GET_NUM_OBJECTS, &[s, 0, 0]),
+        Rc::PARAMETER_NOT_SUPPORTED
+    );
     assert_eq!(host.handles(s, 0, ALL).len(), 3);
     let info = DeviceInfo::decode(&host.ok(Op::GET_DEVICE_INFO, &[])).unwrap();
     assert!(info.is_android());
+    // The whole-device property list is a different operation: accepted.
+    let all = host
+        .prop_list([ALL, 0, Prop::OBJECT_FILE_NAME.0.into(), 0, ALL])
+        .unwrap();
+    assert_eq!(all.entries.len(), 8);
 }
 
 #[test]

@@ -7,6 +7,7 @@
 mod connect;
 mod devices;
 pub mod ls;
+mod sort;
 
 use std::process::ExitCode;
 
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Devices => devices::run(&cli),
         Command::Ls(args) => ls::run(&cli, args),
+        Command::Sort(args) => sort::run(&cli, args),
     }
 }
 

@@ -218,33 +218,32 @@ fn wait_until_unlocked(
     cancel: &AtomicBool,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), JobOutcome> {
+    let failed = |e| JobOutcome::Failed(format!("asking for the storages: {e}"));
+    if !session.storage_ids().map_err(failed)?.is_empty() {
+        return Ok(());
+    }
+    log(&format!(
+        "no storage yet: the {LOCKED_HINT}. Waiting up to {} s",
+        timeout.as_secs()
+    ));
     let started = Instant::now();
-    let mut told = false;
     loop {
-        let left = timeout.saturating_sub(started.elapsed());
-        let storages = session
-            .wait_for_storages(left.min(UNLOCK_POLL))
-            .map_err(|e| JobOutcome::Failed(format!("asking for the storages: {e}")))?;
-        if !storages.is_empty() {
-            if told {
-                log("unlocked");
-            }
-            return Ok(());
-        }
         if cancel.load(Ordering::Relaxed) {
             return Err(JobOutcome::Cancelled);
         }
+        let left = timeout.saturating_sub(started.elapsed());
         if left.is_zero() {
             return Err(JobOutcome::StayedLocked {
                 waited: started.elapsed(),
             });
         }
-        if !told {
-            log(&format!(
-                "no storage yet: the {LOCKED_HINT}. Waiting up to {} s",
-                timeout.as_secs()
-            ));
-            told = true;
+        if !session
+            .wait_for_storages(left.min(UNLOCK_POLL))
+            .map_err(failed)?
+            .is_empty()
+        {
+            log("unlocked");
+            return Ok(());
         }
     }
 }

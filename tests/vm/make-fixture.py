@@ -3,7 +3,7 @@
 
   make-fixture.py test    small photos with EXIF dates, a 300 MiB video, names with spaces
                           and Unicode, edge-case sizes, an empty folder
-  make-fixture.py bench   one 256 MiB file and 10,000 small files in 100 folders
+  make-fixture.py bench   big/: one 256 MiB file; tree/: 10,000 small files in 100 folders
 
 Output (under target/vm/fixtures/KIND/ unless --out is given):
   root/          the folder to pass to run-guest.sh --fixture
@@ -180,11 +180,14 @@ def build_test(root, rng):
 
 
 def build_bench(root, rng):
-    """A 256 MiB file for throughput and 100 x 100 small files for listing speed."""
+    """big/: a 256 MiB file for throughput; tree/: 100 x 100 small files for listing speed.
+    The benchmark serves each as its own device: libmtp's tools walk the whole device
+    before a download, and a download should not be timed together with a 10k listing."""
     capture = {}
-    with open(root / "bench-256MiB.bin", "wb") as out:
+    (root / "big").mkdir()
+    with open(root / "big/bench-256MiB.bin", "wb") as out:
         write_noise(out, 256 * MIB, rng)
-    capture["bench-256MiB.bin"] = None
+    capture["big/bench-256MiB.bin"] = None
     for folder in range(100):
         for index in range(100):
             path = f"tree/folder_{folder:03d}/IMG_{folder:03d}_{index:03d}.jpg"

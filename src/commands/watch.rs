@@ -16,6 +16,9 @@ use super::backup::{CANCEL, catch_ctrl_c};
 use super::connect::simulated_device;
 use crate::cli::{Cli, WatchArgs};
 
+/// udevd's control socket: there while udevd runs.
+const UDEV_CONTROL: &str = "/run/udev/control";
+
 pub fn run(cli: &Cli, args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let path = settings_path(args.config.as_deref())?;
     let config = match (Config::load(&path)?, &args.dest) {
@@ -38,7 +41,15 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> anyhow::Result<ExitCode> {
             sender.send(DeviceEvent::Arrived(Arrival::simulated(&phone)))?;
             (Some(sender), events)
         }
-        None => (None, usb_events()?),
+        None => {
+            if !Path::new(UDEV_CONTROL).exists() {
+                eprintln!(
+                    "mtpull: udevd does not seem to be running ({UDEV_CONTROL} is missing): \
+                     devices plugged in are heard of through udev, so none may be seen"
+                );
+            }
+            (None, usb_events()?)
+        }
     };
     eprintln!(
         "mtpull: watching for phones and cameras (devices: {}); backups go to {}; Ctrl-C stops",

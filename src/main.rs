@@ -1,3 +1,17 @@
-fn main() {
-    println!("mtpull: work in progress");
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("mtpull: {error:#}");
+            ExitCode::from(commands::exit_code(&error))
+        }
+    }
 }

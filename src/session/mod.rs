@@ -1,1 +1,212 @@
-//! (to be written)
+//! MTP transactions over any [`Transport`]: a [`Session`] opens the device,
+//! numbers transactions, moves command, data and response phases, and turns
+//! what the device says into typed errors.
+//!
+//! - [`error`]: the error type and the words for each failure.
+//! - `ops`: one method per MTP operation (GetObject, SendObject, …).
+//! - [`listing`]: walking a storage with as few round trips as the device allows.
+//!
+//! Opening: GetDeviceInfo, then OpenSession with session id 1. A device that
+//! answers "Session Already Open" (a previous run died with its session open)
+//! gets CloseSession and a fresh OpenSession, so that transaction ids and
+//! object handles start clean; if it still says "already open" we proceed in
+//! the session it has.
+//!
+//! Recovery never sends the USB class reset (it can kill Android's MTP server
+//! until the cable is replugged): [`Session::recover`] clears the halt on both
+//! bulk endpoints and opens a new session.
+
+pub mod error;
+pub mod listing;
+mod ops;
+mod phases;
+mod stats;
+
+use std::time::Duration;
+
+pub use error::{LOCKED_HINT, SessionError};
+pub use listing::{Entry, ListingStrategy};
+pub use ops::{ALL, PropListQuery, ROOT};
+pub use stats::TransactionStats;
+
+use crate::ptp::{Codec, ContainerKind, DeviceInfo, EventCode, Message, OperationCode, ResponseCode};
+use crate::transport::{Transport, TransportError};
+use phases::{DataIn, DataOut};
+
+/// The session id mtpull opens (any non-zero value would do).
+pub const SESSION_ID: u32 = 1;
+
+/// Result of a session operation.
+pub type Result<T, E = SessionError> = std::result::Result<T, E>;
+
+/// An event from the interrupt endpoint (StoreAdded, ObjectAdded, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// What happened.
+    pub code: EventCode,
+    /// The transaction the event refers to (often 0).
+    pub transaction_id: u32,
+    /// Up to three parameters (a storage id for StoreAdded, a handle for ObjectAdded).
+    pub params: Vec<u32>,
+}
+
+/// An open MTP session with one device.
+pub struct Session {
+    transport: Box<dyn Transport>,
+    device_info: DeviceInfo,
+    next_transaction_id: u32,
+    stats: TransactionStats,
+    /// Storages in the last GetStorageIDs answer: zero means locked.
+    storage_count: Option<usize>,
+    buffer: Vec<u8>,
+    /// IN bytes read past the end of a data phase (the next container's start).
+    read_ahead: Vec<u8>,
+    listing: listing::Memory,
+}
+
+impl Session {
+    /// Asks the device who it is, then opens a session.
+    pub fn open(transport: Box<dyn Transport>) -> Result<Session> {
+        let mut session = Session {
+            transport,
+            device_info: DeviceInfo::default(),
+            next_transaction_id: 0,
+            stats: TransactionStats::default(),
+            storage_count: None,
+            buffer: vec![0; phases::READ_CHUNK],
+            read_ahead: Vec::new(),
+            listing: listing::Memory::default(),
+        };
+        session.device_info = session.get_device_info()?;
+        session.open_session()?;
+        Ok(session)
+    }
+
+    /// Clears a stall on both bulk endpoints and opens a new session.
+    ///
+    /// Object handles may change across sessions (some devices renumber
+    /// them), so anything kept across a recovery should be keyed by path.
+    pub fn recover(&mut self) -> Result<()> {
+        self.read_ahead.clear();
+        self.transport
+            .clear_halt()
+            .map_err(|source| SessionError::Transport {
+                op: OperationCode::OPEN_SESSION,
+                source,
+            })?;
+        self.open_session()
+    }
+
+    /// The DeviceInfo read when the session was opened.
+    pub fn device_info(&self) -> &DeviceInfo {
+        &self.device_info
+    }
+
+    /// Transactions sent so far, in total and per operation.
+    pub fn stats(&self) -> &TransactionStats {
+        &self.stats
+    }
+
+    /// Sets the timeout for each phase of later transactions.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.transport.set_timeout(timeout);
+    }
+
+    /// Waits up to `timeout` for an event. `Ok(None)`: nothing arrived.
+    pub fn next_event(&mut self, timeout: Duration) -> Result<Option<Event>> {
+        let op = OperationCode(0); // events belong to no operation
+        let mut packet = [0u8; 64];
+        let received = self
+            .transport
+            .read_event(&mut packet, timeout)
+            .map_err(|source| SessionError::Transport { op, source })?;
+        let Some(len) = received else { return Ok(None) };
+        let bytes = &packet[..len.min(packet.len())];
+        let message = Message::decode(bytes).map_err(|source| SessionError::Protocol {
+            op,
+            detail: format!("unreadable event: {source}"),
+        })?;
+        if message.kind != ContainerKind::Event {
+            return Err(SessionError::Protocol {
+                op,
+                detail: format!("a {:?} container on the event endpoint", message.kind),
+            });
+        }
+        Ok(Some(Event {
+            code: EventCode(message.code),
+            transaction_id: message.transaction_id,
+            params: message.params,
+        }))
+    }
+
+    /// Ends the session. The device stays claimed until the transport is dropped.
+    pub fn close(mut self) -> Result<()> {
+        self.transact(OperationCode::CLOSE_SESSION, &[], DataOut::None, DataIn::None)
+            .map(drop)
+    }
+
+    fn open_session(&mut self) -> Result<()> {
+        // OpenSession travels with transaction id 0; the session's first
+        // operation then uses 1.
+        self.next_transaction_id = 0;
+        match self.open_session_once() {
+            Err(SessionError::Device { code, .. }) if code == ResponseCode::SESSION_ALREADY_OPEN => {
+                // Close the stale session (ignoring the answer: some devices
+                // refuse CloseSession for a session they deem foreign) and
+                // start a clean one.
+                self.next_transaction_id = 1;
+                let _ = self.transact(OperationCode::CLOSE_SESSION, &[], DataOut::None, DataIn::None);
+                self.next_transaction_id = 0;
+                match self.open_session_once() {
+                    Err(SessionError::Device { code, .. }) if code == ResponseCode::SESSION_ALREADY_OPEN => {}
+                    other => other?,
+                }
+            }
+            other => other?,
+        }
+        self.next_transaction_id = 1;
+        Ok(())
+    }
+
+    fn open_session_once(&mut self) -> Result<()> {
+        self.transact(
+            OperationCode::OPEN_SESSION,
+            &[SESSION_ID],
+            DataOut::None,
+            DataIn::None,
+        )
+        .map(drop)
+    }
+
+    /// Reads a dataset-returning operation's data phase and decodes it.
+    fn query<T: Codec>(&mut self, op: OperationCode, params: &[u32]) -> Result<T> {
+        let bytes = self.query_bytes(op, params)?;
+        T::decode(&bytes).map_err(|source| SessionError::Dataset { op, source })
+    }
+
+    /// Reads an operation's data phase into memory (datasets only: bounded).
+    fn query_bytes(&mut self, op: OperationCode, params: &[u32]) -> Result<Vec<u8>> {
+        let mut bytes = phases::BoundedVec::default();
+        self.transact(op, params, DataOut::None, DataIn::Sink(&mut bytes))?;
+        Ok(bytes.into_inner())
+    }
+
+    fn take_transaction_id(&mut self) -> u32 {
+        let id = self.next_transaction_id;
+        // 0xFFFFFFFF is reserved; 0 belongs to OpenSession.
+        self.next_transaction_id = match id {
+            0xFFFF_FFFE.. => 1,
+            _ => id + 1,
+        };
+        id
+    }
+
+    fn transport_error(op: OperationCode) -> impl FnOnce(TransportError) -> SessionError {
+        move |source| SessionError::Transport { op, source }
+    }
+}
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;

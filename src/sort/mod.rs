@@ -1,1 +1,79 @@
-//! (to be written)
+//! Dating photos and videos by capture time and filing them into folders.
+//!
+//! The pieces, in the order a file meets them:
+//! - [`date`]: when was it captured? EXIF, video boxes, the file name, then a fallback.
+//! - [`plan`]: where does it go? `DEST/<template>/<safe name>` or `DEST/undated/<safe name>`.
+//! - [`file`]: put it there atomically, never overwriting; identical content is a duplicate.
+//! - [`tree`]: all of the above for a whole local folder (the `mtpull sort` command).
+//!
+//! Nothing here talks to a device: the pull hands over a byte prefix to date and a
+//! finished temp file to file.
+
+pub mod date;
+pub mod file;
+pub mod plan;
+pub mod tree;
+
+#[cfg(test)]
+mod testdata;
+
+use std::io;
+use std::path::PathBuf;
+
+pub use date::{DateResolver, DateSource, Dated, HEAD_LEN, Moment};
+pub use file::{Filed, Filer, Mode, Outcome, file_into};
+pub use plan::{Template, UNDATED_DIR, plan, safe_name};
+pub use tree::{Event, FileReport, Summary, TreeOptions, sort_tree};
+
+/// What can go wrong while dating or filing, with the path a person needs to act on.
+#[derive(Debug, thiserror::Error)]
+pub enum SortError {
+    /// A filesystem call failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done, as a verb phrase ("read", "create folder"...).
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// The folder template is not usable.
+    #[error("invalid folder template {template:?}: {reason}")]
+    Template {
+        template: String,
+        reason: &'static str,
+    },
+    /// A planned path that is absolute or climbs out of the destination.
+    #[error(
+        "refusing destination path {}: it must be relative and stay inside the destination",
+        .0.display()
+    )]
+    UnsafePath(PathBuf),
+    /// Every numbered variant of a name is taken by a different file.
+    #[error(
+        "{} and its numbered variants up to -{} all exist with other content; tidy that folder",
+        path.display(),
+        file::MAX_CLASH_SUFFIX
+    )]
+    TooManyClashes { path: PathBuf },
+    /// A sidecar stays where it is because its main file could not be filed.
+    #[error("not filed: it travels with {}, which failed", main.display())]
+    MainNotFiled { main: PathBuf },
+    /// The source of a tree sort is not a folder.
+    #[error("{} is not a folder", .0.display())]
+    NotAFolder(PathBuf),
+}
+
+impl SortError {
+    /// Wraps an I/O error with what was being done and to which path.
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(io::Error) -> Self {
+        let path = path.into();
+        move |source| SortError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}

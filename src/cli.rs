@@ -1,0 +1,89 @@
+//! The command line: global flags and one subcommand per job. Parsing only:
+//! the commands live in `crate::commands`.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use mtpull::sort::Template;
+
+use crate::commands::ls::LsArgs;
+
+/// Copy photos and videos off a phone over MTP, filed by capture date.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Say more (repeat for more still); -v prints transaction counts and
+    /// the listing strategy.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Talk to a simulated phone with sample photos instead of USB hardware.
+    #[arg(long, global = true)]
+    pub demo: bool,
+
+    /// The device to use, by USB serial number, when several are connected
+    /// ("demo" is the simulated phone).
+    #[arg(long, value_name = "SERIAL", global = true)]
+    pub device: Option<String>,
+
+    /// For tests and demos: talk to a simulated device of this profile
+    /// (android, locked, samsung, ptp-camera, qemu) instead of USB.
+    #[arg(long, global = true, value_name = "PROFILE", hide = true)]
+    pub sim: Option<String>,
+
+    /// For tests: the simulated locked phone is unlocked after this many milliseconds.
+    #[arg(long, global = true, value_name = "MS", hide = true)]
+    pub sim_unlock_after: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List connected phones and cameras with their storages.
+    ///
+    /// Exit status: 0 listed, 1 some devices could not be read, 3 no device,
+    /// or a phone is locked.
+    Devices,
+    /// List files on the device, like ls.
+    ///
+    /// Exit status: 0 listed, 1 some storages failed, 2 not found or failed,
+    /// 3 no device, or the phone stayed locked.
+    Ls(LsArgs),
+    /// File the photos and videos of a local folder into date folders by capture time.
+    ///
+    /// Exit status: 0 all files filed (or duplicates), 1 some files failed, 2 the run
+    /// could not start.
+    Sort(SortArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SortArgs {
+    /// Folder to sort (walked recursively; links are not followed).
+    pub source: PathBuf,
+
+    /// Folder to file into: DEST/<template>/NAME, or DEST/undated/NAME.
+    pub dest: PathBuf,
+
+    /// Show what would be filed where, and from which date source; write nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Print one JSON object per file and a summary object, for scripts.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Move files instead of copying them (duplicates stay where they are).
+    #[arg(long = "move")]
+    pub move_files: bool,
+
+    /// Folder layout as a chrono strftime pattern.
+    #[arg(long, value_name = "PATTERN", default_value = mtpull::sort::plan::DEFAULT_TEMPLATE)]
+    pub template: Template,
+
+    /// Threads that read file headers [default: number of cores].
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<NonZeroUsize>,
+}

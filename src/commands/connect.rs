@@ -1,0 +1,132 @@
+//! Which device a command talks to: the simulated phone (`--demo`, the
+//! hidden `--sim PROFILE` for tests) or a phone on USB.
+
+use std::thread;
+use std::time::Duration;
+
+use anyhow::Context;
+use mtpull::session::Session;
+use mtpull::sim::{self, Profile, SimDevice};
+use mtpull::transport::{self, DeviceSelector, DeviceSummary, OpenError, OpenedDevice};
+
+use super::NoDevice;
+use crate::cli::Cli;
+
+/// The `--device` value that names the simulated demo phone.
+const DEMO_SERIAL: &str = "demo";
+
+/// An open device.
+pub struct Device {
+    /// The MTP session.
+    pub session: Session,
+    /// Where it is plugged in.
+    pub usb: UsbPlace,
+}
+
+/// What USB says about a device (not MTP: the device cannot lie about these).
+pub struct UsbPlace {
+    pub vendor_id: u16,
+    pub product_id: u16,
+    /// "bus 1, port 4", or a note that the device is simulated.
+    pub location: String,
+}
+
+/// Opens the one device the command line designates: the simulated one, the
+/// one whose serial `--device` gives, or the only one connected.
+pub fn open_one(cli: &Cli) -> anyhow::Result<Device> {
+    match simulated_profile(cli)? {
+        Some(profile) => open_simulated(cli, profile),
+        None => open_usb(cli),
+    }
+}
+
+/// Opens every device (`mtpull devices`); each may fail on its own.
+pub fn open_all(cli: &Cli) -> anyhow::Result<Vec<anyhow::Result<Device>>> {
+    if simulated_profile(cli)?.is_some() || cli.device.is_some() {
+        return Ok(vec![open_one(cli)]);
+    }
+    let discovery = transport::discover().map_err(open_error)?;
+    if discovery.devices.is_empty() {
+        return Err(open_error(discovery.no_device_error()));
+    }
+    Ok(discovery
+        .devices
+        .iter()
+        .map(|summary| {
+            // Serial first; a device without one is found again by its location.
+            let wanted = summary.serial.clone().unwrap_or_else(|| summary.location());
+            let opened = transport::open_device(&DeviceSelector::Named(wanted)).map_err(open_error)?;
+            session_on(opened)
+        })
+        .collect())
+}
+
+fn simulated_profile(cli: &Cli) -> anyhow::Result<Option<Profile>> {
+    if let Some(name) = &cli.sim {
+        return name.parse().map(Some).map_err(anyhow::Error::msg);
+    }
+    let demo = cli.demo || cli.device.as_deref() == Some(DEMO_SERIAL);
+    Ok(demo.then_some(Profile::Android))
+}
+
+fn open_simulated(cli: &Cli, profile: Profile) -> anyhow::Result<Device> {
+    let phone = sim::demo::device_with(profile);
+    if let Some(after) = cli.sim_unlock_after {
+        unlock_later(phone.clone(), Duration::from_millis(after));
+    }
+    let identity = phone.identity();
+    let session = Session::open(Box::new(phone.connect()))
+        .with_context(|| format!("opening the simulated {profile} device"))?;
+    Ok(Device {
+        session,
+        usb: UsbPlace {
+            vendor_id: identity.vendor_id,
+            product_id: identity.product_id,
+            location: format!("bus {}, port {} (simulated)", identity.bus, identity.port),
+        },
+    })
+}
+
+/// Unlocks a simulated locked phone after `delay`, as a person would.
+fn unlock_later(phone: SimDevice, delay: Duration) {
+    thread::spawn(move || {
+        thread::sleep(delay);
+        phone.unlock();
+    });
+}
+
+fn open_usb(cli: &Cli) -> anyhow::Result<Device> {
+    let selector = DeviceSelector::from_arg(cli.device.as_deref());
+    let opened = transport::open_device(&selector).map_err(open_error)?;
+    session_on(opened)
+}
+
+fn session_on(opened: OpenedDevice) -> anyhow::Result<Device> {
+    let summary = opened.summary;
+    let session = Session::open(opened.transport)
+        .with_context(|| format!("starting an MTP session with {}", summary.describe()))?;
+    Ok(Device {
+        session,
+        usb: UsbPlace {
+            vendor_id: summary.vendor_id,
+            product_id: summary.product_id,
+            location: format!("bus {}, port {}", summary.bus_number, port_path(&summary)),
+        },
+    })
+}
+
+/// Hub ports from the root to the device, as Linux writes them ("4.2").
+fn port_path(summary: &DeviceSummary) -> String {
+    let ports: Vec<String> = summary.port_chain.iter().map(u8::to_string).collect();
+    ports.join(".")
+}
+
+/// Opening errors keep their words; "no device" also sets the exit status.
+fn open_error(err: OpenError) -> anyhow::Error {
+    match err {
+        OpenError::NoDevice { .. } | OpenError::NoMatch { .. } | OpenError::NoUsbSubsystem => {
+            NoDevice(err.to_string()).into()
+        }
+        other => other.into(),
+    }
+}

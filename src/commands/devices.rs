@@ -1,0 +1,79 @@
+//! `mtpull devices`: who is connected, where, and how much room each storage has.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use indicatif::HumanBytes;
+use mtpull::session::{LOCKED_HINT, Session};
+
+use super::connect::{self, Device};
+use super::{NO_DEVICE, SOME_FAILED};
+use crate::cli::Cli;
+
+/// Prints each device and its storages. A phone without storage gets the
+/// reason and the fix, and the exit code says "locked".
+pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let devices = connect::open_all(cli)?;
+    let total = devices.len();
+    let mut failed = 0;
+    let mut locked = false;
+    let mut out = io::stdout().lock();
+    for (i, device) in devices.into_iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        match device.and_then(|mut device| describe(&mut out, &mut device, cli.verbose > 0)) {
+            Ok(has_storage) => locked |= !has_storage,
+            Err(err) => {
+                failed += 1;
+                eprintln!("mtpull: {err:#}");
+            }
+        }
+    }
+    if failed == total {
+        anyhow::bail!("no device could be read");
+    }
+    if locked {
+        // The reason and the fix are printed beside the device.
+        return Ok(ExitCode::from(NO_DEVICE));
+    }
+    if failed > 0 {
+        return Ok(ExitCode::from(SOME_FAILED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes one device; returns whether it showed any storage.
+fn describe(out: &mut impl Write, device: &mut Device, verbose: bool) -> anyhow::Result<bool> {
+    let session: &mut Session = &mut device.session;
+    let info = session.device_info().clone();
+    writeln!(out, "{} {}", info.manufacturer, info.model)?;
+    writeln!(out, "  serial:  {}", info.serial_number)?;
+    writeln!(
+        out,
+        "  usb:     {:04x}:{:04x}, {}",
+        device.usb.vendor_id, device.usb.product_id, device.usb.location
+    )?;
+    let storages = session.storage_ids().context("reading the storage list")?;
+    if storages.is_empty() {
+        writeln!(out, "  storage: none — {LOCKED_HINT}")?;
+    }
+    for id in &storages {
+        let storage = session
+            .storage_info(*id)
+            .with_context(|| format!("reading storage {id:#010x}"))?;
+        writeln!(
+            out,
+            "  storage: {} ({id:#010x}): {} free of {}{}",
+            storage.description,
+            HumanBytes(storage.free_space_bytes),
+            HumanBytes(storage.max_capacity),
+            if storage.is_writable() { "" } else { ", read-only" },
+        )?;
+    }
+    if verbose {
+        eprintln!("{}: {}", info.serial_number, session.stats());
+    }
+    Ok(!storages.is_empty())
+}

@@ -1,0 +1,156 @@
+//! A scripted transport for the session's unit tests: it plays back IN
+//! phases written by the test and records what the session sent. It knows
+//! nothing of MTP (the simulated device in `crate::sim` is the responder).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::ptp::{Codec, DeviceInfo, Header, Message, OperationCode, ResponseCode};
+use crate::transport::{Transport, TransportError};
+
+#[derive(Default)]
+pub struct Script {
+    /// IN phases still to play, whole.
+    phases: VecDeque<Vec<u8>>,
+    /// Bytes of the front phase already read.
+    cursor: usize,
+    /// OUT phases received, whole.
+    pub sent: Vec<Vec<u8>>,
+    current: Vec<u8>,
+    events: VecDeque<Vec<u8>>,
+    pub halts_cleared: usize,
+}
+
+/// The transport half; the test keeps a [`Handle`] to the same script.
+pub struct Fake {
+    script: Arc<Mutex<Script>>,
+    /// Most bytes one `read_phase` returns (small, to split headers across reads).
+    chunk: usize,
+}
+
+#[derive(Clone)]
+pub struct Handle(Arc<Mutex<Script>>);
+
+impl Handle {
+    pub fn push(&self, phase: Vec<u8>) -> &Self {
+        self.0.lock().unwrap().phases.push_back(phase);
+        self
+    }
+
+    pub fn push_event(&self, packet: Vec<u8>) {
+        self.0.lock().unwrap().events.push_back(packet);
+    }
+
+    /// The commands sent, decoded (data phases skipped).
+    pub fn commands(&self) -> Vec<Message> {
+        let script = self.0.lock().unwrap();
+        script
+            .sent
+            .iter()
+            .filter(|p| p.get(4) == Some(&1))
+            .map(|p| Message::decode(p).unwrap())
+            .collect()
+    }
+
+    pub fn sent(&self) -> Vec<Vec<u8>> {
+        self.0.lock().unwrap().sent.clone()
+    }
+
+    pub fn unread_phases(&self) -> usize {
+        self.0.lock().unwrap().phases.len()
+    }
+
+    pub fn halts_cleared(&self) -> usize {
+        self.0.lock().unwrap().halts_cleared
+    }
+}
+
+/// A fake transport with nothing scripted yet.
+pub fn new(chunk: usize) -> (Box<dyn Transport>, Handle) {
+    let script = Arc::new(Mutex::new(Script::default()));
+    (
+        Box::new(Fake {
+            script: script.clone(),
+            chunk,
+        }),
+        Handle(script),
+    )
+}
+
+/// A fake transport whose device answers GetDeviceInfo with `info` and opens a session.
+pub fn opening(info: &DeviceInfo, chunk: usize) -> (Box<dyn Transport>, Handle) {
+    let (transport, handle) = new(chunk);
+    handle.push(data(OperationCode::GET_DEVICE_INFO, 0, &info.to_bytes()));
+    handle.push(ok(0, &[]));
+    handle.push(ok(0, &[]));
+    (transport, handle)
+}
+
+/// A data container for `op` in transaction `tid`.
+pub fn data(op: OperationCode, tid: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    Header::for_data(op.0, tid, payload.len() as u64).encode(&mut out);
+    out.extend_from_slice(payload);
+    out
+}
+
+pub fn response(code: ResponseCode, tid: u32, params: &[u32]) -> Vec<u8> {
+    Message::response(code.0, tid, params).encode()
+}
+
+pub fn ok(tid: u32, params: &[u32]) -> Vec<u8> {
+    response(ResponseCode::OK, tid, params)
+}
+
+impl Transport for Fake {
+    fn max_packet_size(&self) -> usize {
+        512
+    }
+
+    fn write_phase(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        self.script.lock().unwrap().current.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn end_write_phase(&mut self) -> Result<(), TransportError> {
+        let mut script = self.script.lock().unwrap();
+        let phase = std::mem::take(&mut script.current);
+        script.sent.push(phase);
+        Ok(())
+    }
+
+    fn read_phase(&mut self, buf: &mut [u8]) -> Result<usize, TransportError> {
+        let mut script = self.script.lock().unwrap();
+        let cursor = script.cursor;
+        let Some(phase) = script.phases.front() else {
+            return Err(TransportError::Timeout(Duration::from_secs(1)));
+        };
+        let n = (phase.len() - cursor).min(buf.len()).min(self.chunk);
+        if n == 0 {
+            script.phases.pop_front();
+            script.cursor = 0;
+            return Ok(0);
+        }
+        buf[..n].copy_from_slice(&phase[cursor..cursor + n]);
+        script.cursor += n;
+        Ok(n)
+    }
+
+    fn read_event(&mut self, buf: &mut [u8], _timeout: Duration) -> Result<Option<usize>, TransportError> {
+        let Some(packet) = self.script.lock().unwrap().events.pop_front() else {
+            return Ok(None);
+        };
+        buf[..packet.len()].copy_from_slice(&packet);
+        Ok(Some(packet.len()))
+    }
+
+    fn clear_halt(&mut self) -> Result<(), TransportError> {
+        let mut script = self.script.lock().unwrap();
+        script.halts_cleared += 1;
+        script.cursor = 0;
+        Ok(())
+    }
+
+    fn set_timeout(&mut self, _timeout: Duration) {}
+}

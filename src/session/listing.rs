@@ -1,0 +1,360 @@
+//! Walking a storage with as few round trips as the device allows.
+//!
+//! Three strategies, tried in this order and remembered per session (so a
+//! refusal costs one round trip, not one per folder):
+//! 1. [`ListingStrategy::AllObjects`]: one GetObjectPropList for every object
+//!    on the device (handle, depth and property all 0xFFFFFFFF), kept for the
+//!    storage asked about. Android accepts it; it is one round trip.
+//! 2. [`ListingStrategy::PropListPerFolder`]: one GetObjectPropList per folder
+//!    (all properties, depth 1).
+//! 3. [`ListingStrategy::HandlesAndInfo`]: GetObjectHandles per folder and
+//!    GetObjectInfo per object, for devices without GetObjectPropList
+//!    (cameras, QEMU's usb-mtp); the 64-bit ObjectSize property is asked only
+//!    for objects whose ObjectInfo says "4 GiB or more".
+//!
+//! Names are kept exactly as the device gave them: they are untrusted (they
+//! may hold `/`, `..`, control characters) and whoever turns them into local
+//! paths must check them.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt;
+
+use super::ops::{PropListQuery, ROOT};
+use super::{Result, Session, SessionError};
+use crate::ptp::time::{DeviceTime, parse_ptp_time};
+use crate::ptp::{ObjectFormat, ObjectInfo, ObjectPropList, OperationCode, PropertyCode};
+
+/// One object on a storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The storage holding it.
+    pub storage_id: u32,
+    /// Its handle in this session (handles may change across sessions).
+    pub handle: u32,
+    /// Its folder's handle; 0 at the storage's root.
+    pub parent: u32,
+    /// Names from the storage's root down to this object, as the device gave
+    /// them (untrusted). The last one is the object's own name.
+    pub path: Vec<String>,
+    /// Folder (Association) or file format.
+    pub format: ObjectFormat,
+    /// Size in bytes (0 for folders). `u32::MAX` when the device said
+    /// "4 GiB or more" and offers no way to ask the exact size.
+    pub size: u64,
+    /// The device's modification date (on Android: the file's mtime, not the capture time).
+    pub modified: Option<DeviceTime>,
+}
+
+impl Entry {
+    /// The object's own name.
+    pub fn name(&self) -> &str {
+        self.path.last().map_or("", String::as_str)
+    }
+
+    /// Whether this is a folder.
+    pub fn is_folder(&self) -> bool {
+        self.format.is_folder()
+    }
+}
+
+/// How a listing was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListingStrategy {
+    /// One GetObjectPropList for all objects.
+    AllObjects,
+    /// One GetObjectPropList per folder.
+    PropListPerFolder,
+    /// GetObjectHandles per folder and GetObjectInfo per object.
+    HandlesAndInfo,
+}
+
+impl fmt::Display for ListingStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ListingStrategy::AllObjects => "one GetObjectPropList for all objects",
+            ListingStrategy::PropListPerFolder => "one GetObjectPropList per folder",
+            ListingStrategy::HandlesAndInfo => "GetObjectHandles per folder and GetObjectInfo per object",
+        })
+    }
+}
+
+/// What the session learned about the device's listing abilities:
+/// `None` untried, `Some(false)` refused.
+#[derive(Debug, Default)]
+pub(super) struct Memory {
+    all_objects: Option<bool>,
+    per_folder: Option<bool>,
+    last_used: Option<ListingStrategy>,
+}
+
+impl Session {
+    /// The strategy the last listing used (the slowest, if it mixed them).
+    pub fn listing_strategy(&self) -> Option<ListingStrategy> {
+        self.listing.last_used
+    }
+
+    /// Lists the objects directly in `folder` (`None`: the storage's root).
+    pub fn list_folder(&mut self, storage: u32, folder: Option<&Entry>) -> Result<Vec<Entry>> {
+        if self.prop_list_usable() && self.listing.per_folder != Some(false) {
+            match self.list_folder_by_prop_list(storage, folder) {
+                Ok(entries) => {
+                    self.listing.per_folder = Some(true);
+                    self.note_used(ListingStrategy::PropListPerFolder);
+                    return Ok(entries);
+                }
+                Err(err) if is_refusal(&err) && self.listing.per_folder.is_none() => {
+                    self.listing.per_folder = Some(false);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        let entries = self.list_folder_by_object_info(storage, folder)?;
+        self.note_used(ListingStrategy::HandlesAndInfo);
+        Ok(entries)
+    }
+
+    /// Lists everything below `from` (`None`: the whole storage). Each
+    /// folder comes before its contents.
+    pub fn walk(&mut self, storage: u32, from: Option<&Entry>) -> Result<Vec<Entry>> {
+        self.listing.last_used = None;
+        if from.is_none() && self.prop_list_usable() && self.listing.all_objects != Some(false) {
+            match self.walk_all_objects(storage) {
+                Ok(Some(entries)) => {
+                    self.listing.all_objects = Some(true);
+                    self.note_used(ListingStrategy::AllObjects);
+                    return Ok(entries);
+                }
+                // The device answered, but with a tree that does not hold together.
+                Ok(None) => self.listing.all_objects = Some(false),
+                Err(err) if is_refusal(&err) && self.listing.all_objects.is_none() => {
+                    self.listing.all_objects = Some(false);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        let mut entries = Vec::new();
+        let mut visited = HashSet::new();
+        let mut folders = VecDeque::from([from.cloned()]);
+        while let Some(folder) = folders.pop_front() {
+            if let Some(folder) = &folder {
+                if !visited.insert(folder.handle) {
+                    return Err(SessionError::Protocol {
+                        op: OperationCode::GET_OBJECT_HANDLES,
+                        detail: format!("folder {:#x} appears twice in the tree", folder.handle),
+                    });
+                }
+            }
+            for child in self.list_folder(storage, folder.as_ref())? {
+                if child.is_folder() {
+                    folders.push_back(Some(child.clone()));
+                }
+                entries.push(child);
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Finds the object at `path` (names from the storage's root). An empty
+    /// path is the root itself, which is no object: `Ok(None)`.
+    pub fn find(&mut self, storage: u32, path: &[impl AsRef<str>]) -> Result<Option<Entry>> {
+        let mut current: Option<Entry> = None;
+        for (depth, name) in path.iter().enumerate() {
+            if depth > 0 && !current.as_ref().is_some_and(Entry::is_folder) {
+                return Ok(None);
+            }
+            let children = self.list_folder(storage, current.as_ref())?;
+            match children.into_iter().find(|e| e.name() == name.as_ref()) {
+                Some(entry) => current = Some(entry),
+                None => return Ok(None),
+            }
+        }
+        Ok(current)
+    }
+
+    fn prop_list_usable(&self) -> bool {
+        self.device_info.supports(OperationCode::GET_OBJECT_PROP_LIST)
+    }
+
+    fn note_used(&mut self, strategy: ListingStrategy) {
+        // Report the slowest strategy a mixed listing used.
+        let rank = |s: ListingStrategy| s as u8;
+        if self
+            .listing
+            .last_used
+            .is_none_or(|used| rank(strategy) > rank(used))
+        {
+            self.listing.last_used = Some(strategy);
+        }
+    }
+
+    /// `Ok(None)` when the device's answer does not form a tree (an object
+    /// whose parent is missing, or a loop).
+    fn walk_all_objects(&mut self, storage: u32) -> Result<Option<Vec<Entry>>> {
+        let list = self.object_prop_list(&PropListQuery::all_objects())?;
+        let records: Vec<Record> = Record::group(&list)
+            .into_iter()
+            .filter(|r| r.storage.is_none_or(|s| s == storage))
+            .collect();
+        let index: HashMap<u32, usize> = records.iter().enumerate().map(|(i, r)| (r.handle, i)).collect();
+        let mut entries = Vec::with_capacity(records.len());
+        for record in &records {
+            // Follow the parents up to the root; more steps than objects is a loop.
+            let mut names = vec![record.name()?];
+            let mut parent = record.parent_or_root();
+            while parent != 0 {
+                let Some(&i) = index.get(&parent) else {
+                    return Ok(None);
+                };
+                if names.len() > records.len() {
+                    return Ok(None);
+                }
+                names.push(records[i].name()?);
+                parent = records[i].parent_or_root();
+            }
+            names.reverse();
+            entries.push(record.entry(storage, names)?);
+        }
+        entries.sort_by_key(|e| e.path.len());
+        Ok(Some(entries))
+    }
+
+    fn list_folder_by_prop_list(&mut self, storage: u32, folder: Option<&Entry>) -> Result<Vec<Entry>> {
+        let handle = folder.map_or(0, |f| f.handle);
+        let list = self.object_prop_list(&PropListQuery::children(handle))?;
+        // Android adds the folder itself to its children, and answers the
+        // root's children of every storage: keep only this folder's.
+        Record::group(&list)
+            .into_iter()
+            .filter(|r| r.handle != handle)
+            .filter(|r| r.parent.is_none_or(|_| r.parent_or_root() == handle))
+            .filter(|r| r.storage.is_none_or(|s| s == storage))
+            .map(|r| r.entry(storage, child_path(folder, r.name()?)))
+            .collect()
+    }
+
+    fn list_folder_by_object_info(&mut self, storage: u32, folder: Option<&Entry>) -> Result<Vec<Entry>> {
+        let parent = folder.map_or(ROOT, |f| f.handle);
+        let handles = self.object_handles(storage, None, parent)?;
+        let mut entries = Vec::with_capacity(handles.len());
+        for handle in handles {
+            let info = self.object_info(handle)?;
+            let size = match info.known_size() {
+                Some(size) => size,
+                None if self.device_info.supports(OperationCode::GET_OBJECT_PROP_VALUE) => {
+                    self.object_size(handle)?
+                }
+                None => u64::from(u32::MAX),
+            };
+            entries.push(entry_from_info(handle, folder, &info, size));
+        }
+        Ok(entries)
+    }
+}
+
+fn child_path(folder: Option<&Entry>, name: String) -> Vec<String> {
+    let mut path = folder.map_or_else(Vec::new, |f| f.path.clone());
+    path.push(name);
+    path
+}
+
+fn entry_from_info(handle: u32, folder: Option<&Entry>, info: &ObjectInfo, size: u64) -> Entry {
+    let modified = parse_ptp_time(&info.date_modified).or_else(|| parse_ptp_time(&info.date_created));
+    Entry {
+        storage_id: info.storage_id,
+        handle,
+        parent: folder.map_or(0, |f| f.handle),
+        path: child_path(folder, info.filename.clone()),
+        format: info.format,
+        size: if info.format.is_folder() { 0 } else { size },
+        modified,
+    }
+}
+
+/// Whether an error means "the device does not do that" (try another way)
+/// rather than "something is wrong" (stop).
+fn is_refusal(err: &SessionError) -> bool {
+    matches!(
+        err,
+        SessionError::Device { .. } | SessionError::Unsupported { .. }
+    )
+}
+
+/// One object's properties gathered from an ObjectPropList.
+#[derive(Debug, Default)]
+struct Record {
+    handle: u32,
+    storage: Option<u32>,
+    format: Option<ObjectFormat>,
+    size: Option<u64>,
+    parent: Option<u32>,
+    name: Option<String>,
+    modified: Option<DeviceTime>,
+    created: Option<DeviceTime>,
+}
+
+impl Record {
+    /// Groups a list's elements by object, in the order objects first appear.
+    fn group(list: &ObjectPropList) -> Vec<Record> {
+        let mut records: Vec<Record> = Vec::new();
+        let mut index: HashMap<u32, usize> = HashMap::new();
+        for element in &list.entries {
+            let i = *index.entry(element.handle).or_insert_with(|| {
+                records.push(Record {
+                    handle: element.handle,
+                    ..Record::default()
+                });
+                records.len() - 1
+            });
+            let record = &mut records[i];
+            let number = element.value.as_u64();
+            let text = element.value.as_str();
+            match element.property {
+                PropertyCode::STORAGE_ID => record.storage = number.map(|v| v as u32),
+                PropertyCode::OBJECT_FORMAT => record.format = number.map(|v| ObjectFormat(v as u16)),
+                PropertyCode::OBJECT_SIZE => record.size = number,
+                PropertyCode::PARENT_OBJECT => record.parent = number.map(|v| v as u32),
+                PropertyCode::OBJECT_FILE_NAME => record.name = text.map(str::to_owned),
+                PropertyCode::DATE_MODIFIED => record.modified = text.and_then(parse_ptp_time),
+                PropertyCode::DATE_CREATED => record.created = text.and_then(parse_ptp_time),
+                _ => {}
+            }
+        }
+        records
+    }
+
+    /// The parent handle, with both spellings of "the root" as 0.
+    fn parent_or_root(&self) -> u32 {
+        match self.parent {
+            None | Some(ROOT) => 0,
+            Some(parent) => parent,
+        }
+    }
+
+    fn name(&self) -> Result<String> {
+        self.name.clone().ok_or_else(|| self.missing("ObjectFileName"))
+    }
+
+    fn entry(&self, storage: u32, path: Vec<String>) -> Result<Entry> {
+        let format = self.format.ok_or_else(|| self.missing("ObjectFormat"))?;
+        Ok(Entry {
+            storage_id: self.storage.unwrap_or(storage),
+            handle: self.handle,
+            parent: self.parent_or_root(),
+            path,
+            format,
+            size: if format.is_folder() {
+                0
+            } else {
+                self.size.unwrap_or(0)
+            },
+            modified: self.modified.or(self.created),
+        })
+    }
+
+    fn missing(&self, property: &str) -> SessionError {
+        SessionError::Protocol {
+            op: OperationCode::GET_OBJECT_PROP_LIST,
+            detail: format!("object {:#x} came without its {property}", self.handle),
+        }
+    }
+}

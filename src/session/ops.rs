@@ -1,0 +1,283 @@
+//! One method per MTP operation. Each sends one transaction (counted in
+//! [`Session::stats`]) and returns typed values; data phases of files are
+//! streamed, never held in memory.
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use super::phases::{DataIn, DataOut};
+use super::{Result, Session, SessionError};
+use crate::ptp::{
+    Codec, DataType, DeviceInfo, EventCode, ObjectFormat, ObjectInfo, ObjectPropList, OperationCode,
+    PropertyCode, Reader, StorageInfo, Value,
+};
+
+/// "All": every storage (GetObjectHandles), every object (GetObjectPropList's
+/// handle and depth), every property (its property code).
+pub const ALL: u32 = 0xFFFF_FFFF;
+
+/// GetObjectHandles' parent for "the root of the storage".
+pub const ROOT: u32 = 0xFFFF_FFFF;
+
+/// The parameters of a GetObjectPropList request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PropListQuery {
+    /// The object, 0 for the root, or [`ALL`] (with depth [`ALL`]) for every object.
+    pub handle: u32,
+    /// Only objects of this format; 0 for any.
+    pub format: u32,
+    /// One property code, or [`ALL`].
+    pub property: u32,
+    /// A property group (used only when `property` is 0).
+    pub group: u32,
+    /// 0 the object itself, 1 its children, [`ALL`] everything below.
+    pub depth: u32,
+}
+
+impl PropListQuery {
+    /// Every property of every child of `folder` (0 for the root): one
+    /// folder's listing in one round trip.
+    pub fn children(folder: u32) -> Self {
+        PropListQuery {
+            handle: folder,
+            format: 0,
+            property: ALL,
+            group: 0,
+            depth: 1,
+        }
+    }
+
+    /// Every property of every object on the device.
+    pub fn all_objects() -> Self {
+        PropListQuery {
+            handle: ALL,
+            format: 0,
+            property: ALL,
+            group: 0,
+            depth: ALL,
+        }
+    }
+}
+
+impl Session {
+    /// GetDeviceInfo: asks the device again (the session keeps the answer it
+    /// got when opening in [`Session::device_info`]).
+    pub fn get_device_info(&mut self) -> Result<DeviceInfo> {
+        self.query(OperationCode::GET_DEVICE_INFO, &[])
+    }
+
+    /// GetStorageIDs. An empty list means the phone is locked or not in
+    /// File transfer mode.
+    pub fn storage_ids(&mut self) -> Result<Vec<u32>> {
+        let op = OperationCode::GET_STORAGE_IDS;
+        let bytes = self.query_bytes(op, &[])?;
+        let ids = Reader::new(&bytes)
+            .u32_array("StorageIDs")
+            .map_err(|source| SessionError::Dataset { op, source })?;
+        self.storage_count = Some(ids.len());
+        Ok(ids)
+    }
+
+    /// GetStorageIDs, waiting up to `timeout` for a StoreAdded event while
+    /// the device shows none (the user has to unlock the phone).
+    pub fn wait_for_storages(&mut self, timeout: Duration) -> Result<Vec<u32>> {
+        let deadline = Instant::now() + timeout;
+        let mut ids = self.storage_ids()?;
+        while ids.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match self.next_event(left)? {
+                Some(event) if event.code == EventCode::STORE_ADDED => ids = self.storage_ids()?,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        Ok(ids)
+    }
+
+    /// GetStorageInfo.
+    pub fn storage_info(&mut self, storage: u32) -> Result<StorageInfo> {
+        self.query(OperationCode::GET_STORAGE_INFO, &[storage])
+    }
+
+    /// GetObjectHandles: the objects in `parent` ([`ROOT`] for the storage's
+    /// root) of `storage` ([`ALL`] for every storage), optionally of one format.
+    pub fn object_handles(
+        &mut self,
+        storage: u32,
+        format: Option<ObjectFormat>,
+        parent: u32,
+    ) -> Result<Vec<u32>> {
+        let op = OperationCode::GET_OBJECT_HANDLES;
+        let format = format.map_or(0, |f| u32::from(f.0));
+        let bytes = self.query_bytes(op, &[storage, format, parent])?;
+        Reader::new(&bytes)
+            .u32_array("ObjectHandles")
+            .map_err(|source| SessionError::Dataset { op, source })
+    }
+
+    /// GetObjectInfo.
+    pub fn object_info(&mut self, handle: u32) -> Result<ObjectInfo> {
+        self.query(OperationCode::GET_OBJECT_INFO, &[handle])
+    }
+
+    /// GetObjectPropsSupported: the properties objects of `format` have.
+    pub fn object_props_supported(&mut self, format: ObjectFormat) -> Result<Vec<PropertyCode>> {
+        let op = OperationCode::GET_OBJECT_PROPS_SUPPORTED;
+        self.require(op)?;
+        let bytes = self.query_bytes(op, &[u32::from(format.0)])?;
+        let codes = Reader::new(&bytes)
+            .u16_array("ObjectPropCodes")
+            .map_err(|source| SessionError::Dataset { op, source })?;
+        Ok(codes.into_iter().map(PropertyCode).collect())
+    }
+
+    /// GetObjectPropList.
+    pub fn object_prop_list(&mut self, query: &PropListQuery) -> Result<ObjectPropList> {
+        let op = OperationCode::GET_OBJECT_PROP_LIST;
+        self.require(op)?;
+        let q = query;
+        self.query(op, &[q.handle, q.format, q.property, q.group, q.depth])
+    }
+
+    /// GetObjectPropValue of a property whose type is `data_type`.
+    pub fn object_prop_value(
+        &mut self,
+        handle: u32,
+        property: PropertyCode,
+        data_type: DataType,
+    ) -> Result<Value> {
+        let op = OperationCode::GET_OBJECT_PROP_VALUE;
+        self.require(op)?;
+        let bytes = self.query_bytes(op, &[handle, u32::from(property.0)])?;
+        Value::read(&mut Reader::new(&bytes), data_type)
+            .map_err(|source| SessionError::Dataset { op, source })
+    }
+
+    /// The 64-bit ObjectSize property (for objects whose ObjectInfo says 4 GiB or more).
+    pub fn object_size(&mut self, handle: u32) -> Result<u64> {
+        let op = OperationCode::GET_OBJECT_PROP_VALUE;
+        let value = self.object_prop_value(handle, PropertyCode::OBJECT_SIZE, DataType::UINT64)?;
+        value.as_u64().ok_or_else(|| SessionError::Protocol {
+            op,
+            detail: format!("ObjectSize of object {handle:#x} is not a number"),
+        })
+    }
+
+    /// GetObject: streams the whole object into `sink`; returns its size.
+    pub fn get_object(&mut self, handle: u32, sink: &mut dyn Write) -> Result<u64> {
+        self.transact(
+            OperationCode::GET_OBJECT,
+            &[handle],
+            DataOut::None,
+            DataIn::Sink(sink),
+        )
+        .map(|done| done.received)
+    }
+
+    /// Up to `max_bytes` of an object from `offset` into `sink` (for resuming);
+    /// returns the bytes sent, fewer at the end of the file. Uses
+    /// GetPartialObject64 where the device has it, else GetPartialObject
+    /// (whose offset stops at 4 GiB).
+    pub fn get_partial_object(
+        &mut self,
+        handle: u32,
+        offset: u64,
+        max_bytes: u32,
+        sink: &mut dyn Write,
+    ) -> Result<u64> {
+        let (op, params) = if self.device_info.supports(OperationCode::GET_PARTIAL_OBJECT_64) {
+            let (low, high) = (offset as u32, (offset >> 32) as u32);
+            (
+                OperationCode::GET_PARTIAL_OBJECT_64,
+                vec![handle, low, high, max_bytes],
+            )
+        } else if let (true, Ok(offset)) = (
+            self.device_info.supports(OperationCode::GET_PARTIAL_OBJECT),
+            u32::try_from(offset),
+        ) {
+            (OperationCode::GET_PARTIAL_OBJECT, vec![handle, offset, max_bytes])
+        } else {
+            return Err(SessionError::Unsupported {
+                op: OperationCode::GET_PARTIAL_OBJECT_64,
+            });
+        };
+        let done = self.transact(op, &params, DataOut::None, DataIn::Sink(sink))?;
+        // The response's first parameter is the byte count (a device that
+        // leaves it out is taken at the data phase's word).
+        let reported = done.params.first().map(|&n| u64::from(n));
+        if let Some(reported) = reported.filter(|&n| n != done.received) {
+            return Err(SessionError::Protocol {
+                op,
+                detail: format!(
+                    "the device said it sent {reported} bytes but sent {}",
+                    done.received
+                ),
+            });
+        }
+        Ok(done.received)
+    }
+
+    /// GetThumb: the object's thumbnail (usually a small JPEG) into `sink`.
+    pub fn get_thumb(&mut self, handle: u32, sink: &mut dyn Write) -> Result<u64> {
+        let op = OperationCode::GET_THUMB;
+        self.require(op)?;
+        self.transact(op, &[handle], DataOut::None, DataIn::Sink(sink))
+            .map(|done| done.received)
+    }
+
+    /// SendObjectInfo then SendObject: creates `info.filename` in `parent`
+    /// (0 for the root) of `storage`, streaming `size` bytes from `source`.
+    /// Returns the new object's handle. `info`'s size field is set from `size`.
+    pub fn send_object(
+        &mut self,
+        storage: u32,
+        parent: u32,
+        info: &ObjectInfo,
+        source: &mut dyn Read,
+        size: u64,
+    ) -> Result<u32> {
+        let op = OperationCode::SEND_OBJECT_INFO;
+        self.require(op)?;
+        let info = ObjectInfo {
+            compressed_size: ObjectInfo::size_field(size),
+            ..info.clone()
+        };
+        let dataset = info.to_bytes();
+        let done = self.transact(op, &[storage, parent], DataOut::Bytes(&dataset), DataIn::None)?;
+        let handle = done
+            .params
+            .get(2)
+            .copied()
+            .ok_or_else(|| SessionError::Protocol {
+                op,
+                detail: "the response did not name the new object's handle".into(),
+            })?;
+        self.transact(
+            OperationCode::SEND_OBJECT,
+            &[],
+            DataOut::Stream { source, size },
+            DataIn::None,
+        )?;
+        Ok(handle)
+    }
+
+    /// DeleteObject.
+    pub fn delete_object(&mut self, handle: u32) -> Result<()> {
+        let op = OperationCode::DELETE_OBJECT;
+        self.require(op)?;
+        self.transact(op, &[handle, 0], DataOut::None, DataIn::None)
+            .map(drop)
+    }
+
+    /// Refuses, without a round trip, an optional operation the device does not list.
+    fn require(&self, op: OperationCode) -> Result<()> {
+        if self.device_info.supports(op) {
+            Ok(())
+        } else {
+            Err(SessionError::Unsupported { op })
+        }
+    }
+}

@@ -1,0 +1,630 @@
+//! Session behaviour against scripted devices: phases, ids, streaming, errors.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use super::fake::{self, data, ok, response};
+use super::*;
+use crate::ptp::value::{DataType, Value};
+use crate::ptp::{
+    Codec, ObjectFormat, ObjectInfo, ObjectPropList, PropListEntry, PropertyCode, StorageInfo, Writer,
+};
+
+fn info_with(ops: &[OperationCode]) -> DeviceInfo {
+    let mut ops = ops.to_vec();
+    ops.extend([
+        OperationCode::GET_DEVICE_INFO,
+        OperationCode::OPEN_SESSION,
+        OperationCode::GET_STORAGE_IDS,
+        OperationCode::GET_OBJECT_HANDLES,
+        OperationCode::GET_OBJECT_INFO,
+        OperationCode::GET_OBJECT,
+    ]);
+    DeviceInfo {
+        manufacturer: "Test".into(),
+        model: "Scripted".into(),
+        serial_number: "S1".into(),
+        operations_supported: ops,
+        ..DeviceInfo::default()
+    }
+}
+
+fn open(ops: &[OperationCode], chunk: usize) -> (Session, fake::Handle) {
+    let (transport, handle) = fake::opening(&info_with(ops), chunk);
+    (Session::open(transport).unwrap(), handle)
+}
+
+fn u32_array(values: &[u32]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.put_u32_array(values);
+    out
+}
+
+#[test]
+fn opening_uses_transaction_zero_then_counts_from_one() {
+    let (mut session, device) = open(&[], 5);
+    device.push(data(OperationCode::GET_STORAGE_IDS, 1, &u32_array(&[0x10001])));
+    device.push(ok(1, &[]));
+    assert_eq!(session.storage_ids().unwrap(), [0x10001]);
+    let commands = device.commands();
+    let summary: Vec<_> = commands
+        .iter()
+        .map(|c| (c.code, c.transaction_id, c.params.clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (0x1001, 0, vec![]),
+            (0x1002, 0, vec![SESSION_ID]),
+            (0x1004, 1, vec![])
+        ]
+    );
+    assert_eq!(session.device_info().model, "Scripted");
+    assert_eq!(session.stats().total(), 3);
+    assert_eq!(session.stats().count(OperationCode::GET_STORAGE_IDS), 1);
+}
+
+#[test]
+fn a_session_left_open_is_closed_and_opened_again() {
+    let (transport, device) = fake::new(512);
+    device.push(data(
+        OperationCode::GET_DEVICE_INFO,
+        0,
+        &info_with(&[]).to_bytes(),
+    ));
+    device.push(ok(0, &[]));
+    device.push(response(ResponseCode::SESSION_ALREADY_OPEN, 0, &[]));
+    device.push(ok(1, &[])); // CloseSession
+    device.push(ok(0, &[])); // OpenSession again
+    let session = Session::open(transport).unwrap();
+    let codes: Vec<_> = device.commands().iter().map(|c| c.code).collect();
+    assert_eq!(codes, [0x1001, 0x1002, 0x1003, 0x1002]);
+    assert_eq!(session.next_transaction_id, 1);
+}
+
+#[test]
+fn get_object_streams_a_phase_split_into_many_reads() {
+    let (mut session, device) = open(&[], 7);
+    let payload: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+    device.push(data(OperationCode::GET_OBJECT, 1, &payload));
+    device.push(ok(1, &[]));
+    let mut sink = Vec::new();
+    assert_eq!(session.get_object(9, &mut sink).unwrap(), 5000);
+    assert_eq!(sink, payload);
+    assert_eq!(device.unread_phases(), 0);
+}
+
+#[test]
+fn unknown_length_data_is_read_until_the_phase_ends() {
+    let (mut session, device) = open(&[], 4096);
+    let mut phase = Vec::new();
+    crate::ptp::Header {
+        length: crate::ptp::container::LENGTH_UNKNOWN,
+        kind: ContainerKind::Data,
+        code: OperationCode::GET_OBJECT.0,
+        transaction_id: 1,
+    }
+    .encode(&mut phase);
+    phase.extend(std::iter::repeat_n(0xAB, 10_000));
+    device.push(phase);
+    device.push(ok(1, &[]));
+    let mut sink = Vec::new();
+    assert_eq!(session.get_object(3, &mut sink).unwrap(), 10_000);
+    assert!(sink.iter().all(|&b| b == 0xAB));
+}
+
+#[test]
+fn a_device_that_omits_the_zero_length_packet_is_understood() {
+    let (mut session, device) = open(&[], 4096);
+    // 500 payload bytes fill exactly one 512-byte packet; the response follows
+    // without the phase-ending zero-length packet, in the same transfer.
+    let mut phase = data(OperationCode::GET_OBJECT, 1, &[9; 500]);
+    phase.extend(ok(1, &[]));
+    device.push(phase);
+    let mut sink = Vec::new();
+    assert_eq!(session.get_object(1, &mut sink).unwrap(), 500);
+    assert_eq!(sink, [9; 500]);
+    // And the ordinary way, with the phase ended, still works after it.
+    device.push(data(OperationCode::GET_OBJECT, 2, &[8; 500]));
+    device.push(ok(2, &[]));
+    assert_eq!(session.get_object(1, &mut Vec::new()).unwrap(), 500);
+    assert_eq!(device.unread_phases(), 0);
+}
+
+#[test]
+fn a_response_for_another_transaction_is_a_protocol_error() {
+    let (mut session, device) = open(&[], 512);
+    device.push(data(OperationCode::GET_STORAGE_IDS, 1, &u32_array(&[1])));
+    device.push(ok(7, &[]));
+    let err = session.storage_ids().unwrap_err();
+    assert!(matches!(err, SessionError::Protocol { .. }), "{err}");
+    assert!(err.to_string().contains("transaction 7"), "{err}");
+    assert!(err.needs_recovery());
+}
+
+#[test]
+fn a_data_phase_for_another_operation_is_a_protocol_error() {
+    let (mut session, device) = open(&[], 512);
+    device.push(data(OperationCode::GET_OBJECT_INFO, 1, &[0; 8]));
+    let err = session.storage_ids().unwrap_err();
+    assert!(err.to_string().contains("data phase for GetObjectInfo"), "{err}");
+    assert_eq!(device.unread_phases(), 0, "the bad phase is drained");
+}
+
+#[test]
+fn a_data_phase_where_none_belongs_is_a_protocol_error() {
+    let (mut session, device) = open(&[OperationCode::DELETE_OBJECT], 512);
+    device.push(data(OperationCode::DELETE_OBJECT, 1, &[1, 2, 3]));
+    let err = session.delete_object(4).unwrap_err();
+    assert!(matches!(err, SessionError::Protocol { .. }), "{err}");
+}
+
+#[test]
+fn a_data_phase_shorter_than_announced_is_a_protocol_error() {
+    let (mut session, device) = open(&[], 512);
+    let mut phase = data(OperationCode::GET_OBJECT, 1, &[0; 100]);
+    phase.truncate(60);
+    device.push(phase);
+    device.push(ok(1, &[]));
+    let err = session.get_object(1, &mut Vec::new()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("carried 48 bytes, its header announced 100"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_truncated_dataset_is_a_dataset_error() {
+    let (mut session, device) = open(&[], 512);
+    let storage = StorageInfo {
+        description: "Internal".into(),
+        ..StorageInfo::default()
+    };
+    let bytes = storage.to_bytes();
+    device.push(data(OperationCode::GET_STORAGE_INFO, 1, &bytes[..10]));
+    device.push(ok(1, &[]));
+    let err = session.storage_info(0x10001).unwrap_err();
+    assert!(matches!(err, SessionError::Dataset { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("GetStorageInfo returned a malformed dataset"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_wrong_container_type_is_a_protocol_error() {
+    let (mut session, device) = open(&[], 512);
+    device.push(crate::ptp::Message::event(0x4004u16, 1, &[1]).encode());
+    let err = session.storage_ids().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Event container where the response was due"),
+        "{err}"
+    );
+    let mut garbage = ok(1, &[]);
+    garbage[4] = 9; // container type 9 does not exist
+    device.push(garbage);
+    let err = session.storage_ids().unwrap_err();
+    assert!(err.to_string().contains("unreadable container header"), "{err}");
+    device.push(vec![1, 2, 3]);
+    let err = session.storage_ids().unwrap_err();
+    assert!(err.to_string().contains("3-byte container"), "{err}");
+}
+
+#[test]
+fn refusals_while_no_storage_is_shown_say_the_phone_is_locked() {
+    let (mut session, device) = open(&[], 512);
+    device.push(data(OperationCode::GET_STORAGE_IDS, 1, &u32_array(&[])));
+    device.push(ok(1, &[]));
+    assert!(session.storage_ids().unwrap().is_empty());
+    device.push(response(ResponseCode::INVALID_STORAGE_ID, 2, &[]));
+    let err = session.object_handles(0x10001, None, ROOT).unwrap_err();
+    assert!(err.is_locked());
+    assert!(err.to_string().starts_with(LOCKED_HINT), "{err}");
+}
+
+#[test]
+fn the_same_refusal_with_storages_present_is_a_plain_device_error() {
+    let (mut session, device) = open(&[], 512);
+    device.push(response(ResponseCode::INVALID_STORAGE_ID, 1, &[]));
+    let err = session.object_handles(5, None, ROOT).unwrap_err();
+    assert_eq!(err.response_code(), Some(ResponseCode::INVALID_STORAGE_ID));
+    assert!(!err.is_locked());
+}
+
+#[test]
+fn partial_reads_pick_the_64_bit_operation_when_listed() {
+    let (mut session, device) = open(&[OperationCode::GET_PARTIAL_OBJECT_64], 512);
+    device.push(data(OperationCode::GET_PARTIAL_OBJECT_64, 1, &[7; 10]));
+    device.push(ok(1, &[10]));
+    let mut sink = Vec::new();
+    let offset = (5u64 << 32) + 3;
+    assert_eq!(session.get_partial_object(2, offset, 10, &mut sink).unwrap(), 10);
+    let last = device.commands().pop().unwrap();
+    assert_eq!(last.code, 0x95C1);
+    assert_eq!(last.params, [2, 3, 5, 10]);
+}
+
+#[test]
+fn partial_reads_fall_back_to_32_bits_and_refuse_offsets_beyond() {
+    let (mut session, device) = open(&[OperationCode::GET_PARTIAL_OBJECT], 512);
+    device.push(data(OperationCode::GET_PARTIAL_OBJECT, 1, &[1, 2]));
+    device.push(ok(1, &[2]));
+    let mut sink = Vec::new();
+    assert_eq!(session.get_partial_object(2, 100, 50, &mut sink).unwrap(), 2);
+    assert_eq!(device.commands().pop().unwrap().params, [2, 100, 50]);
+    let err = session.get_partial_object(2, 5 << 30, 50, &mut sink).unwrap_err();
+    assert!(matches!(err, SessionError::Unsupported { .. }), "{err}");
+}
+
+#[test]
+fn a_byte_count_that_disagrees_with_the_data_is_a_protocol_error() {
+    let (mut session, device) = open(&[OperationCode::GET_PARTIAL_OBJECT], 512);
+    device.push(data(OperationCode::GET_PARTIAL_OBJECT, 1, &[1, 2]));
+    device.push(ok(1, &[5]));
+    let err = session.get_partial_object(2, 0, 50, &mut Vec::new()).unwrap_err();
+    assert!(
+        err.to_string().contains("said it sent 5 bytes but sent 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn send_object_sends_the_info_then_streams_the_file() {
+    let (mut session, device) = open(&[OperationCode::SEND_OBJECT_INFO], 512);
+    device.push(ok(1, &[0x10001, 7, 42]));
+    device.push(ok(2, &[]));
+    let info = ObjectInfo {
+        storage_id: 0x10001,
+        format: ObjectFormat::EXIF_JPEG,
+        filename: "a.jpg".into(),
+        ..ObjectInfo::default()
+    };
+    let content = vec![5u8; 3_000_000];
+    let handle = session
+        .send_object(0x10001, 7, &info, &mut content.as_slice(), content.len() as u64)
+        .unwrap();
+    assert_eq!(handle, 42);
+    let sent = device.sent();
+    let phases: Vec<_> = sent
+        .iter()
+        .map(|p| (p[4], u16::from_le_bytes([p[6], p[7]])))
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            (1, 0x1001),
+            (1, 0x1002),
+            (1, 0x100C),
+            (2, 0x100C),
+            (1, 0x100D),
+            (2, 0x100D)
+        ]
+    );
+    let sent_info = ObjectInfo::decode(&sent[3][12..]).unwrap();
+    assert_eq!(sent_info.compressed_size, 3_000_000);
+    assert_eq!(&sent[5][12..], &content[..]);
+}
+
+#[test]
+fn a_short_source_is_reported_as_a_local_read_error() {
+    let (mut session, device) = open(&[OperationCode::SEND_OBJECT_INFO], 512);
+    device.push(ok(1, &[1, 0, 9]));
+    let err = session
+        .send_object(1, 0, &ObjectInfo::default(), &mut &[1u8, 2][..], 10)
+        .unwrap_err();
+    assert!(err.to_string().contains("ended after 2 of 10 bytes"), "{err}");
+    assert!(err.needs_recovery());
+}
+
+struct FailingSink;
+
+impl Write for FailingSink {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::Error::other("disk full"))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_sink_still_completes_the_transaction() {
+    let (mut session, device) = open(&[], 100);
+    device.push(data(OperationCode::GET_OBJECT, 1, &[0; 1000]));
+    device.push(ok(1, &[]));
+    let err = session.get_object(1, &mut FailingSink).unwrap_err();
+    assert!(
+        err.to_string().contains("writing the received data: disk full"),
+        "{err}"
+    );
+    assert!(!err.needs_recovery());
+    // The session is still in step: the next transaction works.
+    device.push(data(OperationCode::GET_STORAGE_IDS, 2, &u32_array(&[3])));
+    device.push(ok(2, &[]));
+    assert_eq!(session.storage_ids().unwrap(), [3]);
+}
+
+#[test]
+fn events_are_decoded_and_a_locked_phone_is_waited_for() {
+    let (mut session, device) = open(&[], 512);
+    assert_eq!(session.next_event(Duration::ZERO).unwrap(), None);
+    device.push(data(OperationCode::GET_STORAGE_IDS, 1, &u32_array(&[])));
+    device.push(ok(1, &[]));
+    device.push_event(crate::ptp::Message::event(0x4008u16, 0, &[]).encode());
+    device.push_event(crate::ptp::Message::event(0x4004u16, 0, &[0x10001]).encode());
+    device.push(data(OperationCode::GET_STORAGE_IDS, 2, &u32_array(&[0x10001])));
+    device.push(ok(2, &[]));
+    assert_eq!(
+        session.wait_for_storages(Duration::from_secs(5)).unwrap(),
+        [0x10001]
+    );
+    assert_eq!(session.stats().count(OperationCode::GET_STORAGE_IDS), 2);
+}
+
+#[test]
+fn waiting_gives_up_with_no_storage_when_nothing_arrives() {
+    let (mut session, device) = open(&[], 512);
+    device.push(data(OperationCode::GET_STORAGE_IDS, 1, &u32_array(&[])));
+    device.push(ok(1, &[]));
+    assert!(
+        session
+            .wait_for_storages(Duration::from_millis(10))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn recover_clears_the_halt_and_opens_a_new_session() {
+    let (mut session, device) = open(&[], 512);
+    device.push(ok(0, &[]));
+    session.recover().unwrap();
+    assert_eq!(device.halts_cleared(), 1);
+    let last = device.commands().pop().unwrap();
+    assert_eq!((last.code, last.transaction_id), (0x1002, 0));
+    assert_eq!(session.next_transaction_id, 1);
+}
+
+#[test]
+fn unsupported_optional_operations_cost_no_round_trip() {
+    let (mut session, _device) = open(&[], 512);
+    let before = session.stats().total();
+    let err = session.get_thumb(1, &mut Vec::new()).unwrap_err();
+    assert_eq!(err.to_string(), "the device does not support GetThumb");
+    assert_eq!(session.stats().total(), before);
+}
+
+#[test]
+fn prop_values_and_64_bit_sizes_are_read() {
+    let (mut session, device) = open(&[OperationCode::GET_OBJECT_PROP_VALUE], 512);
+    let mut value = Vec::new();
+    Value::Int(DataType::UINT64, 5 << 30).encode(&mut value);
+    device.push(data(OperationCode::GET_OBJECT_PROP_VALUE, 1, &value));
+    device.push(ok(1, &[]));
+    assert_eq!(session.object_size(4).unwrap(), 5 << 30);
+    assert_eq!(device.commands().pop().unwrap().params, [4, 0xDC04]);
+}
+
+#[test]
+fn prop_lists_carry_the_query() {
+    let (mut session, device) = open(&[OperationCode::GET_OBJECT_PROP_LIST], 512);
+    let list = ObjectPropList {
+        entries: vec![PropListEntry {
+            handle: 3,
+            property: PropertyCode::OBJECT_FILE_NAME,
+            value: Value::Str("x.jpg".into()),
+        }],
+    };
+    device.push(data(OperationCode::GET_OBJECT_PROP_LIST, 1, &list.to_bytes()));
+    device.push(ok(1, &[]));
+    assert_eq!(
+        session.object_prop_list(&PropListQuery::children(8)).unwrap(),
+        list
+    );
+    assert_eq!(device.commands().pop().unwrap().params, [8, 0, ALL, 0, 1]);
+}
+
+// ---- listing ----
+
+/// Prop-list elements describing one object, as Android sends them.
+fn object_props(
+    handle: u32,
+    storage: u32,
+    parent: u32,
+    name: &str,
+    format: ObjectFormat,
+    size: u64,
+) -> Vec<PropListEntry> {
+    let int = |t, v: u64| Value::Int(t, u128::from(v));
+    [
+        (
+            PropertyCode::STORAGE_ID,
+            int(DataType::UINT32, u64::from(storage)),
+        ),
+        (
+            PropertyCode::OBJECT_FORMAT,
+            int(DataType::UINT16, u64::from(format.0)),
+        ),
+        (PropertyCode::OBJECT_SIZE, int(DataType::UINT64, size)),
+        (PropertyCode::OBJECT_FILE_NAME, Value::Str(name.into())),
+        (
+            PropertyCode::PARENT_OBJECT,
+            int(DataType::UINT32, u64::from(parent)),
+        ),
+        (PropertyCode::DATE_MODIFIED, Value::Str("20240526T101500".into())),
+    ]
+    .into_iter()
+    .map(|(property, value)| PropListEntry {
+        handle,
+        property,
+        value,
+    })
+    .collect()
+}
+
+fn prop_list(objects: &[Vec<PropListEntry>]) -> Vec<u8> {
+    ObjectPropList {
+        entries: objects.concat(),
+    }
+    .to_bytes()
+}
+
+const PROP_LIST: OperationCode = OperationCode::GET_OBJECT_PROP_LIST;
+
+#[test]
+fn a_refused_all_objects_listing_falls_back_to_one_request_per_folder_once() {
+    let (mut session, device) = open(&[PROP_LIST], 512);
+    let dcim = object_props(1, 0x10001, 0, "DCIM", ObjectFormat::ASSOCIATION, 0);
+    let other_storage = object_props(2, 0x20001, 0, "Android", ObjectFormat::ASSOCIATION, 0);
+    let photo = object_props(3, 0x10001, 1, "IMG_1.jpg", ObjectFormat::EXIF_JPEG, 5 << 30);
+    // Transaction 1: all objects, refused.
+    device.push(response(ResponseCode::SPECIFICATION_BY_DEPTH_UNSUPPORTED, 1, &[]));
+    // 2: the root's children (of every storage, as Android answers).
+    device.push(data(PROP_LIST, 2, &prop_list(&[dcim.clone(), other_storage])));
+    device.push(ok(2, &[]));
+    // 3: DCIM's children, with DCIM itself, as Android adds it.
+    device.push(data(PROP_LIST, 3, &prop_list(&[photo, dcim])));
+    device.push(ok(3, &[]));
+    let entries = session.walk(0x10001, None).unwrap();
+    let paths: Vec<_> = entries.iter().map(|e| e.path.join("/")).collect();
+    assert_eq!(paths, ["DCIM", "DCIM/IMG_1.jpg"]);
+    assert_eq!(entries[1].size, 5 << 30);
+    assert_eq!(entries[1].parent, 1);
+    assert_eq!(
+        session.listing_strategy(),
+        Some(ListingStrategy::PropListPerFolder)
+    );
+    let params: Vec<_> = device.commands()[2..].iter().map(|c| c.params.clone()).collect();
+    assert_eq!(
+        params,
+        [
+            vec![ALL, 0, ALL, 0, ALL],
+            vec![0, 0, ALL, 0, 1],
+            vec![1, 0, ALL, 0, 1]
+        ]
+    );
+
+    // A second walk does not ask for all objects again.
+    let empty_dcim = object_props(1, 0x10001, 0, "DCIM", ObjectFormat::ASSOCIATION, 0);
+    device.push(data(PROP_LIST, 4, &prop_list(&[empty_dcim])));
+    device.push(ok(4, &[]));
+    device.push(data(PROP_LIST, 5, &prop_list(&[])));
+    device.push(ok(5, &[]));
+    assert_eq!(session.walk(0x10001, None).unwrap().len(), 1);
+    assert_eq!(session.stats().count(PROP_LIST), 5);
+}
+
+#[test]
+fn an_accepted_all_objects_listing_is_one_round_trip() {
+    let (mut session, device) = open(&[PROP_LIST], 512);
+    let objects = [
+        object_props(3, 0x10001, 1, "IMG_1.jpg", ObjectFormat::EXIF_JPEG, 10),
+        object_props(1, 0x10001, 0, "DCIM", ObjectFormat::ASSOCIATION, 0),
+        object_props(2, 0x20001, 0, "Other", ObjectFormat::ASSOCIATION, 0),
+    ];
+    device.push(data(PROP_LIST, 1, &prop_list(&objects)));
+    device.push(ok(1, &[]));
+    let entries = session.walk(0x10001, None).unwrap();
+    let paths: Vec<_> = entries.iter().map(|e| e.path.join("/")).collect();
+    assert_eq!(
+        paths,
+        ["DCIM", "DCIM/IMG_1.jpg"],
+        "parents first, other storages left out"
+    );
+    assert_eq!(
+        entries[1].modified.unwrap().local.to_string(),
+        "2024-05-26 10:15:00"
+    );
+    assert_eq!(session.listing_strategy(), Some(ListingStrategy::AllObjects));
+    assert_eq!(session.stats().count(PROP_LIST), 1);
+}
+
+#[test]
+fn an_all_objects_answer_that_is_not_a_tree_is_not_trusted() {
+    let (mut session, device) = open(&[PROP_LIST], 512);
+    // Object 3's parent 9 is nowhere: fall back to walking folder by folder.
+    let orphan = object_props(3, 0x10001, 9, "lost.jpg", ObjectFormat::EXIF_JPEG, 10);
+    device.push(data(PROP_LIST, 1, &prop_list(&[orphan])));
+    device.push(ok(1, &[]));
+    device.push(data(PROP_LIST, 2, &prop_list(&[])));
+    device.push(ok(2, &[]));
+    assert!(session.walk(0x10001, None).unwrap().is_empty());
+    assert_eq!(session.stats().count(PROP_LIST), 2);
+}
+
+#[test]
+fn a_folder_listed_twice_is_a_protocol_error_not_a_loop() {
+    let (mut session, device) = open(&[], 512);
+    let folder = ObjectInfo {
+        storage_id: 1,
+        format: ObjectFormat::ASSOCIATION,
+        filename: "loop".into(),
+        ..ObjectInfo::default()
+    };
+    // The root holds folder 5, and folder 5 holds itself.
+    for (tid, parent_listing) in [(1, 5u32), (3, 5)] {
+        device.push(data(
+            OperationCode::GET_OBJECT_HANDLES,
+            tid,
+            &u32_array(&[parent_listing]),
+        ));
+        device.push(ok(tid, &[]));
+        device.push(data(OperationCode::GET_OBJECT_INFO, tid + 1, &folder.to_bytes()));
+        device.push(ok(tid + 1, &[]));
+    }
+    let err = session.walk(1, None).unwrap_err();
+    assert!(err.to_string().contains("appears twice"), "{err}");
+}
+
+#[test]
+fn without_prop_lists_the_walk_uses_object_info_and_asks_big_sizes() {
+    let (mut session, device) = open(&[OperationCode::GET_OBJECT_PROP_VALUE], 512);
+    let video = ObjectInfo {
+        storage_id: 1,
+        format: ObjectFormat::MP4_CONTAINER,
+        compressed_size: u32::MAX, // "4 GiB or more"
+        filename: "big.mp4".into(),
+        date_created: "20230101T000000".into(),
+        ..ObjectInfo::default()
+    };
+    device.push(data(OperationCode::GET_OBJECT_HANDLES, 1, &u32_array(&[8])));
+    device.push(ok(1, &[]));
+    device.push(data(OperationCode::GET_OBJECT_INFO, 2, &video.to_bytes()));
+    device.push(ok(2, &[]));
+    let mut size = Vec::new();
+    Value::Int(DataType::UINT64, 6 << 30).encode(&mut size);
+    device.push(data(OperationCode::GET_OBJECT_PROP_VALUE, 3, &size));
+    device.push(ok(3, &[]));
+    let entries = session.walk(1, None).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].size, 6 << 30);
+    assert_eq!(
+        entries[0].modified.unwrap().local.to_string(),
+        "2023-01-01 00:00:00"
+    );
+    assert_eq!(session.listing_strategy(), Some(ListingStrategy::HandlesAndInfo));
+    let handles_call = &device.commands()[2];
+    assert_eq!(handles_call.params, [1, 0, ROOT]);
+}
+
+#[test]
+fn find_follows_a_path_one_folder_at_a_time() {
+    let (mut session, device) = open(&[PROP_LIST], 512);
+    let dcim = object_props(1, 7, 0, "DCIM", ObjectFormat::ASSOCIATION, 0);
+    let camera = object_props(2, 7, 1, "Camera", ObjectFormat::ASSOCIATION, 0);
+    device.push(data(PROP_LIST, 1, &prop_list(&[dcim])));
+    device.push(ok(1, &[]));
+    device.push(data(PROP_LIST, 2, &prop_list(&[camera])));
+    device.push(ok(2, &[]));
+    let found = session.find(7, &["DCIM", "Camera"]).unwrap().unwrap();
+    assert_eq!(
+        (found.handle, found.path.join("/")),
+        (2, "DCIM/Camera".to_string())
+    );
+    device.push(data(PROP_LIST, 3, &prop_list(&[])));
+    device.push(ok(3, &[]));
+    assert_eq!(session.find(7, &["nope"]).unwrap(), None);
+}

@@ -1,0 +1,98 @@
+//! EXIF capture times of photos, read with kamadak-exif.
+
+use std::io::{BufRead, Seek};
+
+use chrono::{FixedOffset, NaiveDate, NaiveDateTime};
+use exif::{Exif, In, Reader, Tag, Value};
+
+use super::{Candidate, DateSource, Moment};
+
+/// The EXIF date fields in order of trust, each with its sub-second and offset fields.
+const FIELDS: [(Tag, Tag, Tag, DateSource); 3] = [
+    (
+        Tag::DateTimeOriginal,
+        Tag::SubSecTimeOriginal,
+        Tag::OffsetTimeOriginal,
+        DateSource::ExifDateTimeOriginal,
+    ),
+    (
+        Tag::DateTimeDigitized,
+        Tag::SubSecTimeDigitized,
+        Tag::OffsetTimeDigitized,
+        DateSource::ExifDateTimeDigitized,
+    ),
+    (
+        Tag::DateTime,
+        Tag::SubSecTime,
+        Tag::OffsetTime,
+        DateSource::ExifDateTime,
+    ),
+];
+
+/// The EXIF dates of a JPEG, HEIF, PNG, WebP or TIFF, best first; none if the metadata
+/// is missing or unreadable.
+pub(super) fn candidates<R: BufRead + Seek>(reader: &mut R) -> Vec<Candidate> {
+    let Some(exif) = read(reader) else {
+        return Vec::new();
+    };
+    FIELDS
+        .iter()
+        .filter_map(|&(time, subsec, offset, source)| {
+            let (moment, offset) = field_time(&exif, time, subsec, offset)?;
+            Some(Candidate {
+                moment,
+                source,
+                offset,
+            })
+        })
+        .collect()
+}
+
+/// Parses what it can: a truncated head often still holds the date fields, so damage
+/// after them must not hide them.
+fn read<R: BufRead + Seek>(reader: &mut R) -> Option<Exif> {
+    Reader::new()
+        .continue_on_error(true)
+        .read_from_container(reader)
+        .or_else(|e| e.distill_partial_result(|_| {}))
+        .ok()
+}
+
+fn field_time(
+    exif: &Exif,
+    time: Tag,
+    subsec: Tag,
+    offset: Tag,
+) -> Option<(Moment, Option<FixedOffset>)> {
+    let mut parsed = exif::DateTime::from_ascii(ascii(exif, time)?).ok()?;
+    if let Some(digits) = ascii(exif, subsec) {
+        // A malformed sub-second field leaves the whole seconds standing.
+        let _ = parsed.parse_subsec(digits);
+    }
+    let offset = ascii(exif, offset)
+        .and_then(|text| parsed.parse_offset(text).ok())
+        .and(parsed.offset)
+        .and_then(|minutes| FixedOffset::east_opt(i32::from(minutes) * 60));
+    Some((Moment::WallClock(checked(&parsed)?), offset))
+}
+
+/// The first string of an ASCII field, in the primary image.
+fn ascii(exif: &Exif, tag: Tag) -> Option<&[u8]> {
+    match &exif.get_field(tag, In::PRIMARY)?.value {
+        Value::Ascii(strings) => strings.first().map(Vec::as_slice),
+        _ => None,
+    }
+}
+
+/// Rejects zero and out-of-range fields (month 13, day 32, hour 25...).
+fn checked(t: &exif::DateTime) -> Option<NaiveDateTime> {
+    if t.year == 0 {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(i32::from(t.year), t.month.into(), t.day.into())?.and_hms_nano_opt(
+        t.hour.into(),
+        t.minute.into(),
+        t.second.into(),
+        t.nanosecond.unwrap_or(0),
+    )
+}

@@ -1,0 +1,304 @@
+//! Creation times of MP4, MOV and 3GP files, from box headers only.
+//!
+//! The walk reads each box's 8- or 16-byte header and seeks over the bodies it does not
+//! need (above all `mdat`), so a `moov` at the end of a large file costs a few small
+//! reads. It visits `moov/mvhd`, `moov/trak/tkhd`, `moov/trak/mdia/mdhd` and the
+//! QuickTime metadata in `moov/meta` and `moov/udta/meta`.
+
+use std::io::{Read, Seek};
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
+
+use super::{Candidate, DateSource, Moment};
+
+/// Seconds from 1904-01-01 (the QuickTime epoch) to 1970-01-01, both UTC.
+const QUICKTIME_EPOCH_TO_UNIX: i64 = 2_082_844_800;
+/// 2000-01-01T00:00:00Z: earlier box times come from unset clocks.
+const EARLIEST_UNIX: i64 = 946_684_800;
+/// Bounds the walk on hostile input made of millions of tiny boxes.
+const MAX_BOXES: u32 = 4096;
+/// A `keys` box lists a few dozen names; more is not metadata worth reading.
+const MAX_KEYS_LEN: u64 = 64 * 1024;
+const MAX_VALUE_LEN: u64 = 256;
+const CREATIONDATE_KEY: &[u8] = b"com.apple.quicktime.creationdate";
+
+/// The creation times a video's boxes state, best first.
+pub(super) fn candidates<R: Read + Seek>(reader: &mut R) -> Vec<Candidate> {
+    let mut walk = Walk {
+        reader,
+        pos: 0,
+        boxes_left: MAX_BOXES,
+        creationdate_key: None,
+        found: Found::default(),
+    };
+    walk.children(
+        Span {
+            start: 0,
+            end: None,
+        },
+        Walk::top_level,
+    );
+    walk.found.into_candidates()
+}
+
+#[derive(Default)]
+struct Found {
+    creationdate: Option<Candidate>,
+    mvhd: Option<Candidate>,
+    tkhd: Vec<Candidate>,
+    mdhd: Vec<Candidate>,
+}
+
+impl Found {
+    fn into_candidates(self) -> Vec<Candidate> {
+        let Found {
+            creationdate,
+            mvhd,
+            tkhd,
+            mdhd,
+        } = self;
+        creationdate
+            .into_iter()
+            .chain(mvhd)
+            .chain(tkhd)
+            .chain(mdhd)
+            .collect()
+    }
+}
+
+/// A byte range of the file; `end` is `None` when it runs to the end of the file.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u64,
+    end: Option<u64>,
+}
+
+struct BoxHeader {
+    kind: [u8; 4],
+    body: Span,
+}
+
+struct Walk<'r, R> {
+    reader: &'r mut R,
+    /// Where the reader is, so moves can be relative and keep a BufReader's buffer.
+    pos: u64,
+    boxes_left: u32,
+    /// The `ilst` item number of the creation date in the `meta` box being walked.
+    creationdate_key: Option<u32>,
+    found: Found,
+}
+
+impl<R: Read + Seek> Walk<'_, R> {
+    /// Calls `visit` on each box in `span`; stops at the first unreadable header.
+    fn children(&mut self, span: Span, visit: fn(&mut Self, &BoxHeader)) {
+        let mut at = span.start;
+        while span.end.is_none_or(|end| at < end) && self.boxes_left > 0 {
+            self.boxes_left -= 1;
+            let Some(header) = self.header(at, span.end) else {
+                return;
+            };
+            visit(self, &header);
+            match header.body.end {
+                Some(end) => at = end,
+                None => return,
+            }
+        }
+    }
+
+    fn top_level(&mut self, header: &BoxHeader) {
+        if &header.kind == b"moov" {
+            self.children(header.body, Self::movie);
+        }
+    }
+
+    fn movie(&mut self, header: &BoxHeader) {
+        match &header.kind {
+            b"mvhd" if self.found.mvhd.is_none() => {
+                self.found.mvhd = self.creation_time(header, DateSource::Mvhd);
+            }
+            b"trak" => self.children(header.body, Self::track),
+            b"meta" => self.meta(header),
+            b"udta" => self.children(header.body, Self::user_data),
+            _ => {}
+        }
+    }
+
+    fn track(&mut self, header: &BoxHeader) {
+        match &header.kind {
+            b"tkhd" => {
+                let time = self.creation_time(header, DateSource::Tkhd);
+                self.found.tkhd.extend(time);
+            }
+            b"mdia" => self.children(header.body, Self::media),
+            _ => {}
+        }
+    }
+
+    fn media(&mut self, header: &BoxHeader) {
+        if &header.kind == b"mdhd" {
+            let time = self.creation_time(header, DateSource::Mdhd);
+            self.found.mdhd.extend(time);
+        }
+    }
+
+    fn user_data(&mut self, header: &BoxHeader) {
+        if &header.kind == b"meta" {
+            self.meta(header);
+        }
+    }
+
+    fn meta(&mut self, header: &BoxHeader) {
+        let Some(first) = self.read(header.body.start, 4) else {
+            return;
+        };
+        // An ISO `meta` is a full box: 4 zero bytes (version, flags) before its children.
+        // A QuickTime `meta` starts with a child's size, which is never zero.
+        let skip = if first == [0; 4] { 4 } else { 0 };
+        let children = Span {
+            start: header.body.start + skip,
+            end: header.body.end,
+        };
+        self.creationdate_key = None;
+        self.children(children, Self::metadata);
+    }
+
+    fn metadata(&mut self, header: &BoxHeader) {
+        match &header.kind {
+            b"keys" => {
+                self.creationdate_key = self
+                    .body(header, MAX_KEYS_LEN)
+                    .and_then(|keys| creationdate_key(&keys));
+            }
+            b"ilst" if self.creationdate_key.is_some() => self.children(header.body, Self::item),
+            _ => {}
+        }
+    }
+
+    fn item(&mut self, header: &BoxHeader) {
+        if Some(u32::from_be_bytes(header.kind)) == self.creationdate_key {
+            self.children(header.body, Self::item_value);
+        }
+    }
+
+    fn item_value(&mut self, header: &BoxHeader) {
+        if &header.kind != b"data" || self.found.creationdate.is_some() {
+            return;
+        }
+        // A `data` box: type indicator (4 bytes) and locale (4 bytes), then the value.
+        let value = self.body(header, MAX_VALUE_LEN);
+        let Some((time, offset)) = value
+            .as_deref()
+            .and_then(|v| v.get(8..))
+            .and_then(parse_creationdate)
+        else {
+            return;
+        };
+        self.found.creationdate = Some(Candidate {
+            moment: Moment::WallClock(time),
+            source: DateSource::QuickTimeCreationDate,
+            offset,
+        });
+    }
+
+    /// The creation time of an `mvhd`, `tkhd` or `mdhd`: all three start alike.
+    fn creation_time(&mut self, header: &BoxHeader, source: DateSource) -> Option<Candidate> {
+        let body = self.body(header, 12)?;
+        let seconds = match body.first()? {
+            0 => u32::from_be_bytes(body.get(4..8)?.try_into().ok()?).into(),
+            1 => u64::from_be_bytes(body.get(4..12)?.try_into().ok()?),
+            _ => return None,
+        };
+        Some(Candidate {
+            moment: Moment::Instant(quicktime_time(seconds)?),
+            source,
+            offset: None,
+        })
+    }
+
+    /// Reads a box header at `at`; `None` if it is unreadable or overruns its parent.
+    fn header(&mut self, at: u64, parent_end: Option<u64>) -> Option<BoxHeader> {
+        let head = self.read(at, 8)?;
+        let kind = head[4..8].try_into().ok()?;
+        let (header_len, size) = match u32::from_be_bytes(head[0..4].try_into().ok()?) {
+            // Size 0: the box runs to the end of its parent (or of the file).
+            0 => (8, None),
+            1 => (
+                16,
+                Some(u64::from_be_bytes(self.read(at + 8, 8)?.try_into().ok()?)),
+            ),
+            size => (8, Some(u64::from(size))),
+        };
+        let start = at + header_len;
+        let end = match size {
+            Some(size) => Some(at.checked_add(size)?),
+            None => parent_end,
+        };
+        if end
+            .is_some_and(|end| end < start || parent_end.is_some_and(|parent_end| end > parent_end))
+        {
+            return None;
+        }
+        let body = Span { start, end };
+        Some(BoxHeader { kind, body })
+    }
+
+    /// Up to `max` bytes of a box's body.
+    fn body(&mut self, header: &BoxHeader, max: u64) -> Option<Vec<u8>> {
+        let len = header
+            .body
+            .end
+            .map_or(max, |end| (end - header.body.start).min(max));
+        self.read(header.body.start, usize::try_from(len).ok()?)
+    }
+
+    fn read(&mut self, at: u64, len: usize) -> Option<Vec<u8>> {
+        let offset = i64::try_from(at)
+            .ok()?
+            .checked_sub(i64::try_from(self.pos).ok()?)?;
+        self.reader.seek_relative(offset).ok()?;
+        self.pos = at;
+        let mut buf = vec![0; len];
+        self.reader.read_exact(&mut buf).ok()?;
+        self.pos += len as u64;
+        Some(buf)
+    }
+}
+
+/// The 1-based item number under which a `keys` box lists the creation date.
+fn creationdate_key(keys: &[u8]) -> Option<u32> {
+    let count = u32::from_be_bytes(keys.get(4..8)?.try_into().ok()?);
+    let mut rest = keys.get(8..)?;
+    for index in 1..=count {
+        let size = usize::try_from(u32::from_be_bytes(rest.get(..4)?.try_into().ok()?)).ok()?;
+        // Each key: size (4), namespace (4), name (size - 8).
+        let name = rest.get(8..size)?;
+        if name == CREATIONDATE_KEY {
+            return Some(index);
+        }
+        rest = rest.get(size..)?;
+    }
+    None
+}
+
+/// `2024-05-26T10:15:00+0200` and kin: the wall clock as written, and its offset if any.
+fn parse_creationdate(value: &[u8]) -> Option<(NaiveDateTime, Option<FixedOffset>)> {
+    let text = std::str::from_utf8(value)
+        .ok()?
+        .trim_end_matches(['\0', ' ']);
+    if let Ok(t) = DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%#z") {
+        return Some((t.naive_local(), Some(*t.offset())));
+    }
+    let t = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
+    Some((t, None))
+}
+
+/// Seconds since 1904 (UTC) as an instant; zero and pre-2000 values are unset clocks.
+fn quicktime_time(seconds: u64) -> Option<DateTime<Utc>> {
+    let unix = i64::try_from(seconds)
+        .ok()?
+        .checked_sub(QUICKTIME_EPOCH_TO_UNIX)?;
+    if unix < EARLIEST_UNIX {
+        return None;
+    }
+    DateTime::from_timestamp(unix, 0)
+}

@@ -1,0 +1,499 @@
+//! Sorting a whole local folder (`mtpull sort SRC DEST`): walk, date, plan, file.
+//!
+//! Dating reads headers and runs on all cores; filing then goes one file at a time in
+//! path order, so that names (`-1`, `-2`) are the same in a dry run and in a real run,
+//! and from one run to the next.
+
+use std::collections::HashMap;
+use std::fs;
+use std::num::NonZeroUsize;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+
+use chrono::TimeZone;
+
+use super::file::DryRun;
+use super::{DateResolver, Dated, Filed, Filer, Mode, Moment, Outcome, SortError, Template, plan};
+
+/// Files that travel with the file of the same base name (`IMG_1.xmp` or `IMG_1.jpg.xmp`
+/// with `IMG_1.jpg`): edits, Apple adjustments, video thumbnails.
+const SIDECAR_EXTENSIONS: [&str; 3] = ["xmp", "aae", "thm"];
+
+#[derive(Debug, Clone)]
+pub struct TreeOptions {
+    pub template: Template,
+    pub mode: Mode,
+    /// Decide everything, write nothing.
+    pub dry_run: bool,
+    /// Threads that read headers.
+    pub jobs: NonZeroUsize,
+}
+
+/// What happened to one file.
+#[derive(Debug)]
+pub struct FileReport {
+    pub source: PathBuf,
+    /// The capture time used; `None` for an undated file (or one that failed early).
+    pub dated: Option<Dated>,
+    /// For a sidecar: the file it travels with.
+    pub sidecar_of: Option<PathBuf>,
+    pub result: Result<Filed, SortError>,
+}
+
+/// One line of a sort's story, in the order things happen.
+#[derive(Debug)]
+pub enum Event {
+    File(FileReport),
+    /// Not a regular file: links are not followed, devices and pipes are not photos.
+    Skipped {
+        path: PathBuf,
+        reason: &'static str,
+    },
+}
+
+/// Counts over a run. `filed` includes `renamed`; `undated` counts files filed (or found
+/// as duplicates) in the undated folder.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub filed: usize,
+    pub renamed: usize,
+    pub duplicates: usize,
+    pub undated: usize,
+    pub skipped: usize,
+    pub errors: usize,
+}
+
+impl Summary {
+    fn count(&mut self, event: &Event) {
+        let report = match event {
+            Event::Skipped { .. } => {
+                self.skipped += 1;
+                return;
+            }
+            Event::File(report) => report,
+        };
+        match &report.result {
+            Ok(filed) => {
+                match filed.outcome {
+                    Outcome::Filed => self.filed += 1,
+                    Outcome::Renamed(_) => {
+                        self.filed += 1;
+                        self.renamed += 1;
+                    }
+                    Outcome::Duplicate => self.duplicates += 1,
+                }
+                self.undated += usize::from(report.dated.is_none());
+            }
+            Err(_) => self.errors += 1,
+        }
+    }
+}
+
+/// Sorts every regular file under `src` into `dest`, reporting each through `on_event`.
+///
+/// Per-file problems are reported and counted, and the run goes on; an `Err` means the
+/// run could not start (`src` is not a folder, `dest` is a file) or could not make its
+/// result durable.
+pub fn sort_tree<Tz>(
+    src: &Path,
+    dest: &Path,
+    options: &TreeOptions,
+    resolver: &DateResolver<Tz>,
+    mut on_event: impl FnMut(&Event),
+) -> Result<Summary, SortError>
+where
+    Tz: TimeZone + Sync,
+{
+    if !src.is_dir() {
+        return Err(SortError::NotAFolder(src.to_owned()));
+    }
+    if dest.exists() && !dest.is_dir() {
+        return Err(SortError::NotAFolder(dest.to_owned()));
+    }
+    let mut summary = Summary::default();
+    let mut emit = |event: Event| {
+        summary.count(&event);
+        on_event(&event);
+    };
+    let mut walk = Walk::new(dest);
+    walk.folder(src);
+    walk.events.into_iter().for_each(&mut emit);
+
+    let planned = parallel_map(&walk.items, options.jobs, |item| {
+        plan_item(item, resolver, &options.template)
+    });
+    let mut sink = if options.dry_run {
+        Sink::Dry(DryRun::new(dest))
+    } else {
+        Sink::Real(Filer::new(dest, options.mode))
+    };
+    for (item, planned) in walk.items.iter().zip(planned) {
+        file_item(&mut sink, item, planned, &mut emit);
+    }
+    sink.finish()?;
+    Ok(summary)
+}
+
+/// A file to sort, with the sidecars that go where it goes.
+#[derive(Debug, PartialEq, Eq)]
+struct Item {
+    main: PathBuf,
+    sidecars: Vec<Sidecar>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Sidecar {
+    path: PathBuf,
+    /// How many extensions of the main file's name its name drops (`IMG_1.xmp`: 1;
+    /// `IMG_1.jpg.xmp`: 0), so it can follow a renamed main file (`IMG_1-1.xmp`).
+    dropped: usize,
+    extension: String,
+}
+
+impl Sidecar {
+    fn name_beside(&self, main_name: &str) -> String {
+        format!(
+            "{}.{}",
+            drop_extensions(main_name, self.dropped),
+            self.extension
+        )
+    }
+}
+
+/// The files of a tree, grouped with their sidecars, in path order.
+struct Walk {
+    items: Vec<Item>,
+    events: Vec<Event>,
+    /// The destination's (device, inode) when it lies inside the source: not walked.
+    dest_id: Option<(u64, u64)>,
+}
+
+impl Walk {
+    fn new(dest: &Path) -> Walk {
+        let dest_id = fs::metadata(dest).ok().map(|m| (m.dev(), m.ino()));
+        Walk {
+            items: Vec::new(),
+            events: Vec::new(),
+            dest_id,
+        }
+    }
+
+    fn folder(&mut self, dir: &Path) {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) => return self.failed(dir, SortError::io("list", dir)(e)),
+        };
+        let mut files = Vec::new();
+        let mut folders = Vec::new();
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    self.failed(dir, SortError::io("list", dir)(e));
+                    continue;
+                }
+            };
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_file() => files.push(path),
+                Ok(t) if t.is_dir() => folders.push(path),
+                Ok(t) if t.is_symlink() => self.skipped(path, "symbolic link, not followed"),
+                Ok(_) => self.skipped(path, "not a regular file"),
+                Err(e) => self.failed(&path, SortError::io("look at", &path)(e)),
+            }
+        }
+        self.items.extend(group_sidecars(files));
+        folders.sort();
+        for folder in folders {
+            if !self.is_dest(&folder) {
+                self.folder(&folder);
+            }
+        }
+    }
+
+    fn is_dest(&self, dir: &Path) -> bool {
+        let id = fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()));
+        id.is_some() && id == self.dest_id
+    }
+
+    fn skipped(&mut self, path: PathBuf, reason: &'static str) {
+        self.events.push(Event::Skipped { path, reason });
+    }
+
+    fn failed(&mut self, path: &Path, error: SortError) {
+        self.events.push(Event::File(FileReport {
+            source: path.to_owned(),
+            dated: None,
+            sidecar_of: None,
+            result: Err(error),
+        }));
+    }
+}
+
+/// Attaches each sidecar among the files of one folder to the first file (in name
+/// order) whose name, less zero or more extensions, is the sidecar's base name. A
+/// sidecar with no such file is sorted on its own.
+fn group_sidecars(mut files: Vec<PathBuf>) -> Vec<Item> {
+    files.sort();
+    let (sidecars, mains): (Vec<_>, Vec<_>) = files
+        .into_iter()
+        .partition(|f| sidecar_extension(f).is_some());
+    let names: Vec<String> = mains.iter().map(|m| file_name(m)).collect();
+    let mut bases: HashMap<&str, (usize, usize)> = HashMap::new();
+    for (index, name) in names.iter().enumerate() {
+        for dropped in 0..=name.matches('.').count() {
+            bases
+                .entry(drop_extensions(name, dropped))
+                .or_insert((index, dropped));
+        }
+    }
+    let attach: Vec<_> = sidecars
+        .into_iter()
+        .map(|path| {
+            let extension = sidecar_extension(&path).unwrap_or_default().to_owned();
+            let base = file_name(&path);
+            let base = base[..base.len() - extension.len() - 1].to_owned();
+            (
+                bases.get(base.as_str()).copied(),
+                Sidecar {
+                    path,
+                    dropped: 0,
+                    extension,
+                },
+            )
+        })
+        .collect();
+    let mut items: Vec<Item> = mains
+        .into_iter()
+        .map(|main| Item {
+            main,
+            sidecars: Vec::new(),
+        })
+        .collect();
+    for (target, mut sidecar) in attach {
+        match target {
+            Some((index, dropped)) => {
+                sidecar.dropped = dropped;
+                items[index].sidecars.push(sidecar);
+            }
+            None => items.push(Item {
+                main: sidecar.path,
+                sidecars: Vec::new(),
+            }),
+        }
+    }
+    items
+}
+
+/// The extension (as written) of a sidecar file, or `None` for other files.
+fn sidecar_extension(path: &Path) -> Option<&str> {
+    let extension = path.extension()?.to_str()?;
+    SIDECAR_EXTENSIONS
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(extension))
+        .then_some(extension)
+}
+
+/// `name` without its last `count` extensions: `a.MP.jpg` less 1 is `a.MP`.
+fn drop_extensions(name: &str, count: usize) -> &str {
+    (0..count).fold(name, |name, _| {
+        name.rfind('.')
+            .filter(|&dot| dot > 0)
+            .map_or(name, |dot| &name[..dot])
+    })
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A main file's capture time and planned place.
+struct Planned {
+    dated: Option<Dated>,
+    path: PathBuf,
+}
+
+fn plan_item<Tz: TimeZone>(
+    item: &Item,
+    resolver: &DateResolver<Tz>,
+    template: &Template,
+) -> Result<Planned, SortError> {
+    let modified = fs::metadata(&item.main)
+        .and_then(|m| m.modified())
+        .map_err(SortError::io("read the modification time of", &item.main))?;
+    let dated = resolver.resolve_path(&item.main, Some(Moment::Instant(modified.into())))?;
+    let path = plan(template, dated.as_ref(), &file_name(&item.main));
+    Ok(Planned { dated, path })
+}
+
+/// `f` over `items` on `jobs` threads, results in the items' order.
+fn parallel_map<T: Sync, U: Send>(
+    items: &[T],
+    jobs: NonZeroUsize,
+    f: impl Fn(&T) -> U + Sync,
+) -> Vec<U> {
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(index) else {
+                return done;
+            };
+            done.push((index, f(item)));
+        }
+    };
+    let mut results: Vec<Option<U>> = items.iter().map(|_| None).collect();
+    thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs.get()).map(|_| scope.spawn(work)).collect();
+        for worker in workers {
+            for (index, result) in worker.join().expect("a dating thread panicked") {
+                results[index] = Some(result);
+            }
+        }
+    });
+    results.into_iter().flatten().collect()
+}
+
+/// Files for real, or only decides.
+enum Sink {
+    Real(Filer),
+    Dry(DryRun),
+}
+
+impl Sink {
+    fn file(&mut self, planned: &Path, src: &Path) -> Result<Filed, SortError> {
+        match self {
+            Sink::Real(filer) => filer.file(planned, src),
+            Sink::Dry(dry_run) => dry_run.file(planned, src),
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), SortError> {
+        match self {
+            Sink::Real(filer) => filer.sync(),
+            Sink::Dry(_) => Ok(()),
+        }
+    }
+}
+
+/// Files a main file, then its sidecars beside wherever it went.
+fn file_item(
+    sink: &mut Sink,
+    item: &Item,
+    planned: Result<Planned, SortError>,
+    emit: &mut impl FnMut(Event),
+) {
+    let (dated, result) = match planned {
+        Ok(planned) => (
+            planned.dated,
+            sink.file(&planned.path, &item.main)
+                .map(|filed| (filed, planned.path)),
+        ),
+        Err(e) => (None, Err(e)),
+    };
+    let landed = result
+        .as_ref()
+        .ok()
+        .map(|(filed, planned)| planned.with_file_name(file_name(&filed.path)));
+    emit(Event::File(FileReport {
+        source: item.main.clone(),
+        dated,
+        sidecar_of: None,
+        result: result.map(|(filed, _)| filed),
+    }));
+    for sidecar in &item.sidecars {
+        let result = match &landed {
+            Some(main) => sink.file(
+                &main.with_file_name(sidecar.name_beside(&file_name(main))),
+                &sidecar.path,
+            ),
+            None => Err(SortError::MainNotFiled {
+                main: item.main.clone(),
+            }),
+        };
+        emit(Event::File(FileReport {
+            source: sidecar.path.clone(),
+            dated,
+            sidecar_of: Some(item.main.clone()),
+            result,
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(names: &[&str]) -> Vec<PathBuf> {
+        names.iter().map(|n| PathBuf::from("d").join(n)).collect()
+    }
+
+    fn item(main: &str, sidecars: &[(&str, usize)]) -> Item {
+        Item {
+            main: PathBuf::from("d").join(main),
+            sidecars: sidecars
+                .iter()
+                .map(|&(name, dropped)| Sidecar {
+                    path: PathBuf::from("d").join(name),
+                    dropped,
+                    extension: Path::new(name)
+                        .extension()
+                        .unwrap()
+                        .to_str()
+                        .unwrap()
+                        .to_owned(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn sidecars_join_the_file_with_their_base_name() {
+        let files = paths(&[
+            "IMG_1.xmp",
+            "IMG_1.jpg",
+            "IMG_0002.HEIC",
+            "IMG_0002.MOV",
+            "IMG_0002.AAE",
+            "MVI_3.THM",
+            "MVI_3.MP4",
+            "PXL_4.MP.jpg",
+            "PXL_4.MP.jpg.xmp",
+            "lonely.xmp",
+        ]);
+        let expected = vec![
+            item("IMG_0002.HEIC", &[("IMG_0002.AAE", 1)]),
+            item("IMG_0002.MOV", &[]),
+            item("IMG_1.jpg", &[("IMG_1.xmp", 1)]),
+            item("MVI_3.MP4", &[("MVI_3.THM", 1)]),
+            item("PXL_4.MP.jpg", &[("PXL_4.MP.jpg.xmp", 0)]),
+            item("lonely.xmp", &[]),
+        ];
+        assert_eq!(group_sidecars(files), expected);
+    }
+
+    #[test]
+    fn sidecars_follow_a_renamed_file() {
+        let sidecar = |dropped| Sidecar {
+            path: PathBuf::new(),
+            dropped,
+            extension: "xmp".into(),
+        };
+        assert_eq!(sidecar(1).name_beside("IMG_1-1.jpg"), "IMG_1-1.xmp");
+        assert_eq!(sidecar(0).name_beside("IMG_1-1.jpg"), "IMG_1-1.jpg.xmp");
+        assert_eq!(sidecar(1).name_beside("PXL_4-2.MP.jpg"), "PXL_4-2.MP.xmp");
+    }
+
+    #[test]
+    fn parallel_map_keeps_order() {
+        let items: Vec<u32> = (0..1000).collect();
+        let doubled = parallel_map(&items, NonZeroUsize::new(3).unwrap(), |n| n * 2);
+        assert_eq!(doubled, items.iter().map(|n| n * 2).collect::<Vec<_>>());
+    }
+}

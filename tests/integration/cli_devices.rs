@@ -1,0 +1,62 @@
+//! `mtpull devices` against each simulator profile.
+
+use crate::run::mtpull;
+
+#[test]
+fn the_demo_phone_is_described_with_its_storage() {
+    let run = mtpull(&["--demo", "devices"]).expect_status(0);
+    for expected in [
+        "mtpull Demo Phone",
+        "serial:  DEMO0001",
+        "1209:4d54, bus 1, port 4",
+        "storage: Internal shared storage (0x00010001):",
+        "free of 59.60 GiB",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "{expected:?} missing from:\n{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn every_unlocked_profile_shows_a_storage() {
+    for profile in ["android", "samsung", "ptp-camera", "qemu"] {
+        let run = mtpull(&["--sim", profile, "devices"]).expect_status(0);
+        assert!(
+            run.stdout.contains("storage: Internal shared storage"),
+            "{profile}:\n{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn a_locked_phone_gets_the_reason_and_the_fix() {
+    let run = mtpull(&["--sim", "locked", "devices"]).expect_status(3);
+    assert!(run.stdout.contains("storage: none"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("unlock it and pick \"File transfer\" in the USB notification"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn verbose_prints_the_transaction_count() {
+    let run = mtpull(&["--demo", "-v", "devices"]).expect_status(0);
+    assert!(
+        run.stderr
+            .contains("transactions (GetDeviceInfo 1, OpenSession 1"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_unknown_profile_is_a_usage_error() {
+    let run = mtpull(&["--sim", "toaster", "devices"]).expect_status(2);
+    assert!(run.stderr.contains("unknown device profile"), "{}", run.stderr);
+}

@@ -1,0 +1,13 @@
+//! Integration tests: the `mtpull` binary run on real folders and on the
+//! simulated device, and the library against the simulated device.
+//!
+//! One test binary (faster to link than one per file); each area is a module.
+
+mod cli_devices;
+mod cli_ls;
+mod run;
+mod session_sim;
+mod sort;
+#[path = "../../src/sort/testdata.rs"]
+mod testdata;
+mod util;

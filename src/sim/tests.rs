@@ -806,6 +806,19 @@ fn files_added_on_the_phone_are_announced_with_usable_handles() {
         host.code(Op::GET_OBJECT_INFO, &[file.params[0]]),
         Rc::INVALID_OBJECT_HANDLE
     );
+    // Replacing a file changes its info; re-adding a folder changes nothing.
+    let image = host.find(s, "DCIM/Camera/IMG_1.jpg");
+    device
+        .add_file(s, "DCIM/Camera/IMG_1.jpg", "edited", t(10))
+        .unwrap();
+    device.add_folder(s, "DCIM", t(10)).unwrap();
+    let changed = event(&mut host.t, Duration::ZERO).unwrap();
+    assert_eq!(
+        (EventCode(changed.code), changed.params[0]),
+        (EventCode::OBJECT_INFO_CHANGED, image)
+    );
+    assert_eq!(event(&mut host.t, Duration::ZERO), None);
+    assert_eq!(host.info(image).compressed_size, 6);
     // A short buffer cannot hold an event packet.
     device.add_file(s, "x.txt", "x", t(9)).unwrap();
     assert!(matches!(

@@ -1163,3 +1163,12 @@ fn a_file_that_vanishes_from_disk_makes_the_device_stall_or_fail() {
     std::fs::remove_file(dir.path().join("b.bin")).unwrap();
     assert_eq!(host.code(Op::GET_OBJECT, &[handles[1]]), Rc::GENERAL_ERROR);
 }
+
+#[test]
+fn profiles_parse_from_their_names() {
+    for profile in Profile::ALL {
+        assert_eq!(profile.name().parse::<Profile>(), Ok(profile));
+    }
+    let error = "iphone".parse::<Profile>().unwrap_err();
+    assert!(error.contains("ptp-camera"), "{error}");
+}

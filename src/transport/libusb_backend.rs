@@ -253,14 +253,21 @@ impl LibusbTransport {
         self.endpoints
     }
 
+    /// Sends the first `len` pending bytes, one transfer of at most
+    /// `TRANSFER_SIZE` at a time (a device may take less than a whole transfer:
+    /// QEMU's usb-mtp takes at most its 512 KiB buffer).
     fn send(&mut self, len: usize) -> Result<(), TransportError> {
         let mut sent = 0;
         while sent < len {
-            let chunk = &self.pending_out[sent..len];
-            sent += self
+            let chunk = &self.pending_out[sent..len.min(sent + TRANSFER_SIZE)];
+            let written = self
                 .handle
                 .write_bulk(self.endpoints.bulk_out, chunk, self.timeout)
                 .map_err(|e| from_rusb(e, self.timeout))?;
+            if written == 0 {
+                return Err(TransportError::Other("the device accepted no data".into()));
+            }
+            sent += written;
         }
         self.pending_out.drain(..len);
         Ok(())

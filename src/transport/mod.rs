@@ -90,17 +90,6 @@ pub trait Transport: Send {
     /// Sets the timeout for every later call but `read_event`.
     fn set_timeout(&mut self, timeout: Duration);
 
-    /// Announces that the transaction about to start sends a data phase to the
-    /// device (SendObjectInfo, SendObject, SetObjectPropValue…). Call it before
-    /// writing that transaction's command.
-    ///
-    /// Backends that keep bulk-IN transfers queued ahead withdraw them until the
-    /// next `read_phase`: QEMU's usb-mtp stalls its IN endpoint when it is polled
-    /// while it waits for host data. Errors if unread device bytes were dropped.
-    fn prepare_data_out(&mut self) -> Result<(), TransportError> {
-        Ok(())
-    }
-
     /// Sends the Still Image class request *Cancel* (0x64) for `transaction_id`:
     /// the device abandons that transaction's data phase. Afterwards poll
     /// [`Transport::device_status`] until it is no longer Device Busy (0x2019).
@@ -314,7 +303,6 @@ mod tests {
             fn set_timeout(&mut self, _: Duration) {}
         }
         let mut minimal = Minimal;
-        assert!(minimal.prepare_data_out().is_ok());
         assert!(
             minimal
                 .cancel_transaction(1)

@@ -184,7 +184,12 @@ pub(crate) fn open(
             interface: summary.interface,
         })?;
     summary.endpoints = Some(endpoints);
-    NusbTransport::new(interface, endpoints).map_err(|e| OpenError::Usb {
+    NusbTransport::new(
+        interface,
+        endpoints,
+        transport::queue_depth(behind_qemu_xhci(summary, info)),
+    )
+    .map_err(|e| OpenError::Usb {
         device: summary.describe(),
         context: "opening the endpoints",
         message: e.to_string(),
@@ -214,4 +219,15 @@ fn open_error(summary: &DeviceSummary, error: &nusb::Error, context: &'static st
             message: error.to_string(),
         },
     }
+}
+
+#[cfg(target_os = "linux")]
+fn behind_qemu_xhci(summary: &DeviceSummary, info: &nusb::DeviceInfo) -> bool {
+    let sysfs = super::sysfs::host_controller(info.sysfs_path());
+    super::sysfs::behind_qemu_xhci(sysfs, summary.vendor_id)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn behind_qemu_xhci(_summary: &DeviceSummary, _info: &nusb::DeviceInfo) -> bool {
+    false
 }

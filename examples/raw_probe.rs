@@ -28,6 +28,8 @@ struct Options {
     uploads: Vec<std::path::PathBuf>,
     /// Seconds to keep the device open before talking to it.
     hold: u64,
+    /// Seconds to wait for events after listing the storage root.
+    events: u64,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -38,6 +40,7 @@ fn parse_args() -> Result<Options, String> {
         compare: None,
         uploads: Vec::new(),
         hold: 0,
+        events: 0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -58,6 +61,12 @@ fn parse_args() -> Result<Options, String> {
             "--objects" => options.objects = true,
             "--compare" => options.compare = args.next().map(Into::into),
             "--upload" => options.uploads.extend(args.next().map(Into::into)),
+            "--events" => {
+                options.events = args
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("--events needs seconds")?
+            }
             "--hold" => {
                 options.hold = args
                     .next()
@@ -494,6 +503,41 @@ fn run(options: &Options) -> Result<(), String> {
                     "    object 0x{handle:08x} {name:?}: ObjectInfo size {size}, received {} bytes: {verdict}",
                     object.len()
                 );
+            }
+        }
+    }
+    if options.events > 0 {
+        // usb-mtp watches the folders it has listed.
+        transact(
+            transport,
+            "GetObjectHandles",
+            0x1007,
+            transaction,
+            &[0x0001_0001, 0, 0xFFFF_FFFF],
+            true,
+        )?;
+        transaction += 1;
+        if let Some(out) = std::env::var_os("VM_OUT") {
+            let _ = std::fs::write(std::path::Path::new(&out).join("waiting-for-events"), "");
+        }
+        println!("waiting {} s for events", options.events);
+        let deadline = std::time::Instant::now() + Duration::from_secs(options.events);
+        let mut event = [0u8; 64];
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match transport
+                .read_event(&mut event, left)
+                .map_err(|e| e.to_string())?
+            {
+                None => break,
+                Some(n) => match decode(&event[..n]) {
+                    Ok(c) => println!(
+                        "    event: {n} bytes, type {}, code 0x{:04x}, params {:x?}",
+                        c.kind,
+                        c.code,
+                        u32_array(&[[0u8; 4].as_slice(), &c.payload].concat())
+                    ),
+                    Err(e) => println!("    event: {n} bytes {:02x?}: {e}", &event[..n]),
+                },
             }
         }
     }

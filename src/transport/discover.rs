@@ -14,6 +14,9 @@ use super::classify::{
 use super::error::OpenError;
 use super::holders::usbfs_node;
 
+/// USB vendor id of the devices QEMU emulates (usb-mtp is 46f4:0004).
+pub const QEMU_USB_VENDOR: u16 = 0x46f4;
+
 /// The endpoints of an MTP/PTP interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Endpoints {
@@ -179,7 +182,13 @@ impl DeviceSummary {
 
     /// The device's name with its vid:pid, for messages.
     pub fn describe(&self) -> String {
-        format!("{} ({})", self.name(), self.vid_pid())
+        let name = self.name();
+        let vid_pid = self.vid_pid();
+        if name == vid_pid {
+            name
+        } else {
+            format!("{name} ({vid_pid})")
+        }
     }
 
     /// One line for lists: serial (or location), name, vid:pid, location.
@@ -543,6 +552,12 @@ mod tests {
         assert_eq!(summary.location(), "1-4.2");
         assert_eq!(summary.name(), "Google Pixel 7");
         assert_eq!(summary.describe(), "Google Pixel 7 (18d1:4ee2)");
+        let unnamed = DeviceSummary {
+            manufacturer: None,
+            product: None,
+            ..summary.clone()
+        };
+        assert_eq!(unnamed.describe(), "18d1:4ee2");
         assert_eq!(
             summary.one_line(),
             "28101FDH2000XY  Google Pixel 7 (18d1:4ee2, MTP) at 1-4.2"

@@ -6,15 +6,13 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use super::discover::{EndpointInfo, EndpointKind, Endpoints};
+use super::discover::{EndpointInfo, EndpointKind, Endpoints, QEMU_USB_VENDOR};
 
 /// Present when Linux has USB at all.
 pub const USB_BUS_DIR: &str = "/sys/bus/usb";
 
 /// PCI vendor and device of QEMU's emulated xHCI (`-device qemu-xhci`).
 pub const QEMU_XHCI: (u16, u16) = (0x1b36, 0x000d);
-/// USB vendor id of the devices QEMU emulates (usb-mtp is 46f4:0004).
-pub const QEMU_USB_VENDOR: u16 = 0x46f4;
 
 /// The PCI USB host controller a device hangs off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

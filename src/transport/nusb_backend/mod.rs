@@ -184,15 +184,12 @@ pub(crate) fn open(
             interface: summary.interface,
         })?;
     summary.endpoints = Some(endpoints);
-    NusbTransport::new(
-        interface,
-        endpoints,
-        transport::queue_depth(behind_qemu_xhci(summary, info)),
-    )
-    .map_err(|e| OpenError::Usb {
-        device: summary.describe(),
-        context: "opening the endpoints",
-        message: e.to_string(),
+    NusbTransport::new(interface, endpoints, behind_qemu_xhci(summary, info)).map_err(|e| {
+        OpenError::Usb {
+            device: summary.describe(),
+            context: "opening the endpoints",
+            message: e.to_string(),
+        }
     })
 }
 

@@ -26,6 +26,9 @@ pub(crate) const QUEUED_IN_TRANSFERS: usize = 4;
 const QUEUED_OUT_TRANSFERS: usize = 4;
 /// How long to wait for cancelled transfers to come back.
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Behind QEMU's xHCI an event wait resubmits its transfer this often, since a
+/// NAKed transfer is retried only when the doorbell rings.
+const QEMU_EVENT_POLL: Duration = Duration::from_millis(200);
 
 /// How many bulk-IN transfers to keep submitted.
 ///
@@ -36,7 +39,7 @@ const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
 /// then loses track of the ring and the endpoint is dead. With a single queued
 /// transfer, cancelling it only moves the ring's dequeue pointer, and a read
 /// after a timeout resubmits it, ringing the doorbell.
-pub(crate) fn queue_depth(behind_qemu_xhci: bool) -> usize {
+fn queue_depth(behind_qemu_xhci: bool) -> usize {
     if behind_qemu_xhci {
         1
     } else {
@@ -55,6 +58,8 @@ pub struct NusbTransport {
     timeout: Duration,
     /// Bulk-IN transfers the reader keeps submitted.
     queue_depth: usize,
+    /// How long one event transfer waits before it is resubmitted.
+    event_poll: Duration,
     /// The container length of the IN phase under way.
     bounds: PhaseBounds,
 }
@@ -63,8 +68,9 @@ impl NusbTransport {
     pub(crate) fn new(
         interface: nusb::Interface,
         endpoints: Endpoints,
-        queue_depth: usize,
+        behind_qemu_xhci: bool,
     ) -> Result<Self, nusb::Error> {
+        let queue_depth = queue_depth(behind_qemu_xhci);
         let bulk_in = interface.endpoint::<Bulk, In>(endpoints.bulk_in)?;
         let bulk_out = interface.endpoint::<Bulk, Out>(endpoints.bulk_out)?;
         let events = endpoints
@@ -80,6 +86,11 @@ impl NusbTransport {
             events,
             timeout: DEFAULT_TIMEOUT,
             queue_depth,
+            event_poll: if behind_qemu_xhci {
+                QEMU_EVENT_POLL
+            } else {
+                Duration::MAX
+            },
             bounds: PhaseBounds::default(),
         })
     }
@@ -304,14 +315,16 @@ impl Transport for NusbTransport {
             std::thread::sleep(timeout);
             return Ok(None);
         };
-        // One transfer per wait, cancelled when the wait ends: a transfer left
-        // pending would never be retried by QEMU's xHCI (see `grow_in_queue`),
-        // and the device keeps its events until it is polled again.
+        // One transfer per wait, cancelled when the wait ends: the device keeps
+        // its events until it is polled again, and a transfer left pending would
+        // keep the next wait from submitting (see `queue_depth`).
         let deadline = Instant::now() + timeout;
         loop {
             events.submit(Buffer::new(packet_size));
-            let left = deadline.saturating_duration_since(Instant::now());
-            let completion = match events.wait_next_complete(left) {
+            let wait = deadline
+                .saturating_duration_since(Instant::now())
+                .min(self.event_poll);
+            let completion = match events.wait_next_complete(wait) {
                 Some(completion) => completion,
                 None => {
                     events.cancel_all();
@@ -328,7 +341,7 @@ impl Transport for NusbTransport {
                     buf[..length].copy_from_slice(&packet[..length]);
                     return Ok(Some(length));
                 }
-                Ok(()) if Instant::now() < deadline => continue,
+                Ok(()) | Err(TransferError::Cancelled) if Instant::now() < deadline => continue,
                 Ok(()) | Err(TransferError::Cancelled) => return Ok(None),
                 Err(error) => return Err(from_transfer_error(error)),
             }

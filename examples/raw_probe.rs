@@ -400,7 +400,7 @@ fn run(options: &Options) -> Result<(), String> {
     }
     println!(
         "opened {} via {:?}: interface {} ({} by {:?}), {}, speed {}",
-        summary.describe(),
+        summary.one_line(),
         options.backend,
         summary.interface,
         summary.protocol,
@@ -486,8 +486,10 @@ fn run(options: &Options) -> Result<(), String> {
                     println!("    handle 0x{handle:08x} is a folder");
                     continue;
                 }
+                let started = std::time::Instant::now();
                 let (object, response) =
                     transact(transport, "GetObject", 0x1009, transaction, &[handle], true)?;
+                let elapsed = started.elapsed();
                 transaction += 1;
                 let name = object_info_name(&object_info).unwrap_or_default();
                 let verdict = match &options.compare {
@@ -500,8 +502,9 @@ fn run(options: &Options) -> Result<(), String> {
                     None => "complete",
                 };
                 println!(
-                    "    object 0x{handle:08x} {name:?}: ObjectInfo size {size}, received {} bytes: {verdict}",
-                    object.len()
+                    "    object 0x{handle:08x} {name:?}: ObjectInfo size {size}, received {} bytes in {elapsed:.2?} ({:.1} MB/s): {verdict}",
+                    object.len(),
+                    object.len() as f64 / elapsed.as_secs_f64() / 1e6
                 );
             }
         }

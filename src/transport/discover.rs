@@ -1,7 +1,7 @@
 //! Finding MTP/PTP devices: what a backend reports about each USB device, how
 //! that becomes a [`DeviceSummary`], and how `--device` picks one.
 //!
-//! The backends (nusb, libusb) only gather [`RawDevice`]s and answer the OS
+//! The backends (nusb, libusb) only gather raw device facts and answer the OS
 //! descriptor probe; the decisions here are shared and pure.
 
 use std::fmt;
@@ -407,21 +407,24 @@ fn summary(
 }
 
 /// Collects verdicts into a [`Discovery`], keeping each found device's handle
-/// (the backend's own device object) beside its summary.
+/// (the backend's own device object) beside its summary. Devices are listed by
+/// where they are plugged in, whatever order the OS enumerated them in.
 pub(crate) fn collect<H>(verdicts: impl IntoIterator<Item = (Verdict, H)>) -> (Discovery, Vec<H>) {
     let mut discovery = Discovery::default();
-    let mut handles = Vec::new();
+    let mut found = Vec::new();
     for (verdict, handle) in verdicts {
         match verdict {
-            Verdict::Found(summary) => {
-                discovery.devices.push(summary);
-                handles.push(handle);
-            }
+            Verdict::Found(summary) => found.push((summary, handle)),
             Verdict::PhoneWithoutMtp(description) => discovery.phones_without_mtp.push(description),
             Verdict::NotInspected(description) => discovery.not_inspected.push(description),
             Verdict::Unrelated => {}
         }
     }
+    found.sort_by(|(a, _), (b, _)| {
+        (a.bus_number, &a.port_chain).cmp(&(b.bus_number, &b.port_chain))
+    });
+    let (devices, handles) = found.into_iter().unzip();
+    discovery.devices = devices;
     (discovery, handles)
 }
 
@@ -718,6 +721,23 @@ mod tests {
                 .to_string()
                 .contains("Connected without file transfer")
         );
+    }
+
+    #[test]
+    fn collect_lists_devices_by_location() {
+        let verdicts = vec![
+            (Verdict::Found(found(Some("B"), vec![2])), 'b'),
+            (Verdict::Found(found(Some("C"), vec![1, 3])), 'c'),
+            (Verdict::Found(found(Some("A"), vec![1])), 'a'),
+        ];
+        let (discovery, handles) = collect(verdicts);
+        assert_eq!(handles, vec!['a', 'c', 'b']);
+        let serials: Vec<_> = discovery
+            .devices
+            .iter()
+            .map(|d| d.serial.clone().unwrap())
+            .collect();
+        assert_eq!(serials, ["A", "C", "B"]);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! speaks in phases so that the session layer never sees packets, and so that the
 //! simulated device (`crate::sim`) can sit behind the very same calls.
 //!
-//! Finding and opening a real device: [`discover`] lists what is connected,
+//! Finding and opening a real device: [`discover()`] lists what is connected,
 //! [`open_device`] picks one (`--device SERIAL` or the only one) and returns it
 //! opened as a `Box<dyn Transport>` with its [`DeviceSummary`]. Failures are
 //! [`OpenError`]s whose messages say what to do (unlock the phone, which program

@@ -231,6 +231,17 @@ impl DeviceSelector {
     }
 }
 
+/// Fails with [`OpenError::NoUsbSubsystem`] on a Linux without `/sys/bus/usb`
+/// (a container or VM without USB), before a backend reports something vaguer.
+pub(crate) fn require_usb_subsystem() -> Result<(), OpenError> {
+    let missing = cfg!(target_os = "linux") && !std::path::Path::new("/sys/bus/usb").exists();
+    if missing {
+        Err(OpenError::NoUsbSubsystem)
+    } else {
+        Ok(())
+    }
+}
+
 /// What enumeration found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Discovery {

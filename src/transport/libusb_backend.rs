@@ -29,9 +29,7 @@ const QEMU_EVENT_POLL: Duration = Duration::from_millis(200);
 
 /// Lists the MTP/PTP devices on USB, with the libusb handle of each.
 pub(crate) fn discover() -> Result<(Discovery, Vec<Device<Context>>), OpenError> {
-    if cfg!(target_os = "linux") && !Path::new("/sys/bus/usb").exists() {
-        return Err(OpenError::NoUsbSubsystem);
-    }
+    discover::require_usb_subsystem()?;
     let usb_error = |e: rusb::Error| OpenError::Usb {
         device: "USB".into(),
         context: "listing devices",

@@ -8,9 +8,6 @@ use std::path::Path;
 
 use super::discover::{EndpointInfo, EndpointKind, Endpoints, QEMU_USB_VENDOR};
 
-/// Present when Linux has USB at all.
-pub const USB_BUS_DIR: &str = "/sys/bus/usb";
-
 /// PCI vendor and device of QEMU's emulated xHCI (`-device qemu-xhci`).
 pub const QEMU_XHCI: (u16, u16) = (0x1b36, 0x000d);
 

@@ -23,9 +23,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Lists the MTP/PTP devices on USB, with the nusb handle of each.
 pub(crate) fn discover() -> Result<(Discovery, Vec<nusb::DeviceInfo>), OpenError> {
-    if cfg!(target_os = "linux") && !Path::new(super::sysfs::USB_BUS_DIR).exists() {
-        return Err(OpenError::NoUsbSubsystem);
-    }
+    discover::require_usb_subsystem()?;
     let devices = nusb::list_devices().wait().map_err(|e| OpenError::Usb {
         device: "USB".into(),
         context: "listing devices",

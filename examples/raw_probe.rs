@@ -1,12 +1,19 @@
 //! Opens the MTP device through a transport backend and runs raw transactions
 //! with hand-encoded containers, printing every `read_phase` result, so that the
-//! phase semantics can be checked on real USB:
+//! phase semantics can be checked on real USB (the QEMU guest harness):
 //!
-//!   cargo run --example raw_probe [--features libusb] -- [--backend nusb|libusb] [--device SERIAL] [--objects]
+//!   cargo build --example raw_probe [--features libusb]
+//!   raw_probe [--backend nusb|libusb] [--device SERIAL] [--objects [--compare DIR]]
+//!             [--upload FILE]... [--events SECS] [--hold SECS]
 //!
-//! OpenSession and GetDeviceInfo always; with `--objects` also GetStorageIDs,
-//! GetObjectHandles on the first storage's root and GetObject of every file
-//! there (each data phase's length checked against its container header).
+//! Always OpenSession and GetDeviceInfo, one more read that must time out (the
+//! phase end came exactly once), Get Device Status and a short event wait, then
+//! CloseSession. `--objects`: GetStorageIDs, GetObjectHandles on the first
+//! storage's root and GetObject of every file there, each compared with the
+//! file under DIR. `--upload`: SendObjectInfo + SendObject of FILE to the root;
+//! on a failure, Cancel and clear halt, then a transaction to show it recovered.
+//! `--events`: list the root and print the events that arrive. `--hold`: keep
+//! the device claimed for a while first (to see what a second opener is told).
 
 use std::process::ExitCode;
 use std::time::Duration;

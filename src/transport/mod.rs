@@ -11,6 +11,20 @@
 //! opened as a `Box<dyn Transport>` with its [`DeviceSummary`]. Failures are
 //! [`OpenError`]s whose messages say what to do (unlock the phone, which program
 //! holds it, which udev rule is missing).
+//!
+//! QEMU's usb-mtp on QEMU's xHCI, where the real path is tested, differs from
+//! phones (found with `examples/raw_probe.rs` and QEMU's traces):
+//! - it sends no zero-length packet after an IN phase that fills a host
+//!   transfer; phases still come apart by their container length;
+//! - the xHCI retries a NAKed transfer only when the doorbell rings, and passes
+//!   the No-Op TRBs of cancelled transfers to the device, which stalls them: the
+//!   nusb backend keeps one bulk-IN transfer queued there (four elsewhere);
+//! - a SendObject whose last host transfer is a multiple of 64 bytes never
+//!   completes: the zero-length packet is stalled, or (without one) the device
+//!   waits for more data and stalls the IN endpoint. The file is written; the
+//!   transaction fails and Cancel (0x64) + clear halt recover. About one size in
+//!   64 (12 + size ≡ 0 mod 64) is affected;
+//! - Get Device Status (0x67) answers nothing.
 
 pub mod classify;
 pub mod discover;

@@ -423,6 +423,7 @@ impl SimDevice {
         mtime: NaiveDateTime,
     ) -> Result<(), SimError> {
         let path = normalize(path)?;
+        let is_file = !node.is_folder();
         let mut state = self.lock();
         let tree = state
             .storages
@@ -430,7 +431,8 @@ impl SimDevice {
             .find(|s| s.id == storage)
             .ok_or(SimError::NoStorage(storage))?;
         let created = tree.insert(&path, node, mtime)?;
-        if created.is_empty() {
+        // Adding a folder that exists changes nothing; replacing a file does.
+        if created.is_empty() && is_file {
             let replaced = state.handles.existing(&ObjKey::new(storage, path.as_str()));
             if let Some(handle) = replaced.filter(|_| !state.locked) {
                 state.send_event(EventCode::OBJECT_INFO_CHANGED, &[handle]);

@@ -806,6 +806,19 @@ fn files_added_on_the_phone_are_announced_with_usable_handles() {
         host.code(Op::GET_OBJECT_INFO, &[file.params[0]]),
         Rc::INVALID_OBJECT_HANDLE
     );
+    // Replacing a file changes its info; re-adding a folder changes nothing.
+    let image = host.find(s, "DCIM/Camera/IMG_1.jpg");
+    device
+        .add_file(s, "DCIM/Camera/IMG_1.jpg", "edited", t(10))
+        .unwrap();
+    device.add_folder(s, "DCIM", t(10)).unwrap();
+    let changed = event(&mut host.t, Duration::ZERO).unwrap();
+    assert_eq!(
+        (EventCode(changed.code), changed.params[0]),
+        (EventCode::OBJECT_INFO_CHANGED, image)
+    );
+    assert_eq!(event(&mut host.t, Duration::ZERO), None);
+    assert_eq!(host.info(image).compressed_size, 6);
     // A short buffer cannot hold an event packet.
     device.add_file(s, "x.txt", "x", t(9)).unwrap();
     assert!(matches!(
@@ -1149,4 +1162,13 @@ fn a_file_that_vanishes_from_disk_makes_the_device_stall_or_fail() {
     // Gone: no data phase, an error response.
     std::fs::remove_file(dir.path().join("b.bin")).unwrap();
     assert_eq!(host.code(Op::GET_OBJECT, &[handles[1]]), Rc::GENERAL_ERROR);
+}
+
+#[test]
+fn profiles_parse_from_their_names() {
+    for profile in Profile::ALL {
+        assert_eq!(profile.name().parse::<Profile>(), Ok(profile));
+    }
+    let error = "iphone".parse::<Profile>().unwrap_err();
+    assert!(error.contains("ptp-camera"), "{error}");
 }

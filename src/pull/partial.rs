@@ -8,9 +8,13 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File, FileTimes, OpenOptions};
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, SystemTime};
 
 use super::hash::{ContentHash, ContentHasher};
 use super::manifest::STATE_DIR;
@@ -18,8 +22,8 @@ use super::remote::FileKey;
 
 const TEMP_DIR: &str = "tmp";
 const SUFFIX: &str = ".part";
-/// Writes are gathered to this size: few system calls per megabyte.
-const WRITE_BUFFER: usize = 1 << 20;
+/// The hashing thread reads back this much at a time.
+const HASH_READ: usize = 1 << 20;
 
 /// The folder of temp files for one destination.
 #[derive(Debug, Clone)]
@@ -86,13 +90,19 @@ fn serial_tag(serial: &str) -> String {
     blake3::hash(serial.as_bytes()).to_hex()[..8].to_owned()
 }
 
-/// A temp file being filled with a device file's bytes, hashing them as they pass.
+/// A temp file being filled with a device file's bytes.
+///
+/// The bytes are hashed on another thread that reads them back from the
+/// file as it grows (from the page cache): the copy for hashing happens on
+/// the second core instead of in the transfer loop, so hashing costs the
+/// transfer (almost) nothing. On resume the same thread hashes what the file
+/// already holds while the download continues.
 pub struct PartialFile {
     path: PathBuf,
-    writer: BufWriter<File>,
-    hasher: ContentHasher,
+    file: File,
     len: u64,
     expected: u64,
+    hash: BackgroundHash,
 }
 
 /// The device sent more bytes than the size it listed.
@@ -105,36 +115,18 @@ pub struct Overrun {
 
 impl PartialFile {
     /// Opens (or creates) the temp file at `path` for a device file of
-    /// `expected` bytes. Bytes already there are hashed, so the final hash
-    /// covers the whole file; a file longer than `expected` is started over.
+    /// `expected` bytes, to continue after what it holds; a file longer than
+    /// `expected` cannot be a prefix and is started over.
     pub fn open(path: &Path, expected: u64) -> io::Result<PartialFile> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
-        let mut hasher = ContentHasher::new();
+        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
         let mut len = file.metadata()?.len();
         if len > expected {
             file.set_len(0)?;
             len = 0;
         }
-        let hashed = io::copy(&mut (&mut file).take(len), &mut hasher)?;
-        if hashed != len {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "temp file shrank while being read",
-            ));
-        }
         file.seek(SeekFrom::Start(len))?;
-        Ok(PartialFile {
-            path: path.to_owned(),
-            writer: BufWriter::with_capacity(WRITE_BUFFER, file),
-            hasher,
-            len,
-            expected,
-        })
+        let hash = BackgroundHash::start(path, len)?;
+        Ok(PartialFile { path: path.to_owned(), file, len, expected, hash })
     }
 
     /// Bytes held so far (the offset to resume from).
@@ -158,33 +150,29 @@ impl PartialFile {
     }
 
     /// The last `count` bytes held (to check a resume against the device).
-    pub fn tail(&mut self, count: u64) -> io::Result<Vec<u8>> {
-        self.writer.flush()?;
+    pub fn tail(&self, count: u64) -> io::Result<Vec<u8>> {
         let count = count.min(self.len);
-        let mut file = self.writer.get_ref();
-        file.seek(SeekFrom::Start(self.len - count))?;
         let mut tail = vec![0; count as usize];
-        file.read_exact(&mut tail)?;
-        file.seek(SeekFrom::Start(self.len))?;
+        self.file.read_exact_at(&mut tail, self.len - count)?;
         Ok(tail)
     }
 
     /// Throws away what is held and starts from byte 0.
     pub fn restart(&mut self) -> io::Result<()> {
-        self.writer.flush()?;
-        let file = self.writer.get_mut();
-        file.set_len(0)?;
-        file.seek(SeekFrom::Start(0))?;
-        self.hasher = ContentHasher::new();
+        self.hash.stop();
+        self.file.set_len(0)?;
+        self.file.seek(SeekFrom::Start(0))?;
         self.len = 0;
+        self.hash = BackgroundHash::start(&self.path, 0)?;
         Ok(())
     }
 
     /// Makes what is held durable and closes the file, for a later resume.
+    /// Returns the bytes kept (after a failed write, what reached the file).
     pub fn suspend(mut self) -> io::Result<u64> {
-        self.writer.flush()?;
-        self.writer.get_ref().sync_data()?;
-        Ok(self.len)
+        self.hash.stop();
+        self.file.sync_data()?;
+        Ok(self.file.metadata()?.len())
     }
 
     /// Closes a complete download: checks its length, sets its mtime to the
@@ -193,38 +181,119 @@ impl PartialFile {
         if !self.is_complete() {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!(
-                    "the device sent {} of the {} bytes it listed",
-                    self.len, self.expected
-                ),
+                format!("the device sent {} of the {} bytes it listed", self.len, self.expected),
             ));
         }
-        self.writer.flush()?;
-        let file = self.writer.get_ref();
         if let Some(modified) = modified {
-            file.set_times(FileTimes::new().set_modified(modified))?;
+            self.file.set_times(FileTimes::new().set_modified(modified))?;
         }
-        file.sync_all()?;
-        Ok((self.path, self.hasher.finish()))
+        self.file.sync_all()?;
+        let hash = self.hash.finish(self.len)?;
+        Ok((self.path, hash))
     }
 }
 
 impl Write for PartialFile {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let room = self.expected - self.len;
-        if bytes.len() as u64 > room {
-            return Err(io::Error::other(Overrun {
-                expected: self.expected,
-            }));
+        if bytes.len() as u64 > self.expected - self.len {
+            return Err(io::Error::other(Overrun { expected: self.expected }));
         }
-        let written = self.writer.write(bytes)?;
-        self.hasher.update(&bytes[..written]);
-        self.len += written as u64;
-        Ok(written)
+        self.file.write_all(bytes)?;
+        self.len += bytes.len() as u64;
+        self.hash.advance(self.len);
+        Ok(bytes.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.writer.flush()
+        Ok(())
+    }
+}
+
+/// The hashing thread of one [`PartialFile`] and what it is told.
+struct BackgroundHash {
+    shared: Arc<HashState>,
+    thread: Option<JoinHandle<io::Result<ContentHash>>>,
+}
+
+#[derive(Default)]
+struct HashState {
+    /// Bytes of the file that are written (the thread hashes up to here).
+    written: AtomicU64,
+    /// No more bytes will come: hash up to `written` and return.
+    finished: AtomicBool,
+    /// Give up: the hash is not wanted.
+    stopped: AtomicBool,
+}
+
+impl BackgroundHash {
+    /// Starts hashing the file at `path`, of which `written` bytes are there.
+    fn start(path: &Path, written: u64) -> io::Result<BackgroundHash> {
+        let file = File::open(path)?;
+        let shared = Arc::new(HashState { written: AtomicU64::new(written), ..HashState::default() });
+        let state = Arc::clone(&shared);
+        let thread = thread::Builder::new().name("mtpull-hash".into()).spawn(move || hash_as_written(&file, &state))?;
+        Ok(BackgroundHash { shared, thread: Some(thread) })
+    }
+
+    /// Tells the thread that the file now holds `written` bytes.
+    fn advance(&self, written: u64) {
+        self.shared.written.store(written, Ordering::Release);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        if let Some(thread) = &self.thread {
+            thread.thread().unpark();
+        }
+    }
+
+    /// Waits for the hash of the first `len` bytes, the whole file.
+    fn finish(&mut self, len: u64) -> io::Result<ContentHash> {
+        self.shared.written.store(len, Ordering::Release);
+        self.shared.finished.store(true, Ordering::Release);
+        self.wake();
+        let thread = self.thread.take().expect("finish is called once");
+        thread.join().unwrap_or_else(|_| Err(io::Error::other("the hashing thread panicked")))
+    }
+
+    /// Stops the thread and waits for it.
+    fn stop(&mut self) {
+        self.shared.stopped.store(true, Ordering::Release);
+        self.wake();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for BackgroundHash {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The hashing thread: reads the file back as `state.written` grows.
+fn hash_as_written(file: &File, state: &HashState) -> io::Result<ContentHash> {
+    let mut hasher = ContentHasher::new();
+    let mut buf = vec![0u8; HASH_READ];
+    let mut hashed = 0u64;
+    loop {
+        if state.stopped.load(Ordering::Acquire) {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "hashing stopped"));
+        }
+        // Read `finished` before `written`: once finished, `written` is final.
+        let finished = state.finished.load(Ordering::Acquire);
+        let written = state.written.load(Ordering::Acquire);
+        if hashed < written {
+            let want = (written - hashed).min(HASH_READ as u64) as usize;
+            file.read_exact_at(&mut buf[..want], hashed)?;
+            hasher.update(&buf[..want]);
+            hashed += want as u64;
+        } else if finished {
+            return Ok(hasher.finish());
+        } else {
+            thread::park_timeout(Duration::from_millis(100));
+        }
     }
 }
 

@@ -63,7 +63,16 @@ fn show(path: &Path) -> anyhow::Result<ExitCode> {
     println!("settings:       {}", path.display());
     println!("destination:    {}", config.destination.display());
     println!("devices:        {}", config.devices);
-    println!("template:       {}", config.backup.template);
+    let taken = chrono::NaiveDate::from_ymd_opt(2024, 5, 26)
+        .and_then(|day| day.and_hms_opt(10, 15, 0))
+        .expect("a valid date");
+    println!(
+        "folders:        {}/IMG.jpg for a photo taken on 26 May 2024",
+        config
+            .destination
+            .join(config.backup.template.render(&taken))
+            .display()
+    );
     println!("only:           {}", config.backup.selection.only);
     println!("unlock timeout: {} s", config.unlock_timeout.as_secs());
     println!("notify:         {notify}");

@@ -159,10 +159,9 @@ pub fn run(
         Ok(session) => session,
         Err(e) => return JobOutcome::Failed(format!("starting an MTP session: {e}")),
     };
-    let serials: Vec<String> = [Some(device_serial(&session)), arrival.usb_serial.clone()]
-        .into_iter()
-        .flatten()
-        .collect();
+    // The MTP serial (what `mtpull devices` shows) and the USB one: they differ on some devices.
+    let mut serials = vec![device_serial(&session)];
+    serials.extend(arrival.usb_serial.clone().filter(|usb| *usb != serials[0]));
     if !config.devices.allows(serials.iter().map(String::as_str)) {
         let _ = session.close();
         return JobOutcome::NotAllowed { serials };

@@ -254,7 +254,8 @@ fn auto_leaves_devices_the_settings_do_not_name() {
     user.configure(|text| text.replace("devices = \"any\"", "devices = [\"SOMEONE-ELSE\"]"));
     let run = user.run(&["--sim", "android", "auto"]).expect(0);
     assert!(
-        run.stderr.contains(&format!("serial {DEMO_SERIAL}")),
+        run.stderr
+            .contains(&format!("serial {DEMO_SERIAL} is not in the settings")),
         "{}",
         run.stderr
     );

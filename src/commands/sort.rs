@@ -170,15 +170,13 @@ fn summary_json(summary: &Summary, dry_run: bool) -> serde_json::Value {
 
 /// A path for a terminal: control characters in hostile names are escaped, not obeyed.
 fn shown(path: &Path) -> String {
-    path.to_string_lossy()
-        .chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
+    let mut shown = String::new();
+    for c in path.to_string_lossy().chars() {
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
 }

@@ -65,6 +65,7 @@ pub struct Filed {
 pub struct Filer {
     root: PathBuf,
     mode: Mode,
+    fsync_sources: bool,
     unsynced: BTreeSet<PathBuf>,
     temp_serial: u64,
 }
@@ -82,9 +83,19 @@ impl Filer {
         Filer {
             root: dest_root.into(),
             mode,
+            fsync_sources: true,
             unsynced: BTreeSet::new(),
             temp_serial: 0,
         }
+    }
+
+    /// For moving files that were on disk before this run, such as a user's folder: a
+    /// rename leaves their data exactly as durable as it was, so the fsync before each
+    /// move (a device flush each, milliseconds) is skipped. A file the caller has just
+    /// written, like the pull's temp file, needs that fsync: do not use this for it.
+    pub fn settled_sources(mut self) -> Filer {
+        self.fsync_sources = false;
+        self
     }
 
     /// Files `src` (a complete local file) at `planned`, a relative path inside the
@@ -152,9 +163,11 @@ impl Filer {
     }
 
     fn move_into_place(&mut self, src: &Path, target: &Path) -> Result<bool, SortError> {
-        File::open(src)
-            .and_then(|f| f.sync_all())
-            .map_err(SortError::io("sync", src))?;
+        if self.fsync_sources {
+            File::open(src)
+                .and_then(|f| f.sync_all())
+                .map_err(SortError::io("sync", src))?;
+        }
         match rename_noreplace(src, target) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),

@@ -2,8 +2,8 @@
 //!
 //! The pieces, in the order a file meets them:
 //! - [`date`]: when was it captured? EXIF, video boxes, the file name, then a fallback.
-//! - [`plan`]: where does it go? `DEST/<template>/<safe name>` or `DEST/undated/<safe name>`.
-//! - [`file`]: put it there atomically, never overwriting; identical content is a duplicate.
+//! - [`plan`](mod@plan): where does it go? `DEST/<template>/<safe name>` or `DEST/undated/<safe name>`.
+//! - [`file`](mod@file): put it there atomically, never overwriting; identical content is a duplicate.
 //! - [`tree`]: all of the above for a whole local folder (the `mtpull sort` command).
 //!
 //! Nothing here talks to a device: the pull hands over a byte prefix to date and a

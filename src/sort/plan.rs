@@ -1,7 +1,7 @@
 //! Where a file goes inside the destination: `<template>/<safe name>` or
 //! `undated/<safe name>`, always a relative path that cannot leave the destination.
 
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -78,12 +78,6 @@ impl FromStr for Template {
     }
 }
 
-impl fmt::Display for Template {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// The relative path a file goes to: its dated folder (or [`UNDATED_DIR`]) and its
 /// name made safe. Clashes are settled when filing, not here.
 pub fn plan(template: &Template, dated: Option<&Dated>, original_name: &str) -> PathBuf {
@@ -137,7 +131,7 @@ fn floor_char_boundary(s: &str, max: usize) -> &str {
 /// Splits `IMG_1.jpg` into `("IMG_1", ".jpg")`. A Pixel motion photo's `.MP.jpg` counts
 /// as one extension, so that numbering gives `PXL_…-1.MP.jpg` and apps still see a
 /// motion photo. Hidden names (`.nomedia`) have no extension.
-pub fn split_extension(name: &str) -> (&str, &str) {
+pub(crate) fn split_extension(name: &str) -> (&str, &str) {
     let Some(dot) = name.rfind('.').filter(|&dot| dot > 0) else {
         return (name, "");
     };

@@ -127,7 +127,8 @@ where
     let mut sink = if options.dry_run {
         Sink::Dry(DryRun::new(dest))
     } else {
-        Sink::Real(Filer::new(dest, options.mode))
+        // The sources are the user's files, on disk before the run.
+        Sink::Real(Filer::new(dest, options.mode).settled_sources())
     };
     for (item, planned) in walk.items.iter().zip(planned) {
         file_item(&mut sink, item, planned, &mut emit);
@@ -143,6 +144,15 @@ struct Item {
     sidecars: Vec<Sidecar>,
 }
 
+impl Item {
+    fn alone(main: PathBuf) -> Item {
+        Item {
+            main,
+            sidecars: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 struct Sidecar {
     path: PathBuf,
@@ -155,6 +165,11 @@ struct Sidecar {
 impl Sidecar {
     fn name_beside(&self, main_name: &str) -> String {
         format!("{}.{}", drop_extensions(main_name, self.dropped), self.extension)
+    }
+
+    /// The sidecar's planned path beside its main file's (final) planned path.
+    fn planned_beside(&self, main: &Path) -> PathBuf {
+        main.with_file_name(self.name_beside(&file_name(main)))
     }
 }
 
@@ -235,50 +250,35 @@ fn group_sidecars(mut files: Vec<PathBuf>) -> Vec<Item> {
     files.sort();
     let (sidecars, mains): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| sidecar_extension(f).is_some());
     let names: Vec<String> = mains.iter().map(|m| file_name(m)).collect();
-    let mut bases: HashMap<&str, (usize, usize)> = HashMap::new();
+    let owners = owners_by_base_name(&names);
+    let mut items: Vec<Item> = mains.into_iter().map(Item::alone).collect();
+    for path in sidecars {
+        let extension = sidecar_extension(&path).unwrap_or_default().to_owned();
+        let name = file_name(&path);
+        match owners.get(&name[..name.len() - extension.len() - 1]) {
+            Some(&(index, dropped)) => items[index].sidecars.push(Sidecar {
+                path,
+                dropped,
+                extension,
+            }),
+            None => items.push(Item::alone(path)),
+        }
+    }
+    items
+}
+
+/// Every base name a sidecar could have for each file (`a.MP.jpg`: `a.MP.jpg`, `a.MP`,
+/// `a`), mapped to the file's index and the extensions dropped; the first file wins.
+fn owners_by_base_name(names: &[String]) -> HashMap<&str, (usize, usize)> {
+    let mut owners = HashMap::new();
     for (index, name) in names.iter().enumerate() {
         for dropped in 0..=name.matches('.').count() {
-            bases
+            owners
                 .entry(drop_extensions(name, dropped))
                 .or_insert((index, dropped));
         }
     }
-    let attach: Vec<_> = sidecars
-        .into_iter()
-        .map(|path| {
-            let extension = sidecar_extension(&path).unwrap_or_default().to_owned();
-            let base = file_name(&path);
-            let base = base[..base.len() - extension.len() - 1].to_owned();
-            (
-                bases.get(base.as_str()).copied(),
-                Sidecar {
-                    path,
-                    dropped: 0,
-                    extension,
-                },
-            )
-        })
-        .collect();
-    let mut items: Vec<Item> = mains
-        .into_iter()
-        .map(|main| Item {
-            main,
-            sidecars: Vec::new(),
-        })
-        .collect();
-    for (target, mut sidecar) in attach {
-        match target {
-            Some((index, dropped)) => {
-                sidecar.dropped = dropped;
-                items[index].sidecars.push(sidecar);
-            }
-            None => items.push(Item {
-                main: sidecar.path,
-                sidecars: Vec::new(),
-            }),
-        }
-    }
-    items
+    owners
 }
 
 /// The extension (as written) of a sidecar file, or `None` for other files.
@@ -380,17 +380,17 @@ fn file_item(
     emit: &mut impl FnMut(Event),
 ) {
     let (dated, result) = match planned {
-        Ok(planned) => (
-            planned.dated,
-            sink.file(&planned.path, &item.main)
-                .map(|filed| (filed, planned.path)),
-        ),
+        Ok(Planned { dated, path }) => {
+            // Where it landed, as a planned path: the planned folder and the final name.
+            let result = sink.file(&path, &item.main).map(|filed| {
+                let landed = path.with_file_name(file_name(&filed.path));
+                (filed, landed)
+            });
+            (dated, result)
+        }
         Err(e) => (None, Err(e)),
     };
-    let landed = result
-        .as_ref()
-        .ok()
-        .map(|(filed, planned)| planned.with_file_name(file_name(&filed.path)));
+    let landed = result.as_ref().ok().map(|(_, landed)| landed.clone());
     emit(Event::File(FileReport {
         source: item.main.clone(),
         dated,
@@ -399,10 +399,7 @@ fn file_item(
     }));
     for sidecar in &item.sidecars {
         let result = match &landed {
-            Some(main) => sink.file(
-                &main.with_file_name(sidecar.name_beside(&file_name(main))),
-                &sidecar.path,
-            ),
+            Some(main) => sink.file(&sidecar.planned_beside(main), &sidecar.path),
             None => Err(SortError::MainNotFiled {
                 main: item.main.clone(),
             }),
@@ -424,7 +421,7 @@ mod tests {
         names.iter().map(|n| PathBuf::from("d").join(n)).collect()
     }
 
-    fn item(main: &str, sidecars: &[(&str, usize)]) -> Item {
+    fn grouped(main: &str, sidecars: &[(&str, usize)]) -> Item {
         Item {
             main: PathBuf::from("d").join(main),
             sidecars: sidecars
@@ -453,12 +450,12 @@ mod tests {
             "lonely.xmp",
         ]);
         let expected = vec![
-            item("IMG_0002.HEIC", &[("IMG_0002.AAE", 1)]),
-            item("IMG_0002.MOV", &[]),
-            item("IMG_1.jpg", &[("IMG_1.xmp", 1)]),
-            item("MVI_3.MP4", &[("MVI_3.THM", 1)]),
-            item("PXL_4.MP.jpg", &[("PXL_4.MP.jpg.xmp", 0)]),
-            item("lonely.xmp", &[]),
+            grouped("IMG_0002.HEIC", &[("IMG_0002.AAE", 1)]),
+            grouped("IMG_0002.MOV", &[]),
+            grouped("IMG_1.jpg", &[("IMG_1.xmp", 1)]),
+            grouped("MVI_3.MP4", &[("MVI_3.THM", 1)]),
+            grouped("PXL_4.MP.jpg", &[("PXL_4.MP.jpg.xmp", 0)]),
+            grouped("lonely.xmp", &[]),
         ];
         assert_eq!(group_sidecars(files), expected);
     }

@@ -150,6 +150,7 @@ impl DateResolver<Local> {
 }
 
 impl<Tz: TimeZone> DateResolver<Tz> {
+    /// Dates in `zone`, rejecting values more than a day after `now`.
     pub fn new(zone: Tz, now: DateTime<Utc>) -> Self {
         DateResolver { zone, now }
     }

@@ -1,0 +1,403 @@
+//! `mtpull sort`: a messy folder in, a dated tree out, and nothing lost or overwritten.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::Path;
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::testdata::*;
+use crate::util::*;
+
+/// Japan: UTC+9, no daylight saving, written as a POSIX rule so no tzdata is needed.
+const JAPAN: &str = "JST-9";
+const UTC: &str = "UTC0";
+
+/// 2024-05-26 20:00:00 UTC: 2024-05-27 05:00 in Japan.
+const EVENING_UTC: u64 = 1_716_753_600;
+/// A plausible mtime for files dated by their content or name.
+const SOME_MTIME: u64 = 1_700_000_000;
+
+fn photo(date_time_original: &str) -> Vec<u8> {
+    jpeg(&tiff(&[], &[(DATE_TIME_ORIGINAL, date_time_original)]))
+}
+
+fn video() -> Vec<u8> {
+    mp4(
+        &[time_box(b"mvhd", 0, since_1904(EVENING_UTC))],
+        1000,
+        false,
+    )
+}
+
+fn long_name() -> String {
+    format!("{}.jpg", "L".repeat(250))
+}
+
+/// A phone dump with a clash, a duplicate, sidecars, undated files, hostile names and a link.
+fn messy_folder(src: &Path) {
+    put(
+        &src.join("Backup/IMG_1.jpg"),
+        &photo("2024:05:26 09:00:00"),
+        SOME_MTIME,
+    );
+    put(
+        &src.join("Backup/IMG_1.xmp"),
+        b"edits of the backup",
+        SOME_MTIME,
+    );
+    put(
+        &src.join("DCIM/Camera/IMG_1.jpg"),
+        &photo("2024:05:26 10:15:30"),
+        SOME_MTIME,
+    );
+    put(
+        &src.join("DCIM/Camera/IMG_1.xmp"),
+        b"edits of the camera copy",
+        SOME_MTIME,
+    );
+    put(
+        &src.join("Old/IMG_1.jpg"),
+        &photo("2024:05:26 10:15:30"),
+        SOME_MTIME,
+    );
+    put(&src.join("clip.mp4"), &video(), SOME_MTIME);
+    put(
+        &src.join("PXL_20240526_201500123.MP.jpg"),
+        &plain_jpeg(1),
+        SOME_MTIME,
+    );
+    put(
+        &src.join("IMG-20240101-WA0001.jpg"),
+        &plain_jpeg(2),
+        SOME_MTIME,
+    );
+    // A zero mtime is no date: these three have nothing else either.
+    put(&src.join("notes.txt"), b"no date here", 0);
+    put(&src.join("bad\nname\u{1b}.jpg"), &plain_jpeg(3), 0);
+    put(&src.join(long_name()), &plain_jpeg(4), 0);
+    std::os::unix::fs::symlink("/etc/passwd", src.join("link")).unwrap();
+}
+
+fn expected_tree() -> Vec<(String, Vec<u8>)> {
+    let cut_name = format!("{}.jpg", "L".repeat(236));
+    let mut expected = vec![
+        // Backup/ is walked first, so its photo keeps the plain name.
+        (
+            "2024/05/26/IMG_1.jpg".to_owned(),
+            photo("2024:05:26 09:00:00"),
+        ),
+        (
+            "2024/05/26/IMG_1.xmp".to_owned(),
+            b"edits of the backup".to_vec(),
+        ),
+        (
+            "2024/05/26/IMG_1-1.jpg".to_owned(),
+            photo("2024:05:26 10:15:30"),
+        ),
+        (
+            "2024/05/26/IMG_1-1.xmp".to_owned(),
+            b"edits of the camera copy".to_vec(),
+        ),
+        ("2024/05/27/clip.mp4".to_owned(), video()),
+        (
+            "2024/05/27/PXL_20240526_201500123.MP.jpg".to_owned(),
+            plain_jpeg(1),
+        ),
+        (
+            "2024/01/01/IMG-20240101-WA0001.jpg".to_owned(),
+            plain_jpeg(2),
+        ),
+        ("undated/notes.txt".to_owned(), b"no date here".to_vec()),
+        ("undated/bad_name_.jpg".to_owned(), plain_jpeg(3)),
+        (format!("undated/{cut_name}"), plain_jpeg(4)),
+    ];
+    expected.sort();
+    expected
+}
+
+fn counts(filed: u64, renamed: u64, duplicates: u64, undated: u64, dry_run: bool) -> Value {
+    json!({
+        "filed": filed, "renamed": renamed, "duplicates": duplicates, "undated": undated,
+        "skipped": 1, "errors": 0, "dry_run": dry_run,
+    })
+}
+
+struct Dirs {
+    _root: TempDir,
+    src: std::path::PathBuf,
+    dest: std::path::PathBuf,
+}
+
+fn messy() -> Dirs {
+    let root = TempDir::new().unwrap();
+    let src = root.path().join("src");
+    let dest = root.path().join("dest");
+    messy_folder(&src);
+    Dirs {
+        _root: root,
+        src,
+        dest,
+    }
+}
+
+#[test]
+fn a_messy_folder_becomes_the_expected_tree_and_a_second_run_files_nothing() {
+    let dirs = messy();
+    let before = tree(&dirs.src);
+
+    let first = mtpull(sort_args(&dirs, &["--json"]), JAPAN);
+    assert!(first.status.success(), "{first:?}");
+    assert_eq!(summary(&first), counts(10, 1, 1, 3, false));
+    assert_eq!(tree(&dirs.dest), expected_tree());
+    assert_eq!(
+        tree(&dirs.src),
+        before,
+        "a copy leaves the source as it was"
+    );
+
+    let second = mtpull(sort_args(&dirs, &["--json"]), JAPAN);
+    assert!(second.status.success(), "{second:?}");
+    assert_eq!(summary(&second), counts(0, 0, 11, 3, false));
+    assert_eq!(tree(&dirs.dest), expected_tree());
+}
+
+fn sort_args<'a>(dirs: &'a Dirs, extra: &[&'a str]) -> Vec<&'a OsStr> {
+    let mut args = vec!["sort".as_ref(), dirs.src.as_os_str(), dirs.dest.as_os_str()];
+    args.extend(extra.iter().map(|arg| OsStr::new(*arg)));
+    args
+}
+
+#[test]
+fn the_json_report_names_each_file_its_destination_and_date_source() {
+    let dirs = messy();
+    let output = mtpull(sort_args(&dirs, &["--json", "--dry-run"]), JAPAN);
+    assert!(output.status.success(), "{output:?}");
+    let lines = json_lines(&output);
+    let line_for = |name: &str| -> &Value {
+        lines
+            .iter()
+            .find(|l| l["source"].as_str().is_some_and(|s| s.ends_with(name)))
+            .unwrap_or_else(|| panic!("no line for {name}"))
+    };
+    let dest = |rel: &str| dirs.dest.join(rel).to_string_lossy().into_owned();
+    let clip = line_for("clip.mp4");
+    assert_eq!(clip["destination"], dest("2024/05/27/clip.mp4"));
+    assert_eq!(clip["date_source"], "mvhd");
+    assert_eq!(clip["time"], "2024-05-27T05:00:00");
+    assert_eq!(clip["offset"], "+09:00");
+    assert_eq!(
+        line_for("Camera/IMG_1.jpg")["date_source"],
+        "exif_date_time_original"
+    );
+    assert_eq!(line_for("Camera/IMG_1.jpg")["outcome"], "renamed");
+    assert_eq!(
+        line_for("Camera/IMG_1.xmp")["sidecar_of"],
+        dirs.src
+            .join("DCIM/Camera/IMG_1.jpg")
+            .to_string_lossy()
+            .as_ref()
+    );
+    assert_eq!(line_for("Old/IMG_1.jpg")["outcome"], "duplicate");
+    assert_eq!(line_for("MP.jpg")["date_source"], "file_name");
+    assert_eq!(line_for("WA0001.jpg")["date_source"], "file_name_date");
+    assert_eq!(line_for("notes.txt")["date_source"], Value::Null);
+    assert_eq!(line_for("link")["outcome"], "skipped");
+    assert_eq!(summary(&output), counts(10, 1, 1, 3, true));
+}
+
+#[test]
+fn a_dry_run_writes_nothing_and_prints_each_file_with_its_date_source() {
+    let dirs = messy();
+    let output = mtpull(sort_args(&dirs, &["--dry-run"]), JAPAN);
+    assert!(output.status.success(), "{output:?}");
+    assert!(!dirs.dest.exists(), "a dry run created the destination");
+    let text = stdout(&output);
+    let clip_line = text.lines().find(|l| l.contains("clip.mp4")).unwrap();
+    assert!(
+        clip_line.ends_with("2024/05/27/clip.mp4  [video mvhd (UTC)]"),
+        "{clip_line}"
+    );
+    assert!(
+        text.contains("bad\\nname\\u{1b}.jpg"),
+        "control characters must be escaped:\n{text}"
+    );
+    assert!(!text.contains('\u{1b}'));
+    assert!(text.ends_with("filed 10 (1 renamed), 1 duplicates, 3 undated, 1 skipped, 0 errors (dry run: nothing was written)\n"), "{text}");
+}
+
+#[test]
+fn the_time_zone_decides_the_day_of_a_utc_video() {
+    for (tz, day) in [
+        (UTC, "2024/05/26"),
+        (JAPAN, "2024/05/27"),
+        ("EST5EDT,M3.2.0,M11.1.0", "2024/05/26"),
+    ] {
+        let root = TempDir::new().unwrap();
+        let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+        put(&src.join("clip.mp4"), &video(), SOME_MTIME);
+        let output = mtpull(["sort".as_ref(), src.as_os_str(), dest.as_os_str()], tz);
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(
+            tree(&dest),
+            vec![(format!("{day}/clip.mp4"), video())],
+            "TZ={tz}"
+        );
+    }
+}
+
+#[test]
+fn move_takes_filed_files_away_and_leaves_duplicates() {
+    let dirs = messy();
+    let output = mtpull(sort_args(&dirs, &["--move", "--json"]), JAPAN);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(tree(&dirs.dest), expected_tree());
+    let left: Vec<String> = tree(&dirs.src).into_iter().map(|(path, _)| path).collect();
+    assert_eq!(left, ["Old/IMG_1.jpg"]);
+}
+
+#[test]
+fn per_file_errors_are_reported_and_the_run_goes_on() {
+    let dirs = messy();
+    // A file where the 2024 folder should be: every 2024 photo fails, the rest is filed.
+    put(&dirs.dest.join("2024"), b"in the way", SOME_MTIME);
+    let output = mtpull(sort_args(&dirs, &["--json"]), JAPAN);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let summary = summary(&output);
+    assert_eq!(
+        (summary["errors"].as_u64(), summary["filed"].as_u64()),
+        (Some(8), Some(3))
+    );
+    let errors: Vec<Value> = json_lines(&output)
+        .into_iter()
+        .filter(|l| l["outcome"] == "error")
+        .collect();
+    for error in &errors {
+        let message = error["error"].as_str().unwrap();
+        let expected = if error["sidecar_of"].is_string() {
+            "travels with"
+        } else {
+            "cannot create folder"
+        };
+        assert!(message.contains(expected), "{error}");
+    }
+    assert_eq!(
+        tree(&dirs.dest).len(),
+        4,
+        "three undated files and the obstacle"
+    );
+}
+
+#[test]
+fn text_mode_sends_per_file_errors_to_stderr() {
+    let dirs = messy();
+    put(&dirs.dest.join("2024"), b"in the way", SOME_MTIME);
+    let output = mtpull(sort_args(&dirs, &[]), JAPAN);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("error") && l.contains("clip.mp4")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_destination_inside_the_source_is_not_sorted_again() {
+    let root = TempDir::new().unwrap();
+    let src = root.path().join("phone");
+    put(
+        &src.join("IMG_20240526_101500.jpg"),
+        &plain_jpeg(1),
+        SOME_MTIME,
+    );
+    let dest = src.join("sorted");
+    for run in 0..2 {
+        let output = mtpull(
+            [
+                "sort".as_ref(),
+                src.as_os_str(),
+                dest.as_os_str(),
+                "--json".as_ref(),
+            ],
+            UTC,
+        );
+        let expected = if run == 0 { (1, 0) } else { (0, 1) };
+        let summary = summary(&output);
+        assert_eq!(
+            (
+                summary["filed"].as_u64().unwrap(),
+                summary["duplicates"].as_u64().unwrap()
+            ),
+            expected,
+            "run {run}"
+        );
+    }
+    assert_eq!(tree(&dest).len(), 1);
+}
+
+#[test]
+fn a_custom_template_shapes_the_folders() {
+    let root = TempDir::new().unwrap();
+    let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+    put(
+        &src.join("IMG_20240526_101500.jpg"),
+        &plain_jpeg(1),
+        SOME_MTIME,
+    );
+    let output = mtpull(
+        [
+            "sort".as_ref(),
+            src.as_os_str(),
+            dest.as_os_str(),
+            "--template=%Y/%Y-%m".as_ref(),
+        ],
+        UTC,
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        tree(&dest),
+        vec![(
+            "2024/2024-05/IMG_20240526_101500.jpg".to_owned(),
+            plain_jpeg(1)
+        )]
+    );
+}
+
+#[test]
+fn fatal_problems_exit_with_2() {
+    let root = TempDir::new().unwrap();
+    let missing = root.path().join("missing");
+    let file = root.path().join("file");
+    fs::write(&file, b"x").unwrap();
+    let cases: [Vec<&OsStr>; 5] = [
+        vec![
+            "sort".as_ref(),
+            missing.as_os_str(),
+            root.path().as_os_str(),
+        ],
+        vec!["sort".as_ref(), root.path().as_os_str(), file.as_os_str()],
+        vec![
+            "sort".as_ref(),
+            root.path().as_os_str(),
+            missing.as_os_str(),
+            "--template=%Y/%Q".as_ref(),
+        ],
+        vec![
+            "--device".as_ref(),
+            "ABC".as_ref(),
+            "sort".as_ref(),
+            root.path().as_os_str(),
+            missing.as_os_str(),
+        ],
+        vec!["sort".as_ref()],
+    ];
+    for args in cases {
+        let output = mtpull(&args, UTC);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+        assert!(!output.stderr.is_empty(), "{args:?} said nothing");
+    }
+    assert!(!missing.exists());
+}

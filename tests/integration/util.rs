@@ -1,0 +1,74 @@
+//! Running the binary and looking at what it left behind.
+
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime};
+
+/// Runs `mtpull` with `TZ` set, so that dates do not depend on the machine's zone.
+pub fn mtpull<I, S>(args: I, tz: &str) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    Command::new(env!("CARGO_BIN_EXE_mtpull"))
+        .args(args)
+        .env("TZ", tz)
+        .output()
+        .expect("cannot run mtpull")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
+}
+
+/// Every line of a `--json` run, parsed.
+pub fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+    stdout(output)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}
+
+/// The last line of a `--json` run.
+pub fn summary(output: &Output) -> serde_json::Value {
+    json_lines(output).pop().expect("a summary line")["summary"].clone()
+}
+
+/// Writes a file (making its folders) with the given mtime in Unix seconds.
+pub fn put(path: &Path, content: &[u8], mtime: u64) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, content).unwrap();
+    let when = SystemTime::UNIX_EPOCH + Duration::from_secs(mtime);
+    File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+}
+
+/// Every regular file under `root`: relative path and content, sorted.
+pub fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut folders = vec![root.to_owned()];
+    while let Some(dir) = folders.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let kind = fs::symlink_metadata(&path).unwrap().file_type();
+            if kind.is_dir() {
+                folders.push(path);
+            } else if kind.is_file() {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                found.push((rel, fs::read(&path).unwrap()));
+            }
+        }
+    }
+    found.sort();
+    found
+}

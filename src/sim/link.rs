@@ -31,6 +31,8 @@ pub(crate) struct InPhase {
     body: Option<ContentReader>,
     body_left: u64,
     total: u64,
+    /// The content could not be read further: the next read stalls.
+    broken: bool,
 }
 
 impl InPhase {
@@ -44,6 +46,7 @@ impl InPhase {
             head_sent: 0,
             body: None,
             body_left: 0,
+            broken: false,
         }
     }
 
@@ -66,6 +69,7 @@ impl InPhase {
             head_sent: 0,
             body,
             body_left,
+            broken: false,
         })
     }
 
@@ -73,8 +77,13 @@ impl InPhase {
         (self.head.len() - self.head_sent) as u64 + self.body_left
     }
 
-    /// Copies the next bytes straight into `buf`: the head, then the content.
+    /// Copies the next bytes straight into `buf`: the head, then the
+    /// content. When the content fails, what was read before still goes
+    /// out; the failure is reported by the next call.
     fn fill(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.broken {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
         let from_head = (self.head.len() - self.head_sent).min(buf.len());
         buf[..from_head].copy_from_slice(&self.head[self.head_sent..self.head_sent + from_head]);
         self.head_sent += from_head;
@@ -83,12 +92,15 @@ impl InPhase {
             let want = usize::try_from(self.body_left)
                 .unwrap_or(usize::MAX)
                 .min(buf.len() - n);
-            let reader = self.body.as_mut().ok_or(io::ErrorKind::UnexpectedEof)?;
-            let got = reader.read(&mut buf[n..n + want])?;
-            if got == 0 {
-                // The file shrank under the device.
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
+            // A file that shrank under the device reads 0 bytes: a failure too.
+            let got = match self.body.as_mut().map(|r| r.read(&mut buf[n..n + want])) {
+                Some(Ok(got)) if got > 0 => got,
+                _ if n > 0 => {
+                    self.broken = true;
+                    return Ok(n);
+                }
+                _ => return Err(io::ErrorKind::UnexpectedEof.into()),
+            };
             n += got;
             self.body_left -= got as u64;
         }

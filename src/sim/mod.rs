@@ -17,6 +17,32 @@
 //! connections; each [`SimDevice::connect`] is a replug, with no session
 //! open and a new handle numbering. Faults are armed on the device with
 //! [`SimDevice::arm`], between or during connections.
+//!
+//! # Behaviours to expect (as on Android)
+//! - GetObjectPropList with depth 1 on a folder lists its children and then
+//!   the folder itself.
+//! - Handles are handed out as folders are listed, never reused: a handle
+//!   from an earlier session is Invalid ObjectHandle.
+//! - GetPartialObject64 takes the offset as two parameters, low word first.
+//! - DeleteObject on a folder deletes everything in it.
+//! - Events go only to a connection with a session open; their transaction
+//!   id is the last command's.
+//!
+//! # Where it differs from a real device
+//! - Nothing happens in the background: a read with nothing to read, or a
+//!   command written before the last answer was read, fails at once with
+//!   `Timeout` instead of waiting out the timeout; a timeout fault does not
+//!   sleep either.
+//! - Unparsable command containers are dropped without an answer.
+//! - DeviceInfo lists only the operations the simulator implements (no
+//!   device properties, no SetObjectPropValue, no Android edit operations).
+//! - Samsung's refusal of parent 0 answers Parameter Not Supported (the code
+//!   real phones use is not documented).
+//! - Free space is the configured capacity minus the bytes stored, also for
+//!   a served folder; a served folder is a snapshot taken when it is added
+//!   (files added on disk later are not seen; `add_file` on it does not
+//!   write to disk).
+//! - Thumbnails are one fixed 8×8 JPEG for every image.
 
 mod content;
 pub mod demo;
@@ -397,6 +423,7 @@ impl SimDevice {
         mtime: NaiveDateTime,
     ) -> Result<(), SimError> {
         let path = normalize(path)?;
+        let is_file = !node.is_folder();
         let mut state = self.lock();
         let tree = state
             .storages
@@ -404,7 +431,8 @@ impl SimDevice {
             .find(|s| s.id == storage)
             .ok_or(SimError::NoStorage(storage))?;
         let created = tree.insert(&path, node, mtime)?;
-        if created.is_empty() {
+        // Adding a folder that exists changes nothing; replacing a file does.
+        if created.is_empty() && is_file {
             let replaced = state.handles.existing(&ObjKey::new(storage, path.as_str()));
             if let Some(handle) = replaced.filter(|_| !state.locked) {
                 state.send_event(EventCode::OBJECT_INFO_CHANGED, &[handle]);

@@ -102,6 +102,13 @@ fn prop_type(prop: Prop) -> DataType {
     }
 }
 
+/// A property code parameter; codes are 16 bits, so more is no property.
+fn prop_code(param: u32) -> Result<Prop, Rc> {
+    u16::try_from(param)
+        .map(Prop)
+        .map_err(|_| Rc::OBJECT_PROP_NOT_SUPPORTED)
+}
+
 fn thumbnail() -> &'static [u8] {
     static THUMB: OnceLock<Vec<u8>> = OnceLock::new();
     THUMB.get_or_init(media::thumbnail)
@@ -195,8 +202,8 @@ impl State {
                 out.put_u16_array(&codes);
                 Ok(Reply::data(out))
             }
-            Op::GET_OBJECT_PROP_DESC => self.prop_desc(Prop(p(0) as u16)),
-            Op::GET_OBJECT_PROP_VALUE => self.prop_value(p(0), Prop(p(1) as u16)),
+            Op::GET_OBJECT_PROP_DESC => prop_code(p(0)).and_then(|prop| self.prop_desc(prop)),
+            Op::GET_OBJECT_PROP_VALUE => prop_code(p(1)).and_then(|prop| self.prop_value(p(0), prop)),
             Op::GET_OBJECT_PROP_LIST => self.prop_list(p(0), p(1), p(2), p(3), p(4)),
             _ => Err(Rc::OPERATION_NOT_SUPPORTED),
         };
@@ -317,15 +324,9 @@ impl State {
                     self.collect(&ObjKey::new(id, ""), false, format, &mut keys);
                 }
             }
-            0 => {
-                // Samsung refuses the recursive listing; say the parameter is the problem.
-                if self.config.profile == Profile::Samsung {
-                    return Err(Rc::PARAMETER_NOT_SUPPORTED);
-                }
-                for id in storages {
-                    self.collect(&ObjKey::new(id, ""), true, format, &mut keys);
-                }
-            }
+            // Samsung refuses the recursive listing; say the parameter is the problem.
+            0 if self.config.profile == Profile::Samsung => return Err(Rc::PARAMETER_NOT_SUPPORTED),
+            0 => return self.every_object(storage, format),
             handle => {
                 let folder = self.key_of(handle)?;
                 if !self.node(&folder).is_some_and(Node::is_folder) {
@@ -333,6 +334,15 @@ impl State {
                 }
                 self.collect(&folder, false, format, &mut keys);
             }
+        }
+        Ok(keys)
+    }
+
+    /// Every object on the named storages, depth first, parents before children.
+    fn every_object(&self, storage: u32, format: u32) -> Result<Vec<ObjKey>, Rc> {
+        let mut keys = Vec::new();
+        for id in self.storages_named(storage)? {
+            self.collect(&ObjKey::new(id, ""), true, format, &mut keys);
         }
         Ok(keys)
     }
@@ -635,7 +645,7 @@ impl State {
         let props: Vec<Prop> = if prop == ALL {
             self.config.profile.object_props().to_vec()
         } else {
-            let prop = Prop(u16::try_from(prop).map_err(|_| Rc::OBJECT_PROP_NOT_SUPPORTED)?);
+            let prop = prop_code(prop)?;
             self.supported_prop(prop)?;
             vec![prop]
         };
@@ -656,7 +666,7 @@ impl State {
         let mut itself = None;
         let mut keys = Vec::new();
         if handle == ALL {
-            keys = self.list(ALL, format, 0)?;
+            keys = self.every_object(ALL, format)?;
         } else if handle != 0 {
             let key = self.key_of(handle)?;
             itself = matches(self, &key).then_some(key);

@@ -650,9 +650,18 @@ fn samsung_refuses_the_recursive_listing_only() {
         host.code(Op::GET_OBJECT_HANDLES, &[ALL, 0, 0]),
         Rc::PARAMETER_NOT_SUPPORTED
     );
+    assert_eq!(
+        host.code(Op::GET_NUM_OBJECTS, &[s, 0, 0]),
+        Rc::PARAMETER_NOT_SUPPORTED
+    );
     assert_eq!(host.handles(s, 0, ALL).len(), 3);
     let info = DeviceInfo::decode(&host.ok(Op::GET_DEVICE_INFO, &[])).unwrap();
     assert!(info.is_android());
+    // The whole-device property list is a different operation: accepted.
+    let all = host
+        .prop_list([ALL, 0, Prop::OBJECT_FILE_NAME.0.into(), 0, ALL])
+        .unwrap();
+    assert_eq!(all.entries.len(), 8);
 }
 
 #[test]
@@ -797,6 +806,19 @@ fn files_added_on_the_phone_are_announced_with_usable_handles() {
         host.code(Op::GET_OBJECT_INFO, &[file.params[0]]),
         Rc::INVALID_OBJECT_HANDLE
     );
+    // Replacing a file changes its info; re-adding a folder changes nothing.
+    let image = host.find(s, "DCIM/Camera/IMG_1.jpg");
+    device
+        .add_file(s, "DCIM/Camera/IMG_1.jpg", "edited", t(10))
+        .unwrap();
+    device.add_folder(s, "DCIM", t(10)).unwrap();
+    let changed = event(&mut host.t, Duration::ZERO).unwrap();
+    assert_eq!(
+        (EventCode(changed.code), changed.params[0]),
+        (EventCode::OBJECT_INFO_CHANGED, image)
+    );
+    assert_eq!(event(&mut host.t, Duration::ZERO), None);
+    assert_eq!(host.info(image).compressed_size, 6);
     // A short buffer cannot hold an event packet.
     device.add_file(s, "x.txt", "x", t(9)).unwrap();
     assert!(matches!(
@@ -929,4 +951,224 @@ fn latency_is_added_to_every_transaction() {
     host.ok(Op::GET_STORAGE_IDS, &[]);
     host.ok(Op::GET_STORAGE_IDS, &[]);
     assert!(start.elapsed() >= Duration::from_millis(60));
+}
+
+fn object_info(name: &str, format: ObjectFormat, size: u32) -> Vec<u8> {
+    ObjectInfo {
+        format,
+        compressed_size: size,
+        filename: name.into(),
+        date_modified: "20240526T101500".into(),
+        ..ObjectInfo::default()
+    }
+    .to_bytes()
+}
+
+/// SendObjectInfo then SendObject; the response code of whichever failed first.
+fn upload(host: &mut Host, storage: u32, parent: u32, name: &str, bytes: &[u8]) -> Result<u32, Rc> {
+    let info = object_info(name, ObjectFormat::EXIF_JPEG, bytes.len() as u32);
+    let (_, response) = host.transact(Op::SEND_OBJECT_INFO, &[storage, parent], Some(&info));
+    if Rc(response.code) != Rc::OK {
+        return Err(Rc(response.code));
+    }
+    let (_, sent) = host.transact(Op::SEND_OBJECT, &[], Some(bytes));
+    match Rc(sent.code) {
+        Rc::OK => Ok(response.params[2]),
+        code => Err(code),
+    }
+}
+
+#[test]
+fn uploads_land_in_the_tree_with_their_date() {
+    let (device, s) = phone(Profile::Android);
+    let mut host = Host::session(&device);
+    let camera = host.find(s, "DCIM/Camera");
+    let bytes = generated(5, 0, 3000);
+    let handle = upload(&mut host, s, camera, "restored.jpg", &bytes).unwrap();
+    let info = host.info(handle);
+    assert_eq!(
+        (info.filename.as_str(), info.parent, info.compressed_size),
+        ("restored.jpg", camera, 3000)
+    );
+    assert_eq!(info.date_modified, "20240526T101500");
+    assert_eq!(host.ok(Op::GET_OBJECT, &[handle]), bytes);
+    assert!(
+        device
+            .content(s, "DCIM/Camera/restored.jpg")
+            .unwrap()
+            .matches(&bytes[..])
+            .unwrap()
+    );
+    // Root uploads (parent 0xFFFFFFFF) and new folders.
+    upload(&mut host, s, ALL, "top.jpg", b"top").unwrap();
+    let folder = object_info("Restored", ObjectFormat::ASSOCIATION, 0);
+    let (_, response) = host.transact(Op::SEND_OBJECT_INFO, &[s, ALL], Some(&folder));
+    assert_eq!((Rc(response.code), response.params[1]), (Rc::OK, 0));
+    upload(&mut host, s, response.params[2], "in.jpg", b"in").unwrap();
+    assert!(device.paths(s).contains(&"Restored/in.jpg".to_string()));
+}
+
+#[test]
+fn bad_uploads_are_refused() {
+    let (device, s) = phone(Profile::Android);
+    let mut host = Host::session(&device);
+    for name in [".", "..", "a/b", ""] {
+        assert_eq!(
+            upload(&mut host, s, ALL, name, b"x"),
+            Err(Rc::INVALID_PARAMETER),
+            "{name:?}"
+        );
+    }
+    assert_eq!(
+        upload(&mut host, s, ALL, "Music", b"x"),
+        Err(Rc::GENERAL_ERROR),
+        "name taken"
+    );
+    assert_eq!(
+        upload(&mut host, 0x0009_0001, ALL, "a.jpg", b"x"),
+        Err(Rc::INVALID_STORAGE_ID)
+    );
+    let notes = host.find(s, "Documents/notes.txt");
+    assert_eq!(
+        upload(&mut host, s, notes, "a.jpg", b"x"),
+        Err(Rc::INVALID_PARENT_OBJECT)
+    );
+    let (_, garbage) = host.transact(Op::SEND_OBJECT_INFO, &[s, ALL], Some(&[1, 2, 3]));
+    assert_eq!(Rc(garbage.code), Rc::INVALID_DATASET);
+    // SendObject must directly follow SendObjectInfo.
+    let (_, none) = host.transact(Op::SEND_OBJECT, &[], Some(b"x"));
+    assert_eq!(Rc(none.code), Rc::NO_VALID_OBJECT_INFO);
+    let info = object_info("late.jpg", ObjectFormat::EXIF_JPEG, 1);
+    host.transact(Op::SEND_OBJECT_INFO, &[s, ALL], Some(&info));
+    host.ok(Op::GET_STORAGE_IDS, &[]);
+    let (_, late) = host.transact(Op::SEND_OBJECT, &[], Some(b"x"));
+    assert_eq!(Rc(late.code), Rc::NO_VALID_OBJECT_INFO);
+    // Fewer bytes than announced.
+    let info = object_info("short.jpg", ObjectFormat::EXIF_JPEG, 10);
+    host.transact(Op::SEND_OBJECT_INFO, &[s, ALL], Some(&info));
+    let (_, short) = host.transact(Op::SEND_OBJECT, &[], Some(b"12345"));
+    assert_eq!(Rc(short.code), Rc::INCOMPLETE_TRANSFER);
+    assert!(device.content(s, "short.jpg").is_none());
+}
+
+#[test]
+fn a_full_or_limited_storage_refuses_what_does_not_fit() {
+    let device = SimDevice::new(Profile::Android);
+    let s = device.add_storage(StorageSpec::new("small").capacity(1000).max_file_size(600));
+    device
+        .add_file(s, "old.bin", Content::generated(300, 1), t(1))
+        .unwrap();
+    let mut host = Host::session(&device);
+    assert_eq!(
+        upload(&mut host, s, ALL, "big.jpg", &[0; 800]),
+        Err(Rc::OBJECT_TOO_LARGE)
+    );
+    device
+        .add_file(s, "older.bin", Content::generated(300, 2), t(1))
+        .unwrap();
+    assert_eq!(
+        upload(&mut host, s, ALL, "fits.jpg", &[0; 500]),
+        Err(Rc::STORE_FULL)
+    );
+    assert!(upload(&mut host, s, ALL, "fits.jpg", &[0; 400]).is_ok());
+    // 4 GiB or more announced on a storage with a 4 GiB limit.
+    let info = object_info("huge.mp4", ObjectFormat::MP4_CONTAINER, ALL);
+    let (_, response) = host.transact(Op::SEND_OBJECT_INFO, &[s, ALL], Some(&info));
+    assert_eq!(Rc(response.code), Rc::OBJECT_TOO_LARGE);
+    let card = SimDevice::new(Profile::Android);
+    let sd = card.add_storage(StorageSpec::new("card").read_only());
+    assert_eq!(
+        upload(&mut Host::session(&card), sd, ALL, "a.jpg", b"a"),
+        Err(Rc::STORE_READ_ONLY)
+    );
+}
+
+#[test]
+fn delete_removes_files_and_whole_folders() {
+    let (device, s) = phone(Profile::Android);
+    let mut host = Host::session(&device);
+    let notes = host.find(s, "Documents/notes.txt");
+    host.ok(Op::DELETE_OBJECT, &[notes, 0]);
+    assert_eq!(
+        host.code(Op::GET_OBJECT_INFO, &[notes]),
+        Rc::INVALID_OBJECT_HANDLE
+    );
+    let dcim = host.find(s, "DCIM");
+    let image = host.find(s, "DCIM/Camera/IMG_1.jpg");
+    host.ok(Op::DELETE_OBJECT, &[dcim, 0]);
+    assert_eq!(host.code(Op::GET_OBJECT, &[image]), Rc::INVALID_OBJECT_HANDLE);
+    assert_eq!(device.paths(s), ["Documents/", "Music/"]);
+    assert_eq!(host.code(Op::DELETE_OBJECT, &[ALL, 0]), Rc::INVALID_OBJECT_HANDLE);
+    // Deletions persist across connections.
+    drop(host);
+    assert_eq!(Host::session(&device).handles(s, 0, ALL).len(), 2);
+}
+
+#[test]
+fn a_served_folder_is_read_from_disk_and_written_when_writable() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("DCIM/Camera")).unwrap();
+    std::fs::write(dir.path().join("DCIM/Camera/a.jpg"), b"from disk").unwrap();
+    let device = SimDevice::new(Profile::Android);
+    let s = device
+        .serve_folder(StorageSpec::new("disk"), dir.path(), true)
+        .unwrap();
+    let mut host = Host::session(&device);
+    let a = host.find(s, "DCIM/Camera/a.jpg");
+    assert_eq!(host.ok(Op::GET_OBJECT, &[a]), b"from disk");
+    let camera = host.find(s, "DCIM/Camera");
+    let bytes = generated(1, 0, 70_000);
+    let b = upload(&mut host, s, camera, "b.jpg", &bytes).unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("DCIM/Camera/b.jpg")).unwrap(),
+        bytes
+    );
+    assert_eq!(host.ok(Op::GET_OBJECT, &[b]), bytes);
+    // A failed upload leaves no partial file.
+    let info = object_info("c.jpg", ObjectFormat::EXIF_JPEG, 10);
+    host.transact(Op::SEND_OBJECT_INFO, &[s, camera], Some(&info));
+    host.transact(Op::SEND_OBJECT, &[], Some(b"short"));
+    assert!(!dir.path().join("DCIM/Camera/c.jpg").exists());
+    host.ok(Op::DELETE_OBJECT, &[camera, 0]);
+    assert!(!dir.path().join("DCIM/Camera").exists());
+
+    let read_only = SimDevice::new(Profile::Android);
+    let r = read_only
+        .serve_folder(StorageSpec::new("disk"), dir.path(), false)
+        .unwrap();
+    let mut host = Host::session(&read_only);
+    let dcim = host.find(r, "DCIM");
+    assert_eq!(host.code(Op::DELETE_OBJECT, &[dcim, 0]), Rc::STORE_READ_ONLY);
+    assert!(dir.path().join("DCIM").exists());
+}
+
+#[test]
+fn a_file_that_vanishes_from_disk_makes_the_device_stall_or_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.bin"), vec![7u8; 100_000]).unwrap();
+    std::fs::write(dir.path().join("b.bin"), b"b").unwrap();
+    let device = SimDevice::new(Profile::Android);
+    let s = device
+        .serve_folder(StorageSpec::new("disk"), dir.path(), false)
+        .unwrap();
+    let mut host = Host::session(&device);
+    let handles = host.handles(s, 0, ALL);
+    // Shrunk after listing: the transfer stalls midway.
+    std::fs::write(dir.path().join("a.bin"), b"short").unwrap();
+    let (got, error) = pull_until_error(&mut host, handles[0], 64 * 1024);
+    assert!(matches!(error, TransportError::Stall), "{error:?}");
+    assert_eq!(got.len(), 12 + 5);
+    host.t.clear_halt().unwrap();
+    // Gone: no data phase, an error response.
+    std::fs::remove_file(dir.path().join("b.bin")).unwrap();
+    assert_eq!(host.code(Op::GET_OBJECT, &[handles[1]]), Rc::GENERAL_ERROR);
+}
+
+#[test]
+fn profiles_parse_from_their_names() {
+    for profile in Profile::ALL {
+        assert_eq!(profile.name().parse::<Profile>(), Ok(profile));
+    }
+    let error = "iphone".parse::<Profile>().unwrap_err();
+    assert!(error.contains("ptp-camera"), "{error}");
 }

@@ -1,5 +1,5 @@
-//! The command line, as clap derives it. Parsing only: the commands live in
-//! `crate::commands`.
+//! The command line: global flags and one subcommand per job. Parsing only:
+//! the commands live in `crate::commands`.
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -11,27 +11,27 @@ use crate::commands::ls::LsArgs;
 
 /// Copy photos and videos off a phone over MTP, filed by capture date.
 #[derive(Debug, Parser)]
-#[command(name = "mtpull", version, about)]
+#[command(version, about)]
 pub struct Cli {
-    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 
-    /// Say more: -v prints transaction counts and the listing strategy.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    /// Say more (repeat for more still); -v prints transaction counts and
+    /// the listing strategy.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
-    /// Run against a simulated phone with sample photos (no phone needed).
+    /// Talk to a simulated phone with sample photos instead of USB hardware.
     #[arg(long, global = true)]
     pub demo: bool,
 
-    /// The device to use, by serial number, when several are connected
+    /// The device to use, by USB serial number, when several are connected
     /// ("demo" is the simulated phone).
-    #[arg(long, global = true, value_name = "SERIAL")]
+    #[arg(long, value_name = "SERIAL", global = true)]
     pub device: Option<String>,
 
-    /// For tests and demos: run against a simulator profile
-    /// (android, locked, samsung, ptp-camera) instead of USB.
+    /// For tests and demos: talk to a simulated device of this profile
+    /// (android, locked, samsung, ptp-camera, qemu) instead of USB.
     #[arg(long, global = true, value_name = "PROFILE", hide = true)]
     pub sim: Option<String>,
 
@@ -40,12 +40,17 @@ pub struct Cli {
     pub sim_unlock_after: Option<u64>,
 }
 
-/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List connected phones and cameras with their storages.
+    ///
+    /// Exit status: 0 listed, 1 some devices could not be read, 3 no device,
+    /// or a phone is locked.
     Devices,
     /// List files on the device, like ls.
+    ///
+    /// Exit status: 0 listed, 1 some storages failed, 2 not found or failed,
+    /// 3 no device, or the phone stayed locked.
     Ls(LsArgs),
     /// File the photos and videos of a local folder into date folders by capture time.
     ///

@@ -124,7 +124,9 @@ fn port_path(summary: &DeviceSummary) -> String {
 /// Opening errors keep their words; "no device" also sets the exit status.
 fn open_error(err: OpenError) -> anyhow::Error {
     match err {
-        OpenError::NoDevice { .. } | OpenError::NoMatch { .. } => NoDevice(err.to_string()).into(),
+        OpenError::NoDevice { .. } | OpenError::NoMatch { .. } | OpenError::NoUsbSubsystem => {
+            NoDevice(err.to_string()).into()
+        }
         other => other.into(),
     }
 }

@@ -108,7 +108,11 @@ pub fn run(cli: &Cli, args: &LsArgs) -> anyhow::Result<ExitCode> {
         }
     }
     rows.sort_by(|a, b| a.path.cmp(&b.path));
-    print(&rows, args)?;
+    match print(&rows, args) {
+        // A reader that stops early (`| head`) is not a failure.
+        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => {}
+        other => other.context("writing the listing")?,
+    }
     if cli.verbose > 0 {
         if let Some(strategy) = session.listing_strategy() {
             eprintln!("listing: {strategy}");
@@ -246,7 +250,7 @@ fn iso_date(time: DeviceTime) -> String {
     }
 }
 
-fn print(rows: &[Row], args: &LsArgs) -> anyhow::Result<()> {
+fn print(rows: &[Row], args: &LsArgs) -> io::Result<()> {
     let mut out = io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, rows)?;

@@ -19,7 +19,6 @@ pub mod holders;
 #[cfg(feature = "libusb")]
 pub mod libusb_backend;
 pub mod nusb_backend;
-#[cfg(any(feature = "libusb", test))]
 mod phase;
 #[cfg(target_os = "linux")]
 pub mod sysfs;
@@ -67,14 +66,14 @@ pub trait Transport: Send {
     /// Reads bytes of the bulk-IN phase under way into `buf` (which must not be
     /// empty).
     ///
-    /// Returns `Ok(0)` exactly once when the phase has ended (short or zero-length
-    /// packet); the call after that starts reading the next phase. A phase's bytes
-    /// may come back in pieces of any size, whatever `buf`'s size.
-    ///
-    /// A device that leaves out the zero-length packet after a phase ending on a
-    /// packet boundary (some players; QEMU's usb-mtp when a phase fills a host
-    /// transfer exactly) makes the next phase's bytes follow without the `Ok(0)`:
-    /// the container's length field is the only way to tell where the first ended.
+    /// Returns `Ok(0)` exactly once when the phase has ended; the call after that
+    /// starts reading the next phase. A phase ends at a short or zero-length
+    /// packet, or once the length its container header declares has been read
+    /// (so a device that leaves out the zero-length packet, as QEMU's usb-mtp
+    /// does when a phase fills a host transfer exactly, still gets its phases
+    /// apart). Containers declaring 0xFFFFFFFF (objects of 4 GiB or more) end at
+    /// the short packet only. A phase's bytes may come back in pieces of any size,
+    /// whatever `buf`'s size; the first pieces stop at the 12-byte header.
     fn read_phase(&mut self, buf: &mut [u8]) -> Result<usize, TransportError>;
 
     /// Waits up to `timeout` for one packet on the interrupt (event) endpoint.

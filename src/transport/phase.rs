@@ -1,15 +1,80 @@
-//! Phases out of synchronous bulk-IN transfers, for backends that read one
-//! transfer at a time (libusb's synchronous API).
+//! Where a bulk-IN phase ends.
 //!
 //! A host transfer of N bytes (a multiple of the packet size) ends when N bytes
 //! have arrived or at a short (or zero-length) packet. A transfer that ends
 //! short ends the phase; one that fills up does not, and the next transfer
 //! carries on. A transfer cut off by the timeout keeps its bytes and does not
 //! end the phase either.
+//!
+//! Every phase on a PTP bulk pipe is a container whose first four bytes give
+//! its length, so a phase also ends when that many bytes have been read: a
+//! device that leaves out the zero-length packet after a phase ending on a
+//! packet boundary (QEMU's usb-mtp does when a phase fills a host transfer; so
+//! do some players) would otherwise run two phases together. [`PhaseBounds`]
+//! tracks that for both backends; [`PhaseReader`] reads phases out of
+//! synchronous transfers for the libusb backend.
 
+#[cfg(any(feature = "libusb", test))]
 use super::TransportError;
 
+/// Bytes of the container header: length u32, type u16, code u16, transaction u32.
+const CONTAINER_HEADER_LEN: u64 = 12;
+/// The length field of a container of 4 GiB or more: only a short packet ends it.
+const LENGTH_UNKNOWN: u32 = 0xFFFF_FFFF;
+
+/// The declared length of the phase under way and how much of it has been read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PhaseBounds {
+    header: [u8; 4],
+    consumed: u64,
+    declared: Option<u64>,
+}
+
+impl PhaseBounds {
+    /// How many of `wanted` bytes may be read now. Until the length field is
+    /// known, reads stop at the end of the container header, so that a read can
+    /// never run past a phase shorter than the caller's buffer.
+    pub fn limit(&self, wanted: usize) -> usize {
+        let left = match self.declared {
+            Some(declared) => declared.saturating_sub(self.consumed),
+            None if self.consumed < CONTAINER_HEADER_LEN => CONTAINER_HEADER_LEN - self.consumed,
+            None => u64::MAX,
+        };
+        usize::try_from(left).map_or(wanted, |left| wanted.min(left))
+    }
+
+    /// Accounts for bytes just read from the phase.
+    pub fn record(&mut self, bytes: &[u8]) {
+        for (offset, &byte) in bytes.iter().enumerate() {
+            let position = self.consumed + offset as u64;
+            if position >= 4 {
+                break;
+            }
+            self.header[position as usize] = byte;
+            if position == 3 {
+                let length = u32::from_le_bytes(self.header);
+                let plausible =
+                    length != LENGTH_UNKNOWN && u64::from(length) >= CONTAINER_HEADER_LEN;
+                self.declared = plausible.then_some(u64::from(length));
+            }
+        }
+        self.consumed += bytes.len() as u64;
+    }
+
+    /// Whether the container's declared length has been read in full.
+    pub fn complete(&self) -> bool {
+        self.declared
+            .is_some_and(|declared| self.consumed >= declared)
+    }
+
+    /// Starts over for the next phase.
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
 /// How one bulk-IN transfer came back.
+#[cfg(any(feature = "libusb", test))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Received {
     /// Bytes that arrived.
@@ -19,14 +84,17 @@ pub(crate) struct Received {
 }
 
 /// The bytes of the transfer being read and where the phase stands.
+#[cfg(any(feature = "libusb", test))]
 pub(crate) struct PhaseReader {
     transfer: Vec<u8>,
     start: usize,
     end: usize,
     /// The buffered transfer ended short: the phase ends once it is read.
     ends_phase: bool,
+    bounds: PhaseBounds,
 }
 
+#[cfg(any(feature = "libusb", test))]
 impl PhaseReader {
     /// `transfer_size` must be a non-zero multiple of the packet size.
     pub fn new(transfer_size: usize) -> Self {
@@ -35,6 +103,7 @@ impl PhaseReader {
             start: 0,
             end: 0,
             ends_phase: false,
+            bounds: PhaseBounds::default(),
         }
     }
 
@@ -50,39 +119,72 @@ impl PhaseReader {
                 "read_phase needs room for at least one byte".into(),
             ));
         }
+        if self.bounds.complete() {
+            self.settle_declared_end(&mut bulk_in)?;
+            return Ok(self.end_phase());
+        }
         loop {
             if self.start < self.end {
-                let len = out.len().min(self.end - self.start);
+                let len = self.bounds.limit(out.len()).min(self.end - self.start);
                 out[..len].copy_from_slice(&self.transfer[self.start..self.start + len]);
                 self.start += len;
+                self.bounds.record(&out[..len]);
                 return Ok(len);
             }
             if std::mem::take(&mut self.ends_phase) {
-                return Ok(0);
+                return Ok(self.end_phase());
             }
-            let received = bulk_in(&mut self.transfer)?;
-            let len = received.len.min(self.transfer.len());
-            (self.start, self.end) = (0, len);
-            if received.cut_by_timeout {
-                if len == 0 {
-                    // Backends report that as `Timeout`; never mistake it for a phase end.
-                    return Err(TransportError::Other(
-                        "a transfer timed out before any byte arrived".into(),
-                    ));
-                }
-                continue;
-            }
-            if len == 0 {
+            if self.fill(&mut bulk_in)? == 0 {
                 // A zero-length packet: the phase ended on a transfer boundary.
-                return Ok(0);
+                return Ok(self.end_phase());
             }
-            self.ends_phase = len < self.transfer.len();
         }
+    }
+
+    /// Performs one transfer into the buffer; returns its length.
+    fn fill(
+        &mut self,
+        bulk_in: &mut impl FnMut(&mut [u8]) -> Result<Received, TransportError>,
+    ) -> Result<usize, TransportError> {
+        let received = bulk_in(&mut self.transfer)?;
+        let len = received.len.min(self.transfer.len());
+        if received.cut_by_timeout && len == 0 {
+            // Backends report that as `Timeout`; never mistake it for a phase end.
+            return Err(TransportError::Other(
+                "a transfer timed out before any byte arrived".into(),
+            ));
+        }
+        (self.start, self.end) = (0, len);
+        self.ends_phase = !received.cut_by_timeout && len > 0 && len < self.transfer.len();
+        Ok(len)
+    }
+
+    /// The declared length has been read. Bytes still buffered belong to the
+    /// next phase; a transfer that ended short ended the phase; after a full
+    /// transfer a zero-length packet may follow, and is swallowed if it does.
+    fn settle_declared_end(
+        &mut self,
+        bulk_in: &mut impl FnMut(&mut [u8]) -> Result<Received, TransportError>,
+    ) -> Result<(), TransportError> {
+        if self.start < self.end || std::mem::take(&mut self.ends_phase) {
+            return Ok(());
+        }
+        match self.fill(bulk_in) {
+            // Nothing followed in time: the declared length ended the phase.
+            Err(TransportError::Timeout(_)) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    fn end_phase(&mut self) -> usize {
+        self.bounds.reset();
+        0
     }
 
     /// Drops what is buffered (after a stall is cleared).
     pub fn reset(&mut self) {
         (self.start, self.end, self.ends_phase) = (0, 0, false);
+        self.bounds.reset();
     }
 }
 
@@ -91,6 +193,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::VecDeque;
+    use std::time::Duration;
 
     /// A device's bulk-IN endpoint: packets queued phase after phase.
     struct FakeEndpoint {
@@ -118,27 +221,36 @@ mod tests {
             }
         }
 
+        /// Packets arrive until the transfer is full or one is short, as on a host.
         fn transfer(&mut self, buf: &mut [u8]) -> Result<Received, TransportError> {
+            let timeout = TransportError::Timeout(Duration::from_secs(1));
             let cut = self
                 .cut_after
                 .iter()
                 .find(|(t, _)| *t == self.transfers)
                 .map(|(_, n)| *n);
             self.transfers += 1;
-            let mut len = 0;
-            let mut packets = 0;
+            let (mut len, mut packets) = (0, 0);
             while len < buf.len() {
                 if cut == Some(packets) {
-                    return match len {
-                        0 => Err(TransportError::Timeout(std::time::Duration::from_secs(1))),
-                        _ => Ok(Received {
+                    return if len == 0 {
+                        Err(timeout)
+                    } else {
+                        Ok(Received {
                             len,
                             cut_by_timeout: true,
-                        }),
+                        })
                     };
                 }
                 let Some(packet) = self.packets.pop_front() else {
-                    return Err(TransportError::Timeout(std::time::Duration::from_secs(1)));
+                    return if len == 0 {
+                        Err(timeout)
+                    } else {
+                        Ok(Received {
+                            len,
+                            cut_by_timeout: true,
+                        })
+                    };
                 };
                 buf[len..len + packet.len()].copy_from_slice(&packet);
                 len += packet.len();
@@ -169,15 +281,22 @@ mod tests {
         }
     }
 
-    fn bytes(len: usize, seed: u8) -> Vec<u8> {
-        (0..len)
+    /// A container of `len` bytes (at least 12) whose length field says `declared`.
+    fn container_declaring(len: usize, declared: u32, seed: u8) -> Vec<u8> {
+        let mut bytes: Vec<u8> = (0..len)
             .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-            .collect()
+            .collect();
+        bytes[..4].copy_from_slice(&declared.to_le_bytes());
+        bytes
+    }
+
+    fn container(len: usize, seed: u8) -> Vec<u8> {
+        container_declaring(len, u32::try_from(len).unwrap(), seed)
     }
 
     #[test]
     fn data_then_response_come_back_as_two_phases() {
-        let phases = vec![bytes(700, 1), bytes(12, 2)];
+        let phases = vec![container(700, 1), container(12, 2)];
         let mut endpoint = FakeEndpoint::new(&phases, 512, true);
         let mut reader = PhaseReader::new(4096);
         assert_eq!(
@@ -191,8 +310,8 @@ mod tests {
     }
 
     #[test]
-    fn zero_length_packet_after_a_full_transfer_ends_the_phase() {
-        let phases = vec![bytes(4096, 3), bytes(12, 4)];
+    fn zero_length_packet_after_a_full_transfer_is_swallowed() {
+        let phases = vec![container(4096, 3), container(12, 4)];
         let mut endpoint = FakeEndpoint::new(&phases, 512, true);
         let mut reader = PhaseReader::new(4096);
         assert_eq!(
@@ -211,7 +330,7 @@ mod tests {
 
     #[test]
     fn zero_length_packet_inside_a_transfer_ends_it_short() {
-        let phases = vec![bytes(1024, 5), bytes(12, 6)];
+        let phases = vec![container(1024, 5), container(12, 6)];
         let mut endpoint = FakeEndpoint::new(&phases, 512, true);
         let mut reader = PhaseReader::new(8192);
         assert_eq!(
@@ -226,8 +345,70 @@ mod tests {
     }
 
     #[test]
+    fn without_the_zero_length_packet_the_declared_length_ends_the_phase() {
+        // QEMU's usb-mtp: a phase filling a host transfer exactly, then no ZLP.
+        let phases = vec![container(1024, 1), container(12, 2)];
+        let mut endpoint = FakeEndpoint::new(&phases, 512, false);
+        let mut reader = PhaseReader::new(1024);
+        assert_eq!(
+            read_phase(&mut reader, &mut endpoint, 4096).unwrap(),
+            phases[0]
+        );
+        assert_eq!(
+            read_phase(&mut reader, &mut endpoint, 4096).unwrap(),
+            phases[1]
+        );
+    }
+
+    #[test]
+    fn without_the_zero_length_packet_two_phases_in_one_transfer_are_split() {
+        // The packet-multiple phase and the response arrive in the same transfer.
+        let phases = vec![container(1024, 1), container(16, 2)];
+        let mut endpoint = FakeEndpoint::new(&phases, 512, false);
+        let mut reader = PhaseReader::new(8192);
+        assert_eq!(
+            read_phase(&mut reader, &mut endpoint, 8192).unwrap(),
+            phases[0]
+        );
+        assert_eq!(
+            read_phase(&mut reader, &mut endpoint, 8192).unwrap(),
+            phases[1]
+        );
+        assert_eq!(endpoint.transfers, 1);
+    }
+
+    #[test]
+    fn a_phase_shorter_than_declared_ends_at_its_short_packet() {
+        let truncated = container_declaring(100, 5000, 1);
+        let phases = vec![truncated.clone(), container(12, 2)];
+        let mut endpoint = FakeEndpoint::new(&phases, 512, true);
+        let mut reader = PhaseReader::new(4096);
+        assert_eq!(
+            read_phase(&mut reader, &mut endpoint, 64).unwrap(),
+            truncated
+        );
+        assert_eq!(
+            read_phase(&mut reader, &mut endpoint, 64).unwrap(),
+            phases[1]
+        );
+    }
+
+    #[test]
+    fn objects_of_4_gib_and_more_end_at_the_short_packet() {
+        let big = container_declaring(3000, 0xFFFF_FFFF, 9);
+        let phases = vec![big.clone(), container(12, 2)];
+        let mut endpoint = FakeEndpoint::new(&phases, 512, true);
+        let mut reader = PhaseReader::new(1024);
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 700).unwrap(), big);
+        assert_eq!(
+            read_phase(&mut reader, &mut endpoint, 700).unwrap(),
+            phases[1]
+        );
+    }
+
+    #[test]
     fn a_transfer_cut_by_the_timeout_keeps_its_bytes_and_the_phase_goes_on() {
-        let phases = vec![bytes(3000, 7), bytes(12, 8)];
+        let phases = vec![container(3000, 7), container(12, 8)];
         let mut endpoint = FakeEndpoint::new(&phases, 512, true);
         endpoint.cut_after = vec![(0, 2)];
         let mut reader = PhaseReader::new(4096);
@@ -243,7 +424,7 @@ mod tests {
 
     #[test]
     fn a_timeout_with_nothing_received_is_an_error_and_reading_can_resume() {
-        let phases = vec![bytes(100, 9)];
+        let phases = vec![container(100, 9)];
         let mut endpoint = FakeEndpoint::new(&phases, 512, true);
         endpoint.cut_after = vec![(0, 0)];
         let mut reader = PhaseReader::new(4096);
@@ -259,8 +440,24 @@ mod tests {
     }
 
     #[test]
+    fn after_the_response_one_more_read_waits_for_the_next_phase() {
+        let phases = vec![container(12, 1)];
+        let mut endpoint = FakeEndpoint::new(&phases, 512, true);
+        let mut reader = PhaseReader::new(4096);
+        assert_eq!(
+            read_phase(&mut reader, &mut endpoint, 64).unwrap(),
+            phases[0]
+        );
+        let mut buf = [0; 64];
+        assert!(matches!(
+            reader.read(&mut buf, |b| endpoint.transfer(b)),
+            Err(TransportError::Timeout(_))
+        ));
+    }
+
+    #[test]
     fn empty_phase_is_a_lone_zero_length_packet() {
-        let phases = vec![Vec::new(), bytes(12, 1)];
+        let phases = vec![Vec::new(), container(12, 1)];
         let mut endpoint = FakeEndpoint::new(&phases, 64, true);
         let mut reader = PhaseReader::new(512);
         assert_eq!(
@@ -275,7 +472,7 @@ mod tests {
 
     #[test]
     fn reset_drops_a_partial_phase() {
-        let phases = vec![bytes(700, 1), bytes(12, 2)];
+        let phases = vec![container(700, 1), container(12, 2)];
         let mut endpoint = FakeEndpoint::new(&phases, 512, true);
         let mut reader = PhaseReader::new(4096);
         let mut buf = [0; 10];
@@ -298,26 +495,49 @@ mod tests {
     }
 
     #[test]
-    fn without_the_zero_length_packet_two_phases_run_together() {
-        // What a device that leaves the ZLP out does: the documented limit.
-        let phases = vec![bytes(1024, 1), bytes(12, 2)];
-        let mut endpoint = FakeEndpoint::new(&phases, 512, false);
-        let mut reader = PhaseReader::new(1024);
-        let merged = read_phase(&mut reader, &mut endpoint, 4096).unwrap();
-        assert_eq!(merged, [phases[0].clone(), phases[1].clone()].concat());
+    fn bounds_read_the_length_field_across_tiny_reads() {
+        let mut bounds = PhaseBounds::default();
+        assert_eq!(
+            bounds.limit(4096),
+            12,
+            "reads stop at the header until the length is known"
+        );
+        for byte in 20u32.to_le_bytes() {
+            assert!(!bounds.complete());
+            bounds.record(&[byte]);
+        }
+        assert_eq!(bounds.limit(4096), 16);
+        bounds.record(&[0; 16]);
+        assert!(bounds.complete());
+        assert_eq!(bounds.limit(4096), 0);
+        bounds.reset();
+        assert_eq!(bounds, PhaseBounds::default());
+    }
+
+    #[test]
+    fn implausible_lengths_leave_the_phase_to_its_short_packet() {
+        for declared in [0u32, 11, 0xFFFF_FFFF] {
+            let mut bounds = PhaseBounds::default();
+            bounds.record(&declared.to_le_bytes());
+            bounds.record(&[0; 8]);
+            bounds.record(&[0; 5000]);
+            assert!(!bounds.complete(), "{declared}");
+            assert_eq!(bounds.limit(4096), 4096, "{declared}");
+        }
     }
 
     proptest! {
         #[test]
         fn phases_come_back_whole_whatever_the_sizes(
-            lengths in prop::collection::vec(0usize..5000, 1..6),
+            lengths in prop::collection::vec(12usize..5000, 1..6),
             packet_shift in 6u32..11,
             transfers_in_packets in 1usize..12,
             chunk in 1usize..3000,
+            zero_length_packets: bool,
         ) {
             let max_packet = 1usize << packet_shift;
-            let phases: Vec<Vec<u8>> = lengths.iter().enumerate().map(|(i, &len)| bytes(len, i as u8)).collect();
-            let mut endpoint = FakeEndpoint::new(&phases, max_packet, true);
+            let phases: Vec<Vec<u8>> = lengths.iter().enumerate().map(|(i, &len)| container(len, i as u8)).collect();
+            let mut endpoint = FakeEndpoint::new(&phases, max_packet, zero_length_packets);
             let mut reader = PhaseReader::new(max_packet * transfers_in_packets);
             for phase in &phases {
                 prop_assert_eq!(&read_phase(&mut reader, &mut endpoint, chunk).unwrap(), phase);

@@ -48,10 +48,7 @@ fn recursive_long_listing_shows_kinds_sizes_and_dates() {
         .lines()
         .find(|l| l.contains(&camera) && l.ends_with(".jpg"))
         .expect("a camera photo");
-    assert!(
-        photo.starts_with('-') && photo.contains(" B  20"),
-        "{photo}"
-    );
+    assert!(photo.starts_with('-') && photo.contains(" B  20"), "{photo}");
 }
 
 #[test]
@@ -78,7 +75,7 @@ fn json_output_parses_and_describes_each_object() {
 #[test]
 fn every_profile_lists_the_same_tree() {
     let android = paths(&json_rows(&["--sim", "android", "ls", "-r", "--json"]));
-    for profile in ["samsung", "ptp-camera"] {
+    for profile in ["samsung", "ptp-camera", "qemu"] {
         let other = paths(&json_rows(&["--sim", profile, "ls", "-r", "--json"]));
         assert_eq!(other, android, "{profile}");
     }

@@ -1,5 +1,5 @@
-//! Integration tests: the `mtpull` binary and the library against simulated
-//! devices and real folders.
+//! Integration tests: the `mtpull` binary run on real folders and on the
+//! simulated device, and the library against the simulated device.
 //!
 //! One test binary (faster to link than one per file); each area is a module.
 

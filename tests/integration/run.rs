@@ -1,6 +1,7 @@
-//! Running the built `mtpull` binary.
+//! `util::mtpull` with the output as text and the status checked, for the
+//! device commands' tests.
 
-use std::process::{Command, Output};
+use crate::util;
 
 /// What one run of `mtpull` printed and how it ended.
 pub struct Run {
@@ -9,20 +10,13 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// Runs `mtpull` with `args`.
+/// Runs `mtpull` with `args` (in UTC).
 pub fn mtpull(args: &[&str]) -> Run {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_mtpull"))
-        .args(args)
-        .output()
-        .expect("the mtpull binary runs");
+    let output = util::mtpull(args, "UTC");
     Run {
-        status: status.code(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        status: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
 

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use mtpull::ptp::{EventCode, ObjectFormat, ObjectInfo, OperationCode};
 use mtpull::session::{Entry, ListingStrategy, Session, SessionError};
 use mtpull::sim::{Content, Fault, Profile, SimDevice, StorageSpec, generated_bytes};
+use mtpull::transport::{Transport, TransportError};
 
 const FOLDERS: usize = 200;
 const FILES_PER_FOLDER: usize = 99;
@@ -278,4 +279,152 @@ fn a_device_error_names_the_operation_and_keeps_the_session() {
     );
     assert!(!err.needs_recovery());
     assert_eq!(session.get_object(file.handle, &mut Vec::new()).unwrap(), 10);
+}
+
+/// A transport that passes the simulator's bytes through but rewrites one
+/// IN phase: a device that lies, over the real codec.
+struct Lying {
+    inner: Box<dyn Transport>,
+    /// Which IN phase to rewrite (counted from 0 over the connection).
+    target: usize,
+    rewrite: fn(&mut Vec<u8>),
+    phases_seen: usize,
+    /// The rewritten phase being served, and how much of it is served.
+    serving: Option<(Vec<u8>, usize)>,
+}
+
+impl Lying {
+    fn new(phone: &SimDevice, target: usize, rewrite: fn(&mut Vec<u8>)) -> Lying {
+        Lying {
+            inner: Box::new(phone.connect()),
+            target,
+            rewrite,
+            phases_seen: 0,
+            serving: None,
+        }
+    }
+}
+
+impl Transport for Lying {
+    fn max_packet_size(&self) -> usize {
+        self.inner.max_packet_size()
+    }
+    fn write_phase(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        self.inner.write_phase(data)
+    }
+    fn end_write_phase(&mut self) -> Result<(), TransportError> {
+        self.inner.end_write_phase()
+    }
+    fn read_phase(&mut self, buf: &mut [u8]) -> Result<usize, TransportError> {
+        if self.serving.is_none() && self.phases_seen == self.target {
+            let mut phase = Vec::new();
+            let mut chunk = vec![0; 1 << 16];
+            loop {
+                let n = self.inner.read_phase(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+                phase.extend_from_slice(&chunk[..n]);
+            }
+            (self.rewrite)(&mut phase);
+            self.serving = Some((phase, 0));
+        }
+        if let Some((phase, served)) = &mut self.serving {
+            let n = (phase.len() - *served).min(buf.len());
+            buf[..n].copy_from_slice(&phase[*served..*served + n]);
+            *served += n;
+            if n == 0 {
+                self.serving = None;
+                self.phases_seen += 1;
+                self.target = usize::MAX;
+            }
+            return Ok(n);
+        }
+        let n = self.inner.read_phase(buf)?;
+        if n == 0 {
+            self.phases_seen += 1;
+        }
+        Ok(n)
+    }
+    fn read_event(&mut self, buf: &mut [u8], timeout: Duration) -> Result<Option<usize>, TransportError> {
+        self.inner.read_event(buf, timeout)
+    }
+    fn clear_halt(&mut self) -> Result<(), TransportError> {
+        self.inner.clear_halt()
+    }
+    fn set_timeout(&mut self, timeout: Duration) {
+        self.inner.set_timeout(timeout)
+    }
+}
+
+/// IN phases on a fresh connection: GetDeviceInfo data (0) and response (1),
+/// OpenSession's response (2), then the first operation's data (3) and response (4).
+const FIRST_OP_DATA: usize = 3;
+const FIRST_OP_RESPONSE: usize = 4;
+
+fn lying_session(target: usize, rewrite: fn(&mut Vec<u8>)) -> Session {
+    let (phone, _storage) = phone(Profile::Android);
+    Session::open(Box::new(Lying::new(&phone, target, rewrite))).unwrap()
+}
+
+#[test]
+fn a_lying_device_gets_a_clear_error_not_a_panic() {
+    // A response for another transaction.
+    let mut session = lying_session(FIRST_OP_RESPONSE, |phase| phase[8] ^= 0x40);
+    let err = session.storage_ids().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("answered transaction 65 while 1 was under way"),
+        "{err}"
+    );
+    assert!(err.needs_recovery());
+
+    // A StorageInfo dataset cut short, its length field cut to match.
+    let mut session = lying_session(FIRST_OP_DATA, |phase| {
+        phase.truncate(20);
+        phase[..4].copy_from_slice(&20u32.to_le_bytes());
+    });
+    let err = session.storage_info(0x10001).unwrap_err();
+    assert!(matches!(err, SessionError::Dataset { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("GetStorageInfo returned a malformed dataset: truncated"),
+        "{err}"
+    );
+
+    // A data phase that stops before the length its header announced.
+    let mut session = lying_session(FIRST_OP_DATA, |phase| phase.truncate(20));
+    let err = session.storage_info(0x10001).unwrap_err();
+    assert!(
+        err.to_string().contains("carried 8 bytes, its header announced"),
+        "{err}"
+    );
+
+    // An event container where the data was due, and an unknown container type.
+    let mut session = lying_session(FIRST_OP_DATA, |phase| phase[4] = 4);
+    let err = session.storage_ids().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Event container where the response was due"),
+        "{err}"
+    );
+    let mut session = lying_session(FIRST_OP_DATA, |phase| phase[4] = 7);
+    let err = session.storage_ids().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unreadable container header (invalid container type: 7)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn after_a_protocol_error_recover_gives_a_working_session() {
+    let (phone, storage) = phone(Profile::Android);
+    phone
+        .add_file(storage, "a.jpg", Content::generated(10, 1), when())
+        .unwrap();
+    let mut session = Session::open(Box::new(Lying::new(&phone, FIRST_OP_RESPONSE, |p| p[8] ^= 1))).unwrap();
+    assert!(session.storage_ids().unwrap_err().needs_recovery());
+    session.recover().unwrap();
+    assert_eq!(session.storage_ids().unwrap(), [storage]);
 }

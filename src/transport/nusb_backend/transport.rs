@@ -1,6 +1,6 @@
 //! [`Transport`] over nusb: queued bulk-IN transfers read phase by phase.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::time::{Duration, Instant};
 
 use nusb::MaybeFuture;
@@ -10,6 +10,7 @@ use nusb::transfer::{
 };
 
 use crate::transport::discover::Endpoints;
+use crate::transport::phase::PhaseBounds;
 use crate::transport::{DEFAULT_TIMEOUT, DeviceStatus, Transport, TransportError, class_request};
 
 /// Bytes per bulk transfer. Large transfers keep the per-transfer overhead small
@@ -18,6 +19,8 @@ const TRANSFER_SIZE: usize = 512 * 1024;
 /// Bulk-IN transfers kept submitted, so that the transfers for the next data and
 /// response phases are already waiting when a command goes out.
 const QUEUED_IN_TRANSFERS: usize = 4;
+/// The queue grows by one after each read timeout, up to this (see `grow_in_queue`).
+const MAX_QUEUED_IN_TRANSFERS: usize = 8;
 /// Bulk-OUT transfers in flight before `write_phase` waits.
 const QUEUED_OUT_TRANSFERS: usize = 4;
 /// How long to wait for cancelled transfers to come back.
@@ -34,6 +37,10 @@ pub struct NusbTransport {
     timeout: Duration,
     /// Bulk-IN transfers withdrawn for a data-out phase; resubmitted at the next read.
     in_queue_withdrawn: bool,
+    /// How many bulk-IN transfers the reader keeps submitted.
+    in_queue_len: usize,
+    /// The container length of the IN phase under way.
+    bounds: PhaseBounds,
 }
 
 impl NusbTransport {
@@ -49,13 +56,15 @@ impl NusbTransport {
             .map(|address| interface.endpoint::<Interrupt, In>(address))
             .transpose()?;
         Ok(Self {
-            bulk_in: Some(reader(bulk_in, DEFAULT_TIMEOUT, true)),
+            bulk_in: Some(reader(bulk_in, DEFAULT_TIMEOUT, QUEUED_IN_TRANSFERS)),
             bulk_out: Some(writer(bulk_out, DEFAULT_TIMEOUT)),
             interface,
             endpoints,
             events,
             timeout: DEFAULT_TIMEOUT,
             in_queue_withdrawn: false,
+            in_queue_len: QUEUED_IN_TRANSFERS,
+            bounds: PhaseBounds::default(),
         })
     }
 
@@ -72,23 +81,90 @@ impl NusbTransport {
         self.bulk_out.as_mut().ok_or_else(endpoints_lost)
     }
 
+    /// After a read timeout every queued transfer is still submitted, so the next
+    /// read would submit none. Hardware keeps polling a pending transfer, but
+    /// QEMU's xHCI retries a NAKed one only when the host rings the endpoint's
+    /// doorbell, which a submission does: one more slot makes the next read submit.
+    fn grow_in_queue(&mut self) {
+        if self.in_queue_len < MAX_QUEUED_IN_TRANSFERS {
+            self.in_queue_len += 1;
+            if let Some(bulk_in) = self.bulk_in.as_mut() {
+                bulk_in.set_num_transfers(self.in_queue_len);
+            }
+        }
+    }
+
+    /// A fresh reader on `endpoint`, its queue back to the normal length (or
+    /// empty until the next read, while withdrawn for a data-out phase).
+    fn replace_reader(&mut self, endpoint: nusb::Endpoint<Bulk, In>) {
+        self.bounds.reset();
+        self.in_queue_len = QUEUED_IN_TRANSFERS;
+        let queued = if self.in_queue_withdrawn {
+            1
+        } else {
+            self.in_queue_len
+        };
+        self.bulk_in = Some(reader(endpoint, self.timeout, queued));
+    }
+
+    /// Reads up to the phase's end: its short packet or its declared length.
+    fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, TransportError> {
+        let (timeout, limit) = (self.timeout, self.bounds.limit(buf.len()));
+        let mut phase = self.bulk_in()?.until_short_packet();
+        let read = phase
+            .read(&mut buf[..limit])
+            .map_err(|e| from_io_error(e, timeout))?;
+        if read == 0 {
+            // A non-empty buffer reads 0 only at a short (or zero-length) packet.
+            phase.consume_end().map_err(|_| {
+                TransportError::Other("the phase ended without a short packet".into())
+            })?;
+        }
+        self.bounds.record(&buf[..read]);
+        Ok(read)
+    }
+
+    /// The declared length has been read. Bytes already buffered belong to the
+    /// next phase; a transfer that ended short ended the phase; after a full
+    /// transfer a zero-length packet may follow, and is swallowed if it does.
+    fn settle_declared_end(&mut self) -> Result<(), TransportError> {
+        let timeout = self.timeout;
+        let mut phase = self.bulk_in()?.until_short_packet();
+        let next = if phase.is_end() {
+            Ok(&[][..])
+        } else {
+            phase.fill_buf()
+        };
+        match next {
+            Ok([]) => phase.consume_end().map_err(|_| {
+                TransportError::Other("the phase ended without a short packet".into())
+            }),
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                // Nothing followed in time: the declared length ended the phase.
+                self.grow_in_queue();
+                Ok(())
+            }
+            Err(e) => Err(from_io_error(e, timeout)),
+        }
+    }
+
     fn interface_index(&self) -> u16 {
         u16::from(self.interface.interface_number())
     }
 }
 
+/// A reader keeping `queued` transfers submitted; with 1 (nusb's default)
+/// nothing is submitted before the first `read`.
 fn reader(
     endpoint: nusb::Endpoint<Bulk, In>,
     timeout: Duration,
-    queued: bool,
+    queued: usize,
 ) -> EndpointRead<Bulk> {
-    // With one transfer (the default) nusb submits only inside `read`.
-    let reader = endpoint.reader(TRANSFER_SIZE).with_read_timeout(timeout);
-    if queued {
-        reader.with_num_transfers(QUEUED_IN_TRANSFERS)
-    } else {
-        reader
-    }
+    endpoint
+        .reader(TRANSFER_SIZE)
+        .with_read_timeout(timeout)
+        .with_num_transfers(queued)
 }
 
 fn writer(endpoint: nusb::Endpoint<Bulk, Out>, timeout: Duration) -> EndpointWrite<Bulk> {
@@ -181,21 +257,22 @@ impl Transport for NusbTransport {
                 "read_phase needs room for at least one byte".into(),
             ));
         }
-        let timeout = self.timeout;
-        let requeue = std::mem::take(&mut self.in_queue_withdrawn);
-        let bulk_in = self.bulk_in()?;
-        if requeue {
-            bulk_in.set_num_transfers(QUEUED_IN_TRANSFERS);
+        if std::mem::take(&mut self.in_queue_withdrawn) {
+            let queue_len = self.in_queue_len;
+            self.bulk_in()?.set_num_transfers(queue_len);
         }
-        let mut phase = bulk_in.until_short_packet();
-        let read = phase.read(buf).map_err(|e| from_io_error(e, timeout))?;
-        if read == 0 {
-            // A non-empty buffer reads 0 only at a short (or zero-length) packet.
-            phase.consume_end().map_err(|_| {
-                TransportError::Other("the phase ended without a short packet".into())
-            })?;
+        let result = if self.bounds.complete() {
+            self.settle_declared_end().map(|()| 0)
+        } else {
+            self.read_some(buf)
+        };
+        match result {
+            Ok(0) => self.bounds.reset(),
+            Ok(_) => {}
+            Err(TransportError::Timeout(_)) => self.grow_in_queue(),
+            Err(_) => {}
         }
-        Ok(read)
+        result
     }
 
     fn read_event(
@@ -209,28 +286,33 @@ impl Transport for NusbTransport {
             std::thread::sleep(timeout);
             return Ok(None);
         };
+        // One transfer per wait, cancelled when the wait ends: a transfer left
+        // pending would never be retried by QEMU's xHCI (see `grow_in_queue`),
+        // and the device keeps its events until it is polled again.
         let deadline = Instant::now() + timeout;
         loop {
-            if events.pending() == 0 {
-                events.submit(Buffer::new(packet_size));
-            }
-            let Some(completion) =
-                events.wait_next_complete(deadline.saturating_duration_since(Instant::now()))
-            else {
-                return Ok(None);
+            events.submit(Buffer::new(packet_size));
+            let left = deadline.saturating_duration_since(Instant::now());
+            let completion = match events.wait_next_complete(left) {
+                Some(completion) => completion,
+                None => {
+                    events.cancel_all();
+                    events
+                        .wait_next_complete(CANCEL_TIMEOUT)
+                        .ok_or(TransportError::Timeout(CANCEL_TIMEOUT))?
+                }
             };
-            completion.status.map_err(from_transfer_error)?;
-            let mut packet = completion.buffer;
-            let length = packet.len().min(buf.len());
-            buf[..length].copy_from_slice(&packet[..length]);
-            let was_empty = packet.is_empty();
-            packet.clear();
-            events.submit(packet);
-            if !was_empty {
-                return Ok(Some(length));
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
+            let packet = &completion.buffer;
+            match completion.status {
+                // An event that arrived just as the wait ended still counts.
+                Ok(()) | Err(TransferError::Cancelled) if !packet.is_empty() => {
+                    let length = packet.len().min(buf.len());
+                    buf[..length].copy_from_slice(&packet[..length]);
+                    return Ok(Some(length));
+                }
+                Ok(()) if Instant::now() < deadline => continue,
+                Ok(()) | Err(TransferError::Cancelled) => return Ok(None),
+                Err(error) => return Err(from_transfer_error(error)),
             }
         }
     }
@@ -247,7 +329,7 @@ impl Transport for NusbTransport {
             endpoint_in.clear_halt().wait().map_err(from_nusb_error)?;
             endpoint_out.clear_halt().wait().map_err(from_nusb_error)
         });
-        self.bulk_in = Some(reader(endpoint_in, self.timeout, !self.in_queue_withdrawn));
+        self.replace_reader(endpoint_in);
         self.bulk_out = Some(writer(endpoint_out, self.timeout));
         cleared
     }
@@ -269,8 +351,8 @@ impl Transport for NusbTransport {
         let bulk_in = self.bulk_in.take().ok_or_else(endpoints_lost)?;
         let mut endpoint = bulk_in.into_inner();
         let dropped = cancel_pending(&mut endpoint);
-        self.bulk_in = Some(reader(endpoint, self.timeout, false));
         self.in_queue_withdrawn = true;
+        self.replace_reader(endpoint);
         match dropped? {
             0 => Ok(()),
             bytes => Err(TransportError::Other(format!(

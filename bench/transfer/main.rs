@@ -24,7 +24,10 @@ use mtpull::session::Session;
 use mtpull::sim::{Profile, SimDevice, StorageSpec, generated_bytes};
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn write_source(path: &Path, size: u64) {
@@ -62,7 +65,13 @@ fn loop_copy(src: &Path, dst: &Path) {
 
 fn mtpull_backup(phone: &SimDevice, dest: &Path, size: u64) {
     let mut session = Session::open(Box::new(phone.connect())).unwrap();
-    let report = backup(&mut session, dest, &BackupOptions::default(), &AtomicBool::new(false), &mut |_: &Event<'_>| {});
+    let report = backup(
+        &mut session,
+        dest,
+        &BackupOptions::default(),
+        &AtomicBool::new(false),
+        &mut |_: &Event<'_>| {},
+    );
     assert!(report.succeeded(), "{:?}", report.stopped);
     assert_eq!(report.summary.bytes_copied, size);
 }
@@ -89,7 +98,10 @@ struct Cost {
 fn timed(run: impl FnOnce()) -> Cost {
     let (start, cpu) = (Instant::now(), cpu_time());
     run();
-    Cost { wall: start.elapsed(), cpu: cpu_time() - cpu }
+    Cost {
+        wall: start.elapsed(),
+        cpu: cpu_time() - cpu,
+    }
 }
 
 /// Medians of wall and CPU time, each taken on its own.
@@ -98,7 +110,10 @@ fn median(costs: &[Cost]) -> Cost {
         times.sort();
         times[times.len() / 2]
     };
-    Cost { wall: pick(costs.iter().map(|c| c.wall).collect()), cpu: pick(costs.iter().map(|c| c.cpu).collect()) }
+    Cost {
+        wall: pick(costs.iter().map(|c| c.wall).collect()),
+        cpu: pick(costs.iter().map(|c| c.cpu).collect()),
+    }
 }
 
 /// The protocol alone: GetObject through the session into a file, fsynced
@@ -106,7 +121,12 @@ fn median(costs: &[Cost]) -> Cost {
 fn session_get_object(phone: &SimDevice, dst: &Path) {
     let mut session = Session::open(Box::new(phone.connect())).unwrap();
     let storage = session.storage_ids().unwrap()[0];
-    let entry = session.walk(storage, None).unwrap().into_iter().find(|e| !e.is_folder()).unwrap();
+    let entry = session
+        .walk(storage, None)
+        .unwrap()
+        .into_iter()
+        .find(|e| !e.is_folder())
+        .unwrap();
     let mut file = File::create(dst).unwrap();
     session.get_object(entry.handle, &mut file).unwrap();
     file.sync_all().unwrap();
@@ -127,12 +147,15 @@ fn main() {
     }
     let size = env_u64("MTPULL_BENCH_MIB", 1024) << 20;
     let rounds = env_u64("MTPULL_BENCH_ROUNDS", 5).max(1);
-    let work = tempfile::tempdir_in(std::env::var("MTPULL_BENCH_DIR").unwrap_or_else(|_| "target".into())).unwrap();
+    let work =
+        tempfile::tempdir_in(std::env::var("MTPULL_BENCH_DIR").unwrap_or_else(|_| "target".into())).unwrap();
     let phone_root = work.path().join("phone");
     let source = phone_root.join("DCIM/Camera/VID_20240526_101500.mp4");
     write_source(&source, size);
     let phone = SimDevice::new(Profile::Android);
-    phone.serve_folder(StorageSpec::new("Internal shared storage"), &phone_root, false).unwrap();
+    phone
+        .serve_folder(StorageSpec::new("Internal shared storage"), &phone_root, false)
+        .unwrap();
 
     let rss_before = peak_rss_kib();
     let names = [
@@ -156,7 +179,11 @@ fn main() {
 
     let rate = |t: Duration| size as f64 / 1e6 / t.as_secs_f64();
     let medians: Vec<Cost> = costs.iter().map(|c| median(c)).collect();
-    println!("transfer benchmark: {} MiB, {rounds} rounds, medians (in {})", size >> 20, work.path().display());
+    println!(
+        "transfer benchmark: {} MiB, {rounds} rounds, medians (in {})",
+        size >> 20,
+        work.path().display()
+    );
     for (name, cost) in names.iter().zip(&medians) {
         println!(
             "  {name:36} {:8.1} MB/s  wall {:.2} s  cpu {:.2} s",

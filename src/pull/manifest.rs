@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS files (
     size        INTEGER NOT NULL,
     device_date TEXT    NOT NULL,
     dest        TEXT    NOT NULL,
+    bytes       INTEGER NOT NULL,
     hash        TEXT    NOT NULL,
     outcome     TEXT    NOT NULL CHECK (outcome IN ('copied', 'duplicate')),
     copied_at   TEXT    NOT NULL,
@@ -105,6 +106,8 @@ pub struct Record {
     pub key: FileKey,
     /// Where its bytes are, relative to DEST, `/`-separated.
     pub dest: String,
+    /// How many bytes it has (the key's size may only say "4 GiB or more").
+    pub bytes: u64,
     /// Hash of its bytes.
     pub hash: ContentHash,
     /// Copied now, or found already present.
@@ -248,7 +251,7 @@ impl Manifest {
     pub fn lookup(&self, key: &FileKey) -> Result<Option<Record>, ManifestError> {
         self.connection
             .query_row(
-                "SELECT dest, hash, outcome, copied_at FROM files
+                "SELECT dest, hash, outcome, copied_at, bytes FROM files
                  WHERE serial = ?1 AND storage = ?2 AND path = ?3 AND size = ?4 AND device_date = ?5",
                 params![
                     key.serial,
@@ -263,12 +266,13 @@ impl Manifest {
                         row.get::<_, String>(1)?,
                         row.get::<_, String>(2)?,
                         row.get::<_, String>(3)?,
+                        row.get::<_, i64>(4)?,
                     ))
                 },
             )
             .optional()
             .map_err(|e| self.db(e))?
-            .map(|(dest, hash, outcome, copied_at)| {
+            .map(|(dest, hash, outcome, copied_at, bytes)| {
                 let unusable = |what: String| ManifestError::Unusable {
                     path: self.path.clone(),
                     what,
@@ -276,6 +280,7 @@ impl Manifest {
                 Ok(Record {
                     key: key.clone(),
                     dest,
+                    bytes: bytes as u64,
                     hash: hash.parse().map_err(|e| unusable(format!("{e}")))?,
                     outcome: if outcome == "copied" {
                         Outcome::Copied
@@ -302,8 +307,8 @@ impl Manifest {
         transaction
             .execute(
                 "INSERT OR REPLACE INTO files
-                 (serial, storage, path, size, device_date, dest, hash, outcome, copied_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 (serial, storage, path, size, device_date, dest, bytes, hash, outcome, copied_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     key.serial,
                     key.storage,
@@ -311,6 +316,7 @@ impl Manifest {
                     size_sql(key.size),
                     key.device_date_text(),
                     record.dest,
+                    size_sql(record.bytes),
                     record.hash.to_string(),
                     record.outcome.as_str(),
                     record.copied_at.to_rfc3339(),
@@ -321,7 +327,7 @@ impl Manifest {
             transaction
                 .execute(
                     "INSERT OR REPLACE INTO contents (dest, size, hash) VALUES (?1, ?2, ?3)",
-                    params![record.dest, size_sql(key.size), record.hash.to_string()],
+                    params![record.dest, size_sql(record.bytes), record.hash.to_string()],
                 )
                 .map_err(db)?;
         }
@@ -457,6 +463,7 @@ mod tests {
         Record {
             key: file(path, size, "2024-05-26 10:15:00").key("SER1"),
             dest: dest.into(),
+            bytes: content.len() as u64,
             hash: ContentHash::of_reader(content).unwrap(),
             outcome: Outcome::Copied,
             copied_at: Local::now(),

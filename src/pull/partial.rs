@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use super::hash::{ContentHash, ContentHasher};
 use super::manifest::STATE_DIR;
-use super::remote::FileKey;
+use super::remote::{FileKey, UNKNOWN_SIZE};
 
 const TEMP_DIR: &str = "tmp";
 const SUFFIX: &str = ".part";
@@ -62,7 +62,7 @@ impl TempArea {
         fs::metadata(self.path_for(key))
             .map(|m| m.len())
             .ok()
-            .filter(|&len| len <= key.size)
+            .filter(|&len| len <= key.size && key.size != UNKNOWN_SIZE)
             .unwrap_or(0)
     }
 
@@ -101,7 +101,8 @@ pub struct PartialFile {
     path: PathBuf,
     file: File,
     len: u64,
-    expected: u64,
+    /// The size the device listed, when it knows it.
+    expected: Option<u64>,
     hash: BackgroundHash,
 }
 
@@ -115,18 +116,29 @@ pub struct Overrun {
 
 impl PartialFile {
     /// Opens (or creates) the temp file at `path` for a device file of
-    /// `expected` bytes, to continue after what it holds; a file longer than
-    /// `expected` cannot be a prefix and is started over.
-    pub fn open(path: &Path, expected: u64) -> io::Result<PartialFile> {
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+    /// `expected` bytes (`None`: unknown), to continue after what it holds; a
+    /// file longer than `expected` cannot be a prefix and is started over.
+    pub fn open(path: &Path, expected: Option<u64>) -> io::Result<PartialFile> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
         let mut len = file.metadata()?.len();
-        if len > expected {
+        if expected.is_some_and(|expected| len > expected) {
             file.set_len(0)?;
             len = 0;
         }
         file.seek(SeekFrom::Start(len))?;
         let hash = BackgroundHash::start(path, len)?;
-        Ok(PartialFile { path: path.to_owned(), file, len, expected, hash })
+        Ok(PartialFile {
+            path: path.to_owned(),
+            file,
+            len,
+            expected,
+            hash,
+        })
     }
 
     /// Bytes held so far (the offset to resume from).
@@ -139,9 +151,9 @@ impl PartialFile {
         self.len == 0
     }
 
-    /// Whether every expected byte is here.
+    /// Whether every expected byte is here (never, when the size is unknown).
     pub fn is_complete(&self) -> bool {
-        self.len == self.expected
+        self.expected == Some(self.len)
     }
 
     /// The temp file's path.
@@ -175,13 +187,14 @@ impl PartialFile {
         Ok(self.file.metadata()?.len())
     }
 
-    /// Closes a complete download: checks its length, sets its mtime to the
-    /// device's date, and fsyncs it. Returns its path and content hash.
-    pub fn finish(mut self, modified: Option<SystemTime>) -> io::Result<(PathBuf, ContentHash)> {
-        if !self.is_complete() {
+    /// Closes a complete download: checks its length (when the size is
+    /// known), sets its mtime to the device's date, and fsyncs it. Returns
+    /// its path, length and content hash.
+    pub fn finish(mut self, modified: Option<SystemTime>) -> io::Result<(PathBuf, u64, ContentHash)> {
+        if let Some(expected) = self.expected.filter(|&expected| expected != self.len) {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!("the device sent {} of the {} bytes it listed", self.len, self.expected),
+                format!("the device sent {} of the {expected} bytes it listed", self.len),
             ));
         }
         if let Some(modified) = modified {
@@ -189,14 +202,17 @@ impl PartialFile {
         }
         self.file.sync_all()?;
         let hash = self.hash.finish(self.len)?;
-        Ok((self.path, hash))
+        Ok((self.path, self.len, hash))
     }
 }
 
 impl Write for PartialFile {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        if bytes.len() as u64 > self.expected - self.len {
-            return Err(io::Error::other(Overrun { expected: self.expected }));
+        if let Some(expected) = self
+            .expected
+            .filter(|&expected| bytes.len() as u64 > expected - self.len)
+        {
+            return Err(io::Error::other(Overrun { expected }));
         }
         self.file.write_all(bytes)?;
         self.len += bytes.len() as u64;
@@ -229,10 +245,18 @@ impl BackgroundHash {
     /// Starts hashing the file at `path`, of which `written` bytes are there.
     fn start(path: &Path, written: u64) -> io::Result<BackgroundHash> {
         let file = File::open(path)?;
-        let shared = Arc::new(HashState { written: AtomicU64::new(written), ..HashState::default() });
+        let shared = Arc::new(HashState {
+            written: AtomicU64::new(written),
+            ..HashState::default()
+        });
         let state = Arc::clone(&shared);
-        let thread = thread::Builder::new().name("mtpull-hash".into()).spawn(move || hash_as_written(&file, &state))?;
-        Ok(BackgroundHash { shared, thread: Some(thread) })
+        let thread = thread::Builder::new()
+            .name("mtpull-hash".into())
+            .spawn(move || hash_as_written(&file, &state))?;
+        Ok(BackgroundHash {
+            shared,
+            thread: Some(thread),
+        })
     }
 
     /// Tells the thread that the file now holds `written` bytes.
@@ -253,7 +277,9 @@ impl BackgroundHash {
         self.shared.finished.store(true, Ordering::Release);
         self.wake();
         let thread = self.thread.take().expect("finish is called once");
-        thread.join().unwrap_or_else(|_| Err(io::Error::other("the hashing thread panicked")))
+        thread
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the hashing thread panicked")))
     }
 
     /// Stops the thread and waits for it.
@@ -311,16 +337,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.part");
         let bytes = data(3_000_000);
-        let mut part = PartialFile::open(&path, bytes.len() as u64).unwrap();
+        let mut part = PartialFile::open(&path, Some(bytes.len() as u64)).unwrap();
         part.write_all(&bytes[..1_234_567]).unwrap();
         assert_eq!(part.suspend().unwrap(), 1_234_567);
 
-        let mut part = PartialFile::open(&path, bytes.len() as u64).unwrap();
+        let mut part = PartialFile::open(&path, Some(bytes.len() as u64)).unwrap();
         assert_eq!(part.len(), 1_234_567);
         assert_eq!(part.tail(10).unwrap(), bytes[1_234_557..1_234_567]);
         part.write_all(&bytes[1_234_567..]).unwrap();
         assert!(part.is_complete());
-        let (done, hash) = part.finish(None).unwrap();
+        let (done, _, hash) = part.finish(None).unwrap();
         assert_eq!(fs::read(&done).unwrap(), bytes);
         assert_eq!(hash, ContentHash::of_reader(&bytes[..]).unwrap());
     }
@@ -328,10 +354,10 @@ mod tests {
     #[test]
     fn refuses_overrun_and_short_files() {
         let dir = tempfile::tempdir().unwrap();
-        let mut part = PartialFile::open(&dir.path().join("x.part"), 4).unwrap();
+        let mut part = PartialFile::open(&dir.path().join("x.part"), Some(4)).unwrap();
         let error = part.write_all(b"12345").unwrap_err();
         assert!(error.to_string().contains("more than the 4 bytes"), "{error}");
-        let mut part = PartialFile::open(&dir.path().join("y.part"), 4).unwrap();
+        let mut part = PartialFile::open(&dir.path().join("y.part"), Some(4)).unwrap();
         part.write_all(b"123").unwrap();
         let error = part.finish(None).unwrap_err();
         assert!(error.to_string().contains("3 of the 4 bytes"), "{error}");
@@ -342,23 +368,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.part");
         fs::write(&path, b"too long for the file").unwrap();
-        let mut part = PartialFile::open(&path, 4).unwrap();
+        let mut part = PartialFile::open(&path, Some(4)).unwrap();
         assert!(part.is_empty());
         part.write_all(b"ab").unwrap();
         part.restart().unwrap();
         part.write_all(b"wxyz").unwrap();
-        let (done, hash) = part.finish(None).unwrap();
+        let (done, _, hash) = part.finish(None).unwrap();
         assert_eq!(fs::read(done).unwrap(), b"wxyz");
         assert_eq!(hash, ContentHash::of_reader(&b"wxyz"[..]).unwrap());
     }
 
     #[test]
+    fn an_unknown_size_takes_whatever_comes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut part = PartialFile::open(&dir.path().join("x.part"), None).unwrap();
+        assert!(!part.is_complete());
+        part.write_all(&data(5000)).unwrap();
+        let (_, len, hash) = part.finish(None).unwrap();
+        assert_eq!(len, 5000);
+        assert_eq!(hash, ContentHash::of_reader(&data(5000)[..]).unwrap());
+    }
+
+    #[test]
     fn finish_sets_the_device_date() {
         let dir = tempfile::tempdir().unwrap();
-        let mut part = PartialFile::open(&dir.path().join("x.part"), 1).unwrap();
+        let mut part = PartialFile::open(&dir.path().join("x.part"), Some(1)).unwrap();
         part.write_all(b"x").unwrap();
         let when = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_716_718_500);
-        let (done, _) = part.finish(Some(when)).unwrap();
+        let (done, _, _) = part.finish(Some(when)).unwrap();
         assert_eq!(fs::metadata(done).unwrap().modified().unwrap(), when);
     }
 

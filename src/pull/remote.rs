@@ -5,6 +5,10 @@ use chrono::NaiveDateTime;
 use crate::ptp::ObjectFormat;
 use crate::ptp::time::DeviceTime;
 
+/// The size a device lists for an object of 4 GiB or more when it cannot
+/// say more (ObjectInfo's 32-bit field, with no 64-bit ObjectSize property).
+pub const UNKNOWN_SIZE: u64 = 0xFFFF_FFFF;
+
 /// One file on the device, as listed in this session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteFile {
@@ -18,13 +22,18 @@ pub struct RemoteFile {
     pub handle: u32,
     /// The object's format as the device reports it.
     pub format: ObjectFormat,
-    /// Size in bytes (64-bit).
+    /// Size in bytes (64-bit); [`UNKNOWN_SIZE`] when the device only says "4 GiB or more".
     pub size: u64,
     /// The device's date for the file (on Android, the file's mtime on the phone).
     pub modified: Option<DeviceTime>,
 }
 
 impl RemoteFile {
+    /// The size, unless the device only said "4 GiB or more".
+    pub fn exact_size(&self) -> Option<u64> {
+        (self.size != UNKNOWN_SIZE).then_some(self.size)
+    }
+
     /// The file name: the last component of the path.
     pub fn name(&self) -> &str {
         self.path.rsplit('/').next().unwrap_or(&self.path)

@@ -17,6 +17,8 @@ pub enum FileOutcome {
     Copied {
         /// Where it went.
         dest: PathBuf,
+        /// Its size.
+        bytes: u64,
         /// No capture date was found: it went to the undated folder.
         undated: bool,
     },
@@ -135,11 +137,11 @@ pub struct Summary {
 
 impl Summary {
     /// Counts one finished file.
-    pub fn count(&mut self, file: &RemoteFile, outcome: &FileOutcome) {
+    pub fn count(&mut self, outcome: &FileOutcome) {
         match outcome {
-            FileOutcome::Copied { undated, .. } => {
+            FileOutcome::Copied { undated, bytes, .. } => {
                 self.copied += 1;
-                self.bytes_copied += file.size;
+                self.bytes_copied += bytes;
                 self.undated += u64::from(*undated);
             }
             FileOutcome::Duplicate { .. } => self.duplicates += 1,
@@ -198,7 +200,6 @@ impl fmt::Display for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pull::remote::tests::file;
 
     #[test]
     fn counts_and_prints_a_run() {
@@ -207,19 +208,20 @@ mod tests {
             elapsed: Duration::from_secs(2),
             ..Summary::default()
         };
-        let photo = file("DCIM/a.jpg", 2_000_000, "");
         let copied = FileOutcome::Copied {
             dest: "2024/05/26/a.jpg".into(),
+            bytes: 2_000_000,
             undated: false,
         };
         let undated = FileOutcome::Copied {
             dest: "undated/a.jpg".into(),
+            bytes: 2_000_000,
             undated: true,
         };
-        summary.count(&photo, &copied);
-        summary.count(&photo, &undated);
-        summary.count(&photo, &FileOutcome::Duplicate { dest: "x".into() });
-        summary.count(&photo, &FileOutcome::Failed { error: "cut".into() });
+        summary.count(&copied);
+        summary.count(&undated);
+        summary.count(&FileOutcome::Duplicate { dest: "x".into() });
+        summary.count(&FileOutcome::Failed { error: "cut".into() });
         summary.bytes_received = 5_000_000;
         assert_eq!(
             (

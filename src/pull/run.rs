@@ -159,7 +159,7 @@ fn real_run(
             Err(Failure::File(error)) => FileOutcome::Failed { error },
             Err(Failure::Run(error)) => return Err(error),
         };
-        run.summary.count(file, &outcome);
+        run.summary.count(&outcome);
         run.observer.event(&Event::Finished {
             file,
             outcome: &outcome,
@@ -226,7 +226,8 @@ impl Run<'_> {
     fn copy(&mut self, file: &RemoteFile) -> Result<FileOutcome, Failure> {
         let key = file.key(self.serial);
         let temp_path = self.temps.path_for(&key);
-        let mut part = PartialFile::open(&temp_path, file.size).map_err(PullError::disk(&temp_path))?;
+        let mut part =
+            PartialFile::open(&temp_path, file.exact_size()).map_err(PullError::disk(&temp_path))?;
         let resume_from = part.len();
         if resume_from > 0 {
             self.summary.resumed += 1;
@@ -240,14 +241,15 @@ impl Run<'_> {
         if let Err(error) = transferred {
             return Err(self.transfer_failed(file, part, error));
         }
-        let (temp_path, hash) = part
+        let (temp_path, bytes, hash) = part
             .finish(file.modified.as_ref().and_then(device_instant))
             .map_err(PullError::disk(&temp_path))?;
-        let (dest, outcome, dated) = self.file_by_date(file, &temp_path, &hash)?;
+        let (dest, outcome, dated) = self.file_by_date(file, &temp_path, bytes, &hash)?;
         self.manifest
             .record(&Record {
                 key,
                 dest: dest.clone(),
+                bytes,
                 hash,
                 outcome,
                 copied_at: Local::now(),
@@ -256,6 +258,7 @@ impl Run<'_> {
         Ok(match outcome {
             Outcome::Copied => FileOutcome::Copied {
                 dest: dest.into(),
+                bytes,
                 undated: dated.is_none(),
             },
             Outcome::Duplicate => FileOutcome::Duplicate { dest: dest.into() },
@@ -304,9 +307,10 @@ impl Run<'_> {
         &mut self,
         file: &RemoteFile,
         temp_path: &Path,
+        bytes: u64,
         hash: &ContentHash,
     ) -> Result<(String, Outcome, Option<Dated>), PullError> {
-        if let Some(existing) = self.manifest.find_content(self.dest_root, hash, file.size)? {
+        if let Some(existing) = self.manifest.find_content(self.dest_root, hash, bytes)? {
             fs::remove_file(temp_path).map_err(PullError::disk(temp_path))?;
             return Ok((existing, Outcome::Duplicate, None));
         }

@@ -73,6 +73,19 @@ pub fn download(
     cancel: &AtomicBool,
     received: &mut dyn FnMut(u64),
 ) -> Result<(), TransferError> {
+    if file.exact_size().is_none() {
+        // "4 GiB or more": only a whole GetObject (read to its short packet)
+        // says where the file ends, so it is fetched whole, from the start.
+        if !part.is_empty() {
+            part.restart()?;
+        }
+        let mut sink = Metered {
+            inner: &mut *part,
+            received: &mut *received,
+        };
+        session.get_object(file.handle, &mut sink)?;
+        return Ok(());
+    }
     // Only bytes from an earlier run need checking against the device.
     let mut check_tail = !part.is_empty();
     while !part.is_complete() || check_tail {

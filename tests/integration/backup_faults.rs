@@ -13,7 +13,9 @@ use mtpull::ptp::{OperationCode, ResponseCode};
 use mtpull::pull::{BackupOptions, Event, PullError, disk::free_space};
 use mtpull::sim::{Content, Fault, Profile, SimDevice};
 
-use crate::backup_util::{assert_all_backed_up, assert_consistent, at, phone, run_backup, run_backup_with, samples, tree};
+use crate::backup_util::{
+    assert_all_backed_up, assert_consistent, at, phone, run_backup, run_backup_with, samples, tree,
+};
 
 /// The data-phase container header that precedes each object's bytes.
 const HEADER: u64 = 12;
@@ -41,7 +43,13 @@ fn cut_offsets() -> Vec<u64> {
     let mut ends: Vec<u64> = starts[1..].to_vec();
     ends.push(end);
     for (start, end) in starts.iter().zip(&ends) {
-        offsets.extend([start.saturating_sub(1), *start, start + 1, start + HEADER, (start + end) / 2]);
+        offsets.extend([
+            start.saturating_sub(1),
+            *start,
+            start + 1,
+            start + HEADER,
+            (start + end) / 2,
+        ]);
     }
     offsets.push(end - 1);
     offsets.sort();
@@ -51,7 +59,9 @@ fn cut_offsets() -> Vec<u64> {
 
 fn temp_files(dest: &Path) -> Vec<String> {
     match fs::read_dir(dest.join(".mtpull/tmp")) {
-        Ok(entries) => entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect(),
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
         Err(_) => Vec::new(),
     }
 }
@@ -63,17 +73,44 @@ fn cut_then_rerun(profile: Profile, fault: Fault, label: &str) {
     phone.arm(fault);
     let (cut, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
     assert_eq!(phone.armed_faults(), 0, "{label}: the fault never fired");
-    let stopped = cut.stopped.as_ref().unwrap_or_else(|| panic!("{label}: the run did not notice the fault"));
-    assert!(matches!(stopped, PullError::Connection { .. }), "{label}: {stopped}");
-    assert!(stopped.to_string().contains("run the same command again to resume"), "{label}: {stopped}");
+    let stopped = cut
+        .stopped
+        .as_ref()
+        .unwrap_or_else(|| panic!("{label}: the run did not notice the fault"));
+    assert!(
+        matches!(stopped, PullError::Connection { .. }),
+        "{label}: {stopped}"
+    );
+    assert!(
+        stopped
+            .to_string()
+            .contains("run the same command again to resume"),
+        "{label}: {stopped}"
+    );
     assert_consistent(&phone, storage, dest.path());
 
     let (rerun, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
-    assert!(rerun.succeeded(), "{label}: the rerun failed: {:?}", rerun.stopped);
+    assert!(
+        rerun.succeeded(),
+        "{label}: the rerun failed: {:?}",
+        rerun.stopped
+    );
     assert_all_backed_up(&phone, storage, dest.path());
-    assert_eq!(tree(dest.path()).len(), samples().len(), "{label}: files filed twice?");
-    assert_eq!(temp_files(dest.path()), Vec::<String>::new(), "{label}: temp files left");
-    assert_eq!(cut.summary.copied + rerun.summary.copied, samples().len() as u64, "{label}");
+    assert_eq!(
+        tree(dest.path()).len(),
+        samples().len(),
+        "{label}: files filed twice?"
+    );
+    assert_eq!(
+        temp_files(dest.path()),
+        Vec::<String>::new(),
+        "{label}: temp files left"
+    );
+    assert_eq!(
+        cut.summary.copied + rerun.summary.copied,
+        samples().len() as u64,
+        "{label}"
+    );
 }
 
 #[test]
@@ -82,7 +119,11 @@ fn a_cut_at_any_byte_resumes_to_identical_files() {
     assert!(offsets.len() >= 25, "{offsets:?}");
     for offset in offsets {
         let fault = Fault::disconnect_after(offset).during(OperationCode::GET_OBJECT);
-        cut_then_rerun(Profile::Android, fault, &format!("android, cut after {offset} bytes"));
+        cut_then_rerun(
+            Profile::Android,
+            fault,
+            &format!("android, cut after {offset} bytes"),
+        );
     }
 }
 
@@ -106,7 +147,11 @@ fn stalls_and_timeouts_mid_file_stop_cleanly_and_resume() {
         let stall = Fault::stall_after(offset).during(OperationCode::GET_OBJECT);
         cut_then_rerun(Profile::Android, stall, &format!("stall after {offset} bytes"));
         let timeout = Fault::timeout_after(offset).during(OperationCode::GET_OBJECT);
-        cut_then_rerun(Profile::Android, timeout, &format!("timeout after {offset} bytes"));
+        cut_then_rerun(
+            Profile::Android,
+            timeout,
+            &format!("timeout after {offset} bytes"),
+        );
     }
 }
 
@@ -118,11 +163,19 @@ fn a_resume_cut_again_resumes_again() {
     // Cut inside the large file (edited.jpg, fetched fourth), then cut its resume twice.
     phone.arm(Fault::disconnect_after(starts[3] + 50_000).during(OperationCode::GET_OBJECT));
     let (first, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
-    assert!(matches!(first.stopped, Some(PullError::Connection { .. })), "{:?}", first.stopped);
+    assert!(
+        matches!(first.stopped, Some(PullError::Connection { .. })),
+        "{:?}",
+        first.stopped
+    );
     for cut in [70_000, 100] {
         phone.arm(Fault::disconnect_after(cut).during(OperationCode::GET_PARTIAL_OBJECT_64));
         let (again, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
-        assert!(matches!(again.stopped, Some(PullError::Connection { .. })), "{:?}", again.stopped);
+        assert!(
+            matches!(again.stopped, Some(PullError::Connection { .. })),
+            "{:?}",
+            again.stopped
+        );
         assert_eq!(again.summary.resumed, 1);
         assert_consistent(&phone, storage, dest.path());
     }
@@ -131,7 +184,11 @@ fn a_resume_cut_again_resumes_again() {
     assert_eq!(last.summary.resumed, 1);
     // Only what was missing came over (plus the 64 KiB re-read to check the tail).
     let edited = samples()[4].bytes.len() as u64;
-    assert!(last.summary.bytes_received < edited, "{} ≥ {edited}", last.summary.bytes_received);
+    assert!(
+        last.summary.bytes_received < edited,
+        "{} ≥ {edited}",
+        last.summary.bytes_received
+    );
     assert_all_backed_up(&phone, storage, dest.path());
 }
 
@@ -141,7 +198,11 @@ fn a_temp_file_with_a_corrupt_tail_is_fetched_again() {
     let (phone, storage) = phone(Profile::Android);
     let dest = tempfile::tempdir().unwrap();
     phone.arm(Fault::disconnect_after(starts[3] + 200_000).during(OperationCode::GET_OBJECT));
-    assert!(!run_backup(&phone, dest.path(), &BackupOptions::default()).0.succeeded());
+    assert!(
+        !run_backup(&phone, dest.path(), &BackupOptions::default())
+            .0
+            .succeeded()
+    );
     // As if the last writes never reached the disk but the length did.
     let temps = temp_files(dest.path());
     assert_eq!(temps.len(), 1);
@@ -163,7 +224,11 @@ fn a_device_error_fails_one_file_and_the_rerun_gets_it() {
         let dest = tempfile::tempdir().unwrap();
         phone.arm(Fault::respond(OperationCode::GET_OBJECT, code));
         let (first, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
-        assert!(first.stopped.is_none(), "a refused file does not stop the run: {:?}", first.stopped);
+        assert!(
+            first.stopped.is_none(),
+            "a refused file does not stop the run: {:?}",
+            first.stopped
+        );
         assert_eq!((first.summary.copied, first.summary.failed), (4, 1));
         assert!(!first.succeeded());
         assert_consistent(&phone, storage, dest.path());
@@ -179,7 +244,14 @@ fn ctrl_c_mid_file_keeps_the_download_and_the_rerun_resumes_it() {
     let phone = SimDevice::new(Profile::Android);
     let storage = phone.add_storage(mtpull::sim::StorageSpec::new("Internal shared storage"));
     let size = 70 << 20; // more than one 64 MiB piece
-    phone.add_file(storage, "DCIM/Camera/VID_big.mp4", Content::generated(size, 42), at(2024, 5, 26, 10, 0, 0)).unwrap();
+    phone
+        .add_file(
+            storage,
+            "DCIM/Camera/VID_big.mp4",
+            Content::generated(size, 42),
+            at(2024, 5, 26, 10, 0, 0),
+        )
+        .unwrap();
     let dest = tempfile::tempdir().unwrap();
     let cancel = AtomicBool::new(false);
     let (stopped, _) = run_backup_with(&phone, dest.path(), &BackupOptions::default(), &cancel, |event| {
@@ -187,11 +259,17 @@ fn ctrl_c_mid_file_keeps_the_download_and_the_rerun_resumes_it() {
             cancel.store(true, Ordering::Relaxed);
         }
     });
-    assert!(matches!(stopped.stopped, Some(PullError::Interrupted)), "{:?}", stopped.stopped);
+    assert!(
+        matches!(stopped.stopped, Some(PullError::Interrupted)),
+        "{:?}",
+        stopped.stopped
+    );
     assert!(tree(dest.path()).is_empty(), "nothing under a final name");
     let temps = temp_files(dest.path());
     assert_eq!(temps.len(), 1);
-    let kept = fs::metadata(dest.path().join(".mtpull/tmp").join(&temps[0])).unwrap().len();
+    let kept = fs::metadata(dest.path().join(".mtpull/tmp").join(&temps[0]))
+        .unwrap()
+        .len();
     assert_eq!(kept, 64 << 20, "the piece under way is finished and kept");
 
     let (rerun, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
@@ -237,16 +315,25 @@ fn a_disk_that_fills_mid_run_stops_cleanly_and_the_rerun_completes() {
     let filler = disk.dir.path().join("filler");
     // Once the plan has passed the free-space check and copying started,
     // something else fills the disk, leaving 200 KB: the large file cannot fit.
-    let (full, _) = run_backup_with(&phone, &dest, &BackupOptions::default(), &AtomicBool::new(false), |event| {
-        if let Event::Started { .. } = event
-            && !filler.exists()
-        {
-            let free = free_space(disk.dir.path()).unwrap();
-            fs::write(&filler, vec![1u8; (free - 200_000) as usize]).unwrap();
-        }
-    });
+    let (full, _) = run_backup_with(
+        &phone,
+        &dest,
+        &BackupOptions::default(),
+        &AtomicBool::new(false),
+        |event| {
+            if let Event::Started { .. } = event
+                && !filler.exists()
+            {
+                let free = free_space(disk.dir.path()).unwrap();
+                fs::write(&filler, vec![1u8; (free - 200_000) as usize]).unwrap();
+            }
+        },
+    );
     let stopped = full.stopped.expect("a full disk stops the run");
-    assert!(stopped.to_string().contains("the destination is full"), "{stopped}");
+    assert!(
+        stopped.to_string().contains("the destination is full"),
+        "{stopped}"
+    );
     assert!(matches!(stopped, PullError::Disk { .. }));
     assert_consistent(&phone, storage, &dest);
 

@@ -43,6 +43,11 @@ machine+=" $(free -g | awk '/^Mem:/ { print $2 }') GiB, guest under $(qemu-syste
 machine+="with TCG (no KVM), -smp 2 -m 2048, guest kernel $(basename "$("$vm/extract-kernel.sh")" | cut -d- -f2-4),"
 machine+=" host load average at start $(cut -d' ' -f1 /proc/loadavg)"
 
+if awk -v cores="$(nproc)" '{ exit !($1 > cores) }' /proc/loadavg; then
+    echo "run.sh: warning: load average $(cut -d' ' -f1 /proc/loadavg) on $(nproc) cores;" \
+        "other work slows the emulator, expect noisy figures" >&2
+fi
+
 out=$repo/bench/out/usb-$(date -u +%Y%m%dT%H%M%SZ)
 "$vm/run-guest.sh" "${live[@]}" \
     --fixture "$fixture/big" --desc "bench: big file" \

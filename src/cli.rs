@@ -57,6 +57,134 @@ pub enum Command {
     /// Exit status: 0 all files filed (or duplicates), 1 some files failed, 2 the run
     /// could not start.
     Sort(SortArgs),
+    /// Copy the photos and videos not yet backed up off the phone into DEST, filed by
+    /// capture date; resumable, verified, and recorded in DEST/.mtpull/.
+    ///
+    /// Exit status: 0 everything planned is backed up, 1 some files failed, 2 the run
+    /// stopped (connection lost, disk full…; run again to resume), 3 no device or the
+    /// phone is locked, 130 interrupted by Ctrl-C (run again to resume).
+    Backup(BackupArgs),
+    /// Back up the device just plugged in, as the auto-backup settings say
+    /// (~/.config/mtpull/config.toml). The udev rule's mtpull-backup@.service runs
+    /// it with --device set to the USB port. Log lines only, on stderr.
+    ///
+    /// Exit status: 0 backed up, or nothing to do (no settings, device not in
+    /// the settings, a backup of it already running); 1 some files failed; 2 the
+    /// backup stopped or the device could not be opened; 3 no device, or the
+    /// phone stayed locked; 130 stopped by Ctrl-C or the service stopping.
+    Auto(AutoArgs),
+    /// Back up every phone or camera as it is plugged in, until Ctrl-C (or as a
+    /// user service: mtpull-watch.service). Settings from config.toml when it exists.
+    ///
+    /// Exit status: 0 stopped by Ctrl-C, 2 could not watch USB or read the settings.
+    Watch(WatchArgs),
+    /// Create (init) or check (show) the auto-backup settings file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Install the udev rule and the systemd user units that back up phones and
+    /// cameras when they are plugged in (as root); --uninstall removes them.
+    InstallUdev(InstallUdevArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AutoArgs {
+    /// The settings file [default: $XDG_CONFIG_HOME/mtpull/config.toml or ~/.config/mtpull/config.toml].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Folder to back up into [default: the settings' destination].
+    pub dest: Option<PathBuf>,
+
+    /// The settings file [default: $XDG_CONFIG_HOME/mtpull/config.toml or ~/.config/mtpull/config.toml].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write a settings file with the defaults, every key explained.
+    Init {
+        /// Where backups go [default: ~/Pictures/Phone backup].
+        #[arg(long, value_name = "DIR")]
+        destination: Option<PathBuf>,
+
+        /// Replace an existing settings file.
+        #[arg(long)]
+        force: bool,
+
+        /// The settings file [default: $XDG_CONFIG_HOME/mtpull/config.toml or ~/.config/mtpull/config.toml].
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Check the settings file and print what it means.
+    ///
+    /// Exit status: 0 valid, 2 missing or invalid.
+    Show {
+        /// The settings file [default: $XDG_CONFIG_HOME/mtpull/config.toml or ~/.config/mtpull/config.toml].
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InstallUdevArgs {
+    /// Remove the rule and the units instead.
+    #[arg(long)]
+    pub uninstall: bool,
+
+    /// Install under this folder instead of / (for packaging, or to look first);
+    /// udev is then not reloaded.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub prefix: PathBuf,
+
+    /// Say what would be written, removed and run; change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Folder to back up into: DEST/<template>/NAME, or DEST/undated/NAME.
+    pub dest: PathBuf,
+
+    /// Show each file that would be copied, its size and destination; write nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Which files: photos, videos, media (photos and videos) or all.
+    #[arg(long, value_name = "KIND", default_value = "media")]
+    pub only: mtpull::pull::Only,
+
+    /// Only device paths matching this glob (repeatable), e.g. 'DCIM/**'.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Skip device paths matching this glob (repeatable), e.g. '**/Screenshots/**'.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Only files the device dates at or after this (2024-05-26 or 2024-05-26T10:15).
+    #[arg(long, value_name = "DATE", value_parser = mtpull::pull::parse_since)]
+    pub since: Option<chrono::NaiveDateTime>,
+
+    /// Only this storage, by name or ID (repeatable) [default: all].
+    #[arg(long, value_name = "NAME|ID")]
+    pub storage: Vec<String>,
+
+    /// Folder layout as a chrono strftime pattern.
+    #[arg(long, value_name = "PATTERN", default_value = mtpull::sort::plan::DEFAULT_TEMPLATE)]
+    pub template: Template,
+
+    /// Delete each file from the phone once its copy is verified and recorded.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub delete_after: bool,
+
+    /// Rebuild the manifest from what DEST holds before planning.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub rescan: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use super::error::PullError;
 use super::manifest::STATE_DIR;
@@ -44,6 +45,9 @@ pub fn check_space(dest_root: &Path, needed: u64) -> Result<(), PullError> {
     Ok(())
 }
 
+/// How long to wait for DEST's lock before saying another run holds it.
+const LOCK_PATIENCE: Duration = Duration::from_millis(500);
+
 /// Holds DEST for one run: a second mtpull into the same DEST is refused
 /// instead of racing it for temp files. Released when dropped (or the process dies).
 #[derive(Debug)]
@@ -63,15 +67,23 @@ impl DestLock {
             .write(true)
             .open(&path)
             .map_err(PullError::disk(&path))?;
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        // A run that has just ended can still hold the lock for a moment: a child
+        // process forked while it held it keeps a copy until its exec.
+        let deadline = Instant::now() + LOCK_PATIENCE;
+        loop {
+            // SAFETY: flock on a descriptor we own.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(DestLock { _file: file });
+            }
             let error = io::Error::last_os_error();
-            return Err(match error.raw_os_error() {
-                Some(libc::EWOULDBLOCK) => PullError::Busy(dest_root.to_owned()),
-                _ => PullError::disk(&path)(error),
-            });
+            if error.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(PullError::disk(&path)(error));
+            }
+            if Instant::now() >= deadline {
+                return Err(PullError::Busy(dest_root.to_owned()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(DestLock { _file: file })
     }
 }
 

@@ -62,10 +62,12 @@ for i in "${!fixtures[@]}"; do
     fixtures[i]=$(realpath "${fixtures[i]}")
 done
 
-# The guest mounts its own tmpfs over /tmp and /run, hiding the host's.
-hidden_in_guest() { [[ $1 == /tmp/* || $1 == /run/* ]]; }
+# The guest mounts its own tmpfs over /tmp and /run, hiding the host's; the checkout
+# itself is bound back into place there (see guest-init.sh), wherever it is.
+under_tmpfs() { [[ $1 == /tmp/* || $1 == /run/* ]]; }
+hidden_in_guest() { under_tmpfs "$1" && [[ $1 != "$REPO_ROOT"/* ]]; }
 if [[ -e $1 ]] && hidden_in_guest "$(realpath "$1")"; then
-    die "$1 is under /tmp or /run, which the guest replaces with its own tmpfs: put it in OUTDIR or a worktree"
+    die "$1 is under /tmp or /run, which the guest replaces with its own tmpfs: put it in OUTDIR or the checkout"
 fi
 
 # See qemu-utf8-locale.c: without it the device renames every non-ASCII file "Oops".
@@ -87,6 +89,9 @@ rm -rf "$out/vm"
 mkdir -p "$out/vm"
 printf '%s\n' "$out" >"$out/vm/outdir"
 echo "${#fixtures[@]}" >"$out/vm/usb-devices"
+if under_tmpfs "$REPO_ROOT"; then
+    printf '%s\n' "$REPO_ROOT" >"$out/vm/keep-visible"
+fi
 
 # The job is run by the host's bash inside the chroot, so %q quoting round-trips any
 # argument (spaces, Unicode, quotes) exactly.

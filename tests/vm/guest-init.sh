@@ -58,18 +58,19 @@ mount -t devpts devpts "$root/dev/pts"
 mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"
 mount -o bind /proc "$root/proc"
 mount -o bind /sys "$root/sys"
+# Host folders that must stay visible although they sit under /tmp or /run (a checkout
+# there, as CI may make): held aside by a bind mount before the tmpfs covers them.
+kept=$(cat /out/vm/keep-visible 2>/dev/null || true)
+if [ -n "$kept" ]; then
+    mkdir -p /kept
+    mount -o bind "$root$kept" /kept || halt_with "cannot hold $kept aside"
+fi
 # The host's /tmp and /run are its own: the guest gets fresh, writable ones.
 mount -t tmpfs -o mode=1777,size=75% tmpfs "$root/tmp"
 mount -t tmpfs -o mode=0755 tmpfs "$root/run"
-# Host folders that must stay visible although they sit under /tmp or /run (a checkout
-# there, as CI may make): a second mount of the host root, bound back into place.
-if [ -s /out/vm/keep-visible ]; then
-    mkdir -p /hostraw
-    mount -t 9p -o "$p9opts,ro,cache=loose" hostroot /hostraw || halt_with "cannot mount the host root again"
-    while read -r kept; do
-        mkdir -p "$root$kept"
-        mount -o bind "/hostraw$kept" "$root$kept" || halt_with "cannot keep $kept visible"
-    done </out/vm/keep-visible
+if [ -n "$kept" ]; then
+    mkdir -p "$root$kept"
+    mount -o bind /kept "$root$kept" || halt_with "cannot keep $kept visible"
 fi
 # The output share appears at the output directory's host path, so the job writes results
 # where the host will look for them.

@@ -28,6 +28,7 @@ use super::select::Selection;
 use super::transfer::{TransferError, can_resume, download};
 use crate::ptp::time::DeviceTime;
 use crate::session::{Session, SessionError};
+use crate::sort::file::same_content;
 use crate::sort::{self, DateResolver, Dated, Filer, HEAD_LEN, Mode, Moment, Template};
 
 /// What a run does.
@@ -311,8 +312,11 @@ impl Run<'_> {
         hash: &ContentHash,
     ) -> Result<(String, Outcome, Option<Dated>), PullError> {
         if let Some(existing) = self.manifest.find_content(self.dest_root, hash, bytes)? {
-            fs::remove_file(temp_path).map_err(PullError::disk(temp_path))?;
-            return Ok((existing, Outcome::Duplicate, None));
+            // The hash found a candidate; only the same bytes make a duplicate.
+            if same_content(temp_path, &self.dest_root.join(&existing))? {
+                fs::remove_file(temp_path).map_err(PullError::disk(temp_path))?;
+                return Ok((existing, Outcome::Duplicate, None));
+            }
         }
         let head = read_head(temp_path).map_err(PullError::disk(temp_path))?;
         let dated = self

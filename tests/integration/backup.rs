@@ -276,6 +276,24 @@ fn a_lost_manifest_is_rebuilt_by_rescan_and_nothing_is_filed_twice() {
 }
 
 #[test]
+fn files_filed_but_not_recorded_are_found_again_not_filed_twice() {
+    // As after a crash between the rename into DEST and the manifest's commit.
+    let (phone, storage) = phone(Profile::Android);
+    let dest = tempfile::tempdir().unwrap();
+    assert!(
+        run_backup(&phone, dest.path(), &BackupOptions::default())
+            .0
+            .succeeded()
+    );
+    fs::remove_dir_all(dest.path().join(".mtpull")).unwrap();
+    let (report, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(report.succeeded(), "{:?}", report.stopped);
+    assert_eq!((report.summary.copied, report.summary.duplicates), (0, 5));
+    assert_eq!(tree(dest.path()), expected_tree());
+    assert_consistent(&phone, storage, dest.path());
+}
+
+#[test]
 fn selection_narrows_what_is_copied() {
     let (phone, _) = phone(Profile::Android);
     let cases: [(Selection, &[&str]); 4] = [

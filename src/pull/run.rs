@@ -333,7 +333,11 @@ impl<'a> Run<'a> {
             }
             TransferError::Session(source) => {
                 let kept = part.suspend();
-                if source.needs_recovery() || source.is_locked() {
+                if source.is_locked() {
+                    // Locked mid-run: the screen lock hid the storages.
+                    return Failure::Run(PullError::Locked);
+                }
+                if source.needs_recovery() {
                     match kept {
                         Ok(kept) => Failure::Run(PullError::Connection {
                             file: file.display_path(),

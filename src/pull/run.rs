@@ -57,6 +57,8 @@ pub struct BackupOptions {
     pub delete_after: bool,
     /// Rebuild the manifest from DEST before planning.
     pub rescan: bool,
+    /// How long to wait for a locked phone to be unlocked (zero: not at all).
+    pub wait_for_unlock: Duration,
 }
 
 /// How a run ended.
@@ -103,15 +105,19 @@ pub fn backup(
 /// Lists the device and plans against `manifest` (none: nothing backed up yet).
 fn make_plan(
     session: &mut Session,
-    selection: &Selection,
+    options: &BackupOptions,
     manifest: Option<&Manifest>,
+    observer: &mut dyn Observer,
 ) -> Result<Plan, PullError> {
-    let Listing { serial, files } = list_files(session, selection)?;
+    let wait = options.wait_for_unlock;
+    let Listing { serial, files } = list_files(session, &options.selection, wait, || {
+        observer.event(&Event::Locked { wait })
+    })?;
     let backed_up = match manifest {
         Some(manifest) => manifest.keys_for(&serial)?,
         None => Default::default(),
     };
-    Ok(Plan::new(&serial, files, selection, &backed_up))
+    Ok(Plan::new(&serial, files, &options.selection, &backed_up))
 }
 
 fn announce(plan: &Plan, temps: &TempArea, observer: &mut dyn Observer, summary: &mut Summary) -> u64 {
@@ -144,7 +150,7 @@ fn real_run(
     if options.rescan {
         report.rescan = Some(manifest.rescan(dest_root)?);
     }
-    let plan = make_plan(session, &options.selection, Some(&manifest))?;
+    let plan = make_plan(session, options, Some(&manifest), observer)?;
     let temps = TempArea::new(dest_root);
     temps.create().map_err(PullError::disk(temps.dir()))?;
     let resumable = announce(&plan, &temps, observer, &mut report.summary);
@@ -431,7 +437,7 @@ fn dry_run(
     report: &mut RunReport,
 ) -> Result<(), PullError> {
     let manifest = Manifest::open_read_only(dest_root)?;
-    let plan = make_plan(session, &options.selection, manifest.as_ref())?;
+    let plan = make_plan(session, options, manifest.as_ref(), observer)?;
     let temps = TempArea::new(dest_root);
     announce(&plan, &temps, observer, &mut report.summary);
     let resolver = DateResolver::system();

@@ -1,12 +1,19 @@
 //! Opens the MTP device through a transport backend and runs raw transactions
 //! with hand-encoded containers, printing every `read_phase` result, so that the
-//! phase semantics can be checked on real USB:
+//! phase semantics can be checked on real USB (the QEMU guest harness):
 //!
-//!   cargo run --example raw_probe [--features libusb] -- [--backend nusb|libusb] [--device SERIAL] [--objects]
+//!   cargo build --example raw_probe [--features libusb]
+//!   raw_probe [--backend nusb|libusb] [--device SERIAL] [--objects [--compare DIR]]
+//!             [--upload FILE]... [--events SECS] [--hold SECS]
 //!
-//! OpenSession and GetDeviceInfo always; with `--objects` also GetStorageIDs,
-//! GetObjectHandles on the first storage's root and GetObject of every file
-//! there (each data phase's length checked against its container header).
+//! Always OpenSession and GetDeviceInfo, one more read that must time out (the
+//! phase end came exactly once), Get Device Status and a short event wait, then
+//! CloseSession. `--objects`: GetStorageIDs, GetObjectHandles on the first
+//! storage's root and GetObject of every file there, each compared with the
+//! file under DIR. `--upload`: SendObjectInfo + SendObject of FILE to the root;
+//! on a failure, Cancel and clear halt, then a transaction to show it recovered.
+//! `--events`: list the root and print the events that arrive. `--hold`: keep
+//! the device claimed for a while first (to see what a second opener is told).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -24,6 +31,12 @@ struct Options {
     objects: bool,
     /// The folder the device serves, to compare each object with its file.
     compare: Option<std::path::PathBuf>,
+    /// Files to send to the storage root (SendObjectInfo + SendObject).
+    uploads: Vec<std::path::PathBuf>,
+    /// Seconds to keep the device open before talking to it.
+    hold: u64,
+    /// Seconds to wait for events after listing the storage root.
+    events: u64,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -32,6 +45,9 @@ fn parse_args() -> Result<Options, String> {
         selector: DeviceSelector::Only,
         objects: false,
         compare: None,
+        uploads: Vec::new(),
+        hold: 0,
+        events: 0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -51,6 +67,19 @@ fn parse_args() -> Result<Options, String> {
             "--device" => options.selector = DeviceSelector::from_arg(args.next().as_deref()),
             "--objects" => options.objects = true,
             "--compare" => options.compare = args.next().map(Into::into),
+            "--upload" => options.uploads.extend(args.next().map(Into::into)),
+            "--events" => {
+                options.events = args
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("--events needs seconds")?
+            }
+            "--hold" => {
+                options.hold = args
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("--hold needs seconds")?
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -175,6 +204,133 @@ fn transact(
     Ok((data, response))
 }
 
+fn data_container(code: u16, transaction: u32, payload_len: usize) -> Vec<u8> {
+    let length = u32::try_from(HEADER_LEN + payload_len).unwrap_or(u32::MAX);
+    let mut header = Vec::new();
+    header.extend_from_slice(&length.to_le_bytes());
+    header.extend_from_slice(&DATA.to_le_bytes());
+    header.extend_from_slice(&code.to_le_bytes());
+    header.extend_from_slice(&transaction.to_le_bytes());
+    header
+}
+
+fn ptp_string(text: &str) -> Vec<u8> {
+    let units: Vec<u16> = text.encode_utf16().chain([0]).collect();
+    let mut bytes = vec![u8::try_from(units.len()).expect("short name")];
+    for unit in units {
+        bytes.extend_from_slice(&unit.to_le_bytes());
+    }
+    bytes
+}
+
+/// An ObjectInfo dataset for a plain file in the storage root.
+fn object_info(name: &str, size: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(&0u32.to_le_bytes()); // StorageID
+    bytes.extend_from_slice(&0x3000u16.to_le_bytes()); // ObjectFormat: undefined
+    bytes.extend_from_slice(&0u16.to_le_bytes()); // ProtectionStatus
+    bytes.extend_from_slice(&size.to_le_bytes()); // ObjectCompressedSize
+    bytes.extend_from_slice(&0u16.to_le_bytes()); // ThumbFormat
+    bytes.extend_from_slice(&[0; 4 * 6]); // thumb size, thumb and image dimensions, bit depth
+    bytes.extend_from_slice(&0u32.to_le_bytes()); // ParentObject
+    bytes.extend_from_slice(&0u16.to_le_bytes()); // AssociationType
+    bytes.extend_from_slice(&[0; 8]); // AssociationDesc, SequenceNumber
+    bytes.extend_from_slice(&ptp_string(name));
+    bytes.extend_from_slice(&[0, 0, 0]); // DateCreated, DateModified, Keywords: empty
+    bytes
+}
+
+/// Sends a command, a data phase (`payload`), and reads the response.
+fn send(
+    transport: &mut dyn Transport,
+    name: &str,
+    code: u16,
+    transaction: u32,
+    params: &[u32],
+    payload: &[u8],
+) -> Result<Container, TransportError> {
+    println!(
+        "{name} (0x{code:04x}, transaction {transaction}, params {params:x?}) with {} data bytes",
+        payload.len()
+    );
+    let step = |what: &str, result: Result<(), TransportError>| {
+        result.inspect_err(|e| println!("    {what}: {e}"))
+    };
+    step(
+        "command phase",
+        transport.write_phase(&command(code, transaction, params)),
+    )?;
+    step("end of command phase", transport.end_write_phase())?;
+    let header = data_container(code, transaction, payload.len());
+    step(
+        "data phase",
+        transport
+            .write_phase(&header)
+            .and_then(|()| transport.write_phase(payload)),
+    )?;
+    step("end of data phase", transport.end_write_phase())?;
+    let response = read_phase(transport, "response phase")?;
+    let response = decode(&response).map_err(TransportError::Other)?;
+    let params: Vec<u32> = response
+        .payload
+        .chunks_exact(4)
+        .map(|p| u32::from_le_bytes([p[0], p[1], p[2], p[3]]))
+        .collect();
+    println!(
+        "    response: code 0x{:04x} ({}), transaction {}, params {params:x?}",
+        response.code,
+        response_name(response.code),
+        response.transaction
+    );
+    Ok(response)
+}
+
+/// SendObjectInfo + SendObject of `path`; on a transport error, the recovery
+/// a session would do: Cancel (class request), clear halt.
+fn upload(
+    transport: &mut dyn Transport,
+    path: &std::path::Path,
+    transaction: &mut u32,
+) -> Result<(), String> {
+    let content = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or("file name")?;
+    let size = u32::try_from(content.len()).map_err(|_| "file too large for this probe")?;
+    let info = object_info(name, size);
+    let outcome = send(
+        transport,
+        "SendObjectInfo",
+        0x100C,
+        *transaction,
+        &[0x0001_0001, 0xFFFF_FFFF],
+        &info,
+    )
+    .and_then(|_| {
+        *transaction += 1;
+        send(transport, "SendObject", 0x100D, *transaction, &[], &content)
+    });
+    let failed_transaction = *transaction;
+    *transaction += 1;
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            println!(
+                "    failed: {error}; recovering: Cancel (0x64) for transaction {failed_transaction}, then clear halt"
+            );
+            transport
+                .cancel_transaction(failed_transaction)
+                .map_err(|e| format!("cancel: {e}"))?;
+            transport
+                .clear_halt()
+                .map_err(|e| format!("clear halt: {e}"))?;
+            println!("    recovered");
+            Ok(())
+        }
+    }
+}
+
 fn response_name(code: u16) -> &'static str {
     match code {
         0x2001 => "OK",
@@ -245,9 +401,13 @@ fn run(options: &Options) -> Result<(), String> {
     let opened = transport::open_device_with(options.backend, &options.selector)
         .map_err(|e| e.to_string())?;
     let summary = &opened.summary;
+    if options.hold > 0 {
+        println!("holding the device for {} s", options.hold);
+        std::thread::sleep(Duration::from_secs(options.hold));
+    }
     println!(
         "opened {} via {:?}: interface {} ({} by {:?}), {}, speed {}",
-        summary.describe(),
+        summary.one_line(),
         options.backend,
         summary.interface,
         summary.protocol,
@@ -333,8 +493,10 @@ fn run(options: &Options) -> Result<(), String> {
                     println!("    handle 0x{handle:08x} is a folder");
                     continue;
                 }
+                let started = std::time::Instant::now();
                 let (object, response) =
                     transact(transport, "GetObject", 0x1009, transaction, &[handle], true)?;
+                let elapsed = started.elapsed();
                 transaction += 1;
                 let name = object_info_name(&object_info).unwrap_or_default();
                 let verdict = match &options.compare {
@@ -347,11 +509,52 @@ fn run(options: &Options) -> Result<(), String> {
                     None => "complete",
                 };
                 println!(
-                    "    object 0x{handle:08x} {name:?}: ObjectInfo size {size}, received {} bytes: {verdict}",
-                    object.len()
+                    "    object 0x{handle:08x} {name:?}: ObjectInfo size {size}, received {} bytes in {elapsed:.2?} ({:.1} MB/s): {verdict}",
+                    object.len(),
+                    object.len() as f64 / elapsed.as_secs_f64() / 1e6
                 );
             }
         }
+    }
+    if options.events > 0 {
+        // usb-mtp watches the folders it has listed.
+        transact(
+            transport,
+            "GetObjectHandles",
+            0x1007,
+            transaction,
+            &[0x0001_0001, 0, 0xFFFF_FFFF],
+            true,
+        )?;
+        transaction += 1;
+        if let Some(out) = std::env::var_os("VM_OUT") {
+            let _ = std::fs::write(std::path::Path::new(&out).join("waiting-for-events"), "");
+        }
+        println!("waiting {} s for events", options.events);
+        let deadline = std::time::Instant::now() + Duration::from_secs(options.events);
+        let mut event = [0u8; 64];
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match transport
+                .read_event(&mut event, left)
+                .map_err(|e| e.to_string())?
+            {
+                None => break,
+                Some(n) => match decode(&event[..n]) {
+                    Ok(c) => println!(
+                        "    event: {n} bytes, type {}, code 0x{:04x}, params {:x?}",
+                        c.kind,
+                        c.code,
+                        u32_array(&[[0u8; 4].as_slice(), &c.payload].concat())
+                    ),
+                    Err(e) => println!("    event: {n} bytes {:02x?}: {e}", &event[..n]),
+                },
+            }
+        }
+    }
+    for path in &options.uploads {
+        upload(transport, path, &mut transaction)?;
+        transact(transport, "GetStorageIDs", 0x1004, transaction, &[], true)?;
+        transaction += 1;
     }
     transact(transport, "CloseSession", 0x1003, transaction, &[], false)?;
     Ok(())

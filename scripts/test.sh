@@ -16,3 +16,6 @@ cargo test --all-features
 
 echo "== fuzz targets build"
 cargo check --manifest-path fuzz/Cargo.toml
+
+echo "== real USB: auto-backup in a QEMU guest (udev rule, hot-plug, unplug mid-copy)"
+bash tests/vm/auto-backup.sh

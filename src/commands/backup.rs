@@ -19,7 +19,7 @@ use crate::cli::{BackupArgs, Cli};
 pub const INTERRUPTED: u8 = 130;
 
 /// Raised by the SIGINT handler; the run checks it between files and pieces.
-static CANCEL: AtomicBool = AtomicBool::new(false);
+pub(super) static CANCEL: AtomicBool = AtomicBool::new(false);
 
 pub fn run(cli: &Cli, args: &BackupArgs) -> anyhow::Result<ExitCode> {
     let options = BackupOptions {
@@ -79,25 +79,27 @@ fn conclude(report: &RunReport, dry_run: bool) -> anyhow::Result<ExitCode> {
     if !dry_run && planned {
         writeln!(out, "{}", report.summary)?;
     }
-    let Some(stopped) = &report.stopped else {
-        return Ok(ExitCode::from(if report.summary.failed > 0 {
-            SOME_FAILED
-        } else {
-            0
-        }));
-    };
-    eprintln!("mtpull: {stopped}");
-    Ok(ExitCode::from(match stopped {
-        PullError::Interrupted => INTERRUPTED,
-        PullError::Locked => NO_DEVICE,
-        PullError::Device { source, .. } if source.is_locked() => NO_DEVICE,
-        _ => FATAL,
-    }))
+    if let Some(stopped) = &report.stopped {
+        eprintln!("mtpull: {stopped}");
+    }
+    Ok(ExitCode::from(exit_status(report)))
+}
+
+/// The exit status a run's outcome calls for.
+pub(super) fn exit_status(report: &RunReport) -> u8 {
+    match &report.stopped {
+        None if report.summary.failed > 0 => SOME_FAILED,
+        None => 0,
+        Some(PullError::Interrupted) => INTERRUPTED,
+        Some(PullError::Locked) => NO_DEVICE,
+        Some(PullError::Device { source, .. }) if source.is_locked() => NO_DEVICE,
+        Some(_) => FATAL,
+    }
 }
 
 /// Installs a SIGINT handler that raises [`CANCEL`]; a second Ctrl-C kills
 /// at once (the handler resets itself), which still loses nothing.
-fn catch_ctrl_c() -> io::Result<()> {
+pub(super) fn catch_ctrl_c() -> io::Result<()> {
     extern "C" fn on_sigint(_: libc::c_int) {
         CANCEL.store(true, Ordering::Relaxed);
     }
@@ -174,11 +176,13 @@ impl<W: Write> DryRunPrinter<'_, W> {
 }
 
 /// Progress on stderr: two bars on a terminal, one log line per file otherwise.
-struct Progress<'a> {
+pub(super) struct Progress<'a> {
     dest: &'a Path,
     bars: Option<Bars>,
     total_files: u64,
     done_files: u64,
+    /// Put before every log line (which device, when several back up at once).
+    prefix: String,
 }
 
 struct Bars {
@@ -209,13 +213,26 @@ impl<'a> Progress<'a> {
             bars,
             total_files: 0,
             done_files: 0,
+            prefix: String::new(),
+        }
+    }
+
+    /// Log lines only, each after `prefix`, whatever stderr is: for the
+    /// journal, and for several devices backing up side by side.
+    pub(super) fn plain(dest: &'a Path, prefix: String) -> Self {
+        Progress {
+            dest,
+            bars: None,
+            total_files: 0,
+            done_files: 0,
+            prefix,
         }
     }
 
     fn log(&self, line: String) {
         match &self.bars {
             Some(bars) => bars.overall.println(line),
-            None => eprintln!("{line}"),
+            None => eprintln!("{}{line}", self.prefix),
         }
     }
 

@@ -83,11 +83,6 @@ impl Session {
     ) -> Result<Completed> {
         let transaction_id = self.take_transaction_id();
         self.stats.record(op);
-        if !matches!(data_out, DataOut::None) {
-            self.transport
-                .prepare_data_out()
-                .map_err(Self::transport_error(op))?;
-        }
         self.send_command(op, transaction_id, params)?;
         match data_out {
             DataOut::None => {}

@@ -1,7 +1,7 @@
 //! Finding MTP/PTP devices: what a backend reports about each USB device, how
 //! that becomes a [`DeviceSummary`], and how `--device` picks one.
 //!
-//! The backends (nusb, libusb) only gather [`RawDevice`]s and answer the OS
+//! The backends (nusb, libusb) only gather raw device facts and answer the OS
 //! descriptor probe; the decisions here are shared and pure.
 
 use std::fmt;
@@ -13,6 +13,9 @@ use super::classify::{
 };
 use super::error::OpenError;
 use super::holders::usbfs_node;
+
+/// USB vendor id of the devices QEMU emulates (usb-mtp is 46f4:0004).
+pub const QEMU_USB_VENDOR: u16 = 0x46f4;
 
 /// The endpoints of an MTP/PTP interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,7 +182,13 @@ impl DeviceSummary {
 
     /// The device's name with its vid:pid, for messages.
     pub fn describe(&self) -> String {
-        format!("{} ({})", self.name(), self.vid_pid())
+        let name = self.name();
+        let vid_pid = self.vid_pid();
+        if name == vid_pid {
+            name
+        } else {
+            format!("{name} ({vid_pid})")
+        }
     }
 
     /// One line for lists: serial (or location), name, vid:pid, location.
@@ -219,6 +228,17 @@ impl DeviceSelector {
     /// From an optional `--device` argument.
     pub fn from_arg(arg: Option<&str>) -> Self {
         arg.map_or(Self::Only, |wanted| Self::Named(wanted.to_owned()))
+    }
+}
+
+/// Fails with [`OpenError::NoUsbSubsystem`] on a Linux without `/sys/bus/usb`
+/// (a container or VM without USB), before a backend reports something vaguer.
+pub(crate) fn require_usb_subsystem() -> Result<(), OpenError> {
+    let missing = cfg!(target_os = "linux") && !std::path::Path::new("/sys/bus/usb").exists();
+    if missing {
+        Err(OpenError::NoUsbSubsystem)
+    } else {
+        Ok(())
     }
 }
 
@@ -398,21 +418,24 @@ fn summary(
 }
 
 /// Collects verdicts into a [`Discovery`], keeping each found device's handle
-/// (the backend's own device object) beside its summary.
+/// (the backend's own device object) beside its summary. Devices are listed by
+/// where they are plugged in, whatever order the OS enumerated them in.
 pub(crate) fn collect<H>(verdicts: impl IntoIterator<Item = (Verdict, H)>) -> (Discovery, Vec<H>) {
     let mut discovery = Discovery::default();
-    let mut handles = Vec::new();
+    let mut found = Vec::new();
     for (verdict, handle) in verdicts {
         match verdict {
-            Verdict::Found(summary) => {
-                discovery.devices.push(summary);
-                handles.push(handle);
-            }
+            Verdict::Found(summary) => found.push((summary, handle)),
             Verdict::PhoneWithoutMtp(description) => discovery.phones_without_mtp.push(description),
             Verdict::NotInspected(description) => discovery.not_inspected.push(description),
             Verdict::Unrelated => {}
         }
     }
+    found.sort_by(|(a, _), (b, _)| {
+        (a.bus_number, &a.port_chain).cmp(&(b.bus_number, &b.port_chain))
+    });
+    let (devices, handles) = found.into_iter().unzip();
+    discovery.devices = devices;
     (discovery, handles)
 }
 
@@ -543,6 +566,12 @@ mod tests {
         assert_eq!(summary.location(), "1-4.2");
         assert_eq!(summary.name(), "Google Pixel 7");
         assert_eq!(summary.describe(), "Google Pixel 7 (18d1:4ee2)");
+        let unnamed = DeviceSummary {
+            manufacturer: None,
+            product: None,
+            ..summary.clone()
+        };
+        assert_eq!(unnamed.describe(), "18d1:4ee2");
         assert_eq!(
             summary.one_line(),
             "28101FDH2000XY  Google Pixel 7 (18d1:4ee2, MTP) at 1-4.2"
@@ -703,6 +732,23 @@ mod tests {
                 .to_string()
                 .contains("Connected without file transfer")
         );
+    }
+
+    #[test]
+    fn collect_lists_devices_by_location() {
+        let verdicts = vec![
+            (Verdict::Found(found(Some("B"), vec![2])), 'b'),
+            (Verdict::Found(found(Some("C"), vec![1, 3])), 'c'),
+            (Verdict::Found(found(Some("A"), vec![1])), 'a'),
+        ];
+        let (discovery, handles) = collect(verdicts);
+        assert_eq!(handles, vec!['a', 'c', 'b']);
+        let serials: Vec<_> = discovery
+            .devices
+            .iter()
+            .map(|d| d.serial.clone().unwrap())
+            .collect();
+        assert_eq!(serials, ["A", "C", "B"]);
     }
 
     #[test]

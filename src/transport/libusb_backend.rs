@@ -11,8 +11,8 @@ use rusb::{
 
 use super::classify::{self, CompatFunction, InterfaceFacts};
 use super::discover::{
-    self, DeviceSummary, Discovery, EndpointInfo, EndpointKind, Endpoints, RawDevice, RawInterface,
-    UsbSpeed,
+    self, DeviceSummary, Discovery, EndpointInfo, EndpointKind, Endpoints, QEMU_USB_VENDOR,
+    RawDevice, RawInterface, UsbSpeed,
 };
 use super::error::OpenError;
 use super::holders::{HolderScan, find_holders};
@@ -23,12 +23,13 @@ use super::{DEFAULT_TIMEOUT, DeviceStatus, Transport, TransportError, class_requ
 const TRANSFER_SIZE: usize = 512 * 1024;
 /// How long discovery waits for each descriptor request.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// For QEMU's emulated devices an event wait resubmits its transfer this
+/// often: QEMU's xHCI retries a NAKed transfer only when the doorbell rings.
+const QEMU_EVENT_POLL: Duration = Duration::from_millis(200);
 
 /// Lists the MTP/PTP devices on USB, with the libusb handle of each.
 pub(crate) fn discover() -> Result<(Discovery, Vec<Device<Context>>), OpenError> {
-    if cfg!(target_os = "linux") && !Path::new("/sys/bus/usb").exists() {
-        return Err(OpenError::NoUsbSubsystem);
-    }
+    discover::require_usb_subsystem()?;
     let usb_error = |e: rusb::Error| OpenError::Usb {
         device: "USB".into(),
         context: "listing devices",
@@ -193,7 +194,17 @@ pub(crate) fn open(
         device: summary.describe(),
         interface: summary.interface,
     })?;
-    Ok(LibusbTransport::new(handle, summary.interface, endpoints))
+    let event_poll = if summary.vendor_id == QEMU_USB_VENDOR {
+        QEMU_EVENT_POLL
+    } else {
+        Duration::MAX
+    };
+    Ok(LibusbTransport::new(
+        handle,
+        summary.interface,
+        endpoints,
+        event_poll,
+    ))
 }
 
 fn open_error(summary: &DeviceSummary, error: rusb::Error, context: &'static str) -> OpenError {
@@ -231,10 +242,17 @@ pub struct LibusbTransport {
     pending_out: Vec<u8>,
     out_phase_len: usize,
     timeout: Duration,
+    /// How long one event transfer waits before it is resubmitted.
+    event_poll: Duration,
 }
 
 impl LibusbTransport {
-    fn new(handle: DeviceHandle<Context>, interface: u8, endpoints: Endpoints) -> Self {
+    fn new(
+        handle: DeviceHandle<Context>,
+        interface: u8,
+        endpoints: Endpoints,
+        event_poll: Duration,
+    ) -> Self {
         // A transfer must be a whole number of packets, or a packet could overflow it.
         let packet = endpoints.bulk_max_packet_size.max(1);
         Self {
@@ -245,6 +263,7 @@ impl LibusbTransport {
             pending_out: Vec::with_capacity(TRANSFER_SIZE),
             out_phase_len: 0,
             timeout: DEFAULT_TIMEOUT,
+            event_poll,
         }
     }
 
@@ -253,14 +272,21 @@ impl LibusbTransport {
         self.endpoints
     }
 
+    /// Sends the first `len` pending bytes, one transfer of at most
+    /// `TRANSFER_SIZE` at a time (a device may take less than a whole transfer:
+    /// QEMU's usb-mtp takes at most its 512 KiB buffer).
     fn send(&mut self, len: usize) -> Result<(), TransportError> {
         let mut sent = 0;
         while sent < len {
-            let chunk = &self.pending_out[sent..len];
-            sent += self
+            let chunk = &self.pending_out[sent..len.min(sent + TRANSFER_SIZE)];
+            let written = self
                 .handle
                 .write_bulk(self.endpoints.bulk_out, chunk, self.timeout)
                 .map_err(|e| from_rusb(e, self.timeout))?;
+            if written == 0 {
+                return Err(TransportError::Other("the device accepted no data".into()));
+            }
+            sent += written;
         }
         self.pending_out.drain(..len);
         Ok(())
@@ -379,14 +405,17 @@ impl Transport for LibusbTransport {
             if left.is_zero() {
                 return Ok(None);
             }
-            match self.handle.read_interrupt(endpoint, &mut packet, left) {
+            match self
+                .handle
+                .read_interrupt(endpoint, &mut packet, left.min(self.event_poll))
+            {
                 Ok(0) => continue,
                 Ok(len) => {
                     let len = len.min(buf.len());
                     buf[..len].copy_from_slice(&packet[..len]);
                     return Ok(Some(len));
                 }
-                Err(rusb::Error::Timeout) => return Ok(None),
+                Err(rusb::Error::Timeout) => continue,
                 Err(e) => return Err(from_rusb(e, timeout)),
             }
         }

@@ -6,11 +6,25 @@
 //! speaks in phases so that the session layer never sees packets, and so that the
 //! simulated device (`crate::sim`) can sit behind the very same calls.
 //!
-//! Finding and opening a real device: [`discover`] lists what is connected,
+//! Finding and opening a real device: [`discover()`] lists what is connected,
 //! [`open_device`] picks one (`--device SERIAL` or the only one) and returns it
 //! opened as a `Box<dyn Transport>` with its [`DeviceSummary`]. Failures are
 //! [`OpenError`]s whose messages say what to do (unlock the phone, which program
 //! holds it, which udev rule is missing).
+//!
+//! QEMU's usb-mtp on QEMU's xHCI, where the real path is tested, differs from
+//! phones (found with `examples/raw_probe.rs` and QEMU's traces):
+//! - it sends no zero-length packet after an IN phase that fills a host
+//!   transfer; phases still come apart by their container length;
+//! - the xHCI retries a NAKed transfer only when the doorbell rings, and passes
+//!   the No-Op TRBs of cancelled transfers to the device, which stalls them: the
+//!   nusb backend keeps one bulk-IN transfer queued there (four elsewhere);
+//! - a SendObject whose last host transfer is a multiple of 64 bytes never
+//!   completes: the zero-length packet is stalled, or (without one) the device
+//!   waits for more data and stalls the IN endpoint. The file is written; the
+//!   transaction fails and Cancel (0x64) + clear halt recover. About one size in
+//!   64 (12 + size ≡ 0 mod 64) is affected;
+//! - Get Device Status (0x67) answers nothing.
 
 pub mod classify;
 pub mod discover;
@@ -85,17 +99,6 @@ pub trait Transport: Send {
 
     /// Sets the timeout for every later call but `read_event`.
     fn set_timeout(&mut self, timeout: Duration);
-
-    /// Announces that the transaction about to start sends a data phase to the
-    /// device (SendObjectInfo, SendObject, SetObjectPropValue…). Call it before
-    /// writing that transaction's command.
-    ///
-    /// Backends that keep bulk-IN transfers queued ahead withdraw them until the
-    /// next `read_phase`: QEMU's usb-mtp stalls its IN endpoint when it is polled
-    /// while it waits for host data. Errors if unread device bytes were dropped.
-    fn prepare_data_out(&mut self) -> Result<(), TransportError> {
-        Ok(())
-    }
 
     /// Sends the Still Image class request *Cancel* (0x64) for `transaction_id`:
     /// the device abandons that transaction's data phase. Afterwards poll
@@ -310,7 +313,6 @@ mod tests {
             fn set_timeout(&mut self, _: Duration) {}
         }
         let mut minimal = Minimal;
-        assert!(minimal.prepare_data_out().is_ok());
         assert!(
             minimal
                 .cancel_transaction(1)

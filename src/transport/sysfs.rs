@@ -6,10 +6,47 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use super::discover::{EndpointInfo, EndpointKind, Endpoints};
+use super::discover::{EndpointInfo, EndpointKind, Endpoints, QEMU_USB_VENDOR};
 
-/// Present when Linux has USB at all.
-pub const USB_BUS_DIR: &str = "/sys/bus/usb";
+/// PCI vendor and device of QEMU's emulated xHCI (`-device qemu-xhci`).
+pub const QEMU_XHCI: (u16, u16) = (0x1b36, 0x000d);
+
+/// The PCI USB host controller a device hangs off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostController {
+    pub vendor: u16,
+    pub device: u16,
+    /// Programming interface 0x30: an xHCI.
+    pub is_xhci: bool,
+}
+
+/// Finds the host controller above `device_dir` (a sysfs device path, as
+/// `/sys/devices/pci0000:00/0000:00:04.0/usb1/1-1`): the first ancestor whose
+/// PCI class is "USB controller" (0x0c03).
+pub fn host_controller(device_dir: &Path) -> Option<HostController> {
+    let hex = |dir: &Path, name: &str| -> Option<u32> {
+        let text = fs::read_to_string(dir.join(name)).ok()?;
+        u32::from_str_radix(text.trim().trim_start_matches("0x"), 16).ok()
+    };
+    device_dir.ancestors().skip(1).find_map(|dir| {
+        let class = hex(dir, "class")?;
+        (class >> 8 == 0x0c03).then_some(())?;
+        Some(HostController {
+            vendor: u16::try_from(hex(dir, "vendor")?).ok()?,
+            device: u16::try_from(hex(dir, "device")?).ok()?,
+            is_xhci: class & 0xff == 0x30,
+        })
+    })
+}
+
+/// Whether a device (with USB vendor `vendor_id`) is served by QEMU's xHCI
+/// emulation: `qemu-xhci` itself, or any xHCI when the device is one QEMU
+/// emulates (QEMU's `nec-usb-xhci` carries a real chip's PCI ids).
+pub fn behind_qemu_xhci(controller: Option<HostController>, vendor_id: u16) -> bool {
+    controller.is_some_and(|c| {
+        (c.vendor, c.device) == QEMU_XHCI || (c.is_xhci && vendor_id == QEMU_USB_VENDOR)
+    })
+}
 
 const DESCRIPTOR_CONFIGURATION: u8 = 0x02;
 const DESCRIPTOR_INTERFACE: u8 = 0x04;
@@ -162,6 +199,61 @@ mod tests {
         fs::write(dir.path().join("descriptors"), qemu_usb_mtp()).unwrap();
         fs::write(dir.path().join("bConfigurationValue"), "1\n").unwrap();
         assert_eq!(read_endpoints(dir.path())[&0].bulk_out, 0x02);
+    }
+
+    fn pci_device(dir: &Path, class: &str, vendor: &str, device: &str) {
+        fs::create_dir_all(dir).unwrap();
+        fs::write(dir.join("class"), format!("{class}\n")).unwrap();
+        fs::write(dir.join("vendor"), format!("{vendor}\n")).unwrap();
+        fs::write(dir.join("device"), format!("{device}\n")).unwrap();
+    }
+
+    #[test]
+    fn the_host_controller_is_the_nearest_usb_class_pci_ancestor() {
+        let root = tempfile::tempdir().unwrap();
+        let bridge = root.path().join("pci0000:00/0000:00:1c.0");
+        pci_device(&bridge, "0x060400", "0x8086", "0xa110");
+        let controller = bridge.join("0000:03:00.0");
+        pci_device(&controller, "0x0c0330", "0x1b36", "0x000d");
+        let device = controller.join("usb1/1-1");
+        fs::create_dir_all(&device).unwrap();
+        fs::write(device.join("vendor"), "not a pci device\n").unwrap();
+
+        let found = host_controller(&device).unwrap();
+        assert_eq!(
+            found,
+            HostController {
+                vendor: 0x1b36,
+                device: 0x000d,
+                is_xhci: true
+            }
+        );
+        assert!(behind_qemu_xhci(Some(found), 0x18d1));
+        assert_eq!(host_controller(root.path()), None);
+    }
+
+    #[test]
+    fn only_qemus_xhci_counts_as_qemu() {
+        let intel = HostController {
+            vendor: 0x8086,
+            device: 0xa36d,
+            is_xhci: true,
+        };
+        assert!(!behind_qemu_xhci(Some(intel), 0x18d1));
+        assert!(
+            behind_qemu_xhci(Some(intel), QEMU_USB_VENDOR),
+            "an emulated device on nec-usb-xhci"
+        );
+        let ehci = HostController {
+            vendor: 0x8086,
+            device: 0x293a,
+            is_xhci: false,
+        };
+        assert!(
+            !behind_qemu_xhci(Some(ehci), QEMU_USB_VENDOR),
+            "QEMU's EHCI polls by itself"
+        );
+        assert!(!behind_qemu_xhci(None, QEMU_USB_VENDOR));
     }
 
     #[test]

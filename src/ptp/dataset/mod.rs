@@ -7,7 +7,7 @@ mod prop_list;
 mod storage_info;
 
 pub use device_info::{DeviceInfo, MTP_VENDOR_EXTENSION_ID};
-pub use object_info::ObjectInfo;
+pub use object_info::{ObjectInfo, SIZE_UNKNOWN_32};
 pub use prop_desc::{ObjectPropDesc, PropForm};
 pub use prop_list::{ObjectPropList, PropListEntry};
 pub use storage_info::StorageInfo;

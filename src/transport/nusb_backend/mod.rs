@@ -23,9 +23,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Lists the MTP/PTP devices on USB, with the nusb handle of each.
 pub(crate) fn discover() -> Result<(Discovery, Vec<nusb::DeviceInfo>), OpenError> {
-    if cfg!(target_os = "linux") && !Path::new(super::sysfs::USB_BUS_DIR).exists() {
-        return Err(OpenError::NoUsbSubsystem);
-    }
+    discover::require_usb_subsystem()?;
     let devices = nusb::list_devices().wait().map_err(|e| OpenError::Usb {
         device: "USB".into(),
         context: "listing devices",
@@ -184,10 +182,12 @@ pub(crate) fn open(
             interface: summary.interface,
         })?;
     summary.endpoints = Some(endpoints);
-    NusbTransport::new(interface, endpoints).map_err(|e| OpenError::Usb {
-        device: summary.describe(),
-        context: "opening the endpoints",
-        message: e.to_string(),
+    NusbTransport::new(interface, endpoints, behind_qemu_xhci(summary, info)).map_err(|e| {
+        OpenError::Usb {
+            device: summary.describe(),
+            context: "opening the endpoints",
+            message: e.to_string(),
+        }
     })
 }
 
@@ -214,4 +214,15 @@ fn open_error(summary: &DeviceSummary, error: &nusb::Error, context: &'static st
             message: error.to_string(),
         },
     }
+}
+
+#[cfg(target_os = "linux")]
+fn behind_qemu_xhci(summary: &DeviceSummary, info: &nusb::DeviceInfo) -> bool {
+    let sysfs = super::sysfs::host_controller(info.sysfs_path());
+    super::sysfs::behind_qemu_xhci(sysfs, summary.vendor_id)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn behind_qemu_xhci(_summary: &DeviceSummary, _info: &nusb::DeviceInfo) -> bool {
+    false
 }

@@ -1,4 +1,8 @@
 //! [`Transport`] over nusb: queued bulk-IN transfers read phase by phase.
+//!
+//! Several bulk-IN transfers stay submitted, so the transfers for the next data
+//! and response phases are already waiting when a command goes out. Behind
+//! QEMU's emulated xHCI one transfer is kept instead (see [`queue_depth`]).
 
 use std::io::{BufRead, Read, Write};
 use std::time::{Duration, Instant};
@@ -16,15 +20,32 @@ use crate::transport::{DEFAULT_TIMEOUT, DeviceStatus, Transport, TransportError,
 /// Bytes per bulk transfer. Large transfers keep the per-transfer overhead small
 /// on big downloads; a short packet still ends a transfer early.
 const TRANSFER_SIZE: usize = 512 * 1024;
-/// Bulk-IN transfers kept submitted, so that the transfers for the next data and
-/// response phases are already waiting when a command goes out.
-const QUEUED_IN_TRANSFERS: usize = 4;
-/// The queue grows by one after each read timeout, up to this (see `grow_in_queue`).
-const MAX_QUEUED_IN_TRANSFERS: usize = 8;
+/// Bulk-IN transfers kept submitted on real host controllers.
+pub(crate) const QUEUED_IN_TRANSFERS: usize = 4;
 /// Bulk-OUT transfers in flight before `write_phase` waits.
 const QUEUED_OUT_TRANSFERS: usize = 4;
 /// How long to wait for cancelled transfers to come back.
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Behind QEMU's xHCI an event wait resubmits its transfer this often, since a
+/// NAKed transfer is retried only when the doorbell rings.
+const QEMU_EVENT_POLL: Duration = Duration::from_millis(200);
+
+/// How many bulk-IN transfers to keep submitted.
+///
+/// QEMU's xHCI differs from hardware in two ways that matter here: it retries a
+/// NAKed transfer only when the host rings the endpoint's doorbell (hardware
+/// keeps polling), and it hands the No-Op TRBs Linux writes over cancelled
+/// transfers to the device as zero-length transfers, which usb-mtp stalls; Linux
+/// then loses track of the ring and the endpoint is dead. With a single queued
+/// transfer, cancelling it only moves the ring's dequeue pointer, and a read
+/// after a timeout resubmits it, ringing the doorbell.
+fn queue_depth(behind_qemu_xhci: bool) -> usize {
+    if behind_qemu_xhci {
+        1
+    } else {
+        QUEUED_IN_TRANSFERS
+    }
+}
 
 /// An MTP interface claimed through nusb.
 pub struct NusbTransport {
@@ -35,10 +56,10 @@ pub struct NusbTransport {
     bulk_out: Option<EndpointWrite<Bulk>>,
     events: Option<nusb::Endpoint<Interrupt, In>>,
     timeout: Duration,
-    /// Bulk-IN transfers withdrawn for a data-out phase; resubmitted at the next read.
-    in_queue_withdrawn: bool,
-    /// How many bulk-IN transfers the reader keeps submitted.
-    in_queue_len: usize,
+    /// Bulk-IN transfers the reader keeps submitted.
+    queue_depth: usize,
+    /// How long one event transfer waits before it is resubmitted.
+    event_poll: Duration,
     /// The container length of the IN phase under way.
     bounds: PhaseBounds,
 }
@@ -47,7 +68,9 @@ impl NusbTransport {
     pub(crate) fn new(
         interface: nusb::Interface,
         endpoints: Endpoints,
+        behind_qemu_xhci: bool,
     ) -> Result<Self, nusb::Error> {
+        let queue_depth = queue_depth(behind_qemu_xhci);
         let bulk_in = interface.endpoint::<Bulk, In>(endpoints.bulk_in)?;
         let bulk_out = interface.endpoint::<Bulk, Out>(endpoints.bulk_out)?;
         let events = endpoints
@@ -56,14 +79,18 @@ impl NusbTransport {
             .map(|address| interface.endpoint::<Interrupt, In>(address))
             .transpose()?;
         Ok(Self {
-            bulk_in: Some(reader(bulk_in, DEFAULT_TIMEOUT, QUEUED_IN_TRANSFERS)),
+            bulk_in: Some(reader(bulk_in, DEFAULT_TIMEOUT, queue_depth)),
             bulk_out: Some(writer(bulk_out, DEFAULT_TIMEOUT)),
             interface,
             endpoints,
             events,
             timeout: DEFAULT_TIMEOUT,
-            in_queue_withdrawn: false,
-            in_queue_len: QUEUED_IN_TRANSFERS,
+            queue_depth,
+            event_poll: if behind_qemu_xhci {
+                QEMU_EVENT_POLL
+            } else {
+                Duration::MAX
+            },
             bounds: PhaseBounds::default(),
         })
     }
@@ -71,6 +98,11 @@ impl NusbTransport {
     /// The endpoints in use.
     pub fn endpoints(&self) -> Endpoints {
         self.endpoints
+    }
+
+    /// How many bulk-IN transfers are kept submitted.
+    pub fn queue_depth(&self) -> usize {
+        self.queue_depth
     }
 
     fn bulk_in(&mut self) -> Result<&mut EndpointRead<Bulk>, TransportError> {
@@ -81,44 +113,19 @@ impl NusbTransport {
         self.bulk_out.as_mut().ok_or_else(endpoints_lost)
     }
 
-    /// After a read timeout every queued transfer is still submitted, so the next
-    /// read would submit none. Hardware keeps polling a pending transfer, but
-    /// QEMU's xHCI retries a NAKed one only when the host rings the endpoint's
-    /// doorbell, which a submission does: one more slot makes the next read submit.
-    fn grow_in_queue(&mut self) {
-        if self.in_queue_len < MAX_QUEUED_IN_TRANSFERS {
-            self.in_queue_len += 1;
-            if let Some(bulk_in) = self.bulk_in.as_mut() {
-                bulk_in.set_num_transfers(self.in_queue_len);
-            }
-        }
-    }
-
-    /// A fresh reader on `endpoint`, its queue back to the normal length (or
-    /// empty until the next read, while withdrawn for a data-out phase).
-    fn replace_reader(&mut self, endpoint: nusb::Endpoint<Bulk, In>) {
-        self.bounds.reset();
-        self.in_queue_len = QUEUED_IN_TRANSFERS;
-        let queued = if self.in_queue_withdrawn {
-            1
-        } else {
-            self.in_queue_len
-        };
-        self.bulk_in = Some(reader(endpoint, self.timeout, queued));
-    }
-
     /// Reads up to the phase's end: its short packet or its declared length.
     fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, TransportError> {
-        let (timeout, limit) = (self.timeout, self.bounds.limit(buf.len()));
+        let limit = self.bounds.limit(buf.len());
         let mut phase = self.bulk_in()?.until_short_packet();
-        let read = phase
-            .read(&mut buf[..limit])
-            .map_err(|e| from_io_error(e, timeout))?;
+        let read = match phase.read(&mut buf[..limit]) {
+            Ok(read) => read,
+            Err(e) => return Err(self.after_read_error(e)),
+        };
         if read == 0 {
             // A non-empty buffer reads 0 only at a short (or zero-length) packet.
-            phase.consume_end().map_err(|_| {
-                TransportError::Other("the phase ended without a short packet".into())
-            })?;
+            phase
+                .consume_end()
+                .map_err(|_| ended_without_short_packet())?;
         }
         self.bounds.record(&buf[..read]);
         Ok(read)
@@ -128,7 +135,6 @@ impl NusbTransport {
     /// next phase; a transfer that ended short ended the phase; after a full
     /// transfer a zero-length packet may follow, and is swallowed if it does.
     fn settle_declared_end(&mut self) -> Result<(), TransportError> {
-        let timeout = self.timeout;
         let mut phase = self.bulk_in()?.until_short_packet();
         let next = if phase.is_end() {
             Ok(&[][..])
@@ -136,17 +142,43 @@ impl NusbTransport {
             phase.fill_buf()
         };
         match next {
-            Ok([]) => phase.consume_end().map_err(|_| {
-                TransportError::Other("the phase ended without a short packet".into())
-            }),
+            Ok([]) => phase
+                .consume_end()
+                .map_err(|_| ended_without_short_packet()),
             Ok(_) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            Err(e) => match self.after_read_error(e) {
                 // Nothing followed in time: the declared length ended the phase.
-                self.grow_in_queue();
-                Ok(())
-            }
-            Err(e) => Err(from_io_error(e, timeout)),
+                TransportError::Timeout(_) => Ok(()),
+                other => Err(other),
+            },
         }
+    }
+
+    /// Maps a read error. After a timeout with a single queued transfer, that
+    /// transfer is withdrawn so that the next read submits (see [`queue_depth`]);
+    /// with several, hardware keeps polling them and they stay.
+    fn after_read_error(&mut self, error: std::io::Error) -> TransportError {
+        let error = from_io_error(error, self.timeout);
+        if !matches!(error, TransportError::Timeout(_)) || self.queue_depth > 1 {
+            return error;
+        }
+        match self.withdraw_in_queue() {
+            Ok(0) => error,
+            Ok(bytes) => TransportError::Other(format!(
+                "{bytes} bytes arrived just as a timed-out read was withdrawn; the phase is lost"
+            )),
+            Err(withdraw_error) => withdraw_error,
+        }
+    }
+
+    /// Cancels the queued bulk-IN transfers and starts a fresh reader; returns
+    /// how many received bytes were dropped.
+    fn withdraw_in_queue(&mut self) -> Result<usize, TransportError> {
+        let bulk_in = self.bulk_in.take().ok_or_else(endpoints_lost)?;
+        let mut endpoint = bulk_in.into_inner();
+        let dropped = cancel_pending(&mut endpoint);
+        self.bulk_in = Some(reader(endpoint, self.timeout, self.queue_depth));
+        dropped
     }
 
     fn interface_index(&self) -> u16 {
@@ -178,6 +210,10 @@ fn endpoints_lost() -> TransportError {
     TransportError::Other(
         "the bulk endpoints were lost after a failed clear halt: reopen the device".into(),
     )
+}
+
+fn ended_without_short_packet() -> TransportError {
+    TransportError::Other("the phase ended without a short packet".into())
 }
 
 /// Cancels every pending transfer and waits for them to come back. Returns how
@@ -257,22 +293,15 @@ impl Transport for NusbTransport {
                 "read_phase needs room for at least one byte".into(),
             ));
         }
-        if std::mem::take(&mut self.in_queue_withdrawn) {
-            let queue_len = self.in_queue_len;
-            self.bulk_in()?.set_num_transfers(queue_len);
-        }
-        let result = if self.bounds.complete() {
-            self.settle_declared_end().map(|()| 0)
+        let read = if self.bounds.complete() {
+            self.settle_declared_end().map(|()| 0)?
         } else {
-            self.read_some(buf)
+            self.read_some(buf)?
         };
-        match result {
-            Ok(0) => self.bounds.reset(),
-            Ok(_) => {}
-            Err(TransportError::Timeout(_)) => self.grow_in_queue(),
-            Err(_) => {}
+        if read == 0 {
+            self.bounds.reset();
         }
-        result
+        Ok(read)
     }
 
     fn read_event(
@@ -286,14 +315,16 @@ impl Transport for NusbTransport {
             std::thread::sleep(timeout);
             return Ok(None);
         };
-        // One transfer per wait, cancelled when the wait ends: a transfer left
-        // pending would never be retried by QEMU's xHCI (see `grow_in_queue`),
-        // and the device keeps its events until it is polled again.
+        // One transfer per wait, cancelled when the wait ends: the device keeps
+        // its events until it is polled again, and a transfer left pending would
+        // keep the next wait from submitting (see `queue_depth`).
         let deadline = Instant::now() + timeout;
         loop {
             events.submit(Buffer::new(packet_size));
-            let left = deadline.saturating_duration_since(Instant::now());
-            let completion = match events.wait_next_complete(left) {
+            let wait = deadline
+                .saturating_duration_since(Instant::now())
+                .min(self.event_poll);
+            let completion = match events.wait_next_complete(wait) {
                 Some(completion) => completion,
                 None => {
                     events.cancel_all();
@@ -310,7 +341,7 @@ impl Transport for NusbTransport {
                     buf[..length].copy_from_slice(&packet[..length]);
                     return Ok(Some(length));
                 }
-                Ok(()) if Instant::now() < deadline => continue,
+                Ok(()) | Err(TransferError::Cancelled) if Instant::now() < deadline => continue,
                 Ok(()) | Err(TransferError::Cancelled) => return Ok(None),
                 Err(error) => return Err(from_transfer_error(error)),
             }
@@ -329,7 +360,8 @@ impl Transport for NusbTransport {
             endpoint_in.clear_halt().wait().map_err(from_nusb_error)?;
             endpoint_out.clear_halt().wait().map_err(from_nusb_error)
         });
-        self.replace_reader(endpoint_in);
+        self.bounds.reset();
+        self.bulk_in = Some(reader(endpoint_in, self.timeout, self.queue_depth));
         self.bulk_out = Some(writer(endpoint_out, self.timeout));
         cleared
     }
@@ -341,23 +373,6 @@ impl Transport for NusbTransport {
         }
         if let Some(bulk_out) = self.bulk_out.as_mut() {
             bulk_out.set_write_timeout(timeout);
-        }
-    }
-
-    fn prepare_data_out(&mut self) -> Result<(), TransportError> {
-        if self.in_queue_withdrawn {
-            return Ok(());
-        }
-        let bulk_in = self.bulk_in.take().ok_or_else(endpoints_lost)?;
-        let mut endpoint = bulk_in.into_inner();
-        let dropped = cancel_pending(&mut endpoint);
-        self.in_queue_withdrawn = true;
-        self.replace_reader(endpoint);
-        match dropped? {
-            0 => Ok(()),
-            bytes => Err(TransportError::Other(format!(
-                "{bytes} bytes arrived from the device outside any phase and were dropped"
-            ))),
         }
     }
 

@@ -185,6 +185,10 @@ pub struct BackupArgs {
     /// Rebuild the manifest from what DEST holds before planning.
     #[arg(long, conflicts_with = "dry_run")]
     pub rescan: bool,
+
+    /// Seconds to wait for a locked phone to be unlocked.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub wait: u64,
 }
 
 #[derive(Debug, Args)]

@@ -109,10 +109,10 @@ fn file_name_for(serial: &str) -> String {
     if name.len() > MAX {
         // Long serials keep a readable head and a hash of the whole, so two
         // serials sharing a head stay apart.
-        let digest = blake3::hash(serial.as_bytes()).to_hex();
+        let digest = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(serial.as_bytes()));
         name.truncate(MAX - 17);
         name.push('-');
-        name.push_str(&digest[..16]);
+        name.push_str(&digest);
     }
     if name.is_empty() {
         name.push_str("%none");

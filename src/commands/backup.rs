@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{DecimalBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mtpull::pull::{BackupOptions, Event, FileOutcome, Observer, PullError, RunReport, Selection, backup};
+use mtpull::session::LOCKED_HINT;
 
 use super::{FATAL, NO_DEVICE, SOME_FAILED, connect};
 use crate::cli::{BackupArgs, Cli};
@@ -34,6 +35,7 @@ pub fn run(cli: &Cli, args: &BackupArgs) -> anyhow::Result<ExitCode> {
         dry_run: args.dry_run,
         delete_after: args.delete_after,
         rescan: args.rescan,
+        wait_for_unlock: Duration::from_secs(args.wait),
     };
     let mut device = connect::open_one(cli)?;
     catch_ctrl_c().context("installing the Ctrl-C handler")?;
@@ -72,7 +74,9 @@ fn conclude(report: &RunReport, dry_run: bool) -> anyhow::Result<ExitCode> {
             rescan.records_dropped
         )?;
     }
-    if !dry_run {
+    // A run stopped before it had a plan has nothing to sum up.
+    let planned = report.stopped.is_none() || report.summary.planned + report.summary.already > 0;
+    if !dry_run && planned {
         writeln!(out, "{}", report.summary)?;
     }
     if let Some(stopped) = &report.stopped {
@@ -113,6 +117,13 @@ pub(super) fn catch_ctrl_c() -> io::Result<()> {
     Ok(())
 }
 
+fn locked_line(wait: Duration) -> String {
+    format!(
+        "mtpull: the phone shows no storage: {LOCKED_HINT}. Waiting up to {}s…",
+        wait.as_secs()
+    )
+}
+
 /// `--dry-run`: one line per file to stdout, then totals.
 struct DryRunPrinter<'a, W: Write> {
     out: W,
@@ -124,6 +135,10 @@ struct DryRunPrinter<'a, W: Write> {
 impl<W: Write> Observer for DryRunPrinter<'_, W> {
     fn event(&mut self, event: &Event<'_>) {
         let line = match event {
+            Event::Locked { wait } => {
+                eprintln!("{}", locked_line(*wait));
+                return;
+            }
             Event::Planned { plan, .. } if !plan.already.is_empty() => {
                 format!("{} files already backed up are skipped", plan.already.len())
             }
@@ -307,6 +322,7 @@ impl Observer for Progress<'_> {
                 None => {}
                 Some(error) => self.log(format!("kept {} on the device: {error}", file.display_path())),
             },
+            Event::Locked { wait } => self.log(locked_line(*wait)),
             Event::WouldCopy { .. } => {}
         }
     }

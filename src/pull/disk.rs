@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use super::error::PullError;
 use super::manifest::STATE_DIR;
 
+/// How long to wait for DEST's lock before saying another run holds it.
+const LOCK_PATIENCE: Duration = Duration::from_secs(2);
+
 /// Room kept free beyond the plan's bytes: the manifest, folders, the filesystem's own needs.
 pub const SPACE_MARGIN: u64 = 1 << 20;
 
@@ -45,9 +48,6 @@ pub fn check_space(dest_root: &Path, needed: u64) -> Result<(), PullError> {
     Ok(())
 }
 
-/// How long to wait for DEST's lock before saying another run holds it.
-const LOCK_PATIENCE: Duration = Duration::from_millis(500);
-
 /// Holds DEST for one run: a second mtpull into the same DEST is refused
 /// instead of racing it for temp files. Released when dropped (or the process dies).
 #[derive(Debug)]
@@ -67,8 +67,8 @@ impl DestLock {
             .write(true)
             .open(&path)
             .map_err(PullError::disk(&path))?;
-        // A run that has just ended can still hold the lock for a moment: a child
-        // process forked while it held it keeps a copy until its exec.
+        // A process forked (by anyone in this process) while an earlier lock
+        // was held keeps it until it execs: wait that moment out, not a real run.
         let deadline = Instant::now() + LOCK_PATIENCE;
         loop {
             // SAFETY: flock on a descriptor we own.
@@ -82,7 +82,7 @@ impl DestLock {
             if Instant::now() >= deadline {
                 return Err(PullError::Busy(dest_root.to_owned()));
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }

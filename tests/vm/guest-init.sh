@@ -58,9 +58,17 @@ mount -t devpts devpts "$root/dev/pts"
 mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"
 mount -o bind /proc "$root/proc"
 mount -o bind /sys "$root/sys"
-# The host's /tmp and /run are its own: the guest gets fresh, writable ones.
+# The host's /tmp and /run are its own: the guest gets fresh, writable ones. The host paths
+# under /tmp that run-guest.sh listed (the job's script, cwd, repository) are bound back in,
+# read-only, from a view of the host's /tmp taken before the tmpfs covers it.
+mkdir -p /host-tmp
+mount -o bind "$root/tmp" /host-tmp
 mount -t tmpfs -o mode=1777,size=75% tmpfs "$root/tmp"
 mount -t tmpfs -o mode=0755 tmpfs "$root/run"
+while read -r path; do
+    mkdir -p "$root$path"
+    mount -o bind "/host-tmp/${path#/tmp/}" "$root$path" || halt_with "cannot show $path in the guest"
+done </out/vm/keep
 # The output share appears at the output directory's host path, so the job writes results
 # where the host will look for them.
 # (Under /tmp or /run the mount point only exists once created in the guest's tmpfs.)

@@ -2,7 +2,7 @@
 # Runs a host command inside a QEMU guest that has QEMU's usb-mtp device attached.
 #
 # usage: run-guest.sh [--fixture DIR [--desc TEXT]]... [--rw] --out OUTDIR [--timeout SECS]
-#                     [--env NAME=VALUE]... [--live] -- COMMAND [ARG...]
+#                     [--env NAME=VALUE]... [--keep PATH]... [--live] -- COMMAND [ARG...]
 #
 # Each --fixture adds one usb-mtp device serving DIR (read-only unless --rw), on port N of
 # the xHCI controller for the N-th fixture: sysfs /sys/bus/usb/devices/1-N in the guest.
@@ -12,8 +12,10 @@
 #
 # The guest sees the host's whole filesystem read-only at the same paths (so COMMAND can be
 # a script or a binary from any worktree), a fresh tmpfs on /tmp and /run, and OUTDIR
-# writable. COMMAND runs as root in a chroot, with cwd = the caller's cwd and a clean
-# environment plus each --env and:
+# writable. Host paths under /tmp that the run needs stay visible (read-only) inside that
+# tmpfs: the caller's cwd, COMMAND's folder, this repository, and each --keep PATH.
+# COMMAND runs as root in a chroot, with cwd = the caller's cwd and a clean environment
+# plus each --env and:
 #   VM_OUT=OUTDIR  VM_FIXTURE=first DIR  VM_FIXTURE_N=N-th DIR  VM_FIXTURE_COUNT
 #   VM_FIXTURE_RW=0|1  HOME=/tmp/home
 #
@@ -30,7 +32,7 @@ usage() {
 }
 
 out= readonly=on timeout=600 live=0
-fixtures=() descs=() extra_env=()
+fixtures=() descs=() extra_env=() keep=()
 while (($#)); do
     case $1 in
         --fixture) fixtures+=("$2"); shift 2 ;;
@@ -39,6 +41,7 @@ while (($#)); do
         --out) out=$2; shift 2 ;;
         --timeout) timeout=$2; shift 2 ;;
         --env) [[ $2 == *=* ]] || die "--env wants NAME=VALUE"; extra_env+=("$2"); shift 2 ;;
+        --keep) keep+=("$(realpath "$2")"); shift 2 ;;
         --live) live=1; shift ;;
         --) shift; break ;;
         *) usage ;;
@@ -57,10 +60,11 @@ for i in "${!fixtures[@]}"; do
     fixtures[i]=$(realpath "${fixtures[i]}")
 done
 
-# The guest mounts its own tmpfs over /tmp and /run, hiding the host's.
-hidden_in_guest() { [[ $1 == /tmp/* || $1 == /run/* ]]; }
-if [[ -e $1 ]] && hidden_in_guest "$(realpath "$1")"; then
-    die "$1 is under /tmp or /run, which the guest replaces with its own tmpfs: put it in OUTDIR or a worktree"
+# The guest mounts its own tmpfs over /tmp, hiding the host's; what the run needs from
+# there is bound back in. (A fresh clone, as CI makes, may well live under /tmp.)
+keep+=("$PWD" "$REPO_ROOT")
+if [[ -e $1 ]]; then
+    keep+=("$(dirname "$(realpath "$1")")")
 fi
 
 # See qemu-utf8-locale.c: without it the device renames every non-ASCII file "Oops".
@@ -82,6 +86,9 @@ rm -rf "$out/vm"
 mkdir -p "$out/vm"
 printf '%s\n' "$out" >"$out/vm/outdir"
 echo "${#fixtures[@]}" >"$out/vm/usb-devices"
+for path in "${keep[@]}"; do
+    [[ $path == /tmp/* && $path != *$'\n'* ]] && printf '%s\n' "$path"
+done | sort -u >"$out/vm/keep"
 
 # The job is run by the host's bash inside the chroot, so %q quoting round-trips any
 # argument (spaces, Unicode, quotes) exactly.
@@ -102,7 +109,7 @@ fi
         printf 'export %q=%q\n' "${assignment%%=*}" "${assignment#*=}"
     done
     echo 'mkdir -p "$HOME"'
-    printf 'cd %q 2>/dev/null || { echo "run-guest.sh: %q is hidden in the guest; running in /" >&2; cd /; }\n' "$PWD" "$PWD"
+    printf 'cd %q\n' "$PWD"
     printf 'exec'
     printf ' %q' "${command[@]}"
     printf '\n'

@@ -100,6 +100,7 @@ mark "job starts"
 
 # The job's stderr is mirrored to the console so a run can be followed live (--live) and
 # so the console printed on failure shows it; stdout stays clean for the caller.
+# shellcheck disable=SC3040 # busybox ash has pipefail
 set -o pipefail
 {
     chroot "$root" /bin/bash "$outdir/vm/job.sh" </dev/null 2>&1 1>&3 3>&- |

@@ -24,6 +24,7 @@
 # the console instead). OUTDIR/vm/ keeps stdout, stderr, status, console.log and dmesg.txt.
 # Exit status: COMMAND's, or 124 when the guest timed out, 125 when it never ran COMMAND.
 set -euo pipefail
+# shellcheck source=tests/vm/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
@@ -31,7 +32,7 @@ usage() {
     exit 2
 }
 
-out= readonly=on timeout=600 live=0
+out='' readonly=on timeout=600 live=0
 fixtures=() descs=() extra_env=() keep=()
 while (($#)); do
     case $1 in
@@ -108,6 +109,7 @@ fi
     for assignment in "${extra_env[@]}"; do
         printf 'export %q=%q\n' "${assignment%%=*}" "${assignment#*=}"
     done
+    # shellcheck disable=SC2016 # $HOME expands in the guest
     echo 'mkdir -p "$HOME"'
     printf 'cd %q\n' "$PWD"
     printf 'exec'
@@ -118,6 +120,7 @@ fi
 # QEMU's option parser treats "," as a separator; a literal comma is written ",,".
 qemu_escape() { printf '%s' "${1//,/,,}"; }
 
+# shellcheck disable=SC2054 # commas separate QEMU's sub-options, not array elements
 qemu=(
     qemu-system-x86_64
     # No default NIC, VGA or serial: the guest gets no network at all.
@@ -133,6 +136,7 @@ qemu=(
 )
 if ((${#fixtures[@]})); then
     # qemu-xhci: the device runs at high speed there; on ehci it is several times slower.
+    # shellcheck disable=SC2054
     qemu+=(-device qemu-xhci,id=usbhc)
 fi
 for i in "${!fixtures[@]}"; do

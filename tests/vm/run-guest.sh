@@ -88,7 +88,9 @@ mkdir -p "$out/vm"
 printf '%s\n' "$out" >"$out/vm/outdir"
 echo "${#fixtures[@]}" >"$out/vm/usb-devices"
 for path in "${keep[@]}"; do
-    [[ $path == /tmp/* && $path != *$'\n'* ]] && printf '%s\n' "$path"
+    if [[ $path == /tmp/* && $path != *$'\n'* ]]; then
+        printf '%s\n' "$path"
+    fi
 done | sort -u >"$out/vm/keep"
 
 # The job is run by the host's bash inside the chroot, so %q quoting round-trips any

@@ -8,7 +8,8 @@
 # The guest runs at nice -15 (--nice to change): under TCG every other process on the host's
 # two cores (a build, another guest) slows the emulated machine, and with it every figure.
 # Not part of CI: one full run takes several minutes (the 10,000-file listings dominate).
-# Needs crates.io once, to build the mtp-rs CLI into target/peers (never committed).
+# Needs the Rust package registry once, to build the mtp-rs CLI into target/peers (never
+# committed).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

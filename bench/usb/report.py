@@ -53,7 +53,9 @@ def main():
     def seconds_of(task, peer):
         return [float(r["seconds"]) for r in by_key[(task, peer)] if r["status"] == "ok"]
 
-    lines = [f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {machine}.",
+    started = out / "started"
+    when = started.read_text().strip() if started.exists() else f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+    lines = [f"Run started {when} on {machine}.",
              f"{runs} runs per peer and task in one guest boot, peers interleaved. "
              "Rates and ratios are given for the median run and, after the slash, the best run.", ""]
     for task, title, unit in (("download", f"Download one {big_bytes // 2**20} MiB file", "MB/s"),

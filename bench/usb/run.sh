@@ -3,21 +3,26 @@
 # usb-mtp device, in one guest boot. Prints a markdown table (also kept in bench/out/).
 #
 # usage: bench/usb/run.sh [--runs N] [--peers "libmtp gphoto2 mtp-rs aft mtpull"]
-#                         [--mtpull PATH] [--no-build] [--live]
+#                         [--mtpull PATH] [--no-build] [--nice N] [--live]
 #
+# The guest runs at nice -15 (--nice to change): under TCG every other process on the host's
+# two cores (a build, another guest) slows the emulated machine, and with it every figure.
 # Not part of CI: one full run takes several minutes (the 10,000-file listings dominate).
-# Needs crates.io once, to build the mtp-rs CLI into target/peers (never committed).
+# Needs the Rust package registry once, to build the mtp-rs CLI into target/peers (never
+# committed).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 vm=$repo/tests/vm
 runs=3 peers="libmtp gphoto2 mtp-rs aft mtpull" mtpull=$repo/target/release/mtpull build=1 live=()
+niceness=-15
 while (($#)); do
     case $1 in
         --runs) runs=$2; shift 2 ;;
         --peers) peers=$2; shift 2 ;;
         --mtpull) mtpull=$(realpath "$2"); build=0; shift 2 ;;
         --no-build) build=0; shift ;;
+        --nice) niceness=$2; shift 2 ;;
         --live) live=(--live); shift ;;
         *) sed -n '5,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
     esac
@@ -41,7 +46,7 @@ fi
 machine="$(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)),"
 machine+=" $(free -g | awk '/^Mem:/ { print $2 }') GiB, guest under $(qemu-system-x86_64 --version | head -n 1 | cut -d'(' -f1)"
 machine+="with TCG (no KVM), -smp 2 -m 2048, guest kernel $(basename "$("$vm/extract-kernel.sh")" | cut -d- -f2-4),"
-machine+=" host load average at start $(cut -d' ' -f1 /proc/loadavg)"
+machine+=" guest at nice $niceness, host load average at start $(cut -d' ' -f1 /proc/loadavg)"
 
 if awk -v cores="$(nproc)" '{ exit !($1 > cores) }' /proc/loadavg; then
     echo "run.sh: warning: load average $(cut -d' ' -f1 /proc/loadavg) on $(nproc) cores;" \
@@ -49,7 +54,9 @@ if awk -v cores="$(nproc)" '{ exit !($1 > cores) }' /proc/loadavg; then
 fi
 
 out=$repo/bench/out/usb-$(date -u +%Y%m%dT%H%M%SZ)
-"$vm/run-guest.sh" "${live[@]}" \
+mkdir -p "$out"
+date -u '+%Y-%m-%d %H:%M UTC' >"$out/started"
+nice -n "$niceness" "$vm/run-guest.sh" "${live[@]}" \
     --fixture "$fixture/big" --desc "bench: big file" \
     --fixture "$fixture/tree" --desc "bench: tree" \
     --out "$out" --timeout 3600 \

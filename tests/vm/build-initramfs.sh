@@ -6,6 +6,7 @@
 # the host's root over 9p. That keeps it ~4 MB, so it builds in about a second and boots
 # in a few. It is cached under target/vm, keyed by everything that goes into it.
 set -euo pipefail
+# shellcheck source=tests/vm/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # The modules the guest loads, by name as in modules.dep (`-` and `_` are the same).

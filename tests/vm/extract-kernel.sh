@@ -7,6 +7,7 @@
 # QEMU can start the plain ELF directly at its PVH entry point; unpacking on the host takes
 # a fraction of a second, once per kernel.
 set -euo pipefail
+# shellcheck source=tests/vm/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 kver=$(vm_kernel_version)

@@ -58,20 +58,17 @@ mount -t devpts devpts "$root/dev/pts"
 mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"
 mount -o bind /proc "$root/proc"
 mount -o bind /sys "$root/sys"
-# Host folders that must stay visible although they sit under /tmp or /run (a checkout
-# there, as CI may make): held aside by a bind mount before the tmpfs covers them.
-kept=$(cat /out/vm/keep-visible 2>/dev/null || true)
-if [ -n "$kept" ]; then
-    mkdir -p /kept
-    mount -o bind "$root$kept" /kept || halt_with "cannot hold $kept aside"
-fi
-# The host's /tmp and /run are its own: the guest gets fresh, writable ones.
+# The host's /tmp and /run are its own: the guest gets fresh, writable ones. The host paths
+# under /tmp that run-guest.sh listed (the job's script, cwd, repository) are bound back in,
+# read-only, from a view of the host's /tmp taken before the tmpfs covers it.
+mkdir -p /host-tmp
+mount -o bind "$root/tmp" /host-tmp
 mount -t tmpfs -o mode=1777,size=75% tmpfs "$root/tmp"
 mount -t tmpfs -o mode=0755 tmpfs "$root/run"
-if [ -n "$kept" ]; then
-    mkdir -p "$root$kept"
-    mount -o bind /kept "$root$kept" || halt_with "cannot keep $kept visible"
-fi
+while read -r path; do
+    mkdir -p "$root$path"
+    mount -o bind "/host-tmp/${path#/tmp/}" "$root$path" || halt_with "cannot show $path in the guest"
+done </out/vm/keep
 # The output share appears at the output directory's host path, so the job writes results
 # where the host will look for them.
 # (Under /tmp or /run the mount point only exists once created in the guest's tmpfs.)
@@ -103,6 +100,7 @@ mark "job starts"
 
 # The job's stderr is mirrored to the console so a run can be followed live (--live) and
 # so the console printed on failure shows it; stdout stays clean for the caller.
+# shellcheck disable=SC3040 # busybox ash has pipefail
 set -o pipefail
 {
     chroot "$root" /bin/bash "$outdir/vm/job.sh" </dev/null 2>&1 1>&3 3>&- |

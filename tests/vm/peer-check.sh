@@ -3,6 +3,7 @@
 # libmtp's and gphoto2's command-line tools, that the usb-mtp device lists and downloads it
 # exactly (tests/vm/guest/peer-check.sh). Takes about half a minute; suitable for CI.
 set -euo pipefail
+# shellcheck source=tests/vm/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 "$VM_DIR/setup.sh"

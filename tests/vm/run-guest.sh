@@ -2,7 +2,7 @@
 # Runs a host command inside a QEMU guest that has QEMU's usb-mtp device attached.
 #
 # usage: run-guest.sh [--fixture DIR [--desc TEXT]]... [--rw] --out OUTDIR [--timeout SECS]
-#                     [--env NAME=VALUE]... [--live] [--monitor SOCKET] -- COMMAND [ARG...]
+#                     [--env NAME=VALUE]... [--keep PATH]... [--live] [--monitor SOCKET] -- COMMAND [ARG...]
 #
 # Each --fixture adds one usb-mtp device serving DIR (read-only unless --rw), on port N of
 # the xHCI controller for the N-th fixture: sysfs /sys/bus/usb/devices/1-N in the guest.
@@ -16,8 +16,10 @@
 #
 # The guest sees the host's whole filesystem read-only at the same paths (so COMMAND can be
 # a script or a binary from any worktree), a fresh tmpfs on /tmp and /run, and OUTDIR
-# writable. COMMAND runs as root in a chroot, with cwd = the caller's cwd and a clean
-# environment plus each --env and:
+# writable. Host paths under /tmp that the run needs stay visible (read-only) inside that
+# tmpfs: the caller's cwd, COMMAND's folder, this repository, and each --keep PATH.
+# COMMAND runs as root in a chroot, with cwd = the caller's cwd and a clean environment
+# plus each --env and:
 #   VM_OUT=OUTDIR  VM_FIXTURE=first DIR  VM_FIXTURE_N=N-th DIR  VM_FIXTURE_COUNT
 #   VM_FIXTURE_RW=0|1  HOME=/tmp/home
 #
@@ -26,6 +28,7 @@
 # the console instead). OUTDIR/vm/ keeps stdout, stderr, status, console.log and dmesg.txt.
 # Exit status: COMMAND's, or 124 when the guest timed out, 125 when it never ran COMMAND.
 set -euo pipefail
+# shellcheck source=tests/vm/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
@@ -33,8 +36,8 @@ usage() {
     exit 2
 }
 
-out= readonly=on timeout=600 live=0 monitor=
-fixtures=() descs=() extra_env=()
+out='' readonly=on timeout=600 live=0 monitor=''
+fixtures=() descs=() extra_env=() keep=()
 while (($#)); do
     case $1 in
         --fixture) fixtures+=("$2"); shift 2 ;;
@@ -43,6 +46,7 @@ while (($#)); do
         --out) out=$2; shift 2 ;;
         --timeout) timeout=$2; shift 2 ;;
         --env) [[ $2 == *=* ]] || die "--env wants NAME=VALUE"; extra_env+=("$2"); shift 2 ;;
+        --keep) keep+=("$(realpath "$2")"); shift 2 ;;
         --live) live=1; shift ;;
         --monitor) monitor=$2; shift 2 ;;
         --) shift; break ;;
@@ -62,12 +66,11 @@ for i in "${!fixtures[@]}"; do
     fixtures[i]=$(realpath "${fixtures[i]}")
 done
 
-# The guest mounts its own tmpfs over /tmp and /run, hiding the host's; the checkout
-# itself is bound back into place there (see guest-init.sh), wherever it is.
-under_tmpfs() { [[ $1 == /tmp/* || $1 == /run/* ]]; }
-hidden_in_guest() { under_tmpfs "$1" && [[ $1 != "$REPO_ROOT"/* ]]; }
-if [[ -e $1 ]] && hidden_in_guest "$(realpath "$1")"; then
-    die "$1 is under /tmp or /run, which the guest replaces with its own tmpfs: put it in OUTDIR or the checkout"
+# The guest mounts its own tmpfs over /tmp, hiding the host's; what the run needs from
+# there is bound back in. (A fresh clone, as CI makes, may well live under /tmp.)
+keep+=("$PWD" "$REPO_ROOT")
+if [[ -e $1 ]]; then
+    keep+=("$(dirname "$(realpath "$1")")")
 fi
 
 # See qemu-utf8-locale.c: without it the device renames every non-ASCII file "Oops".
@@ -89,9 +92,11 @@ rm -rf "$out/vm"
 mkdir -p "$out/vm"
 printf '%s\n' "$out" >"$out/vm/outdir"
 echo "${#fixtures[@]}" >"$out/vm/usb-devices"
-if under_tmpfs "$REPO_ROOT"; then
-    printf '%s\n' "$REPO_ROOT" >"$out/vm/keep-visible"
-fi
+for path in "${keep[@]}"; do
+    if [[ $path == /tmp/* && $path != *$'\n'* ]]; then
+        printf '%s\n' "$path"
+    fi
+done | sort -u >"$out/vm/keep"
 
 # The job is run by the host's bash inside the chroot, so %q quoting round-trips any
 # argument (spaces, Unicode, quotes) exactly.
@@ -111,8 +116,9 @@ fi
     for assignment in "${extra_env[@]}"; do
         printf 'export %q=%q\n' "${assignment%%=*}" "${assignment#*=}"
     done
+    # shellcheck disable=SC2016 # $HOME expands in the guest
     echo 'mkdir -p "$HOME"'
-    printf 'cd %q 2>/dev/null || { echo "run-guest.sh: %q is hidden in the guest; running in /" >&2; cd /; }\n' "$PWD" "$PWD"
+    printf 'cd %q\n' "$PWD"
     printf 'exec'
     printf ' %q' "${command[@]}"
     printf '\n'
@@ -121,6 +127,7 @@ fi
 # QEMU's option parser treats "," as a separator; a literal comma is written ",,".
 qemu_escape() { printf '%s' "${1//,/,,}"; }
 
+# shellcheck disable=SC2054 # commas separate QEMU's sub-options, not array elements
 qemu=(
     qemu-system-x86_64
     # No default NIC, VGA or serial: the guest gets no network at all.
@@ -136,6 +143,7 @@ qemu=(
 )
 if ((${#fixtures[@]})) || [[ -n $monitor ]]; then
     # qemu-xhci: the device runs at high speed there; on ehci it is several times slower.
+    # shellcheck disable=SC2054
     qemu+=(-device qemu-xhci,id=usbhc)
 fi
 if [[ -n $monitor ]]; then

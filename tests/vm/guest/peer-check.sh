@@ -80,7 +80,7 @@ gphoto2_lists_all() {
 check "gphoto2 --list-files lists every file and the Unicode folders" gphoto2_lists_all
 
 gphoto2_get_folder() { # downloads one camera folder and checks every file's hash
-    local folder=$1 dest=$work/gphoto2/$1 file
+    local folder=$1 dest=$work/gphoto2/$1
     mkdir -p "$dest"
     (cd "$dest" && gphoto2 --folder "/store_00010001/$folder" --no-recurse --get-all-files \
         --filename '%f.%C' --force-overwrite) >/dev/null || return 1

@@ -114,6 +114,20 @@ mod tests {
         program
     }
 
+    /// Sends, retrying while the script just written is "busy": a process another
+    /// test thread forked meanwhile holds it open for writing until that child execs.
+    fn send_when_runnable(notifier: &Notifier, summary: &str, body: &str) -> io::Result<bool> {
+        for _ in 0..100 {
+            match notifier.send(summary, body, false) {
+                Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy => {
+                    thread::sleep(Duration::from_millis(10))
+                }
+                other => return other,
+            }
+        }
+        notifier.send(summary, body, false)
+    }
+
     #[test]
     fn notify_send_gets_the_words_as_separate_arguments() {
         let dir = tempfile::tempdir().unwrap();
@@ -128,9 +142,7 @@ mod tests {
         let path_var = std::env::join_paths(["/nonexistent", dir.path().to_str().unwrap()]).unwrap();
         let notifier = Notifier::from_path_var(Some(&path_var));
         assert_eq!(notifier.program(), Some(dir.path().join("notify-send").as_path()));
-        let sent = notifier
-            .send("Backed up Pixel 7", "-12 new files; $(rm -rf ~)", false)
-            .unwrap();
+        let sent = send_when_runnable(&notifier, "Backed up Pixel 7", "-12 new files; $(rm -rf ~)").unwrap();
         assert!(sent);
         assert_eq!(
             fs::read_to_string(&log).unwrap(),
@@ -155,7 +167,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fake_notify_send(dir.path(), "echo 'no bus' >&2; exit 1");
         let notifier = Notifier::from_path_var(Some(dir.path().as_os_str()));
-        let error = notifier.send("a", "b", false).unwrap_err();
+        let error = send_when_runnable(&notifier, "a", "b").unwrap_err();
         assert!(error.to_string().contains("no bus"), "{error}");
     }
 }

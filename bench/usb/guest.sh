@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Runs inside the guest, started by bench/usb/run.sh: times each peer downloading the same
+# 256 MiB file and listing the same 10,000-file tree, BENCH_RUNS times, round-robin so that
+# drift in the emulator's speed hits every peer alike. Each result is verified (the file's
+# SHA-256, or every file name present in the listing) and appended to $VM_OUT/results.tsv.
+#
+# Fixture 1 (port 1) is the big file, fixture 2 (port 2) the tree. Only one of them is
+# plugged in during each phase, so every tool opens its default device: libmtp's
+# mtp-getfile walks the whole device before downloading, and must not walk the tree then.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+usb_port=$here/../../tests/vm/guest/usb-port.sh
+runs=${BENCH_RUNS:-3}
+read -r -a peers <<<"${BENCH_PEERS:-libmtp gphoto2 mtp-rs aft mtpull}"
+sums=$VM_FIXTURE_1/../../SHA256SUMS
+big_name=bench-256MiB.bin
+big_sha=$(awk -v p="big/$big_name" '$2 == p { print $1 }' "$sums")
+big_bytes=$(stat -c %s "$VM_FIXTURE_1/$big_name")
+tree_files=$(grep -c '  tree/' "$sums")
+results=$VM_OUT/results.tsv
+work=/tmp/bench
+mkdir -p "$work"
+
+log() { echo "bench: $*" >&2; }
+
+# ---- one timed run ----------------------------------------------------------------------
+
+# measure PEER TASK RUN COMMAND...: wall and CPU (user+sys, children included) seconds.
+# Output goes to $work/out and $work/err for the verification that follows.
+measure() {
+    local peer=$1 task=$2 run=$3
+    shift 3
+    /usr/bin/time -f '%e %U %S' -o "$work/time" "$@" >"$work/out" 2>"$work/err"
+    command_status=$?
+    # time(1) puts "Command exited with non-zero status N" above its line on failure.
+    read -r wall user sys < <(tail -n 1 "$work/time")
+    cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+    row=("$peer" "$task" "$run" "$wall" "$cpu")
+}
+
+record() { # record STATUS NOTE: completes the row measure() began
+    printf '%s\t' "${row[@]}" >>"$results"
+    printf '%s\t%s\n' "$1" "$2" >>"$results"
+    log "${row[*]} $1 $2"
+}
+
+first_error() { # the first line of stderr that says what went wrong, for the table
+    grep -m1 -iE 'error|fail|unable|invalid|not ' "$work/err" | cut -c1-120 | tr '\t' ' '
+}
+
+verify_download() { # verify_download FILE
+    local file=$1 got
+    if [[ ! -f $file ]]; then
+        record FAIL "no file written (exit $command_status) $(first_error)"
+    elif [[ $(stat -c %s "$file") != "$big_bytes" ]]; then
+        record FAIL "wrong size $(stat -c %s "$file") (exit $command_status)"
+    elif got=$(sha256sum <"$file" | cut -d' ' -f1) && [[ $got != "$big_sha" ]]; then
+        record FAIL "SHA-256 mismatch"
+    elif ((command_status != 0)); then
+        record FAIL "file correct but exit status $command_status"
+    else
+        record ok ""
+    fi
+    rm -rf "$work/dl"
+}
+
+verify_listing() { # every IMG_FFF_NNN.jpg of the tree must appear, whatever the format
+    local named
+    named=$(grep -oE 'IMG_[0-9]{3}_[0-9]{3}\.jpg' "$work/out" | sort -u | wc -l)
+    if ((named != tree_files)); then
+        record FAIL "listed $named of $tree_files files (exit $command_status) $(first_error)"
+    elif ((command_status != 0)); then
+        record FAIL "complete listing but exit status $command_status"
+    else
+        record ok ""
+    fi
+}
+
+# ---- the peers --------------------------------------------------------------------------
+# download_PEER RUN and list_PEER RUN each time one run and verify it.
+
+download_libmtp() {
+    mkdir -p "$work/dl"
+    measure libmtp download "$1" mtp-getfile "$libmtp_id" "$work/dl/$big_name"
+    verify_download "$work/dl/$big_name"
+}
+list_libmtp() {
+    measure libmtp list "$1" mtp-files
+    verify_listing
+}
+
+download_gphoto2() {
+    mkdir -p "$work/dl"
+    # gphoto2 stages a download in its working directory; the big device holds one file.
+    cd "$work/dl" && measure gphoto2 download "$1" gphoto2 --get-file 1 --filename "$big_name"
+    cd /
+    verify_download "$work/dl/$big_name"
+}
+list_gphoto2() {
+    measure gphoto2 list "$1" gphoto2 --list-files
+    verify_listing
+}
+
+download_mtp-rs() {
+    mkdir -p "$work/dl"
+    measure mtp-rs download "$1" "$MTP_RS" get "/$big_name" "$work/dl/$big_name"
+    verify_download "$work/dl/$big_name"
+}
+list_mtp-rs() {
+    measure mtp-rs list "$1" "$MTP_RS" ls --recursive /
+    verify_listing
+}
+
+# aft-mtp-cli resolves names through object properties QEMU's device does not implement
+# (it answers InvalidObjectPropCode): both tasks are expected to fail, and are recorded so.
+download_aft() {
+    mkdir -p "$work/dl"
+    measure aft download "$1" aft-mtp-cli "get $big_name $work/dl/$big_name"
+    verify_download "$work/dl/$big_name"
+}
+list_aft() {
+    measure aft list "$1" aft-mtp-cli "ls-r /"
+    verify_listing
+}
+
+# ---- mtpull's slot ----------------------------------------------------------------------
+# Listing:  $MTPULL ls -r
+# Download: $MTPULL backup DEST   (or, without `backup`, $MTPULL pull DEST) with only the big
+#           device plugged in, so "everything on the phone" is the one 256 MiB file; it is
+#           then looked for by name anywhere under DEST (backup files it by date).
+# A subcommand counts as present when `mtpull SUBCOMMAND --help` prints clap's
+# "Usage: mtpull SUBCOMMAND" line; until then the slot records "skipped".
+
+mtpull_has() { "$MTPULL" "$1" --help 2>/dev/null | grep -qE "^Usage: \S*mtpull $1\b"; }
+
+mtpull_skip() { # mtpull_skip TASK RUN WHAT
+    row=(mtpull "$1" "$2" "" "")
+    record skipped "mtpull has no \`$3\` yet"
+}
+
+download_mtpull() {
+    local verb
+    if [[ ! -x ${MTPULL:-} ]]; then
+        mtpull_skip download "$1" "binary"; return
+    elif mtpull_has backup; then verb=backup
+    elif mtpull_has pull; then verb=pull
+    else
+        mtpull_skip download "$1" "backup or pull"; return
+    fi
+    mkdir -p "$work/dl"
+    measure mtpull download "$1" "$MTPULL" "$verb" "$work/dl"
+    verify_download "$(find "$work/dl" -type f -name "$big_name" | head -n 1)"
+}
+list_mtpull() {
+    if [[ ! -x ${MTPULL:-} ]]; then
+        mtpull_skip list "$1" "binary"; return
+    elif ! mtpull_has ls; then
+        mtpull_skip list "$1" "ls"; return
+    fi
+    measure mtpull list "$1" "$MTPULL" ls -r
+    verify_listing
+}
+
+# ---- the run ----------------------------------------------------------------------------
+
+printf 'peer\ttask\trun\tseconds\tcpu_seconds\tstatus\tnote\n' >"$results"
+printf '%s\n' "$big_bytes" >"$VM_OUT/big-bytes"
+printf '%s\n' "$tree_files" >"$VM_OUT/tree-files"
+
+log "download phase: only the big file's device is plugged in"
+"$usb_port" only 1
+# mtp-getfile takes an object id; on this device the file's id is the same in every session.
+libmtp_id=$(mtp-files 2>/dev/null | awk -v n="$big_name" '/^File ID:/ { id = $3 } $0 == "   Filename: " n { print id; exit }')
+log "libmtp object id of $big_name: ${libmtp_id:-none}"
+for ((run = 1; run <= runs; run++)); do
+    for peer in "${peers[@]}"; do
+        "download_$peer" "$run"
+    done
+done
+
+log "listing phase: only the tree's device is plugged in"
+"$usb_port" only 2
+for ((run = 1; run <= runs; run++)); do
+    for peer in "${peers[@]}"; do
+        "list_$peer" "$run"
+    done
+done

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Turns bench/usb/guest.sh's results.tsv into the markdown table of bench/usb/RESULTS.md.
+
+usage: report.py OUTDIR MACHINE_DESCRIPTION
+
+Per peer and task, over the verified runs: the median and the best run (the emulator slows
+down whenever the host's cores are busy, and the best run is the least disturbed one),
+the range, throughput, CPU seconds (user+sys of the client in the guest) and the ratio to
+the fastest peer of the same boot — the figure to compare, since absolute speed under TCG
+varies from boot to boot.
+"""
+
+import csv
+import statistics
+import sys
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+PEER_ORDER = ["mtpull", "mtp-rs", "libmtp", "gphoto2", "aft"]
+PEER_LABEL = {
+    "mtpull": "mtpull",
+    "mtp-rs": "mtp-rs CLI 0.11.5",
+    "libmtp": "libmtp 1.1.20",
+    "gphoto2": "gphoto2 2.5.28",
+    "aft": "aft-mtp-cli 4.2",
+}
+COMMAND = {
+    ("mtpull", "download"): "`mtpull backup DEST`",
+    ("mtpull", "list"): "`mtpull ls -r`",
+    ("mtp-rs", "download"): "`mtp-rs get /F DEST`",
+    ("mtp-rs", "list"): "`mtp-rs ls --recursive /`",
+    ("libmtp", "download"): "`mtp-getfile ID DEST`",
+    ("libmtp", "list"): "`mtp-files`",
+    ("gphoto2", "download"): "`gphoto2 --get-file 1`",
+    ("gphoto2", "list"): "`gphoto2 --list-files`",
+    ("aft", "download"): "`aft-mtp-cli \"get F DEST\"`",
+    ("aft", "list"): "`aft-mtp-cli \"ls-r /\"`",
+}
+
+
+def main():
+    out, machine = Path(sys.argv[1]), sys.argv[2]
+    big_bytes = int((out / "big-bytes").read_text())
+    tree_files = int((out / "tree-files").read_text())
+    rows = list(csv.DictReader(open(out / "results.tsv"), delimiter="\t"))
+
+    by_key = defaultdict(list)
+    for row in rows:
+        by_key[(row["task"], row["peer"])].append(row)
+    runs = max(int(r["run"]) for r in rows)
+
+    def seconds_of(task, peer):
+        return [float(r["seconds"]) for r in by_key[(task, peer)] if r["status"] == "ok"]
+
+    lines = [f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {machine}.",
+             f"{runs} runs per peer and task in one guest boot, peers interleaved. "
+             "Rates and ratios are given for the median run and, after the slash, the best run.", ""]
+    for task, title, unit in (("download", f"Download one {big_bytes // 2**20} MiB file", "MB/s"),
+                              ("list", f"List {tree_files:,} files in 100 folders", "files/s")):
+        peers = [p for p in PEER_ORDER if p != "mtpull" and seconds_of(task, p)]
+        fastest_median = min((statistics.median(seconds_of(task, p)) for p in peers), default=None)
+        fastest_best = min((min(seconds_of(task, p)) for p in peers), default=None)
+        lines += [f"#### {title}", "",
+                  f"| client | command | verified runs | median s | range s | {unit} | CPU s (median) "
+                  "| time vs fastest peer |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for peer in PEER_ORDER:
+            results = by_key.get((task, peer), [])
+            if not results:
+                continue
+            label, command = PEER_LABEL[peer], COMMAND[(peer, task)]
+            seconds = seconds_of(task, peer)
+            if not seconds:
+                notes = sorted({r["note"] for r in results})
+                status = results[0]["status"]
+                lines.append(f"| {label} | {command} | 0/{len(results)} | — | — | — | — "
+                             f"| {status}: {'; '.join(notes)} |")
+                continue
+            cpu = statistics.median(float(r["cpu_seconds"]) for r in results if r["status"] == "ok")
+            median, best = statistics.median(seconds), min(seconds)
+            amount = big_bytes / 1e6 if task == "download" else tree_files
+            ratio = f"{median / fastest_median:.2f}× / {best / fastest_best:.2f}×"
+            lines.append(f"| {label} | {command} | {len(seconds)}/{len(results)} | {median:.2f} "
+                         f"| {best:.2f}–{max(seconds):.2f} | {amount / median:,.1f} / {amount / best:,.1f} "
+                         f"| {cpu:.2f} | {ratio} |")
+        lines.append("")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -57,6 +57,55 @@ pub enum Command {
     /// Exit status: 0 all files filed (or duplicates), 1 some files failed, 2 the run
     /// could not start.
     Sort(SortArgs),
+    /// Copy the photos and videos not yet backed up off the phone into DEST, filed by
+    /// capture date; resumable, verified, and recorded in DEST/.mtpull/.
+    ///
+    /// Exit status: 0 everything planned is backed up, 1 some files failed, 2 the run
+    /// stopped (connection lost, disk full…; run again to resume), 3 no device or the
+    /// phone is locked, 130 interrupted by Ctrl-C (run again to resume).
+    Backup(BackupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Folder to back up into: DEST/<template>/NAME, or DEST/undated/NAME.
+    pub dest: PathBuf,
+
+    /// Show each file that would be copied, its size and destination; write nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Which files: photos, videos, media (photos and videos) or all.
+    #[arg(long, value_name = "KIND", default_value = "media")]
+    pub only: mtpull::pull::Only,
+
+    /// Only device paths matching this glob (repeatable), e.g. 'DCIM/**'.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Skip device paths matching this glob (repeatable), e.g. '**/Screenshots/**'.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Only files the device dates at or after this (2024-05-26 or 2024-05-26T10:15).
+    #[arg(long, value_name = "DATE", value_parser = mtpull::pull::parse_since)]
+    pub since: Option<chrono::NaiveDateTime>,
+
+    /// Only this storage, by name or ID (repeatable) [default: all].
+    #[arg(long, value_name = "NAME|ID")]
+    pub storage: Vec<String>,
+
+    /// Folder layout as a chrono strftime pattern.
+    #[arg(long, value_name = "PATTERN", default_value = mtpull::sort::plan::DEFAULT_TEMPLATE)]
+    pub template: Template,
+
+    /// Delete each file from the phone once its copy is verified and recorded.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub delete_after: bool,
+
+    /// Rebuild the manifest from what DEST holds before planning.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub rescan: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 //! the others were handled; 2 usage error or a failure that stopped the
 //! command; 3 no device found, or the phone is locked / not in File transfer mode.
 
+mod backup;
 mod connect;
 mod devices;
 pub mod ls;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Devices => devices::run(&cli),
         Command::Ls(args) => ls::run(&cli, args),
         Command::Sort(args) => sort::run(&cli, args),
+        Command::Backup(args) => backup::run(&cli, args),
     }
 }
 

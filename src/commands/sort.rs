@@ -6,9 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use mtpull::sort::{
-    DateResolver, Event, FileReport, Mode, Outcome, Summary, TreeOptions, sort_tree,
-};
+use mtpull::sort::{DateResolver, Event, FileReport, Mode, Outcome, Summary, TreeOptions, sort_tree};
 use serde_json::json;
 
 use super::SOME_FAILED;
@@ -16,17 +14,11 @@ use crate::cli::{Cli, SortArgs};
 
 pub fn run(cli: &Cli, args: &SortArgs) -> anyhow::Result<ExitCode> {
     if cli.demo || cli.device.is_some() {
-        bail!(
-            "sort works on local folders; --demo and --device are for commands that talk to a phone"
-        );
+        bail!("sort works on local folders; --demo and --device are for commands that talk to a phone");
     }
     let options = TreeOptions {
         template: args.template.clone(),
-        mode: if args.move_files {
-            Mode::Move
-        } else {
-            Mode::Copy
-        },
+        mode: if args.move_files { Mode::Move } else { Mode::Copy },
         dry_run: args.dry_run,
         jobs: args
             .jobs
@@ -45,13 +37,7 @@ pub fn run(cli: &Cli, args: &SortArgs) -> anyhow::Result<ExitCode> {
         &DateResolver::system(),
         |event| printer.event(event),
     )
-    .with_context(|| {
-        format!(
-            "cannot sort {} into {}",
-            shown(&args.source),
-            shown(&args.dest)
-        )
-    })?;
+    .with_context(|| format!("cannot sort {} into {}", shown(&args.source), shown(&args.dest)))?;
     printer.summary(&summary, args.dry_run)?;
     Ok(if summary.errors > 0 {
         ExitCode::from(SOME_FAILED)

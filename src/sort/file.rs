@@ -71,12 +71,7 @@ pub struct Filer {
 }
 
 /// Files one file and makes the result durable: [`Filer::file`] then [`Filer::sync`].
-pub fn file_into(
-    dest_root: &Path,
-    planned: &Path,
-    src: &Path,
-    mode: Mode,
-) -> Result<Filed, SortError> {
+pub fn file_into(dest_root: &Path, planned: &Path, src: &Path, mode: Mode) -> Result<Filed, SortError> {
     let mut filer = Filer::new(dest_root, mode);
     let filed = filer.file(planned, src)?;
     filer.sync()?;
@@ -156,8 +151,7 @@ impl Filer {
     /// Notes that `path`'s folder has a new or removed entry.
     fn touched(&mut self, path: &Path) {
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-        self.unsynced
-            .insert(parent.unwrap_or(Path::new(".")).to_owned());
+        self.unsynced.insert(parent.unwrap_or(Path::new(".")).to_owned());
     }
 
     /// Puts `src` at `target` unless something is there; `false` if something was.
@@ -242,10 +236,7 @@ impl Filer {
 /// refusing anything that is absolute, climbs (`..`) or has no file name.
 fn target_of<'p>(root: &Path, planned: &'p Path) -> Result<(PathBuf, &'p str), SortError> {
     let unsafe_path = || SortError::UnsafePath(planned.to_owned());
-    if !planned
-        .components()
-        .all(|c| matches!(c, Component::Normal(_)))
-    {
+    if !planned.components().all(|c| matches!(c, Component::Normal(_))) {
         return Err(unsafe_path());
     }
     let name = planned
@@ -297,9 +288,7 @@ fn find_slot(
             Occupant::File(_) | Occupant::Other => {}
         }
     }
-    Err(SortError::TooManyClashes {
-        path: dir.join(name),
-    })
+    Err(SortError::TooManyClashes { path: dir.join(name) })
 }
 
 fn on_disk(path: &Path) -> Result<Occupant, SortError> {
@@ -312,7 +301,7 @@ fn on_disk(path: &Path) -> Result<Occupant, SortError> {
 }
 
 /// `IMG_1.jpg` numbered 2 is `IMG_1-2.jpg`; 0 is the name itself.
-fn numbered(name: &str, n: u32) -> String {
+pub fn numbered(name: &str, n: u32) -> String {
     if n == 0 {
         return name.to_owned();
     }

@@ -38,10 +38,7 @@ pub enum SortError {
     },
     /// The folder template is not usable.
     #[error("invalid folder template {template:?}: {reason}")]
-    Template {
-        template: String,
-        reason: &'static str,
-    },
+    Template { template: String, reason: &'static str },
     /// A planned path that is absolute or climbs out of the destination.
     #[error(
         "refusing destination path {}: it must be relative and stay inside the destination",
@@ -65,15 +62,8 @@ pub enum SortError {
 
 impl SortError {
     /// Wraps an I/O error with what was being done and to which path.
-    pub(crate) fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-    ) -> impl FnOnce(io::Error) -> Self {
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Self {
         let path = path.into();
-        move |source| SortError::Io {
-            action,
-            path,
-            source,
-        }
+        move |source| SortError::Io { action, path, source }
     }
 }

@@ -32,9 +32,7 @@ impl Template {
             reason,
         };
         if StrftimeItems::new(pattern).any(|item| matches!(item, Item::Error)) {
-            return Err(invalid(
-                "it has a % sequence chrono's strftime does not know",
-            ));
+            return Err(invalid("it has a % sequence chrono's strftime does not know"));
         }
         let mut sample = String::new();
         if write!(sample, "{}", NaiveDateTime::default().format(pattern)).is_err() {
@@ -48,11 +46,7 @@ impl Template {
             ));
         }
         let template = Template(pattern.to_owned());
-        if template
-            .render(&NaiveDateTime::default())
-            .as_os_str()
-            .is_empty()
-        {
+        if template.render(&NaiveDateTime::default()).as_os_str().is_empty() {
             return Err(invalid("it names no folder"));
         }
         Ok(template)
@@ -121,11 +115,7 @@ fn truncate_keeping_extension(name: String) -> String {
     }
     let (stem, ext) = split_extension(&name);
     // An absurd "extension" is not worth keeping whole.
-    let ext = if ext.len() > MAX_NAME_LEN / 2 {
-        ""
-    } else {
-        ext
-    };
+    let ext = if ext.len() > MAX_NAME_LEN / 2 { "" } else { ext };
     let stem = floor_char_boundary(stem, MAX_NAME_LEN - ext.len());
     format!("{stem}{ext}")
 }

@@ -199,20 +199,14 @@ pub fn since_1904(unix: u64) -> u64 {
 /// A `trak` with a `tkhd` and an `mdia/mdhd`.
 pub fn track(tkhd_seconds: u64, mdhd_seconds: u64) -> Vec<u8> {
     let mdia = bx(b"mdia", &time_box(b"mdhd", 0, mdhd_seconds));
-    bx(
-        b"trak",
-        &[time_box(b"tkhd", 0, tkhd_seconds), mdia].concat(),
-    )
+    bx(b"trak", &[time_box(b"tkhd", 0, tkhd_seconds), mdia].concat())
 }
 
 /// QuickTime metadata (`meta` without version) holding `com.apple.quicktime.creationdate`.
 pub fn quicktime_creationdate(value: &str) -> Vec<u8> {
     let hdlr = full_box(b"hdlr", 0, b"\0\0\0\0mdta\0\0\0\0\0\0\0\0\0\0\0\0\0");
     let mut keys_body = 2u32.to_be_bytes().to_vec();
-    for key in [
-        "com.apple.quicktime.make",
-        "com.apple.quicktime.creationdate",
-    ] {
+    for key in ["com.apple.quicktime.make", "com.apple.quicktime.creationdate"] {
         keys_body.extend(((key.len() + 8) as u32).to_be_bytes());
         keys_body.extend(b"mdta");
         keys_body.extend(key.as_bytes());

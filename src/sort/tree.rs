@@ -164,11 +164,7 @@ struct Sidecar {
 
 impl Sidecar {
     fn name_beside(&self, main_name: &str) -> String {
-        format!(
-            "{}.{}",
-            drop_extensions(main_name, self.dropped),
-            self.extension
-        )
+        format!("{}.{}", drop_extensions(main_name, self.dropped), self.extension)
     }
 
     /// The sidecar's planned path beside its main file's (final) planned path.
@@ -252,9 +248,7 @@ impl Walk {
 /// sidecar with no such file is sorted on its own.
 fn group_sidecars(mut files: Vec<PathBuf>) -> Vec<Item> {
     files.sort();
-    let (sidecars, mains): (Vec<_>, Vec<_>) = files
-        .into_iter()
-        .partition(|f| sidecar_extension(f).is_some());
+    let (sidecars, mains): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| sidecar_extension(f).is_some());
     let names: Vec<String> = mains.iter().map(|m| file_name(m)).collect();
     let owners = owners_by_base_name(&names);
     let mut items: Vec<Item> = mains.into_iter().map(Item::alone).collect();
@@ -332,11 +326,7 @@ fn plan_item<Tz: TimeZone>(
 }
 
 /// `f` over `items` on `jobs` threads, results in the items' order.
-fn parallel_map<T: Sync, U: Send>(
-    items: &[T],
-    jobs: NonZeroUsize,
-    f: impl Fn(&T) -> U + Sync,
-) -> Vec<U> {
+fn parallel_map<T: Sync, U: Send>(items: &[T], jobs: NonZeroUsize, f: impl Fn(&T) -> U + Sync) -> Vec<U> {
     let next = AtomicUsize::new(0);
     let work = || {
         let mut done = Vec::new();
@@ -439,12 +429,7 @@ mod tests {
                 .map(|&(name, dropped)| Sidecar {
                     path: PathBuf::from("d").join(name),
                     dropped,
-                    extension: Path::new(name)
-                        .extension()
-                        .unwrap()
-                        .to_str()
-                        .unwrap()
-                        .to_owned(),
+                    extension: Path::new(name).extension().unwrap().to_str().unwrap().to_owned(),
                 })
                 .collect(),
         }

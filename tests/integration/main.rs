@@ -3,6 +3,9 @@
 //!
 //! One test binary (faster to link than one per file); each area is a module.
 
+mod backup;
+mod backup_faults;
+mod backup_util;
 mod cli_devices;
 mod cli_ls;
 mod run;

@@ -165,11 +165,7 @@ impl<Tz: TimeZone> DateResolver<Tz> {
 
     /// Dates a local file, reading only its headers. Fails only when the file cannot be
     /// opened; unreadable or broken metadata falls through to the next source.
-    pub fn resolve_path(
-        &self,
-        path: &Path,
-        fallback: Option<Moment>,
-    ) -> Result<Option<Dated>, SortError> {
+    pub fn resolve_path(&self, path: &Path, fallback: Option<Moment>) -> Result<Option<Dated>, SortError> {
         let file = File::open(path).map_err(SortError::io("open", path))?;
         let content = file_candidates(&file).map_err(SortError::io("read", path))?;
         let name = path.file_name().unwrap_or_default().to_string_lossy();
@@ -274,10 +270,7 @@ fn file_candidates(file: &File) -> io::Result<Vec<Candidate>> {
     let mut reader = BufReader::with_capacity(READ_CHUNK, Budget::new(file, HEAD_LEN as u64));
     let container = Container::sniff(reader.fill_buf()?);
     let found = content_candidates(&mut reader);
-    if !found.is_empty()
-        || container != Container::Tiff
-        || file.metadata()?.len() <= HEAD_LEN as u64
-    {
+    if !found.is_empty() || container != Container::Tiff || file.metadata()?.len() <= HEAD_LEN as u64 {
         return Ok(found);
     }
     let mut file = file;
@@ -301,9 +294,7 @@ impl<R> Budget<R> {
 
 impl<R: Read> Read for Budget<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let allowed = buf
-            .len()
-            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let allowed = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..allowed])?;
         self.left -= n as u64;
         Ok(n)

@@ -58,12 +58,7 @@ fn read<R: BufRead + Seek>(reader: &mut R) -> Option<Exif> {
         .ok()
 }
 
-fn field_time(
-    exif: &Exif,
-    time: Tag,
-    subsec: Tag,
-    offset: Tag,
-) -> Option<(Moment, Option<FixedOffset>)> {
+fn field_time(exif: &Exif, time: Tag, subsec: Tag, offset: Tag) -> Option<(Moment, Option<FixedOffset>)> {
     let mut parsed = exif::DateTime::from_ascii(ascii(exif, time)?).ok()?;
     if let Some(digits) = ascii(exif, subsec) {
         // A malformed sub-second field leaves the whole seconds standing.

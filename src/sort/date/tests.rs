@@ -74,11 +74,7 @@ fn digitized_then_ifd0_date_time_fill_in() {
         DateSource::ExifDateTimeDigitized,
     );
     let ifd0 = jpeg(&tiff(&[(DATE_TIME, "2020:01:01 08:00:00")], &[]));
-    assert_dated(
-        date_of(&ifd0),
-        "2020-01-01 08:00:00",
-        DateSource::ExifDateTime,
-    );
+    assert_dated(date_of(&ifd0), "2020-01-01 08:00:00", DateSource::ExifDateTime);
 }
 
 #[test]
@@ -184,11 +180,7 @@ fn heic_exif_far_into_mdat_is_reached_by_seeking_from_a_file() {
     assert_eq!(date_of(&photo), None);
     let file = temp_file(&photo);
     let found = resolver(0).resolve_path(file.path(), None).unwrap();
-    assert_dated(
-        found,
-        "2024-05-26 10:15:30",
-        DateSource::ExifDateTimeOriginal,
-    );
+    assert_dated(found, "2024-05-26 10:15:30", DateSource::ExifDateTimeOriginal);
 }
 
 #[test]
@@ -355,11 +347,7 @@ fn file_name_patterns() {
             "2024-05-26 10:15:00",
             DateSource::FileName,
         ),
-        (
-            "20240526_101500.jpg",
-            "2024-05-26 10:15:00",
-            DateSource::FileName,
-        ),
+        ("20240526_101500.jpg", "2024-05-26 10:15:00", DateSource::FileName),
         (
             "20240526_101500_001.jpg",
             "2024-05-26 10:15:00",
@@ -460,11 +448,7 @@ fn zero_and_future_fallbacks_leave_the_file_undated() {
         Moment::WallClock(at("1970-01-01 00:00:00")),
         Moment::Instant(utc("2025-01-17 00:00:00")),
     ] {
-        assert_eq!(
-            r.resolve(&[], "a.bin", Some(fallback)),
-            None,
-            "{fallback:?}"
-        );
+        assert_eq!(r.resolve(&[], "a.bin", Some(fallback)), None, "{fallback:?}");
     }
 }
 

@@ -31,13 +31,7 @@ pub(super) fn candidates<R: Read + Seek>(reader: &mut R) -> Vec<Candidate> {
         creationdate_key: None,
         found: Found::default(),
     };
-    walk.children(
-        Span {
-            start: 0,
-            end: None,
-        },
-        Walk::top_level,
-    );
+    walk.children(Span { start: 0, end: None }, Walk::top_level);
     walk.found.into_candidates()
 }
 
@@ -233,9 +227,7 @@ impl<R: Read + Seek> Walk<'_, R> {
             Some(size) => Some(at.checked_add(size)?),
             None => parent_end,
         };
-        if end
-            .is_some_and(|end| end < start || parent_end.is_some_and(|parent_end| end > parent_end))
-        {
+        if end.is_some_and(|end| end < start || parent_end.is_some_and(|parent_end| end > parent_end)) {
             return None;
         }
         let body = Span { start, end };
@@ -282,9 +274,7 @@ fn creationdate_key(keys: &[u8]) -> Option<u32> {
 
 /// `2024-05-26T10:15:00+0200` and kin: the wall clock as written, and its offset if any.
 fn parse_creationdate(value: &[u8]) -> Option<(NaiveDateTime, Option<FixedOffset>)> {
-    let text = std::str::from_utf8(value)
-        .ok()?
-        .trim_end_matches(['\0', ' ']);
+    let text = std::str::from_utf8(value).ok()?.trim_end_matches(['\0', ' ']);
     if let Ok(t) = DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%#z") {
         return Some((t.naive_local(), Some(*t.offset())));
     }

@@ -17,11 +17,7 @@ impl Scratch {
         let src = dir.path().join("src");
         let dest = dir.path().join("dest");
         fs::create_dir(&src).unwrap();
-        Scratch {
-            _dir: dir,
-            src,
-            dest,
-        }
+        Scratch { _dir: dir, src, dest }
     }
 
     fn input(&self, name: &str, content: &[u8]) -> PathBuf {
@@ -61,10 +57,7 @@ impl Scratch {
 }
 
 fn tree(entries: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {
-    entries
-        .iter()
-        .map(|(p, c)| (p.to_string(), c.to_vec()))
-        .collect()
+    entries.iter().map(|(p, c)| (p.to_string(), c.to_vec())).collect()
 }
 
 #[test]
@@ -89,10 +82,7 @@ fn a_copy_lands_under_its_planned_name_with_the_source_mtime() {
         }
     );
     assert_eq!(s.dest_tree(), tree(&[("2024/05/26/IMG_1.jpg", b"photo")]));
-    assert_eq!(
-        fs::metadata(&filed.path).unwrap().modified().unwrap(),
-        mtime
-    );
+    assert_eq!(fs::metadata(&filed.path).unwrap().modified().unwrap(), mtime);
     assert!(src.exists(), "a copy leaves the source");
 }
 
@@ -132,13 +122,7 @@ fn clashes_are_numbered_and_nothing_is_overwritten() {
     let second = file_into(&s.dest, planned, &s.input("a", b"second"), Mode::Copy).unwrap();
     let third = file_into(&s.dest, planned, &s.input("b", b"third"), Mode::Copy).unwrap();
     let again = file_into(&s.dest, planned, &s.input("c", b"second"), Mode::Copy).unwrap();
-    let longer = file_into(
-        &s.dest,
-        planned,
-        &s.input("d", b"first, longer"),
-        Mode::Copy,
-    )
-    .unwrap();
+    let longer = file_into(&s.dest, planned, &s.input("d", b"first, longer"), Mode::Copy).unwrap();
 
     assert_eq!(second.outcome, Outcome::Renamed(1));
     assert_eq!(third.outcome, Outcome::Renamed(2));
@@ -207,13 +191,7 @@ fn paths_that_could_leave_the_destination_are_refused() {
 fn no_temp_file_is_left_behind() {
     let s = Scratch::new();
     s.dest_file("IMG_1.jpg", b"one");
-    file_into(
-        &s.dest,
-        Path::new("IMG_1.jpg"),
-        &s.input("a", b"two"),
-        Mode::Copy,
-    )
-    .unwrap();
+    file_into(&s.dest, Path::new("IMG_1.jpg"), &s.input("a", b"two"), Mode::Copy).unwrap();
     let names: Vec<_> = fs::read_dir(&s.dest)
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -284,12 +262,8 @@ fn a_dry_run_writes_nothing_but_sees_clashes_within_the_run() {
 fn folders_are_synced_once_per_batch() {
     let s = Scratch::new();
     let mut filer = Filer::new(&s.dest, Mode::Copy);
-    filer
-        .file(Path::new("a/b/1.jpg"), &s.input("1", b"1"))
-        .unwrap();
-    filer
-        .file(Path::new("a/b/2.jpg"), &s.input("2", b"2"))
-        .unwrap();
+    filer.file(Path::new("a/b/1.jpg"), &s.input("1", b"1")).unwrap();
+    filer.file(Path::new("a/b/2.jpg"), &s.input("2", b"2")).unwrap();
     let expected: BTreeSet<PathBuf> = [
         s.dest.parent().unwrap().to_owned(),
         s.dest.clone(),

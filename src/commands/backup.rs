@@ -1,0 +1,296 @@
+//! `mtpull backup DEST`: copy what is new off the phone, filed by date, and
+//! tell how it goes — progress bars on a terminal, log lines otherwise.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{DecimalBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mtpull::pull::{BackupOptions, Event, FileOutcome, Observer, PullError, RunReport, Selection, backup};
+
+use super::{FATAL, NO_DEVICE, SOME_FAILED, connect};
+use crate::cli::{BackupArgs, Cli};
+
+/// Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: u8 = 130;
+
+/// Raised by the SIGINT handler; the run checks it between files and pieces.
+static CANCEL: AtomicBool = AtomicBool::new(false);
+
+pub fn run(cli: &Cli, args: &BackupArgs) -> anyhow::Result<ExitCode> {
+    let options = BackupOptions {
+        selection: Selection {
+            storages: args.storage.clone(),
+            only: args.only,
+            since: args.since,
+            ..Selection::new()
+        }
+        .include(&args.include)?
+        .exclude(&args.exclude)?,
+        template: args.template.clone(),
+        dry_run: args.dry_run,
+        delete_after: args.delete_after,
+        rescan: args.rescan,
+    };
+    let mut device = connect::open_one(cli)?;
+    catch_ctrl_c().context("installing the Ctrl-C handler")?;
+    let report = if args.dry_run {
+        let mut printer = DryRunPrinter {
+            out: io::stdout().lock(),
+            dest: &args.dest,
+            files: 0,
+            bytes: 0,
+        };
+        let report = backup(&mut device.session, &args.dest, &options, &CANCEL, &mut printer);
+        printer.totals()?;
+        report
+    } else {
+        let mut progress = Progress::new(&args.dest);
+        let report = backup(&mut device.session, &args.dest, &options, &CANCEL, &mut progress);
+        progress.finish();
+        report
+    };
+    if cli.verbose > 0 {
+        eprintln!("transactions: {}", device.session.stats());
+    }
+    conclude(&report, args.dry_run)
+}
+
+/// Prints the summary and the reason a run stopped; picks the exit status.
+fn conclude(report: &RunReport, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    if let Some(rescan) = &report.rescan {
+        writeln!(
+            out,
+            "rescan: {} files ({}) in the destination; {} records kept, {} dropped (their files are gone or changed)",
+            rescan.files,
+            DecimalBytes(rescan.bytes),
+            rescan.records_kept,
+            rescan.records_dropped
+        )?;
+    }
+    if !dry_run {
+        writeln!(out, "{}", report.summary)?;
+    }
+    let Some(stopped) = &report.stopped else {
+        return Ok(ExitCode::from(if report.summary.failed > 0 {
+            SOME_FAILED
+        } else {
+            0
+        }));
+    };
+    eprintln!("mtpull: {stopped}");
+    Ok(ExitCode::from(match stopped {
+        PullError::Interrupted => INTERRUPTED,
+        PullError::Locked => NO_DEVICE,
+        PullError::Device { source, .. } if source.is_locked() => NO_DEVICE,
+        _ => FATAL,
+    }))
+}
+
+/// Installs a SIGINT handler that raises [`CANCEL`]; a second Ctrl-C kills
+/// at once (the handler resets itself), which still loses nothing.
+fn catch_ctrl_c() -> io::Result<()> {
+    extern "C" fn on_sigint(_: libc::c_int) {
+        CANCEL.store(true, Ordering::Relaxed);
+    }
+    // SAFETY: the handler only stores to an atomic (async-signal-safe); the
+    // struct is zeroed then filled as sigaction(2) requires.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_sigint as *const () as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESETHAND | libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        if libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// `--dry-run`: one line per file to stdout, then totals.
+struct DryRunPrinter<'a, W: Write> {
+    out: W,
+    dest: &'a Path,
+    files: u64,
+    bytes: u64,
+}
+
+impl<W: Write> Observer for DryRunPrinter<'_, W> {
+    fn event(&mut self, event: &Event<'_>) {
+        let line = match event {
+            Event::Planned { plan, .. } if !plan.already.is_empty() => {
+                format!("{} files already backed up are skipped", plan.already.len())
+            }
+            Event::WouldCopy { file, entry } => {
+                self.files += 1;
+                self.bytes += file.size;
+                let source = entry.date_source.as_deref().unwrap_or("no date found");
+                let note = if entry.maybe_duplicate {
+                    ", probably already there"
+                } else {
+                    ""
+                };
+                format!(
+                    "{}  {}  -> {}  ({source}{note})",
+                    file.display_path(),
+                    DecimalBytes(file.size),
+                    self.dest.join(&entry.dest).display()
+                )
+            }
+            _ => return,
+        };
+        let _ = writeln!(self.out, "{line}");
+    }
+}
+
+impl<W: Write> DryRunPrinter<'_, W> {
+    fn totals(&mut self) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "would copy {} files, {}; nothing was written",
+            self.files,
+            DecimalBytes(self.bytes)
+        )
+    }
+}
+
+/// Progress on stderr: two bars on a terminal, one log line per file otherwise.
+struct Progress<'a> {
+    dest: &'a Path,
+    bars: Option<Bars>,
+    total_files: u64,
+    done_files: u64,
+}
+
+struct Bars {
+    _multi: MultiProgress,
+    overall: ProgressBar,
+    current: ProgressBar,
+}
+
+impl<'a> Progress<'a> {
+    fn new(dest: &'a Path) -> Self {
+        let bars = io::stderr().is_terminal().then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let overall = multi.add(ProgressBar::new(0).with_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} ETA {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            ));
+            let current = multi.add(ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("  {spinner} {wide_msg}").expect("valid template"),
+            ));
+            current.enable_steady_tick(Duration::from_millis(200));
+            Bars { _multi: multi, overall, current }
+        });
+        Progress {
+            dest,
+            bars,
+            total_files: 0,
+            done_files: 0,
+        }
+    }
+
+    fn log(&self, line: String) {
+        match &self.bars {
+            Some(bars) => bars.overall.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bars) = &self.bars {
+            bars.current.finish_and_clear();
+            bars.overall.finish();
+        }
+    }
+}
+
+impl Observer for Progress<'_> {
+    fn event(&mut self, event: &Event<'_>) {
+        match event {
+            Event::Planned {
+                plan,
+                resumable_bytes,
+            } => {
+                self.total_files = plan.to_copy.len() as u64;
+                let mut line = format!(
+                    "{} new files ({}) to copy, {} already backed up",
+                    plan.to_copy.len(),
+                    DecimalBytes(plan.bytes_to_copy()),
+                    plan.already.len()
+                );
+                if *resumable_bytes > 0 {
+                    line += &format!("; resuming {} already downloaded", DecimalBytes(*resumable_bytes));
+                }
+                if let Some(bars) = &self.bars {
+                    bars.overall.set_length(plan.bytes_to_copy());
+                    bars.overall.set_position(*resumable_bytes);
+                    bars.overall.reset_eta();
+                    bars.overall.set_prefix(format!("0/{} files", self.total_files));
+                }
+                self.log(line);
+            }
+            Event::Started { file, resume_from } => {
+                if let Some(bars) = &self.bars {
+                    let resume = if *resume_from > 0 {
+                        format!(" (resuming at {})", DecimalBytes(*resume_from))
+                    } else {
+                        String::new()
+                    };
+                    bars.current
+                        .set_message(format!("{}{resume}", file.display_path()));
+                }
+            }
+            Event::Received { bytes } => {
+                if let Some(bars) = &self.bars {
+                    bars.overall.inc(*bytes);
+                }
+            }
+            Event::Finished { file, outcome } => {
+                self.done_files += 1;
+                if let Some(bars) = &self.bars {
+                    bars.overall
+                        .set_prefix(format!("{}/{} files", self.done_files, self.total_files));
+                }
+                let shown = |dest: &Path| self.dest.join(dest).display().to_string();
+                let line = match outcome {
+                    FileOutcome::Copied { dest, .. } => {
+                        if self.bars.is_some() {
+                            return;
+                        }
+                        format!(
+                            "copied {} -> {} ({})",
+                            file.display_path(),
+                            shown(dest),
+                            DecimalBytes(file.size)
+                        )
+                    }
+                    FileOutcome::Duplicate { dest } => {
+                        format!(
+                            "duplicate {}: already in the backup as {}",
+                            file.display_path(),
+                            shown(dest)
+                        )
+                    }
+                    FileOutcome::Failed { error } => format!("failed {}: {error}", file.display_path()),
+                };
+                self.log(line);
+            }
+            Event::Deleted { file, error } => match error {
+                None if self.bars.is_none() => {
+                    self.log(format!("deleted {} from the device", file.display_path()))
+                }
+                None => {}
+                Some(error) => self.log(format!("kept {} on the device: {error}", file.display_path())),
+            },
+            Event::WouldCopy { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Reading the device for a backup: who it is and which files its chosen storages hold.
+
+use chrono::{Local, TimeZone};
+use std::time::SystemTime;
+
+use super::error::PullError;
+use super::remote::RemoteFile;
+use super::select::Selection;
+use crate::ptp::time::DeviceTime;
+use crate::session::{Entry, Session};
+
+/// The files on the chosen storages of one device.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    /// The device's serial number (falls back to manufacturer + model when blank).
+    pub serial: String,
+    /// Every file (not folder) on the chosen storages.
+    pub files: Vec<RemoteFile>,
+}
+
+/// The name a device goes by in the manifest.
+pub fn device_serial(session: &Session) -> String {
+    let info = session.device_info();
+    let serial = info.serial_number.trim();
+    if serial.is_empty() {
+        // Some cameras report no serial; model names keep two of them apart
+        // at least as well as nothing.
+        format!("{} {}", info.manufacturer.trim(), info.model.trim())
+    } else {
+        serial.to_owned()
+    }
+}
+
+/// Lists the files on every storage `selection` wants.
+pub fn list_files(session: &mut Session, selection: &Selection) -> Result<Listing, PullError> {
+    let device = |context: &str| {
+        let context = context.to_owned();
+        move |source| PullError::Device { context, source }
+    };
+    let ids = session.storage_ids().map_err(device("listing the storages"))?;
+    if ids.is_empty() {
+        return Err(PullError::Locked);
+    }
+    let mut files = Vec::new();
+    for id in ids {
+        let info = session
+            .storage_info(id)
+            .map_err(device(&format!("reading storage {id:#010x}")))?;
+        let name = storage_name(id, &info.description, &info.volume_label);
+        if !selection.wants_storage(id, &name) {
+            continue;
+        }
+        let entries = session
+            .walk(id, None)
+            .map_err(device(&format!("listing {name}")))?;
+        files.extend(
+            entries
+                .into_iter()
+                .filter(|e| !e.is_folder())
+                .map(|e| remote_file(e, &name)),
+        );
+    }
+    Ok(Listing {
+        serial: device_serial(session),
+        files,
+    })
+}
+
+fn storage_name(id: u32, description: &str, label: &str) -> String {
+    [description, label]
+        .into_iter()
+        .map(str::trim)
+        .find(|name| !name.is_empty())
+        .map_or_else(|| format!("{id:08X}"), str::to_owned)
+}
+
+fn remote_file(entry: Entry, storage: &str) -> RemoteFile {
+    RemoteFile {
+        storage_id: entry.storage_id,
+        storage: storage.to_owned(),
+        path: entry.path.join("/"),
+        handle: entry.handle,
+        format: entry.format,
+        size: entry.size,
+        modified: entry.modified,
+    }
+}
+
+/// The device's date as an instant: exact when it gave a zone, else read as
+/// this machine's local time (as Android means it).
+pub fn device_instant(time: &DeviceTime) -> Option<SystemTime> {
+    let instant = match time.offset {
+        Some(offset) => offset.from_local_datetime(&time.local).single()?.into(),
+        None => Local.from_local_datetime(&time.local).earliest()?.into(),
+    };
+    Some(instant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{FixedOffset, NaiveDateTime};
+
+    #[test]
+    fn storage_names_fall_back_to_label_then_id() {
+        assert_eq!(
+            storage_name(1, "Internal shared storage", "x"),
+            "Internal shared storage"
+        );
+        assert_eq!(storage_name(1, " ", "CARD"), "CARD");
+        assert_eq!(storage_name(0x0001_0001, "", ""), "00010001");
+    }
+
+    #[test]
+    fn zoned_device_dates_are_exact() {
+        let local = NaiveDateTime::parse_from_str("2024-05-26 10:15:00", "%Y-%m-%d %H:%M:%S").unwrap();
+        let zoned = DeviceTime {
+            local,
+            offset: FixedOffset::east_opt(2 * 3600),
+        };
+        let expected = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_716_711_300);
+        assert_eq!(device_instant(&zoned), Some(expected));
+        assert!(device_instant(&DeviceTime { local, offset: None }).is_some());
+    }
+}

@@ -1,0 +1,623 @@
+//! The backup manifest: an SQLite database in `DEST/.mtpull/` that says which
+//! device files are already backed up, where they went, and what DEST holds.
+//!
+//! Two tables:
+//! - `files`: one row per device file backed up, keyed by (serial, storage, path,
+//!   size, device date) — never by object handle, which changes every session.
+//! - `contents`: every file mtpull put in DEST, by content hash, so that the same
+//!   bytes arriving again (from another path, another phone, or after the manifest
+//!   was lost) are recorded as a duplicate instead of being filed twice.
+//!
+//! Every change is one transaction, made only after the file it describes is
+//! durable in DEST: a crash loses at most the record of the last file, and the
+//! next run finds that file again as a duplicate by content.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Local, NaiveDateTime};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::hash::ContentHash;
+use super::remote::FileKey;
+
+/// The folder inside DEST that holds mtpull's own state.
+pub const STATE_DIR: &str = ".mtpull";
+const DATABASE_FILE: &str = "manifest.sqlite3";
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS files (
+    serial      TEXT    NOT NULL,
+    storage     TEXT    NOT NULL,
+    path        TEXT    NOT NULL,
+    size        INTEGER NOT NULL,
+    device_date TEXT    NOT NULL,
+    dest        TEXT    NOT NULL,
+    bytes       INTEGER NOT NULL,
+    hash        TEXT    NOT NULL,
+    outcome     TEXT    NOT NULL CHECK (outcome IN ('copied', 'duplicate')),
+    copied_at   TEXT    NOT NULL,
+    PRIMARY KEY (serial, storage, path, size, device_date)
+);
+CREATE TABLE IF NOT EXISTS contents (
+    dest TEXT    PRIMARY KEY,
+    size INTEGER NOT NULL,
+    hash TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS contents_by_hash ON contents (hash);
+";
+
+/// Why the manifest could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// SQLite refused (locked, corrupt, disk full…).
+    #[error("backup manifest {}: {source}", path.display())]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A file in DEST could not be read while rebuilding.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+    /// The database holds something this version cannot use.
+    #[error("backup manifest {}: {what}", path.display())]
+    Unusable {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        what: String,
+    },
+}
+
+/// How a device file reached DEST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Its bytes were filed under `dest`.
+    Copied,
+    /// DEST already held the same bytes at `dest`; nothing new was filed.
+    Duplicate,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Copied => "copied",
+            Outcome::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// One backed-up device file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Which device file.
+    pub key: FileKey,
+    /// Where its bytes are, relative to DEST, `/`-separated.
+    pub dest: String,
+    /// How many bytes it has (the key's size may only say "4 GiB or more").
+    pub bytes: u64,
+    /// Hash of its bytes.
+    pub hash: ContentHash,
+    /// Copied now, or found already present.
+    pub outcome: Outcome,
+    /// When it was recorded.
+    pub copied_at: DateTime<Local>,
+}
+
+/// What `--rescan` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RescanReport {
+    /// Files hashed in DEST.
+    pub files: u64,
+    /// Their total size.
+    pub bytes: u64,
+    /// Device-file records kept (their destination still holds their bytes).
+    pub records_kept: u64,
+    /// Records dropped (destination gone or changed): those files count as new again.
+    pub records_dropped: u64,
+    /// Files skipped because their names are not UTF-8.
+    pub skipped_names: u64,
+}
+
+/// An open manifest.
+pub struct Manifest {
+    connection: Connection,
+    path: PathBuf,
+}
+
+impl Manifest {
+    /// Opens (creating if needed) the manifest of the backup in `dest_root`.
+    pub fn open(dest_root: &Path) -> Result<Self, ManifestError> {
+        let state = dest_root.join(STATE_DIR);
+        fs::create_dir_all(&state).map_err(|source| ManifestError::Io {
+            path: state.clone(),
+            source,
+        })?;
+        let path = state.join(DATABASE_FILE);
+        let connection = Connection::open(&path).map_err(|source| ManifestError::Database {
+            path: path.clone(),
+            source,
+        })?;
+        let manifest = Self { connection, path };
+        manifest.prepare()?;
+        Ok(manifest)
+    }
+
+    /// Opens the manifest for reading only, if there is one (a dry run writes nothing).
+    pub fn open_read_only(dest_root: &Path) -> Result<Option<Self>, ManifestError> {
+        let path = dest_root.join(STATE_DIR).join(DATABASE_FILE);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let connection =
+            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
+                ManifestError::Database {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+        let manifest = Self { connection, path };
+        manifest.check_version()?;
+        Ok(Some(manifest))
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn prepare(&self) -> Result<(), ManifestError> {
+        // FULL: a committed record survives a power cut, not just a crash.
+        self.connection
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(|e| self.db(e))?;
+        self.connection
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| self.db(e))?;
+        self.check_version()?;
+        self.connection
+            .execute_batch(&format!(
+                "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .map_err(|e| self.db(e))
+    }
+
+    fn check_version(&self) -> Result<(), ManifestError> {
+        let version: i64 = self
+            .connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|e| self.db(e))?;
+        if version > SCHEMA_VERSION {
+            return Err(ManifestError::Unusable {
+                path: self.path.clone(),
+                what: format!(
+                    "written by a newer mtpull (schema {version}, this one knows {SCHEMA_VERSION}): upgrade mtpull"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn db(&self, source: rusqlite::Error) -> ManifestError {
+        ManifestError::Database {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Every key recorded for the device `serial` (for planning in one query).
+    pub fn keys_for(&self, serial: &str) -> Result<HashSet<FileKey>, ManifestError> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT storage, path, size, device_date FROM files WHERE serial = ?1")
+            .map_err(|e| self.db(e))?;
+        let rows = statement
+            .query_map([serial], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(|e| self.db(e))?;
+        let mut keys = HashSet::new();
+        for row in rows {
+            let (storage, path, size, date) = row.map_err(|e| self.db(e))?;
+            keys.insert(FileKey {
+                serial: serial.to_owned(),
+                storage,
+                path,
+                size: size as u64,
+                device_date: parse_device_date(&date),
+            });
+        }
+        Ok(keys)
+    }
+
+    /// The record of one device file, if it is backed up.
+    pub fn lookup(&self, key: &FileKey) -> Result<Option<Record>, ManifestError> {
+        self.connection
+            .query_row(
+                "SELECT dest, hash, outcome, copied_at, bytes FROM files
+                 WHERE serial = ?1 AND storage = ?2 AND path = ?3 AND size = ?4 AND device_date = ?5",
+                params![
+                    key.serial,
+                    key.storage,
+                    key.path,
+                    size_sql(key.size),
+                    key.device_date_text()
+                ],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, i64>(4)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| self.db(e))?
+            .map(|(dest, hash, outcome, copied_at, bytes)| {
+                let unusable = |what: String| ManifestError::Unusable {
+                    path: self.path.clone(),
+                    what,
+                };
+                Ok(Record {
+                    key: key.clone(),
+                    dest,
+                    bytes: bytes as u64,
+                    hash: hash.parse().map_err(|e| unusable(format!("{e}")))?,
+                    outcome: if outcome == "copied" {
+                        Outcome::Copied
+                    } else {
+                        Outcome::Duplicate
+                    },
+                    copied_at: DateTime::parse_from_rfc3339(&copied_at)
+                        .map_err(|e| unusable(format!("bad time {copied_at:?}: {e}")))?
+                        .with_timezone(&Local),
+                })
+            })
+            .transpose()
+    }
+
+    /// Records a backed-up file in one transaction (and, when copied, its bytes in DEST).
+    pub fn record(&mut self, record: &Record) -> Result<(), ManifestError> {
+        let path = self.path.clone();
+        let db = |source| ManifestError::Database {
+            path: path.clone(),
+            source,
+        };
+        let transaction = self.connection.transaction().map_err(db)?;
+        let key = &record.key;
+        transaction
+            .execute(
+                "INSERT OR REPLACE INTO files
+                 (serial, storage, path, size, device_date, dest, bytes, hash, outcome, copied_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    key.serial,
+                    key.storage,
+                    key.path,
+                    size_sql(key.size),
+                    key.device_date_text(),
+                    record.dest,
+                    size_sql(record.bytes),
+                    record.hash.to_string(),
+                    record.outcome.as_str(),
+                    record.copied_at.to_rfc3339(),
+                ],
+            )
+            .map_err(db)?;
+        if record.outcome == Outcome::Copied {
+            transaction
+                .execute(
+                    "INSERT OR REPLACE INTO contents (dest, size, hash) VALUES (?1, ?2, ?3)",
+                    params![record.dest, size_sql(record.bytes), record.hash.to_string()],
+                )
+                .map_err(db)?;
+        }
+        transaction.commit().map_err(db)
+    }
+
+    /// Where DEST holds these bytes, if the manifest knows of them.
+    ///
+    /// Candidates whose file is gone or has another size are forgotten and
+    /// skipped; the caller still compares bytes before trusting a match.
+    pub fn find_content(
+        &mut self,
+        dest_root: &Path,
+        hash: &ContentHash,
+        size: u64,
+    ) -> Result<Option<String>, ManifestError> {
+        let candidates: Vec<String> = {
+            let mut statement = self
+                .connection
+                .prepare("SELECT dest FROM contents WHERE hash = ?1 AND size = ?2 ORDER BY dest")
+                .map_err(|e| self.db(e))?;
+            let rows = statement
+                .query_map(params![hash.to_string(), size_sql(size)], |row| row.get(0))
+                .map_err(|e| self.db(e))?;
+            rows.collect::<Result<_, _>>().map_err(|e| self.db(e))?
+        };
+        for dest in candidates {
+            match fs::metadata(dest_root.join(&dest)) {
+                Ok(meta) if meta.is_file() && meta.len() == size => return Ok(Some(dest)),
+                _ => {
+                    self.connection
+                        .execute("DELETE FROM contents WHERE dest = ?1", [&dest])
+                        .map_err(|e| self.db(e))?;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Rebuilds the manifest from DEST: hashes every file there (outside
+    /// `.mtpull/`), replaces the content index with what it found, and drops the
+    /// records of device files whose destination is gone or holds other bytes.
+    pub fn rescan(&mut self, dest_root: &Path) -> Result<RescanReport, ManifestError> {
+        let mut report = RescanReport::default();
+        let mut found = Vec::new();
+        walk_files(dest_root, dest_root, &mut found, &mut report)?;
+        let path = self.path.clone();
+        let db = |source| ManifestError::Database {
+            path: path.clone(),
+            source,
+        };
+        let transaction = self.connection.transaction().map_err(db)?;
+        transaction.execute("DELETE FROM contents", []).map_err(db)?;
+        for (dest, size, hash) in &found {
+            transaction
+                .execute(
+                    "INSERT INTO contents (dest, size, hash) VALUES (?1, ?2, ?3)",
+                    params![dest, size_sql(*size), hash.to_string()],
+                )
+                .map_err(db)?;
+        }
+        report.records_dropped = transaction
+            .execute(
+                "DELETE FROM files WHERE NOT EXISTS
+                 (SELECT 1 FROM contents c WHERE c.dest = files.dest AND c.hash = files.hash)",
+                [],
+            )
+            .map_err(db)? as u64;
+        report.records_kept = transaction
+            .query_row("SELECT COUNT(*) FROM files", [], |row| row.get::<_, i64>(0))
+            .map_err(db)? as u64;
+        transaction.commit().map_err(db)?;
+        Ok(report)
+    }
+}
+
+/// Sizes above i64::MAX cannot come from a real device; clamp rather than wrap.
+fn size_sql(size: u64) -> i64 {
+    i64::try_from(size).unwrap_or(i64::MAX)
+}
+
+fn parse_device_date(text: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").ok()
+}
+
+/// Collects (relative path, size, hash) of every regular file under `dir`,
+/// skipping the state folder at the root and never following symlinks.
+fn walk_files(
+    root: &Path,
+    dir: &Path,
+    found: &mut Vec<(String, u64, ContentHash)>,
+    report: &mut RescanReport,
+) -> Result<(), ManifestError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| ManifestError::Io { path, source }
+    };
+    let mut entries = fs::read_dir(dir)
+        .map_err(io(dir))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io(dir))?;
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io(&path))?;
+        if dir == root && entry.file_name() == STATE_DIR {
+            continue;
+        }
+        if kind.is_dir() {
+            walk_files(root, &path, found, report)?;
+        } else if kind.is_file() {
+            let relative = path.strip_prefix(root).expect("walk stays under root");
+            let Some(relative) = relative.to_str() else {
+                report.skipped_names += 1;
+                continue;
+            };
+            let size = entry.metadata().map_err(io(&path))?.len();
+            let hash = ContentHash::of_file(&path).map_err(io(&path))?;
+            report.files += 1;
+            report.bytes += size;
+            found.push((relative.replace(std::path::MAIN_SEPARATOR, "/"), size, hash));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pull::remote::tests::file;
+
+    fn record(path: &str, size: u64, dest: &str, content: &[u8]) -> Record {
+        Record {
+            key: file(path, size, "2024-05-26 10:15:00").key("SER1"),
+            dest: dest.into(),
+            bytes: content.len() as u64,
+            hash: ContentHash::of_reader(content).unwrap(),
+            outcome: Outcome::Copied,
+            copied_at: Local::now(),
+        }
+    }
+
+    fn put(root: &Path, dest: &str, content: &[u8]) {
+        let path = root.join(dest);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+
+    #[test]
+    fn records_survive_reopening_and_key_on_every_part() {
+        let root = tempfile::tempdir().unwrap();
+        let first = record("DCIM/a.jpg", 3, "2024/05/26/a.jpg", b"abc");
+        {
+            let mut manifest = Manifest::open(root.path()).unwrap();
+            manifest.record(&first).unwrap();
+        }
+        let manifest = Manifest::open(root.path()).unwrap();
+        let found = manifest.lookup(&first.key).unwrap().unwrap();
+        assert_eq!(found.dest, first.dest);
+        assert_eq!(found.hash, first.hash);
+        assert_eq!(found.outcome, Outcome::Copied);
+        assert_eq!(found.copied_at.timestamp(), first.copied_at.timestamp());
+
+        let keys = manifest.keys_for("SER1").unwrap();
+        assert!(keys.contains(&first.key));
+        assert_eq!(keys.len(), 1);
+        assert!(manifest.keys_for("OTHER").unwrap().is_empty());
+
+        // Same path, but another size, date, storage or device: not backed up.
+        let mut other = first.key.clone();
+        other.size = 4;
+        assert!(manifest.lookup(&other).unwrap().is_none());
+        let mut other = first.key.clone();
+        other.device_date = None;
+        assert!(manifest.lookup(&other).unwrap().is_none());
+        let mut other = first.key.clone();
+        other.storage = "SD card".into();
+        assert!(!keys.contains(&other));
+    }
+
+    #[test]
+    fn undated_keys_round_trip() {
+        let root = tempfile::tempdir().unwrap();
+        let mut manifest = Manifest::open(root.path()).unwrap();
+        let mut undated = record("x.mp4", 3, "undated/x.mp4", b"xyz");
+        undated.key.device_date = None;
+        manifest.record(&undated).unwrap();
+        assert!(manifest.keys_for("SER1").unwrap().contains(&undated.key));
+        assert!(manifest.lookup(&undated.key).unwrap().is_some());
+    }
+
+    #[test]
+    fn finds_content_only_while_the_file_is_there() {
+        let root = tempfile::tempdir().unwrap();
+        let mut manifest = Manifest::open(root.path()).unwrap();
+        let copied = record("DCIM/a.jpg", 3, "2024/05/26/a.jpg", b"abc");
+        manifest.record(&copied).unwrap();
+        // The record is there but the file is not: no match, and the entry is forgotten.
+        assert_eq!(manifest.find_content(root.path(), &copied.hash, 3).unwrap(), None);
+        manifest.record(&copied).unwrap();
+        put(root.path(), "2024/05/26/a.jpg", b"abc");
+        assert_eq!(
+            manifest
+                .find_content(root.path(), &copied.hash, 3)
+                .unwrap()
+                .as_deref(),
+            Some("2024/05/26/a.jpg")
+        );
+        assert_eq!(manifest.find_content(root.path(), &copied.hash, 4).unwrap(), None);
+        // A duplicate record does not add a content entry of its own.
+        let mut duplicate = record("Pictures/a.jpg", 3, "2024/05/26/a.jpg", b"abc");
+        duplicate.outcome = Outcome::Duplicate;
+        manifest.record(&duplicate).unwrap();
+        assert_eq!(
+            manifest.lookup(&duplicate.key).unwrap().unwrap().outcome,
+            Outcome::Duplicate
+        );
+    }
+
+    #[test]
+    fn rescan_rebuilds_contents_and_drops_stale_records() {
+        let root = tempfile::tempdir().unwrap();
+        let mut manifest = Manifest::open(root.path()).unwrap();
+        let kept = record("DCIM/a.jpg", 3, "2024/05/26/a.jpg", b"abc");
+        let gone = record("DCIM/b.jpg", 3, "2024/05/26/b.jpg", b"bbb");
+        let changed = record("DCIM/c.jpg", 3, "2024/05/26/c.jpg", b"ccc");
+        for r in [&kept, &gone, &changed] {
+            manifest.record(r).unwrap();
+        }
+        put(root.path(), "2024/05/26/a.jpg", b"abc");
+        put(root.path(), "2024/05/26/c.jpg", b"CCC");
+        put(root.path(), "undated/found.png", b"found by the walk");
+        put(root.path(), ".mtpull/tmp/x.part", b"never indexed");
+
+        let report = manifest.rescan(root.path()).unwrap();
+        assert_eq!(report.files, 3);
+        assert_eq!(report.bytes, 3 + 3 + 17);
+        assert_eq!(report.records_kept, 1);
+        assert_eq!(report.records_dropped, 2);
+        assert!(manifest.lookup(&kept.key).unwrap().is_some());
+        assert!(manifest.lookup(&gone.key).unwrap().is_none());
+        assert!(manifest.lookup(&changed.key).unwrap().is_none());
+        let found = ContentHash::of_reader(&b"found by the walk"[..]).unwrap();
+        assert_eq!(
+            manifest.find_content(root.path(), &found, 17).unwrap().as_deref(),
+            Some("undated/found.png")
+        );
+        let part = ContentHash::of_reader(&b"never indexed"[..]).unwrap();
+        assert_eq!(manifest.find_content(root.path(), &part, 13).unwrap(), None);
+    }
+
+    #[test]
+    fn rescan_of_a_lost_manifest_indexes_dest() {
+        let root = tempfile::tempdir().unwrap();
+        put(root.path(), "2023/01/02/IMG_1.jpg", b"photo");
+        let mut manifest = Manifest::open(root.path()).unwrap();
+        let report = manifest.rescan(root.path()).unwrap();
+        assert_eq!(
+            (report.files, report.records_kept, report.records_dropped),
+            (1, 0, 0)
+        );
+        let hash = ContentHash::of_reader(&b"photo"[..]).unwrap();
+        assert!(manifest.find_content(root.path(), &hash, 5).unwrap().is_some());
+    }
+
+    #[test]
+    fn read_only_opening_creates_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(Manifest::open_read_only(root.path()).unwrap().is_none());
+        assert!(!root.path().join(STATE_DIR).exists());
+        let first = record("DCIM/a.jpg", 3, "2024/05/26/a.jpg", b"abc");
+        Manifest::open(root.path()).unwrap().record(&first).unwrap();
+        let mut reader = Manifest::open_read_only(root.path()).unwrap().unwrap();
+        assert!(reader.keys_for("SER1").unwrap().contains(&first.key));
+        assert!(
+            reader.record(&first).is_err(),
+            "a read-only manifest refuses writes"
+        );
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let root = tempfile::tempdir().unwrap();
+        drop(Manifest::open(root.path()).unwrap());
+        let path = root.path().join(STATE_DIR).join(DATABASE_FILE);
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 99")
+            .unwrap();
+        let error = Manifest::open(root.path()).err().unwrap();
+        assert!(error.to_string().contains("newer mtpull"), "{error}");
+    }
+}

@@ -1,0 +1,427 @@
+//! Downloads in progress: one temp file per device file in `DEST/.mtpull/tmp/`
+//! (the destination's filesystem, so filing is a rename), named after the
+//! file's key so that a later run — in a new session, with new handles —
+//! finds it and resumes from its length.
+//!
+//! A temp file only ever holds a prefix of the device file: bytes are appended
+//! in order, and [`PartialFile::suspend`] makes them durable before a run gives up.
+
+use std::collections::HashSet;
+use std::fs::{self, File, FileTimes, OpenOptions};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, SystemTime};
+
+use super::hash::{ContentHash, ContentHasher};
+use super::manifest::STATE_DIR;
+use super::remote::{FileKey, UNKNOWN_SIZE};
+
+const TEMP_DIR: &str = "tmp";
+const SUFFIX: &str = ".part";
+/// The hashing thread reads back this much at a time.
+const HASH_READ: usize = 1 << 20;
+
+/// The folder of temp files for one destination.
+#[derive(Debug, Clone)]
+pub struct TempArea {
+    dir: PathBuf,
+}
+
+impl TempArea {
+    /// The temp folder of the backup in `dest_root` (nothing is created: a dry
+    /// run looks for earlier downloads without writing).
+    pub fn new(dest_root: &Path) -> TempArea {
+        TempArea {
+            dir: dest_root.join(STATE_DIR).join(TEMP_DIR),
+        }
+    }
+
+    /// Creates the folder if needed.
+    pub fn create(&self) -> io::Result<()> {
+        fs::create_dir_all(&self.dir)
+    }
+
+    /// The folder itself.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the download of this device file lives.
+    pub fn path_for(&self, key: &FileKey) -> PathBuf {
+        self.dir
+            .join(format!("{}-{}{SUFFIX}", serial_tag(&key.serial), key.digest()))
+    }
+
+    /// Bytes already downloaded for this file (0 when none, or when the temp
+    /// file is longer than the device file and so cannot be a prefix of it).
+    pub fn resumable_len(&self, key: &FileKey) -> u64 {
+        fs::metadata(self.path_for(key))
+            .map(|m| m.len())
+            .ok()
+            .filter(|&len| len <= key.size && key.size != UNKNOWN_SIZE)
+            .unwrap_or(0)
+    }
+
+    /// Removes this device's temp files whose key is not in `keep`: downloads
+    /// of files that changed or vanished on the phone. Returns how many went.
+    pub fn sweep(&self, serial: &str, keep: &HashSet<FileKey>) -> io::Result<usize> {
+        let wanted: HashSet<PathBuf> = keep.iter().map(|key| self.path_for(key)).collect();
+        let prefix = format!("{}-", serial_tag(serial));
+        let mut removed = 0;
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with(&prefix) && name.ends_with(SUFFIX) && !wanted.contains(&entry.path()) {
+                fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Temp names start with a tag of the serial, so a sweep touches one device's files only.
+fn serial_tag(serial: &str) -> String {
+    blake3::hash(serial.as_bytes()).to_hex()[..8].to_owned()
+}
+
+/// A temp file being filled with a device file's bytes.
+///
+/// The bytes are hashed on another thread that reads them back from the
+/// file as it grows (from the page cache): the copy for hashing happens on
+/// the second core instead of in the transfer loop, so hashing costs the
+/// transfer (almost) nothing. On resume the same thread hashes what the file
+/// already holds while the download continues.
+pub struct PartialFile {
+    path: PathBuf,
+    file: File,
+    len: u64,
+    /// The size the device listed, when it knows it.
+    expected: Option<u64>,
+    hash: BackgroundHash,
+}
+
+/// The device sent more bytes than the size it listed.
+#[derive(Debug, thiserror::Error)]
+#[error("the device sent more than the {expected} bytes it listed for this file")]
+pub struct Overrun {
+    /// The listed size.
+    pub expected: u64,
+}
+
+impl PartialFile {
+    /// Opens (or creates) the temp file at `path` for a device file of
+    /// `expected` bytes (`None`: unknown), to continue after what it holds; a
+    /// file longer than `expected` cannot be a prefix and is started over.
+    pub fn open(path: &Path, expected: Option<u64>) -> io::Result<PartialFile> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        let mut len = file.metadata()?.len();
+        if expected.is_some_and(|expected| len > expected) {
+            file.set_len(0)?;
+            len = 0;
+        }
+        file.seek(SeekFrom::Start(len))?;
+        let hash = BackgroundHash::start(path, len)?;
+        Ok(PartialFile {
+            path: path.to_owned(),
+            file,
+            len,
+            expected,
+            hash,
+        })
+    }
+
+    /// Bytes held so far (the offset to resume from).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing is held yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether every expected byte is here (never, when the size is unknown).
+    pub fn is_complete(&self) -> bool {
+        self.expected == Some(self.len)
+    }
+
+    /// The temp file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The last `count` bytes held (to check a resume against the device).
+    pub fn tail(&self, count: u64) -> io::Result<Vec<u8>> {
+        let count = count.min(self.len);
+        let mut tail = vec![0; count as usize];
+        self.file.read_exact_at(&mut tail, self.len - count)?;
+        Ok(tail)
+    }
+
+    /// Throws away what is held and starts from byte 0.
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.hash.stop();
+        self.file.set_len(0)?;
+        self.file.seek(SeekFrom::Start(0))?;
+        self.len = 0;
+        self.hash = BackgroundHash::start(&self.path, 0)?;
+        Ok(())
+    }
+
+    /// Makes what is held durable and closes the file, for a later resume.
+    /// Returns the bytes kept (after a failed write, what reached the file).
+    pub fn suspend(mut self) -> io::Result<u64> {
+        self.hash.stop();
+        self.file.sync_data()?;
+        Ok(self.file.metadata()?.len())
+    }
+
+    /// Closes a complete download: checks its length (when the size is
+    /// known), sets its mtime to the device's date, and fsyncs it. Returns
+    /// its path, length and content hash.
+    pub fn finish(mut self, modified: Option<SystemTime>) -> io::Result<(PathBuf, u64, ContentHash)> {
+        if let Some(expected) = self.expected.filter(|&expected| expected != self.len) {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the device sent {} of the {expected} bytes it listed", self.len),
+            ));
+        }
+        if let Some(modified) = modified {
+            self.file.set_times(FileTimes::new().set_modified(modified))?;
+        }
+        self.file.sync_all()?;
+        let hash = self.hash.finish(self.len)?;
+        Ok((self.path, self.len, hash))
+    }
+}
+
+impl Write for PartialFile {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if let Some(expected) = self
+            .expected
+            .filter(|&expected| bytes.len() as u64 > expected - self.len)
+        {
+            return Err(io::Error::other(Overrun { expected }));
+        }
+        self.file.write_all(bytes)?;
+        self.len += bytes.len() as u64;
+        self.hash.advance(self.len);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The hashing thread of one [`PartialFile`] and what it is told.
+struct BackgroundHash {
+    shared: Arc<HashState>,
+    thread: Option<JoinHandle<io::Result<ContentHash>>>,
+}
+
+#[derive(Default)]
+struct HashState {
+    /// Bytes of the file that are written (the thread hashes up to here).
+    written: AtomicU64,
+    /// No more bytes will come: hash up to `written` and return.
+    finished: AtomicBool,
+    /// Give up: the hash is not wanted.
+    stopped: AtomicBool,
+}
+
+impl BackgroundHash {
+    /// Starts hashing the file at `path`, of which `written` bytes are there.
+    fn start(path: &Path, written: u64) -> io::Result<BackgroundHash> {
+        let file = File::open(path)?;
+        let shared = Arc::new(HashState {
+            written: AtomicU64::new(written),
+            ..HashState::default()
+        });
+        let state = Arc::clone(&shared);
+        let thread = thread::Builder::new()
+            .name("mtpull-hash".into())
+            .spawn(move || hash_as_written(&file, &state))?;
+        Ok(BackgroundHash {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Tells the thread that the file now holds `written` bytes.
+    fn advance(&self, written: u64) {
+        self.shared.written.store(written, Ordering::Release);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        if let Some(thread) = &self.thread {
+            thread.thread().unpark();
+        }
+    }
+
+    /// Waits for the hash of the first `len` bytes, the whole file.
+    fn finish(&mut self, len: u64) -> io::Result<ContentHash> {
+        self.shared.written.store(len, Ordering::Release);
+        self.shared.finished.store(true, Ordering::Release);
+        self.wake();
+        let thread = self.thread.take().expect("finish is called once");
+        thread
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the hashing thread panicked")))
+    }
+
+    /// Stops the thread and waits for it.
+    fn stop(&mut self) {
+        self.shared.stopped.store(true, Ordering::Release);
+        self.wake();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for BackgroundHash {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The hashing thread: reads the file back as `state.written` grows.
+fn hash_as_written(file: &File, state: &HashState) -> io::Result<ContentHash> {
+    let mut hasher = ContentHasher::new();
+    let mut buf = vec![0u8; HASH_READ];
+    let mut hashed = 0u64;
+    loop {
+        if state.stopped.load(Ordering::Acquire) {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "hashing stopped"));
+        }
+        // Read `finished` before `written`: once finished, `written` is final.
+        let finished = state.finished.load(Ordering::Acquire);
+        let written = state.written.load(Ordering::Acquire);
+        if hashed < written {
+            let want = (written - hashed).min(HASH_READ as u64) as usize;
+            file.read_exact_at(&mut buf[..want], hashed)?;
+            hasher.update(&buf[..want]);
+            hashed += want as u64;
+        } else if finished {
+            return Ok(hasher.finish());
+        } else {
+            thread::park_timeout(Duration::from_millis(100));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pull::remote::tests::file;
+
+    fn data(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn resumes_with_the_same_hash_as_one_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.part");
+        let bytes = data(3_000_000);
+        let mut part = PartialFile::open(&path, Some(bytes.len() as u64)).unwrap();
+        part.write_all(&bytes[..1_234_567]).unwrap();
+        assert_eq!(part.suspend().unwrap(), 1_234_567);
+
+        let mut part = PartialFile::open(&path, Some(bytes.len() as u64)).unwrap();
+        assert_eq!(part.len(), 1_234_567);
+        assert_eq!(part.tail(10).unwrap(), bytes[1_234_557..1_234_567]);
+        part.write_all(&bytes[1_234_567..]).unwrap();
+        assert!(part.is_complete());
+        let (done, _, hash) = part.finish(None).unwrap();
+        assert_eq!(fs::read(&done).unwrap(), bytes);
+        assert_eq!(hash, ContentHash::of_reader(&bytes[..]).unwrap());
+    }
+
+    #[test]
+    fn refuses_overrun_and_short_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut part = PartialFile::open(&dir.path().join("x.part"), Some(4)).unwrap();
+        let error = part.write_all(b"12345").unwrap_err();
+        assert!(error.to_string().contains("more than the 4 bytes"), "{error}");
+        let mut part = PartialFile::open(&dir.path().join("y.part"), Some(4)).unwrap();
+        part.write_all(b"123").unwrap();
+        let error = part.finish(None).unwrap_err();
+        assert!(error.to_string().contains("3 of the 4 bytes"), "{error}");
+    }
+
+    #[test]
+    fn a_longer_temp_file_starts_over_and_restart_empties() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.part");
+        fs::write(&path, b"too long for the file").unwrap();
+        let mut part = PartialFile::open(&path, Some(4)).unwrap();
+        assert!(part.is_empty());
+        part.write_all(b"ab").unwrap();
+        part.restart().unwrap();
+        part.write_all(b"wxyz").unwrap();
+        let (done, _, hash) = part.finish(None).unwrap();
+        assert_eq!(fs::read(done).unwrap(), b"wxyz");
+        assert_eq!(hash, ContentHash::of_reader(&b"wxyz"[..]).unwrap());
+    }
+
+    #[test]
+    fn an_unknown_size_takes_whatever_comes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut part = PartialFile::open(&dir.path().join("x.part"), None).unwrap();
+        assert!(!part.is_complete());
+        part.write_all(&data(5000)).unwrap();
+        let (_, len, hash) = part.finish(None).unwrap();
+        assert_eq!(len, 5000);
+        assert_eq!(hash, ContentHash::of_reader(&data(5000)[..]).unwrap());
+    }
+
+    #[test]
+    fn finish_sets_the_device_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut part = PartialFile::open(&dir.path().join("x.part"), Some(1)).unwrap();
+        part.write_all(b"x").unwrap();
+        let when = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_716_718_500);
+        let (done, _, _) = part.finish(Some(when)).unwrap();
+        assert_eq!(fs::metadata(done).unwrap().modified().unwrap(), when);
+    }
+
+    #[test]
+    fn temp_names_follow_the_key_and_sweep_one_device() {
+        let dest = tempfile::tempdir().unwrap();
+        let area = TempArea::new(dest.path());
+        area.create().unwrap();
+        let a = file("DCIM/a.jpg", 10, "2024-05-26 10:00:00").key("PHONE1");
+        let b = file("DCIM/b.jpg", 10, "2024-05-26 10:00:00").key("PHONE1");
+        let other = file("DCIM/a.jpg", 10, "2024-05-26 10:00:00").key("PHONE2");
+        assert_eq!(area.path_for(&a), area.path_for(&a.clone()));
+        assert_ne!(area.path_for(&a), area.path_for(&other));
+        for (key, len) in [(&a, 4), (&b, 11), (&other, 3)] {
+            fs::write(area.path_for(key), vec![0; len]).unwrap();
+        }
+        assert_eq!(area.resumable_len(&a), 4);
+        assert_eq!(area.resumable_len(&b), 0, "longer than the file: not a prefix");
+
+        let removed = area.sweep("PHONE1", &HashSet::from([a.clone()])).unwrap();
+        assert_eq!(removed, 1);
+        assert!(area.path_for(&a).exists());
+        assert!(!area.path_for(&b).exists());
+        assert!(
+            area.path_for(&other).exists(),
+            "another phone's download is left alone"
+        );
+    }
+}

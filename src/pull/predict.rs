@@ -1,0 +1,135 @@
+//! Where a dry run says each file would land, for files still on the phone.
+//!
+//! The sorter settles a name clash by comparing contents, which a dry run
+//! has only the start of: the head it read to date the file. A name held by
+//! a file of another size or another head is surely another file (the real
+//! run numbers past it: `-1`, `-2`…); one of the same size and head is this
+//! file already there (certainly so when the head is the whole file). Each
+//! predicted placement claims its name, so later files in the same plan see
+//! the clash as the real run will.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::sort::file::{MAX_CLASH_SUFFIX, numbered};
+
+/// Predicts placements in one destination.
+#[derive(Debug)]
+pub struct Predictor {
+    root: PathBuf,
+    /// Names this dry run has already handed out, with the size and head of their file.
+    claims: HashMap<PathBuf, (u64, Vec<u8>)>,
+}
+
+/// A predicted placement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prediction {
+    /// Absolute path in DEST.
+    pub path: PathBuf,
+    /// A file with the same size and head already sits there: this file, most likely.
+    pub maybe_duplicate: bool,
+}
+
+impl Predictor {
+    /// A predictor for DEST as it is now.
+    pub fn new(dest_root: &Path) -> Predictor {
+        Predictor {
+            root: dest_root.to_owned(),
+            claims: HashMap::new(),
+        }
+    }
+
+    /// Where a file of `size` bytes starting with `head`, planned at `planned`
+    /// (relative), would go.
+    pub fn predict(&mut self, planned: &Path, size: u64, head: &[u8]) -> Prediction {
+        let target = self.root.join(planned);
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dir = target.parent().unwrap_or(&self.root).to_owned();
+        for n in 0..=MAX_CLASH_SUFFIX {
+            let path = dir.join(numbered(&name, n));
+            let same = match self.claims.get(&path) {
+                Some((claimed_size, claimed_head)) => *claimed_size == size && claimed_head == head,
+                None => match fs::symlink_metadata(&path) {
+                    Ok(meta) => meta.is_file() && meta.len() == size && starts_with(&path, head),
+                    Err(_) => {
+                        self.claims.insert(path.clone(), (size, head.to_vec()));
+                        return Prediction {
+                            path,
+                            maybe_duplicate: false,
+                        };
+                    }
+                },
+            };
+            if same {
+                return Prediction {
+                    path,
+                    maybe_duplicate: true,
+                };
+            }
+        }
+        // The real run fails this file (every name taken); show the plain name.
+        Prediction {
+            path: target,
+            maybe_duplicate: false,
+        }
+    }
+}
+
+/// Whether the file at `path` begins with `head`.
+fn starts_with(path: &Path, head: &[u8]) -> bool {
+    let mut start = Vec::with_capacity(head.len());
+    fs::File::open(path)
+        .and_then(|file| file.take(head.len() as u64).read_to_end(&mut start))
+        .is_ok_and(|_| start == head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_past_other_files_and_claims_names() {
+        let dest = tempfile::tempdir().unwrap();
+        let day = dest.path().join("2024/05/26");
+        fs::create_dir_all(&day).unwrap();
+        fs::write(day.join("IMG_1.jpg"), b"12345").unwrap();
+        let mut predictor = Predictor::new(dest.path());
+        let planned = Path::new("2024/05/26/IMG_1.jpg");
+        // The same bytes as the file there: itself.
+        assert_eq!(
+            predictor.predict(planned, 5, b"12345"),
+            Prediction {
+                path: day.join("IMG_1.jpg"),
+                maybe_duplicate: true
+            }
+        );
+        // Same size, other bytes; then another size: the next free numbers, which they hold.
+        assert_eq!(
+            predictor.predict(planned, 5, b"54321").path,
+            day.join("IMG_1-1.jpg")
+        );
+        assert_eq!(
+            predictor.predict(planned, 4, b"abcd").path,
+            day.join("IMG_1-2.jpg")
+        );
+        assert_eq!(
+            predictor.predict(planned, 4, b"abcd"),
+            Prediction {
+                path: day.join("IMG_1-2.jpg"),
+                maybe_duplicate: true
+            }
+        );
+        // Untouched folders are predicted as they are; nothing was written.
+        assert_eq!(
+            predictor.predict(Path::new("undated/a.mp4"), 1, b"x").path,
+            dest.path().join("undated/a.mp4")
+        );
+        assert!(!dest.path().join("undated").exists());
+        assert!(!day.join("IMG_1-1.jpg").exists());
+    }
+}

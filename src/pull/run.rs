@@ -1,0 +1,432 @@
+//! One backup run: list, plan, then for each new file download → verify →
+//! file by date → record → (optionally) delete from the device.
+//!
+//! The order is what makes a run safe to cut anywhere: a file reaches its
+//! final name only complete and fsynced (by an atomic rename), and the
+//! manifest records it only after that. Whatever is cut short stays in
+//! `DEST/.mtpull/tmp/` and the next run resumes it.
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use chrono::Local;
+
+use super::device::{Listing, device_instant, list_files};
+use super::disk::{DestLock, check_space};
+use super::error::PullError;
+use super::hash::ContentHash;
+use super::manifest::{Manifest, Outcome, Record, RescanReport};
+use super::partial::{PartialFile, TempArea};
+use super::plan::Plan;
+use super::predict::Predictor;
+use super::remote::RemoteFile;
+use super::report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
+use super::select::Selection;
+use super::transfer::{TransferError, can_resume, download};
+use crate::ptp::time::DeviceTime;
+use crate::session::{Session, SessionError};
+use crate::sort::{self, DateResolver, Dated, Filer, HEAD_LEN, Mode, Moment, Template};
+
+/// What a run does.
+#[derive(Debug, Clone, Default)]
+pub struct BackupOptions {
+    /// Which files.
+    pub selection: Selection,
+    /// The dated folders' layout (default `%Y/%m/%d`).
+    pub template: Template,
+    /// Print the plan and destinations; write nothing.
+    pub dry_run: bool,
+    /// Delete each file from the device once it is verified and recorded.
+    pub delete_after: bool,
+    /// Rebuild the manifest from DEST before planning.
+    pub rescan: bool,
+}
+
+/// How a run ended.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    /// The counts.
+    pub summary: Summary,
+    /// Why the run stopped early, if it did.
+    pub stopped: Option<PullError>,
+    /// What `--rescan` found.
+    pub rescan: Option<RescanReport>,
+}
+
+impl RunReport {
+    /// Every planned file is backed up (or would be, in a dry run).
+    pub fn succeeded(&self) -> bool {
+        self.stopped.is_none() && self.summary.failed == 0
+    }
+}
+
+/// Backs up the device behind `session` into `dest_root`.
+///
+/// `cancel` is checked between files and between pieces of large files; a
+/// cancelled run stops with [`PullError::Interrupted`], keeping partial downloads.
+pub fn backup(
+    session: &mut Session,
+    dest_root: &Path,
+    options: &BackupOptions,
+    cancel: &AtomicBool,
+    observer: &mut dyn Observer,
+) -> RunReport {
+    let mut report = RunReport::default();
+    let started = Instant::now();
+    let result = if options.dry_run {
+        dry_run(session, dest_root, options, observer, &mut report)
+    } else {
+        real_run(session, dest_root, options, cancel, observer, &mut report)
+    };
+    report.summary.elapsed = started.elapsed();
+    report.stopped = result.err();
+    report
+}
+
+/// Lists the device and plans against `manifest` (none: nothing backed up yet).
+fn make_plan(
+    session: &mut Session,
+    selection: &Selection,
+    manifest: Option<&Manifest>,
+) -> Result<Plan, PullError> {
+    let Listing { serial, files } = list_files(session, selection)?;
+    let backed_up = match manifest {
+        Some(manifest) => manifest.keys_for(&serial)?,
+        None => Default::default(),
+    };
+    Ok(Plan::new(&serial, files, selection, &backed_up))
+}
+
+fn announce(plan: &Plan, temps: &TempArea, observer: &mut dyn Observer, summary: &mut Summary) -> u64 {
+    let resumable_bytes = plan
+        .to_copy
+        .iter()
+        .map(|file| temps.resumable_len(&file.key(&plan.serial)))
+        .sum();
+    summary.planned = plan.to_copy.len() as u64;
+    summary.planned_bytes = plan.bytes_to_copy();
+    summary.already = plan.already.len() as u64;
+    observer.event(&Event::Planned {
+        plan,
+        resumable_bytes,
+    });
+    resumable_bytes
+}
+
+fn real_run(
+    session: &mut Session,
+    dest_root: &Path,
+    options: &BackupOptions,
+    cancel: &AtomicBool,
+    observer: &mut dyn Observer,
+    report: &mut RunReport,
+) -> Result<(), PullError> {
+    fs::create_dir_all(dest_root).map_err(PullError::disk(dest_root))?;
+    let _lock = DestLock::acquire(dest_root)?;
+    let mut manifest = Manifest::open(dest_root)?;
+    if options.rescan {
+        report.rescan = Some(manifest.rescan(dest_root)?);
+    }
+    let plan = make_plan(session, &options.selection, Some(&manifest))?;
+    let temps = TempArea::new(dest_root);
+    temps.create().map_err(PullError::disk(temps.dir()))?;
+    let resumable = announce(&plan, &temps, observer, &mut report.summary);
+    check_space(dest_root, plan.bytes_to_copy().saturating_sub(resumable))?;
+
+    let mut run = Run {
+        session,
+        dest_root,
+        options,
+        cancel,
+        observer,
+        manifest: &mut manifest,
+        temps: &temps,
+        serial: &plan.serial,
+        filer: Filer::new(dest_root, Mode::Move),
+        resolver: DateResolver::system(),
+        summary: &mut report.summary,
+        can_delete: options.delete_after,
+    };
+    for file in &plan.to_copy {
+        if run.cancel.load(Ordering::Relaxed) {
+            return Err(PullError::Interrupted);
+        }
+        let outcome = match run.copy(file) {
+            Ok(outcome) => outcome,
+            Err(Failure::File(error)) => FileOutcome::Failed { error },
+            Err(Failure::Run(error)) => return Err(error),
+        };
+        run.summary.count(&outcome);
+        run.observer.event(&Event::Finished {
+            file,
+            outcome: &outcome,
+        });
+        if !matches!(outcome, FileOutcome::Failed { .. }) {
+            run.delete_from_device(file);
+        }
+    }
+    if options.delete_after {
+        for file in &plan.already {
+            if run.backup_verified(file)? {
+                run.delete_from_device(file);
+            } else {
+                let error =
+                    "not deleted: its backup copy is missing or changed; run with --rescan".to_owned();
+                run.observer.event(&Event::Deleted {
+                    file,
+                    error: Some(error),
+                });
+                run.summary.delete_failed += 1;
+            }
+        }
+    }
+    if run.summary.failed == 0 {
+        // Downloads of files that changed or vanished on the phone can never finish.
+        let keep = plan.to_copy.iter().map(|file| file.key(&plan.serial)).collect();
+        temps
+            .sweep(&plan.serial, &keep)
+            .map_err(PullError::disk(temps.dir()))?;
+    }
+    Ok(())
+}
+
+/// A file failed (the run goes on) or the run must stop.
+enum Failure {
+    File(String),
+    Run(PullError),
+}
+
+impl From<PullError> for Failure {
+    fn from(error: PullError) -> Self {
+        Failure::Run(error)
+    }
+}
+
+struct Run<'a> {
+    session: &'a mut Session,
+    dest_root: &'a Path,
+    options: &'a BackupOptions,
+    cancel: &'a AtomicBool,
+    observer: &'a mut dyn Observer,
+    manifest: &'a mut Manifest,
+    temps: &'a TempArea,
+    serial: &'a str,
+    filer: Filer,
+    resolver: DateResolver<Local>,
+    summary: &'a mut Summary,
+    /// Cleared when the device refuses DeleteObject altogether.
+    can_delete: bool,
+}
+
+impl Run<'_> {
+    /// Download, verify, file, record.
+    fn copy(&mut self, file: &RemoteFile) -> Result<FileOutcome, Failure> {
+        let key = file.key(self.serial);
+        let temp_path = self.temps.path_for(&key);
+        let mut part =
+            PartialFile::open(&temp_path, file.exact_size()).map_err(PullError::disk(&temp_path))?;
+        let resume_from = part.len();
+        if resume_from > 0 {
+            self.summary.resumed += 1;
+        }
+        self.observer.event(&Event::Started { file, resume_from });
+        let (observer, summary) = (&mut *self.observer, &mut *self.summary);
+        let transferred = download(self.session, file, &mut part, self.cancel, &mut |bytes| {
+            summary.bytes_received += bytes;
+            observer.event(&Event::Received { bytes });
+        });
+        if let Err(error) = transferred {
+            return Err(self.transfer_failed(file, part, error));
+        }
+        let (temp_path, bytes, hash) = part
+            .finish(file.modified.as_ref().and_then(device_instant))
+            .map_err(PullError::disk(&temp_path))?;
+        let (dest, outcome, dated) = self.file_by_date(file, &temp_path, bytes, &hash)?;
+        self.manifest
+            .record(&Record {
+                key,
+                dest: dest.clone(),
+                bytes,
+                hash,
+                outcome,
+                copied_at: Local::now(),
+            })
+            .map_err(PullError::from)?;
+        Ok(match outcome {
+            Outcome::Copied => FileOutcome::Copied {
+                dest: dest.into(),
+                bytes,
+                undated: dated.is_none(),
+            },
+            Outcome::Duplicate => FileOutcome::Duplicate { dest: dest.into() },
+        })
+    }
+
+    /// What a failed download means for the run; the temp file is kept for a
+    /// resume unless its bytes cannot be a prefix of the file.
+    fn transfer_failed(&mut self, file: &RemoteFile, part: PartialFile, error: TransferError) -> Failure {
+        let path = part.path().to_owned();
+        match error {
+            TransferError::Mismatch(reason) => {
+                drop(part);
+                let _ = fs::remove_file(&path);
+                Failure::File(format!(
+                    "{reason}; it may have changed on the phone (list it again)"
+                ))
+            }
+            TransferError::Local(source) => Failure::Run(PullError::Disk { path, source }),
+            TransferError::Cancelled => {
+                let _ = part.suspend();
+                Failure::Run(PullError::Interrupted)
+            }
+            TransferError::Session(source) => {
+                let kept = part.suspend();
+                if source.needs_recovery() || source.is_locked() {
+                    match kept {
+                        Ok(kept) => Failure::Run(PullError::Connection {
+                            file: file.display_path(),
+                            kept,
+                            size: file.size,
+                            source,
+                        }),
+                        Err(disk) => Failure::Run(PullError::Disk { path, source: disk }),
+                    }
+                } else {
+                    Failure::File(source.to_string())
+                }
+            }
+        }
+    }
+
+    /// Files a complete, fsynced temp file: a duplicate of something DEST
+    /// holds is recorded against that; otherwise it is renamed into its dated folder.
+    fn file_by_date(
+        &mut self,
+        file: &RemoteFile,
+        temp_path: &Path,
+        bytes: u64,
+        hash: &ContentHash,
+    ) -> Result<(String, Outcome, Option<Dated>), PullError> {
+        if let Some(existing) = self.manifest.find_content(self.dest_root, hash, bytes)? {
+            fs::remove_file(temp_path).map_err(PullError::disk(temp_path))?;
+            return Ok((existing, Outcome::Duplicate, None));
+        }
+        let head = read_head(temp_path).map_err(PullError::disk(temp_path))?;
+        let dated = self
+            .resolver
+            .resolve(&head, file.name(), file.modified.as_ref().map(moment));
+        let planned = sort::plan(&self.options.template, dated.as_ref(), file.name());
+        let filed = self.filer.file(&planned, temp_path)?;
+        self.filer.sync()?;
+        let outcome = if filed.outcome == sort::Outcome::Duplicate {
+            fs::remove_file(temp_path).map_err(PullError::disk(temp_path))?;
+            Outcome::Duplicate
+        } else {
+            Outcome::Copied
+        };
+        Ok((relative(self.dest_root, &filed.path), outcome, dated))
+    }
+
+    /// Whether DEST still holds the recorded bytes of a file backed up earlier.
+    fn backup_verified(&self, file: &RemoteFile) -> Result<bool, PullError> {
+        let Some(record) = self.manifest.lookup(&file.key(self.serial))? else {
+            return Ok(false);
+        };
+        let path = self.dest_root.join(&record.dest);
+        Ok(ContentHash::of_file(&path).is_ok_and(|hash| hash == record.hash))
+    }
+
+    /// `--delete-after`: deletes a verified, recorded file from the device.
+    fn delete_from_device(&mut self, file: &RemoteFile) {
+        if !self.can_delete {
+            return;
+        }
+        let result = self.session.delete_object(file.handle);
+        let error = match result {
+            Ok(()) => {
+                self.summary.deleted += 1;
+                self.summary.bytes_freed += file.size;
+                None
+            }
+            Err(error) => {
+                self.summary.delete_failed += 1;
+                if matches!(error, SessionError::Unsupported { .. }) {
+                    self.can_delete = false;
+                }
+                Some(error.to_string())
+            }
+        };
+        self.observer.event(&Event::Deleted { file, error });
+    }
+}
+
+fn dry_run(
+    session: &mut Session,
+    dest_root: &Path,
+    options: &BackupOptions,
+    observer: &mut dyn Observer,
+    report: &mut RunReport,
+) -> Result<(), PullError> {
+    let manifest = Manifest::open_read_only(dest_root)?;
+    let plan = make_plan(session, &options.selection, manifest.as_ref())?;
+    let temps = TempArea::new(dest_root);
+    announce(&plan, &temps, observer, &mut report.summary);
+    let resolver = DateResolver::system();
+    let mut predictor = Predictor::new(dest_root);
+    for file in &plan.to_copy {
+        let head = read_device_head(session, file)?;
+        let dated = resolver.resolve(&head, file.name(), file.modified.as_ref().map(moment));
+        let planned = sort::plan(&options.template, dated.as_ref(), file.name());
+        let predicted = predictor.predict(&planned, file.size, &head);
+        let entry = DryRunEntry {
+            dest: relative(dest_root, &predicted.path).into(),
+            date_source: dated.map(|dated| dated.source.to_string()),
+            maybe_duplicate: predicted.maybe_duplicate,
+        };
+        observer.event(&Event::WouldCopy { file, entry: &entry });
+    }
+    Ok(())
+}
+
+/// The first [`HEAD_LEN`] bytes of a device file, by a partial read (what
+/// dating needs), or nothing when the device cannot read part of a file.
+fn read_device_head(session: &mut Session, file: &RemoteFile) -> Result<Vec<u8>, PullError> {
+    let mut head = Vec::with_capacity(HEAD_LEN.min(file.size as usize));
+    if file.size == 0 || !can_resume(session, 0) {
+        return Ok(head);
+    }
+    session
+        .get_partial_object(file.handle, 0, HEAD_LEN as u32, &mut head)
+        .map_err(|source| PullError::Device {
+            context: format!("reading the start of {}", file.display_path()),
+            source,
+        })?;
+    Ok(head)
+}
+
+/// The first [`HEAD_LEN`] bytes of a local file (the same bytes a dry run reads from the device).
+fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(HEAD_LEN);
+    File::open(path)?.take(HEAD_LEN as u64).read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// The device date as the sorter's last-resort date.
+fn moment(time: &DeviceTime) -> Moment {
+    match time.offset {
+        Some(offset) => match time.local.and_local_timezone(offset).single() {
+            Some(instant) => Moment::Instant(instant.to_utc()),
+            None => Moment::WallClock(time.local),
+        },
+        None => Moment::WallClock(time.local),
+    }
+}
+
+/// `path` inside DEST as the manifest stores it: relative, `/`-separated.
+fn relative(dest_root: &Path, path: &Path) -> String {
+    let inside: PathBuf = path.strip_prefix(dest_root).unwrap_or(path).to_owned();
+    inside.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/")
+}

@@ -1,0 +1,187 @@
+//! Moving one device file's bytes into its temp file: whole with GetObject,
+//! or from where an earlier run stopped with GetPartialObject64 /
+//! GetPartialObject, checking that the bytes already held still match.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::partial::{Overrun, PartialFile};
+use super::remote::RemoteFile;
+use crate::ptp::OperationCode;
+use crate::session::{Session, SessionError};
+
+/// Large files are fetched in pieces of this size where the device allows
+/// partial reads, so that Ctrl-C takes effect within one piece (a data phase
+/// under way is always read to its end) and a cut costs one round trip to resume.
+pub const PIECE: u64 = 64 << 20;
+
+/// On resume, this much of what the temp file holds is fetched again and
+/// compared, so a temp file whose tail never reached the disk is caught.
+pub const OVERLAP: u64 = 64 << 10;
+
+/// Why a download stopped.
+#[derive(Debug)]
+pub enum TransferError {
+    /// The device or the link failed (see [`SessionError::needs_recovery`]).
+    Session(SessionError),
+    /// Writing the temp file failed.
+    Local(io::Error),
+    /// The device's bytes disagree with its listing (more or fewer than the
+    /// size listed): the file changed on the phone, or the device is wrong.
+    Mismatch(String),
+    /// The cancel flag was raised between pieces.
+    Cancelled,
+}
+
+impl From<io::Error> for TransferError {
+    fn from(error: io::Error) -> Self {
+        TransferError::Local(error)
+    }
+}
+
+impl From<SessionError> for TransferError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::Io { source, .. } if is_overrun(&source) => {
+                TransferError::Mismatch(source.to_string())
+            }
+            SessionError::Io { source, .. } => TransferError::Local(source),
+            other => TransferError::Session(other),
+        }
+    }
+}
+
+fn is_overrun(error: &io::Error) -> bool {
+    error.get_ref().is_some_and(|inner| inner.is::<Overrun>())
+}
+
+/// Whether this device can read from an offset in a file of this size.
+pub fn can_resume(session: &Session, offset: u64) -> bool {
+    let info = session.device_info();
+    info.supports(OperationCode::GET_PARTIAL_OBJECT_64)
+        || (info.supports(OperationCode::GET_PARTIAL_OBJECT) && offset <= u64::from(u32::MAX))
+}
+
+/// Fills `part` with `file`'s bytes, continuing from what it holds.
+///
+/// `received` is told of each block of bytes as it arrives. On any error the
+/// bytes written so far stay in `part` (a prefix of the file) for a later resume.
+pub fn download(
+    session: &mut Session,
+    file: &RemoteFile,
+    part: &mut PartialFile,
+    cancel: &AtomicBool,
+    received: &mut dyn FnMut(u64),
+) -> Result<(), TransferError> {
+    if file.exact_size().is_none() {
+        // "4 GiB or more": only a whole GetObject (read to its short packet)
+        // says where the file ends, so it is fetched whole, from the start.
+        if !part.is_empty() {
+            part.restart()?;
+        }
+        let mut sink = Metered {
+            inner: &mut *part,
+            received: &mut *received,
+        };
+        session.get_object(file.handle, &mut sink)?;
+        return Ok(());
+    }
+    // Only bytes from an earlier run need checking against the device.
+    let mut check_tail = !part.is_empty();
+    while !part.is_complete() || check_tail {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(TransferError::Cancelled);
+        }
+        let offset = part.len();
+        if !can_resume(session, offset) || (offset == 0 && file.size <= PIECE) {
+            // From the start, in one go (also when the device cannot resume).
+            if offset > 0 {
+                part.restart()?;
+            }
+            let mut sink = Metered {
+                inner: &mut *part,
+                received: &mut *received,
+            };
+            session.get_object(file.handle, &mut sink)?;
+            break;
+        }
+        let overlap = if check_tail { OVERLAP.min(offset) } else { 0 };
+        let start = offset - overlap;
+        let want = (file.size - start).min(PIECE + overlap).min(u64::from(u32::MAX));
+        let mut sink = TailCheck {
+            expected: part.tail(overlap)?,
+            checked: 0,
+            mismatch: false,
+            inner: Metered {
+                inner: &mut *part,
+                received: &mut *received,
+            },
+        };
+        let sent = session.get_partial_object(file.handle, start, want as u32, &mut sink)?;
+        if sink.mismatch {
+            // The temp file does not hold what the device has: start over.
+            part.restart()?;
+        } else if sent <= overlap && !part.is_complete() {
+            return Err(TransferError::Mismatch(format!(
+                "the device sent nothing from byte {offset} of the {} bytes it listed",
+                file.size
+            )));
+        }
+        check_tail = false;
+    }
+    if !part.is_complete() {
+        return Err(TransferError::Mismatch(format!(
+            "the device sent {} of the {} bytes it listed",
+            part.len(),
+            file.size
+        )));
+    }
+    Ok(())
+}
+
+/// Counts bytes on their way to the temp file.
+struct Metered<'a> {
+    inner: &'a mut PartialFile,
+    received: &'a mut dyn FnMut(u64),
+}
+
+impl Write for Metered<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(bytes)?;
+        (self.received)(written as u64);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Compares the first bytes received with `expected` (the temp file's
+/// tail), then passes the rest on; after a mismatch it drops everything.
+struct TailCheck<'a> {
+    expected: Vec<u8>,
+    checked: usize,
+    mismatch: bool,
+    inner: Metered<'a>,
+}
+
+impl Write for TailCheck<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if self.mismatch {
+            return Ok(bytes.len());
+        }
+        let compare = (self.expected.len() - self.checked).min(bytes.len());
+        if bytes[..compare] != self.expected[self.checked..self.checked + compare] {
+            self.mismatch = true;
+            return Ok(bytes.len());
+        }
+        self.checked += compare;
+        self.inner.write_all(&bytes[compare..])?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}

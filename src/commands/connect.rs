@@ -56,8 +56,8 @@ pub fn open_all(cli: &Cli) -> anyhow::Result<Vec<anyhow::Result<Device>>> {
         .map(|summary| {
             // Serial first; a device without one is found again by its location.
             let wanted = summary.serial.clone().unwrap_or_else(|| summary.location());
-            let opened = transport::open_device_with(backend, &DeviceSelector::Named(wanted))
-                .map_err(open_error)?;
+            let opened =
+                transport::open_device_with(backend, &DeviceSelector::Named(wanted)).map_err(open_error)?;
             session_on(opened)
         })
         .collect())
@@ -114,9 +114,9 @@ fn usb_backend() -> anyhow::Result<Backend> {
         #[cfg(feature = "libusb")]
         Ok("libusb") => Ok(Backend::Libusb),
         #[cfg(not(feature = "libusb"))]
-        Ok("libusb") => anyhow::bail!(
-            "{BACKEND_VAR}=libusb: this mtpull was built without the `libusb` feature"
-        ),
+        Ok("libusb") => {
+            anyhow::bail!("{BACKEND_VAR}=libusb: this mtpull was built without the `libusb` feature")
+        }
         Ok(other) => anyhow::bail!("{BACKEND_VAR}={other}: expected nusb or libusb"),
     }
 }

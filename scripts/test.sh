@@ -16,3 +16,6 @@ cargo test --all-features
 
 echo "== fuzz targets build"
 cargo check --manifest-path fuzz/Cargo.toml
+
+echo "== real USB: mtpull against QEMU's usb-mtp in a guest"
+bash tests/vm/run-tests.sh

@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   libimage-exiftool-perl # fixtures and the sort benchmark's peer
+  udev                   # udevadm: the auto-backup rule is tested with udevadm test
 )
 
 missing=()

@@ -64,6 +64,85 @@ pub enum Command {
     /// stopped (connection lost, disk full…; run again to resume), 3 no device or the
     /// phone is locked, 130 interrupted by Ctrl-C (run again to resume).
     Backup(BackupArgs),
+    /// Back up the device just plugged in, as the auto-backup settings say
+    /// (~/.config/mtpull/config.toml). The udev rule's mtpull-backup@.service runs
+    /// it with --device set to the USB port. Log lines only, on stderr.
+    ///
+    /// Exit status: 0 backed up, or nothing to do (no settings, device not in
+    /// the settings, a backup of it already running); 1 some files failed; 2 the
+    /// backup stopped or the device could not be opened; 3 no device, or the
+    /// phone stayed locked; 130 stopped by Ctrl-C or the service stopping.
+    Auto(AutoArgs),
+    /// Back up every phone or camera as it is plugged in, until Ctrl-C (or as a
+    /// user service: mtpull-watch.service). Settings from config.toml when it exists.
+    ///
+    /// Exit status: 0 stopped by Ctrl-C, 2 could not watch USB or read the settings.
+    Watch(WatchArgs),
+    /// Create (init) or check (show) the auto-backup settings file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Install the udev rule and the systemd user units that back up phones and
+    /// cameras when they are plugged in (as root); --uninstall removes them.
+    InstallUdev(InstallUdevArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AutoArgs {
+    /// The settings file [default: $XDG_CONFIG_HOME/mtpull/config.toml or ~/.config/mtpull/config.toml].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Folder to back up into [default: the settings' destination].
+    pub dest: Option<PathBuf>,
+
+    /// The settings file [default: $XDG_CONFIG_HOME/mtpull/config.toml or ~/.config/mtpull/config.toml].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write a settings file with the defaults, every key explained.
+    Init {
+        /// Where backups go [default: ~/Pictures/Phone backup].
+        #[arg(long, value_name = "DIR")]
+        destination: Option<PathBuf>,
+
+        /// Replace an existing settings file.
+        #[arg(long)]
+        force: bool,
+
+        /// The settings file [default: $XDG_CONFIG_HOME/mtpull/config.toml or ~/.config/mtpull/config.toml].
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Check the settings file and print what it means.
+    ///
+    /// Exit status: 0 valid, 2 missing or invalid.
+    Show {
+        /// The settings file [default: $XDG_CONFIG_HOME/mtpull/config.toml or ~/.config/mtpull/config.toml].
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InstallUdevArgs {
+    /// Remove the rule and the units instead.
+    #[arg(long)]
+    pub uninstall: bool,
+
+    /// Install under this folder instead of / (for packaging, or to look first);
+    /// udev is then not reloaded.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub prefix: PathBuf,
+
+    /// Say what would be written, removed and run; change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +185,10 @@ pub struct BackupArgs {
     /// Rebuild the manifest from what DEST holds before planning.
     #[arg(long, conflicts_with = "dry_run")]
     pub rescan: bool,
+
+    /// Seconds to wait for a locked phone to be unlocked.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub wait: u64,
 }
 
 #[derive(Debug, Args)]

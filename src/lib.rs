@@ -7,7 +7,9 @@
 //! - [`sim`]: a simulated MTP device that answers over the same trait.
 //! - [`sort`]: dating files by capture time and filing them into folders.
 //! - [`pull`]: planning and copying a backup from a device into a destination.
+//! - [`auto`]: backing up on connect (udev rule, systemd units, `mtpull watch`).
 
+pub mod auto;
 pub mod ptp;
 pub mod pull;
 pub mod session;

@@ -104,16 +104,46 @@ fn timed(run: impl FnOnce()) -> Cost {
     }
 }
 
-/// Medians of wall and CPU time, each taken on its own.
-fn median(costs: &[Cost]) -> Cost {
-    let pick = |mut times: Vec<Duration>| {
+/// The best and the median wall time, and the median CPU time.
+struct Summary {
+    best: Duration,
+    median: Duration,
+    cpu: Duration,
+}
+
+fn summarize(costs: &[Cost]) -> Summary {
+    let sorted = |mut times: Vec<Duration>| {
         times.sort();
-        times[times.len() / 2]
+        times
     };
-    Cost {
-        wall: pick(costs.iter().map(|c| c.wall).collect()),
-        cpu: pick(costs.iter().map(|c| c.cpu).collect()),
+    let wall = sorted(costs.iter().map(|c| c.wall).collect());
+    let cpu = sorted(costs.iter().map(|c| c.cpu).collect());
+    Summary {
+        best: wall[0],
+        median: wall[wall.len() / 2],
+        cpu: cpu[cpu.len() / 2],
     }
+}
+
+/// How many cores this process gets right now (1.0 to 2.0 on two cores):
+/// the same spin on one thread, then on two at once. On a shared machine the
+/// hashing thread only helps when this is near 2.
+fn cores_free_now() -> f64 {
+    fn spin() -> u64 {
+        let mut x = 0u64;
+        for i in 0..300_000_000u64 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(i);
+        }
+        x
+    }
+    let start = Instant::now();
+    std::hint::black_box(spin());
+    let one = start.elapsed();
+    let start = Instant::now();
+    let other = std::thread::spawn(spin);
+    std::hint::black_box(spin());
+    std::hint::black_box(other.join().unwrap());
+    2.0 * one.as_secs_f64() / start.elapsed().as_secs_f64()
 }
 
 /// The protocol alone: GetObject through the session into a file, fsynced
@@ -168,37 +198,53 @@ fn main() {
     for round in 0..rounds {
         let out = work.path().join(format!("out{round}"));
         fs::create_dir_all(&out).unwrap();
-        costs[0].push(timed(|| plain_copy(&source, &out.join("copy.mp4"))));
-        costs[1].push(timed(|| loop_copy(&source, &out.join("loop.mp4"))));
-        costs[2].push(timed(|| session_get_object(&phone, &out.join("session.mp4"))));
-        let dest = out.join("backup");
-        costs[3].push(timed(|| mtpull_backup(&phone, &dest, size)));
+        // Each round starts with the next method, so that none always runs
+        // right after the others have filled the page cache.
+        for step in 0..costs.len() {
+            let method = (step + round as usize) % costs.len();
+            let cost = match method {
+                0 => timed(|| plain_copy(&source, &out.join("copy.mp4"))),
+                1 => timed(|| loop_copy(&source, &out.join("loop.mp4"))),
+                2 => timed(|| session_get_object(&phone, &out.join("session.mp4"))),
+                _ => timed(|| mtpull_backup(&phone, &out.join("backup"), size)),
+            };
+            costs[method].push(cost);
+        }
         fs::remove_dir_all(&out).unwrap();
     }
     let rss_after = peak_rss_kib();
 
     let rate = |t: Duration| size as f64 / 1e6 / t.as_secs_f64();
-    let medians: Vec<Cost> = costs.iter().map(|c| median(c)).collect();
+    let summaries: Vec<Summary> = costs.iter().map(|c| summarize(c)).collect();
     println!(
-        "transfer benchmark: {} MiB, {rounds} rounds, medians (in {})",
+        "transfer benchmark: {} MiB, {rounds} rounds (in {})",
         size >> 20,
         work.path().display()
     );
-    for (name, cost) in names.iter().zip(&medians) {
+    println!(
+        "  cores free for this process (of 2), measured now: {:.1}",
+        cores_free_now()
+    );
+    println!(
+        "  {:36} {:>10} {:>12} {:>11}",
+        "", "best MB/s", "median MB/s", "median cpu"
+    );
+    for (name, summary) in names.iter().zip(&summaries) {
         println!(
-            "  {name:36} {:8.1} MB/s  wall {:.2} s  cpu {:.2} s",
-            rate(cost.wall),
-            cost.wall.as_secs_f64(),
-            cost.cpu.as_secs_f64()
+            "  {name:36} {:10.0} {:12.0} {:>10.2}s",
+            rate(summary.best),
+            rate(summary.median),
+            summary.cpu.as_secs_f64()
         );
     }
-    let loop_copy = medians[1];
-    for (name, cost) in names.iter().zip(&medians).skip(2) {
-        let over = |a: Duration, b: Duration| (a.as_secs_f64() / b.as_secs_f64() - 1.0) * 100.0;
+    let peer = &summaries[1];
+    let over = |a: Duration, b: Duration| (a.as_secs_f64() / b.as_secs_f64() - 1.0) * 100.0;
+    for (name, summary) in names.iter().zip(&summaries).skip(2) {
         println!(
-            "  {name} vs read/write loop: wall {:+.1}%, cpu {:+.1}%",
-            over(cost.wall, loop_copy.wall),
-            over(cost.cpu, loop_copy.cpu)
+            "  {name} vs read/write loop: best {:+.1}%, median {:+.1}%, cpu {:+.1}%",
+            over(summary.best, peer.best),
+            over(summary.median, peer.median),
+            over(summary.cpu, peer.cpu)
         );
     }
     println!("  peak RSS (VmHWM): {rss_before} KiB before the runs, {rss_after} KiB after");

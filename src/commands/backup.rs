@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{DecimalBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mtpull::pull::{BackupOptions, Event, FileOutcome, Observer, PullError, RunReport, Selection, backup};
+use mtpull::session::LOCKED_HINT;
 
 use super::{FATAL, NO_DEVICE, SOME_FAILED, connect};
 use crate::cli::{BackupArgs, Cli};
@@ -18,7 +19,7 @@ use crate::cli::{BackupArgs, Cli};
 pub const INTERRUPTED: u8 = 130;
 
 /// Raised by the SIGINT handler; the run checks it between files and pieces.
-static CANCEL: AtomicBool = AtomicBool::new(false);
+pub(super) static CANCEL: AtomicBool = AtomicBool::new(false);
 
 pub fn run(cli: &Cli, args: &BackupArgs) -> anyhow::Result<ExitCode> {
     let options = BackupOptions {
@@ -34,6 +35,7 @@ pub fn run(cli: &Cli, args: &BackupArgs) -> anyhow::Result<ExitCode> {
         dry_run: args.dry_run,
         delete_after: args.delete_after,
         rescan: args.rescan,
+        wait_for_unlock: Duration::from_secs(args.wait),
     };
     let mut device = connect::open_one(cli)?;
     catch_ctrl_c().context("installing the Ctrl-C handler")?;
@@ -72,28 +74,32 @@ fn conclude(report: &RunReport, dry_run: bool) -> anyhow::Result<ExitCode> {
             rescan.records_dropped
         )?;
     }
-    if !dry_run {
+    // A run stopped before it had a plan has nothing to sum up.
+    let planned = report.stopped.is_none() || report.summary.planned + report.summary.already > 0;
+    if !dry_run && planned {
         writeln!(out, "{}", report.summary)?;
     }
-    let Some(stopped) = &report.stopped else {
-        return Ok(ExitCode::from(if report.summary.failed > 0 {
-            SOME_FAILED
-        } else {
-            0
-        }));
-    };
-    eprintln!("mtpull: {stopped}");
-    Ok(ExitCode::from(match stopped {
-        PullError::Interrupted => INTERRUPTED,
-        PullError::Locked => NO_DEVICE,
-        PullError::Device { source, .. } if source.is_locked() => NO_DEVICE,
-        _ => FATAL,
-    }))
+    if let Some(stopped) = &report.stopped {
+        eprintln!("mtpull: {stopped}");
+    }
+    Ok(ExitCode::from(exit_status(report)))
+}
+
+/// The exit status a run's outcome calls for.
+pub(super) fn exit_status(report: &RunReport) -> u8 {
+    match &report.stopped {
+        None if report.summary.failed > 0 => SOME_FAILED,
+        None => 0,
+        Some(PullError::Interrupted) => INTERRUPTED,
+        Some(PullError::Locked) => NO_DEVICE,
+        Some(PullError::Device { source, .. }) if source.is_locked() => NO_DEVICE,
+        Some(_) => FATAL,
+    }
 }
 
 /// Installs a SIGINT handler that raises [`CANCEL`]; a second Ctrl-C kills
 /// at once (the handler resets itself), which still loses nothing.
-fn catch_ctrl_c() -> io::Result<()> {
+pub(super) fn catch_ctrl_c() -> io::Result<()> {
     extern "C" fn on_sigint(_: libc::c_int) {
         CANCEL.store(true, Ordering::Relaxed);
     }
@@ -111,6 +117,13 @@ fn catch_ctrl_c() -> io::Result<()> {
     Ok(())
 }
 
+fn locked_line(wait: Duration) -> String {
+    format!(
+        "mtpull: the phone shows no storage: {LOCKED_HINT}. Waiting up to {}s…",
+        wait.as_secs()
+    )
+}
+
 /// `--dry-run`: one line per file to stdout, then totals.
 struct DryRunPrinter<'a, W: Write> {
     out: W,
@@ -122,6 +135,10 @@ struct DryRunPrinter<'a, W: Write> {
 impl<W: Write> Observer for DryRunPrinter<'_, W> {
     fn event(&mut self, event: &Event<'_>) {
         let line = match event {
+            Event::Locked { wait } => {
+                eprintln!("{}", locked_line(*wait));
+                return;
+            }
             Event::Planned { plan, .. } if !plan.already.is_empty() => {
                 format!("{} files already backed up are skipped", plan.already.len())
             }
@@ -159,11 +176,13 @@ impl<W: Write> DryRunPrinter<'_, W> {
 }
 
 /// Progress on stderr: two bars on a terminal, one log line per file otherwise.
-struct Progress<'a> {
+pub(super) struct Progress<'a> {
     dest: &'a Path,
     bars: Option<Bars>,
     total_files: u64,
     done_files: u64,
+    /// Put before every log line (which device, when several back up at once).
+    prefix: String,
 }
 
 struct Bars {
@@ -194,13 +213,26 @@ impl<'a> Progress<'a> {
             bars,
             total_files: 0,
             done_files: 0,
+            prefix: String::new(),
+        }
+    }
+
+    /// Log lines only, each after `prefix`, whatever stderr is: for the
+    /// journal, and for several devices backing up side by side.
+    pub(super) fn plain(dest: &'a Path, prefix: String) -> Self {
+        Progress {
+            dest,
+            bars: None,
+            total_files: 0,
+            done_files: 0,
+            prefix,
         }
     }
 
     fn log(&self, line: String) {
         match &self.bars {
             Some(bars) => bars.overall.println(line),
-            None => eprintln!("{line}"),
+            None => eprintln!("{}{line}", self.prefix),
         }
     }
 
@@ -290,6 +322,7 @@ impl Observer for Progress<'_> {
                 None => {}
                 Some(error) => self.log(format!("kept {} on the device: {error}", file.display_path())),
             },
+            Event::Locked { wait } => self.log(locked_line(*wait)),
             Event::WouldCopy { .. } => {}
         }
     }

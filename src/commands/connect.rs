@@ -71,11 +71,20 @@ fn simulated_profile(cli: &Cli) -> anyhow::Result<Option<Profile>> {
     Ok(demo.then_some(Profile::Android))
 }
 
+/// The simulated device the command line asks for (`--demo`, `--sim`), if
+/// any, unlocking itself after `--sim-unlock-after`.
+pub fn simulated_device(cli: &Cli) -> anyhow::Result<Option<SimDevice>> {
+    Ok(simulated_profile(cli)?.map(|profile| {
+        let phone = sim::demo::device_with(profile);
+        if let Some(after) = cli.sim_unlock_after {
+            unlock_later(phone.clone(), Duration::from_millis(after));
+        }
+        phone
+    }))
+}
+
 fn open_simulated(cli: &Cli, profile: Profile) -> anyhow::Result<Device> {
-    let phone = sim::demo::device_with(profile);
-    if let Some(after) = cli.sim_unlock_after {
-        unlock_later(phone.clone(), Duration::from_millis(after));
-    }
+    let phone = simulated_device(cli)?.expect("a simulated profile was asked for");
     let identity = phone.identity();
     let session = Session::open(Box::new(phone.connect()))
         .with_context(|| format!("opening the simulated {profile} device"))?;
@@ -142,7 +151,7 @@ fn port_path(summary: &DeviceSummary) -> String {
 }
 
 /// Opening errors keep their words; "no device" also sets the exit status.
-fn open_error(err: OpenError) -> anyhow::Error {
+pub fn open_error(err: OpenError) -> anyhow::Error {
     match err {
         OpenError::NoDevice { .. } | OpenError::NoMatch { .. } | OpenError::NoUsbSubsystem => {
             NoDevice(err.to_string()).into()

@@ -4,11 +4,15 @@
 //! the others were handled; 2 usage error or a failure that stopped the
 //! command; 3 no device found, or the phone is locked / not in File transfer mode.
 
+mod auto;
 mod backup;
+mod config;
 mod connect;
 mod devices;
+mod install_udev;
 pub mod ls;
 mod sort;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -39,6 +43,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ls(args) => ls::run(&cli, args),
         Command::Sort(args) => sort::run(&cli, args),
         Command::Backup(args) => backup::run(&cli, args),
+        Command::Auto(args) => auto::run(&cli, args),
+        Command::Watch(args) => watch::run(&cli, args),
+        Command::Config(command) => config::run(command),
+        Command::InstallUdev(args) => install_udev::run(args),
     }
 }
 

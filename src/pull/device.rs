@@ -1,7 +1,7 @@
 //! Reading the device for a backup: who it is and which files its chosen storages hold.
 
 use chrono::{Local, TimeZone};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::error::PullError;
 use super::remote::RemoteFile;
@@ -31,13 +31,25 @@ pub fn device_serial(session: &Session) -> String {
     }
 }
 
-/// Lists the files on every storage `selection` wants.
-pub fn list_files(session: &mut Session, selection: &Selection) -> Result<Listing, PullError> {
+/// Lists the files on every storage `selection` wants. A phone showing no
+/// storage (locked) is waited for up to `wait`, after `waiting` is called.
+pub fn list_files(
+    session: &mut Session,
+    selection: &Selection,
+    wait: Duration,
+    waiting: impl FnOnce(),
+) -> Result<Listing, PullError> {
     let device = |context: &str| {
         let context = context.to_owned();
         move |source| PullError::Device { context, source }
     };
-    let ids = session.storage_ids().map_err(device("listing the storages"))?;
+    let mut ids = session.storage_ids().map_err(device("listing the storages"))?;
+    if ids.is_empty() && !wait.is_zero() {
+        waiting();
+        ids = session
+            .wait_for_storages(wait)
+            .map_err(device("waiting for the phone to be unlocked"))?;
+    }
     if ids.is_empty() {
         return Err(PullError::Locked);
     }

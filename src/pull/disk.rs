@@ -6,9 +6,13 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use super::error::PullError;
 use super::manifest::STATE_DIR;
+
+/// How long to wait for DEST's lock before saying another run holds it.
+const LOCK_PATIENCE: Duration = Duration::from_secs(2);
 
 /// Room kept free beyond the plan's bytes: the manifest, folders, the filesystem's own needs.
 pub const SPACE_MARGIN: u64 = 1 << 20;
@@ -63,15 +67,23 @@ impl DestLock {
             .write(true)
             .open(&path)
             .map_err(PullError::disk(&path))?;
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        // A process forked (by anyone in this process) while an earlier lock
+        // was held keeps it until it execs: wait that moment out, not a real run.
+        let deadline = Instant::now() + LOCK_PATIENCE;
+        loop {
+            // SAFETY: flock on a descriptor we own.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(DestLock { _file: file });
+            }
             let error = io::Error::last_os_error();
-            return Err(match error.raw_os_error() {
-                Some(libc::EWOULDBLOCK) => PullError::Busy(dest_root.to_owned()),
-                _ => PullError::disk(&path)(error),
-            });
+            if error.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(PullError::disk(&path)(error));
+            }
+            if Instant::now() >= deadline {
+                return Err(PullError::Busy(dest_root.to_owned()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        Ok(DestLock { _file: file })
     }
 }
 

@@ -1,16 +1,20 @@
 //! Content hashes: what "the same file" means for duplicates and the manifest.
 //!
-//! BLAKE3 rather than SHA-256: it hashes several times faster on one core, and
-//! the hash runs inline with every byte copied off the phone.
+//! XXH3-128 rather than a cryptographic hash: it runs inline with every byte
+//! copied off the phone, at about 12 GB/s on one core here against 2 GB/s for
+//! BLAKE3 and less for SHA-256. Nothing is trusted on the hash alone: a
+//! duplicate found by hash is compared byte for byte before it counts.
 
 use std::fmt;
 use std::io::{self, Read};
 use std::path::Path;
 use std::str::FromStr;
 
-/// The BLAKE3 hash of a file's bytes.
+use xxhash_rust::xxh3::Xxh3;
+
+/// The XXH3-128 hash of a file's bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ContentHash([u8; 32]);
+pub struct ContentHash([u8; 16]);
 
 impl ContentHash {
     /// Hashes everything `reader` yields.
@@ -38,9 +42,9 @@ impl fmt::Debug for ContentHash {
     }
 }
 
-/// A hash written as 64 lowercase or uppercase hex digits did not parse.
+/// A hash written as 32 lowercase or uppercase hex digits did not parse.
 #[derive(Debug, thiserror::Error)]
-#[error("not a content hash (64 hex digits): {0:?}")]
+#[error("not a content hash (32 hex digits): {0:?}")]
 pub struct BadHash(String);
 
 impl FromStr for ContentHash {
@@ -48,10 +52,10 @@ impl FromStr for ContentHash {
 
     fn from_str(text: &str) -> Result<Self, BadHash> {
         let bad = || BadHash(text.to_owned());
-        if text.len() != 64 || !text.is_ascii() {
+        if text.len() != 32 || !text.is_ascii() {
             return Err(bad());
         }
-        let mut bytes = [0u8; 32];
+        let mut bytes = [0u8; 16];
         for (byte, pair) in bytes.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
             let pair = std::str::from_utf8(pair).map_err(|_| bad())?;
             *byte = u8::from_str_radix(pair, 16).map_err(|_| bad())?;
@@ -61,8 +65,8 @@ impl FromStr for ContentHash {
 }
 
 /// Hashes bytes as they are written through it (the hashing half of a copy).
-#[derive(Default)]
-pub struct ContentHasher(blake3::Hasher);
+#[derive(Default, Clone)]
+pub struct ContentHasher(Xxh3);
 
 impl ContentHasher {
     /// An empty hasher.
@@ -77,7 +81,7 @@ impl ContentHasher {
 
     /// The hash of everything added so far.
     pub fn finish(&self) -> ContentHash {
-        ContentHash(*self.0.finalize().as_bytes())
+        ContentHash(self.0.digest128().to_be_bytes())
     }
 }
 
@@ -98,12 +102,9 @@ mod tests {
 
     #[test]
     fn hex_round_trip_and_known_value() {
-        // BLAKE3 of the empty input, from the BLAKE3 test vectors.
+        // XXH3-128 of the empty input (seed 0), from the xxHash test vectors.
         let empty = ContentHash::of_reader(&b""[..]).unwrap();
-        assert_eq!(
-            empty.to_string(),
-            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
-        );
+        assert_eq!(empty.to_string(), "99aa06d3014798d86001c324468d497f");
         assert_eq!(empty.to_string().parse::<ContentHash>().unwrap(), empty);
         assert_eq!(
             empty.to_string().to_uppercase().parse::<ContentHash>().unwrap(),
@@ -114,8 +115,8 @@ mod tests {
     #[test]
     fn rejects_malformed_hex() {
         assert!("abc".parse::<ContentHash>().is_err());
-        assert!("g".repeat(64).parse::<ContentHash>().is_err());
-        assert!("é".repeat(32).parse::<ContentHash>().is_err());
+        assert!("g".repeat(32).parse::<ContentHash>().is_err());
+        assert!("é".repeat(16).parse::<ContentHash>().is_err());
     }
 
     #[test]

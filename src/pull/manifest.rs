@@ -297,39 +297,19 @@ impl Manifest {
 
     /// Records a backed-up file in one transaction (and, when copied, its bytes in DEST).
     pub fn record(&mut self, record: &Record) -> Result<(), ManifestError> {
+        self.record_all(std::slice::from_ref(record))
+    }
+
+    /// Records several backed-up files in one transaction.
+    pub fn record_all(&mut self, records: &[Record]) -> Result<(), ManifestError> {
         let path = self.path.clone();
         let db = |source| ManifestError::Database {
             path: path.clone(),
             source,
         };
         let transaction = self.connection.transaction().map_err(db)?;
-        let key = &record.key;
-        transaction
-            .execute(
-                "INSERT OR REPLACE INTO files
-                 (serial, storage, path, size, device_date, dest, bytes, hash, outcome, copied_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    key.serial,
-                    key.storage,
-                    key.path,
-                    size_sql(key.size),
-                    key.device_date_text(),
-                    record.dest,
-                    size_sql(record.bytes),
-                    record.hash.to_string(),
-                    record.outcome.as_str(),
-                    record.copied_at.to_rfc3339(),
-                ],
-            )
-            .map_err(db)?;
-        if record.outcome == Outcome::Copied {
-            transaction
-                .execute(
-                    "INSERT OR REPLACE INTO contents (dest, size, hash) VALUES (?1, ?2, ?3)",
-                    params![record.dest, size_sql(record.bytes), record.hash.to_string()],
-                )
-                .map_err(db)?;
+        for record in records {
+            insert(&transaction, record).map_err(db)?;
         }
         transaction.commit().map_err(db)
     }
@@ -402,6 +382,35 @@ impl Manifest {
         transaction.commit().map_err(db)?;
         Ok(report)
     }
+}
+
+/// Inserts one record (and, when copied, its content entry).
+fn insert(transaction: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
+    let key = &record.key;
+    transaction.execute(
+        "INSERT OR REPLACE INTO files
+         (serial, storage, path, size, device_date, dest, bytes, hash, outcome, copied_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            key.serial,
+            key.storage,
+            key.path,
+            size_sql(key.size),
+            key.device_date_text(),
+            record.dest,
+            size_sql(record.bytes),
+            record.hash.to_string(),
+            record.outcome.as_str(),
+            record.copied_at.to_rfc3339(),
+        ],
+    )?;
+    if record.outcome == Outcome::Copied {
+        transaction.execute(
+            "INSERT OR REPLACE INTO contents (dest, size, hash) VALUES (?1, ?2, ?3)",
+            params![record.dest, size_sql(record.bytes), record.hash.to_string()],
+        )?;
+    }
+    Ok(())
 }
 
 /// Sizes above i64::MAX cannot come from a real device; clamp rather than wrap.

@@ -8,13 +8,12 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File, FileTimes, OpenOptions};
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
+
+use xxhash_rust::xxh3::xxh3_64;
 
 use super::hash::{ContentHash, ContentHasher};
 use super::manifest::STATE_DIR;
@@ -22,8 +21,6 @@ use super::remote::{FileKey, UNKNOWN_SIZE};
 
 const TEMP_DIR: &str = "tmp";
 const SUFFIX: &str = ".part";
-/// The hashing thread reads back this much at a time.
-const HASH_READ: usize = 1 << 20;
 
 /// The folder of temp files for one destination.
 #[derive(Debug, Clone)]
@@ -87,23 +84,17 @@ impl TempArea {
 
 /// Temp names start with a tag of the serial, so a sweep touches one device's files only.
 fn serial_tag(serial: &str) -> String {
-    blake3::hash(serial.as_bytes()).to_hex()[..8].to_owned()
+    format!("{:08x}", xxh3_64(serial.as_bytes()) as u32)
 }
 
-/// A temp file being filled with a device file's bytes.
-///
-/// The bytes are hashed on another thread that reads them back from the
-/// file as it grows (from the page cache): the copy for hashing happens on
-/// the second core instead of in the transfer loop, so hashing costs the
-/// transfer (almost) nothing. On resume the same thread hashes what the file
-/// already holds while the download continues.
+/// A temp file being filled with a device file's bytes, hashing them as they pass.
 pub struct PartialFile {
     path: PathBuf,
     file: File,
+    hasher: ContentHasher,
     len: u64,
     /// The size the device listed, when it knows it.
     expected: Option<u64>,
-    hash: BackgroundHash,
 }
 
 /// The device sent more bytes than the size it listed.
@@ -116,8 +107,9 @@ pub struct Overrun {
 
 impl PartialFile {
     /// Opens (or creates) the temp file at `path` for a device file of
-    /// `expected` bytes (`None`: unknown), to continue after what it holds; a
-    /// file longer than `expected` cannot be a prefix and is started over.
+    /// `expected` bytes (`None`: unknown), to continue after what it holds.
+    /// Bytes already there are hashed, so the final hash covers the whole
+    /// file; a file longer than `expected` cannot be a prefix and is started over.
     pub fn open(path: &Path, expected: Option<u64>) -> io::Result<PartialFile> {
         let mut file = OpenOptions::new()
             .read(true)
@@ -130,14 +122,20 @@ impl PartialFile {
             file.set_len(0)?;
             len = 0;
         }
+        let mut hasher = ContentHasher::new();
+        if io::copy(&mut (&mut file).take(len), &mut hasher)? != len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the temp file shrank while being read",
+            ));
+        }
         file.seek(SeekFrom::Start(len))?;
-        let hash = BackgroundHash::start(path, len)?;
         Ok(PartialFile {
             path: path.to_owned(),
             file,
+            hasher,
             len,
             expected,
-            hash,
         })
     }
 
@@ -171,18 +169,16 @@ impl PartialFile {
 
     /// Throws away what is held and starts from byte 0.
     pub fn restart(&mut self) -> io::Result<()> {
-        self.hash.stop();
         self.file.set_len(0)?;
         self.file.seek(SeekFrom::Start(0))?;
+        self.hasher = ContentHasher::new();
         self.len = 0;
-        self.hash = BackgroundHash::start(&self.path, 0)?;
         Ok(())
     }
 
     /// Makes what is held durable and closes the file, for a later resume.
     /// Returns the bytes kept (after a failed write, what reached the file).
-    pub fn suspend(mut self) -> io::Result<u64> {
-        self.hash.stop();
+    pub fn suspend(self) -> io::Result<u64> {
         self.file.sync_data()?;
         Ok(self.file.metadata()?.len())
     }
@@ -190,7 +186,7 @@ impl PartialFile {
     /// Closes a complete download: checks its length (when the size is
     /// known), sets its mtime to the device's date, and fsyncs it. Returns
     /// its path, length and content hash.
-    pub fn finish(mut self, modified: Option<SystemTime>) -> io::Result<(PathBuf, u64, ContentHash)> {
+    pub fn finish(self, modified: Option<SystemTime>) -> io::Result<(PathBuf, u64, ContentHash)> {
         if let Some(expected) = self.expected.filter(|&expected| expected != self.len) {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -201,8 +197,7 @@ impl PartialFile {
             self.file.set_times(FileTimes::new().set_modified(modified))?;
         }
         self.file.sync_all()?;
-        let hash = self.hash.finish(self.len)?;
-        Ok((self.path, self.len, hash))
+        Ok((self.path, self.len, self.hasher.finish()))
     }
 }
 
@@ -214,112 +209,15 @@ impl Write for PartialFile {
         {
             return Err(io::Error::other(Overrun { expected }));
         }
+        // Whole blocks only, so that the hash always covers exactly the bytes in the file.
         self.file.write_all(bytes)?;
+        self.hasher.update(bytes);
         self.len += bytes.len() as u64;
-        self.hash.advance(self.len);
         Ok(bytes.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-/// The hashing thread of one [`PartialFile`] and what it is told.
-struct BackgroundHash {
-    shared: Arc<HashState>,
-    thread: Option<JoinHandle<io::Result<ContentHash>>>,
-}
-
-#[derive(Default)]
-struct HashState {
-    /// Bytes of the file that are written (the thread hashes up to here).
-    written: AtomicU64,
-    /// No more bytes will come: hash up to `written` and return.
-    finished: AtomicBool,
-    /// Give up: the hash is not wanted.
-    stopped: AtomicBool,
-}
-
-impl BackgroundHash {
-    /// Starts hashing the file at `path`, of which `written` bytes are there.
-    fn start(path: &Path, written: u64) -> io::Result<BackgroundHash> {
-        let file = File::open(path)?;
-        let shared = Arc::new(HashState {
-            written: AtomicU64::new(written),
-            ..HashState::default()
-        });
-        let state = Arc::clone(&shared);
-        let thread = thread::Builder::new()
-            .name("mtpull-hash".into())
-            .spawn(move || hash_as_written(&file, &state))?;
-        Ok(BackgroundHash {
-            shared,
-            thread: Some(thread),
-        })
-    }
-
-    /// Tells the thread that the file now holds `written` bytes.
-    fn advance(&self, written: u64) {
-        self.shared.written.store(written, Ordering::Release);
-        self.wake();
-    }
-
-    fn wake(&self) {
-        if let Some(thread) = &self.thread {
-            thread.thread().unpark();
-        }
-    }
-
-    /// Waits for the hash of the first `len` bytes, the whole file.
-    fn finish(&mut self, len: u64) -> io::Result<ContentHash> {
-        self.shared.written.store(len, Ordering::Release);
-        self.shared.finished.store(true, Ordering::Release);
-        self.wake();
-        let thread = self.thread.take().expect("finish is called once");
-        thread
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the hashing thread panicked")))
-    }
-
-    /// Stops the thread and waits for it.
-    fn stop(&mut self) {
-        self.shared.stopped.store(true, Ordering::Release);
-        self.wake();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for BackgroundHash {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// The hashing thread: reads the file back as `state.written` grows.
-fn hash_as_written(file: &File, state: &HashState) -> io::Result<ContentHash> {
-    let mut hasher = ContentHasher::new();
-    let mut buf = vec![0u8; HASH_READ];
-    let mut hashed = 0u64;
-    loop {
-        if state.stopped.load(Ordering::Acquire) {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "hashing stopped"));
-        }
-        // Read `finished` before `written`: once finished, `written` is final.
-        let finished = state.finished.load(Ordering::Acquire);
-        let written = state.written.load(Ordering::Acquire);
-        if hashed < written {
-            let want = (written - hashed).min(HASH_READ as u64) as usize;
-            file.read_exact_at(&mut buf[..want], hashed)?;
-            hasher.update(&buf[..want]);
-            hashed += want as u64;
-        } else if finished {
-            return Ok(hasher.finish());
-        } else {
-            thread::park_timeout(Duration::from_millis(100));
-        }
     }
 }
 

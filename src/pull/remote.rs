@@ -1,6 +1,7 @@
 //! The pull's view of a file on the device, and the key that names it across sessions.
 
 use chrono::NaiveDateTime;
+use xxhash_rust::xxh3::Xxh3;
 
 use crate::ptp::ObjectFormat;
 use crate::ptp::time::DeviceTime;
@@ -84,14 +85,14 @@ impl FileKey {
 
     /// A short stable name for this key, safe as a file name (hex).
     pub fn digest(&self) -> String {
-        let mut hasher = blake3::Hasher::new();
+        let mut hasher = Xxh3::new();
         for part in [&self.serial, &self.storage, &self.path] {
             hasher.update(part.as_bytes());
             hasher.update(&[0]);
         }
         hasher.update(&self.size.to_le_bytes());
         hasher.update(self.device_date_text().as_bytes());
-        hasher.finalize().to_hex()[..32].to_owned()
+        format!("{:032x}", hasher.digest128())
     }
 }
 

@@ -48,6 +48,11 @@ pub struct DryRunEntry {
 /// Something a run did, as it happens.
 #[derive(Debug)]
 pub enum Event<'a> {
+    /// The phone shows no storage (locked): the run waits this long for it.
+    Locked {
+        /// How long.
+        wait: Duration,
+    },
     /// The device was listed and the plan made.
     Planned {
         /// The plan.

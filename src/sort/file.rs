@@ -311,7 +311,7 @@ pub fn numbered(name: &str, n: u32) -> String {
 
 /// Same size, then the same bytes. Compared directly rather than hashed: it stops at
 /// the first difference and cannot collide.
-fn same_content(a: &Path, b: &Path) -> Result<bool, SortError> {
+pub fn same_content(a: &Path, b: &Path) -> Result<bool, SortError> {
     let open = |path: &Path| -> Result<(File, u64), SortError> {
         let file = File::open(path).map_err(SortError::io("open", path))?;
         let len = file.metadata().map_err(SortError::io("read", path))?.len();

@@ -276,6 +276,24 @@ fn a_lost_manifest_is_rebuilt_by_rescan_and_nothing_is_filed_twice() {
 }
 
 #[test]
+fn files_filed_but_not_recorded_are_found_again_not_filed_twice() {
+    // As after a crash between the rename into DEST and the manifest's commit.
+    let (phone, storage) = phone(Profile::Android);
+    let dest = tempfile::tempdir().unwrap();
+    assert!(
+        run_backup(&phone, dest.path(), &BackupOptions::default())
+            .0
+            .succeeded()
+    );
+    fs::remove_dir_all(dest.path().join(".mtpull")).unwrap();
+    let (report, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(report.succeeded(), "{:?}", report.stopped);
+    assert_eq!((report.summary.copied, report.summary.duplicates), (0, 5));
+    assert_eq!(tree(dest.path()), expected_tree());
+    assert_consistent(&phone, storage, dest.path());
+}
+
+#[test]
 fn selection_narrows_what_is_copied() {
     let (phone, _) = phone(Profile::Android);
     let cases: [(Selection, &[&str]); 4] = [
@@ -502,4 +520,20 @@ fn five_gib_objects_are_pulled_and_verified_with_flat_memory() {
         );
         fs::remove_file(pulled).unwrap();
     }
+}
+
+#[test]
+fn cli_waits_for_a_locked_phone_then_backs_it_up() {
+    let dest = tempfile::tempdir().unwrap();
+    let dest_arg = dest.path().to_str().unwrap();
+    let run = mtpull(&["--sim", "locked", "--sim-unlock-after", "300", "backup", dest_arg]).expect_status(0);
+    assert!(run.stderr.contains("Waiting up to 30s"), "{}", run.stderr);
+    assert!(tree(dest.path()).len() > 20);
+    let locked = mtpull(&["--sim", "locked", "backup", "--wait", "0", dest_arg]).expect_status(3);
+    assert!(locked.stderr.contains("unlock it"), "{}", locked.stderr);
+    assert!(
+        locked.stdout.is_empty(),
+        "no summary for a run that never started: {}",
+        locked.stdout
+    );
 }

@@ -14,7 +14,8 @@ use mtpull::pull::{BackupOptions, Event, PullError, disk::free_space};
 use mtpull::sim::{Content, Fault, Profile, SimDevice};
 
 use crate::backup_util::{
-    assert_all_backed_up, assert_consistent, at, phone, run_backup, run_backup_with, samples, tree,
+    assert_all_backed_up, assert_consistent, assert_consistent_with, at, phone, phone_files, run_backup,
+    run_backup_with, samples, tree,
 };
 
 /// The data-phase container header that precedes each object's bytes.
@@ -341,4 +342,66 @@ fn a_disk_that_fills_mid_run_stops_cleanly_and_the_rerun_completes() {
     let (rerun, _) = run_backup(&phone, &dest, &BackupOptions::default());
     assert!(rerun.succeeded(), "{:?}", rerun.stopped);
     assert_all_backed_up(&phone, storage, &dest);
+}
+
+#[test]
+fn a_cut_after_several_committed_batches_loses_nothing() {
+    // 150 files: two batches of 64 are committed before the cut at file 140.
+    let phone = SimDevice::new(Profile::Android);
+    let storage = phone.add_storage(mtpull::sim::StorageSpec::new("Internal shared storage"));
+    for i in 0..150u64 {
+        let when = at(2024, 1 + (i % 12) as u32, 1 + (i % 28) as u32, 12, 0, 0);
+        phone
+            .add_file(
+                storage,
+                &format!("DCIM/Camera/IMG_{i:04}.jpg"),
+                Content::generated(1000 + i, i),
+                when,
+            )
+            .unwrap();
+    }
+    let originals = phone_files(&phone, storage);
+    let serial = phone.identity().serial;
+    let dest = tempfile::tempdir().unwrap();
+    let per_file = |i: u64| HEADER + 1000 + i;
+    let cut = (0..140).map(per_file).sum::<u64>() + 500;
+    phone.arm(Fault::disconnect_after(cut).during(OperationCode::GET_OBJECT));
+    let options = BackupOptions {
+        delete_after: true,
+        ..BackupOptions::default()
+    };
+    let (first, _) = run_backup(&phone, dest.path(), &options);
+    assert!(
+        matches!(first.stopped, Some(PullError::Connection { .. })),
+        "{:?}",
+        first.stopped
+    );
+    assert_eq!(first.summary.copied, 140);
+    // Every filed file was recorded, even those of the batch still open when
+    // the cable went; those could not be deleted from the phone any more.
+    assert_eq!(first.summary.deleted, 128);
+    assert_eq!(
+        first.summary.delete_failed, 1,
+        "one try, then no more on a dead link"
+    );
+    let manifest = mtpull::pull::Manifest::open_read_only(dest.path())
+        .unwrap()
+        .unwrap();
+    assert_eq!(manifest.keys_for(&serial).unwrap().len(), 140);
+    assert_consistent_with(&originals, &serial, dest.path());
+
+    let (rerun, _) = run_backup(&phone, dest.path(), &options);
+    assert!(rerun.succeeded(), "{:?}", rerun.stopped);
+    assert_eq!(rerun.summary.copied, 10);
+    assert_eq!(
+        rerun.summary.deleted,
+        10 + 12,
+        "the new files and the 12 recorded before"
+    );
+    assert_eq!(tree(dest.path()).len(), 150);
+    assert_consistent_with(&originals, &serial, dest.path());
+    assert!(
+        phone.paths(storage).iter().all(|p| p.ends_with('/')),
+        "only folders are left on the phone"
+    );
 }

@@ -178,7 +178,11 @@ pub fn phone_files(phone: &SimDevice, storage: u32) -> BTreeMap<String, Content>
 /// a final name is exactly some phone file (no half files), none twice, and
 /// every manifest record points at a file holding its bytes.
 pub fn assert_consistent(phone: &SimDevice, storage: u32, dest: &Path) {
-    let files = phone_files(phone, storage);
+    assert_consistent_with(&phone_files(phone, storage), &phone.identity().serial, dest);
+}
+
+/// [`assert_consistent`] against the phone's files as they were (before `--delete-after`).
+pub fn assert_consistent_with(files: &BTreeMap<String, Content>, serial: &str, dest: &Path) {
     let mut matched = BTreeMap::new();
     for (name, bytes) in tree(dest) {
         let source = files
@@ -192,7 +196,7 @@ pub fn assert_consistent(phone: &SimDevice, storage: u32, dest: &Path) {
         }
     }
     if let Some(manifest) = Manifest::open_read_only(dest).unwrap() {
-        for key in manifest.keys_for(&phone.identity().serial).unwrap() {
+        for key in manifest.keys_for(serial).unwrap() {
             let record = manifest.lookup(&key).unwrap().unwrap();
             let on_disk = fs::read(dest.join(&record.dest)).unwrap_or_else(|_| {
                 panic!(

@@ -3,6 +3,7 @@
 //!
 //! One test binary (faster to link than one per file); each area is a module.
 
+mod auto_cli;
 mod backup;
 mod backup_faults;
 mod backup_util;
@@ -14,3 +15,4 @@ mod sort;
 #[path = "../../src/sort/testdata.rs"]
 mod testdata;
 mod util;
+mod watch;

@@ -61,6 +61,16 @@ mount -o bind /sys "$root/sys"
 # The host's /tmp and /run are its own: the guest gets fresh, writable ones.
 mount -t tmpfs -o mode=1777,size=75% tmpfs "$root/tmp"
 mount -t tmpfs -o mode=0755 tmpfs "$root/run"
+# Host folders that must stay visible although they sit under /tmp or /run (a checkout
+# there, as CI may make): a second mount of the host root, bound back into place.
+if [ -s /out/vm/keep-visible ]; then
+    mkdir -p /hostraw
+    mount -t 9p -o "$p9opts,ro,cache=loose" hostroot /hostraw || halt_with "cannot mount the host root again"
+    while read -r kept; do
+        mkdir -p "$root$kept"
+        mount -o bind "/hostraw$kept" "$root$kept" || halt_with "cannot keep $kept visible"
+    done </out/vm/keep-visible
+fi
 # The output share appears at the output directory's host path, so the job writes results
 # where the host will look for them.
 # (Under /tmp or /run the mount point only exists once created in the guest's tmpfs.)

@@ -2,13 +2,17 @@
 # Runs a host command inside a QEMU guest that has QEMU's usb-mtp device attached.
 #
 # usage: run-guest.sh [--fixture DIR [--desc TEXT]]... [--rw] --out OUTDIR [--timeout SECS]
-#                     [--env NAME=VALUE]... [--live] -- COMMAND [ARG...]
+#                     [--env NAME=VALUE]... [--live] [--monitor SOCKET] -- COMMAND [ARG...]
 #
 # Each --fixture adds one usb-mtp device serving DIR (read-only unless --rw), on port N of
 # the xHCI controller for the N-th fixture: sysfs /sys/bus/usb/devices/1-N in the guest.
 # Its storage description is the N-th --desc (default "mtpull fixture", "mtpull fixture 2"..).
 # Without --fixture the guest has no USB device. All devices are enumerated before COMMAND
 # starts.
+#
+# --monitor SOCKET serves QEMU's monitor (HMP) on that unix socket, so a host-side script can
+# hot-plug devices while COMMAND runs: `device_add usb-mtp,id=ID,bus=usbhc.0,port=N,rootdir=..`
+# and `device_del ID`. The xHCI controller (usbhc) is then present even without --fixture.
 #
 # The guest sees the host's whole filesystem read-only at the same paths (so COMMAND can be
 # a script or a binary from any worktree), a fresh tmpfs on /tmp and /run, and OUTDIR
@@ -29,7 +33,7 @@ usage() {
     exit 2
 }
 
-out= readonly=on timeout=600 live=0
+out= readonly=on timeout=600 live=0 monitor=
 fixtures=() descs=() extra_env=()
 while (($#)); do
     case $1 in
@@ -40,6 +44,7 @@ while (($#)); do
         --timeout) timeout=$2; shift 2 ;;
         --env) [[ $2 == *=* ]] || die "--env wants NAME=VALUE"; extra_env+=("$2"); shift 2 ;;
         --live) live=1; shift ;;
+        --monitor) monitor=$2; shift 2 ;;
         --) shift; break ;;
         *) usage ;;
     esac
@@ -57,10 +62,12 @@ for i in "${!fixtures[@]}"; do
     fixtures[i]=$(realpath "${fixtures[i]}")
 done
 
-# The guest mounts its own tmpfs over /tmp and /run, hiding the host's.
-hidden_in_guest() { [[ $1 == /tmp/* || $1 == /run/* ]]; }
+# The guest mounts its own tmpfs over /tmp and /run, hiding the host's; the checkout
+# itself is bound back into place there (see guest-init.sh), wherever it is.
+under_tmpfs() { [[ $1 == /tmp/* || $1 == /run/* ]]; }
+hidden_in_guest() { under_tmpfs "$1" && [[ $1 != "$REPO_ROOT"/* ]]; }
 if [[ -e $1 ]] && hidden_in_guest "$(realpath "$1")"; then
-    die "$1 is under /tmp or /run, which the guest replaces with its own tmpfs: put it in OUTDIR or a worktree"
+    die "$1 is under /tmp or /run, which the guest replaces with its own tmpfs: put it in OUTDIR or the checkout"
 fi
 
 # See qemu-utf8-locale.c: without it the device renames every non-ASCII file "Oops".
@@ -82,6 +89,9 @@ rm -rf "$out/vm"
 mkdir -p "$out/vm"
 printf '%s\n' "$out" >"$out/vm/outdir"
 echo "${#fixtures[@]}" >"$out/vm/usb-devices"
+if under_tmpfs "$REPO_ROOT"; then
+    printf '%s\n' "$REPO_ROOT" >"$out/vm/keep-visible"
+fi
 
 # The job is run by the host's bash inside the chroot, so %q quoting round-trips any
 # argument (spaces, Unicode, quotes) exactly.
@@ -124,9 +134,12 @@ qemu=(
     -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
     -virtfs "local,path=$(qemu_escape "$out"),mount_tag=vmout,security_model=none,multidevs=remap"
 )
-if ((${#fixtures[@]})); then
+if ((${#fixtures[@]})) || [[ -n $monitor ]]; then
     # qemu-xhci: the device runs at high speed there; on ehci it is several times slower.
     qemu+=(-device qemu-xhci,id=usbhc)
+fi
+if [[ -n $monitor ]]; then
+    qemu+=(-monitor "unix:$(qemu_escape "$monitor"),server=on,wait=off")
 fi
 for i in "${!fixtures[@]}"; do
     port=$((i + 1))

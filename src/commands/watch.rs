@@ -1,0 +1,79 @@
+//! `mtpull watch [DEST]`: back up every phone or camera as it is plugged in,
+//! until Ctrl-C (or `systemctl --user stop mtpull-watch`, which sends the same
+//! signal). Needs no root and no udev rule of its own.
+
+use std::path::{self, Path};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+
+use anyhow::{Context, bail};
+use mtpull::auto::watch::watch;
+use mtpull::auto::{Arrival, Config, DeviceEvent, Notifier, lock, usb_events};
+
+use super::auto::{back_up, settings_path};
+use super::backup::{CANCEL, catch_ctrl_c};
+use super::connect::simulated_device;
+use crate::cli::{Cli, WatchArgs};
+
+/// udevd's control socket: there while udevd runs.
+const UDEV_CONTROL: &str = "/run/udev/control";
+
+pub fn run(cli: &Cli, args: &WatchArgs) -> anyhow::Result<ExitCode> {
+    let path = settings_path(args.config.as_deref())?;
+    let config = match (Config::load(&path)?, &args.dest) {
+        (Some(config), None) => config,
+        (Some(config), Some(dest)) => Config {
+            destination: absolute(dest)?,
+            ..config
+        },
+        (None, Some(dest)) => Config::defaults_for(absolute(dest)?),
+        (None, None) => bail!(
+            "where to? Give a folder (mtpull watch DEST), or set a destination in {} (mtpull config init)",
+            path.display()
+        ),
+    };
+    catch_ctrl_c().context("installing the Ctrl-C handler")?;
+    // The sender stays alive with this function: only Ctrl-C ends a watch.
+    let (_plugged, events) = match simulated_device(cli)? {
+        Some(phone) => {
+            let (sender, events) = mpsc::channel();
+            sender.send(DeviceEvent::Arrived(Arrival::simulated(&phone)))?;
+            (Some(sender), events)
+        }
+        None => {
+            if !Path::new(UDEV_CONTROL).exists() {
+                eprintln!(
+                    "mtpull: udevd does not seem to be running ({UDEV_CONTROL} is missing): \
+                     devices plugged in are heard of through udev, so none may be seen"
+                );
+            }
+            (None, usb_events()?)
+        }
+    };
+    eprintln!(
+        "mtpull: watching for phones and cameras (devices: {}); backups go to {}; Ctrl-C stops",
+        config.devices,
+        config.destination.display()
+    );
+    let notifier = if config.notify {
+        Notifier::from_env()
+    } else {
+        Notifier::disabled()
+    };
+    let lock_dir = lock::default_dir();
+    let job = |arrival: Arrival| {
+        back_up(&arrival, &config, &lock_dir, &notifier);
+    };
+    watch(&events, &CANCEL, &job, &|line| eprintln!("mtpull: {line}"));
+    if CANCEL.load(Ordering::Relaxed) {
+        eprintln!("mtpull: stopped watching; backups cut short resume next time");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        bail!("the USB hotplug watch ended")
+    }
+}
+
+fn absolute(dest: &Path) -> anyhow::Result<std::path::PathBuf> {
+    path::absolute(dest).with_context(|| format!("{}", dest.display()))
+}

@@ -17,5 +17,8 @@ cargo test --all-features
 echo "== fuzz targets build"
 cargo check --manifest-path fuzz/Cargo.toml
 
+echo "== real USB: mtpull against QEMU's usb-mtp in a guest"
+bash tests/vm/run-tests.sh
+
 echo "== real USB: auto-backup in a QEMU guest (udev rule, hot-plug, unplug mid-copy)"
 bash tests/vm/auto-backup.sh

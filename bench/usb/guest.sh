@@ -125,39 +125,19 @@ list_aft() {
 }
 
 # ---- mtpull's slot ----------------------------------------------------------------------
+# Download: $MTPULL backup DEST --only all, with only the big device plugged in, so
+#           "everything on the phone" is the one 256 MiB file (--only all: it is no photo).
+#           backup files it by date; it is looked for by name anywhere under DEST. The time
+#           includes what a backup does beyond the transfer: its manifest, the fsync and
+#           rename, and the content hash.
 # Listing:  $MTPULL ls -r
-# Download: $MTPULL backup DEST   (or, without `backup`, $MTPULL pull DEST) with only the big
-#           device plugged in, so "everything on the phone" is the one 256 MiB file; it is
-#           then looked for by name anywhere under DEST (backup files it by date).
-# A subcommand counts as present when `mtpull SUBCOMMAND --help` prints clap's
-# "Usage: mtpull SUBCOMMAND" line; until then the slot records "skipped".
-
-mtpull_has() { "$MTPULL" "$1" --help 2>/dev/null | grep -qE "^Usage: \S*mtpull $1\b"; }
-
-mtpull_skip() { # mtpull_skip TASK RUN WHAT
-    row=(mtpull "$1" "$2" "" "")
-    record skipped "mtpull has no \`$3\` yet"
-}
 
 download_mtpull() {
-    local verb
-    if [[ ! -x ${MTPULL:-} ]]; then
-        mtpull_skip download "$1" "binary"; return
-    elif mtpull_has backup; then verb=backup
-    elif mtpull_has pull; then verb=pull
-    else
-        mtpull_skip download "$1" "backup or pull"; return
-    fi
     mkdir -p "$work/dl"
-    measure mtpull download "$1" "$MTPULL" "$verb" "$work/dl"
-    verify_download "$(find "$work/dl" -type f -name "$big_name" | head -n 1)"
+    measure mtpull download "$1" "$MTPULL" backup "$work/dl" --only all
+    verify_download "$(find "$work/dl" -path '*/.mtpull' -prune -o -type f -name "$big_name" -print | head -n 1)"
 }
 list_mtpull() {
-    if [[ ! -x ${MTPULL:-} ]]; then
-        mtpull_skip list "$1" "binary"; return
-    elif ! mtpull_has ls; then
-        mtpull_skip list "$1" "ls"; return
-    fi
     measure mtpull list "$1" "$MTPULL" ls -r
     verify_listing
 }

@@ -26,7 +26,7 @@ PEER_LABEL = {
     "aft": "aft-mtp-cli 4.2",
 }
 COMMAND = {
-    ("mtpull", "download"): "`mtpull backup DEST`",
+    ("mtpull", "download"): "`mtpull backup DEST --only all`",
     ("mtpull", "list"): "`mtpull ls -r`",
     ("mtp-rs", "download"): "`mtp-rs get /F DEST`",
     ("mtp-rs", "list"): "`mtp-rs ls --recursive /`",

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use mtpull::session::Session;
 use mtpull::sim::{self, Profile, SimDevice};
-use mtpull::transport::{self, DeviceSelector, DeviceSummary, OpenError, OpenedDevice};
+use mtpull::transport::{self, Backend, DeviceSelector, DeviceSummary, OpenError, OpenedDevice};
 
 use super::NoDevice;
 use crate::cli::Cli;
@@ -45,7 +45,8 @@ pub fn open_all(cli: &Cli) -> anyhow::Result<Vec<anyhow::Result<Device>>> {
     if simulated_profile(cli)?.is_some() || cli.device.is_some() {
         return Ok(vec![open_one(cli)]);
     }
-    let discovery = transport::discover().map_err(open_error)?;
+    let backend = usb_backend()?;
+    let discovery = transport::discover_with(backend).map_err(open_error)?;
     if discovery.devices.is_empty() {
         return Err(open_error(discovery.no_device_error()));
     }
@@ -55,7 +56,8 @@ pub fn open_all(cli: &Cli) -> anyhow::Result<Vec<anyhow::Result<Device>>> {
         .map(|summary| {
             // Serial first; a device without one is found again by its location.
             let wanted = summary.serial.clone().unwrap_or_else(|| summary.location());
-            let opened = transport::open_device(&DeviceSelector::Named(wanted)).map_err(open_error)?;
+            let opened =
+                transport::open_device_with(backend, &DeviceSelector::Named(wanted)).map_err(open_error)?;
             session_on(opened)
         })
         .collect())
@@ -106,8 +108,26 @@ fn unlock_later(phone: SimDevice, delay: Duration) {
 
 fn open_usb(cli: &Cli) -> anyhow::Result<Device> {
     let selector = DeviceSelector::from_arg(cli.device.as_deref());
-    let opened = transport::open_device(&selector).map_err(open_error)?;
+    let opened = transport::open_device_with(usb_backend()?, &selector).map_err(open_error)?;
     session_on(opened)
+}
+
+/// The environment variable that picks the USB library, for tests that run the
+/// same command through both: `nusb` (the default) or `libusb` (in builds with
+/// the `libusb` feature). Not a user-facing option: nusb is the supported path.
+const BACKEND_VAR: &str = "MTPULL_BACKEND";
+
+fn usb_backend() -> anyhow::Result<Backend> {
+    match std::env::var(BACKEND_VAR).as_deref() {
+        Err(_) | Ok("" | "nusb") => Ok(Backend::Nusb),
+        #[cfg(feature = "libusb")]
+        Ok("libusb") => Ok(Backend::Libusb),
+        #[cfg(not(feature = "libusb"))]
+        Ok("libusb") => {
+            anyhow::bail!("{BACKEND_VAR}=libusb: this mtpull was built without the `libusb` feature")
+        }
+        Ok(other) => anyhow::bail!("{BACKEND_VAR}={other}: expected nusb or libusb"),
+    }
 }
 
 fn session_on(opened: OpenedDevice) -> anyhow::Result<Device> {

@@ -20,6 +20,8 @@ pub struct Script {
     current: Vec<u8>,
     events: VecDeque<Vec<u8>>,
     pub halts_cleared: usize,
+    /// Commands still to refuse with a stall, as a device mid-transaction does.
+    stalled_commands: usize,
 }
 
 /// The transport half; the test keeps a [`Handle`] to the same script.
@@ -59,6 +61,11 @@ impl Handle {
 
     pub fn unread_phases(&self) -> usize {
         self.0.lock().unwrap().phases.len()
+    }
+
+    /// The next `count` OUT phases are refused with a stall.
+    pub fn stall_commands(&self, count: usize) {
+        self.0.lock().unwrap().stalled_commands = count;
     }
 
     pub fn halts_cleared(&self) -> usize {
@@ -116,6 +123,10 @@ impl Transport for Fake {
     fn end_write_phase(&mut self) -> Result<(), TransportError> {
         let mut script = self.script.lock().unwrap();
         let phase = std::mem::take(&mut script.current);
+        if script.stalled_commands > 0 {
+            script.stalled_commands -= 1;
+            return Err(TransportError::Stall);
+        }
         script.sent.push(phase);
         Ok(())
     }

@@ -77,9 +77,37 @@ impl Session {
             read_ahead: Vec::new(),
             listing: listing::Memory::default(),
         };
-        session.device_info = session.get_device_info()?;
+        session.device_info = match session.get_device_info() {
+            Err(SessionError::Transport {
+                source: TransportError::Stall,
+                ..
+            }) => {
+                session.abandon_stale_transaction()?;
+                session.get_device_info()?
+            }
+            other => other?,
+        };
         session.open_session()?;
         Ok(session)
+    }
+
+    /// A device still in the middle of a transaction of an earlier client (one
+    /// killed mid-download) stalls the next command: QEMU's usb-mtp does,
+    /// having data left to send. Cancel that transaction (its id is unknown:
+    /// devices that check it see none of ours) and clear the halt, once.
+    fn abandon_stale_transaction(&mut self) -> Result<()> {
+        // Best effort: a transport or device without the Cancel request still
+        // gets the clear halt, which is all some devices need.
+        let _ = self.transport.cancel_transaction(u32::MAX);
+        self.read_ahead.clear();
+        // No session is open yet: the retried GetDeviceInfo is transaction 0 again.
+        self.next_transaction_id = 0;
+        self.transport
+            .clear_halt()
+            .map_err(|source| SessionError::Transport {
+                op: OperationCode::GET_DEVICE_INFO,
+                source,
+            })
     }
 
     /// Clears a stall on both bulk endpoints and opens a new session.

@@ -628,3 +628,34 @@ fn find_follows_a_path_one_folder_at_a_time() {
     device.push(ok(3, &[]));
     assert_eq!(session.find(7, &["nope"]).unwrap(), None);
 }
+
+#[test]
+fn a_device_left_mid_transaction_is_cancelled_and_cleared_once_at_open() {
+    let (transport, handle) = fake::opening(&info_with(&[]), 64);
+    handle.stall_commands(1);
+    let session = Session::open(transport).unwrap();
+    assert_eq!(handle.halts_cleared(), 1);
+    assert_eq!(session.device_info().model, "Scripted");
+    let ops: Vec<u16> = handle.commands().iter().map(|c| c.code).collect();
+    assert_eq!(
+        ops,
+        [OperationCode::GET_DEVICE_INFO.0, OperationCode::OPEN_SESSION.0]
+    );
+
+    let (transport, handle) = fake::opening(&info_with(&[]), 64);
+    handle.stall_commands(2);
+    let err = Session::open(transport)
+        .err()
+        .expect("a second stall is an error");
+    assert!(
+        matches!(
+            err,
+            SessionError::Transport {
+                source: TransportError::Stall,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(handle.halts_cleared(), 1);
+}

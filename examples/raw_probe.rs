@@ -253,9 +253,8 @@ fn send(
         "{name} (0x{code:04x}, transaction {transaction}, params {params:x?}) with {} data bytes",
         payload.len()
     );
-    let step = |what: &str, result: Result<(), TransportError>| {
-        result.inspect_err(|e| println!("    {what}: {e}"))
-    };
+    let step =
+        |what: &str, result: Result<(), TransportError>| result.inspect_err(|e| println!("    {what}: {e}"));
     step(
         "command phase",
         transport.write_phase(&command(code, transaction, params)),
@@ -293,10 +292,7 @@ fn upload(
     transaction: &mut u32,
 ) -> Result<(), String> {
     let content = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or("file name")?;
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or("file name")?;
     let size = u32::try_from(content.len()).map_err(|_| "file too large for this probe")?;
     let info = object_info(name, size);
     let outcome = send(
@@ -322,9 +318,7 @@ fn upload(
             transport
                 .cancel_transaction(failed_transaction)
                 .map_err(|e| format!("cancel: {e}"))?;
-            transport
-                .clear_halt()
-                .map_err(|e| format!("clear halt: {e}"))?;
+            transport.clear_halt().map_err(|e| format!("clear halt: {e}"))?;
             println!("    recovered");
             Ok(())
         }
@@ -398,8 +392,8 @@ fn run(options: &Options) -> Result<(), String> {
     for device in &discovery.devices {
         println!("  {}", device.one_line());
     }
-    let opened = transport::open_device_with(options.backend, &options.selector)
-        .map_err(|e| e.to_string())?;
+    let opened =
+        transport::open_device_with(options.backend, &options.selector).map_err(|e| e.to_string())?;
     let summary = &opened.summary;
     if options.hold > 0 {
         println!("holding the device for {} s", options.hold);
@@ -436,9 +430,7 @@ fn run(options: &Options) -> Result<(), String> {
             println!("extra read_phase after the response: timed out after {t:?}, as it must")
         }
         other => {
-            return Err(format!(
-                "extra read_phase after the response returned {other:?}"
-            ));
+            return Err(format!("extra read_phase after the response returned {other:?}"));
         }
     }
     transport.set_timeout(transport::DEFAULT_TIMEOUT);
@@ -474,14 +466,8 @@ fn run(options: &Options) -> Result<(), String> {
             )?;
             transaction += 1;
             for handle in u32_array(&handles) {
-                let (object_info, _) = transact(
-                    transport,
-                    "GetObjectInfo",
-                    0x1008,
-                    transaction,
-                    &[handle],
-                    true,
-                )?;
+                let (object_info, _) =
+                    transact(transport, "GetObjectInfo", 0x1008, transaction, &[handle], true)?;
                 transaction += 1;
                 let format = object_info
                     .get(4..6)

@@ -13,7 +13,9 @@ fn round_trip<T: Codec + PartialEq + std::fmt::Debug>(bytes: &[u8]) {
 }
 
 fuzz_target!(|input: &[u8]| {
-    let Some((selector, bytes)) = input.split_first() else { return };
+    let Some((selector, bytes)) = input.split_first() else {
+        return;
+    };
     match selector % 6 {
         0 => round_trip::<DeviceInfo>(bytes),
         1 => round_trip::<StorageInfo>(bytes),

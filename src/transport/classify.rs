@@ -124,11 +124,7 @@ pub fn classify(facts: &InterfaceFacts) -> Option<Classification> {
 /// interrupt IN) and `has_kernel_driver` whether the OS bound a driver to it: a
 /// vendor interface that is driven (a serial adapter, a modem) is left alone, as
 /// libmtp does, because some devices misbehave when probed.
-pub fn wants_os_descriptor(
-    facts: &InterfaceFacts,
-    endpoints_fit: bool,
-    has_kernel_driver: bool,
-) -> bool {
+pub fn wants_os_descriptor(facts: &InterfaceFacts, endpoints_fit: bool, has_kernel_driver: bool) -> bool {
     if facts.os_compat_id.is_some() || names_mtp(facts) || !endpoints_fit {
         return false;
     }
@@ -196,13 +192,7 @@ fn ascii_id(bytes: &[u8]) -> String {
     bytes
         .iter()
         .take_while(|&&b| b != 0)
-        .map(|&b| {
-            if b.is_ascii_graphic() {
-                char::from(b)
-            } else {
-                '?'
-            }
-        })
+        .map(|&b| if b.is_ascii_graphic() { char::from(b) } else { '?' })
         .collect()
 }
 

@@ -8,8 +8,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use super::classify::{
-    self, Classification, CompatFunction, Evidence, InterfaceFacts, Protocol,
-    compat_id_for_interface,
+    self, Classification, CompatFunction, Evidence, InterfaceFacts, Protocol, compat_id_for_interface,
 };
 use super::error::OpenError;
 use super::holders::usbfs_node;
@@ -268,9 +267,7 @@ impl Discovery {
             DeviceSelector::Only => match self.devices.len() {
                 0 => Err(self.no_device_error()),
                 1 => Ok(0),
-                _ => Err(OpenError::SeveralDevices {
-                    connected: listed(),
-                }),
+                _ => Err(OpenError::SeveralDevices { connected: listed() }),
             },
             DeviceSelector::Named(wanted) => {
                 let by_serial = self
@@ -379,9 +376,7 @@ pub(crate) fn evaluate(
         .filter_map(|i| classify::classify(&i.facts).map(|c| (i, c)))
         .min_by_key(|(i, c)| (c.protocol, i.number));
     match (best, probe_failure) {
-        (Some((interface, classification)), _) => {
-            Verdict::Found(summary(&device, interface, classification))
-        }
+        (Some((interface, classification)), _) => Verdict::Found(summary(&device, interface, classification)),
         (None, Some(reason)) => Verdict::NotInspected(format!("{}: {reason}", device.describe())),
         (None, None)
             if interfaces
@@ -394,11 +389,7 @@ pub(crate) fn evaluate(
     }
 }
 
-fn summary(
-    device: &RawDevice,
-    interface: &RawInterface,
-    classification: Classification,
-) -> DeviceSummary {
+fn summary(device: &RawDevice, interface: &RawInterface, classification: Classification) -> DeviceSummary {
     DeviceSummary {
         vendor_id: device.vendor_id,
         product_id: device.product_id,
@@ -431,9 +422,7 @@ pub(crate) fn collect<H>(verdicts: impl IntoIterator<Item = (Verdict, H)>) -> (D
             Verdict::Unrelated => {}
         }
     }
-    found.sort_by(|(a, _), (b, _)| {
-        (a.bus_number, &a.port_chain).cmp(&(b.bus_number, &b.port_chain))
-    });
+    found.sort_by(|(a, _), (b, _)| (a.bus_number, &a.port_chain).cmp(&(b.bus_number, &b.port_chain)));
     let (devices, handles) = found.into_iter().unzip();
     discovery.devices = devices;
     (discovery, handles)
@@ -490,13 +479,7 @@ mod tests {
         assert_eq!(EndpointKind::from_attributes(0x03), EndpointKind::Interrupt);
     }
 
-    fn interface(
-        number: u8,
-        class: u8,
-        subclass: u8,
-        protocol: u8,
-        string: Option<&str>,
-    ) -> RawInterface {
+    fn interface(number: u8, class: u8, subclass: u8, protocol: u8, string: Option<&str>) -> RawInterface {
         RawInterface {
             number,
             facts: InterfaceFacts {
@@ -696,10 +679,7 @@ mod tests {
             matches!(two.select(&DeviceSelector::Only), Err(OpenError::SeveralDevices { connected }) if connected.len() == 2)
         );
         assert_eq!(two.select(&DeviceSelector::from_arg(Some("A"))).unwrap(), 0);
-        assert_eq!(
-            two.select(&DeviceSelector::from_arg(Some("1-3"))).unwrap(),
-            1
-        );
+        assert_eq!(two.select(&DeviceSelector::from_arg(Some("1-3"))).unwrap(), 1);
         assert!(matches!(
             two.select(&DeviceSelector::from_arg(Some("Z"))),
             Err(OpenError::NoMatch { .. })
@@ -712,12 +692,7 @@ mod tests {
             devices: vec![found(None, vec![2]), found(Some("1-2"), vec![7])],
             ..Default::default()
         };
-        assert_eq!(
-            tricky
-                .select(&DeviceSelector::from_arg(Some("1-2")))
-                .unwrap(),
-            1
-        );
+        assert_eq!(tricky.select(&DeviceSelector::from_arg(Some("1-2"))).unwrap(), 1);
     }
 
     #[test]
@@ -727,11 +702,7 @@ mod tests {
             ..Default::default()
         };
         let error = empty.select(&DeviceSelector::Only).unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .contains("Connected without file transfer")
-        );
+        assert!(error.to_string().contains("Connected without file transfer"));
     }
 
     #[test]

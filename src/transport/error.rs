@@ -27,10 +27,7 @@ pub enum OpenError {
 
     /// `--device` named something that is not connected.
     #[error("no MTP/PTP device has the serial number or location \"{wanted}\"; connected:{}", list_or_none(.connected))]
-    NoMatch {
-        wanted: String,
-        connected: Vec<String>,
-    },
+    NoMatch { wanted: String, connected: Vec<String> },
 
     /// Several devices and no `--device` to choose.
     #[error("several MTP/PTP devices are connected; pick one with --device SERIAL:{}", indented(.connected))]
@@ -54,9 +51,7 @@ pub enum OpenError {
     },
 
     /// The device went away while it was being opened.
-    #[error(
-        "{device} was unplugged (or reset itself) while mtpull was opening it: plug it in again"
-    )]
+    #[error("{device} was unplugged (or reset itself) while mtpull was opening it: plug it in again")]
     Disconnected { device: String },
 
     /// The interface lacks the endpoints MTP needs.
@@ -80,8 +75,7 @@ fn no_device_message(phones_without_mtp: &[String], not_inspected: &[String]) ->
          *File transfer* in its USB notification (a phone in *Charging only* mode shows no MTP interface)",
     );
     if !phones_without_mtp.is_empty() {
-        message
-            .push_str("\n  Connected without file transfer (charging only or USB debugging only):");
+        message.push_str("\n  Connected without file transfer (charging only or USB debugging only):");
         message.push_str(&indented(phones_without_mtp));
     }
     if !not_inspected.is_empty() {
@@ -91,12 +85,7 @@ fn no_device_message(phones_without_mtp: &[String], not_inspected: &[String]) ->
     message
 }
 
-fn permission_message(
-    device: &str,
-    node: Option<&PathBuf>,
-    vendor_id: u16,
-    product_id: u16,
-) -> String {
+fn permission_message(device: &str, node: Option<&PathBuf>, vendor_id: u16, product_id: u16) -> String {
     let node = node.map_or(String::new(), |n| format!(" ({})", n.display()));
     format!(
         "no permission to open {device}{node}. Give the logged-in user access with a udev rule, e.g. \
@@ -152,9 +141,10 @@ mod tests {
             not_inspected: vec!["1234:5678 on bus 2 port 1: permission denied".into()],
         }
         .to_string();
-        assert!(message.contains(
-            "without file transfer (charging only or USB debugging only):\n    Google Pixel 7"
-        ));
+        assert!(
+            message
+                .contains("without file transfer (charging only or USB debugging only):\n    Google Pixel 7")
+        );
         assert!(message.contains("Could not be inspected (they might speak MTP):\n    1234:5678"));
     }
 
@@ -167,12 +157,10 @@ mod tests {
             product_id: 0x4ee1,
         }
         .to_string();
-        assert!(message.starts_with(
-            "no permission to open Google Pixel 7 (18d1:4ee1) (/dev/bus/usb/001/005)"
-        ));
         assert!(
-            message.contains(r#"ATTR{idVendor}=="18d1", ATTR{idProduct}=="4ee1", TAG+="uaccess""#)
+            message.starts_with("no permission to open Google Pixel 7 (18d1:4ee1) (/dev/bus/usb/001/005)")
         );
+        assert!(message.contains(r#"ATTR{idVendor}=="18d1", ATTR{idProduct}=="4ee1", TAG+="uaccess""#));
     }
 
     #[test]
@@ -196,10 +184,7 @@ mod tests {
 
     #[test]
     fn several_devices_and_no_match_list_what_is_connected() {
-        let connected = vec![
-            "AAA  Google Pixel 7".to_owned(),
-            "BBB  Samsung Galaxy".to_owned(),
-        ];
+        let connected = vec!["AAA  Google Pixel 7".to_owned(), "BBB  Samsung Galaxy".to_owned()];
         let several = OpenError::SeveralDevices {
             connected: connected.clone(),
         }
@@ -213,9 +198,11 @@ mod tests {
             connected,
         }
         .to_string();
-        assert!(no_match.starts_with(
-            "no MTP/PTP device has the serial number or location \"CCC\"; connected:\n    AAA"
-        ));
+        assert!(
+            no_match.starts_with(
+                "no MTP/PTP device has the serial number or location \"CCC\"; connected:\n    AAA"
+            )
+        );
         let nothing = OpenError::NoMatch {
             wanted: "CCC".into(),
             connected: vec![],

@@ -96,14 +96,19 @@ pub fn release_advice(holder: &Holder) -> String {
              or `kill {pid}`"
         ),
         n if n.starts_with("gvfs-mtp-volume") || n.starts_with("gvfs-gphoto2-vo") => {
-            let unit = if n.contains("mtp") { "gvfs-mtp-volume-monitor" } else { "gvfs-gphoto2-volume-monitor" };
+            let unit = if n.contains("mtp") {
+                "gvfs-mtp-volume-monitor"
+            } else {
+                "gvfs-gphoto2-volume-monitor"
+            };
             format!(
                 "GNOME's volume monitor is watching the phone: run `systemctl --user stop {unit}` \
                  (or `kill {pid}`); `systemctl --user mask {unit}` keeps it away for good"
             )
         }
         n if n.starts_with("gvfs") => {
-            "GNOME (gvfs) is using the phone: run `gio mount -s mtp`, or `systemctl --user stop gvfs-daemon`".to_owned()
+            "GNOME (gvfs) is using the phone: run `gio mount -s mtp`, or `systemctl --user stop gvfs-daemon`"
+                .to_owned()
         }
         "kiod" | "kiod5" | "kiod6" => format!(
             "KDE (kiod) is using the phone: close it in Dolphin, then `kill {pid}` \
@@ -120,7 +125,9 @@ pub fn release_advice(holder: &Holder) -> String {
         n if n.starts_with("mtp-")
             || ["jmtpfs", "simple-mtpfs", "go-mtpfs", "aft-mtp-mount"].contains(&n) =>
         {
-            format!("{n} (libmtp/FUSE) has the phone open: unmount it with `fusermount -u MOUNTPOINT`, or `kill {pid}`")
+            format!(
+                "{n} (libmtp/FUSE) has the phone open: unmount it with `fusermount -u MOUNTPOINT`, or `kill {pid}`"
+            )
         }
         n => format!("{n} has the phone open: close it, or `kill {pid}`"),
     }
@@ -266,10 +273,7 @@ mod tests {
     fn each_known_holder_gets_its_own_fix() {
         assert!(advice("gvfsd-mtp").contains("gio mount -s mtp"));
         assert!(advice("gvfsd-gphoto2").contains("gio mount -s gphoto2"));
-        assert!(
-            advice("gvfs-mtp-volume-monitor")
-                .contains("systemctl --user stop gvfs-mtp-volume-monitor")
-        );
+        assert!(advice("gvfs-mtp-volume-monitor").contains("systemctl --user stop gvfs-mtp-volume-monitor"));
         assert!(
             advice("gvfs-mtp-volume").contains("gvfs-mtp-volume-monitor"),
             "comm is cut at 15 chars"

@@ -5,14 +5,12 @@ use std::ffi::c_int;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rusb::{
-    Context, Device, DeviceHandle, Direction, Recipient, RequestType, TransferType, UsbContext,
-};
+use rusb::{Context, Device, DeviceHandle, Direction, Recipient, RequestType, TransferType, UsbContext};
 
 use super::classify::{self, CompatFunction, InterfaceFacts};
 use super::discover::{
-    self, DeviceSummary, Discovery, EndpointInfo, EndpointKind, Endpoints, QEMU_USB_VENDOR,
-    RawDevice, RawInterface, UsbSpeed,
+    self, DeviceSummary, Discovery, EndpointInfo, EndpointKind, Endpoints, QEMU_USB_VENDOR, RawDevice,
+    RawInterface, UsbSpeed,
 };
 use super::error::OpenError;
 use super::holders::{HolderScan, find_holders};
@@ -43,10 +41,9 @@ pub(crate) fn discover() -> Result<(Discovery, Vec<Device<Context>>), OpenError>
             let (raw, handle) = raw_device(&device)?;
             let verdict = discover::evaluate(raw, || match &handle {
                 Some(handle) => Ok(probe_os_descriptor(handle)),
-                None => Err(
-                    "could not be opened (permission denied? a udev rule can grant access)"
-                        .to_owned(),
-                ),
+                None => {
+                    Err("could not be opened (permission denied? a udev rule can grant access)".to_owned())
+                }
             });
             Some((verdict, device))
         })
@@ -60,15 +57,12 @@ fn raw_device(device: &Device<Context>) -> Option<(RawDevice, Option<DeviceHandl
     let descriptor = device.device_descriptor().ok()?;
     let config = device.active_config_descriptor().ok();
     let candidate = config.as_ref().is_some_and(|config| {
-        config
-            .interfaces()
-            .flat_map(|i| i.descriptors())
-            .any(|alt| {
-                matches!(
-                    alt.class_code(),
-                    classify::CLASS_STILL_IMAGE | classify::CLASS_VENDOR
-                )
-            })
+        config.interfaces().flat_map(|i| i.descriptors()).any(|alt| {
+            matches!(
+                alt.class_code(),
+                classify::CLASS_STILL_IMAGE | classify::CLASS_VENDOR
+            )
+        })
     });
     let handle = candidate.then(|| device.open().ok()).flatten();
     let language = handle
@@ -76,19 +70,13 @@ fn raw_device(device: &Device<Context>) -> Option<(RawDevice, Option<DeviceHandl
         .and_then(|h| h.read_languages(PROBE_TIMEOUT).ok()?.first().copied());
     let read = |index: Option<u8>| -> Option<String> {
         let (handle, language, index) = (handle.as_ref()?, language?, index?);
-        handle
-            .read_string_descriptor(language, index, PROBE_TIMEOUT)
-            .ok()
+        handle.read_string_descriptor(language, index, PROBE_TIMEOUT).ok()
     };
 
     let interfaces = config
         .iter()
         .flat_map(|config| config.interfaces())
-        .filter_map(|interface| {
-            interface
-                .descriptors()
-                .find(|alt| alt.setting_number() == 0)
-        })
+        .filter_map(|interface| interface.descriptors().find(|alt| alt.setting_number() == 0))
         .map(|alt| RawInterface {
             number: alt.interface_number(),
             facts: InterfaceFacts {
@@ -98,23 +86,20 @@ fn raw_device(device: &Device<Context>) -> Option<(RawDevice, Option<DeviceHandl
                 interface_string: read(alt.description_string_index()),
                 os_compat_id: None,
             },
-            endpoints: Endpoints::from_descriptors(alt.endpoint_descriptors().map(|endpoint| {
-                EndpointInfo {
-                    address: endpoint.address(),
-                    kind: match endpoint.transfer_type() {
-                        TransferType::Control => EndpointKind::Control,
-                        TransferType::Isochronous => EndpointKind::Isochronous,
-                        TransferType::Bulk => EndpointKind::Bulk,
-                        TransferType::Interrupt => EndpointKind::Interrupt,
-                    },
-                    max_packet_size: usize::from(endpoint.max_packet_size() & 0x07FF),
-                }
+            endpoints: Endpoints::from_descriptors(alt.endpoint_descriptors().map(|endpoint| EndpointInfo {
+                address: endpoint.address(),
+                kind: match endpoint.transfer_type() {
+                    TransferType::Control => EndpointKind::Control,
+                    TransferType::Isochronous => EndpointKind::Isochronous,
+                    TransferType::Bulk => EndpointKind::Bulk,
+                    TransferType::Interrupt => EndpointKind::Interrupt,
+                },
+                max_packet_size: usize::from(endpoint.max_packet_size() & 0x07FF),
             })),
             // libusb does not count a usbfs claim by another program as a driver.
-            has_kernel_driver: handle.as_ref().is_some_and(|h| {
-                h.kernel_driver_active(alt.interface_number())
-                    .unwrap_or(false)
-            }),
+            has_kernel_driver: handle
+                .as_ref()
+                .is_some_and(|h| h.kernel_driver_active(alt.interface_number()).unwrap_or(false)),
         })
         .collect();
 
@@ -247,12 +232,7 @@ pub struct LibusbTransport {
 }
 
 impl LibusbTransport {
-    fn new(
-        handle: DeviceHandle<Context>,
-        interface: u8,
-        endpoints: Endpoints,
-        event_poll: Duration,
-    ) -> Self {
+    fn new(handle: DeviceHandle<Context>, interface: u8, endpoints: Endpoints, event_poll: Duration) -> Self {
         // A transfer must be a whole number of packets, or a packet could overflow it.
         let packet = endpoints.bulk_max_packet_size.max(1);
         Self {
@@ -311,9 +291,7 @@ fn from_rusb(error: rusb::Error, timeout: Duration) -> TransportError {
 
 /// libusb's timeouts are whole milliseconds, and 0 means "forever".
 fn timeout_ms(timeout: Duration) -> u32 {
-    u32::try_from(timeout.as_millis())
-        .unwrap_or(u32::MAX)
-        .max(1)
+    u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX).max(1)
 }
 
 /// One synchronous bulk-IN transfer. rusb's `read_bulk` reports a transfer cut
@@ -324,8 +302,8 @@ fn bulk_in(
     buf: &mut [u8],
     timeout: Duration,
 ) -> Result<Received, TransportError> {
-    let length = c_int::try_from(buf.len())
-        .map_err(|_| TransportError::Other("bulk transfer too large".into()))?;
+    let length =
+        c_int::try_from(buf.len()).map_err(|_| TransportError::Other("bulk transfer too large".into()))?;
     let mut transferred: c_int = 0;
     // SAFETY: `handle` is an open libusb handle for the whole call; `buf` is
     // valid for writes of `length` bytes and unaliased while libusb fills it;
@@ -356,9 +334,7 @@ fn bulk_in(
         rusb::constants::LIBUSB_ERROR_OVERFLOW => Err(TransportError::Other(
             "the device sent more than a whole transfer (overflow)".into(),
         )),
-        code => Err(TransportError::Other(format!(
-            "libusb error {code} on bulk IN"
-        ))),
+        code => Err(TransportError::Other(format!("libusb error {code} on bulk IN"))),
     }
 }
 
@@ -389,11 +365,7 @@ impl Transport for LibusbTransport {
             .read(buf, |transfer| bulk_in(handle, endpoint, transfer, timeout))
     }
 
-    fn read_event(
-        &mut self,
-        buf: &mut [u8],
-        timeout: Duration,
-    ) -> Result<Option<usize>, TransportError> {
+    fn read_event(&mut self, buf: &mut [u8], timeout: Duration) -> Result<Option<usize>, TransportError> {
         let Some(endpoint) = self.endpoints.interrupt_in else {
             std::thread::sleep(timeout);
             return Ok(None);
@@ -437,8 +409,7 @@ impl Transport for LibusbTransport {
     }
 
     fn cancel_transaction(&mut self, transaction_id: u32) -> Result<(), TransportError> {
-        let request_type =
-            rusb::request_type(Direction::Out, RequestType::Class, Recipient::Interface);
+        let request_type = rusb::request_type(Direction::Out, RequestType::Class, Recipient::Interface);
         let data = class_request::cancel_data(transaction_id);
         self.handle
             .write_control(
@@ -454,8 +425,7 @@ impl Transport for LibusbTransport {
     }
 
     fn device_status(&mut self) -> Result<DeviceStatus, TransportError> {
-        let request_type =
-            rusb::request_type(Direction::In, RequestType::Class, Recipient::Interface);
+        let request_type = rusb::request_type(Direction::In, RequestType::Class, Recipient::Interface);
         let mut answer = [0u8; class_request::DEVICE_STATUS_MAX_LEN as usize];
         let len = self
             .handle

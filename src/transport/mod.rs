@@ -207,10 +207,7 @@ pub fn open_device(selector: &DeviceSelector) -> Result<OpenedDevice, OpenError>
 }
 
 /// Opens the device `selector` names (or the only one), through `backend`.
-pub fn open_device_with(
-    backend: Backend,
-    selector: &DeviceSelector,
-) -> Result<OpenedDevice, OpenError> {
+pub fn open_device_with(backend: Backend, selector: &DeviceSelector) -> Result<OpenedDevice, OpenError> {
     match backend {
         Backend::Nusb => {
             let (mut discovery, mut handles) = nusb_backend::discover()?;
@@ -250,8 +247,7 @@ mod tests {
                 params: vec![]
             }
         );
-        let stalled =
-            DeviceStatus::parse(&[12, 0, 0x1F, 0x20, 0x81, 0, 0, 0, 0x02, 0, 0, 0]).unwrap();
+        let stalled = DeviceStatus::parse(&[12, 0, 0x1F, 0x20, 0x81, 0, 0, 0, 0x02, 0, 0, 0]).unwrap();
         assert_eq!(
             stalled,
             DeviceStatus {
@@ -300,11 +296,7 @@ mod tests {
             fn read_phase(&mut self, _: &mut [u8]) -> Result<usize, TransportError> {
                 Ok(0)
             }
-            fn read_event(
-                &mut self,
-                _: &mut [u8],
-                _: Duration,
-            ) -> Result<Option<usize>, TransportError> {
+            fn read_event(&mut self, _: &mut [u8], _: Duration) -> Result<Option<usize>, TransportError> {
                 Ok(None)
             }
             fn clear_halt(&mut self) -> Result<(), TransportError> {

@@ -53,8 +53,7 @@ impl PhaseBounds {
             self.header[position as usize] = byte;
             if position == 3 {
                 let length = u32::from_le_bytes(self.header);
-                let plausible =
-                    length != LENGTH_UNKNOWN && u64::from(length) >= CONTAINER_HEADER_LEN;
+                let plausible = length != LENGTH_UNKNOWN && u64::from(length) >= CONTAINER_HEADER_LEN;
                 self.declared = plausible.then_some(u64::from(length));
             }
         }
@@ -63,8 +62,7 @@ impl PhaseBounds {
 
     /// Whether the container's declared length has been read in full.
     pub fn complete(&self) -> bool {
-        self.declared
-            .is_some_and(|declared| self.consumed >= declared)
+        self.declared.is_some_and(|declared| self.consumed >= declared)
     }
 
     /// Starts over for the next phase.
@@ -299,14 +297,8 @@ mod tests {
         let phases = vec![container(700, 1), container(12, 2)];
         let mut endpoint = FakeEndpoint::new(&phases, 512, true);
         let mut reader = PhaseReader::new(4096);
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 100).unwrap(),
-            phases[0]
-        );
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 100).unwrap(),
-            phases[1]
-        );
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 100).unwrap(), phases[0]);
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 100).unwrap(), phases[1]);
     }
 
     #[test]
@@ -314,14 +306,8 @@ mod tests {
         let phases = vec![container(4096, 3), container(12, 4)];
         let mut endpoint = FakeEndpoint::new(&phases, 512, true);
         let mut reader = PhaseReader::new(4096);
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 4096).unwrap(),
-            phases[0]
-        );
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 4096).unwrap(),
-            phases[1]
-        );
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 4096).unwrap(), phases[0]);
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 4096).unwrap(), phases[1]);
         assert_eq!(
             endpoint.transfers, 3,
             "the data transfer, the zero-length packet, the response"
@@ -333,14 +319,8 @@ mod tests {
         let phases = vec![container(1024, 5), container(12, 6)];
         let mut endpoint = FakeEndpoint::new(&phases, 512, true);
         let mut reader = PhaseReader::new(8192);
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 8192).unwrap(),
-            phases[0]
-        );
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 8192).unwrap(),
-            phases[1]
-        );
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 8192).unwrap(), phases[0]);
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 8192).unwrap(), phases[1]);
         assert_eq!(endpoint.transfers, 2);
     }
 
@@ -350,14 +330,8 @@ mod tests {
         let phases = vec![container(1024, 1), container(12, 2)];
         let mut endpoint = FakeEndpoint::new(&phases, 512, false);
         let mut reader = PhaseReader::new(1024);
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 4096).unwrap(),
-            phases[0]
-        );
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 4096).unwrap(),
-            phases[1]
-        );
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 4096).unwrap(), phases[0]);
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 4096).unwrap(), phases[1]);
     }
 
     #[test]
@@ -366,14 +340,8 @@ mod tests {
         let phases = vec![container(1024, 1), container(16, 2)];
         let mut endpoint = FakeEndpoint::new(&phases, 512, false);
         let mut reader = PhaseReader::new(8192);
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 8192).unwrap(),
-            phases[0]
-        );
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 8192).unwrap(),
-            phases[1]
-        );
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 8192).unwrap(), phases[0]);
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 8192).unwrap(), phases[1]);
         assert_eq!(endpoint.transfers, 1);
     }
 
@@ -383,14 +351,8 @@ mod tests {
         let phases = vec![truncated.clone(), container(12, 2)];
         let mut endpoint = FakeEndpoint::new(&phases, 512, true);
         let mut reader = PhaseReader::new(4096);
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 64).unwrap(),
-            truncated
-        );
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 64).unwrap(),
-            phases[1]
-        );
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 64).unwrap(), truncated);
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 64).unwrap(), phases[1]);
     }
 
     #[test]
@@ -400,10 +362,7 @@ mod tests {
         let mut endpoint = FakeEndpoint::new(&phases, 512, true);
         let mut reader = PhaseReader::new(1024);
         assert_eq!(read_phase(&mut reader, &mut endpoint, 700).unwrap(), big);
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 700).unwrap(),
-            phases[1]
-        );
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 700).unwrap(), phases[1]);
     }
 
     #[test]
@@ -412,14 +371,8 @@ mod tests {
         let mut endpoint = FakeEndpoint::new(&phases, 512, true);
         endpoint.cut_after = vec![(0, 2)];
         let mut reader = PhaseReader::new(4096);
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 333).unwrap(),
-            phases[0]
-        );
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 333).unwrap(),
-            phases[1]
-        );
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 333).unwrap(), phases[0]);
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 333).unwrap(), phases[1]);
     }
 
     #[test]
@@ -433,10 +386,7 @@ mod tests {
             reader.read(&mut buf, |b| endpoint.transfer(b)),
             Err(TransportError::Timeout(_))
         ));
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 64).unwrap(),
-            phases[0]
-        );
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 64).unwrap(), phases[0]);
     }
 
     #[test]
@@ -444,10 +394,7 @@ mod tests {
         let phases = vec![container(12, 1)];
         let mut endpoint = FakeEndpoint::new(&phases, 512, true);
         let mut reader = PhaseReader::new(4096);
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 64).unwrap(),
-            phases[0]
-        );
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 64).unwrap(), phases[0]);
         let mut buf = [0; 64];
         assert!(matches!(
             reader.read(&mut buf, |b| endpoint.transfer(b)),
@@ -464,10 +411,7 @@ mod tests {
             read_phase(&mut reader, &mut endpoint, 16).unwrap(),
             Vec::<u8>::new()
         );
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 16).unwrap(),
-            phases[1]
-        );
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 16).unwrap(), phases[1]);
     }
 
     #[test]
@@ -478,10 +422,7 @@ mod tests {
         let mut buf = [0; 10];
         assert_eq!(reader.read(&mut buf, |b| endpoint.transfer(b)).unwrap(), 10);
         reader.reset();
-        assert_eq!(
-            read_phase(&mut reader, &mut endpoint, 64).unwrap(),
-            phases[1]
-        );
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 64).unwrap(), phases[1]);
     }
 
     #[test]

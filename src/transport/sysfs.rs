@@ -43,9 +43,8 @@ pub fn host_controller(device_dir: &Path) -> Option<HostController> {
 /// emulation: `qemu-xhci` itself, or any xHCI when the device is one QEMU
 /// emulates (QEMU's `nec-usb-xhci` carries a real chip's PCI ids).
 pub fn behind_qemu_xhci(controller: Option<HostController>, vendor_id: u16) -> bool {
-    controller.is_some_and(|c| {
-        (c.vendor, c.device) == QEMU_XHCI || (c.is_xhci && vendor_id == QEMU_USB_VENDOR)
-    })
+    controller
+        .is_some_and(|c| (c.vendor, c.device) == QEMU_XHCI || (c.is_xhci && vendor_id == QEMU_USB_VENDOR))
 }
 
 const DESCRIPTOR_CONFIGURATION: u8 = 0x02;
@@ -56,10 +55,7 @@ const DESCRIPTOR_ENDPOINT: u8 = 0x05;
 /// `active_configuration`, from the concatenated raw descriptors (device
 /// descriptor, then every configuration with its interfaces and endpoints).
 /// Total: malformed descriptors end the walk.
-pub fn endpoints_by_interface(
-    descriptors: &[u8],
-    active_configuration: u8,
-) -> BTreeMap<u8, Endpoints> {
+pub fn endpoints_by_interface(descriptors: &[u8], active_configuration: u8) -> BTreeMap<u8, Endpoints> {
     let mut found: BTreeMap<u8, Vec<EndpointInfo>> = BTreeMap::new();
     let mut in_active_configuration = false;
     let mut current_interface = None;
@@ -87,9 +83,7 @@ pub fn endpoints_by_interface(
                     found.entry(number).or_default().push(EndpointInfo {
                         address: *address,
                         kind: EndpointKind::from_attributes(*attributes),
-                        max_packet_size: usize::from(
-                            u16::from_le_bytes([*size_low, *size_high]) & 0x07FF,
-                        ),
+                        max_packet_size: usize::from(u16::from_le_bytes([*size_low, *size_high]) & 0x07FF),
                     });
                 }
             }

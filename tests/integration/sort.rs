@@ -24,11 +24,7 @@ fn photo(date_time_original: &str) -> Vec<u8> {
 }
 
 fn video() -> Vec<u8> {
-    mp4(
-        &[time_box(b"mvhd", 0, since_1904(EVENING_UTC))],
-        1000,
-        false,
-    )
+    mp4(&[time_box(b"mvhd", 0, since_1904(EVENING_UTC))], 1000, false)
 }
 
 fn long_name() -> String {
@@ -42,11 +38,7 @@ fn messy_folder(src: &Path) {
         &photo("2024:05:26 09:00:00"),
         SOME_MTIME,
     );
-    put(
-        &src.join("Backup/IMG_1.xmp"),
-        b"edits of the backup",
-        SOME_MTIME,
-    );
+    put(&src.join("Backup/IMG_1.xmp"), b"edits of the backup", SOME_MTIME);
     put(
         &src.join("DCIM/Camera/IMG_1.jpg"),
         &photo("2024:05:26 10:15:30"),
@@ -68,11 +60,7 @@ fn messy_folder(src: &Path) {
         &plain_jpeg(1),
         SOME_MTIME,
     );
-    put(
-        &src.join("IMG-20240101-WA0001.jpg"),
-        &plain_jpeg(2),
-        SOME_MTIME,
-    );
+    put(&src.join("IMG-20240101-WA0001.jpg"), &plain_jpeg(2), SOME_MTIME);
     // A zero mtime is no date: these three have nothing else either.
     put(&src.join("notes.txt"), b"no date here", 0);
     put(&src.join("bad\nname\u{1b}.jpg"), &plain_jpeg(3), 0);
@@ -84,18 +72,9 @@ fn expected_tree() -> Vec<(String, Vec<u8>)> {
     let cut_name = format!("{}.jpg", "L".repeat(236));
     let mut expected = vec![
         // Backup/ is walked first, so its photo keeps the plain name.
-        (
-            "2024/05/26/IMG_1.jpg".to_owned(),
-            photo("2024:05:26 09:00:00"),
-        ),
-        (
-            "2024/05/26/IMG_1.xmp".to_owned(),
-            b"edits of the backup".to_vec(),
-        ),
-        (
-            "2024/05/26/IMG_1-1.jpg".to_owned(),
-            photo("2024:05:26 10:15:30"),
-        ),
+        ("2024/05/26/IMG_1.jpg".to_owned(), photo("2024:05:26 09:00:00")),
+        ("2024/05/26/IMG_1.xmp".to_owned(), b"edits of the backup".to_vec()),
+        ("2024/05/26/IMG_1-1.jpg".to_owned(), photo("2024:05:26 10:15:30")),
         (
             "2024/05/26/IMG_1-1.xmp".to_owned(),
             b"edits of the camera copy".to_vec(),
@@ -105,10 +84,7 @@ fn expected_tree() -> Vec<(String, Vec<u8>)> {
             "2024/05/27/PXL_20240526_201500123.MP.jpg".to_owned(),
             plain_jpeg(1),
         ),
-        (
-            "2024/01/01/IMG-20240101-WA0001.jpg".to_owned(),
-            plain_jpeg(2),
-        ),
+        ("2024/01/01/IMG-20240101-WA0001.jpg".to_owned(), plain_jpeg(2)),
         ("undated/notes.txt".to_owned(), b"no date here".to_vec()),
         ("undated/bad_name_.jpg".to_owned(), plain_jpeg(3)),
         (format!("undated/{cut_name}"), plain_jpeg(4)),
@@ -151,11 +127,7 @@ fn a_messy_folder_becomes_the_expected_tree_and_a_second_run_files_nothing() {
     assert!(first.status.success(), "{first:?}");
     assert_eq!(summary(&first), counts(10, 1, 1, 3, false));
     assert_eq!(tree(&dirs.dest), expected_tree());
-    assert_eq!(
-        tree(&dirs.src),
-        before,
-        "a copy leaves the source as it was"
-    );
+    assert_eq!(tree(&dirs.src), before, "a copy leaves the source as it was");
 
     let second = mtpull(sort_args(&dirs, &["--json"]), JAPAN);
     assert!(second.status.success(), "{second:?}");
@@ -194,10 +166,7 @@ fn the_json_report_names_each_file_its_destination_and_date_source() {
     assert_eq!(line_for("Camera/IMG_1.jpg")["outcome"], "renamed");
     assert_eq!(
         line_for("Camera/IMG_1.xmp")["sidecar_of"],
-        dirs.src
-            .join("DCIM/Camera/IMG_1.jpg")
-            .to_string_lossy()
-            .as_ref()
+        dirs.src.join("DCIM/Camera/IMG_1.jpg").to_string_lossy().as_ref()
     );
     assert_eq!(line_for("Old/IMG_1.jpg")["outcome"], "duplicate");
     assert_eq!(line_for("MP.jpg")["date_source"], "file_name");
@@ -239,11 +208,7 @@ fn the_time_zone_decides_the_day_of_a_utc_video() {
         put(&src.join("clip.mp4"), &video(), SOME_MTIME);
         let output = mtpull(["sort".as_ref(), src.as_os_str(), dest.as_os_str()], tz);
         assert!(output.status.success(), "{output:?}");
-        assert_eq!(
-            tree(&dest),
-            vec![(format!("{day}/clip.mp4"), video())],
-            "TZ={tz}"
-        );
+        assert_eq!(tree(&dest), vec![(format!("{day}/clip.mp4"), video())], "TZ={tz}");
     }
 }
 
@@ -282,11 +247,7 @@ fn per_file_errors_are_reported_and_the_run_goes_on() {
         };
         assert!(message.contains(expected), "{error}");
     }
-    assert_eq!(
-        tree(&dirs.dest).len(),
-        4,
-        "three undated files and the obstacle"
-    );
+    assert_eq!(tree(&dirs.dest).len(), 4, "three undated files and the obstacle");
 }
 
 #[test]
@@ -308,11 +269,7 @@ fn text_mode_sends_per_file_errors_to_stderr() {
 fn a_destination_inside_the_source_is_not_sorted_again() {
     let root = TempDir::new().unwrap();
     let src = root.path().join("phone");
-    put(
-        &src.join("IMG_20240526_101500.jpg"),
-        &plain_jpeg(1),
-        SOME_MTIME,
-    );
+    put(&src.join("IMG_20240526_101500.jpg"), &plain_jpeg(1), SOME_MTIME);
     let dest = src.join("sorted");
     for run in 0..2 {
         let output = mtpull(
@@ -342,11 +299,7 @@ fn a_destination_inside_the_source_is_not_sorted_again() {
 fn a_custom_template_shapes_the_folders() {
     let root = TempDir::new().unwrap();
     let (src, dest) = (root.path().join("src"), root.path().join("dest"));
-    put(
-        &src.join("IMG_20240526_101500.jpg"),
-        &plain_jpeg(1),
-        SOME_MTIME,
-    );
+    put(&src.join("IMG_20240526_101500.jpg"), &plain_jpeg(1), SOME_MTIME);
     let output = mtpull(
         [
             "sort".as_ref(),
@@ -359,10 +312,7 @@ fn a_custom_template_shapes_the_folders() {
     assert!(output.status.success(), "{output:?}");
     assert_eq!(
         tree(&dest),
-        vec![(
-            "2024/2024-05/IMG_20240526_101500.jpg".to_owned(),
-            plain_jpeg(1)
-        )]
+        vec![("2024/2024-05/IMG_20240526_101500.jpg".to_owned(), plain_jpeg(1))]
     );
 }
 
@@ -373,11 +323,7 @@ fn fatal_problems_exit_with_2() {
     let file = root.path().join("file");
     fs::write(&file, b"x").unwrap();
     let cases: [Vec<&OsStr>; 5] = [
-        vec![
-            "sort".as_ref(),
-            missing.as_os_str(),
-            root.path().as_os_str(),
-        ],
+        vec!["sort".as_ref(), missing.as_os_str(), root.path().as_os_str()],
         vec!["sort".as_ref(), root.path().as_os_str(), file.as_os_str()],
         vec![
             "sort".as_ref(),

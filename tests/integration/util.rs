@@ -60,11 +60,7 @@ pub fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
             if kind.is_dir() {
                 folders.push(path);
             } else if kind.is_file() {
-                let rel = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
                 found.push((rel, fs::read(&path).unwrap()));
             }
         }

@@ -10,8 +10,7 @@ use nusb::transfer::{ControlIn, ControlType, Recipient};
 
 use super::classify::{self, CompatFunction, InterfaceFacts};
 use super::discover::{
-    self, DeviceSummary, Discovery, EndpointInfo, EndpointKind, Endpoints, RawDevice, RawInterface,
-    UsbSpeed,
+    self, DeviceSummary, Discovery, EndpointInfo, EndpointKind, Endpoints, RawDevice, RawInterface, UsbSpeed,
 };
 use super::error::OpenError;
 use super::holders::{HolderScan, find_holders};
@@ -107,9 +106,7 @@ fn speed(speed: nusb::Speed) -> Option<UsbSpeed> {
 #[cfg(any(target_os = "linux", target_os = "macos", target_os = "android"))]
 fn probe_os_descriptor(info: &nusb::DeviceInfo) -> Result<Vec<CompatFunction>, String> {
     let device = info.open().wait().map_err(|e| match e.kind() {
-        nusb::ErrorKind::PermissionDenied => {
-            "permission denied (a udev rule can grant access)".to_owned()
-        }
+        nusb::ErrorKind::PermissionDenied => "permission denied (a udev rule can grant access)".to_owned(),
         _ => format!("could not be opened: {e}"),
     })?;
     let os_string = device
@@ -156,10 +153,7 @@ fn probe_os_descriptor(_info: &nusb::DeviceInfo) -> Result<Vec<CompatFunction>, 
 
 /// Opens `summary`'s device and claims its MTP interface (detaching a kernel
 /// driver on Linux).
-pub(crate) fn open(
-    summary: &mut DeviceSummary,
-    info: &nusb::DeviceInfo,
-) -> Result<NusbTransport, OpenError> {
+pub(crate) fn open(summary: &mut DeviceSummary, info: &nusb::DeviceInfo) -> Result<NusbTransport, OpenError> {
     let behind_qemu = behind_qemu_xhci(summary, info);
     if behind_qemu {
         // Before the open, which starts nusb's event thread: it inherits this.
@@ -187,12 +181,10 @@ pub(crate) fn open(
             interface: summary.interface,
         })?;
     summary.endpoints = Some(endpoints);
-    NusbTransport::new(interface, endpoints, behind_qemu).map_err(|e| {
-        OpenError::Usb {
-            device: summary.describe(),
-            context: "opening the endpoints",
-            message: e.to_string(),
-        }
+    NusbTransport::new(interface, endpoints, behind_qemu).map_err(|e| OpenError::Usb {
+        device: summary.describe(),
+        context: "opening the endpoints",
+        message: e.to_string(),
     })
 }
 

@@ -40,11 +40,7 @@ const QEMU_EVENT_POLL: Duration = Duration::from_millis(200);
 /// transfer, cancelling it only moves the ring's dequeue pointer, and a read
 /// after a timeout resubmits it, ringing the doorbell.
 fn queue_depth(behind_qemu_xhci: bool) -> usize {
-    if behind_qemu_xhci {
-        1
-    } else {
-        QUEUED_IN_TRANSFERS
-    }
+    if behind_qemu_xhci { 1 } else { QUEUED_IN_TRANSFERS }
 }
 
 /// An MTP interface claimed through nusb.
@@ -123,9 +119,7 @@ impl NusbTransport {
         };
         if read == 0 {
             // A non-empty buffer reads 0 only at a short (or zero-length) packet.
-            phase
-                .consume_end()
-                .map_err(|_| ended_without_short_packet())?;
+            phase.consume_end().map_err(|_| ended_without_short_packet())?;
         }
         self.bounds.record(&buf[..read]);
         Ok(read)
@@ -142,9 +136,7 @@ impl NusbTransport {
             phase.fill_buf()
         };
         match next {
-            Ok([]) => phase
-                .consume_end()
-                .map_err(|_| ended_without_short_packet()),
+            Ok([]) => phase.consume_end().map_err(|_| ended_without_short_packet()),
             Ok(_) => Ok(()),
             Err(e) => match self.after_read_error(e) {
                 // Nothing followed in time: the declared length ended the phase.
@@ -188,11 +180,7 @@ impl NusbTransport {
 
 /// A reader keeping `queued` transfers submitted; with 1 (nusb's default)
 /// nothing is submitted before the first `read`.
-fn reader(
-    endpoint: nusb::Endpoint<Bulk, In>,
-    timeout: Duration,
-    queued: usize,
-) -> EndpointRead<Bulk> {
+fn reader(endpoint: nusb::Endpoint<Bulk, In>, timeout: Duration, queued: usize) -> EndpointRead<Bulk> {
     endpoint
         .reader(TRANSFER_SIZE)
         .with_read_timeout(timeout)
@@ -207,9 +195,7 @@ fn writer(endpoint: nusb::Endpoint<Bulk, Out>, timeout: Duration) -> EndpointWri
 }
 
 fn endpoints_lost() -> TransportError {
-    TransportError::Other(
-        "the bulk endpoints were lost after a failed clear halt: reopen the device".into(),
-    )
+    TransportError::Other("the bulk endpoints were lost after a failed clear halt: reopen the device".into())
 }
 
 fn ended_without_short_packet() -> TransportError {
@@ -304,11 +290,7 @@ impl Transport for NusbTransport {
         Ok(read)
     }
 
-    fn read_event(
-        &mut self,
-        buf: &mut [u8],
-        timeout: Duration,
-    ) -> Result<Option<usize>, TransportError> {
+    fn read_event(&mut self, buf: &mut [u8], timeout: Duration) -> Result<Option<usize>, TransportError> {
         let packet_size = self.endpoints.interrupt_max_packet_size;
         let Some(events) = self.events.as_mut() else {
             // No event endpoint: nothing can ever arrive.

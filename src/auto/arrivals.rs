@@ -182,17 +182,7 @@ fn settled_summary(info: &nusb::DeviceInfo) -> Option<DeviceSummary> {
 }
 
 fn same_place(summary: &DeviceSummary, info: &nusb::DeviceInfo) -> bool {
-    summary.port_chain == info.port_chain() && summary.bus_number == bus_number(info)
-}
-
-#[cfg(target_os = "linux")]
-fn bus_number(info: &nusb::DeviceInfo) -> u8 {
-    info.busnum()
-}
-
-#[cfg(not(target_os = "linux"))]
-fn bus_number(info: &nusb::DeviceInfo) -> u8 {
-    info.bus_id().parse().unwrap_or(0)
+    summary.port_chain == info.port_chain() && summary.bus_number == transport::nusb_backend::bus_number(info)
 }
 
 /// Why watching USB could not start.

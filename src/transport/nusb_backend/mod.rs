@@ -80,13 +80,15 @@ fn raw_device(info: &nusb::DeviceInfo) -> RawDevice {
     }
 }
 
+/// The bus a device sits on, as `DeviceSummary::bus_number` records it.
 #[cfg(target_os = "linux")]
-fn bus_number(info: &nusb::DeviceInfo) -> u8 {
+pub(crate) fn bus_number(info: &nusb::DeviceInfo) -> u8 {
     info.busnum()
 }
 
+/// The bus a device sits on, as `DeviceSummary::bus_number` records it.
 #[cfg(not(target_os = "linux"))]
-fn bus_number(info: &nusb::DeviceInfo) -> u8 {
+pub(crate) fn bus_number(info: &nusb::DeviceInfo) -> u8 {
     info.bus_id().parse().unwrap_or(0)
 }
 

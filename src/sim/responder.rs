@@ -700,7 +700,8 @@ impl State {
 impl Profile {
     /// The operations this profile's DeviceInfo lists and its responder answers.
     pub fn operations(self) -> &'static [Op] {
-        const PTP_CORE: [Op; 13] = [
+        // What every profile answers: the session and the listing.
+        const SESSION_AND_LISTING: [Op; 8] = [
             Op::GET_DEVICE_INFO,
             Op::OPEN_SESSION,
             Op::CLOSE_SESSION,
@@ -709,12 +710,17 @@ impl Profile {
             Op::GET_NUM_OBJECTS,
             Op::GET_OBJECT_HANDLES,
             Op::GET_OBJECT_INFO,
-            Op::GET_OBJECT,
-            Op::GET_THUMB,
-            Op::DELETE_OBJECT,
-            Op::SEND_OBJECT_INFO,
-            Op::SEND_OBJECT,
         ];
+        const PTP_CORE: [Op; 13] = concat_ops(
+            SESSION_AND_LISTING,
+            [
+                Op::GET_OBJECT,
+                Op::GET_THUMB,
+                Op::DELETE_OBJECT,
+                Op::SEND_OBJECT_INFO,
+                Op::SEND_OBJECT,
+            ],
+        );
         const ANDROID: [Op; 19] = concat_ops(
             PTP_CORE,
             [
@@ -726,38 +732,24 @@ impl Profile {
                 Op::GET_PARTIAL_OBJECT_64,
             ],
         );
-        const CAMERA: [Op; 11] = [
-            Op::GET_DEVICE_INFO,
-            Op::OPEN_SESSION,
-            Op::CLOSE_SESSION,
-            Op::GET_STORAGE_IDS,
-            Op::GET_STORAGE_INFO,
-            Op::GET_NUM_OBJECTS,
-            Op::GET_OBJECT_HANDLES,
-            Op::GET_OBJECT_INFO,
-            Op::GET_OBJECT,
-            Op::GET_THUMB,
-            Op::GET_PARTIAL_OBJECT,
-        ];
+        const CAMERA: [Op; 11] = concat_ops(
+            SESSION_AND_LISTING,
+            [Op::GET_OBJECT, Op::GET_THUMB, Op::GET_PARTIAL_OBJECT],
+        );
         // QEMU's usb-mtp: no GetThumb, no property lists, no 64-bit partial reads.
-        const QEMU: [Op; 16] = [
-            Op::GET_DEVICE_INFO,
-            Op::OPEN_SESSION,
-            Op::CLOSE_SESSION,
-            Op::GET_STORAGE_IDS,
-            Op::GET_STORAGE_INFO,
-            Op::GET_NUM_OBJECTS,
-            Op::GET_OBJECT_HANDLES,
-            Op::GET_OBJECT_INFO,
-            Op::DELETE_OBJECT,
-            Op::SEND_OBJECT_INFO,
-            Op::SEND_OBJECT,
-            Op::GET_OBJECT,
-            Op::GET_PARTIAL_OBJECT,
-            Op::GET_OBJECT_PROPS_SUPPORTED,
-            Op::GET_OBJECT_PROP_DESC,
-            Op::GET_OBJECT_PROP_VALUE,
-        ];
+        const QEMU: [Op; 16] = concat_ops(
+            SESSION_AND_LISTING,
+            [
+                Op::DELETE_OBJECT,
+                Op::SEND_OBJECT_INFO,
+                Op::SEND_OBJECT,
+                Op::GET_OBJECT,
+                Op::GET_PARTIAL_OBJECT,
+                Op::GET_OBJECT_PROPS_SUPPORTED,
+                Op::GET_OBJECT_PROP_DESC,
+                Op::GET_OBJECT_PROP_VALUE,
+            ],
+        );
         match self {
             Profile::Android | Profile::Locked | Profile::Samsung => &ANDROID,
             Profile::PtpCamera => &CAMERA,

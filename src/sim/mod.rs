@@ -426,9 +426,7 @@ impl SimDevice {
         let is_file = !node.is_folder();
         let mut state = self.lock();
         let tree = state
-            .storages
-            .iter_mut()
-            .find(|s| s.id == storage)
+            .storage_mut_even_locked(storage)
             .ok_or(SimError::NoStorage(storage))?;
         let created = tree.insert(&path, node, mtime)?;
         // Adding a folder that exists changes nothing; replacing a file does.
@@ -504,9 +502,7 @@ impl SimDevice {
         let path = normalize(path)?;
         let mut state = self.lock();
         let tree = state
-            .storages
-            .iter_mut()
-            .find(|s| s.id == storage)
+            .storage_mut_even_locked(storage)
             .ok_or(SimError::NoStorage(storage))?;
         tree.remove(&path)
             .ok_or_else(|| SimError::bad_path(&path, "no such object"))?;

@@ -196,6 +196,12 @@ impl State {
         if self.locked {
             return None;
         }
+        self.storage_mut_even_locked(id)
+    }
+
+    /// The storage as the phone's own user reaches it: there while the phone is
+    /// locked, when the initiator sees none.
+    pub(crate) fn storage_mut_even_locked(&mut self, id: u32) -> Option<&mut Storage> {
         self.storages.iter_mut().find(|s| s.id == id)
     }
 

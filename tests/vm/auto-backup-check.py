@@ -8,21 +8,15 @@
 MANIFEST is the fixture's manifest.json (path, size, sha256 of every file it serves).
 """
 
-import hashlib
 import json
 import re
 import sys
 from pathlib import Path
 
+from hashing import sha256_of
+
 DATED = re.compile(r"^(\d{4}/\d{2}/\d{2}|undated)/[^/]+$")
 
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as source:
-        while chunk := source.read(4 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def filed(dest):

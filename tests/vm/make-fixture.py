@@ -27,6 +27,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from hashing import sha256_of
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
 
@@ -200,13 +202,6 @@ def write(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
 
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as source:
-        while chunk := source.read(4 * MIB):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_manifest(stage, root, capture):

@@ -7,11 +7,12 @@ OUTDIR is run-guest.sh's --out (checks/ and dest/ inside), FIXTURE the folder ho
 fixture's root/ and manifest.json. Prints one line per check; exits 1 if any failed.
 """
 
-import hashlib
 import json
 import re
 import sys
 from pathlib import Path
+
+from hashing import sha256_of
 
 # Where `mtpull backup` must file each fixture file under the default %Y/%m/%d template:
 # EXIF DateTimeOriginal as the camera wrote it (local time), the MP4's mvhd creation time,
@@ -39,13 +40,6 @@ def check(ok, what, detail=""):
     if not ok:
         failures.append(what)
 
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def main():
@@ -116,7 +110,7 @@ def main():
     for path, info in files.items():
         target = dest / EXPECTED_FOLDER.get(path, "?") / Path(path).name
         if target.exists():
-            check(sha256(target) == info["sha256"], f"byte-identical: {path}")
+            check(sha256_of(target) == info["sha256"], f"byte-identical: {path}")
 
     # A second backup finds everything already there.
     if ran("backup-again"):

@@ -11,7 +11,7 @@ use mtpull::auto::{Arrival, Config, JobOutcome, JobSettings, Notifier, config, j
 use mtpull::transport::{self, DeviceSelector};
 
 use super::backup::{CANCEL, INTERRUPTED, Progress, catch_ctrl_c, exit_status};
-use super::connect::{open_error, simulated_device};
+use super::connect::{open_error, simulated_arrival};
 use super::{FATAL, NO_DEVICE};
 use crate::cli::{AutoArgs, Cli};
 
@@ -47,8 +47,8 @@ pub(super) fn settings_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
 /// The device `--device` names (udev's unit passes the USB port), or the only
 /// one; or the simulated one (`--sim`).
 fn find_device(cli: &Cli) -> anyhow::Result<Arrival> {
-    if let Some(phone) = simulated_device(cli)? {
-        return Ok(Arrival::simulated(&phone));
+    if let Some(arrival) = simulated_arrival(cli)? {
+        return Ok(arrival);
     }
     let discovery = transport::discover().map_err(open_error)?;
     let index = discovery

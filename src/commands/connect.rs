@@ -1,11 +1,15 @@
 //! Which device a command talks to: the simulated phone (`--demo`, the
 //! hidden `--sim PROFILE` for tests) or a phone on USB.
 
+#[cfg(feature = "sim")]
 use std::thread;
+#[cfg(feature = "sim")]
 use std::time::Duration;
 
 use anyhow::Context;
+use mtpull::auto::Arrival;
 use mtpull::session::Session;
+#[cfg(feature = "sim")]
 use mtpull::sim::{self, Profile, SimDevice};
 use mtpull::transport::{self, Backend, DeviceSelector, DeviceSummary, OpenError, OpenedDevice};
 
@@ -34,15 +38,22 @@ pub struct UsbPlace {
 /// Opens the one device the command line designates: the simulated one, the
 /// one whose serial `--device` gives, or the only one connected.
 pub fn open_one(cli: &Cli) -> anyhow::Result<Device> {
-    match simulated_profile(cli)? {
-        Some(profile) => open_simulated(cli, profile),
-        None => open_usb(cli),
+    #[cfg(feature = "sim")]
+    if let Some(profile) = simulated_profile(cli)? {
+        return open_simulated(cli, profile);
     }
+    #[cfg(not(feature = "sim"))]
+    refuse_demo(cli)?;
+    open_usb(cli)
 }
 
 /// Opens every device (`mtpull devices`); each may fail on its own.
 pub fn open_all(cli: &Cli) -> anyhow::Result<Vec<anyhow::Result<Device>>> {
-    if simulated_profile(cli)?.is_some() || cli.device.is_some() {
+    #[cfg(feature = "sim")]
+    let simulated = simulated_profile(cli)?.is_some();
+    #[cfg(not(feature = "sim"))]
+    let simulated = false;
+    if simulated || cli.device.is_some() {
         return Ok(vec![open_one(cli)]);
     }
     let backend = usb_backend()?;
@@ -63,6 +74,7 @@ pub fn open_all(cli: &Cli) -> anyhow::Result<Vec<anyhow::Result<Device>>> {
         .collect())
 }
 
+#[cfg(feature = "sim")]
 fn simulated_profile(cli: &Cli) -> anyhow::Result<Option<Profile>> {
     if let Some(name) = &cli.sim {
         return name.parse().map(Some).map_err(anyhow::Error::msg);
@@ -72,8 +84,32 @@ fn simulated_profile(cli: &Cli) -> anyhow::Result<Option<Profile>> {
 }
 
 /// The simulated device the command line asks for (`--demo`, `--sim`), if
+/// any, as a device plugged in (each open is a replug).
+#[cfg(feature = "sim")]
+pub fn simulated_arrival(cli: &Cli) -> anyhow::Result<Option<Arrival>> {
+    Ok(simulated_device(cli)?.map(|phone| phone.arrival()))
+}
+
+/// Without the simulator there is none; `--demo` says why.
+#[cfg(not(feature = "sim"))]
+pub fn simulated_arrival(cli: &Cli) -> anyhow::Result<Option<Arrival>> {
+    refuse_demo(cli)?;
+    Ok(None)
+}
+
+/// `--demo` (or `--device demo`) in a build without the simulator.
+#[cfg(not(feature = "sim"))]
+fn refuse_demo(cli: &Cli) -> anyhow::Result<()> {
+    if cli.demo || cli.device.as_deref() == Some(DEMO_SERIAL) {
+        anyhow::bail!("--demo: this mtpull was built without the simulated phone (cargo feature `sim`)");
+    }
+    Ok(())
+}
+
+/// The simulated device the command line asks for (`--demo`, `--sim`), if
 /// any, unlocking itself after `--sim-unlock-after`.
-pub fn simulated_device(cli: &Cli) -> anyhow::Result<Option<SimDevice>> {
+#[cfg(feature = "sim")]
+fn simulated_device(cli: &Cli) -> anyhow::Result<Option<SimDevice>> {
     Ok(simulated_profile(cli)?.map(|profile| {
         let phone = sim::demo::device_with(profile);
         if let Some(after) = cli.sim_unlock_after {
@@ -83,6 +119,7 @@ pub fn simulated_device(cli: &Cli) -> anyhow::Result<Option<SimDevice>> {
     }))
 }
 
+#[cfg(feature = "sim")]
 fn open_simulated(cli: &Cli, profile: Profile) -> anyhow::Result<Device> {
     let phone = simulated_device(cli)?.expect("a simulated profile was asked for");
     let identity = phone.identity();
@@ -99,6 +136,7 @@ fn open_simulated(cli: &Cli, profile: Profile) -> anyhow::Result<Device> {
 }
 
 /// Unlocks a simulated locked phone after `delay`, as a person would.
+#[cfg(feature = "sim")]
 fn unlock_later(phone: SimDevice, delay: Duration) {
     thread::spawn(move || {
         thread::sleep(delay);

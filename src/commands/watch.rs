@@ -13,7 +13,7 @@ use mtpull::auto::{Arrival, Config, DeviceEvent, Notifier, lock, usb_events};
 
 use super::auto::{back_up, settings_path};
 use super::backup::{CANCEL, catch_ctrl_c};
-use super::connect::simulated_device;
+use super::connect::simulated_arrival;
 use crate::cli::{Cli, WatchArgs};
 
 /// udevd's control socket: there while udevd runs.
@@ -35,10 +35,10 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> anyhow::Result<ExitCode> {
     };
     catch_ctrl_c().context("installing the Ctrl-C handler")?;
     // The sender stays alive with this function: only Ctrl-C ends a watch.
-    let (_plugged, events) = match simulated_device(cli)? {
-        Some(phone) => {
+    let (_plugged, events) = match simulated_arrival(cli)? {
+        Some(arrival) => {
             let (sender, events) = mpsc::channel();
-            sender.send(DeviceEvent::Arrived(Arrival::simulated(&phone)))?;
+            sender.send(DeviceEvent::Arrived(arrival))?;
             (Some(sender), events)
         }
         None => {

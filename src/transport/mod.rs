@@ -33,7 +33,7 @@ pub mod holders;
 #[cfg(feature = "libusb")]
 pub mod libusb_backend;
 pub mod nusb_backend;
-mod phase;
+pub(crate) mod phase;
 #[cfg(target_os = "linux")]
 pub mod sysfs;
 

@@ -122,7 +122,7 @@ impl Transport for SimTransport {
         if !rest.is_empty() {
             self.send(&rest)?;
         }
-        if total % packet == 0 {
+        if total.is_multiple_of(packet) {
             self.send(&[])?;
         }
         Ok(())

@@ -266,7 +266,7 @@ impl InPhase {
 
     /// Whether the phase's last packet is full (a zero-length packet may follow).
     fn ends_on_packet_boundary(&self, packet: usize) -> bool {
-        (self.total - self.packets_from) % packet as u64 == 0
+        (self.total - self.packets_from).is_multiple_of(packet as u64)
     }
 
     /// Appends the next `len` bytes to `out`: the head, then the content.
@@ -425,7 +425,7 @@ impl Link {
                 (self.command.len() as u64, declared)
             }
         };
-        let short = transfer.len() % packet != 0;
+        let short = !transfer.len().is_multiple_of(packet);
         let complete = declared.is_some_and(|len| so_far >= len);
         if complete || short {
             self.expect_zlp = complete && !short;

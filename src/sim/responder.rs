@@ -628,7 +628,7 @@ impl Responder<'_> {
             && partial
             && len > 0
             && offset + len == size
-            && (len + HEADER_LEN as u64) % 512 == 0;
+            && (len + HEADER_LEN as u64).is_multiple_of(512);
         Ok(Reply {
             params: if partial { vec![len as u32] } else { Vec::new() },
             data: Some(DataSource::Content { content, offset, len }),

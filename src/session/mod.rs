@@ -5,6 +5,8 @@
 //! - [`error`]: the error type and the words for each failure.
 //! - `ops`: one method per MTP operation (GetObject, SendObject, …).
 //! - [`listing`]: walking a storage with as few round trips as the device allows.
+//! - `storage`: the storages (waiting for a locked phone), choosing one by
+//!   name or id, and resolving a path to its storage and object.
 //!
 //! Opening: GetDeviceInfo, then OpenSession with session id 1. A device that
 //! answers "Session Already Open" (a previous run died with its session open)
@@ -21,6 +23,7 @@ pub mod listing;
 mod ops;
 mod phases;
 mod stats;
+mod storage;
 
 use std::time::Duration;
 
@@ -28,6 +31,7 @@ pub use error::{LOCKED_HINT, SessionError};
 pub use listing::{Entry, ListingStrategy};
 pub use ops::{ALL, PropListQuery, ROOT};
 pub use stats::TransactionStats;
+pub use storage::{Place, ResolveError, Storage, StorageSelector};
 
 use crate::ptp::{Codec, ContainerKind, DeviceInfo, EventCode, Message, OperationCode, ResponseCode};
 use crate::transport::{Transport, TransportError};

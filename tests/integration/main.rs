@@ -16,3 +16,4 @@ mod sort;
 mod testdata;
 mod util;
 mod watch;
+mod zones;

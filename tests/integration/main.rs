@@ -3,6 +3,7 @@
 //!
 //! One test binary (faster to link than one per file); each area is a module.
 
+mod architecture;
 mod auto_cli;
 mod backup;
 mod backup_faults;

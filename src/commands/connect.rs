@@ -58,7 +58,7 @@ pub fn open_all(cli: &Cli) -> anyhow::Result<Vec<anyhow::Result<Device>>> {
             let wanted = summary.serial.clone().unwrap_or_else(|| summary.location());
             let opened =
                 transport::open_device_with(backend, &DeviceSelector::Named(wanted)).map_err(open_error)?;
-            session_on(opened)
+            session_on(opened, cli.verbose > 0)
         })
         .collect())
 }
@@ -109,7 +109,7 @@ fn unlock_later(phone: SimDevice, delay: Duration) {
 fn open_usb(cli: &Cli) -> anyhow::Result<Device> {
     let selector = DeviceSelector::from_arg(cli.device.as_deref());
     let opened = transport::open_device_with(usb_backend()?, &selector).map_err(open_error)?;
-    session_on(opened)
+    session_on(opened, cli.verbose > 0)
 }
 
 /// The environment variable that picks the USB library, for tests that run the
@@ -130,8 +130,12 @@ fn usb_backend() -> anyhow::Result<Backend> {
     }
 }
 
-fn session_on(opened: OpenedDevice) -> anyhow::Result<Device> {
+/// Starts the session; with `-v`, first says which quirks the transport applies.
+fn session_on(opened: OpenedDevice, verbose: bool) -> anyhow::Result<Device> {
     let summary = opened.summary;
+    if verbose {
+        eprintln!("{}: transport quirks: {}", summary.describe(), opened.quirks);
+    }
     let session = Session::open(opened.transport)
         .with_context(|| format!("starting an MTP session with {}", summary.describe()))?;
     Ok(Device {

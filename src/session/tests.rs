@@ -659,3 +659,33 @@ fn a_device_left_mid_transaction_is_cancelled_and_cleared_once_at_open() {
     );
     assert_eq!(handle.halts_cleared(), 1);
 }
+
+#[test]
+fn a_device_that_wants_a_session_before_device_info_is_opened_the_other_way_round() {
+    let garbage = data(OperationCode::GET_DEVICE_INFO, 0, &[0xFF; 7]);
+    for first_answer in [
+        vec![response(ResponseCode::SESSION_NOT_OPEN, 0, &[])],
+        vec![garbage, ok(0, &[])],
+    ] {
+        let (transport, device) = fake::new(512);
+        for phase in first_answer {
+            device.push(phase);
+        }
+        device.push(ok(0, &[])); // OpenSession
+        device.push(data(
+            OperationCode::GET_DEVICE_INFO,
+            1,
+            &info_with(&[]).to_bytes(),
+        ));
+        device.push(ok(1, &[]));
+        let session = Session::open(transport).unwrap();
+        assert_eq!(session.device_info().model, "Scripted");
+        let sent: Vec<_> = device
+            .commands()
+            .iter()
+            .map(|c| (c.code, c.transaction_id))
+            .collect();
+        assert_eq!(sent, [(0x1001, 0), (0x1002, 0), (0x1001, 1)]);
+        assert_eq!(device.unread_phases(), 0);
+    }
+}

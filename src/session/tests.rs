@@ -556,27 +556,38 @@ fn an_all_objects_answer_that_is_not_a_tree_is_not_trusted() {
 }
 
 #[test]
-fn a_folder_listed_twice_is_a_protocol_error_not_a_loop() {
+fn children_whose_object_info_names_another_parent_are_dropped_and_asked_once() {
+    // A camera that ignores the parent filter (Fuji: every object for the
+    // root) and lists a folder inside itself (Canon EOS).
     let (mut session, device) = open(&[], 512);
     let folder = ObjectInfo {
         storage_id: 1,
         format: ObjectFormat::ASSOCIATION,
-        filename: "loop".into(),
+        filename: "100CANON".into(),
         ..ObjectInfo::default()
     };
-    // The root holds folder 5, and folder 5 holds itself.
-    for (tid, parent_listing) in [(1, 5u32), (3, 5)] {
-        device.push(data(
-            OperationCode::GET_OBJECT_HANDLES,
-            tid,
-            &u32_array(&[parent_listing]),
-        ));
-        device.push(ok(tid, &[]));
-        device.push(data(OperationCode::GET_OBJECT_INFO, tid + 1, &folder.to_bytes()));
-        device.push(ok(tid + 1, &[]));
-    }
-    let err = session.walk(1, None).unwrap_err();
-    assert!(err.to_string().contains("appears twice"), "{err}");
+    let photo = ObjectInfo {
+        storage_id: 1,
+        format: ObjectFormat::EXIF_JPEG,
+        parent: 5,
+        compressed_size: 3,
+        filename: "IMG_0001.JPG".into(),
+        ..ObjectInfo::default()
+    };
+    device.push(data(OperationCode::GET_OBJECT_HANDLES, 1, &u32_array(&[5, 6])));
+    device.push(ok(1, &[]));
+    device.push(data(OperationCode::GET_OBJECT_INFO, 2, &folder.to_bytes()));
+    device.push(ok(2, &[]));
+    device.push(data(OperationCode::GET_OBJECT_INFO, 3, &photo.to_bytes()));
+    device.push(ok(3, &[]));
+    device.push(data(OperationCode::GET_OBJECT_HANDLES, 4, &u32_array(&[5, 6])));
+    device.push(ok(4, &[]));
+    let entries = session.walk(1, None).unwrap();
+    let paths: Vec<String> = entries.iter().map(|e| e.path.join("/")).collect();
+    assert_eq!(paths, ["100CANON", "100CANON/IMG_0001.JPG"]);
+    assert_eq!(entries[1].parent, 5);
+    assert_eq!(session.stats().count(OperationCode::GET_OBJECT_INFO), 2);
+    assert_eq!(device.unread_phases(), 0);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! What real phones and cameras do (issue 9), against the simulated device:
 //! each test names the behaviour it shows.
 
-use mtpull::ptp::{OperationCode, ResponseCode};
+use mtpull::ptp::{OperationCode, ResponseCode, StorageId};
 use mtpull::session::Session;
 use mtpull::sim::{Fault, Profile, SimDevice, StorageSpec};
 
@@ -22,6 +22,6 @@ fn opening_works_when_device_info_needs_a_session() {
     ));
     let mut session = Session::open(Box::new(phone.connect())).unwrap();
     assert_eq!(session.device_info().serial_number, "SIM-ANDROID");
-    assert_eq!(session.storage_ids().unwrap(), [storage]);
+    assert_eq!(session.storage_ids().unwrap(), [StorageId(storage)]);
     assert_eq!(phone.transactions_of(OperationCode::GET_DEVICE_INFO), 2);
 }

@@ -11,8 +11,8 @@ fn device(profile: Profile) -> (SimDevice, u32) {
     (device, storage)
 }
 
-/// 1. GetDeviceInfo before OpenSession answered with Session Not Open: the
-/// session is opened first, then DeviceInfo asked.
+/// Behaviour 1: GetDeviceInfo before OpenSession answered with Session Not
+/// Open; the session is opened first, then DeviceInfo asked.
 #[test]
 fn opening_works_when_device_info_needs_a_session() {
     let (phone, storage) = device(Profile::Android);

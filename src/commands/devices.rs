@@ -81,6 +81,7 @@ fn describe(out: &mut impl Write, device: &mut Device, verbose: bool) -> anyhow:
     }
     if verbose {
         eprintln!("{}: {}", info.serial_number, session.stats());
+        eprintln!("{}: {}", info.serial_number, device.quirks_line());
     }
     Ok(!storages.is_empty())
 }

@@ -73,6 +73,7 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &LsArgs) -> anyhow::Resul
             eprintln!("listing: {strategy}");
         }
         eprintln!("{}", session.stats());
+        eprintln!("{}", device.quirks_line());
     }
     if failed > 0 {
         return Ok(ExitCode::from(SOME_FAILED));

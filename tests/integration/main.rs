@@ -10,6 +10,7 @@ mod backup_faults;
 mod backup_util;
 mod cli_devices;
 mod cli_ls;
+mod devices;
 mod run;
 mod session_sim;
 mod sort;

@@ -94,7 +94,7 @@ pub fn backup(
     let mut report = RunReport::default();
     let started = Instant::now();
     let result = if options.dry_run {
-        dry_run(session, dest_root, options, observer, &mut report)
+        dry_run(session, dest_root, options, cancel, observer, &mut report)
     } else {
         real_run(session, dest_root, options, cancel, observer, &mut report)
     };
@@ -108,10 +108,11 @@ fn make_plan(
     session: &mut Session,
     options: &BackupOptions,
     manifest: Option<&Manifest>,
+    cancel: &AtomicBool,
     observer: &mut dyn Observer,
 ) -> Result<Plan, PullError> {
     let wait = options.wait_for_unlock;
-    let Listing { serial, files } = list_files(session, &options.selection, wait, || {
+    let Listing { serial, files } = list_files(session, &options.selection, wait, cancel, || {
         observer.event(&Event::Locked { wait })
     })?;
     let backed_up = match manifest {
@@ -151,7 +152,7 @@ fn real_run(
     if options.rescan {
         report.rescan = Some(manifest.rescan(dest_root)?);
     }
-    let plan = make_plan(session, options, Some(&manifest), observer)?;
+    let plan = make_plan(session, options, Some(&manifest), cancel, observer)?;
     let temps = TempArea::new(dest_root);
     temps.create().map_err(PullError::disk(temps.dir()))?;
     let resumable = announce(&plan, &temps, observer, &mut report.summary);
@@ -435,11 +436,12 @@ fn dry_run(
     session: &mut Session,
     dest_root: &Path,
     options: &BackupOptions,
+    cancel: &AtomicBool,
     observer: &mut dyn Observer,
     report: &mut RunReport,
 ) -> Result<(), PullError> {
     let manifest = Manifest::open_read_only(dest_root)?;
-    let plan = make_plan(session, options, manifest.as_ref(), observer)?;
+    let plan = make_plan(session, options, manifest.as_ref(), cancel, observer)?;
     let temps = TempArea::new(dest_root);
     announce(&plan, &temps, observer, &mut report.summary);
     let resolver = DateResolver::system();

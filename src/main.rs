@@ -1,3 +1,12 @@
+/// `eprintln!` that never panics: a closed or full stderr (`2>/dev/full`, a pipe
+/// whose reader quit) is no reason to stop a backup halfway.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod commands;
 
@@ -10,7 +19,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("mtpull: {error:#}");
+            note!("mtpull: {error:#}");
             ExitCode::from(commands::exit_code(&error))
         }
     }

@@ -19,7 +19,7 @@ pub fn run(cli: &Cli, args: &AutoArgs) -> anyhow::Result<ExitCode> {
     let path = settings_path(args.config.as_deref())?;
     let Some(config) = Config::load(&path)? else {
         // udev starts the unit for every logged-in user; most have not asked for it.
-        eprintln!(
+        note!(
             "mtpull: no auto-backup settings at {}: nothing to do (`mtpull config init` sets them up)",
             path.display()
         );
@@ -67,7 +67,7 @@ pub(super) fn back_up(
 ) -> JobOutcome {
     let prefix = format!("{}: ", arrival.name);
     let mut progress = Progress::plain(&config.destination, prefix.clone());
-    let mut log = |line: &str| eprintln!("{prefix}{line}");
+    let mut log = |line: &str| note!("{prefix}{line}");
     let settings = JobSettings { config, lock_dir };
     let outcome = job::run(arrival, settings, &CANCEL, &mut progress, &mut log);
     log(&outcome.describe());

@@ -56,7 +56,7 @@ pub fn run(cli: &Cli, args: &BackupArgs) -> anyhow::Result<ExitCode> {
         report
     };
     if cli.verbose > 0 {
-        eprintln!("transactions: {}", device.session.stats());
+        note!("transactions: {}", device.session.stats());
     }
     conclude(&report, args.dry_run)
 }
@@ -80,7 +80,7 @@ fn conclude(report: &RunReport, dry_run: bool) -> anyhow::Result<ExitCode> {
         writeln!(out, "{}", report.summary)?;
     }
     if let Some(stopped) = &report.stopped {
-        eprintln!("mtpull: {stopped}");
+        note!("mtpull: {stopped}");
     }
     Ok(ExitCode::from(exit_status(report)))
 }
@@ -136,7 +136,7 @@ impl<W: Write> Observer for DryRunPrinter<'_, W> {
     fn event(&mut self, event: &Event<'_>) {
         let line = match event {
             Event::Locked { wait } => {
-                eprintln!("{}", locked_line(*wait));
+                note!("{}", locked_line(*wait));
                 return;
             }
             Event::Planned { plan, .. } if !plan.already.is_empty() => {
@@ -232,7 +232,7 @@ impl<'a> Progress<'a> {
     fn log(&self, line: String) {
         match &self.bars {
             Some(bars) => bars.overall.println(line),
-            None => eprintln!("{}{line}", self.prefix),
+            None => note!("{}{line}", self.prefix),
         }
     }
 

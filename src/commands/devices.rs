@@ -27,7 +27,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             Ok(has_storage) => locked |= !has_storage,
             Err(err) => {
                 failed += 1;
-                eprintln!("mtpull: {err:#}");
+                note!("mtpull: {err:#}");
             }
         }
     }
@@ -73,7 +73,7 @@ fn describe(out: &mut impl Write, device: &mut Device, verbose: bool) -> anyhow:
         )?;
     }
     if verbose {
-        eprintln!("{}: {}", info.serial_number, session.stats());
+        note!("{}: {}", info.serial_number, session.stats());
     }
     Ok(!storages.is_empty())
 }

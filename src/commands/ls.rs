@@ -102,7 +102,7 @@ pub fn run(cli: &Cli, args: &LsArgs) -> anyhow::Result<ExitCode> {
                 Err(err) if targets.len() == 1 => return Err(err),
                 Err(err) => {
                     failed += 1;
-                    eprintln!("mtpull: {}: {err:#}", target.description);
+                    note!("mtpull: {}: {err:#}", target.description);
                 }
             }
         }
@@ -115,9 +115,9 @@ pub fn run(cli: &Cli, args: &LsArgs) -> anyhow::Result<ExitCode> {
     }
     if cli.verbose > 0 {
         if let Some(strategy) = session.listing_strategy() {
-            eprintln!("listing: {strategy}");
+            note!("listing: {strategy}");
         }
-        eprintln!("{}", session.stats());
+        note!("{}", session.stats());
     }
     if failed > 0 {
         return Ok(ExitCode::from(SOME_FAILED));
@@ -129,7 +129,7 @@ pub fn run(cli: &Cli, args: &LsArgs) -> anyhow::Result<ExitCode> {
 fn storages(session: &mut Session, wait: Duration) -> anyhow::Result<Vec<(u32, String)>> {
     let mut ids = session.storage_ids().context("reading the storage list")?;
     if ids.is_empty() && !wait.is_zero() {
-        eprintln!(
+        note!(
             "mtpull: the phone shows no storage: {LOCKED_HINT}. Waiting up to {}s…",
             wait.as_secs()
         );

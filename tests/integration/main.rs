@@ -10,6 +10,7 @@ mod backup_util;
 mod cli_devices;
 mod cli_ls;
 mod run;
+mod safety;
 mod session_sim;
 mod sort;
 #[path = "../../src/sort/testdata.rs"]

@@ -37,6 +37,7 @@ use super::transfer::{TransferError, can_resume, download};
 use crate::ptp::time::DeviceTime;
 use crate::session::{Session, SessionError};
 use crate::sort::beneath::Root;
+use crate::sort::date::{ZoneHints, ZoneSource};
 use crate::sort::file::same_content;
 use crate::sort::{self, DateResolver, Dated, Filer, HEAD_LEN, Mode, Moment, Template};
 
@@ -181,6 +182,7 @@ fn real_run(
         serial: &plan.serial,
         filer: Filer::new(dest_root, Mode::Move),
         resolver: DateResolver::system(),
+        zone_hints: ZoneHints::new(),
         summary: &mut report.summary,
         can_delete: options.delete_after,
         pending: Vec::new(),
@@ -232,6 +234,8 @@ struct Run<'a> {
     serial: &'a str,
     filer: Filer,
     resolver: DateResolver<Local>,
+    /// Offsets recorded by the photos dated so far, for videos with only UTC times.
+    zone_hints: ZoneHints,
     summary: &'a mut Summary,
     /// Cleared when the device refuses DeleteObject altogether.
     can_delete: bool,
@@ -389,9 +393,7 @@ impl<'a> Run<'a> {
             }
         }
         let head = read_head(temp_path).map_err(PullError::disk(temp_path))?;
-        let dated = self
-            .resolver
-            .resolve(&head, file.name(), file.modified.as_ref().map(moment));
+        let dated = date_file(&self.resolver, &mut self.zone_hints, &head, file);
         let planned = sort::plan(&self.options.template, dated.as_ref(), file.name());
         let filed = self.filer.file(&planned, temp_path)?;
         let outcome = if filed.outcome == sort::Outcome::Duplicate {
@@ -470,20 +472,43 @@ fn dry_run(
     let temps = TempArea::new(dest_root);
     announce(&plan, &temps, observer, &mut report.summary);
     let resolver = DateResolver::system();
+    let mut hints = ZoneHints::new();
     let mut predictor = Predictor::new(dest_root);
     for file in &plan.to_copy {
         let head = read_device_head(session, file)?;
-        let dated = resolver.resolve(&head, file.name(), file.modified.as_ref().map(moment));
+        let dated = date_file(&resolver, &mut hints, &head, file);
         let planned = sort::plan(&options.template, dated.as_ref(), file.name());
         let predicted = predictor.predict(&planned, file.size, &head);
         let entry = DryRunEntry {
             dest: relative(dest_root, &predicted.path).into(),
-            date_source: dated.map(|dated| dated.source.to_string()),
+            date_source: dated.map(|dated| dated.why()),
             maybe_duplicate: predicted.maybe_duplicate,
         };
         observer.event(&Event::WouldCopy { file, entry: &entry });
     }
     Ok(())
+}
+
+/// Dates a device file from its first bytes. A UTC time that nothing in the file places
+/// takes the offset of the nearest photo in time dated so far in this run (the plan goes
+/// in path order, so `IMG_…` photos come before the `VID_…` videos of their folder).
+fn date_file(
+    resolver: &DateResolver<Local>,
+    hints: &mut ZoneHints,
+    head: &[u8],
+    file: &RemoteFile,
+) -> Option<Dated> {
+    let dated = resolver.resolve(head, file.name(), file.modified.as_ref().map(moment))?;
+    if let Some(offset) = dated.photo_offset() {
+        hints.add(dated.time, offset);
+    }
+    match dated.instant.filter(|_| dated.zone_unknown()) {
+        Some(instant) => Some(match hints.offset_near(instant) {
+            Some(offset) => dated.rezoned(offset, ZoneSource::NearbyPhoto),
+            None => dated,
+        }),
+        None => Some(dated),
+    }
 }
 
 /// The first [`HEAD_LEN`] bytes of a device file, by a partial read (what

@@ -138,13 +138,13 @@ impl Session {
         let mut visited = HashSet::new();
         let mut folders = VecDeque::from([from.cloned()]);
         while let Some(folder) = folders.pop_front() {
-            if let Some(folder) = &folder {
-                if !visited.insert(folder.handle) {
-                    return Err(SessionError::Protocol {
-                        op: OperationCode::GET_OBJECT_HANDLES,
-                        detail: format!("folder {} appears twice in the tree", folder.handle),
-                    });
-                }
+            if let Some(folder) = &folder
+                && !visited.insert(folder.handle)
+            {
+                return Err(SessionError::Protocol {
+                    op: OperationCode::GET_OBJECT_HANDLES,
+                    detail: format!("folder {} appears twice in the tree", folder.handle),
+                });
             }
             for child in self.list_folder(storage, folder.as_ref())? {
                 if child.is_folder() {

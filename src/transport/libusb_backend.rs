@@ -353,7 +353,7 @@ impl Transport for LibusbTransport {
     fn end_write_phase(&mut self) -> Result<(), TransportError> {
         let phase_len = std::mem::take(&mut self.out_phase_len);
         self.send(self.pending_out.len())?;
-        if phase_len % self.endpoints.bulk_max_packet_size.max(1) == 0 {
+        if phase_len.is_multiple_of(self.endpoints.bulk_max_packet_size.max(1)) {
             self.send_zero_length_packet()?;
         }
         Ok(())

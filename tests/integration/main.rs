@@ -17,3 +17,4 @@ mod sort;
 mod testdata;
 mod util;
 mod watch;
+mod zones;

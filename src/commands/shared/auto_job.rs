@@ -33,10 +33,10 @@ pub fn back_up(
     let settings = JobSettings { config, lock_dir };
     let outcome = job::run(arrival, settings, cancel, &mut progress, &mut log);
     log(&outcome.describe());
-    if let Some(notice) = outcome.notice(&arrival.name, &config.destination) {
-        if let Err(e) = notifier.send(&notice.summary, &notice.body, notice.urgent) {
-            log(&format!("no desktop notification: {e}"));
-        }
+    if let Some(notice) = outcome.notice(&arrival.name, &config.destination)
+        && let Err(e) = notifier.send(&notice.summary, &notice.body, notice.urgent)
+    {
+        log(&format!("no desktop notification: {e}"));
     }
     outcome
 }

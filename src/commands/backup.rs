@@ -49,6 +49,7 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &BackupArgs) -> anyhow::R
         report
     };
     if verbose {
+        note!("{}", device.quirks_line());
         note!("transactions: {}", device.session.stats());
     }
     conclude(&report, args.dry_run)

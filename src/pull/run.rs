@@ -95,7 +95,7 @@ pub fn backup(
     let mut report = RunReport::default();
     let started = Instant::now();
     let result = if options.dry_run {
-        dry_run(session, dest_root, options, observer, &mut report)
+        dry_run(session, dest_root, options, cancel, observer, &mut report)
     } else {
         real_run(session, dest_root, options, cancel, observer, &mut report)
     };
@@ -111,10 +111,11 @@ fn make_plan(
     dest_root: &Path,
     options: &BackupOptions,
     manifest: Option<&Manifest>,
+    cancel: &AtomicBool,
     observer: &mut dyn Observer,
 ) -> Result<(Plan, Vec<FileKey>), PullError> {
     let wait = options.wait_for_unlock;
-    let Listing { serial, files } = list_files(session, &options.selection, wait, || {
+    let Listing { serial, files } = list_files(session, &options.selection, wait, cancel, || {
         observer.event(&Event::Locked { wait })
     })?;
     let (mut backed_up, stale) = match manifest {
@@ -163,7 +164,7 @@ fn real_run(
     if options.rescan {
         report.rescan = Some(manifest.rescan(dest_root)?);
     }
-    let (plan, stale) = make_plan(session, dest_root, options, Some(&manifest), observer)?;
+    let (plan, stale) = make_plan(session, dest_root, options, Some(&manifest), cancel, observer)?;
     // Deleted or edited in DEST since: copied again (an edited file keeps its name).
     manifest.forget(&stale)?;
     let temps = TempArea::new(dest_root);
@@ -464,11 +465,12 @@ fn dry_run(
     session: &mut Session,
     dest_root: &Path,
     options: &BackupOptions,
+    cancel: &AtomicBool,
     observer: &mut dyn Observer,
     report: &mut RunReport,
 ) -> Result<(), PullError> {
     let manifest = Manifest::open_read_only(dest_root)?;
-    let (plan, _) = make_plan(session, dest_root, options, manifest.as_ref(), observer)?;
+    let (plan, _) = make_plan(session, dest_root, options, manifest.as_ref(), cancel, observer)?;
     let temps = TempArea::new(dest_root);
     announce(&plan, &temps, observer, &mut report.summary);
     let resolver = DateResolver::system();

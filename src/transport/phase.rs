@@ -358,11 +358,16 @@ mod tests {
         let data = container(3000, 4);
         let mut endpoint = FakeEndpoint::new(&[], 512, true);
         endpoint.packets.push_back(data[..12].to_vec());
-        endpoint.packets.extend(data[12..].chunks(512).map(<[u8]>::to_vec));
+        endpoint
+            .packets
+            .extend(data[12..].chunks(512).map(<[u8]>::to_vec));
         endpoint.packets.push_back(container(12, 5));
         let mut reader = PhaseReader::new(4096);
         assert_eq!(read_phase(&mut reader, &mut endpoint, 4096).unwrap(), data);
-        assert_eq!(read_phase(&mut reader, &mut endpoint, 4096).unwrap(), container(12, 5));
+        assert_eq!(
+            read_phase(&mut reader, &mut endpoint, 4096).unwrap(),
+            container(12, 5)
+        );
         let mut bounds = PhaseBounds::default();
         bounds.record(&container(12, 1));
         assert!(!bounds.awaits_payload(), "a 12-byte container is whole");

@@ -83,6 +83,7 @@ impl Session {
     ) -> Result<Completed> {
         let transaction_id = self.take_transaction_id();
         self.stats.record(op);
+        self.use_timeout(self.timeouts.for_op(op));
         self.send_command(op, transaction_id, params)?;
         match data_out {
             DataOut::None => {}

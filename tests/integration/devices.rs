@@ -25,3 +25,23 @@ fn opening_works_when_device_info_needs_a_session() {
     assert_eq!(session.storage_ids().unwrap(), [StorageId(storage)]);
     assert_eq!(phone.transactions_of(OperationCode::GET_DEVICE_INFO), 2);
 }
+
+/// Behaviour 2: the whole-device GetObjectPropList (slow on Android 9+) is
+/// sent once per session, not once per storage.
+#[test]
+fn the_all_objects_listing_is_sent_once_for_two_storages() {
+    let (phone, internal) = device(Profile::Android);
+    let card = phone.add_storage(StorageSpec::new("SD card"));
+    let when = chrono::NaiveDate::from_ymd_opt(2024, 5, 26)
+        .unwrap()
+        .and_hms_opt(10, 0, 0)
+        .unwrap();
+    phone.add_file(internal, "DCIM/Camera/a.jpg", "a", when).unwrap();
+    phone.add_file(card, "DCIM/b.jpg", "b", when).unwrap();
+    let mut session = Session::open(Box::new(phone.connect())).unwrap();
+    let first = session.walk(StorageId(internal), None).unwrap();
+    let second = session.walk(StorageId(card), None).unwrap();
+    assert_eq!(first.len(), 3, "DCIM, Camera, a.jpg");
+    assert_eq!(second.len(), 2, "DCIM, b.jpg");
+    assert_eq!(phone.transactions_of(OperationCode::GET_OBJECT_PROP_LIST), 1);
+}

@@ -94,11 +94,11 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &LsArgs) -> anyhow::Resul
 fn storages(session: &mut Session, wait: Duration) -> anyhow::Result<Vec<(StorageId, String)>> {
     let mut ids = session.storage_ids().context("reading the storage list")?;
     if ids.is_empty() && !wait.is_zero() {
-        eprintln!("{}", locked_line(wait));
+        eprintln!("{}", locked_line(wait, session.no_storage_hint()));
         ids = session.wait_for_storages(wait).context("waiting for the phone")?;
     }
     if ids.is_empty() {
-        return Err(PhoneLocked.into());
+        return Err(PhoneLocked(session.no_storage_hint()).into());
     }
     ids.into_iter()
         .map(|id| {

@@ -8,7 +8,7 @@ use super::remote::RemoteFile;
 use super::select::Selection;
 use crate::ptp::StorageId;
 use crate::ptp::time::DeviceTime;
-use crate::session::{Entry, Session};
+use crate::session::{Entry, Session, SkippedStorage};
 
 /// The files on the chosen storages of one device.
 #[derive(Debug, Clone)]
@@ -17,6 +17,8 @@ pub struct Listing {
     pub serial: String,
     /// Every file (not folder) on the chosen storages.
     pub files: Vec<RemoteFile>,
+    /// Storages listed but not read (empty card slots, not available).
+    pub skipped_storages: Vec<SkippedStorage>,
 }
 
 /// The name a device goes by in the manifest.
@@ -33,32 +35,41 @@ pub fn device_serial(session: &Session) -> String {
 }
 
 /// Lists the files on every storage `selection` wants. A phone showing no
-/// storage (locked) is waited for up to `wait`, after `waiting` is called.
+/// storage (locked, or an iPhone not trusting this computer yet) is waited
+/// for up to `wait`, after `waiting` is called with what the user must do.
+/// Storages that cannot be read (an empty card slot, one not available) are
+/// skipped and listed in the answer; the others are read.
 pub fn list_files(
     session: &mut Session,
     selection: &Selection,
     wait: Duration,
-    waiting: impl FnOnce(),
+    waiting: impl FnOnce(&'static str),
 ) -> Result<Listing, PullError> {
     let device = |context: &str| {
         let context = context.to_owned();
         move |source| PullError::Device { context, source }
     };
     let mut ids = session.storage_ids().map_err(device("listing the storages"))?;
-    if ids.is_empty() && !wait.is_zero() {
-        waiting();
+    let only_unreadable = !session.skipped_storages().is_empty();
+    if ids.is_empty() && !only_unreadable && !wait.is_zero() {
+        waiting(session.no_storage_hint());
         ids = session
             .wait_for_storages(wait)
             .map_err(device("waiting for the phone to be unlocked"))?;
     }
-    if ids.is_empty() {
-        return Err(PullError::Locked);
+    if ids.is_empty() && session.skipped_storages().is_empty() {
+        return Err(PullError::Locked {
+            hint: session.no_storage_hint(),
+        });
     }
     let mut files = Vec::new();
     for id in ids {
-        let info = session
-            .storage_info(id)
-            .map_err(device(&format!("reading storage {id}")))?;
+        let Some(info) = session
+            .storage_info_if_available(id)
+            .map_err(device(&format!("reading storage {id}")))?
+        else {
+            continue;
+        };
         let name = storage_name(id, &info.description, &info.volume_label);
         if !selection.wants_storage(id, &name) {
             continue;
@@ -76,6 +87,7 @@ pub fn list_files(
     Ok(Listing {
         serial: device_serial(session),
         files,
+        skipped_storages: session.skipped_storages().to_vec(),
     })
 }
 

@@ -24,6 +24,7 @@ mod ops;
 mod phases;
 mod stats;
 pub mod timeouts;
+pub mod unusable;
 
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ pub use listing::{Entry, ListingStrategy};
 pub use ops::{ALL, PropListQuery, ROOT};
 pub use stats::TransactionStats;
 pub use timeouts::Timeouts;
+pub use unusable::{SkipReason, SkippedStorage, UNTRUSTED_HINT};
 
 use crate::ptp::{Codec, ContainerKind, DeviceInfo, EventCode, Message, OperationCode, ResponseCode};
 use crate::transport::{Transport, TransportError};
@@ -63,6 +65,10 @@ pub struct Session {
     stats: TransactionStats,
     /// Storages in the last GetStorageIDs answer: zero means locked.
     storage_count: Option<usize>,
+    /// The last GetStorageIDs answer was an untrusted iPhone's placeholder.
+    untrusted: bool,
+    /// Listed storages not read (empty slots, not available).
+    skipped_storages: Vec<SkippedStorage>,
     buffer: Vec<u8>,
     /// IN bytes read past the end of a data phase (the next container's start).
     read_ahead: Vec<u8>,
@@ -82,6 +88,8 @@ impl Session {
             last_transaction_id: 0,
             stats: TransactionStats::default(),
             storage_count: None,
+            untrusted: false,
+            skipped_storages: Vec::new(),
             buffer: vec![0; phases::READ_CHUNK],
             read_ahead: Vec::new(),
             listing: listing::Memory::default(),

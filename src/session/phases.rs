@@ -139,7 +139,11 @@ impl Session {
                 | ResponseCode::STORE_NOT_AVAILABLE
         );
         if refused_storage && self.storage_count == Some(0) {
-            SessionError::Locked { op, code }
+            SessionError::Locked {
+                op,
+                code,
+                hint: self.no_storage_hint(),
+            }
         } else {
             SessionError::Device { op, code }
         }

@@ -780,3 +780,62 @@ fn an_all_objects_query_that_times_out_is_cancelled_and_the_walk_goes_folder_by_
     assert!(session.walk(StorageId(0x20001), None).unwrap().is_empty());
     assert_eq!(session.stats().count(PROP_LIST), 3);
 }
+
+#[test]
+fn an_untrusted_iphone_is_waited_for_with_its_own_words() {
+    let (mut session, device) = open(&[], 512);
+    device.push(data(
+        OperationCode::GET_STORAGE_IDS,
+        1,
+        &u32_array(&[0xFEED_FACE]),
+    ));
+    device.push(ok(1, &[]));
+    // The user taps Trust: the placeholder goes, the real storage comes.
+    device.push_event(crate::ptp::Message::event(0x4005u16, 0, &[0xFEED_FACE]).encode());
+    device.push_event(crate::ptp::Message::event(0x4004u16, 0, &[0x10001]).encode());
+    device.push(data(OperationCode::GET_STORAGE_IDS, 2, &u32_array(&[0x10001])));
+    device.push(ok(2, &[]));
+    assert!(session.storage_ids().unwrap().is_empty());
+    assert!(session.is_untrusted());
+    assert!(session.no_storage_hint().contains("tap Trust on the iPhone"));
+    assert_eq!(
+        session.wait_for_storages(Duration::from_secs(5)).unwrap(),
+        [StorageId(0x10001)]
+    );
+    assert!(!session.is_untrusted());
+    assert_eq!(session.no_storage_hint(), LOCKED_HINT);
+}
+
+#[test]
+fn empty_card_slots_and_unavailable_storages_are_skipped_and_kept_for_the_report() {
+    let (mut session, device) = open(&[], 512);
+    device.push(data(
+        OperationCode::GET_STORAGE_IDS,
+        1,
+        &u32_array(&[0x10001, 0x20000, 0x30001]),
+    ));
+    device.push(ok(1, &[]));
+    device.push(response(ResponseCode::STORE_NOT_AVAILABLE, 2, &[]));
+    assert_eq!(
+        session.storage_ids().unwrap(),
+        [StorageId(0x10001), StorageId(0x30001)]
+    );
+    assert_eq!(
+        session.storage_info_if_available(StorageId(0x30001)).unwrap(),
+        None
+    );
+    let skipped: Vec<_> = session
+        .skipped_storages()
+        .iter()
+        .map(|s| (s.id, s.reason, s.is_failure()))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            (StorageId(0x20000), unusable::SkipReason::EmptySlot, false),
+            (StorageId(0x30001), unusable::SkipReason::NotAvailable, true)
+        ]
+    );
+    // GetStorageInfo was never asked for the empty slot.
+    assert_eq!(session.stats().count(OperationCode::GET_STORAGE_INFO), 1);
+}

@@ -5,6 +5,8 @@
 //! - [`error`]: the error type and the words for each failure.
 //! - `ops`: one method per MTP operation (GetObject, SendObject, …).
 //! - [`listing`]: walking a storage with as few round trips as the device allows.
+//! - `storage`: the storages (waiting for a locked phone), choosing one by
+//!   name or id, and resolving a path to its storage and object.
 //!
 //! Opening: GetDeviceInfo, then OpenSession with session id 1; a device that
 //! answers GetDeviceInfo outside a session with Session Not Open (0x2003) or
@@ -23,6 +25,7 @@ pub mod listing;
 mod ops;
 mod phases;
 mod stats;
+mod storage;
 pub mod timeouts;
 pub mod unusable;
 
@@ -32,6 +35,7 @@ pub use error::{LOCKED_HINT, SessionError};
 pub use listing::{Entry, ListingStrategy};
 pub use ops::{ALL, PropListQuery, ROOT};
 pub use stats::TransactionStats;
+pub use storage::{Place, ResolveError, Storage, StorageSelector};
 pub use timeouts::Timeouts;
 pub use unusable::{SkipReason, SkippedStorage, UNTRUSTED_HINT};
 

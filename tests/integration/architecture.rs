@@ -10,12 +10,13 @@ use walkdir::WalkDir;
 /// Each library layer and the layers it may import (besides itself).
 const LAYERS: &[(&str, &[&str])] = &[
     ("ptp", &[]),
+    ("lock_file", &[]),
     ("transport", &["ptp"]),
     ("session", &["ptp", "transport"]),
     ("sim", &["ptp", "transport"]),
-    ("sort", &["ptp"]),
-    ("pull", &["ptp", "session", "sort"]),
-    ("auto", &["ptp", "transport", "session", "sort", "pull", "sim"]),
+    ("sort", &["ptp", "lock_file"]),
+    ("pull", &["ptp", "session", "sort", "lock_file"]),
+    ("auto", &["ptp", "transport", "session", "sort", "pull", "sim", "lock_file"]),
 ];
 
 /// The subcommands' modules under src/commands.

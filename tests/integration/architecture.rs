@@ -13,10 +13,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("lock_file", &[]),
     ("transport", &["ptp"]),
     ("session", &["ptp", "transport"]),
-    ("sim", &["ptp", "transport"]),
     ("sort", &["ptp", "lock_file"]),
     ("pull", &["ptp", "session", "sort", "lock_file"]),
-    ("auto", &["ptp", "transport", "session", "sort", "pull", "sim", "lock_file"]),
+    ("auto", &["ptp", "transport", "session", "sort", "pull", "lock_file"]),
+    // Test support above the product: a simulated phone is an `auto::Arrival` too.
+    ("sim", &["ptp", "transport", "auto"]),
 ];
 
 /// The subcommands' modules under src/commands.

@@ -15,7 +15,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("session", &["ptp", "transport"]),
     ("sort", &["ptp", "lock_file"]),
     ("pull", &["ptp", "session", "sort", "lock_file"]),
-    ("auto", &["ptp", "transport", "session", "sort", "pull", "lock_file"]),
+    (
+        "auto",
+        &["ptp", "transport", "session", "sort", "pull", "lock_file"],
+    ),
     // Test support above the product: a simulated phone is an `auto::Arrival` too.
     ("sim", &["ptp", "transport", "auto"]),
 ];

@@ -9,6 +9,7 @@
 //! Nothing here talks to a device: the pull hands over a byte prefix to date and a
 //! finished temp file to file.
 
+mod batch;
 pub mod date;
 pub mod file;
 pub mod plan;

@@ -15,7 +15,8 @@ use std::thread;
 use chrono::TimeZone;
 
 use super::date::{ZoneHints, ZoneSource};
-use super::file::DryRun;
+use super::batch::CopyBatch;
+use super::file::{DryRun, same_content};
 use super::{DateResolver, Dated, Filed, Filer, Mode, Moment, Outcome, SortError, Template, plan};
 
 /// Files that travel with the file of the same base name (`IMG_1.xmp` or `IMG_1.jpg.xmp`
@@ -131,11 +132,25 @@ where
     });
     let mut sink = if options.dry_run {
         Sink::Dry(DryRun::new(dest))
+    } else if options.mode == Mode::Copy {
+        Sink::Staged(Staged::new(dest)?)
     } else {
         // The sources are the user's files, on disk before the run.
         Sink::Real(Filer::new(dest, options.mode).settled_sources())
     };
+    let mut waiting = Vec::new();
     for (item, planned) in walk.items.iter().zip(planned) {
+        waiting.push((item, sink.stage(item, planned)));
+        if sink.batch_is_full() {
+            sink.make_durable()?;
+            for (item, planned) in waiting.drain(..) {
+                file_item(&mut sink, item, planned, &mut emit);
+            }
+            sink.end_batch()?;
+        }
+    }
+    sink.make_durable()?;
+    for (item, planned) in waiting.drain(..) {
         file_item(&mut sink, item, planned, &mut emit);
     }
     sink.finish()?;
@@ -376,20 +391,132 @@ fn parallel_map<T: Sync, U: Send>(items: &[T], jobs: NonZeroUsize, f: impl Fn(&T
 /// Files for real, or only decides.
 enum Sink {
     Real(Filer),
+    /// Copy mode: copies staged and made durable a batch at a time, then moved into place.
+    Staged(Staged),
     Dry(DryRun),
 }
 
+/// The copy mode's state: staged copies by source, and the filer that places them.
+struct Staged {
+    dest: PathBuf,
+    filer: Filer,
+    batch: CopyBatch,
+    copies: HashMap<PathBuf, Result<StagedCopy, SortError>>,
+}
+
+enum StagedCopy {
+    /// Copied to this staged file, to be moved into place.
+    At(PathBuf),
+    /// The planned name already holds these bytes: nothing was copied.
+    Duplicate(PathBuf),
+}
+
+impl Staged {
+    fn new(dest: &Path) -> Result<Staged, SortError> {
+        Ok(Staged {
+            dest: dest.to_owned(),
+            // The staged copies were fsynced by the batch: no second fsync before the move.
+            filer: Filer::new(dest, Mode::Move).settled_sources(),
+            batch: CopyBatch::new(dest)?,
+            copies: HashMap::new(),
+        })
+    }
+
+    /// Copies an item's files aside; a main file whose planned name holds the same bytes
+    /// (a run repeated) is not copied at all.
+    fn stage(&mut self, item: &Item, planned: &Planned) {
+        let existing = self.dest.join(&planned.path);
+        let duplicate = fs::symlink_metadata(&existing).is_ok_and(|m| m.is_file())
+            && same_content(&item.main, &existing).unwrap_or(false);
+        let main = match duplicate {
+            true => Ok(StagedCopy::Duplicate(existing)),
+            false => self.batch.stage(&item.main).map(StagedCopy::At),
+        };
+        self.copies.insert(item.main.clone(), main);
+        for sidecar in &item.sidecars {
+            let copy = self.batch.stage(&sidecar.path).map(StagedCopy::At);
+            self.copies.insert(sidecar.path.clone(), copy);
+        }
+    }
+
+    /// Removes the copies nothing was filed from (sidecars of a main file that failed),
+    /// then makes the batch's renames durable.
+    fn end_batch(&mut self) -> Result<(), SortError> {
+        for (_, copy) in self.copies.drain() {
+            if let Ok(StagedCopy::At(staged)) = copy {
+                self.batch.discard(&staged);
+            }
+        }
+        self.filer.sync()
+    }
+
+    fn file(&mut self, planned: &Path, src: &Path) -> Result<Filed, SortError> {
+        let staged = match self.copies.remove(src) {
+            Some(staged) => staged?,
+            None => self.batch.stage(src).map(StagedCopy::At)?,
+        };
+        let staged = match staged {
+            StagedCopy::Duplicate(path) => {
+                return Ok(Filed {
+                    path,
+                    outcome: Outcome::Duplicate,
+                });
+            }
+            StagedCopy::At(staged) => staged,
+        };
+        let filed = self.filer.file(planned, &staged);
+        if !matches!(&filed, Ok(f) if f.outcome != Outcome::Duplicate) {
+            self.batch.discard(&staged);
+        }
+        filed
+    }
+}
+
 impl Sink {
+    /// Readies an item for filing (copy mode: copies it aside).
+    fn stage(&mut self, item: &Item, planned: Result<Planned, SortError>) -> Result<Planned, SortError> {
+        if let (Sink::Staged(staged), Ok(planned)) = (&mut *self, &planned) {
+            staged.stage(item, planned);
+        }
+        planned
+    }
+
+    fn batch_is_full(&self) -> bool {
+        match self {
+            Sink::Staged(staged) => staged.batch.is_full(),
+            // Nothing is staged: file each item at once.
+            Sink::Real(_) | Sink::Dry(_) => true,
+        }
+    }
+
+    fn make_durable(&mut self) -> Result<(), SortError> {
+        match self {
+            Sink::Staged(staged) => staged.batch.make_durable(),
+            Sink::Real(_) | Sink::Dry(_) => Ok(()),
+        }
+    }
+
     fn file(&mut self, planned: &Path, src: &Path) -> Result<Filed, SortError> {
         match self {
             Sink::Real(filer) => filer.file(planned, src),
+            Sink::Staged(staged) => staged.file(planned, src),
             Sink::Dry(dry_run) => dry_run.file(planned, src),
         }
     }
 
+    /// Copy mode: makes the batch's renames durable (each touched folder fsynced once).
+    fn end_batch(&mut self) -> Result<(), SortError> {
+        match self {
+            Sink::Staged(staged) => staged.end_batch(),
+            Sink::Real(_) | Sink::Dry(_) => Ok(()),
+        }
+    }
+
+    /// Makes the renames so far durable (their folders fsynced).
     fn finish(&mut self) -> Result<(), SortError> {
         match self {
             Sink::Real(filer) => filer.sync(),
+            Sink::Staged(staged) => staged.end_batch(),
             Sink::Dry(_) => Ok(()),
         }
     }

@@ -347,3 +347,31 @@ fn fatal_problems_exit_with_2() {
     }
     assert!(!missing.exists());
 }
+
+#[test]
+fn copies_are_made_durable_in_batches_and_a_cut_runs_staged_copies_are_removed() {
+    let root = TempDir::new().unwrap();
+    let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+    // More than two batches of 64, and a sidecar riding along in each.
+    for i in 0..150u32 {
+        let day = i % 28 + 1;
+        put(
+            &src.join(format!("DCIM/IMG_{i:03}.jpg")),
+            &photo(&format!("2024:05:{day:02} 10:00:{:02}", i % 60)),
+            SOME_MTIME,
+        );
+        put(&src.join(format!("DCIM/IMG_{i:03}.xmp")), format!("edit {i}").as_bytes(), SOME_MTIME);
+    }
+    // What a run cut between its copy and its rename leaves.
+    let staged = dest.join(".mtpull/tmp/sort-copy-1-1.tmp");
+    put(&staged, b"half a photo", SOME_MTIME);
+
+    let output = mtpull(["sort".as_ref(), src.as_os_str(), dest.as_os_str()], UTC);
+    assert!(output.status.success(), "{output:?}");
+    let filed = tree(&dest);
+    assert_eq!(filed.len(), 300, "every photo and sidecar, nothing staged left");
+    assert!(filed.iter().all(|(path, _)| path.starts_with("2024/05/")));
+    assert!(filed.contains(&("2024/05/02/IMG_001.xmp".to_owned(), b"edit 1".to_vec())));
+    assert!(!staged.exists());
+    assert_eq!(tree(&src).len(), 300, "a copy leaves the source alone");
+}

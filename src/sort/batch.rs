@@ -51,7 +51,11 @@ impl CopyBatch {
     /// Copies `src` (data and mtime) to a new staged file, not yet fsynced.
     pub fn stage(&mut self, src: &Path) -> Result<PathBuf, SortError> {
         self.serial += 1;
-        let name = format!("{STAGED_PREFIX}{}-{}{STAGED_SUFFIX}", std::process::id(), self.serial);
+        let name = format!(
+            "{STAGED_PREFIX}{}-{}{STAGED_SUFFIX}",
+            std::process::id(),
+            self.serial
+        );
         let path = self.dir.join(name);
         let copied = copy_data(src, &path);
         match copied {

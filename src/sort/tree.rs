@@ -14,14 +14,19 @@ use std::thread;
 
 use chrono::TimeZone;
 
-use super::date::{ZoneHints, ZoneSource};
 use super::batch::CopyBatch;
-use super::file::{DryRun, same_content};
+use super::date::{ZoneHints, ZoneSource};
+use super::file::{DryRun, MAX_CLASH_SUFFIX, numbered, same_content};
+use super::plan::split_extension;
 use super::{DateResolver, Dated, Filed, Filer, Mode, Moment, Outcome, SortError, Template, plan};
 
 /// Files that travel with the file of the same base name (`IMG_1.xmp` or `IMG_1.jpg.xmp`
 /// with `IMG_1.jpg`): edits, Apple adjustments, video thumbnails.
 const SIDECAR_EXTENSIONS: [&str; 3] = ["xmp", "aae", "thm"];
+/// Photos a video of the same base name pairs with (Live Photos, motion photos).
+const PAIR_PHOTOS: [&str; 5] = ["heic", "heif", "jpg", "jpeg", "dng"];
+/// Videos that pair with a photo of the same base name.
+const PAIR_VIDEOS: [&str; 2] = ["mov", "mp4"];
 
 #[derive(Debug, Clone)]
 pub struct TreeOptions {
@@ -131,7 +136,7 @@ where
         Ok(Planned { dated, path })
     });
     let mut sink = if options.dry_run {
-        Sink::Dry(DryRun::new(dest))
+        Sink::Dry(DryRun::new(dest), HashMap::new())
     } else if options.mode == Mode::Copy {
         Sink::Staged(Staged::new(dest)?)
     } else {
@@ -144,14 +149,14 @@ where
         if sink.batch_is_full() {
             sink.make_durable()?;
             for (item, planned) in waiting.drain(..) {
-                file_item(&mut sink, item, planned, &mut emit);
+                file_item(&mut sink, dest, item, planned, &mut emit);
             }
             sink.end_batch()?;
         }
     }
     sink.make_durable()?;
     for (item, planned) in waiting.drain(..) {
-        file_item(&mut sink, item, planned, &mut emit);
+        file_item(&mut sink, dest, item, planned, &mut emit);
     }
     sink.finish()?;
     Ok(summary)
@@ -269,9 +274,9 @@ impl Walk {
 fn group_sidecars(mut files: Vec<PathBuf>) -> Vec<Item> {
     files.sort();
     let (sidecars, mains): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| sidecar_extension(f).is_some());
-    let names: Vec<String> = mains.iter().map(|m| file_name(m)).collect();
+    let mut items = pair_videos_with_photos(mains);
+    let names: Vec<String> = items.iter().map(|item| file_name(&item.main)).collect();
     let owners = owners_by_base_name(&names);
-    let mut items: Vec<Item> = mains.into_iter().map(Item::alone).collect();
     for path in sidecars {
         let extension = sidecar_extension(&path).unwrap_or_default().to_owned();
         let name = file_name(&path);
@@ -284,6 +289,51 @@ fn group_sidecars(mut files: Vec<PathBuf>) -> Vec<Item> {
             None => items.push(Item::alone(path)),
         }
     }
+    items
+}
+
+/// One item per file, except that a video named like a photo of the same folder less
+/// the extensions (`IMG_1.HEIC` + `IMG_1.MOV`: a Live Photo; `PXL_2.MP.jpg` + `PXL_2.mp4`
+/// or `MVIMG_3.jpg` + `MVIMG_3.mp4`: a motion photo with its side video) travels with
+/// the photo: same folder, same base name, dated by the photo.
+fn pair_videos_with_photos(mains: Vec<PathBuf>) -> Vec<Item> {
+    let has_extension = |path: &Path, list: &[&str]| {
+        path.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| list.iter().any(|l| l.eq_ignore_ascii_case(e)))
+    };
+    let mut photos: HashMap<String, usize> = HashMap::new();
+    let mut items = Vec::new();
+    let mut videos = Vec::new();
+    for main in mains {
+        if has_extension(&main, &PAIR_VIDEOS) {
+            videos.push(main);
+            continue;
+        }
+        if has_extension(&main, &PAIR_PHOTOS) {
+            let name = file_name(&main);
+            photos
+                .entry(split_extension(&name).0.to_owned())
+                .or_insert(items.len());
+        }
+        items.push(Item::alone(main));
+    }
+    for video in videos {
+        let name = file_name(&video);
+        let (stem, extension) = split_extension(&name);
+        match photos.get(stem) {
+            Some(&index) => {
+                let photo = file_name(&items[index].main);
+                items[index].sidecars.push(Sidecar {
+                    dropped: split_extension(&photo).1.matches('.').count(),
+                    extension: extension.trim_start_matches('.').to_owned(),
+                    path: video,
+                });
+            }
+            None => items.push(Item::alone(video)),
+        }
+    }
+    items.sort_by(|a, b| a.main.cmp(&b.main));
     items
 }
 
@@ -393,7 +443,8 @@ enum Sink {
     Real(Filer),
     /// Copy mode: copies staged and made durable a batch at a time, then moved into place.
     Staged(Staged),
-    Dry(DryRun),
+    /// What a dry run would do, and what it would put where (path → source).
+    Dry(DryRun, HashMap<PathBuf, PathBuf>),
 }
 
 /// The copy mode's state: staged copies by source, and the filer that places them.
@@ -453,14 +504,24 @@ impl Staged {
     fn file(&mut self, planned: &Path, src: &Path) -> Result<Filed, SortError> {
         let staged = match self.copies.remove(src) {
             Some(staged) => staged?,
-            None => self.batch.stage(src).map(StagedCopy::At)?,
+            None => {
+                let staged = self.batch.stage(src)?;
+                self.batch.make_durable()?;
+                StagedCopy::At(staged)
+            }
         };
         let staged = match staged {
-            StagedCopy::Duplicate(path) => {
+            StagedCopy::Duplicate(path) if path == self.dest.join(planned) => {
                 return Ok(Filed {
                     path,
                     outcome: Outcome::Duplicate,
                 });
+            }
+            // Its pair moved it to another name after all: copy it now, durably.
+            StagedCopy::Duplicate(_) => {
+                let staged = self.batch.stage(src)?;
+                self.batch.make_durable()?;
+                staged
             }
             StagedCopy::At(staged) => staged,
         };
@@ -485,14 +546,14 @@ impl Sink {
         match self {
             Sink::Staged(staged) => staged.batch.is_full(),
             // Nothing is staged: file each item at once.
-            Sink::Real(_) | Sink::Dry(_) => true,
+            Sink::Real(_) | Sink::Dry(..) => true,
         }
     }
 
     fn make_durable(&mut self) -> Result<(), SortError> {
         match self {
             Sink::Staged(staged) => staged.batch.make_durable(),
-            Sink::Real(_) | Sink::Dry(_) => Ok(()),
+            Sink::Real(_) | Sink::Dry(..) => Ok(()),
         }
     }
 
@@ -500,7 +561,13 @@ impl Sink {
         match self {
             Sink::Real(filer) => filer.file(planned, src),
             Sink::Staged(staged) => staged.file(planned, src),
-            Sink::Dry(dry_run) => dry_run.file(planned, src),
+            Sink::Dry(dry_run, claims) => {
+                let filed = dry_run.file(planned, src)?;
+                if filed.outcome != Outcome::Duplicate {
+                    claims.insert(filed.path.clone(), src.to_owned());
+                }
+                Ok(filed)
+            }
         }
     }
 
@@ -508,7 +575,7 @@ impl Sink {
     fn end_batch(&mut self) -> Result<(), SortError> {
         match self {
             Sink::Staged(staged) => staged.end_batch(),
-            Sink::Real(_) | Sink::Dry(_) => Ok(()),
+            Sink::Real(_) | Sink::Dry(..) => Ok(()),
         }
     }
 
@@ -517,7 +584,38 @@ impl Sink {
         match self {
             Sink::Real(filer) => filer.sync(),
             Sink::Staged(staged) => staged.end_batch(),
-            Sink::Dry(_) => Ok(()),
+            Sink::Dry(..) => Ok(()),
+        }
+    }
+
+    /// The first `-N` (0: none) under which the item's main file and every file that
+    /// travels with it find their names vacant or holding their own bytes, so that a
+    /// clash renames them together (`IMG_1-1.HEIC` with `IMG_1-1.MOV`).
+    fn suffix_free_for_all(&self, dest: &Path, planned: &Path, item: &Item) -> u32 {
+        let main_name = file_name(planned);
+        (0..=MAX_CLASH_SUFFIX)
+            .find(|&n| {
+                let main = planned.with_file_name(numbered(&main_name, n));
+                let usable = |planned: &Path, src: &Path| self.usable(&dest.join(planned), src);
+                usable(&main, &item.main)
+                    && item
+                        .sidecars
+                        .iter()
+                        .all(|sidecar| usable(&sidecar.planned_beside(&main), &sidecar.path))
+            })
+            .unwrap_or(0)
+    }
+
+    /// Whether `path` is vacant or holds the bytes of `src` (in a dry run: would).
+    fn usable(&self, path: &Path, src: &Path) -> bool {
+        if let Sink::Dry(_, claims) = self
+            && let Some(claimed_by) = claims.get(path)
+        {
+            return same_content(src, claimed_by).unwrap_or(false);
+        }
+        match fs::symlink_metadata(path) {
+            Ok(meta) => meta.is_file() && same_content(src, path).unwrap_or(false),
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
         }
     }
 }
@@ -525,14 +623,24 @@ impl Sink {
 /// Files a main file, then its sidecars beside wherever it went.
 fn file_item(
     sink: &mut Sink,
+    dest: &Path,
     item: &Item,
     planned: Result<Planned, SortError>,
     emit: &mut impl FnMut(Event),
 ) {
     let (dated, result) = match planned {
         Ok(Planned { dated, path }) => {
+            // A pair or a file with sidecars takes the first suffix free for all of them.
+            let suffix = match item.sidecars.is_empty() {
+                true => 0,
+                false => sink.suffix_free_for_all(dest, &path, item),
+            };
+            let target = path.with_file_name(numbered(&file_name(&path), suffix));
             // Where it landed, as a planned path: the planned folder and the final name.
-            let result = sink.file(&path, &item.main).map(|filed| {
+            let result = sink.file(&target, &item.main).map(|mut filed| {
+                if suffix > 0 && filed.outcome == Outcome::Filed {
+                    filed.outcome = Outcome::Renamed(suffix);
+                }
                 let landed = path.with_file_name(file_name(&filed.path));
                 (filed, landed)
             });
@@ -600,8 +708,7 @@ mod tests {
             "lonely.xmp",
         ]);
         let expected = vec![
-            grouped("IMG_0002.HEIC", &[("IMG_0002.AAE", 1)]),
-            grouped("IMG_0002.MOV", &[]),
+            grouped("IMG_0002.HEIC", &[("IMG_0002.MOV", 1), ("IMG_0002.AAE", 1)]),
             grouped("IMG_1.jpg", &[("IMG_1.xmp", 1)]),
             grouped("MVI_3.MP4", &[("MVI_3.THM", 1)]),
             grouped("PXL_4.MP.jpg", &[("PXL_4.MP.jpg.xmp", 0)]),

@@ -1,10 +1,12 @@
 //! What a backup run will copy: the selected device files less those the
-//! manifest already holds. Pure: no device, no disk.
+//! manifest already holds, with the files that travel with them (sidecars such as
+//! `.aae` edits, a Live Photo's video). Pure: no device, no disk.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::remote::{FileKey, RemoteFile};
-use super::select::Selection;
+use super::select::{Selection, media_kind};
+use crate::sort::{Follows, follows};
 
 /// The files of one device that a run copies, and those it skips.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +19,9 @@ pub struct Plan {
     pub already: Vec<RemoteFile>,
     /// Files listed but not selected (kind, globs, `--since`).
     pub not_selected: usize,
+    /// Files that travel with another (by key): its key, and how the name follows.
+    /// Each comes right after the file it travels with.
+    pub travels_with: HashMap<FileKey, (FileKey, Follows)>,
 }
 
 impl Plan {
@@ -36,19 +41,43 @@ impl Plan {
         let mut seen = HashSet::new();
         let mut listed: Vec<RemoteFile> = listed.into_iter().collect();
         listed.sort_by(|a, b| (a.storage_id, &a.path).cmp(&(b.storage_id, &b.path)));
-        for file in listed {
-            if !selection.wants(&file) {
-                plan.not_selected += 1;
-                continue;
-            }
+        listed.retain(|file| seen.insert(file.key(serial)));
+        let leads = leads(&listed);
+        let wanted: Vec<bool> = listed.iter().map(|file| selection.wants(file)).collect();
+        // A sidecar (not media: `.aae`, `.xmp`) goes wherever the file it travels with
+        // goes, whatever the selection; a Live Photo's video is selected as a video.
+        let selected = |i: usize| {
+            wanted[i]
+                || (media_kind(listed[i].name(), listed[i].format).is_none()
+                    && leads[i].as_ref().is_some_and(|(main, _)| wanted[*main]))
+        };
+        let mut order: Vec<usize> = (0..listed.len()).filter(|&i| selected(i)).collect();
+        plan.not_selected = listed.len() - order.len();
+        // Followers right after their file: (storage, folder, lead's name, follower, name).
+        let sort_key = |i: usize| {
+            let lead = leads[i].as_ref().map_or(i, |(main, _)| *main);
+            (
+                listed[i].storage_id,
+                folder_of(&listed[i].path),
+                listed[lead].name(),
+                lead != i,
+                listed[i].name(),
+            )
+        };
+        order.sort_by(|&a, &b| sort_key(a).cmp(&sort_key(b)));
+        for i in order {
+            let file = &listed[i];
             let key = file.key(serial);
-            if !seen.insert(key.clone()) {
-                continue;
+            if let Some((main, follows)) = &leads[i]
+                && selected(*main)
+            {
+                plan.travels_with
+                    .insert(key.clone(), (listed[*main].key(serial), follows.clone()));
             }
             if backed_up.contains(&key) {
-                plan.already.push(file);
+                plan.already.push(file.clone());
             } else {
-                plan.to_copy.push(file);
+                plan.to_copy.push(file.clone());
             }
         }
         plan
@@ -58,6 +87,29 @@ impl Plan {
     pub fn bytes_to_copy(&self) -> u64 {
         self.to_copy.iter().map(|file| file.size).sum()
     }
+}
+
+/// For each file, the file of its folder it travels with, if any (indexes into `files`).
+fn leads(files: &[RemoteFile]) -> Vec<Option<(usize, Follows)>> {
+    let mut folders: HashMap<(u32, &str), Vec<usize>> = HashMap::new();
+    for (i, file) in files.iter().enumerate() {
+        folders
+            .entry((file.storage_id.0, folder_of(&file.path)))
+            .or_default()
+            .push(i);
+    }
+    let mut leads = vec![None; files.len()];
+    for members in folders.values() {
+        let names: Vec<&str> = members.iter().map(|&i| files[i].name()).collect();
+        for (position, &i) in members.iter().enumerate() {
+            leads[i] = follows(names[position], &names).map(|f| (members[f.main], f));
+        }
+    }
+    leads
+}
+
+fn folder_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(folder, _)| folder)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 pub use date::{DateResolver, DateSource, Dated, HEAD_LEN, Moment};
 pub use file::{Filed, Filer, Mode, Outcome, file_into};
 pub use plan::{Template, UNDATED_DIR, plan, safe_name};
-pub use tree::{Event, FileReport, Summary, TreeOptions, sort_tree};
+pub use tree::{Event, FileReport, Follows, Summary, TreeOptions, follows, sort_tree};
 
 /// What can go wrong while dating or filing, with the path a person needs to act on.
 #[derive(Debug, thiserror::Error)]

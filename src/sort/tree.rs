@@ -297,11 +297,6 @@ fn group_sidecars(mut files: Vec<PathBuf>) -> Vec<Item> {
 /// or `MVIMG_3.jpg` + `MVIMG_3.mp4`: a motion photo with its side video) travels with
 /// the photo: same folder, same base name, dated by the photo.
 fn pair_videos_with_photos(mains: Vec<PathBuf>) -> Vec<Item> {
-    let has_extension = |path: &Path, list: &[&str]| {
-        path.extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| list.iter().any(|l| l.eq_ignore_ascii_case(e)))
-    };
     let mut photos: HashMap<String, usize> = HashMap::new();
     let mut items = Vec::new();
     let mut videos = Vec::new();
@@ -335,6 +330,62 @@ fn pair_videos_with_photos(mains: Vec<PathBuf>) -> Vec<Item> {
     }
     items.sort_by(|a, b| a.main.cmp(&b.main));
     items
+}
+
+/// How a file travels with another of its folder: a sidecar with its photo, a paired
+/// video with its photo. For files the pull fetches one at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Follows {
+    /// The index, in the folder's names, of the file it travels with.
+    pub main: usize,
+    dropped: usize,
+    extension: String,
+}
+
+impl Follows {
+    /// The name it takes beside its main file, once that is filed as `main_name`.
+    pub fn name_beside(&self, main_name: &str) -> String {
+        format!("{}.{}", drop_extensions(main_name, self.dropped), self.extension)
+    }
+}
+
+/// Whether the file `name` of a folder holding `folder` (all names, `name` among them)
+/// travels with another: by the same rules as [`sort_tree`] groups files.
+pub fn follows(name: &str, folder: &[&str]) -> Option<Follows> {
+    if let Some(extension) = sidecar_extension(Path::new(name)) {
+        let base = &name[..name.len() - extension.len() - 1];
+        let mains: Vec<(usize, String)> = folder
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| sidecar_extension(Path::new(n)).is_none())
+            .map(|(i, n)| (i, (*n).to_owned()))
+            .collect();
+        let names: Vec<String> = mains.iter().map(|(_, n)| n.clone()).collect();
+        let (index, dropped) = *owners_by_base_name(&names).get(base)?;
+        return Some(Follows {
+            main: mains[index].0,
+            dropped,
+            extension: extension.to_owned(),
+        });
+    }
+    if !has_extension(Path::new(name), &PAIR_VIDEOS) {
+        return None;
+    }
+    let (stem, extension) = split_extension(name);
+    let (main, photo) = folder.iter().enumerate().find(|(_, other)| {
+        has_extension(Path::new(other), &PAIR_PHOTOS) && split_extension(other).0 == stem
+    })?;
+    Some(Follows {
+        main,
+        dropped: split_extension(photo).1.matches('.').count(),
+        extension: extension.trim_start_matches('.').to_owned(),
+    })
+}
+
+fn has_extension(path: &Path, list: &[&str]) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| list.iter().any(|l| l.eq_ignore_ascii_case(e)))
 }
 
 /// Every base name a sidecar could have for each file (`a.MP.jpg`: `a.MP.jpg`, `a.MP`,
@@ -727,6 +778,36 @@ mod tests {
         assert_eq!(sidecar(1).name_beside("IMG_1-1.jpg"), "IMG_1-1.xmp");
         assert_eq!(sidecar(0).name_beside("IMG_1-1.jpg"), "IMG_1-1.jpg.xmp");
         assert_eq!(sidecar(1).name_beside("PXL_4-2.MP.jpg"), "PXL_4-2.MP.xmp");
+    }
+
+    #[test]
+    fn a_pulled_file_follows_its_photo_by_the_same_rules() {
+        let folder = [
+            "IMG_2.AAE",
+            "IMG_2.HEIC",
+            "IMG_2.MOV",
+            "PXL_4.MP.jpg",
+            "PXL_4.mp4",
+            "VID_5.mp4",
+            "x.xmp",
+        ];
+        let follows_in = |name| follows(name, &folder);
+        assert_eq!(follows_in("IMG_2.AAE").map(|f| f.main), Some(1));
+        assert_eq!(
+            follows_in("IMG_2.AAE").unwrap().name_beside("IMG_2-1.HEIC"),
+            "IMG_2-1.AAE"
+        );
+        assert_eq!(
+            follows_in("IMG_2.MOV").unwrap().name_beside("IMG_2-1.HEIC"),
+            "IMG_2-1.MOV"
+        );
+        assert_eq!(
+            follows_in("PXL_4.mp4").unwrap().name_beside("PXL_4-1.MP.jpg"),
+            "PXL_4-1.mp4"
+        );
+        assert_eq!(follows_in("IMG_2.HEIC"), None);
+        assert_eq!(follows_in("VID_5.mp4"), None);
+        assert_eq!(follows_in("x.xmp"), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 
 use super::SortError;
+use super::state::{STATE_DIR, TEMP_DIR};
 
 /// Files copied before their data is fsynced and renamed into place.
 pub const BATCH_FILES: usize = 64;
@@ -37,7 +38,7 @@ pub struct CopyBatch {
 impl CopyBatch {
     /// Stages into `DEST/.mtpull/tmp/`, first removing what a cut run left there.
     pub fn new(dest: &Path) -> Result<CopyBatch, SortError> {
-        let dir = dest.join(".mtpull").join("tmp");
+        let dir = dest.join(STATE_DIR).join(TEMP_DIR);
         fs::create_dir_all(&dir).map_err(SortError::io("create folder", &dir))?;
         remove_leftovers(&dir).map_err(SortError::io("remove stale copies in", &dir))?;
         Ok(CopyBatch {

@@ -18,6 +18,7 @@ use super::batch::CopyBatch;
 use super::date::{ZoneHints, ZoneSource};
 use super::file::{DryRun, MAX_CLASH_SUFFIX, numbered, same_content};
 use super::plan::split_extension;
+use super::state::{DestLock, is_state_dir};
 use super::{DateResolver, Dated, Filed, Filer, Mode, Moment, Outcome, SortError, Template, plan};
 
 /// Files that travel with the file of the same base name (`IMG_1.xmp` or `IMG_1.jpg.xmp`
@@ -119,6 +120,22 @@ where
     if dest.exists() && !dest.is_dir() {
         return Err(SortError::NotAFolder(dest.to_owned()));
     }
+    // The only writer in DEST: what a cut run left there can be finished or removed.
+    let _lock = match options.dry_run {
+        true => None,
+        false => Some(DestLock::acquire(dest)?),
+    };
+    let mut sink = if options.dry_run {
+        Sink::Dry(DryRun::new(dest), HashMap::new())
+    } else if options.mode == Mode::Copy {
+        Sink::Staged(Staged::new(dest)?)
+    } else {
+        // The sources are the user's files, on disk before the run.
+        let mut filer = Filer::new(dest, options.mode).settled_sources();
+        // Before the walk: finishing a cut move removes its source.
+        filer.open()?;
+        Sink::Real(filer)
+    };
     let mut summary = Summary::default();
     let mut emit = |event: Event| {
         summary.count(&event);
@@ -135,14 +152,6 @@ where
         let path = plan(&options.template, dated.as_ref(), &file_name(&item.main));
         Ok(Planned { dated, path })
     });
-    let mut sink = if options.dry_run {
-        Sink::Dry(DryRun::new(dest), HashMap::new())
-    } else if options.mode == Mode::Copy {
-        Sink::Staged(Staged::new(dest)?)
-    } else {
-        // The sources are the user's files, on disk before the run.
-        Sink::Real(Filer::new(dest, options.mode).settled_sources())
-    };
     let mut waiting = Vec::new();
     for (item, planned) in walk.items.iter().zip(planned) {
         waiting.push((item, sink.stage(item, planned)));
@@ -233,6 +242,12 @@ impl Walk {
             };
             let path = entry.path();
             match entry.file_type() {
+                Ok(_) if is_state_dir(&entry.file_name()) => {
+                    self.skipped(path, "mtpull's own state, never sorted")
+                }
+                Ok(t) if t.is_file() && is_leftover_copy(&entry.file_name()) => {
+                    self.skipped(path, "a copy an interrupted mtpull left, not a photo")
+                }
                 Ok(t) if t.is_file() => files.push(path),
                 Ok(t) if t.is_dir() => folders.push(path),
                 Ok(t) if t.is_symlink() => self.skipped(path, "symbolic link, not followed"),
@@ -240,7 +255,13 @@ impl Walk {
                 Err(e) => self.failed(&path, SortError::io("look at", &path)(e)),
             }
         }
-        self.items.extend(group_sidecars(files));
+        let (items, orphans) = group_sidecars(files);
+        self.items.extend(items);
+        for orphan in orphans {
+            // Dated on its own it would land away from its photo (already moved,
+            // say, by a run that was cut): it stays.
+            self.skipped(orphan, "sidecar with no photo beside it: left where it is");
+        }
         folders.sort();
         for folder in folders {
             if !self.is_dest(&folder) {
@@ -268,15 +289,22 @@ impl Walk {
     }
 }
 
+/// A hidden copy a cut run of an older mtpull left beside its target.
+fn is_leftover_copy(name: &std::ffi::OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    name.starts_with(b".mtpull-") && name.ends_with(b".tmp")
+}
+
 /// Attaches each sidecar among the files of one folder to the first file (in name
-/// order) whose name, less zero or more extensions, is the sidecar's base name. A
-/// sidecar with no such file is sorted on its own.
-fn group_sidecars(mut files: Vec<PathBuf>) -> Vec<Item> {
+/// order) whose name, less zero or more extensions, is the sidecar's base name.
+/// Sidecars with no such file are returned apart: they are not sorted.
+fn group_sidecars(mut files: Vec<PathBuf>) -> (Vec<Item>, Vec<PathBuf>) {
     files.sort();
     let (sidecars, mains): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| sidecar_extension(f).is_some());
     let mut items = pair_videos_with_photos(mains);
     let names: Vec<String> = items.iter().map(|item| file_name(&item.main)).collect();
     let owners = owners_by_base_name(&names);
+    let mut orphans = Vec::new();
     for path in sidecars {
         let extension = sidecar_extension(&path).unwrap_or_default().to_owned();
         let name = file_name(&path);
@@ -286,10 +314,10 @@ fn group_sidecars(mut files: Vec<PathBuf>) -> Vec<Item> {
                 dropped,
                 extension,
             }),
-            None => items.push(Item::alone(path)),
+            None => orphans.push(path),
         }
     }
-    items
+    (items, orphans)
 }
 
 /// One item per file, except that a video named like a photo of the same folder less
@@ -515,10 +543,12 @@ enum StagedCopy {
 
 impl Staged {
     fn new(dest: &Path) -> Result<Staged, SortError> {
+        // The staged copies were fsynced by the batch: no second fsync before the move.
+        let mut filer = Filer::new(dest, Mode::Move).settled_sources();
+        filer.open()?;
         Ok(Staged {
             dest: dest.to_owned(),
-            // The staged copies were fsynced by the batch: no second fsync before the move.
-            filer: Filer::new(dest, Mode::Move).settled_sources(),
+            filer,
             batch: CopyBatch::new(dest)?,
             copies: HashMap::new(),
         })
@@ -763,9 +793,11 @@ mod tests {
             grouped("IMG_1.jpg", &[("IMG_1.xmp", 1)]),
             grouped("MVI_3.MP4", &[("MVI_3.THM", 1)]),
             grouped("PXL_4.MP.jpg", &[("PXL_4.MP.jpg.xmp", 0)]),
-            grouped("lonely.xmp", &[]),
         ];
-        assert_eq!(group_sidecars(files), expected);
+        assert_eq!(
+            group_sidecars(files),
+            (expected, vec![PathBuf::from("d/lonely.xmp")])
+        );
     }
 
     #[test]

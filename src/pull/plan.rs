@@ -4,8 +4,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::junk::is_junk;
 use super::remote::{FileKey, RemoteFile};
 use super::select::{Selection, media_kind};
+use crate::session::SkippedStorage;
 use crate::sort::{Follows, follows};
 
 /// The files of one device that a run copies, and those it skips.
@@ -19,6 +21,11 @@ pub struct Plan {
     pub already: Vec<RemoteFile>,
     /// Files listed but not selected (kind, globs, `--since`).
     pub not_selected: usize,
+    /// Selected files skipped as Android's trash, unfinished files,
+    /// thumbnails or app data (none with `--include-junk`).
+    pub junk: usize,
+    /// Storages the device lists that were not read, and why.
+    pub skipped_storages: Vec<SkippedStorage>,
     /// Files that travel with another (by key): its key, and how the name follows.
     /// Each comes right after the file it travels with.
     pub travels_with: HashMap<FileKey, (FileKey, Follows)>,
@@ -43,16 +50,28 @@ impl Plan {
         listed.sort_by(|a, b| (a.storage_id, &a.path).cmp(&(b.storage_id, &b.path)));
         listed.retain(|file| seen.insert(file.key(serial)));
         let leads = leads(&listed);
-        let wanted: Vec<bool> = listed.iter().map(|file| selection.wants(file)).collect();
+        let junk = |i: usize| !selection.include_junk && is_junk(&listed[i].path);
+        let wanted: Vec<bool> = (0..listed.len())
+            .map(|i| selection.wants(&listed[i]) && !junk(i))
+            .collect();
         // A sidecar (not media: `.aae`, `.xmp`) goes wherever the file it travels with
         // goes, whatever the selection; a Live Photo's video is selected as a video.
         let selected = |i: usize| {
             wanted[i]
-                || (media_kind(listed[i].name(), listed[i].format).is_none()
+                || (!junk(i)
+                    && media_kind(listed[i].name(), listed[i].format).is_none()
                     && leads[i].as_ref().is_some_and(|(main, _)| wanted[*main]))
         };
-        let mut order: Vec<usize> = (0..listed.len()).filter(|&i| selected(i)).collect();
-        plan.not_selected = listed.len() - order.len();
+        let mut order = Vec::new();
+        for (i, file) in listed.iter().enumerate() {
+            if selected(i) {
+                order.push(i);
+            } else if selection.wants(file) {
+                plan.junk += 1;
+            } else {
+                plan.not_selected += 1;
+            }
+        }
         // Followers right after their file: (storage, folder, lead's name, follower, name).
         let sort_key = |i: usize| {
             let lead = leads[i].as_ref().map_or(i, |(main, _)| *main);

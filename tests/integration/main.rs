@@ -10,6 +10,7 @@ mod backup_faults;
 mod backup_util;
 mod cli_devices;
 mod cli_ls;
+mod device_quirks;
 mod devices;
 mod run;
 mod safety;

@@ -124,6 +124,7 @@ impl Observer for Progress<'_> {
                         .set_message(format!("{}{resume}", file.display_path()));
                 }
             }
+            Event::Note { file, note } => self.log(format!("{}: {note}", file.display_path())),
             Event::Received { bytes } => {
                 if let Some(bars) = &self.bars {
                     bars.overall.inc(*bytes);

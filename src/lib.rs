@@ -7,11 +7,13 @@
 //! - [`sim`]: a simulated MTP device that answers over the same trait.
 //! - [`sort`]: dating files by capture time and filing them into folders.
 //! - [`pull`]: planning and copying a backup from a device into a destination.
+//! - [`restore`]: sending files back to a device, dated, resumable after a cut.
 //! - [`auto`]: backing up on connect (udev rule, systemd units, `mtpull watch`).
 
 pub mod auto;
 pub mod ptp;
 pub mod pull;
+pub mod restore;
 pub mod session;
 pub mod sim;
 pub mod sort;

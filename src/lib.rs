@@ -8,9 +8,11 @@
 //! - [`sort`]: dating files by capture time and filing them into folders.
 //! - [`pull`]: planning and copying a backup from a device into a destination.
 //! - [`restore`]: sending files back to a device, dated, resumable after a cut.
+//! - [`preview`]: a page of the device's thumbnails on which a person chooses what to copy.
 //! - [`auto`]: backing up on connect (udev rule, systemd units, `mtpull watch`).
 
 pub mod auto;
+pub mod preview;
 pub mod ptp;
 pub mod pull;
 pub mod restore;

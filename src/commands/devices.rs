@@ -8,13 +8,13 @@ use indicatif::HumanBytes;
 use mtpull::session::{LOCKED_HINT, Session};
 
 use super::connect::{self, Device};
-use super::{NO_DEVICE, SOME_FAILED};
-use crate::cli::Cli;
+use super::shared::exit::{NO_DEVICE, SOME_FAILED};
+use crate::cli::DeviceChoice;
 
 /// Prints each device and its storages. A phone without storage gets the
 /// reason and the fix, and the exit code says "locked".
-pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let devices = connect::open_all(cli)?;
+pub fn run(choice: &DeviceChoice, verbose: bool) -> anyhow::Result<ExitCode> {
+    let devices = connect::open_all(choice)?;
     let total = devices.len();
     let mut failed = 0;
     let mut locked = false;
@@ -23,7 +23,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         if i > 0 {
             writeln!(out)?;
         }
-        match device.and_then(|mut device| describe(&mut out, &mut device, cli.verbose > 0)) {
+        match device.and_then(|mut device| describe(&mut out, &mut device, verbose)) {
             Ok(has_storage) => locked |= !has_storage,
             Err(err) => {
                 failed += 1;
@@ -62,10 +62,10 @@ fn describe(out: &mut impl Write, device: &mut Device, verbose: bool) -> anyhow:
     for id in &storages {
         let storage = session
             .storage_info(*id)
-            .with_context(|| format!("reading storage {id:#010x}"))?;
+            .with_context(|| format!("reading storage {id}"))?;
         writeln!(
             out,
-            "  storage: {} ({id:#010x}): {} free of {}{}",
+            "  storage: {} ({id}): {} free of {}{}",
             storage.description,
             HumanBytes(storage.free_space_bytes),
             HumanBytes(storage.max_capacity),

@@ -8,51 +8,19 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use indicatif::HumanBytes;
+use mtpull::ptp::StorageId;
 use mtpull::ptp::time::DeviceTime;
-use mtpull::session::{Entry, LOCKED_HINT, Session};
+use mtpull::session::{Entry, Session};
 use serde::Serialize;
 
 use super::connect;
-use super::{PhoneLocked, SOME_FAILED};
-use crate::cli::Cli;
-
-/// How long `ls` waits for a locked phone to be unlocked, unless told.
-const DEFAULT_WAIT_SECS: u64 = 30;
-
-/// `mtpull ls` options.
-#[derive(Debug, clap::Args)]
-pub struct LsArgs {
-    /// What to list: a storage, then folders, e.g. "Internal shared storage/DCIM/Camera"
-    /// (inside --storage when given). Nothing lists the storages.
-    pub path: Option<String>,
-    /// List folders' contents recursively, with full paths.
-    #[arg(short, long)]
-    pub recursive: bool,
-    /// Long format: kind, size, modification date.
-    #[arg(short, long)]
-    pub long: bool,
-    /// Print a JSON array (one object per file or folder).
-    #[arg(long)]
-    pub json: bool,
-    /// Only this storage (its id, e.g. 0x00010001); PATH is then inside it.
-    #[arg(long, value_name = "ID", value_parser = parse_storage_id)]
-    pub storage: Option<u32>,
-    /// Seconds to wait for a locked phone to be unlocked.
-    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_WAIT_SECS)]
-    pub wait: u64,
-}
-
-fn parse_storage_id(text: &str) -> Result<u32, String> {
-    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16),
-        None => text.parse(),
-    };
-    parsed.map_err(|_| format!("\"{text}\" is not a storage id (e.g. 0x00010001)"))
-}
+use super::shared::exit::{PhoneLocked, SOME_FAILED};
+use super::shared::progress::locked_line;
+use crate::cli::{DeviceChoice, LsArgs};
 
 /// One storage, and the path to list inside it.
 struct Target<'a> {
-    id: u32,
+    id: StorageId,
     description: String,
     inner: Vec<&'a str>,
 }
@@ -73,8 +41,8 @@ struct Row {
     parent: u32,
 }
 
-pub fn run(cli: &Cli, args: &LsArgs) -> anyhow::Result<ExitCode> {
-    let mut device = connect::open_one(cli)?;
+pub fn run(choice: &DeviceChoice, verbose: bool, args: &LsArgs) -> anyhow::Result<ExitCode> {
+    let mut device = connect::open_one(choice)?;
     let session = &mut device.session;
     let storages = storages(session, Duration::from_secs(args.wait))?;
     let components: Vec<&str> = args
@@ -108,12 +76,8 @@ pub fn run(cli: &Cli, args: &LsArgs) -> anyhow::Result<ExitCode> {
         }
     }
     rows.sort_by(|a, b| a.path.cmp(&b.path));
-    match print(&rows, args) {
-        // A reader that stops early (`| head`) is not a failure.
-        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => {}
-        other => other.context("writing the listing")?,
-    }
-    if cli.verbose > 0 {
+    print(&rows, args).context("writing the listing")?;
+    if verbose {
         if let Some(strategy) = session.listing_strategy() {
             eprintln!("listing: {strategy}");
         }
@@ -126,13 +90,10 @@ pub fn run(cli: &Cli, args: &LsArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The storages' ids and descriptions, after waiting for a locked phone.
-fn storages(session: &mut Session, wait: Duration) -> anyhow::Result<Vec<(u32, String)>> {
+fn storages(session: &mut Session, wait: Duration) -> anyhow::Result<Vec<(StorageId, String)>> {
     let mut ids = session.storage_ids().context("reading the storage list")?;
     if ids.is_empty() && !wait.is_zero() {
-        eprintln!(
-            "mtpull: the phone shows no storage: {LOCKED_HINT}. Waiting up to {}s…",
-            wait.as_secs()
-        );
+        eprintln!("{}", locked_line(wait));
         ids = session.wait_for_storages(wait).context("waiting for the phone")?;
     }
     if ids.is_empty() {
@@ -142,32 +103,32 @@ fn storages(session: &mut Session, wait: Duration) -> anyhow::Result<Vec<(u32, S
         .map(|id| {
             let info = session
                 .storage_info(id)
-                .with_context(|| format!("reading storage {id:#010x}"))?;
+                .with_context(|| format!("reading storage {id}"))?;
             Ok((id, info.description))
         })
         .collect()
 }
 
 fn targets<'a>(
-    storages: &[(u32, String)],
-    chosen: Option<u32>,
+    storages: &[(StorageId, String)],
+    chosen: Option<StorageId>,
     components: &[&'a str],
 ) -> anyhow::Result<Vec<Target<'a>>> {
     let names = || {
         storages
             .iter()
-            .map(|(id, d)| format!("\"{d}\" ({id:#010x})"))
+            .map(|(id, d)| format!("\"{d}\" ({id})"))
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let target = |(id, description): &(u32, String), inner: &[&'a str]| Target {
+    let target = |(id, description): &(StorageId, String), inner: &[&'a str]| Target {
         id: *id,
         description: description.clone(),
         inner: inner.to_vec(),
     };
     if let Some(id) = chosen {
         let Some(storage) = storages.iter().find(|(s, _)| *s == id) else {
-            bail!("the device has no storage {id:#010x}; it has {}", names());
+            bail!("the device has no storage {id}; it has {}", names());
         };
         return Ok(vec![target(storage, components)]);
     }
@@ -212,7 +173,7 @@ fn row(storage: &str, entry: &Entry) -> Row {
         path.push_str(name);
     }
     Row {
-        storage_id: entry.storage_id,
+        storage_id: entry.storage_id.0,
         storage: storage.to_string(),
         path,
         name: entry.name().to_string(),
@@ -220,14 +181,14 @@ fn row(storage: &str, entry: &Entry) -> Row {
         format: entry.format.to_string(),
         size: entry.size,
         modified: entry.modified.map(iso_date),
-        handle: entry.handle,
-        parent: entry.parent,
+        handle: entry.handle.0,
+        parent: entry.parent.0,
     }
 }
 
-fn storage_row(id: u32, description: &str) -> Row {
+fn storage_row(id: StorageId, description: &str) -> Row {
     Row {
-        storage_id: id,
+        storage_id: id.0,
         storage: description.to_string(),
         path: description.to_string(),
         name: description.to_string(),
@@ -306,13 +267,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn storage_ids_parse_in_hex_and_decimal() {
-        assert_eq!(parse_storage_id("0x00010001"), Ok(0x10001));
-        assert_eq!(parse_storage_id("65537"), Ok(0x10001));
-        assert!(parse_storage_id("internal").is_err());
-    }
-
-    #[test]
     fn control_characters_in_names_are_escaped() {
         assert_eq!(printable("IMG_1.jpg"), "IMG_1.jpg");
         assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
@@ -321,14 +275,20 @@ mod tests {
     #[test]
     fn the_first_component_names_the_storage() {
         let storages = vec![
-            (1, "Internal shared storage".to_string()),
-            (2, "SD card".to_string()),
+            (StorageId(1), "Internal shared storage".to_string()),
+            (StorageId(2), "SD card".to_string()),
         ];
         let picked = targets(&storages, None, &["SD card", "DCIM"]).unwrap();
-        assert_eq!((picked[0].id, picked[0].inner.clone()), (2, vec!["DCIM"]));
+        assert_eq!(
+            (picked[0].id, picked[0].inner.clone()),
+            (StorageId(2), vec!["DCIM"])
+        );
         let err = targets(&storages, None, &["Nope"]).err().unwrap().to_string();
         assert!(err.contains("\"SD card\" (0x00000002)"), "{err}");
         assert_eq!(targets(&storages, None, &[]).unwrap().len(), 2);
-        assert_eq!(targets(&storages, Some(1), &["DCIM"]).unwrap()[0].inner, ["DCIM"]);
+        assert_eq!(
+            targets(&storages, Some(StorageId(1)), &["DCIM"]).unwrap()[0].inner,
+            ["DCIM"]
+        );
     }
 }

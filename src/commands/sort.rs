@@ -9,11 +9,11 @@ use anyhow::{Context, bail};
 use mtpull::sort::{DateResolver, Event, FileReport, Mode, Outcome, Summary, TreeOptions, sort_tree};
 use serde_json::json;
 
-use super::SOME_FAILED;
-use crate::cli::{Cli, SortArgs};
+use super::shared::exit::SOME_FAILED;
+use crate::cli::{DeviceChoice, SortArgs};
 
-pub fn run(cli: &Cli, args: &SortArgs) -> anyhow::Result<ExitCode> {
-    if cli.demo || cli.device.is_some() {
+pub fn run(choice: &DeviceChoice, verbose: bool, args: &SortArgs) -> anyhow::Result<ExitCode> {
+    if choice.is_given() {
         bail!("sort works on local folders; --demo and --device are for commands that talk to a phone");
     }
     let options = TreeOptions {
@@ -27,7 +27,7 @@ pub fn run(cli: &Cli, args: &SortArgs) -> anyhow::Result<ExitCode> {
     let mut printer = Printer {
         out: io::stdout().lock(),
         json: args.json,
-        verbose: cli.verbose > 0,
+        verbose,
         failed: None,
     };
     let summary = sort_tree(

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use super::error::PullError;
 use super::remote::RemoteFile;
 use super::select::Selection;
+use crate::ptp::StorageId;
 use crate::ptp::time::DeviceTime;
 use crate::session::{Entry, Session};
 
@@ -57,7 +58,7 @@ pub fn list_files(
     for id in ids {
         let info = session
             .storage_info(id)
-            .map_err(device(&format!("reading storage {id:#010x}")))?;
+            .map_err(device(&format!("reading storage {id}")))?;
         let name = storage_name(id, &info.description, &info.volume_label);
         if !selection.wants_storage(id, &name) {
             continue;
@@ -78,12 +79,12 @@ pub fn list_files(
     })
 }
 
-fn storage_name(id: u32, description: &str, label: &str) -> String {
+fn storage_name(id: StorageId, description: &str, label: &str) -> String {
     [description, label]
         .into_iter()
         .map(str::trim)
         .find(|name| !name.is_empty())
-        .map_or_else(|| format!("{id:08X}"), str::to_owned)
+        .map_or_else(|| format!("{:08X}", id.0), str::to_owned)
 }
 
 fn remote_file(entry: Entry, storage: &str) -> RemoteFile {
@@ -116,11 +117,11 @@ mod tests {
     #[test]
     fn storage_names_fall_back_to_label_then_id() {
         assert_eq!(
-            storage_name(1, "Internal shared storage", "x"),
+            storage_name(StorageId(1), "Internal shared storage", "x"),
             "Internal shared storage"
         );
-        assert_eq!(storage_name(1, " ", "CARD"), "CARD");
-        assert_eq!(storage_name(0x0001_0001, "", ""), "00010001");
+        assert_eq!(storage_name(StorageId(1), " ", "CARD"), "CARD");
+        assert_eq!(storage_name(StorageId(0x0001_0001), "", ""), "00010001");
     }
 
     #[test]

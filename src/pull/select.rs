@@ -8,7 +8,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::remote::RemoteFile;
-use crate::ptp::ObjectFormat;
+use crate::ptp::{ObjectFormat, StorageId};
 
 /// Photo or video, as far as the name and the device's format code tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,10 +176,10 @@ impl Selection {
     }
 
     /// Whether the storage with this ID and name is wanted.
-    pub fn wants_storage(&self, id: u32, name: &str) -> bool {
+    pub fn wants_storage(&self, id: StorageId, name: &str) -> bool {
         self.storages.is_empty()
             || self.storages.iter().any(|wanted| {
-                wanted.eq_ignore_ascii_case(name) || parse_storage_id(wanted).is_some_and(|w| w == id)
+                wanted.eq_ignore_ascii_case(name) || wanted.parse::<StorageId>().is_ok_and(|w| w == id)
             })
     }
 
@@ -193,13 +193,6 @@ impl Selection {
                 (Some(since), Some(modified)) => modified.local >= since,
                 _ => true,
             }
-    }
-}
-
-fn parse_storage_id(text: &str) -> Option<u32> {
-    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16).ok(),
-        None => text.parse().ok(),
     }
 }
 
@@ -362,19 +355,19 @@ mod tests {
     #[test]
     fn storages_by_name_or_id() {
         let all = Selection::new();
-        assert!(all.wants_storage(0x0001_0001, "Internal shared storage"));
+        assert!(all.wants_storage(StorageId(0x0001_0001), "Internal shared storage"));
         let card = Selection {
             storages: vec!["sd card".into()],
             ..Selection::new()
         };
-        assert!(card.wants_storage(0x0002_0001, "SD card"));
-        assert!(!card.wants_storage(0x0001_0001, "Internal shared storage"));
+        assert!(card.wants_storage(StorageId(0x0002_0001), "SD card"));
+        assert!(!card.wants_storage(StorageId(0x0001_0001), "Internal shared storage"));
         let by_id = Selection {
             storages: vec!["0x00010001".into(), "131073".into()],
             ..Selection::new()
         };
-        assert!(by_id.wants_storage(0x0001_0001, "x"));
-        assert!(by_id.wants_storage(0x0002_0001, "y"));
-        assert!(!by_id.wants_storage(0x0003_0001, "z"));
+        assert!(by_id.wants_storage(StorageId(0x0001_0001), "x"));
+        assert!(by_id.wants_storage(StorageId(0x0002_0001), "y"));
+        assert!(!by_id.wants_storage(StorageId(0x0003_0001), "z"));
     }
 }

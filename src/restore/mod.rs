@@ -21,7 +21,7 @@ pub use journal::{Journal, Pending};
 pub use scan::{LocalFile, Refused, Scan, name_problem, scan};
 
 use crate::ptp::time::format_ptp_time;
-use crate::ptp::{ObjectFormat, ObjectInfo, ResponseCode};
+use crate::ptp::{ObjectFormat, ObjectHandle, ObjectInfo, ResponseCode, StorageId};
 use crate::pull::device_serial;
 use crate::session::{Entry, Session, SessionError};
 
@@ -32,7 +32,7 @@ pub const DEFAULT_FOLDER: &str = "DCIM/Restored";
 #[derive(Debug, Clone)]
 pub struct RestoreOptions {
     /// The storage to send to.
-    pub storage: u32,
+    pub storage: StorageId,
     /// The folder on that storage, from its root, one name per element.
     pub folder: Vec<String>,
     /// Say what would be sent; change nothing on the phone.
@@ -241,7 +241,7 @@ impl Run<'_> {
             let names: Vec<&str> = pending.path.split('/').collect();
             let found = self
                 .session
-                .find(pending.storage, &names)
+                .find(StorageId(pending.storage), &names)
                 .map_err(device(format!("looking for the cut upload {}", pending.path)))?;
             if let Some(entry) = found.filter(|e| !e.is_folder()) {
                 if self.options.dry_run {
@@ -296,7 +296,7 @@ impl Run<'_> {
     }
 
     /// Creates the target folder and any missing parent; returns its handle.
-    fn create_folder(&mut self) -> Result<u32, RestoreError> {
+    fn create_folder(&mut self) -> Result<ObjectHandle, RestoreError> {
         let storage = self.options.storage;
         let now = format_ptp_time(chrono::Local::now().naive_local());
         let mut parent: Option<Entry> = None;
@@ -313,12 +313,17 @@ impl Run<'_> {
                 None => {
                     let handle = self
                         .session
-                        .create_folder(storage, parent.as_ref().map_or(0, |p| p.handle), name, &now)
+                        .create_folder(
+                            storage,
+                            parent.as_ref().map_or(ObjectHandle::ROOT_PARENT, |p| p.handle),
+                            name,
+                            &now,
+                        )
                         .map_err(device(format!("creating the folder {path}")))?;
                     Entry {
                         storage_id: storage,
                         handle,
-                        parent: parent.as_ref().map_or(0, |p| p.handle),
+                        parent: parent.as_ref().map_or(ObjectHandle::ROOT_PARENT, |p| p.handle),
                         path: self.options.folder[..=depth].to_vec(),
                         format: ObjectFormat::ASSOCIATION,
                         size: 0,
@@ -327,12 +332,12 @@ impl Run<'_> {
                 }
             });
         }
-        Ok(parent.map_or(0, |p| p.handle))
+        Ok(parent.map_or(ObjectHandle::ROOT_PARENT, |p| p.handle))
     }
 
     /// Sends one file, journalled. A refusal of this file is its outcome; a
     /// broken connection or a full phone stops the run.
-    fn send(&mut self, parent: u32, file: &LocalFile) -> Result<FileOutcome, RestoreError> {
+    fn send(&mut self, parent: ObjectHandle, file: &LocalFile) -> Result<FileOutcome, RestoreError> {
         let mut source = match File::open(&file.path) {
             Ok(source) => source,
             Err(e) => {
@@ -344,9 +349,9 @@ impl Run<'_> {
         };
         let date = format_ptp_time(file.taken);
         let info = ObjectInfo {
-            storage_id: self.options.storage,
+            storage_id: self.options.storage.0,
             format: format_for(&file.name),
-            parent,
+            parent: parent.0,
             filename: file.name.clone(),
             date_created: date.clone(),
             date_modified: date,
@@ -356,7 +361,7 @@ impl Run<'_> {
         path.push(file.name.clone());
         let pending = Pending {
             serial: self.serial.clone(),
-            storage: self.options.storage,
+            storage: self.options.storage.0,
             path: path.join("/"),
             size: file.size,
         };

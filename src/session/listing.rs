@@ -22,17 +22,19 @@ use std::fmt;
 use super::ops::{PropListQuery, ROOT};
 use super::{Result, Session, SessionError};
 use crate::ptp::time::{DeviceTime, parse_ptp_time};
-use crate::ptp::{ObjectFormat, ObjectInfo, ObjectPropList, OperationCode, PropertyCode};
+use crate::ptp::{
+    ObjectFormat, ObjectHandle, ObjectInfo, ObjectPropList, OperationCode, PropertyCode, StorageId,
+};
 
 /// One object on a storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// The storage holding it.
-    pub storage_id: u32,
+    pub storage_id: StorageId,
     /// Its handle in this session (handles may change across sessions).
-    pub handle: u32,
-    /// Its folder's handle; 0 at the storage's root.
-    pub parent: u32,
+    pub handle: ObjectHandle,
+    /// Its folder's handle; [`ObjectHandle::ROOT_PARENT`] at the storage's root.
+    pub parent: ObjectHandle,
     /// Names from the storage's root down to this object, as the device gave
     /// them (untrusted). The last one is the object's own name.
     pub path: Vec<String>,
@@ -94,7 +96,7 @@ impl Session {
     }
 
     /// Lists the objects directly in `folder` (`None`: the storage's root).
-    pub fn list_folder(&mut self, storage: u32, folder: Option<&Entry>) -> Result<Vec<Entry>> {
+    pub fn list_folder(&mut self, storage: StorageId, folder: Option<&Entry>) -> Result<Vec<Entry>> {
         if self.prop_list_usable() && self.listing.per_folder != Some(false) {
             match self.list_folder_by_prop_list(storage, folder) {
                 Ok(entries) => {
@@ -115,7 +117,7 @@ impl Session {
 
     /// Lists everything below `from` (`None`: the whole storage). Each
     /// folder comes before its contents.
-    pub fn walk(&mut self, storage: u32, from: Option<&Entry>) -> Result<Vec<Entry>> {
+    pub fn walk(&mut self, storage: StorageId, from: Option<&Entry>) -> Result<Vec<Entry>> {
         self.listing.last_used = None;
         if from.is_none() && self.prop_list_usable() && self.listing.all_objects != Some(false) {
             match self.walk_all_objects(storage) {
@@ -140,7 +142,7 @@ impl Session {
                 if !visited.insert(folder.handle) {
                     return Err(SessionError::Protocol {
                         op: OperationCode::GET_OBJECT_HANDLES,
-                        detail: format!("folder {:#x} appears twice in the tree", folder.handle),
+                        detail: format!("folder {} appears twice in the tree", folder.handle),
                     });
                 }
             }
@@ -156,7 +158,7 @@ impl Session {
 
     /// Finds the object at `path` (names from the storage's root). An empty
     /// path is the root itself, which is no object: `Ok(None)`.
-    pub fn find(&mut self, storage: u32, path: &[impl AsRef<str>]) -> Result<Option<Entry>> {
+    pub fn find(&mut self, storage: StorageId, path: &[impl AsRef<str>]) -> Result<Option<Entry>> {
         let mut current: Option<Entry> = None;
         for (depth, name) in path.iter().enumerate() {
             if depth > 0 && !current.as_ref().is_some_and(Entry::is_folder) {
@@ -189,11 +191,11 @@ impl Session {
 
     /// `Ok(None)` when the device's answer does not form a tree (an object
     /// whose parent is missing, or a loop).
-    fn walk_all_objects(&mut self, storage: u32) -> Result<Option<Vec<Entry>>> {
+    fn walk_all_objects(&mut self, storage: StorageId) -> Result<Option<Vec<Entry>>> {
         let list = self.object_prop_list(&PropListQuery::all_objects())?;
         let records: Vec<Record> = Record::group(&list)
             .into_iter()
-            .filter(|r| r.storage.is_none_or(|s| s == storage))
+            .filter(|r| r.storage.is_none_or(|s| s == storage.0))
             .collect();
         let index: HashMap<u32, usize> = records.iter().enumerate().map(|(i, r)| (r.handle, i)).collect();
         let mut entries = Vec::with_capacity(records.len());
@@ -218,21 +220,26 @@ impl Session {
         Ok(Some(entries))
     }
 
-    fn list_folder_by_prop_list(&mut self, storage: u32, folder: Option<&Entry>) -> Result<Vec<Entry>> {
-        let handle = folder.map_or(0, |f| f.handle);
-        let list = self.object_prop_list(&PropListQuery::children(handle))?;
+    fn list_folder_by_prop_list(&mut self, storage: StorageId, folder: Option<&Entry>) -> Result<Vec<Entry>> {
+        let folder_handle = folder.map_or(ObjectHandle::ROOT_PARENT, |f| f.handle);
+        let list = self.object_prop_list(&PropListQuery::children(folder_handle))?;
+        let handle = folder_handle.0;
         // Android adds the folder itself to its children, and answers the
         // root's children of every storage: keep only this folder's.
         Record::group(&list)
             .into_iter()
             .filter(|r| r.handle != handle)
             .filter(|r| r.parent.is_none_or(|_| r.parent_or_root() == handle))
-            .filter(|r| r.storage.is_none_or(|s| s == storage))
+            .filter(|r| r.storage.is_none_or(|s| s == storage.0))
             .map(|r| r.entry(storage, child_path(folder, r.name()?)))
             .collect()
     }
 
-    fn list_folder_by_object_info(&mut self, storage: u32, folder: Option<&Entry>) -> Result<Vec<Entry>> {
+    fn list_folder_by_object_info(
+        &mut self,
+        storage: StorageId,
+        folder: Option<&Entry>,
+    ) -> Result<Vec<Entry>> {
         let parent = folder.map_or(ROOT, |f| f.handle);
         let handles = self.object_handles(storage, None, parent)?;
         let mut entries = Vec::with_capacity(handles.len());
@@ -257,12 +264,12 @@ fn child_path(folder: Option<&Entry>, name: String) -> Vec<String> {
     path
 }
 
-fn entry_from_info(handle: u32, folder: Option<&Entry>, info: &ObjectInfo, size: u64) -> Entry {
+fn entry_from_info(handle: ObjectHandle, folder: Option<&Entry>, info: &ObjectInfo, size: u64) -> Entry {
     let modified = parse_ptp_time(&info.date_modified).or_else(|| parse_ptp_time(&info.date_created));
     Entry {
-        storage_id: info.storage_id,
+        storage_id: StorageId(info.storage_id),
         handle,
-        parent: folder.map_or(0, |f| f.handle),
+        parent: folder.map_or(ObjectHandle::ROOT_PARENT, |f| f.handle),
         path: child_path(folder, info.filename.clone()),
         format: info.format,
         size: if info.format.is_folder() { 0 } else { size },
@@ -325,8 +332,8 @@ impl Record {
     /// The parent handle, with both spellings of "the root" as 0.
     fn parent_or_root(&self) -> u32 {
         match self.parent {
-            None | Some(ROOT) => 0,
-            Some(parent) => parent,
+            Some(parent) if parent != ROOT.0 => parent,
+            _ => 0,
         }
     }
 
@@ -334,12 +341,12 @@ impl Record {
         self.name.clone().ok_or_else(|| self.missing("ObjectFileName"))
     }
 
-    fn entry(&self, storage: u32, path: Vec<String>) -> Result<Entry> {
+    fn entry(&self, storage: StorageId, path: Vec<String>) -> Result<Entry> {
         let format = self.format.ok_or_else(|| self.missing("ObjectFormat"))?;
         Ok(Entry {
-            storage_id: self.storage.unwrap_or(storage),
-            handle: self.handle,
-            parent: self.parent_or_root(),
+            storage_id: self.storage.map_or(storage, StorageId),
+            handle: ObjectHandle(self.handle),
+            parent: ObjectHandle(self.parent_or_root()),
             path,
             format,
             size: if format.is_folder() {
@@ -354,7 +361,7 @@ impl Record {
     fn missing(&self, property: &str) -> SessionError {
         SessionError::Protocol {
             op: OperationCode::GET_OBJECT_PROP_LIST,
-            detail: format!("object {:#x} came without its {property}", self.handle),
+            detail: format!("object {} came without its {property}", ObjectHandle(self.handle)),
         }
     }
 }

@@ -25,7 +25,7 @@ fn empty_phone() -> (SimDevice, u32) {
 
 fn options(storage: u32) -> RestoreOptions {
     RestoreOptions {
-        storage,
+        storage: mtpull::ptp::StorageId(storage),
         folder: DEFAULT_FOLDER.split('/').map(String::from).collect(),
         dry_run: false,
     }

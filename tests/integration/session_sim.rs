@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use mtpull::ptp::{EventCode, ObjectFormat, ObjectInfo, OperationCode};
+use mtpull::ptp::{EventCode, ObjectFormat, ObjectInfo, OperationCode, StorageId};
 use mtpull::session::{Entry, ListingStrategy, Session, SessionError};
 use mtpull::sim::{Content, Fault, Profile, SimDevice, StorageSpec, generated_bytes};
 use mtpull::transport::{Transport, TransportError};
@@ -47,7 +47,7 @@ fn when() -> chrono::NaiveDateTime {
 fn android_lists_20000_objects_in_at_most_folders_plus_10_transactions() {
     let (phone, storage) = big_tree(Profile::Android);
     let mut session = open(&phone);
-    let entries = session.walk(storage, None).unwrap();
+    let entries = session.walk(StorageId(storage), None).unwrap();
     let folders = entries.iter().filter(|e| e.is_folder()).count();
     assert_eq!(entries.len(), 1 + FOLDERS + FOLDERS * FILES_PER_FOLDER);
     assert_eq!(folders, FOLDERS + 1);
@@ -66,9 +66,9 @@ fn android_lists_20000_objects_in_at_most_folders_plus_10_transactions() {
 fn android_lists_a_subtree_with_one_request_per_folder() {
     let (phone, storage) = big_tree(Profile::Android);
     let mut session = open(&phone);
-    let dcim = session.find(storage, &["DCIM"]).unwrap().unwrap();
+    let dcim = session.find(StorageId(storage), &["DCIM"]).unwrap().unwrap();
     let before = session.stats().total();
-    let entries = session.walk(storage, Some(&dcim)).unwrap();
+    let entries = session.walk(StorageId(storage), Some(&dcim)).unwrap();
     assert_eq!(entries.len(), FOLDERS + FOLDERS * FILES_PER_FOLDER);
     let used = session.stats().total() - before;
     eprintln!(
@@ -86,10 +86,10 @@ fn android_lists_a_subtree_with_one_request_per_folder() {
 #[test]
 fn the_camera_lists_the_same_tree_through_the_fallback() {
     let (android, storage) = big_tree(Profile::Android);
-    let expected = paths(&open(&android).walk(storage, None).unwrap());
+    let expected = paths(&open(&android).walk(StorageId(storage), None).unwrap());
     let (camera, storage) = big_tree(Profile::PtpCamera);
     let mut session = open(&camera);
-    let entries = session.walk(storage, None).unwrap();
+    let entries = session.walk(StorageId(storage), None).unwrap();
     assert_eq!(paths(&entries), expected);
     assert_eq!(session.listing_strategy(), Some(ListingStrategy::HandlesAndInfo));
     eprintln!("ptp-camera: {}", session.stats());
@@ -108,10 +108,10 @@ fn the_camera_lists_the_same_tree_through_the_fallback() {
 #[test]
 fn samsung_lists_the_same_tree_as_android() {
     let (android, storage) = big_tree(Profile::Android);
-    let expected = paths(&open(&android).walk(storage, None).unwrap());
+    let expected = paths(&open(&android).walk(StorageId(storage), None).unwrap());
     let (samsung, storage) = big_tree(Profile::Samsung);
     let mut session = open(&samsung);
-    assert_eq!(paths(&session.walk(storage, None).unwrap()), expected);
+    assert_eq!(paths(&session.walk(StorageId(storage), None).unwrap()), expected);
     assert!(
         session.stats().total() <= (FOLDERS + 1) as u64 + 10,
         "{}",
@@ -127,7 +127,7 @@ fn sizes_of_4_gib_and_more_come_from_the_64_bit_property() {
             .add_file(storage, "Movies/long.mp4", Content::generated(5 << 30, 7), when())
             .unwrap();
         let mut session = open(&phone);
-        let entries = session.walk(storage, None).unwrap();
+        let entries = session.walk(StorageId(storage), None).unwrap();
         let video = entries.iter().find(|e| e.name() == "long.mp4").unwrap();
         assert_eq!(video.size, 5 << 30, "{profile}");
     }
@@ -141,7 +141,10 @@ fn get_object_streams_the_exact_bytes() {
         .add_file(storage, "DCIM/a.jpg", content.clone(), when())
         .unwrap();
     let mut session = open(&phone);
-    let file = session.find(storage, &["DCIM", "a.jpg"]).unwrap().unwrap();
+    let file = session
+        .find(StorageId(storage), &["DCIM", "a.jpg"])
+        .unwrap()
+        .unwrap();
     let mut received = Vec::new();
     assert_eq!(
         session.get_object(file.handle, &mut received).unwrap(),
@@ -157,7 +160,7 @@ fn partial_reads_beyond_4_gib_use_the_64_bit_operation() {
         .add_file(storage, "big.bin", Content::generated(5 << 30, 3), when())
         .unwrap();
     let mut session = open(&phone);
-    let file = session.find(storage, &["big.bin"]).unwrap().unwrap();
+    let file = session.find(StorageId(storage), &["big.bin"]).unwrap().unwrap();
     let offset = (4u64 << 30) + 12_345;
     let mut received = Vec::new();
     assert_eq!(
@@ -182,7 +185,7 @@ fn an_upload_appears_on_the_phone_and_a_delete_removes_it() {
     let (phone, storage) = phone(Profile::Android);
     phone.add_folder(storage, "Download", when()).unwrap();
     let mut session = open(&phone);
-    let folder = session.find(storage, &["Download"]).unwrap().unwrap();
+    let folder = session.find(StorageId(storage), &["Download"]).unwrap().unwrap();
     let info = ObjectInfo {
         storage_id: storage,
         format: ObjectFormat::EXIF_JPEG,
@@ -192,7 +195,7 @@ fn an_upload_appears_on_the_phone_and_a_delete_removes_it() {
     let bytes: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
     let handle = session
         .send_object(
-            storage,
+            StorageId(storage),
             folder.handle,
             &info,
             &mut bytes.as_slice(),
@@ -211,7 +214,7 @@ fn a_locked_phone_says_so_and_is_waited_for() {
     let mut session = open(&phone);
     assert!(session.storage_ids().unwrap().is_empty());
     let err = session
-        .object_handles(storage, None, mtpull::session::ROOT)
+        .object_handles(StorageId(storage), None, mtpull::session::ROOT)
         .unwrap_err();
     assert!(err.is_locked(), "{err}");
     assert!(err.to_string().contains("unlock it"), "{err}");
@@ -222,10 +225,10 @@ fn a_locked_phone_says_so_and_is_waited_for() {
     });
     assert_eq!(
         session.wait_for_storages(Duration::from_secs(10)).unwrap(),
-        [storage]
+        [StorageId(storage)]
     );
     thread.join().unwrap();
-    assert!(session.walk(storage, None).is_ok());
+    assert!(session.walk(StorageId(storage), None).is_ok());
 }
 
 #[test]
@@ -248,14 +251,14 @@ fn a_stall_mid_transfer_is_recovered_with_a_new_session() {
         .add_file(storage, "a.bin", Content::generated(2 << 20, 1), when())
         .unwrap();
     let mut session = open(&phone);
-    let file = session.find(storage, &["a.bin"]).unwrap().unwrap();
+    let file = session.find(StorageId(storage), &["a.bin"]).unwrap().unwrap();
     phone.arm(Fault::stall_after(100_000).during(OperationCode::GET_OBJECT));
     let err = session.get_object(file.handle, &mut Vec::new()).unwrap_err();
     assert!(matches!(err, SessionError::Transport { .. }), "{err}");
     assert!(err.needs_recovery());
     session.recover().unwrap();
     // Handles may change in a new session: look the file up again.
-    let file = session.find(storage, &["a.bin"]).unwrap().unwrap();
+    let file = session.find(StorageId(storage), &["a.bin"]).unwrap().unwrap();
     let mut received = Vec::new();
     assert_eq!(session.get_object(file.handle, &mut received).unwrap(), 2 << 20);
 }
@@ -267,7 +270,7 @@ fn a_device_error_names_the_operation_and_keeps_the_session() {
         .add_file(storage, "a.bin", Content::generated(10, 1), when())
         .unwrap();
     let mut session = open(&phone);
-    let file = session.find(storage, &["a.bin"]).unwrap().unwrap();
+    let file = session.find(StorageId(storage), &["a.bin"]).unwrap().unwrap();
     phone.arm(Fault::respond(
         OperationCode::GET_OBJECT,
         mtpull::ptp::ResponseCode::DEVICE_BUSY,
@@ -384,7 +387,7 @@ fn a_lying_device_gets_a_clear_error_not_a_panic() {
         phase.truncate(20);
         phase[..4].copy_from_slice(&20u32.to_le_bytes());
     });
-    let err = session.storage_info(0x10001).unwrap_err();
+    let err = session.storage_info(StorageId(0x10001)).unwrap_err();
     assert!(matches!(err, SessionError::Dataset { .. }), "{err}");
     assert!(
         err.to_string()
@@ -394,7 +397,7 @@ fn a_lying_device_gets_a_clear_error_not_a_panic() {
 
     // A data phase that stops before the length its header announced.
     let mut session = lying_session(FIRST_OP_DATA, |phase| phase.truncate(20));
-    let err = session.storage_info(0x10001).unwrap_err();
+    let err = session.storage_info(StorageId(0x10001)).unwrap_err();
     assert!(
         err.to_string().contains("carried 8 bytes, its header announced"),
         "{err}"
@@ -426,5 +429,5 @@ fn after_a_protocol_error_recover_gives_a_working_session() {
     let mut session = Session::open(Box::new(Lying::new(&phone, FIRST_OP_RESPONSE, |p| p[8] ^= 1))).unwrap();
     assert!(session.storage_ids().unwrap_err().needs_recovery());
     session.recover().unwrap();
-    assert_eq!(session.storage_ids().unwrap(), [storage]);
+    assert_eq!(session.storage_ids().unwrap(), [StorageId(storage)]);
 }

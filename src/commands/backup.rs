@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::DecimalBytes;
-use mtpull::pull::{BackupOptions, Event, Observer, RunReport, Selection, backup};
+use mtpull::pull::{BackupOptions, Choice, Event, Observer, RunReport, Selection, backup};
 
 use super::connect;
 use super::shared::{exit, interrupt, progress};
@@ -29,6 +29,9 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &BackupArgs) -> anyhow::R
         delete_after: args.delete_after,
         rescan: args.rescan,
         wait_for_unlock: Duration::from_secs(args.wait),
+        choice: args.selection.as_deref().map(Choice::read).transpose()?,
+        choice_path: args.selection.clone(),
+        include_rejected: args.include_rejected,
     };
     let mut device = connect::open_one(choice)?;
     let cancel = interrupt::cancel_on_ctrl_c().context("installing the Ctrl-C handler")?;

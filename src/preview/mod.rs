@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::NaiveDateTime;
 
-pub use page::{SELECTION_FORMAT, render};
+pub use page::render;
 pub use thumb::{ThumbSource, Thumbnail, exif_thumbnail};
 
 use crate::pull::{FileKey, MediaKind, RemoteFile, media_kind};

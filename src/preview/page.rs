@@ -17,9 +17,7 @@ use serde_json::json;
 
 use super::Item;
 use crate::pull::MediaKind;
-
-/// The `format` field of a selection file.
-pub const SELECTION_FORMAT: &str = "mtpull-selection/1";
+use crate::pull::choice::SELECTION_FORMAT;
 
 /// Writes the page for `items` (from the device `serial`, named `device`).
 pub fn render(out: &mut dyn Write, device: &str, serial: &str, items: &[Item]) -> io::Result<()> {

@@ -6,6 +6,7 @@
 //! - [`run`]: the whole run, filing through [`crate::sort`], and `--delete-after`.
 //! - [`report`]: events for progress display, and the summary.
 
+pub mod choice;
 pub mod device;
 pub mod disk;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod run;
 pub mod select;
 pub mod transfer;
 
+pub use choice::{Choice, ChoiceError};
 pub use device::{Listing, device_serial, list_files};
 pub use error::PullError;
 pub use hash::{ContentHash, ContentHasher};

@@ -9,6 +9,7 @@ mod backup_faults;
 mod backup_util;
 mod cli_devices;
 mod cli_ls;
+mod preview;
 mod restore;
 mod run;
 mod session_sim;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use mtpull::auto::{ConfigError, config};
-use mtpull::ptp::StorageId;
+use mtpull::session::StorageSelector;
 use mtpull::sort::Template;
 
 /// Copy photos and videos off a phone over MTP, filed by capture date.
@@ -119,9 +119,9 @@ pub struct LsArgs {
     /// Print a JSON array (one object per file or folder).
     #[arg(long)]
     pub json: bool,
-    /// Only this storage (its id, e.g. 0x00010001); PATH is then inside it.
-    #[arg(long, value_name = "ID")]
-    pub storage: Option<StorageId>,
+    /// Only this storage, by name or ID (e.g. 0x00010001); PATH is then inside it.
+    #[arg(long, value_name = "NAME|ID")]
+    pub storage: Option<StorageSelector>,
     /// Seconds to wait for a locked phone to be unlocked.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_WAIT_SECS)]
     pub wait: u64,
@@ -227,7 +227,7 @@ pub struct BackupArgs {
 
     /// Only this storage, by name or ID (repeatable) [default: all].
     #[arg(long, value_name = "NAME|ID")]
-    pub storage: Vec<String>,
+    pub storage: Vec<StorageSelector>,
 
     /// Folder layout as a chrono strftime pattern.
     #[arg(long, value_name = "PATTERN", default_value = mtpull::sort::plan::DEFAULT_TEMPLATE)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use mtpull::session::Session;
 use mtpull::sim::{self, Profile, SimDevice};
-use mtpull::transport::{self, Backend, DeviceSelector, DeviceSummary, OpenError, OpenedDevice};
+use mtpull::transport::{self, Backend, DeviceSelector, DeviceSummary, OpenError, OpenedDevice, Quirks};
 
 use super::shared::exit::NoDevice;
 use crate::cli::DeviceChoice;
@@ -21,6 +21,18 @@ pub struct Device {
     pub session: Session,
     /// Where it is plugged in.
     pub usb: UsbPlace,
+    /// How the USB transport treats it (none for a simulated device).
+    pub quirks: Option<Quirks>,
+}
+
+impl Device {
+    /// The transport's quirks in one line, for `-v`.
+    pub fn quirks_line(&self) -> String {
+        match &self.quirks {
+            Some(quirks) => format!("transport quirks: {quirks}"),
+            None => "transport quirks: none (simulated device)".to_owned(),
+        }
+    }
 }
 
 /// What USB says about a device (not MTP: the device cannot lie about these).
@@ -108,6 +120,7 @@ fn open_simulated(choice: &DeviceChoice, profile: Profile) -> anyhow::Result<Dev
             product_id: identity.product_id,
             location: format!("bus {}, port {} (simulated)", identity.bus, identity.port),
         },
+        quirks: None,
     })
 }
 
@@ -154,6 +167,7 @@ fn session_on(opened: OpenedDevice) -> anyhow::Result<Device> {
             product_id: summary.product_id,
             location: format!("bus {}, port {}", summary.bus_number, port_path(&summary)),
         },
+        quirks: Some(opened.quirks),
     })
 }
 

@@ -2,6 +2,8 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::HumanBytes;
@@ -27,7 +29,7 @@ pub fn run(choice: &DeviceChoice, verbose: bool) -> anyhow::Result<ExitCode> {
             Ok(has_storage) => locked |= !has_storage,
             Err(err) => {
                 failed += 1;
-                eprintln!("mtpull: {err:#}");
+                note!("mtpull: {err:#}");
             }
         }
     }
@@ -55,25 +57,31 @@ fn describe(out: &mut impl Write, device: &mut Device, verbose: bool) -> anyhow:
         "  usb:     {:04x}:{:04x}, {}",
         device.usb.vendor_id, device.usb.product_id, device.usb.location
     )?;
-    let storages = session.storage_ids().context("reading the storage list")?;
+    // `devices` reports a locked phone rather than waiting for it.
+    let storages = session
+        .storages(Duration::ZERO, &AtomicBool::new(false), || {})
+        .context("reading the storages")?;
     if storages.is_empty() {
         writeln!(out, "  storage: none — {LOCKED_HINT}")?;
     }
-    for id in &storages {
-        let storage = session
-            .storage_info(*id)
-            .with_context(|| format!("reading storage {id}"))?;
+    for storage in &storages {
         writeln!(
             out,
-            "  storage: {} ({id}): {} free of {}{}",
-            storage.description,
-            HumanBytes(storage.free_space_bytes),
-            HumanBytes(storage.max_capacity),
-            if storage.is_writable() { "" } else { ", read-only" },
+            "  storage: {} ({}): {} free of {}{}",
+            storage.name,
+            storage.id,
+            HumanBytes(storage.info.free_space_bytes),
+            HumanBytes(storage.info.max_capacity),
+            if storage.info.is_writable() {
+                ""
+            } else {
+                ", read-only"
+            },
         )?;
     }
     if verbose {
-        eprintln!("{}: {}", info.serial_number, session.stats());
+        note!("{}: {}", info.serial_number, session.stats());
+        note!("{}: {}", info.serial_number, device.quirks_line());
     }
     Ok(!storages.is_empty())
 }

@@ -27,16 +27,18 @@ use super::device::{Listing, device_instant, list_files};
 use super::disk::{DestLock, check_space};
 use super::error::PullError;
 use super::hash::ContentHash;
-use super::manifest::{Manifest, Outcome, Record, RescanReport};
+use super::manifest::{Manifest, Outcome, Record, RescanReport, is_visible, mtime_of};
 use super::partial::{PartialFile, TempArea};
 use super::plan::Plan;
 use super::predict::Predictor;
-use super::remote::RemoteFile;
+use super::remote::{FileKey, RemoteFile};
 use super::report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
 use super::select::Selection;
 use super::transfer::{TransferError, can_resume, download};
 use crate::ptp::time::DeviceTime;
 use crate::session::{Session, SessionError};
+use crate::sort::beneath::Root;
+use crate::sort::date::{ZoneHints, ZoneSource};
 use crate::sort::file::same_content;
 use crate::sort::{self, DateResolver, Dated, Filer, HEAD_LEN, Mode, Moment, Template};
 
@@ -101,7 +103,7 @@ pub fn backup(
     let mut report = RunReport::default();
     let started = Instant::now();
     let result = if options.dry_run {
-        dry_run(session, dest_root, options, observer, &mut report)
+        dry_run(session, dest_root, options, cancel, observer, &mut report)
     } else {
         real_run(session, dest_root, options, cancel, observer, &mut report)
     };
@@ -111,22 +113,31 @@ pub fn backup(
 }
 
 /// Lists the device and plans against `manifest` (none: nothing backed up yet).
+/// Records whose file in DEST is gone or changed do not count (returned apart).
 fn make_plan(
     session: &mut Session,
+    dest_root: &Path,
     options: &BackupOptions,
     manifest: Option<&Manifest>,
+    cancel: &AtomicBool,
     observer: &mut dyn Observer,
-) -> Result<Plan, PullError> {
+) -> Result<(Plan, Vec<FileKey>), PullError> {
     let wait = options.wait_for_unlock;
-    let Listing { serial, files } = list_files(session, &options.selection, wait, || {
+    let Listing { serial, files } = list_files(session, &options.selection, wait, cancel, || {
         observer.event(&Event::Locked { wait })
     })?;
-    let backed_up = match manifest {
-        Some(manifest) => manifest.keys_for(&serial)?,
+    let (mut backed_up, stale) = match manifest {
+        Some(manifest) => (
+            manifest.keys_for(&serial)?,
+            manifest.stale_keys(dest_root, &serial)?,
+        ),
         None => Default::default(),
     };
+    for key in &stale {
+        backed_up.remove(key);
+    }
     let files = chosen_files(&serial, files, options, manifest)?;
-    Ok(Plan::new(&serial, files, &options.selection, &backed_up))
+    Ok((Plan::new(&serial, files, &options.selection, &backed_up), stale))
 }
 
 /// The listed files less those a person rejected (now or in an earlier
@@ -190,13 +201,18 @@ fn real_run(
     observer: &mut dyn Observer,
     report: &mut RunReport,
 ) -> Result<(), PullError> {
-    fs::create_dir_all(dest_root).map_err(PullError::disk(dest_root))?;
+    // Creates DEST durably (its parent fsynced) before anything is filed into it.
     let _lock = DestLock::acquire(dest_root)?;
-    let mut manifest = Manifest::open(dest_root)?;
+    let mut manifest = match Manifest::open(dest_root) {
+        Err(error) if options.rescan && error.is_damaged() => Manifest::replace_damaged(dest_root)?.0,
+        opened => opened?,
+    };
     if options.rescan {
         report.rescan = Some(manifest.rescan(dest_root)?);
     }
-    let plan = make_plan(session, options, Some(&manifest), observer)?;
+    let (plan, stale) = make_plan(session, dest_root, options, Some(&manifest), cancel, observer)?;
+    // Deleted or edited in DEST since: copied again (an edited file keeps its name).
+    manifest.forget(&stale)?;
     if let Some(choice) = &options.choice {
         manifest.record_choice(&choice.chosen, &choice.rejected)?;
     }
@@ -216,6 +232,7 @@ fn real_run(
         serial: &plan.serial,
         filer: Filer::new(dest_root, Mode::Move),
         resolver: DateResolver::system(),
+        zone_hints: ZoneHints::new(),
         summary: &mut report.summary,
         can_delete: options.delete_after,
         pending: Vec::new(),
@@ -228,16 +245,9 @@ fn real_run(
     copied.and(committed)?;
     if options.delete_after {
         for file in &plan.already {
-            if run.backup_verified(file)? {
-                run.delete_from_device(file);
-            } else {
-                let error =
-                    "not deleted: its backup copy is missing or changed; run with --rescan".to_owned();
-                run.observer.event(&Event::Deleted {
-                    file,
-                    error: Some(error),
-                });
-                run.summary.delete_failed += 1;
+            match run.manifest.lookup(&file.key(run.serial))? {
+                Some(record) => run.delete_from_device(file, &record),
+                None => run.refuse_delete(file),
             }
         }
     }
@@ -274,6 +284,8 @@ struct Run<'a> {
     serial: &'a str,
     filer: Filer,
     resolver: DateResolver<Local>,
+    /// Offsets recorded by the photos dated so far, for videos with only UTC times.
+    zone_hints: ZoneHints,
     summary: &'a mut Summary,
     /// Cleared when the device refuses DeleteObject altogether.
     can_delete: bool,
@@ -318,8 +330,8 @@ impl<'a> Run<'a> {
         let records: Vec<Record> = self.pending.iter().map(|(_, record)| record.clone()).collect();
         self.manifest.record_all(&records)?;
         self.pending_contents.clear();
-        for (file, _) in std::mem::take(&mut self.pending) {
-            self.delete_from_device(file);
+        for (file, record) in std::mem::take(&mut self.pending) {
+            self.delete_from_device(file, &record);
         }
         Ok(())
     }
@@ -347,9 +359,9 @@ impl<'a> Run<'a> {
             .finish(file.modified.as_ref().and_then(device_instant))
             .map_err(PullError::disk(&temp_path))?;
         let (dest, outcome, dated) = self.file_by_date(file, &temp_path, bytes, &hash)?;
-        if outcome == Outcome::Copied {
-            self.pending_contents.insert((hash, bytes), dest.clone());
-        }
+        self.pending_contents.insert((hash, bytes), dest.clone());
+        let dest_path = self.dest_root.join(&dest);
+        let dest_meta = fs::symlink_metadata(&dest_path).map_err(PullError::disk(&dest_path))?;
         let record = Record {
             key,
             dest: dest.clone(),
@@ -357,6 +369,7 @@ impl<'a> Run<'a> {
             hash,
             outcome,
             copied_at: Local::now(),
+            dest_mtime: Some(mtime_of(&dest_meta)),
         };
         self.pending.push((file, record));
         Ok(match outcome {
@@ -430,9 +443,7 @@ impl<'a> Run<'a> {
             }
         }
         let head = read_head(temp_path).map_err(PullError::disk(temp_path))?;
-        let dated = self
-            .resolver
-            .resolve(&head, file.name(), file.modified.as_ref().map(moment));
+        let dated = date_file(&self.resolver, &mut self.zone_hints, &head, file);
         let planned = sort::plan(&self.options.template, dated.as_ref(), file.name());
         let filed = self.filer.file(&planned, temp_path)?;
         let outcome = if filed.outcome == sort::Outcome::Duplicate {
@@ -444,19 +455,40 @@ impl<'a> Run<'a> {
         Ok((relative(self.dest_root, &filed.path), outcome, dated))
     }
 
-    /// Whether DEST still holds the recorded bytes of a file backed up earlier.
-    fn backup_verified(&self, file: &RemoteFile) -> Result<bool, PullError> {
-        let Some(record) = self.manifest.lookup(&file.key(self.serial))? else {
-            return Ok(false);
+    /// Whether DEST holds `record`'s bytes right now, in a visible file reached
+    /// without following links: read back and hashed, just before a deletion.
+    fn backup_verified(&self, record: &Record) -> bool {
+        if !is_visible(&record.dest) {
+            return false;
+        }
+        let Ok(root) = Root::open(self.dest_root) else {
+            return false;
         };
-        let path = self.dest_root.join(&record.dest);
-        Ok(ContentHash::of_file(&path).is_ok_and(|hash| hash == record.hash))
+        let Ok(file) = root.open_file(Path::new(&record.dest)) else {
+            return false;
+        };
+        file.metadata().is_ok_and(|meta| meta.len() == record.bytes)
+            && ContentHash::of_reader(file).is_ok_and(|hash| hash == record.hash)
     }
 
-    /// `--delete-after`: deletes a verified, recorded file from the device.
-    fn delete_from_device(&mut self, file: &RemoteFile) {
+    /// Reports a file kept on the device because its backup copy is not as recorded.
+    fn refuse_delete(&mut self, file: &RemoteFile) {
+        let error = "not deleted: its backup copy is missing or changed; run with --rescan".to_owned();
+        self.observer.event(&Event::Deleted {
+            file,
+            error: Some(error),
+        });
+        self.summary.delete_failed += 1;
+    }
+
+    /// `--delete-after`: deletes a recorded file from the device once its copy is
+    /// checked again, byte for byte.
+    fn delete_from_device(&mut self, file: &RemoteFile, record: &Record) {
         if !self.can_delete {
             return;
+        }
+        if !self.backup_verified(record) {
+            return self.refuse_delete(file);
         }
         let result = self.session.delete_object(file.handle);
         let error = match result {
@@ -482,28 +514,52 @@ fn dry_run(
     session: &mut Session,
     dest_root: &Path,
     options: &BackupOptions,
+    cancel: &AtomicBool,
     observer: &mut dyn Observer,
     report: &mut RunReport,
 ) -> Result<(), PullError> {
     let manifest = Manifest::open_read_only(dest_root)?;
-    let plan = make_plan(session, options, manifest.as_ref(), observer)?;
+    let (plan, _) = make_plan(session, dest_root, options, manifest.as_ref(), cancel, observer)?;
     let temps = TempArea::new(dest_root);
     announce(&plan, &temps, observer, &mut report.summary);
     let resolver = DateResolver::system();
+    let mut hints = ZoneHints::new();
     let mut predictor = Predictor::new(dest_root);
     for file in &plan.to_copy {
         let head = read_device_head(session, file)?;
-        let dated = resolver.resolve(&head, file.name(), file.modified.as_ref().map(moment));
+        let dated = date_file(&resolver, &mut hints, &head, file);
         let planned = sort::plan(&options.template, dated.as_ref(), file.name());
         let predicted = predictor.predict(&planned, file.size, &head);
         let entry = DryRunEntry {
             dest: relative(dest_root, &predicted.path).into(),
-            date_source: dated.map(|dated| dated.source.to_string()),
+            date_source: dated.map(|dated| dated.why()),
             maybe_duplicate: predicted.maybe_duplicate,
         };
         observer.event(&Event::WouldCopy { file, entry: &entry });
     }
     Ok(())
+}
+
+/// Dates a device file from its first bytes. A UTC time that nothing in the file places
+/// takes the offset of the nearest photo in time dated so far in this run (the plan goes
+/// in path order, so `IMG_…` photos come before the `VID_…` videos of their folder).
+fn date_file(
+    resolver: &DateResolver<Local>,
+    hints: &mut ZoneHints,
+    head: &[u8],
+    file: &RemoteFile,
+) -> Option<Dated> {
+    let dated = resolver.resolve(head, file.name(), file.modified.as_ref().map(moment))?;
+    if let Some(offset) = dated.photo_offset() {
+        hints.add(dated.time, offset);
+    }
+    match dated.instant.filter(|_| dated.zone_unknown()) {
+        Some(instant) => Some(match hints.offset_near(instant) {
+            Some(offset) => dated.rezoned(offset, ZoneSource::NearbyPhoto),
+            None => dated,
+        }),
+        None => Some(dated),
+    }
 }
 
 /// The first [`HEAD_LEN`] bytes of a device file, by a partial read (what

@@ -87,6 +87,8 @@ pub(super) struct Memory {
     all_objects: Option<bool>,
     per_folder: Option<bool>,
     last_used: Option<ListingStrategy>,
+    /// ObjectInfos (with exact sizes) read during the listing under way.
+    infos: HashMap<ObjectHandle, (ObjectInfo, u64)>,
 }
 
 impl Session {
@@ -97,6 +99,12 @@ impl Session {
 
     /// Lists the objects directly in `folder` (`None`: the storage's root).
     pub fn list_folder(&mut self, storage: StorageId, folder: Option<&Entry>) -> Result<Vec<Entry>> {
+        self.listing.infos.clear();
+        self.list_children(storage, folder)
+    }
+
+    /// [`Session::list_folder`] within a listing (ObjectInfos read earlier in it are reused).
+    fn list_children(&mut self, storage: StorageId, folder: Option<&Entry>) -> Result<Vec<Entry>> {
         if self.prop_list_usable() && self.listing.per_folder != Some(false) {
             match self.list_folder_by_prop_list(storage, folder) {
                 Ok(entries) => {
@@ -119,6 +127,7 @@ impl Session {
     /// folder comes before its contents.
     pub fn walk(&mut self, storage: StorageId, from: Option<&Entry>) -> Result<Vec<Entry>> {
         self.listing.last_used = None;
+        self.listing.infos.clear();
         if from.is_none() && self.prop_list_usable() && self.listing.all_objects != Some(false) {
             match self.walk_all_objects(storage) {
                 Ok(Some(entries)) => {
@@ -138,15 +147,11 @@ impl Session {
         let mut visited = HashSet::new();
         let mut folders = VecDeque::from([from.cloned()]);
         while let Some(folder) = folders.pop_front() {
-            if let Some(folder) = &folder {
-                if !visited.insert(folder.handle) {
-                    return Err(SessionError::Protocol {
-                        op: OperationCode::GET_OBJECT_HANDLES,
-                        detail: format!("folder {} appears twice in the tree", folder.handle),
-                    });
-                }
+            // A folder listed twice (a camera that nests a folder in itself) is walked once.
+            if folder.as_ref().is_some_and(|f| !visited.insert(f.handle)) {
+                continue;
             }
-            for child in self.list_folder(storage, folder.as_ref())? {
+            for child in self.list_children(storage, folder.as_ref())? {
                 if child.is_folder() {
                     folders.push_back(Some(child.clone()));
                 }
@@ -159,12 +164,13 @@ impl Session {
     /// Finds the object at `path` (names from the storage's root). An empty
     /// path is the root itself, which is no object: `Ok(None)`.
     pub fn find(&mut self, storage: StorageId, path: &[impl AsRef<str>]) -> Result<Option<Entry>> {
+        self.listing.infos.clear();
         let mut current: Option<Entry> = None;
         for (depth, name) in path.iter().enumerate() {
             if depth > 0 && !current.as_ref().is_some_and(Entry::is_folder) {
                 return Ok(None);
             }
-            let children = self.list_folder(storage, current.as_ref())?;
+            let children = self.list_children(storage, current.as_ref())?;
             match children.into_iter().find(|e| e.name() == name.as_ref()) {
                 Some(entry) => current = Some(entry),
                 None => return Ok(None),
@@ -235,6 +241,12 @@ impl Session {
             .collect()
     }
 
+    /// GetObjectHandles for the folder, then each child's ObjectInfo. A child
+    /// is kept only if its ObjectInfo names this folder as its parent: some
+    /// cameras ignore the parent filter (Fuji answers every object for the
+    /// root; Canon EOS lists a folder inside itself). Such devices list the
+    /// same objects again and again, so ObjectInfos are remembered for the
+    /// listing under way: one GetObjectInfo per object, whatever the device does.
     fn list_folder_by_object_info(
         &mut self,
         storage: StorageId,
@@ -242,19 +254,42 @@ impl Session {
     ) -> Result<Vec<Entry>> {
         let parent = folder.map_or(ROOT, |f| f.handle);
         let handles = self.object_handles(storage, None, parent)?;
-        let mut entries = Vec::with_capacity(handles.len());
-        for handle in handles {
-            let info = self.object_info(handle)?;
-            let size = match info.known_size() {
-                Some(size) => size,
-                None if self.device_info.supports(OperationCode::GET_OBJECT_PROP_VALUE) => {
-                    self.object_size(handle)?
-                }
-                None => u64::from(u32::MAX),
-            };
-            entries.push(entry_from_info(handle, folder, &info, size));
+        let mut children = Vec::with_capacity(handles.len());
+        for &handle in &handles {
+            if folder.is_none_or(|f| f.handle != handle) {
+                let (info, size) = self.object_info_and_size(handle)?;
+                children.push((handle, info, size));
+            }
         }
-        Ok(entries)
+        // The root's objects name 0, 0xFFFFFFFF or (QEMU) a root object that is
+        // never listed as their parent: anything but another listed object.
+        let listed: HashSet<ObjectHandle> = handles.iter().copied().collect();
+        let belongs = |info: &ObjectInfo| match folder {
+            Some(folder) => info.parent == folder.handle.0,
+            None => info.parent == 0 || info.parent == ROOT.0 || !listed.contains(&ObjectHandle(info.parent)),
+        };
+        Ok(children
+            .into_iter()
+            .filter(|(_, info, _)| belongs(info))
+            .map(|(handle, info, size)| entry_from_info(handle, folder, &info, size))
+            .collect())
+    }
+
+    /// One object's ObjectInfo and exact size, asked once per listing.
+    fn object_info_and_size(&mut self, handle: ObjectHandle) -> Result<(ObjectInfo, u64)> {
+        if let Some(known) = self.listing.infos.get(&handle) {
+            return Ok(known.clone());
+        }
+        let info = self.object_info(handle)?;
+        let size = match info.known_size() {
+            Some(size) => size,
+            None if self.device_info.supports(OperationCode::GET_OBJECT_PROP_VALUE) => {
+                self.object_size(handle)?
+            }
+            None => u64::from(u32::MAX),
+        };
+        self.listing.infos.insert(handle, (info.clone(), size));
+        Ok((info, size))
     }
 }
 

@@ -587,27 +587,38 @@ fn an_all_objects_answer_that_is_not_a_tree_is_not_trusted() {
 }
 
 #[test]
-fn a_folder_listed_twice_is_a_protocol_error_not_a_loop() {
+fn children_whose_object_info_names_another_parent_are_dropped_and_asked_once() {
+    // A camera that ignores the parent filter (Fuji: every object for the
+    // root) and lists a folder inside itself (Canon EOS).
     let (mut session, device) = open(&[], 512);
     let folder = ObjectInfo {
         storage_id: 1,
         format: ObjectFormat::ASSOCIATION,
-        filename: "loop".into(),
+        filename: "100CANON".into(),
         ..ObjectInfo::default()
     };
-    // The root holds folder 5, and folder 5 holds itself.
-    for (tid, parent_listing) in [(1, 5u32), (3, 5)] {
-        device.push(data(
-            OperationCode::GET_OBJECT_HANDLES,
-            tid,
-            &u32_array(&[parent_listing]),
-        ));
-        device.push(ok(tid, &[]));
-        device.push(data(OperationCode::GET_OBJECT_INFO, tid + 1, &folder.to_bytes()));
-        device.push(ok(tid + 1, &[]));
-    }
-    let err = session.walk(StorageId(1), None).unwrap_err();
-    assert!(err.to_string().contains("appears twice"), "{err}");
+    let photo = ObjectInfo {
+        storage_id: 1,
+        format: ObjectFormat::EXIF_JPEG,
+        parent: 5,
+        compressed_size: 3,
+        filename: "IMG_0001.JPG".into(),
+        ..ObjectInfo::default()
+    };
+    device.push(data(OperationCode::GET_OBJECT_HANDLES, 1, &u32_array(&[5, 6])));
+    device.push(ok(1, &[]));
+    device.push(data(OperationCode::GET_OBJECT_INFO, 2, &folder.to_bytes()));
+    device.push(ok(2, &[]));
+    device.push(data(OperationCode::GET_OBJECT_INFO, 3, &photo.to_bytes()));
+    device.push(ok(3, &[]));
+    device.push(data(OperationCode::GET_OBJECT_HANDLES, 4, &u32_array(&[5, 6])));
+    device.push(ok(4, &[]));
+    let entries = session.walk(StorageId(1), None).unwrap();
+    let paths: Vec<String> = entries.iter().map(|e| e.path.join("/")).collect();
+    assert_eq!(paths, ["100CANON", "100CANON/IMG_0001.JPG"]);
+    assert_eq!(entries[1].parent, ObjectHandle(5));
+    assert_eq!(session.stats().count(OperationCode::GET_OBJECT_INFO), 2);
+    assert_eq!(device.unread_phases(), 0);
 }
 
 #[test]
@@ -689,4 +700,34 @@ fn a_device_left_mid_transaction_is_cancelled_and_cleared_once_at_open() {
         "{err}"
     );
     assert_eq!(handle.halts_cleared(), 1);
+}
+
+#[test]
+fn a_device_that_wants_a_session_before_device_info_is_opened_the_other_way_round() {
+    let garbage = data(OperationCode::GET_DEVICE_INFO, 0, &[0xFF; 7]);
+    for first_answer in [
+        vec![response(ResponseCode::SESSION_NOT_OPEN, 0, &[])],
+        vec![garbage, ok(0, &[])],
+    ] {
+        let (transport, device) = fake::new(512);
+        for phase in first_answer {
+            device.push(phase);
+        }
+        device.push(ok(0, &[])); // OpenSession
+        device.push(data(
+            OperationCode::GET_DEVICE_INFO,
+            1,
+            &info_with(&[]).to_bytes(),
+        ));
+        device.push(ok(1, &[]));
+        let session = Session::open(transport).unwrap();
+        assert_eq!(session.device_info().model, "Scripted");
+        let sent: Vec<_> = device
+            .commands()
+            .iter()
+            .map(|c| (c.code, c.transaction_id))
+            .collect();
+        assert_eq!(sent, [(0x1001, 0), (0x1002, 0), (0x1001, 1)]);
+        assert_eq!(device.unread_phases(), 0);
+    }
 }

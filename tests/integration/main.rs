@@ -3,18 +3,22 @@
 //!
 //! One test binary (faster to link than one per file); each area is a module.
 
+mod architecture;
 mod auto_cli;
 mod backup;
 mod backup_faults;
 mod backup_util;
 mod cli_devices;
 mod cli_ls;
+mod devices;
 mod preview;
 mod restore;
 mod run;
+mod safety;
 mod session_sim;
 mod sort;
 #[path = "../../src/sort/testdata.rs"]
 mod testdata;
 mod util;
 mod watch;
+mod zones;

@@ -18,7 +18,14 @@ use crate::backup_util::{at, phone, run_backup, samples, tree};
 /// Lists the phone and fetches every thumbnail, as `mtpull preview` does.
 fn preview_items(phone: &SimDevice, backed_up_in: Option<&std::path::Path>) -> (String, Vec<Item>) {
     let mut session = Session::open(Box::new(phone.connect())).unwrap();
-    let listing = list_files(&mut session, &Selection::new(), Duration::ZERO, || {}).unwrap();
+    let listing = list_files(
+        &mut session,
+        &Selection::new(),
+        Duration::ZERO,
+        &AtomicBool::new(false),
+        || {},
+    )
+    .unwrap();
     let serial = device_serial(&session);
     let backed_up = match backed_up_in.and_then(|d| Manifest::open_read_only(d).unwrap()) {
         Some(manifest) => manifest.keys_for(&serial).unwrap(),

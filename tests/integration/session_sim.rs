@@ -2,11 +2,12 @@
 //! codec both ways, transaction counts, fallbacks, big files, faults.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use mtpull::ptp::{EventCode, ObjectFormat, ObjectInfo, OperationCode, StorageId};
-use mtpull::session::{Entry, ListingStrategy, Session, SessionError};
+use mtpull::session::{Entry, ListingStrategy, ResolveError, Session, SessionError, StorageSelector};
 use mtpull::sim::{Content, Fault, Profile, SimDevice, StorageSpec, generated_bytes};
 use mtpull::transport::{Transport, TransportError};
 
@@ -206,6 +207,78 @@ fn an_upload_appears_on_the_phone_and_a_delete_removes_it() {
     assert!(stored.matches(bytes.as_slice()).unwrap());
     session.delete_object(handle).unwrap();
     assert!(phone.content(storage, "Download/up.jpg").is_none());
+}
+
+#[test]
+fn storages_are_named_by_description_then_label_and_paths_resolve_through_them() {
+    let (phone, internal) = phone(Profile::Android);
+    let card = phone.add_storage(StorageSpec {
+        volume_label: "CARD".into(),
+        ..StorageSpec::new("")
+    });
+    phone
+        .add_file(card, "DCIM/a.jpg", Content::generated(10, 1), when())
+        .unwrap();
+    let mut session = open(&phone);
+    let storages = session
+        .storages(Duration::ZERO, &AtomicBool::new(false), || panic!("not locked"))
+        .unwrap();
+    let named: Vec<(StorageId, &str)> = storages.iter().map(|s| (s.id, s.name.as_str())).collect();
+    assert_eq!(
+        named,
+        [
+            (StorageId(internal), "Internal shared storage"),
+            (StorageId(card), "CARD")
+        ]
+    );
+    // The label names the storage in a path, in any case, as --storage does.
+    let place = session.resolve(&storages, "card/DCIM/a.jpg").unwrap();
+    assert_eq!(place.storage.id, StorageId(card));
+    assert_eq!(place.object.unwrap().path, ["DCIM", "a.jpg"]);
+    let by_id = session
+        .resolve(&storages, &format!("{}/DCIM", StorageId(card)))
+        .unwrap();
+    assert_eq!(by_id.object.unwrap().name(), "DCIM");
+    let chosen = StorageSelector::new("CARD").pick(&storages).unwrap();
+    assert_eq!(session.resolve_in(chosen, "/").unwrap().object, None);
+    let missing = session.resolve(&storages, "CARD/DCIM/b.jpg").unwrap_err();
+    assert_eq!(missing.to_string(), "CARD/DCIM/b.jpg: no such file or folder");
+    let no_storage = session.resolve(&storages, "SD card/DCIM").unwrap_err();
+    assert!(
+        matches!(no_storage, ResolveError::NoSuchStorage { .. }),
+        "{no_storage}"
+    );
+}
+
+#[test]
+fn waiting_for_a_locked_phone_ends_when_it_is_unlocked_or_cancelled() {
+    let (phone, storage) = phone(Profile::Locked);
+    let mut session = open(&phone);
+    let cancel = AtomicBool::new(true);
+    let started = Instant::now();
+    let mut told = 0;
+    let storages = session
+        .storages(Duration::from_secs(30), &cancel, || told += 1)
+        .unwrap();
+    assert!(storages.is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(told, 1);
+
+    let unlocker = phone.clone();
+    let thread = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        unlocker.unlock();
+    });
+    cancel.store(false, Ordering::Relaxed);
+    let storages = session.storages(Duration::from_secs(30), &cancel, || {}).unwrap();
+    thread.join().unwrap();
+    assert_eq!(storages.len(), 1);
+    assert_eq!(storages[0].id, StorageId(storage));
+    assert_eq!(storages[0].info.description, "Internal shared storage");
 }
 
 #[test]

@@ -29,14 +29,14 @@ pub fn back_up(
 ) -> JobOutcome {
     let prefix = format!("{}: ", arrival.name);
     let mut progress = Progress::plain(&config.destination, prefix.clone());
-    let mut log = |line: &str| eprintln!("{prefix}{line}");
+    let mut log = |line: &str| note!("{prefix}{line}");
     let settings = JobSettings { config, lock_dir };
     let outcome = job::run(arrival, settings, cancel, &mut progress, &mut log);
     log(&outcome.describe());
-    if let Some(notice) = outcome.notice(&arrival.name, &config.destination) {
-        if let Err(e) = notifier.send(&notice.summary, &notice.body, notice.urgent) {
-            log(&format!("no desktop notification: {e}"));
-        }
+    if let Some(notice) = outcome.notice(&arrival.name, &config.destination)
+        && let Err(e) = notifier.send(&notice.summary, &notice.body, notice.urgent)
+    {
+        log(&format!("no desktop notification: {e}"));
     }
     outcome
 }

@@ -29,7 +29,7 @@ pub fn render(out: &mut dyn Write, device: &str, serial: &str, items: &[Item]) -
         "made": chrono::Local::now().format("%Y-%m-%d %H:%M").to_string(),
     });
     out.write_all(HEAD.as_bytes())?;
-    write!(out, "<title>{} — mtpull preview</title>\n", escape_html(device))?;
+    writeln!(out, "<title>{} — mtpull preview</title>", escape_html(device))?;
     out.write_all(STYLE.as_bytes())?;
     out.write_all(BODY.as_bytes())?;
     out.write_all(b"<script type=\"application/json\" id=\"meta\">")?;

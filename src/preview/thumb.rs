@@ -127,10 +127,8 @@ fn exif_segment(head: &[u8]) -> Option<&[u8]> {
         }
         let len = usize::from(u16::from_be_bytes([head[at + 2], head[at + 3]]));
         let body = head.get(at + 4..at + 2 + len)?;
-        if marker == 0xE1 {
-            if let Some(tiff) = body.strip_prefix(b"Exif\0\0") {
-                return Some(tiff);
-            }
+        if let Some(tiff) = body.strip_prefix(b"Exif\0\0").filter(|_| marker == 0xE1) {
+            return Some(tiff);
         }
         at += 2 + len;
     }

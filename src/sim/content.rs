@@ -38,6 +38,10 @@ pub enum Content {
 pub trait Synthesize: Send + Sync {
     /// Length in bytes (known without making them).
     fn len(&self) -> u64;
+    /// Whether there are no bytes.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// A reader of the bytes from `offset` on, up to [`Synthesize::len`].
     fn reader_at(&self, offset: u64) -> Box<dyn Read + Send>;
     /// The thumbnail (a JPEG) the device has for this file, if any.

@@ -328,7 +328,7 @@ pub fn scene(seed: u64, width: u16, height: u16) -> Vec<u8> {
     };
     let (hue, light, horizon) = (mix(1), 0.55 + 0.45 * mix(2), 0.45 + 0.25 * mix(3));
     let (sun_x, sun_y, sun_r) = (mix(4), 0.1 + 0.25 * mix(5), 0.04 + 0.06 * mix(6));
-    let (wave, phase, lake) = (2.0 + 6.0 * mix(7), 6.283 * mix(8), mix(9) > 0.5);
+    let (wave, phase, lake) = (2.0 + 6.0 * mix(7), std::f32::consts::TAU * mix(8), mix(9) > 0.5);
     let sky_top = tint(hue, 0.35, 0.9 * light);
     let sky_low = tint(hue + 0.08, 0.15, light);
     let land = tint(hue + 0.35, 0.55, 0.55 * light);

@@ -4,7 +4,7 @@
 //! - [`ptp`]: the protocol as pure functions over byte slices (no I/O).
 //! - [`transport`]: the [`transport::Transport`] trait and its USB backends.
 //! - [`session`]: MTP transactions and operations over any transport.
-//! - [`sim`]: a simulated MTP device that answers over the same trait.
+//! - `sim` (feature `sim`): a simulated MTP device that answers over the same trait.
 //! - [`sort`]: dating files by capture time and filing them into folders.
 //! - [`pull`]: planning and copying a backup from a device into a destination.
 //! - [`restore`]: sending files back to a device, dated, resumable after a cut.
@@ -17,6 +17,7 @@ pub mod ptp;
 pub mod pull;
 pub mod restore;
 pub mod session;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod sort;
 pub mod transport;

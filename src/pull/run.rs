@@ -85,7 +85,7 @@ pub struct RunReport {
 impl RunReport {
     /// Every planned file is backed up (or would be, in a dry run).
     pub fn succeeded(&self) -> bool {
-        self.stopped.is_none() && self.summary.failed == 0
+        self.stopped.is_none() && self.summary.failed == 0 && !self.summary.storage_failed()
     }
 }
 
@@ -123,9 +123,14 @@ fn make_plan(
     observer: &mut dyn Observer,
 ) -> Result<(Plan, Vec<FileKey>), PullError> {
     let wait = options.wait_for_unlock;
-    let Listing { serial, files } = list_files(session, &options.selection, wait, cancel, || {
-        observer.event(&Event::Locked { wait })
+    let listing = list_files(session, &options.selection, wait, cancel, |hint| {
+        observer.event(&Event::Locked { wait, hint })
     })?;
+    let Listing {
+        serial,
+        files,
+        skipped_storages,
+    } = listing;
     let (mut backed_up, stale) = match manifest {
         Some(manifest) => (
             manifest.keys_for(&serial)?,
@@ -137,7 +142,9 @@ fn make_plan(
         backed_up.remove(key);
     }
     let files = chosen_files(&serial, files, options, manifest)?;
-    Ok((Plan::new(&serial, files, &options.selection, &backed_up), stale))
+    let mut plan = Plan::new(&serial, files, &options.selection, &backed_up);
+    plan.skipped_storages = skipped_storages;
+    Ok((plan, stale))
 }
 
 /// The listed files less those a person rejected (now or in an earlier
@@ -186,6 +193,8 @@ fn announce(plan: &Plan, temps: &TempArea, observer: &mut dyn Observer, summary:
     summary.planned = plan.to_copy.len() as u64;
     summary.planned_bytes = plan.bytes_to_copy();
     summary.already = plan.already.len() as u64;
+    summary.junk = plan.junk as u64;
+    summary.skipped_storages = plan.skipped_storages.clone();
     observer.event(&Event::Planned {
         plan,
         resumable_bytes,
@@ -401,9 +410,9 @@ impl<'a> Run<'a> {
             }
             TransferError::Session(source) => {
                 let kept = part.suspend();
-                if source.is_locked() {
+                if let SessionError::Locked { hint, .. } = source {
                     // Locked mid-run: the screen lock hid the storages.
-                    return Failure::Run(PullError::Locked);
+                    return Failure::Run(PullError::Locked { hint });
                 }
                 if source.needs_recovery() {
                     match kept {

@@ -23,7 +23,7 @@ fn preview_items(phone: &SimDevice, backed_up_in: Option<&std::path::Path>) -> (
         &Selection::new(),
         Duration::ZERO,
         &AtomicBool::new(false),
-        || {},
+        |_| {},
     )
     .unwrap();
     let serial = device_serial(&session);

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use indicatif::{DecimalBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mtpull::pull::{Event, FileOutcome, Observer};
-use mtpull::session::LOCKED_HINT;
 
-/// The line said while waiting for a locked phone.
-pub fn locked_line(wait: Duration) -> String {
+/// The line said while waiting for a locked phone (or an untrusted iPhone):
+/// `hint` says what to do.
+pub fn locked_line(wait: Duration, hint: &str) -> String {
     format!(
-        "mtpull: the phone shows no storage: {LOCKED_HINT}. Waiting up to {}s…",
+        "mtpull: the phone shows no storage: {hint}. Waiting up to {}s…",
         wait.as_secs()
     )
 }
@@ -166,7 +166,7 @@ impl Observer for Progress<'_> {
                 None => {}
                 Some(error) => self.log(format!("kept {} on the device: {error}", file.display_path())),
             },
-            Event::Locked { wait } => self.log(locked_line(*wait)),
+            Event::Locked { wait, hint } => self.log(locked_line(*wait, hint)),
             Event::WouldCopy { .. } => {}
         }
     }

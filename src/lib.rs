@@ -10,8 +10,12 @@
 //! - [`restore`]: sending files back to a device, dated, resumable after a cut.
 //! - [`preview`]: a page of the device's thumbnails on which a person chooses what to copy.
 //! - [`auto`]: backing up on connect (udev rule, systemd units, `mtpull watch`).
+//!
+//! And [`lock_file`], the one flock(2) lock that DEST's run lock and the
+//! per-device locks share.
 
 pub mod auto;
+pub mod lock_file;
 pub mod preview;
 pub mod ptp;
 pub mod pull;
@@ -21,3 +25,6 @@ pub mod session;
 pub mod sim;
 pub mod sort;
 pub mod transport;
+
+#[cfg(test)]
+mod testing;

@@ -7,8 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use indicatif::DecimalBytes;
-use mtpull::pull::{BackupOptions, Choice, Event, Observer, RunReport, Selection, backup};
+use mtpull::pull::{BackupOptions, Choice, DecimalBytes, Event, Observer, RunReport, Selection, backup};
 
 use super::connect;
 use super::shared::{exit, interrupt, progress};

@@ -6,7 +6,6 @@ use exif::{In, Reader, Tag};
 
 use crate::ptp::ResponseCode;
 use crate::pull::RemoteFile;
-use crate::pull::transfer::can_resume;
 use crate::session::{Session, SessionError};
 
 /// How much of a file's head is read for its EXIF thumbnail: an EXIF
@@ -60,7 +59,7 @@ pub fn fetch(session: &mut Session, file: &RemoteFile, is_photo: bool) -> Result
         Err(error) if file_only(&error) => {}
         Err(error) => return Err(error),
     }
-    if is_photo && file.size > 0 && can_resume(session, 0) {
+    if is_photo && file.size > 0 && session.can_read_partially(0) {
         let mut head = Vec::new();
         match session.get_partial_object(file.handle, 0, HEAD_BYTES, &mut head) {
             Ok(_) => {

@@ -5,8 +5,8 @@ use std::io::{self, IsTerminal};
 use std::path::Path;
 use std::time::Duration;
 
-use indicatif::{DecimalBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mtpull::pull::{Event, FileOutcome, Observer};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mtpull::pull::{DecimalBytes, Event, FileOutcome, Observer};
 
 /// The line said while waiting for a locked phone (or an untrusted iPhone):
 /// `hint` says what to do.
@@ -124,6 +124,7 @@ impl Observer for Progress<'_> {
                         .set_message(format!("{}{resume}", file.display_path()));
                 }
             }
+            Event::Note { file, note } => self.log(format!("{}: {note}", file.display_path())),
             Event::Received { bytes } => {
                 if let Some(bars) = &self.bars {
                     bars.overall.inc(*bytes);

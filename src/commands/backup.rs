@@ -32,6 +32,7 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &BackupArgs) -> anyhow::R
         choice: args.selection.as_deref().map(Choice::read).transpose()?,
         choice_path: args.selection.clone(),
         include_rejected: args.include_rejected,
+        batch_time: None,
     };
     let mut device = connect::open_one(choice)?;
     let cancel = interrupt::cancel_on_ctrl_c().context("installing the Ctrl-C handler")?;

@@ -70,6 +70,10 @@ pub struct BackupOptions {
     pub choice_path: Option<PathBuf>,
     /// Copy files rejected in earlier previews too.
     pub include_rejected: bool,
+    /// The longest a batch of filed files stays uncommitted (`None`: [`BATCH_TIME`]).
+    /// Tests that count batches set a long one, so that a loaded machine does not
+    /// cut batches short.
+    pub batch_time: Option<Duration>,
 }
 
 /// How a run ended.
@@ -378,7 +382,9 @@ impl<'a> Run<'a> {
                 file,
                 outcome: &outcome,
             });
-            if self.pending.len() >= BATCH_FILES || self.last_commit.elapsed() >= BATCH_TIME {
+            if self.pending.len() >= BATCH_FILES
+                || self.last_commit.elapsed() >= self.options.batch_time.unwrap_or(BATCH_TIME)
+            {
                 self.commit()?;
             }
         }

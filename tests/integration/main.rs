@@ -11,6 +11,7 @@ mod backup_util;
 mod cli_devices;
 mod cli_ls;
 mod devices;
+mod fuse_dest;
 mod run;
 mod safety;
 mod session_sim;

@@ -9,6 +9,8 @@ packages=(
   ntfs-3g                # NTFS through FUSE (and mkntfs)
   libimage-exiftool-perl # fixtures and the sort benchmark's peer
   udev                   # udevadm: the auto-backup rule is tested with udevadm test
+  systemd                # systemd-analyze verify checks the installed units
+  util-linux             # flock(1) and unshare(1) (essential on Debian; listed because tests need them)
 )
 
 missing=()

@@ -39,11 +39,13 @@ pub struct DeviceChoice {
     pub serial: Option<String>,
 
     /// For tests and demos: talk to a simulated device of this profile
-    /// (android, locked, samsung, ptp-camera, qemu) instead of USB.
+    /// (android, locked, samsung, ptp-camera, qemu, iphone, camera-quirky) instead of USB.
+    #[cfg(feature = "sim")]
     #[arg(long, global = true, value_name = "PROFILE", hide = true)]
     pub sim: Option<String>,
 
     /// For tests: the simulated locked phone is unlocked after this many milliseconds.
+    #[cfg(feature = "sim")]
     #[arg(long, global = true, value_name = "MS", hide = true)]
     pub sim_unlock_after: Option<u64>,
 }
@@ -220,6 +222,13 @@ pub struct BackupArgs {
     /// Skip device paths matching this glob (repeatable), e.g. '**/Screenshots/**'.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+
+    /// Also copy what Android's raw view shows besides your photos: its trash
+    /// (.trashed-*), files still being written (.pending-*), .thumbnails
+    /// folders and apps' data (Android/data, Android/obb). Skipped and counted
+    /// by default.
+    #[arg(long)]
+    pub include_junk: bool,
 
     /// Only files the device dates at or after this (2024-05-26 or 2024-05-26T10:15).
     #[arg(long, value_name = "DATE", value_parser = mtpull::pull::parse_since)]

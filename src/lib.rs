@@ -4,15 +4,23 @@
 //! - [`ptp`]: the protocol as pure functions over byte slices (no I/O).
 //! - [`transport`]: the [`transport::Transport`] trait and its USB backends.
 //! - [`session`]: MTP transactions and operations over any transport.
-//! - [`sim`]: a simulated MTP device that answers over the same trait.
+//! - `sim` (feature `sim`): a simulated MTP device that answers over the same trait.
 //! - [`sort`]: dating files by capture time and filing them into folders.
 //! - [`pull`]: planning and copying a backup from a device into a destination.
 //! - [`auto`]: backing up on connect (udev rule, systemd units, `mtpull watch`).
+//!
+//! And [`lock_file`], the one flock(2) lock that DEST's run lock and the
+//! per-device locks share.
 
 pub mod auto;
+pub mod lock_file;
 pub mod ptp;
 pub mod pull;
 pub mod session;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod sort;
 pub mod transport;
+
+#[cfg(test)]
+mod testing;

@@ -13,7 +13,7 @@
 //! leaves the complete temp file to be filed again without a transfer, and a
 //! kept one is found by the next run as a duplicate of itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -27,13 +27,14 @@ use super::disk::{DestLock, check_space};
 use super::error::PullError;
 use super::hash::ContentHash;
 use super::manifest::{Manifest, Outcome, Record, RescanReport, is_visible, mtime_of};
+use super::moved;
 use super::partial::{PartialFile, TempArea};
 use super::plan::Plan;
 use super::predict::Predictor;
 use super::remote::{FileKey, RemoteFile};
 use super::report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
 use super::select::Selection;
-use super::transfer::{TransferError, can_resume, download};
+use super::transfer::{TransferError, download, partial_read_len};
 use crate::ptp::time::DeviceTime;
 use crate::session::{Session, SessionError};
 use crate::sort::beneath::Root;
@@ -77,7 +78,7 @@ pub struct RunReport {
 impl RunReport {
     /// Every planned file is backed up (or would be, in a dry run).
     pub fn succeeded(&self) -> bool {
-        self.stopped.is_none() && self.summary.failed == 0
+        self.stopped.is_none() && self.summary.failed == 0 && !self.summary.storage_failed()
     }
 }
 
@@ -115,9 +116,15 @@ fn make_plan(
     observer: &mut dyn Observer,
 ) -> Result<(Plan, Vec<FileKey>), PullError> {
     let wait = options.wait_for_unlock;
-    let Listing { serial, files } = list_files(session, &options.selection, wait, cancel, || {
-        observer.event(&Event::Locked { wait })
+    let listing = list_files(session, &options.selection, wait, cancel, |hint| {
+        observer.event(&Event::Locked { wait, hint })
     })?;
+    let Listing {
+        serial,
+        files,
+        skipped_storages,
+        storage_names,
+    } = listing;
     let (mut backed_up, stale) = match manifest {
         Some(manifest) => (
             manifest.keys_for(&serial)?,
@@ -128,7 +135,51 @@ fn make_plan(
     for key in &stale {
         backed_up.remove(key);
     }
-    Ok((Plan::new(&serial, files, &options.selection, &backed_up), stale))
+    let mut plan = Plan::new(&serial, files, &options.selection, &backed_up);
+    plan.skipped_storages = skipped_storages;
+    if let Some(manifest) = manifest {
+        let current = storage_names.iter().map(String::as_str).collect();
+        recognise_drifted(session, dest_root, manifest, &backed_up, &current, &mut plan)?;
+    }
+    Ok((plan, stale))
+}
+
+/// Moves the files the manifest knows under a drifted key (a renamed storage,
+/// a zone-shifted date: see [`super::moved`]) from "to copy" to "already
+/// backed up", confirming by their first bytes where the key alone cannot tell.
+fn recognise_drifted(
+    session: &mut Session,
+    dest_root: &Path,
+    manifest: &Manifest,
+    backed_up: &HashSet<FileKey>,
+    current_storages: &HashSet<&str>,
+    plan: &mut Plan,
+) -> Result<(), PullError> {
+    let mut known = HashSet::new();
+    for candidate in moved::candidates(&plan.to_copy, backed_up, &plan.serial, current_storages) {
+        let file = &plan.to_copy[candidate.index];
+        let Some(record) = manifest.lookup(&candidate.recorded)? else {
+            continue;
+        };
+        if candidate.confirm {
+            let device_head = read_device_head(session, file, moved::CONFIRM_LEN)?;
+            let copy = dest_root.join(&record.dest);
+            let same = !device_head.is_empty()
+                && read_head(&copy, moved::CONFIRM_LEN).is_ok_and(|head| head == device_head);
+            if !same {
+                continue;
+            }
+        }
+        plan.recognised.push((file.key(&plan.serial), candidate.recorded));
+        known.insert(candidate.index);
+    }
+    let (already, to_copy): (Vec<_>, Vec<_>) = std::mem::take(&mut plan.to_copy)
+        .into_iter()
+        .enumerate()
+        .partition(|(index, _)| known.contains(index));
+    plan.already.extend(already.into_iter().map(|(_, file)| file));
+    plan.to_copy = to_copy.into_iter().map(|(_, file)| file).collect();
+    Ok(())
 }
 
 fn announce(plan: &Plan, temps: &TempArea, observer: &mut dyn Observer, summary: &mut Summary) -> u64 {
@@ -140,6 +191,8 @@ fn announce(plan: &Plan, temps: &TempArea, observer: &mut dyn Observer, summary:
     summary.planned = plan.to_copy.len() as u64;
     summary.planned_bytes = plan.bytes_to_copy();
     summary.already = plan.already.len() as u64;
+    summary.junk = plan.junk as u64;
+    summary.skipped_storages = plan.skipped_storages.clone();
     observer.event(&Event::Planned {
         plan,
         resumable_bytes,
@@ -167,6 +220,8 @@ fn real_run(
     let (plan, stale) = make_plan(session, dest_root, options, Some(&manifest), cancel, observer)?;
     // Deleted or edited in DEST since: copied again (an edited file keeps its name).
     manifest.forget(&stale)?;
+    // Known under a drifted key: recorded under today's key too.
+    manifest.record_aliases(&plan.recognised)?;
     let temps = TempArea::new(dest_root);
     temps.create().map_err(PullError::disk(temps.dir()))?;
     let resumable = announce(&plan, &temps, observer, &mut report.summary);
@@ -303,8 +358,10 @@ impl<'a> Run<'a> {
             summary.bytes_received += bytes;
             observer.event(&Event::Received { bytes });
         });
-        if let Err(error) = transferred {
-            return Err(self.transfer_failed(file, part, error));
+        match transferred {
+            Ok(Some(note)) => self.observer.event(&Event::Note { file, note: &note }),
+            Ok(None) => {}
+            Err(error) => return Err(self.transfer_failed(file, part, error)),
         }
         let (temp_path, bytes, hash) = part
             .finish(file.modified.as_ref().and_then(device_instant))
@@ -352,9 +409,9 @@ impl<'a> Run<'a> {
             }
             TransferError::Session(source) => {
                 let kept = part.suspend();
-                if source.is_locked() {
+                if let SessionError::Locked { hint, .. } = source {
                     // Locked mid-run: the screen lock hid the storages.
-                    return Failure::Run(PullError::Locked);
+                    return Failure::Run(PullError::Locked { hint });
                 }
                 if source.needs_recovery() {
                     match kept {
@@ -393,7 +450,7 @@ impl<'a> Run<'a> {
                 return Ok((existing, Outcome::Duplicate, None));
             }
         }
-        let head = read_head(temp_path).map_err(PullError::disk(temp_path))?;
+        let head = read_head(temp_path, HEAD_LEN).map_err(PullError::disk(temp_path))?;
         let dated = date_file(&self.resolver, &mut self.zone_hints, &head, file);
         let planned = sort::plan(&self.options.template, dated.as_ref(), file.name());
         let filed = self.filer.file(&planned, temp_path)?;
@@ -477,7 +534,7 @@ fn dry_run(
     let mut hints = ZoneHints::new();
     let mut predictor = Predictor::new(dest_root);
     for file in &plan.to_copy {
-        let head = read_device_head(session, file)?;
+        let head = read_device_head(session, file, HEAD_LEN)?;
         let dated = date_file(&resolver, &mut hints, &head, file);
         let planned = sort::plan(&options.template, dated.as_ref(), file.name());
         let predicted = predictor.predict(&planned, file.size, &head);
@@ -513,15 +570,16 @@ fn date_file(
     }
 }
 
-/// The first [`HEAD_LEN`] bytes of a device file, by a partial read (what
-/// dating needs), or nothing when the device cannot read part of a file.
-fn read_device_head(session: &mut Session, file: &RemoteFile) -> Result<Vec<u8>, PullError> {
-    let mut head = Vec::with_capacity(HEAD_LEN.min(file.size as usize));
-    if file.size == 0 || !can_resume(session, 0) {
+/// The first `len` bytes of a device file ([`HEAD_LEN`]: what dating needs),
+/// by a partial read, or nothing when the device cannot read part of a file.
+fn read_device_head(session: &mut Session, file: &RemoteFile, len: usize) -> Result<Vec<u8>, PullError> {
+    let mut head = Vec::with_capacity(len.min(file.size as usize));
+    if file.size == 0 || !session.can_read_partially(0) {
         return Ok(head);
     }
+    let want = partial_read_len(file.size, 0, len as u64) as u32;
     session
-        .get_partial_object(file.handle, 0, HEAD_LEN as u32, &mut head)
+        .get_partial_object(file.handle, 0, want, &mut head)
         .map_err(|source| PullError::Device {
             context: format!("reading the start of {}", file.display_path()),
             source,
@@ -529,10 +587,10 @@ fn read_device_head(session: &mut Session, file: &RemoteFile) -> Result<Vec<u8>,
     Ok(head)
 }
 
-/// The first [`HEAD_LEN`] bytes of a local file (the same bytes a dry run reads from the device).
-fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(HEAD_LEN);
-    File::open(path)?.take(HEAD_LEN as u64).read_to_end(&mut head)?;
+/// The first `len` bytes of a local file (the same bytes [`read_device_head`] reads from the device).
+fn read_head(path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(len);
+    File::open(path)?.take(len as u64).read_to_end(&mut head)?;
     Ok(head)
 }
 

@@ -10,12 +10,17 @@ use walkdir::WalkDir;
 /// Each library layer and the layers it may import (besides itself).
 const LAYERS: &[(&str, &[&str])] = &[
     ("ptp", &[]),
+    ("lock_file", &[]),
     ("transport", &["ptp"]),
     ("session", &["ptp", "transport"]),
-    ("sim", &["ptp", "transport"]),
-    ("sort", &["ptp"]),
-    ("pull", &["ptp", "session", "sort"]),
-    ("auto", &["ptp", "transport", "session", "sort", "pull", "sim"]),
+    ("sort", &["ptp", "lock_file"]),
+    ("pull", &["ptp", "session", "sort", "lock_file"]),
+    (
+        "auto",
+        &["ptp", "transport", "session", "sort", "pull", "lock_file"],
+    ),
+    // Test support above the product: a simulated phone is an `auto::Arrival` too.
+    ("sim", &["ptp", "transport", "auto"]),
 ];
 
 /// The subcommands' modules under src/commands.

@@ -4,7 +4,7 @@
 //!
 //! Nothing here is ever filed, indexed or counted as a backup.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};

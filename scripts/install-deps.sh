@@ -4,6 +4,7 @@
 set -euo pipefail
 
 packages=(
+  chromium               # the preview page is tested in headless Chromium
   libimage-exiftool-perl # fixtures and the sort benchmark's peer
   udev                   # udevadm: the auto-backup rule is tested with udevadm test
   systemd                # systemd-analyze verify checks the installed units

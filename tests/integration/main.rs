@@ -13,6 +13,7 @@ mod cli_ls;
 mod device_quirks;
 mod devices;
 mod preview;
+mod preview_browser;
 mod restore;
 mod run;
 mod safety;

@@ -84,7 +84,6 @@ fn backup_campaign(options: &BackupOptions) -> u64 {
 
 fn backup_campaign_on(profile: Profile, options: &BackupOptions) -> u64 {
     quiet_cuts();
-    let mut cuts = 0;
     for at in 1.. {
         let (phone, storage) = phone(profile);
         let originals = phone_files(&phone, storage);
@@ -96,9 +95,9 @@ fn backup_campaign_on(profile: Profile, options: &BackupOptions) -> u64 {
         });
         phone.unplug();
         if !cut {
-            return cuts;
+            // Every event before this one was a cut.
+            return at - 1;
         }
-        cuts += 1;
         let label = format!("{profile}, cut at event {at}");
         assert_consistent_with(&originals, &serial, &dest);
         let in_dest = tree(&dest);
@@ -178,7 +177,6 @@ fn sort_campaign(mode: Mode) -> u64 {
         jobs: NonZeroUsize::MIN,
     };
     let resolver = DateResolver::system();
-    let mut cuts = 0;
     for at in 1.. {
         let root = tempfile::tempdir().unwrap();
         let (src, dest) = (root.path().join("src"), root.path().join("dest"));
@@ -187,9 +185,9 @@ fn sort_campaign(mode: Mode) -> u64 {
             let _ = sort_tree(&src, &dest, &options, &resolver, |_| crash());
         });
         if !cut {
-            return cuts;
+            // Every event before this one was a cut.
+            return at - 1;
         }
-        cuts += 1;
         let label = format!("{mode:?} cut at event {at}");
         // Nothing half-made or twice in DEST; nothing lost between SRC and DEST.
         let in_dest = util::tree(&dest);

@@ -36,6 +36,7 @@ use super::select::Selection;
 use super::transfer::{TransferError, can_resume, download};
 use crate::ptp::time::DeviceTime;
 use crate::session::{Session, SessionError};
+use crate::sort::date::{ZoneHints, ZoneSource};
 use crate::sort::file::same_content;
 use crate::sort::{self, DateResolver, Dated, Filer, HEAD_LEN, Mode, Moment, Template};
 
@@ -93,7 +94,7 @@ pub fn backup(
     let mut report = RunReport::default();
     let started = Instant::now();
     let result = if options.dry_run {
-        dry_run(session, dest_root, options, observer, &mut report)
+        dry_run(session, dest_root, options, cancel, observer, &mut report)
     } else {
         real_run(session, dest_root, options, cancel, observer, &mut report)
     };
@@ -107,10 +108,11 @@ fn make_plan(
     session: &mut Session,
     options: &BackupOptions,
     manifest: Option<&Manifest>,
+    cancel: &AtomicBool,
     observer: &mut dyn Observer,
 ) -> Result<Plan, PullError> {
     let wait = options.wait_for_unlock;
-    let Listing { serial, files } = list_files(session, &options.selection, wait, || {
+    let Listing { serial, files } = list_files(session, &options.selection, wait, cancel, || {
         observer.event(&Event::Locked { wait })
     })?;
     let backed_up = match manifest {
@@ -150,7 +152,7 @@ fn real_run(
     if options.rescan {
         report.rescan = Some(manifest.rescan(dest_root)?);
     }
-    let plan = make_plan(session, options, Some(&manifest), observer)?;
+    let plan = make_plan(session, options, Some(&manifest), cancel, observer)?;
     let temps = TempArea::new(dest_root);
     temps.create().map_err(PullError::disk(temps.dir()))?;
     let resumable = announce(&plan, &temps, observer, &mut report.summary);
@@ -167,6 +169,7 @@ fn real_run(
         serial: &plan.serial,
         filer: Filer::new(dest_root, Mode::Move),
         resolver: DateResolver::system(),
+        zone_hints: ZoneHints::new(),
         summary: &mut report.summary,
         can_delete: options.delete_after,
         pending: Vec::new(),
@@ -225,6 +228,8 @@ struct Run<'a> {
     serial: &'a str,
     filer: Filer,
     resolver: DateResolver<Local>,
+    /// Offsets recorded by the photos dated so far, for videos with only UTC times.
+    zone_hints: ZoneHints,
     summary: &'a mut Summary,
     /// Cleared when the device refuses DeleteObject altogether.
     can_delete: bool,
@@ -381,9 +386,7 @@ impl<'a> Run<'a> {
             }
         }
         let head = read_head(temp_path).map_err(PullError::disk(temp_path))?;
-        let dated = self
-            .resolver
-            .resolve(&head, file.name(), file.modified.as_ref().map(moment));
+        let dated = date_file(&self.resolver, &mut self.zone_hints, &head, file);
         let planned = sort::plan(&self.options.template, dated.as_ref(), file.name());
         let filed = self.filer.file(&planned, temp_path)?;
         let outcome = if filed.outcome == sort::Outcome::Duplicate {
@@ -433,28 +436,52 @@ fn dry_run(
     session: &mut Session,
     dest_root: &Path,
     options: &BackupOptions,
+    cancel: &AtomicBool,
     observer: &mut dyn Observer,
     report: &mut RunReport,
 ) -> Result<(), PullError> {
     let manifest = Manifest::open_read_only(dest_root)?;
-    let plan = make_plan(session, options, manifest.as_ref(), observer)?;
+    let plan = make_plan(session, options, manifest.as_ref(), cancel, observer)?;
     let temps = TempArea::new(dest_root);
     announce(&plan, &temps, observer, &mut report.summary);
     let resolver = DateResolver::system();
+    let mut hints = ZoneHints::new();
     let mut predictor = Predictor::new(dest_root);
     for file in &plan.to_copy {
         let head = read_device_head(session, file)?;
-        let dated = resolver.resolve(&head, file.name(), file.modified.as_ref().map(moment));
+        let dated = date_file(&resolver, &mut hints, &head, file);
         let planned = sort::plan(&options.template, dated.as_ref(), file.name());
         let predicted = predictor.predict(&planned, file.size, &head);
         let entry = DryRunEntry {
             dest: relative(dest_root, &predicted.path).into(),
-            date_source: dated.map(|dated| dated.source.to_string()),
+            date_source: dated.map(|dated| dated.why()),
             maybe_duplicate: predicted.maybe_duplicate,
         };
         observer.event(&Event::WouldCopy { file, entry: &entry });
     }
     Ok(())
+}
+
+/// Dates a device file from its first bytes. A UTC time that nothing in the file places
+/// takes the offset of the nearest photo in time dated so far in this run (the plan goes
+/// in path order, so `IMG_…` photos come before the `VID_…` videos of their folder).
+fn date_file(
+    resolver: &DateResolver<Local>,
+    hints: &mut ZoneHints,
+    head: &[u8],
+    file: &RemoteFile,
+) -> Option<Dated> {
+    let dated = resolver.resolve(head, file.name(), file.modified.as_ref().map(moment))?;
+    if let Some(offset) = dated.photo_offset() {
+        hints.add(dated.time, offset);
+    }
+    match dated.instant.filter(|_| dated.zone_unknown()) {
+        Some(instant) => Some(match hints.offset_near(instant) {
+            Some(offset) => dated.rezoned(offset, ZoneSource::NearbyPhoto),
+            None => dated,
+        }),
+        None => Some(dated),
+    }
 }
 
 /// The first [`HEAD_LEN`] bytes of a device file, by a partial read (what

@@ -3,12 +3,14 @@
 //!
 //! One test binary (faster to link than one per file); each area is a module.
 
+mod architecture;
 mod auto_cli;
 mod backup;
 mod backup_faults;
 mod backup_util;
 mod cli_devices;
 mod cli_ls;
+mod devices;
 mod run;
 mod session_sim;
 mod sort;
@@ -16,3 +18,4 @@ mod sort;
 mod testdata;
 mod util;
 mod watch;
+mod zones;

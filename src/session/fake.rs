@@ -22,6 +22,8 @@ pub struct Script {
     pub halts_cleared: usize,
     /// Commands still to refuse with a stall, as a device mid-transaction does.
     stalled_commands: usize,
+    /// Commands still to leave unread until the timeout, as a wedged Android phone does.
+    ignored_commands: usize,
 }
 
 /// The transport half; the test keeps a [`Handle`] to the same script.
@@ -66,6 +68,11 @@ impl Handle {
     /// The next `count` OUT phases are refused with a stall.
     pub fn stall_commands(&self, count: usize) {
         self.0.lock().unwrap().stalled_commands = count;
+    }
+
+    /// The next `count` OUT phases time out (the device NAKs them).
+    pub fn ignore_commands(&self, count: usize) {
+        self.0.lock().unwrap().ignored_commands = count;
     }
 
     pub fn halts_cleared(&self) -> usize {
@@ -126,6 +133,10 @@ impl Transport for Fake {
         if script.stalled_commands > 0 {
             script.stalled_commands -= 1;
             return Err(TransportError::Stall);
+        }
+        if script.ignored_commands > 0 {
+            script.ignored_commands -= 1;
+            return Err(TransportError::Timeout(Duration::from_secs(1)));
         }
         script.sent.push(phase);
         Ok(())

@@ -103,7 +103,7 @@ impl Session {
     fn device_info_before_session(&mut self) -> Result<Option<DeviceInfo>> {
         let answer = match self.get_device_info() {
             Err(SessionError::Transport {
-                source: TransportError::Stall,
+                source: TransportError::Stall | TransportError::Timeout(_),
                 ..
             }) => {
                 self.abandon_stale_transaction()?;
@@ -126,9 +126,11 @@ impl Session {
     }
 
     /// A device still in the middle of a transaction of an earlier client (one
-    /// killed mid-download) stalls the next command: QEMU's usb-mtp does,
-    /// having data left to send. Cancel that transaction (its id is unknown:
-    /// devices that check it see none of ours) and clear the halt, once.
+    /// killed mid-download) stalls the next command (QEMU's usb-mtp, having
+    /// data left to send) or never reads it (Android's server, blocked writing
+    /// to a host that is gone, until Cancel). Cancel that transaction (its id
+    /// is unknown: devices that check it see none of ours) and clear the halt,
+    /// once.
     fn abandon_stale_transaction(&mut self) -> Result<()> {
         // Best effort: a transport or device without the Cancel request still
         // gets the clear halt, which is all some devices need.

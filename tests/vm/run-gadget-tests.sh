@@ -22,11 +22,13 @@ done
 bash "$vm/setup.sh"
 cd "$repo"
 if ((build)); then
-    echo "run-gadget-tests: building mtpull (libusb feature, default) and mtpull-gadget" >&2
-    cargo build --quiet --release --features libusb
+    # One build with both features gives the gadget and a libusb-capable mtpull; the
+    # default build is the mtpull under test (and the one run-tests.sh builds too).
+    echo "run-gadget-tests: building mtpull-gadget and mtpull (libusb feature, then default)" >&2
+    cargo build --quiet --release --features libusb,sim --bins
     mkdir -p target/vm
     cp target/release/mtpull target/vm/mtpull-libusb
-    cargo build --quiet --release --features sim --bin mtpull-gadget
+    cp target/release/mtpull-gadget target/vm/mtpull-gadget
     cargo build --quiet --release
 fi
 fixture_root=$(python3 "$vm/make-fixture.py" test)
@@ -39,7 +41,7 @@ started=$SECONDS
 "$vm/run-guest.sh" "${live[@]}" --out "$out" --timeout 1500 \
     --env VM_FIXTURE="$fixture_root" --env MTPULL="$repo/target/release/mtpull" \
     --env MTPULL_LIBUSB="$repo/target/vm/mtpull-libusb" \
-    --env MTPULL_GADGET="$repo/target/release/mtpull-gadget" \
+    --env MTPULL_GADGET="$repo/target/vm/mtpull-gadget" \
     -- "$vm/guest/gadget-checks.sh" || status=$?
 echo "run-gadget-tests: the guest ran for $((SECONDS - started)) s" >&2
 if ((status != 0)); then

@@ -29,6 +29,7 @@ gadget() { "$here/gadget.sh" "$@"; }
 video_glob='**/VID_*.mp4'
 storage="mtpull fixture"
 export GADGET_LOG=$VM_OUT/gadget/gadget.log
+rm -rf "$VM_OUT/gadget"
 mkdir -p "$VM_OUT/gadget"
 
 for speed in high super; do

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use mtpull::auto::watch::watch;
 use mtpull::auto::{Arrival, Config, DeviceEvent, lock, usb_events};
 
-use super::connect::simulated_device;
+use super::connect::simulated_arrival;
 use super::shared::auto_job::{back_up, notifier};
 use super::shared::interrupt;
 use crate::cli::{DeviceChoice, WatchArgs};
@@ -35,15 +35,15 @@ pub fn run(choice: &DeviceChoice, args: &WatchArgs) -> anyhow::Result<ExitCode> 
     };
     let cancel = interrupt::cancel_on_ctrl_c().context("installing the Ctrl-C handler")?;
     // The sender stays alive with this function: only Ctrl-C ends a watch.
-    let (_plugged, events) = match simulated_device(choice)? {
-        Some(phone) => {
+    let (_plugged, events) = match simulated_arrival(choice)? {
+        Some(arrival) => {
             let (sender, events) = mpsc::channel();
-            sender.send(DeviceEvent::Arrived(Arrival::simulated(&phone)))?;
+            sender.send(DeviceEvent::Arrived(arrival))?;
             (Some(sender), events)
         }
         None => {
             if !Path::new(UDEV_CONTROL).exists() {
-                eprintln!(
+                note!(
                     "mtpull: udevd does not seem to be running ({UDEV_CONTROL} is missing): \
                      devices plugged in are heard of through udev, so none may be seen"
                 );
@@ -51,7 +51,7 @@ pub fn run(choice: &DeviceChoice, args: &WatchArgs) -> anyhow::Result<ExitCode> 
             (None, usb_events()?)
         }
     };
-    eprintln!(
+    note!(
         "mtpull: watching for phones and cameras (devices: {}); backups go to {}; Ctrl-C stops",
         config.devices,
         config.destination.display()
@@ -61,9 +61,9 @@ pub fn run(choice: &DeviceChoice, args: &WatchArgs) -> anyhow::Result<ExitCode> 
     let job = |arrival: Arrival| {
         back_up(&arrival, &config, &lock_dir, &notifier, &cancel);
     };
-    watch(&events, &cancel, &job, &|line| eprintln!("mtpull: {line}"));
+    watch(&events, &cancel, &job, &|line| note!("mtpull: {line}"));
     if cancel.load(Ordering::Relaxed) {
-        eprintln!("mtpull: stopped watching; backups cut short resume next time");
+        note!("mtpull: stopped watching; backups cut short resume next time");
         Ok(ExitCode::SUCCESS)
     } else {
         bail!("the USB hotplug watch ended")

@@ -26,16 +26,17 @@ use super::device::{Listing, device_instant, list_files};
 use super::disk::{DestLock, check_space};
 use super::error::PullError;
 use super::hash::ContentHash;
-use super::manifest::{Manifest, Outcome, Record, RescanReport};
+use super::manifest::{Manifest, Outcome, Record, RescanReport, is_visible, mtime_of};
 use super::partial::{PartialFile, TempArea};
 use super::plan::Plan;
 use super::predict::Predictor;
-use super::remote::RemoteFile;
+use super::remote::{FileKey, RemoteFile};
 use super::report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
 use super::select::Selection;
 use super::transfer::{TransferError, can_resume, download};
 use crate::ptp::time::DeviceTime;
 use crate::session::{Session, SessionError};
+use crate::sort::beneath::Root;
 use crate::sort::date::{ZoneHints, ZoneSource};
 use crate::sort::file::same_content;
 use crate::sort::{self, DateResolver, Dated, Filer, HEAD_LEN, Mode, Moment, Template};
@@ -104,22 +105,30 @@ pub fn backup(
 }
 
 /// Lists the device and plans against `manifest` (none: nothing backed up yet).
+/// Records whose file in DEST is gone or changed do not count (returned apart).
 fn make_plan(
     session: &mut Session,
+    dest_root: &Path,
     options: &BackupOptions,
     manifest: Option<&Manifest>,
     cancel: &AtomicBool,
     observer: &mut dyn Observer,
-) -> Result<Plan, PullError> {
+) -> Result<(Plan, Vec<FileKey>), PullError> {
     let wait = options.wait_for_unlock;
     let Listing { serial, files } = list_files(session, &options.selection, wait, cancel, || {
         observer.event(&Event::Locked { wait })
     })?;
-    let backed_up = match manifest {
-        Some(manifest) => manifest.keys_for(&serial)?,
+    let (mut backed_up, stale) = match manifest {
+        Some(manifest) => (
+            manifest.keys_for(&serial)?,
+            manifest.stale_keys(dest_root, &serial)?,
+        ),
         None => Default::default(),
     };
-    Ok(Plan::new(&serial, files, &options.selection, &backed_up))
+    for key in &stale {
+        backed_up.remove(key);
+    }
+    Ok((Plan::new(&serial, files, &options.selection, &backed_up), stale))
 }
 
 fn announce(plan: &Plan, temps: &TempArea, observer: &mut dyn Observer, summary: &mut Summary) -> u64 {
@@ -146,13 +155,18 @@ fn real_run(
     observer: &mut dyn Observer,
     report: &mut RunReport,
 ) -> Result<(), PullError> {
-    fs::create_dir_all(dest_root).map_err(PullError::disk(dest_root))?;
+    // Creates DEST durably (its parent fsynced) before anything is filed into it.
     let _lock = DestLock::acquire(dest_root)?;
-    let mut manifest = Manifest::open(dest_root)?;
+    let mut manifest = match Manifest::open(dest_root) {
+        Err(error) if options.rescan && error.is_damaged() => Manifest::replace_damaged(dest_root)?.0,
+        opened => opened?,
+    };
     if options.rescan {
         report.rescan = Some(manifest.rescan(dest_root)?);
     }
-    let plan = make_plan(session, options, Some(&manifest), cancel, observer)?;
+    let (plan, stale) = make_plan(session, dest_root, options, Some(&manifest), cancel, observer)?;
+    // Deleted or edited in DEST since: copied again (an edited file keeps its name).
+    manifest.forget(&stale)?;
     let temps = TempArea::new(dest_root);
     temps.create().map_err(PullError::disk(temps.dir()))?;
     let resumable = announce(&plan, &temps, observer, &mut report.summary);
@@ -182,16 +196,9 @@ fn real_run(
     copied.and(committed)?;
     if options.delete_after {
         for file in &plan.already {
-            if run.backup_verified(file)? {
-                run.delete_from_device(file);
-            } else {
-                let error =
-                    "not deleted: its backup copy is missing or changed; run with --rescan".to_owned();
-                run.observer.event(&Event::Deleted {
-                    file,
-                    error: Some(error),
-                });
-                run.summary.delete_failed += 1;
+            match run.manifest.lookup(&file.key(run.serial))? {
+                Some(record) => run.delete_from_device(file, &record),
+                None => run.refuse_delete(file),
             }
         }
     }
@@ -274,8 +281,8 @@ impl<'a> Run<'a> {
         let records: Vec<Record> = self.pending.iter().map(|(_, record)| record.clone()).collect();
         self.manifest.record_all(&records)?;
         self.pending_contents.clear();
-        for (file, _) in std::mem::take(&mut self.pending) {
-            self.delete_from_device(file);
+        for (file, record) in std::mem::take(&mut self.pending) {
+            self.delete_from_device(file, &record);
         }
         Ok(())
     }
@@ -303,9 +310,9 @@ impl<'a> Run<'a> {
             .finish(file.modified.as_ref().and_then(device_instant))
             .map_err(PullError::disk(&temp_path))?;
         let (dest, outcome, dated) = self.file_by_date(file, &temp_path, bytes, &hash)?;
-        if outcome == Outcome::Copied {
-            self.pending_contents.insert((hash, bytes), dest.clone());
-        }
+        self.pending_contents.insert((hash, bytes), dest.clone());
+        let dest_path = self.dest_root.join(&dest);
+        let dest_meta = fs::symlink_metadata(&dest_path).map_err(PullError::disk(&dest_path))?;
         let record = Record {
             key,
             dest: dest.clone(),
@@ -313,6 +320,7 @@ impl<'a> Run<'a> {
             hash,
             outcome,
             copied_at: Local::now(),
+            dest_mtime: Some(mtime_of(&dest_meta)),
         };
         self.pending.push((file, record));
         Ok(match outcome {
@@ -398,19 +406,40 @@ impl<'a> Run<'a> {
         Ok((relative(self.dest_root, &filed.path), outcome, dated))
     }
 
-    /// Whether DEST still holds the recorded bytes of a file backed up earlier.
-    fn backup_verified(&self, file: &RemoteFile) -> Result<bool, PullError> {
-        let Some(record) = self.manifest.lookup(&file.key(self.serial))? else {
-            return Ok(false);
+    /// Whether DEST holds `record`'s bytes right now, in a visible file reached
+    /// without following links: read back and hashed, just before a deletion.
+    fn backup_verified(&self, record: &Record) -> bool {
+        if !is_visible(&record.dest) {
+            return false;
+        }
+        let Ok(root) = Root::open(self.dest_root) else {
+            return false;
         };
-        let path = self.dest_root.join(&record.dest);
-        Ok(ContentHash::of_file(&path).is_ok_and(|hash| hash == record.hash))
+        let Ok(file) = root.open_file(Path::new(&record.dest)) else {
+            return false;
+        };
+        file.metadata().is_ok_and(|meta| meta.len() == record.bytes)
+            && ContentHash::of_reader(file).is_ok_and(|hash| hash == record.hash)
     }
 
-    /// `--delete-after`: deletes a verified, recorded file from the device.
-    fn delete_from_device(&mut self, file: &RemoteFile) {
+    /// Reports a file kept on the device because its backup copy is not as recorded.
+    fn refuse_delete(&mut self, file: &RemoteFile) {
+        let error = "not deleted: its backup copy is missing or changed; run with --rescan".to_owned();
+        self.observer.event(&Event::Deleted {
+            file,
+            error: Some(error),
+        });
+        self.summary.delete_failed += 1;
+    }
+
+    /// `--delete-after`: deletes a recorded file from the device once its copy is
+    /// checked again, byte for byte.
+    fn delete_from_device(&mut self, file: &RemoteFile, record: &Record) {
         if !self.can_delete {
             return;
+        }
+        if !self.backup_verified(record) {
+            return self.refuse_delete(file);
         }
         let result = self.session.delete_object(file.handle);
         let error = match result {
@@ -441,7 +470,7 @@ fn dry_run(
     report: &mut RunReport,
 ) -> Result<(), PullError> {
     let manifest = Manifest::open_read_only(dest_root)?;
-    let plan = make_plan(session, options, manifest.as_ref(), cancel, observer)?;
+    let (plan, _) = make_plan(session, dest_root, options, manifest.as_ref(), cancel, observer)?;
     let temps = TempArea::new(dest_root);
     announce(&plan, &temps, observer, &mut report.summary);
     let resolver = DateResolver::system();

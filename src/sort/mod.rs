@@ -9,9 +9,11 @@
 //! Nothing here talks to a device: the pull hands over a byte prefix to date and a
 //! finished temp file to file.
 
+pub mod beneath;
 pub mod date;
 pub mod file;
 pub mod plan;
+pub mod state;
 pub mod tree;
 
 #[cfg(test)]
@@ -22,7 +24,8 @@ use std::path::PathBuf;
 
 pub use date::{DateResolver, DateSource, Dated, HEAD_LEN, Moment};
 pub use file::{Filed, Filer, Mode, Outcome, file_into};
-pub use plan::{Template, UNDATED_DIR, plan, safe_name};
+pub use plan::{Names, Template, UNDATED_DIR, plan, safe_name, safe_name_for};
+pub use state::{DestLock, LockError, STATE_DIR};
 pub use tree::{Event, FileReport, Summary, TreeOptions, sort_tree};
 
 /// What can go wrong while dating or filing, with the path a person needs to act on.
@@ -55,6 +58,9 @@ pub enum SortError {
     /// A sidecar stays where it is because its main file could not be filed.
     #[error("not filed: it travels with {}, which failed", main.display())]
     MainNotFiled { main: PathBuf },
+    /// Another run holds the destination, or its state folder is unusable.
+    #[error(transparent)]
+    Lock(#[from] state::LockError),
     /// The source of a tree sort is not a folder.
     #[error("{} is not a folder", .0.display())]
     NotAFolder(PathBuf),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The gadget tests, one command (CI runs it from scripts/test.sh): builds mtpull (nusb and
-# --features libusb) and mtpull-gadget, makes the test fixture, boots ONE guest in which the
+# --features libusb) and mtpull-gadget (default features), makes the test fixture, boots ONE guest in which the
 # simulated phone is a USB gadget on dummy_hcd, runs tests/vm/guest/gadget-checks.sh there at
 # high and super speed, and verifies the results on the host (verify-checks.py per speed,
 # verify-gadget.py for the rest). On failure the guest console is printed.
@@ -22,13 +22,11 @@ done
 bash "$vm/setup.sh"
 cd "$repo"
 if ((build)); then
-    # One build with both features gives the gadget and a libusb-capable mtpull; the
-    # default build is the mtpull under test (and the one run-tests.sh builds too).
-    echo "run-gadget-tests: building mtpull-gadget and mtpull (libusb feature, then default)" >&2
-    cargo build --quiet --release --features libusb,sim --bins
+    # The same builds as run-tests.sh (a no-op after it); the default one has the gadget.
+    echo "run-gadget-tests: building mtpull (libusb feature, then default) and mtpull-gadget" >&2
+    cargo build --quiet --release --features libusb
     mkdir -p target/vm
     cp target/release/mtpull target/vm/mtpull-libusb
-    cp target/release/mtpull-gadget target/vm/mtpull-gadget
     cargo build --quiet --release
 fi
 fixture_root=$(python3 "$vm/make-fixture.py" test)
@@ -41,7 +39,7 @@ started=$SECONDS
 "$vm/run-guest.sh" "${live[@]}" --out "$out" --timeout 1500 \
     --env VM_FIXTURE="$fixture_root" --env MTPULL="$repo/target/release/mtpull" \
     --env MTPULL_LIBUSB="$repo/target/vm/mtpull-libusb" \
-    --env MTPULL_GADGET="$repo/target/vm/mtpull-gadget" \
+    --env MTPULL_GADGET="$repo/target/release/mtpull-gadget" \
     -- "$vm/guest/gadget-checks.sh" || status=$?
 echo "run-gadget-tests: the guest ran for $((SECONDS - started)) s" >&2
 if ((status != 0)); then

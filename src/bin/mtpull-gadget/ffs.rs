@@ -1,9 +1,8 @@
 //! FunctionFS at run time: ep0's events and control transfers, the endpoint
-//! files, halting an endpoint, and the one ioctl the gadget needs.
+//! files, halting an endpoint.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -126,18 +125,6 @@ pub fn halt(mut file: &File, is_in: bool) -> io::Result<()> {
         Err(e) => Err(e),
         Ok(_) => Err(io::Error::other("the endpoint did not halt")),
     }
-}
-
-/// `FUNCTIONFS_ENDPOINT_REVMAP`: `_IO('g', 129)`.
-const ENDPOINT_REVMAP: libc::c_ulong = 0x6781;
-
-/// The USB address the UDC gave an endpoint file (0x81, 0x02…), as Get
-/// Device Status reports halted endpoints.
-pub fn endpoint_address(file: &File) -> Option<u8> {
-    // SAFETY: ENDPOINT_REVMAP takes no argument and touches no user memory;
-    // it only returns the address (or -1 with errno), and the fd is open.
-    let address = unsafe { libc::ioctl(file.as_raw_fd(), ENDPOINT_REVMAP) };
-    u8::try_from(address).ok()
 }
 
 #[cfg(test)]

@@ -1,16 +1,17 @@
 //! Serving the phone over FunctionFS: ep0 (plug events and class requests),
-//! the bulk pump and the event pump, each on its own thread.
+//! the bulk pump and the event pump, each on its own thread, all driving the
+//! simulator's device end ([`DeviceEnd`]) of the cable.
 //!
 //! The bulk pump is one thread doing blocking I/O, as Android's MTP server
 //! is: while the phone has a phase to send it writes, and it reads the next
 //! command only once everything has been sent. So a client killed
 //! mid-transfer leaves the pump blocked in a write nobody reads, and the next
 //! client's command is NAKed — until the host sends the class request
-//! Cancel. Then ep0's thread drops the transaction and interrupts the pump's
-//! write with a signal (FunctionFS dequeues an interrupted request, as
-//! Android's io_cancel does), and the pump goes back to reading commands.
-//! Only a transaction the phone itself abandons (a disk error) halts both
-//! bulk endpoints.
+//! Cancel. Then ep0's thread hands the Cancel to the phone and interrupts the
+//! pump's write with a signal (FunctionFS dequeues an interrupted request, as
+//! Android's io_cancel does), and the pump goes on with whatever the phone
+//! sends next. Only a transaction the phone abandons itself (a disk error)
+//! halts both bulk endpoints.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -22,43 +23,25 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use mtpull::sim::SimDevice;
-use mtpull::transport::TransportError;
+use mtpull::sim::{BulkIn, DeviceEnd, EndpointError, SimDevice, class_request};
 use signal_hook::consts::SIGUSR1;
 
 use crate::ffs::{self, Endpoints, Event, Setup};
-use crate::phone::{Outgoing, Phone};
 
 /// Bytes per bulk request: a multiple of every packet size.
 const CHUNK: usize = 128 * 1024;
-/// How often the event pump looks for the phone's events.
-const EVENT_POLL: Duration = Duration::from_millis(20);
+/// The longest the pump sleeps before asking a slow phone again.
+const NAK_POLL: Duration = Duration::from_millis(20);
 
-/// The Still Image class requests.
-const CANCEL: u8 = 0x64;
-const DEVICE_RESET: u8 = 0x66;
-const GET_DEVICE_STATUS: u8 = 0x67;
-
-/// How the phone is served.
+/// Where each plug event and class request is logged, one line each.
 pub struct Options {
-    pub packet_size: usize,
-    pub zero_length_packets: bool,
-    /// Where each plug event and class request is logged, one line each.
     pub record: Option<PathBuf>,
-}
-
-/// The connection the host has configured, if any.
-struct Connection {
-    /// Counts every plug and unplug, so that bytes read for one connection
-    /// never reach the next.
-    generation: u64,
-    phone: Option<Phone>,
 }
 
 struct Shared {
     device: SimDevice,
-    options: Options,
-    connection: Mutex<Connection>,
+    /// The end of the cable the host has configured, if any.
+    end: Mutex<Option<DeviceEnd>>,
     plugged: Condvar,
     /// Set by a Cancel: the pump must drop the transfer it is blocked in.
     interrupt_requested: AtomicBool,
@@ -66,10 +49,8 @@ struct Shared {
 }
 
 impl Shared {
-    fn connection(&self) -> MutexGuard<'_, Connection> {
-        self.connection
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn end(&self) -> MutexGuard<'_, Option<DeviceEnd>> {
+        self.end.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn log(&self, line: &str) {
@@ -83,25 +64,18 @@ impl Shared {
         }
     }
 
-    /// Waits until the host has configured the device; returns the connection's generation.
-    fn wait_plugged(&self) -> u64 {
-        let mut connection = self.connection();
-        while connection.phone.is_none() {
-            connection = self
+    /// The end of the cable, once the host has configured the device.
+    fn wait_plugged(&self) -> DeviceEnd {
+        let mut end = self.end();
+        loop {
+            if let Some(end) = end.as_ref() {
+                return end.clone();
+            }
+            end = self
                 .plugged
-                .wait(connection)
+                .wait(end)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
-        connection.generation
-    }
-
-    /// Runs `f` on the phone if the connection is still `generation`.
-    fn with_phone<R>(&self, generation: u64, f: impl FnOnce(&mut Phone) -> R) -> Option<R> {
-        let mut connection = self.connection();
-        if connection.generation != generation {
-            return None;
-        }
-        connection.phone.as_mut().map(f)
     }
 }
 
@@ -119,11 +93,7 @@ pub fn start(device: SimDevice, endpoints: Endpoints, options: Options) -> Resul
     };
     let shared = Arc::new(Shared {
         device,
-        options,
-        connection: Mutex::new(Connection {
-            generation: 0,
-            phone: None,
-        }),
+        end: Mutex::new(None),
         plugged: Condvar::new(),
         interrupt_requested: AtomicBool::new(false),
         record: Mutex::new(record),
@@ -139,11 +109,8 @@ pub fn start(device: SimDevice, endpoints: Endpoints, options: Options) -> Resul
         bulk_out,
         interrupt,
     } = endpoints;
-    let bulk_in = Arc::new(bulk_in);
-    let bulk_out = Arc::new(bulk_out);
     let pump = {
         let shared = Arc::clone(&shared);
-        let (bulk_in, bulk_out) = (Arc::clone(&bulk_in), Arc::clone(&bulk_out));
         thread::Builder::new()
             .name("bulk".into())
             .spawn(move || pump_bulk(&shared, &bulk_in, &bulk_out))?
@@ -154,16 +121,11 @@ pub fn start(device: SimDevice, endpoints: Endpoints, options: Options) -> Resul
             .name("events".into())
             .spawn(move || pump_events(&shared, &interrupt))?;
     }
-    let addresses = (
-        ffs::endpoint_address(&bulk_in).unwrap_or(0x81),
-        ffs::endpoint_address(&bulk_out).unwrap_or(0x02),
-    );
     thread::Builder::new().name("ep0".into()).spawn(move || {
         let control = Control {
             shared,
             file: control,
             pump,
-            addresses,
         };
         control.run()
     })?;
@@ -175,8 +137,6 @@ struct Control {
     shared: Arc<Shared>,
     file: File,
     pump: thread::JoinHandle<()>,
-    /// The bulk IN and OUT endpoints' USB addresses.
-    addresses: (u8, u8),
 }
 
 impl Control {
@@ -198,23 +158,15 @@ impl Control {
 
     fn handle(&self, event: Event) {
         match event {
+            // Configured (after enumeration or a bus reset): a fresh link, no session.
             Event::Enable => {
-                let mut connection = self.shared.connection();
-                connection.generation += 1;
-                connection.phone = Some(Phone::new(
-                    self.shared.device.connect(),
-                    self.shared.options.packet_size,
-                    self.shared.options.zero_length_packets,
-                ));
-                drop(connection);
+                *self.shared.end() = Some(self.shared.device.plug());
                 self.shared.plugged.notify_all();
                 self.shared.log("enable");
             }
             Event::Disable | Event::Unbind => {
-                let mut connection = self.shared.connection();
-                connection.generation += 1;
-                connection.phone = None; // dropping the link unplugs the phone
-                drop(connection);
+                *self.shared.end() = None;
+                self.shared.device.unplug();
                 self.shared.log(if event == Event::Disable {
                     "disable"
                 } else {
@@ -228,23 +180,20 @@ impl Control {
     }
 
     fn setup(&self, setup: Setup) {
-        let result = match (setup.is_class(), setup.request) {
-            (true, CANCEL) if !setup.is_in() => self.cancel(setup),
-            (true, DEVICE_RESET) if !setup.is_in() => {
-                // Recorded so that a test can check the host never sends it:
-                // it can kill Android's MTP server until the cable is replugged.
-                self.shared.log("reset");
-                self.interrupt_transaction();
-                self.acknowledge(setup).map(drop)
-            }
-            (true, GET_DEVICE_STATUS) if setup.is_in() => self.device_status(setup),
-            _ => {
-                self.shared.log(&format!(
-                    "refused request 0x{:02x} type 0x{:02x}",
-                    setup.request, setup.request_type
-                ));
-                ffs::halt(&self.file, setup.is_in())
-            }
+        let known = setup.is_class()
+            && matches!(
+                (setup.request, setup.is_in()),
+                (class_request::CANCEL | class_request::RESET, false)
+                    | (class_request::GET_DEVICE_STATUS, true)
+            );
+        let result = if known {
+            self.class_request(setup)
+        } else {
+            self.shared.log(&format!(
+                "refused request 0x{:02x} type 0x{:02x}",
+                setup.request, setup.request_type
+            ));
+            ffs::halt(&self.file, setup.is_in())
         };
         if let Err(e) = result {
             self.shared
@@ -252,35 +201,59 @@ impl Control {
         }
     }
 
-    /// Reads an OUT request's data stage (or, with none, completes its status stage).
-    fn acknowledge(&self, setup: Setup) -> io::Result<Vec<u8>> {
-        let mut data = vec![0u8; usize::from(setup.length)];
-        let len = (&self.file).read(&mut data)?;
-        data.truncate(len);
-        Ok(data)
-    }
-
-    fn cancel(&self, setup: Setup) -> io::Result<()> {
-        let data = self.acknowledge(setup)?;
-        let transaction = data
-            .get(2..6)
-            .map(|id| u32::from_le_bytes([id[0], id[1], id[2], id[3]]));
-        self.shared.log(&format!(
-            "cancel transaction {}",
-            transaction.map_or("?".into(), |id| format!("0x{id:08x}"))
-        ));
-        self.interrupt_transaction();
-        Ok(())
-    }
-
-    /// Drops the transaction under way, and the transfer the pump is blocked in.
-    fn interrupt_transaction(&self) {
-        {
-            let mut connection = self.shared.connection();
-            if let Some(phone) = connection.phone.as_mut() {
-                phone.cancel();
+    fn class_request(&self, setup: Setup) -> io::Result<()> {
+        // An OUT request's data stage (reading it also completes the status stage).
+        let mut data = vec![
+            0u8;
+            if setup.is_in() {
+                0
+            } else {
+                usize::from(setup.length)
             }
+        ];
+        if !setup.is_in() {
+            let len = (&self.file).read(&mut data)?;
+            data.truncate(len);
         }
+        match setup.request {
+            class_request::CANCEL => {
+                let transaction = data.get(2..6).map_or("?".into(), |id| {
+                    format!("0x{:08x}", u32::from_le_bytes([id[0], id[1], id[2], id[3]]))
+                });
+                self.shared.log(&format!("cancel transaction {transaction}"));
+            }
+            // Logged so that a test can check the host never sends it: it can
+            // kill Android's MTP server until the cable is replugged.
+            class_request::RESET => self.shared.log("reset"),
+            _ => {}
+        }
+        let answer = match self.shared.end().clone() {
+            Some(mut end) => end.control(setup.request, setup.value, setup.index, &data),
+            None => Err(EndpointError::Disconnected),
+        };
+        if !setup.is_in() {
+            self.interrupt_pump();
+            return Ok(());
+        }
+        match answer {
+            Ok(status) => {
+                let code = status.get(2..4).map_or(0, |c| u16::from_le_bytes([c[0], c[1]]));
+                self.shared.log(&format!("device status 0x{code:04x}"));
+                let len = status.len().min(usize::from(setup.length));
+                (&self.file).write_all(&status[..len])
+            }
+            // No answer at all: the host's request times out.
+            Err(EndpointError::Nak) => {
+                self.shared.log("device status: no answer");
+                Ok(())
+            }
+            Err(_) => ffs::halt(&self.file, true),
+        }
+    }
+
+    /// Interrupts the transfer the pump is blocked in, if any: after a Cancel
+    /// (or a reset) the phone sends something else, or nothing.
+    fn interrupt_pump(&self) {
         self.shared.interrupt_requested.store(true, Ordering::SeqCst);
         // A signal that lands just before the pump blocks is lost: repeat
         // until the pump has seen the request.
@@ -299,23 +272,6 @@ impl Control {
         self.shared
             .log("the bulk pump did not take the cancel within 1 s");
     }
-
-    fn device_status(&self, setup: Setup) -> io::Result<()> {
-        let answer = {
-            let mut connection = self.shared.connection();
-            match connection.phone.as_mut() {
-                Some(phone) => Some(phone.device_status(self.addresses.0, self.addresses.1)),
-                None => None,
-            }
-        };
-        let Some(answer) = answer else {
-            return ffs::halt(&self.file, true);
-        };
-        let code = u16::from_le_bytes([answer[2], answer[3]]);
-        self.shared.log(&format!("device status 0x{code:04x}"));
-        let len = answer.len().min(usize::from(setup.length));
-        (&self.file).write_all(&answer[..len])
-    }
 }
 
 /// The bulk endpoints: send what the phone has to send, else read the next
@@ -323,39 +279,35 @@ impl Control {
 fn pump_bulk(shared: &Shared, bulk_in: &File, bulk_out: &File) {
     let mut buf = vec![0u8; CHUNK];
     loop {
-        let generation = shared.wait_plugged();
+        let mut end = shared.wait_plugged();
         // A cancel: whatever the pump was sending or reading is gone.
         shared.interrupt_requested.store(false, Ordering::SeqCst);
-        let Some(outgoing) = shared.with_phone(generation, |phone| phone.bulk_in(&mut buf)) else {
-            continue;
-        };
-        let result = match outgoing {
-            Ok(Outgoing::Bytes { len, then_zlp }) => write_packets(bulk_in, &buf[..len]).and_then(|()| {
-                if then_zlp {
-                    write_packets(bulk_in, &[])
-                } else {
-                    Ok(())
-                }
-            }),
-            Ok(Outgoing::ZeroLength) => write_packets(bulk_in, &[]),
-            Ok(Outgoing::Nothing) => read_transfer(bulk_out, &mut buf).map(|len| {
-                let ends_phase = len < buf.len();
-                let delivered =
-                    shared.with_phone(generation, |phone| phone.bulk_out(&buf[..len], ends_phase));
-                if let Some(Err(e)) = delivered {
-                    shared.log(&format!("the phone refused a bulk-OUT transfer: {e}"));
-                }
-            }),
-            Err(TransportError::Stall) => {
-                // The phone failed mid-phase (a disk error): it stalls both
-                // endpoints and says why in Get Device Status.
-                shared.log("phone stalled");
-                halt_both(shared, bulk_in, bulk_out);
+        let result = match end.bulk_in(CHUNK) {
+            // Cut: a fault fired mid-packet; the next call says which.
+            Ok(BulkIn::Data(packets) | BulkIn::Cut(packets)) => write_packets(bulk_in, &packets),
+            Ok(BulkIn::Nak { ready_in: Some(wait) }) => {
+                thread::sleep(wait.min(NAK_POLL));
                 Ok(())
             }
-            Err(e) => {
-                shared.log(&format!("phone: {e}"));
-                thread::sleep(Duration::from_millis(50));
+            Ok(BulkIn::Nak { ready_in: None }) => {
+                read_transfer(bulk_out, &mut buf).map(|len| deliver(shared, &mut end, &buf[..len]))
+            }
+            Err(EndpointError::Stall) => {
+                // The phone failed mid-phase (a disk error): both endpoints
+                // halt, and the host's CLEAR_FEATURE reaches the UDC, not
+                // us, so the phone's side is cleared here.
+                halt_both(shared, bulk_in, bulk_out);
+                let _ = end.clear_halt();
+                Ok(())
+            }
+            // Until ep0 has seen the unplug (or a fault pulled the cable).
+            Err(EndpointError::Disconnected) => {
+                thread::sleep(NAK_POLL);
+                Ok(())
+            }
+            // A timeout fault: the phone pauses.
+            Err(EndpointError::Nak) => {
+                thread::sleep(NAK_POLL);
                 Ok(())
             }
         };
@@ -363,13 +315,31 @@ fn pump_bulk(shared: &Shared, bulk_in: &File, bulk_out: &File) {
             Ok(()) => {}
             // A cancel interrupted the write or read.
             Err(e) if e.kind() == io::ErrorKind::Interrupted => shared.log("transfer dropped"),
-            // Unplugged (ESHUTDOWN) or reconfigured: the next connection starts afresh.
+            // Unplugged (ESHUTDOWN) or reconfigured: the next end starts afresh.
             Err(e) => {
-                if shared.connection().generation == generation {
+                if end.is_plugged() {
                     shared.log(&format!("bulk I/O failed: {e}"));
-                    thread::sleep(Duration::from_millis(50));
                 }
+                thread::sleep(NAK_POLL);
             }
+        }
+    }
+}
+
+/// Hands an OUT transfer to the phone, waiting while it does not take it
+/// (a server that is gone until replug).
+fn deliver(shared: &Shared, end: &mut DeviceEnd, transfer: &[u8]) {
+    loop {
+        match end.bulk_out(transfer) {
+            Err(EndpointError::Nak) if !shared.interrupt_requested.load(Ordering::SeqCst) => {
+                thread::sleep(NAK_POLL)
+            }
+            Err(EndpointError::Nak) => return,
+            Err(e @ EndpointError::Stall) => {
+                shared.log(&format!("the phone refused a bulk-OUT transfer: {e}"));
+                return;
+            }
+            Ok(()) | Err(EndpointError::Disconnected) => return,
         }
     }
 }
@@ -384,7 +354,7 @@ fn halt_both(shared: &Shared, bulk_in: &File, bulk_out: &File) {
     }
 }
 
-/// One bulk-IN request: `bytes` as packets; empty is a zero-length packet.
+/// One IN request: `bytes` as packets; empty is a zero-length packet.
 fn write_packets(mut file: &File, bytes: &[u8]) -> io::Result<()> {
     let written = file.write(bytes)?;
     if written != bytes.len() {
@@ -404,15 +374,16 @@ fn read_transfer(mut file: &File, buf: &mut [u8]) -> io::Result<usize> {
 /// The interrupt endpoint: the phone's events, one packet each.
 fn pump_events(shared: &Shared, interrupt: &File) {
     loop {
-        let generation = shared.wait_plugged();
-        match shared.with_phone(generation, Phone::next_event).flatten() {
+        let mut end = shared.wait_plugged();
+        match end.wait_event(Duration::from_secs(1)) {
             // An unplug fails the write; the event is lost with the connection.
-            Some(event) => {
+            Ok(Some(event)) => {
                 if let Err(e) = write_packets(interrupt, &event) {
                     shared.log(&format!("event not sent: {e}"));
                 }
             }
-            None => thread::sleep(EVENT_POLL),
+            Ok(None) => {}
+            Err(_) => thread::sleep(NAK_POLL),
         }
     }
 }

@@ -7,12 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use indicatif::DecimalBytes;
-
 use super::arrivals::Arrival;
 use super::config::Config;
-use super::lock::DeviceLock;
-use crate::pull::{Observer, PullError, RunReport, backup, device_serial};
+use super::lock::lock_device;
+use crate::pull::{DecimalBytes, Observer, PullError, RunReport, backup, device_serial};
 use crate::session::{LOCKED_HINT, Session};
 use crate::transport::OpenError;
 
@@ -144,7 +142,7 @@ pub fn run(
     log: &mut dyn FnMut(&str),
 ) -> JobOutcome {
     let config = settings.config;
-    let _lock = match DeviceLock::try_acquire(settings.lock_dir, arrival.lock_key()) {
+    let _lock = match lock_device(settings.lock_dir, arrival.lock_key()) {
         Ok(Some(lock)) => lock,
         Ok(None) => return JobOutcome::AlreadyRunning,
         Err(e) => return JobOutcome::Failed(format!("cannot take the device's lock: {e}")),
@@ -218,10 +216,10 @@ fn wait_until_unlocked(
     let started = Instant::now();
     let mut waited = false;
     let storages = session
-        .storages(timeout, cancel, || {
+        .storages(timeout, cancel, |hint| {
             waited = true;
             log(&format!(
-                "no storage yet: the {LOCKED_HINT}. Waiting up to {} s",
+                "no storage yet: the {hint}. Waiting up to {} s",
                 timeout.as_secs()
             ));
         })

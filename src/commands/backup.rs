@@ -7,8 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use indicatif::DecimalBytes;
-use mtpull::pull::{BackupOptions, Event, Observer, RunReport, Selection, backup};
+use mtpull::pull::{BackupOptions, DecimalBytes, Event, Observer, RunReport, Selection, backup};
 
 use super::connect;
 use super::shared::{exit, interrupt, progress};
@@ -20,6 +19,7 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &BackupArgs) -> anyhow::R
             storages: args.storage.clone(),
             only: args.only,
             since: args.since,
+            include_junk: args.include_junk,
             ..Selection::new()
         }
         .include(&args.include)?
@@ -90,12 +90,30 @@ struct DryRunPrinter<'a, W: Write> {
 impl<W: Write> Observer for DryRunPrinter<'_, W> {
     fn event(&mut self, event: &Event<'_>) {
         let line = match event {
-            Event::Locked { wait } => {
-                note!("{}", progress::locked_line(*wait));
+            Event::Locked { wait, hint } => {
+                note!("{}", progress::locked_line(*wait, hint));
                 return;
             }
-            Event::Planned { plan, .. } if !plan.already.is_empty() => {
-                format!("{} files already backed up are skipped", plan.already.len())
+            Event::Planned { plan, .. } => {
+                let mut skipped = Vec::new();
+                if !plan.already.is_empty() {
+                    skipped.push(format!(
+                        "{} files already backed up are skipped",
+                        plan.already.len()
+                    ));
+                }
+                if plan.junk > 0 {
+                    skipped.push(format!(
+                        "{} files in Android's trash, unfinished files, thumbnails or app data are \
+                         skipped (--include-junk copies them)",
+                        plan.junk
+                    ));
+                }
+                skipped.extend(plan.skipped_storages.iter().map(|s| format!("not read: {s}")));
+                if skipped.is_empty() {
+                    return;
+                }
+                skipped.join("\n")
             }
             Event::WouldCopy { file, entry } => {
                 self.files += 1;

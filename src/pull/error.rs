@@ -3,9 +3,10 @@
 use std::io;
 use std::path::PathBuf;
 
-use indicatif::DecimalBytes;
+use rustix::io::Errno;
 
 use super::manifest::ManifestError;
+use super::report::DecimalBytes;
 use super::select::BadPattern;
 use crate::session::SessionError;
 use crate::sort::SortError;
@@ -23,9 +24,13 @@ pub enum PullError {
         #[source]
         source: SessionError,
     },
-    /// The phone shows no storage.
-    #[error("{}", crate::session::LOCKED_HINT)]
-    Locked,
+    /// The phone shows no storage: it is locked, not in File transfer mode,
+    /// or (an iPhone) does not trust this computer yet.
+    #[error("{hint}")]
+    Locked {
+        /// What to do ([`crate::session::LOCKED_HINT`] or the iPhone's words).
+        hint: &'static str,
+    },
     /// The link to the device broke mid-copy (unplugged, stalled, timed out).
     #[error(
         "lost the connection to the device while copying {file} ({kept} of {size} bytes kept): {source}; \
@@ -83,11 +88,11 @@ pub enum PullError {
 }
 
 fn disk_hint(error: &io::Error) -> &'static str {
-    match error.raw_os_error() {
-        Some(libc::ENOSPC) | Some(libc::EDQUOT) => {
+    match Errno::from_io_error(error) {
+        Some(Errno::NOSPC | Errno::DQUOT) => {
             " (the destination is full: free some space, then run again to resume)"
         }
-        Some(libc::EROFS) => " (the destination is read-only)",
+        Some(Errno::ROFS) => " (the destination is read-only)",
         _ => "",
     }
 }
@@ -106,7 +111,7 @@ mod tests {
 
     #[test]
     fn a_full_disk_says_so_and_what_to_do() {
-        let error = PullError::disk("/backup/.mtpull/tmp/x.part")(io::Error::from_raw_os_error(libc::ENOSPC));
+        let error = PullError::disk("/backup/.mtpull/tmp/x.part")(io::Error::from(Errno::NOSPC));
         let text = error.to_string();
         assert!(text.starts_with("/backup/.mtpull/tmp/x.part: "), "{text}");
         assert!(text.contains("destination is full"), "{text}");

@@ -5,10 +5,31 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use indicatif::DecimalBytes;
-
 use super::plan::Plan;
 use super::remote::RemoteFile;
+use crate::session::SkippedStorage;
+
+/// A byte count in decimal units, as people read disk sizes: "15 B",
+/// "1.50 kB", "2.35 GB" (the same words the progress bars use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecimalBytes(pub u64);
+
+impl fmt::Display for DecimalBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const PREFIXES: [&str; 8] = ["k", "M", "G", "T", "P", "E", "Z", "Y"];
+        let mut value = self.0 as f64;
+        if value < 1000.0 {
+            return write!(f, "{} B", self.0);
+        }
+        let mut prefix = 0;
+        value /= 1000.0;
+        while value >= 1000.0 && prefix + 1 < PREFIXES.len() {
+            value /= 1000.0;
+            prefix += 1;
+        }
+        write!(f, "{value:.2} {}B", PREFIXES[prefix])
+    }
+}
 
 /// What became of one planned file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,10 +69,13 @@ pub struct DryRunEntry {
 /// Something a run did, as it happens.
 #[derive(Debug)]
 pub enum Event<'a> {
-    /// The phone shows no storage (locked): the run waits this long for it.
+    /// The phone shows no storage (locked, or an untrusted iPhone): the run
+    /// waits this long for it.
     Locked {
         /// How long.
         wait: Duration,
+        /// What the user must do.
+        hint: &'static str,
     },
     /// The device was listed and the plan made.
     Planned {
@@ -66,6 +90,14 @@ pub enum Event<'a> {
         file: &'a RemoteFile,
         /// Bytes already held.
         resume_from: u64,
+    },
+    /// Something the user should know about the current file, which was
+    /// copied all the same (a device fault worked around).
+    Note {
+        /// The file.
+        file: &'a RemoteFile,
+        /// What happened, in words.
+        note: &'a str,
     },
     /// Bytes of the current file arrived.
     Received {
@@ -138,6 +170,11 @@ pub struct Summary {
     pub delete_failed: u64,
     /// Wall time of the transfer phase.
     pub elapsed: Duration,
+    /// Selected files skipped as Android's trash, unfinished files,
+    /// thumbnails or app data (`--include-junk` copies them).
+    pub junk: u64,
+    /// Storages listed but not read.
+    pub skipped_storages: Vec<SkippedStorage>,
 }
 
 impl Summary {
@@ -152,6 +189,11 @@ impl Summary {
             FileOutcome::Duplicate { .. } => self.duplicates += 1,
             FileOutcome::Failed { .. } => self.failed += 1,
         }
+    }
+
+    /// Whether a storage that should have been read could not be.
+    pub fn storage_failed(&self) -> bool {
+        self.skipped_storages.iter().any(SkippedStorage::is_failure)
     }
 
     /// Receive rate in decimal megabytes per second (0 when nothing was timed).
@@ -180,6 +222,14 @@ impl fmt::Display for Summary {
         if self.resumed > 0 {
             write!(f, ", resumed {}", self.resumed)?;
         }
+        if self.junk > 0 {
+            write!(
+                f,
+                ", skipped {} in Android's trash, unfinished files, thumbnails or app data \
+                 (--include-junk copies them)",
+                self.junk
+            )?;
+        }
         write!(
             f,
             "; received {} in {:.1} s ({:.1} MB/s)",
@@ -198,6 +248,9 @@ impl fmt::Display for Summary {
                 write!(f, " ({} refused)", self.delete_failed)?;
             }
         }
+        for skipped in &self.skipped_storages {
+            write!(f, "; not read: {skipped}")?;
+        }
         Ok(())
     }
 }
@@ -205,6 +258,19 @@ impl fmt::Display for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_counts_read_as_disk_sizes() {
+        let shown = |n| DecimalBytes(n).to_string();
+        assert_eq!(shown(0), "0 B");
+        assert_eq!(shown(999), "999 B");
+        assert_eq!(shown(1_000), "1.00 kB");
+        assert_eq!(shown(1_500), "1.50 kB");
+        assert_eq!(shown(1_500_000), "1.50 MB");
+        assert_eq!(shown(2_345_678_901), "2.35 GB");
+        assert_eq!(shown(1_500_000_000_000_000), "1.50 PB");
+        assert_eq!(shown(u64::MAX), "18.45 EB");
+    }
 
     #[test]
     fn counts_and_prints_a_run() {

@@ -33,7 +33,7 @@ use super::predict::Predictor;
 use super::remote::{FileKey, RemoteFile};
 use super::report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
 use super::select::Selection;
-use super::transfer::{TransferError, can_resume, download};
+use super::transfer::{TransferError, download, partial_read_len};
 use crate::ptp::time::DeviceTime;
 use crate::session::{Session, SessionError};
 use crate::sort::beneath::Root;
@@ -77,7 +77,7 @@ pub struct RunReport {
 impl RunReport {
     /// Every planned file is backed up (or would be, in a dry run).
     pub fn succeeded(&self) -> bool {
-        self.stopped.is_none() && self.summary.failed == 0
+        self.stopped.is_none() && self.summary.failed == 0 && !self.summary.storage_failed()
     }
 }
 
@@ -115,9 +115,14 @@ fn make_plan(
     observer: &mut dyn Observer,
 ) -> Result<(Plan, Vec<FileKey>), PullError> {
     let wait = options.wait_for_unlock;
-    let Listing { serial, files } = list_files(session, &options.selection, wait, cancel, || {
-        observer.event(&Event::Locked { wait })
+    let listing = list_files(session, &options.selection, wait, cancel, |hint| {
+        observer.event(&Event::Locked { wait, hint })
     })?;
+    let Listing {
+        serial,
+        files,
+        skipped_storages,
+    } = listing;
     let (mut backed_up, stale) = match manifest {
         Some(manifest) => (
             manifest.keys_for(&serial)?,
@@ -128,7 +133,9 @@ fn make_plan(
     for key in &stale {
         backed_up.remove(key);
     }
-    Ok((Plan::new(&serial, files, &options.selection, &backed_up), stale))
+    let mut plan = Plan::new(&serial, files, &options.selection, &backed_up);
+    plan.skipped_storages = skipped_storages;
+    Ok((plan, stale))
 }
 
 fn announce(plan: &Plan, temps: &TempArea, observer: &mut dyn Observer, summary: &mut Summary) -> u64 {
@@ -140,6 +147,8 @@ fn announce(plan: &Plan, temps: &TempArea, observer: &mut dyn Observer, summary:
     summary.planned = plan.to_copy.len() as u64;
     summary.planned_bytes = plan.bytes_to_copy();
     summary.already = plan.already.len() as u64;
+    summary.junk = plan.junk as u64;
+    summary.skipped_storages = plan.skipped_storages.clone();
     observer.event(&Event::Planned {
         plan,
         resumable_bytes,
@@ -303,8 +312,10 @@ impl<'a> Run<'a> {
             summary.bytes_received += bytes;
             observer.event(&Event::Received { bytes });
         });
-        if let Err(error) = transferred {
-            return Err(self.transfer_failed(file, part, error));
+        match transferred {
+            Ok(Some(note)) => self.observer.event(&Event::Note { file, note: &note }),
+            Ok(None) => {}
+            Err(error) => return Err(self.transfer_failed(file, part, error)),
         }
         let (temp_path, bytes, hash) = part
             .finish(file.modified.as_ref().and_then(device_instant))
@@ -352,9 +363,9 @@ impl<'a> Run<'a> {
             }
             TransferError::Session(source) => {
                 let kept = part.suspend();
-                if source.is_locked() {
+                if let SessionError::Locked { hint, .. } = source {
                     // Locked mid-run: the screen lock hid the storages.
-                    return Failure::Run(PullError::Locked);
+                    return Failure::Run(PullError::Locked { hint });
                 }
                 if source.needs_recovery() {
                     match kept {
@@ -517,11 +528,12 @@ fn date_file(
 /// dating needs), or nothing when the device cannot read part of a file.
 fn read_device_head(session: &mut Session, file: &RemoteFile) -> Result<Vec<u8>, PullError> {
     let mut head = Vec::with_capacity(HEAD_LEN.min(file.size as usize));
-    if file.size == 0 || !can_resume(session, 0) {
+    if file.size == 0 || !session.can_read_partially(0) {
         return Ok(head);
     }
+    let want = partial_read_len(file.size, 0, HEAD_LEN as u64) as u32;
     session
-        .get_partial_object(file.handle, 0, HEAD_LEN as u32, &mut head)
+        .get_partial_object(file.handle, 0, want, &mut head)
         .map_err(|source| PullError::Device {
             context: format!("reading the start of {}", file.display_path()),
             source,

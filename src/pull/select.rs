@@ -152,6 +152,9 @@ pub struct Selection {
     /// Only files whose device date is at or after this (undated files are kept:
     /// nothing is dropped for lack of a date).
     pub since: Option<NaiveDateTime>,
+    /// Also Android's trash, unfinished files, thumbnails and app data
+    /// (see [`super::junk`]); skipped by default.
+    pub include_junk: bool,
 }
 
 impl Selection {

@@ -10,6 +10,7 @@ mod backup_faults;
 mod backup_util;
 mod cli_devices;
 mod cli_ls;
+mod device_quirks;
 mod devices;
 mod run;
 mod safety;
@@ -17,6 +18,8 @@ mod session_sim;
 mod sort;
 #[path = "../../src/sort/testdata.rs"]
 mod testdata;
+#[path = "../../src/testing.rs"]
+mod testing;
 mod util;
 mod watch;
 mod zones;

@@ -5,14 +5,14 @@ use std::io::{self, IsTerminal};
 use std::path::Path;
 use std::time::Duration;
 
-use indicatif::{DecimalBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mtpull::pull::{Event, FileOutcome, Observer};
-use mtpull::session::LOCKED_HINT;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mtpull::pull::{DecimalBytes, Event, FileOutcome, Observer};
 
-/// The line said while waiting for a locked phone.
-pub fn locked_line(wait: Duration) -> String {
+/// The line said while waiting for a locked phone (or an untrusted iPhone):
+/// `hint` says what to do.
+pub fn locked_line(wait: Duration, hint: &str) -> String {
     format!(
-        "mtpull: the phone shows no storage: {LOCKED_HINT}. Waiting up to {}s…",
+        "mtpull: the phone shows no storage: {hint}. Waiting up to {}s…",
         wait.as_secs()
     )
 }
@@ -124,6 +124,7 @@ impl Observer for Progress<'_> {
                         .set_message(format!("{}{resume}", file.display_path()));
                 }
             }
+            Event::Note { file, note } => self.log(format!("{}: {note}", file.display_path())),
             Event::Received { bytes } => {
                 if let Some(bars) = &self.bars {
                     bars.overall.inc(*bytes);
@@ -166,7 +167,7 @@ impl Observer for Progress<'_> {
                 None => {}
                 Some(error) => self.log(format!("kept {} on the device: {error}", file.display_path())),
             },
-            Event::Locked { wait } => self.log(locked_line(*wait)),
+            Event::Locked { wait, hint } => self.log(locked_line(*wait, hint)),
             Event::WouldCopy { .. } => {}
         }
     }

@@ -187,7 +187,7 @@ gadget_phases() {
     task_prefix=gadget-
     big_name=big.bin
     big_bytes=$((1 << 30))
-    big_sha=$("$MTPULL_GADGET" generated-sha256 "$big_bytes")
+    big_sha=$("$MTPULL_GADGET" generated "$big_bytes" | sha256sum | cut -d' ' -f1)
     printf '%s\n' "$big_bytes" >"$VM_OUT/gadget-big-bytes"
     log "gadget download phase: the android profile at high speed, $big_name of $big_bytes bytes"
     taskset -c 0 "$gadget" up high --big-file "$big_bytes" || return 1

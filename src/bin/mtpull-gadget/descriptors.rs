@@ -117,7 +117,8 @@ fn speed_descriptors(presentation: &Presentation, bulk_packet: u16, super_speed:
 /// The Microsoft OS descriptor section: one extended compat ID header and
 /// its one function.
 fn os_descriptors(compat_id: &str) -> Vec<u8> {
-    const HEADER_LEN: u32 = 10;
+    // struct usb_os_desc_header: interface, dwLength, bcdVersion, wIndex, bCount, reserved.
+    const HEADER_LEN: u32 = 11;
     const FUNCTION_LEN: u32 = 24;
     let mut out = Vec::new();
     out.push(0); // interface
@@ -207,17 +208,18 @@ mod tests {
             (4, 4, 7)
         );
         assert_eq!(u32_at(&blob, 24), 1, "one OS descriptor");
-        // 9 + 3 * 7 per plain speed, 9 + 3 * 13 at super speed, 34 for the OS descriptor.
-        assert_eq!(blob.len(), 28 + 30 + 30 + 48 + 34);
+        // 9 + 3 * 7 per plain speed, 9 + 3 * 13 at super speed, 11 + 24 for the OS descriptor.
+        assert_eq!(blob.len(), 28 + 30 + 30 + 48 + 35);
         let interface = &blob[28..37];
         assert_eq!(interface[5..], [6, 1, 1, 1], "class 6/1/1, string 1");
         let hs_bulk_in = &blob[58 + 9..58 + 16];
         assert_eq!(hs_bulk_in, [7, 5, 0x81, 2, 0x00, 0x02, 0]);
         let ss_bulk_out = &blob[88 + 9 + 13..88 + 9 + 20];
         assert_eq!(ss_bulk_out, [7, 5, 0x02, 2, 0x00, 0x04, 0], "1024-byte packets");
-        let os = &blob[blob.len() - 34..];
-        assert_eq!(&os[12..15], b"MTP");
-        assert_eq!(os[11], 1, "Reserved1");
+        let os = &blob[blob.len() - 35..];
+        assert_eq!(u32_at(os, 1), 35, "dwLength counts the header and the function");
+        assert_eq!(&os[13..16], b"MTP");
+        assert_eq!(os[12], 1, "Reserved1");
     }
 
     #[test]

@@ -121,7 +121,7 @@ pub fn halt(mut file: &File, is_in: bool) -> io::Result<()> {
         file.write(&[])
     };
     match result {
-        Err(e) if e.raw_os_error() == Some(libc::EBADMSG) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::BADMSG.raw_os_error()) => Ok(()),
         Err(e) => Err(e),
         Ok(_) => Err(io::Error::other("the endpoint did not halt")),
     }

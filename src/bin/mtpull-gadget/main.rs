@@ -12,6 +12,7 @@ mod descriptors;
 mod ffs;
 mod serve;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,6 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mtpull::session::Session;
 use mtpull::sim::{self, Content, Fault, Profile, SimConfig, SimDevice, StorageSpec, generated_bytes};
-use sha2::{Digest, Sha256};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -58,7 +58,7 @@ struct PhoneArgs {
     #[arg(long, value_name = "FOLDERS:FILES")]
     tree: Option<String>,
     /// Add a generated file of this many bytes at the storage's root,
-    /// named big.bin (its SHA-256: `generated-sha256`).
+    /// named big.bin (its content: `generated`).
     #[arg(long, value_name = "BYTES")]
     big_file: Option<u64>,
     /// Leave out zero-length packets after phases that fill their last
@@ -120,8 +120,9 @@ enum Command {
     },
     /// Remove the gadget (after `serve` has exited).
     Down,
-    /// Print the SHA-256 of `serve --big-file BYTES`'s file, to check a download.
-    GeneratedSha256 { bytes: u64 },
+    /// Write `serve --big-file BYTES`'s content to stdout (pipe it to
+    /// sha256sum to check a download).
+    Generated { bytes: u64 },
 }
 
 /// Where `--big-file` puts its file, and the seed of its generated content.
@@ -152,10 +153,7 @@ fn main() -> Result<()> {
             None => configfs::first_udc()?,
         }),
         Command::Down => configfs::remove(&cli.ffs_dir),
-        Command::GeneratedSha256 { bytes } => {
-            println!("{}", generated_sha256(bytes));
-            Ok(())
-        }
+        Command::Generated { bytes } => write_generated(bytes, &mut std::io::stdout().lock()),
     }
 }
 
@@ -236,17 +234,16 @@ fn local(device: SimDevice, task: LocalTask) -> Result<()> {
     Ok(())
 }
 
-fn generated_sha256(len: u64) -> String {
-    let mut hash = Sha256::new();
+fn write_generated(len: u64, out: &mut dyn Write) -> Result<()> {
     let mut buf = vec![0u8; 1 << 20];
     let mut offset = 0;
     while offset < len {
         let n = usize::try_from(len - offset).map_or(buf.len(), |left| left.min(buf.len()));
         generated_bytes(BIG_FILE_SEED, offset, &mut buf[..n]);
-        hash.update(&buf[..n]);
+        out.write_all(&buf[..n])?;
         offset += n as u64;
     }
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    Ok(out.flush()?)
 }
 
 fn presentation(profile: Profile) -> Presentation {

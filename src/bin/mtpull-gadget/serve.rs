@@ -15,7 +15,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::thread::JoinHandleExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -24,6 +23,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use mtpull::sim::{BulkIn, DeviceEnd, EndpointError, SimDevice, class_request};
+use nix::sys::pthread::{Pthread, pthread_kill, pthread_self};
+use nix::sys::signal::Signal;
 use signal_hook::consts::SIGUSR1;
 
 use crate::ffs::{self, Endpoints, Event, Setup};
@@ -109,12 +110,15 @@ pub fn start(device: SimDevice, endpoints: Endpoints, options: Options) -> Resul
         bulk_out,
         interrupt,
     } = endpoints;
-    let pump = {
+    let (pump_id, pump) = std::sync::mpsc::channel();
+    {
         let shared = Arc::clone(&shared);
-        thread::Builder::new()
-            .name("bulk".into())
-            .spawn(move || pump_bulk(&shared, &bulk_in, &bulk_out))?
-    };
+        thread::Builder::new().name("bulk".into()).spawn(move || {
+            let _ = pump_id.send(pthread_self());
+            pump_bulk(&shared, &bulk_in, &bulk_out)
+        })?;
+    }
+    let pump = pump.recv().context("the bulk pump did not start")?;
     {
         let shared = Arc::clone(&shared);
         thread::Builder::new()
@@ -136,7 +140,8 @@ pub fn start(device: SimDevice, endpoints: Endpoints, options: Options) -> Resul
 struct Control {
     shared: Arc<Shared>,
     file: File,
-    pump: thread::JoinHandle<()>,
+    /// The bulk pump's thread, for the signal that interrupts its write.
+    pump: Pthread,
 }
 
 impl Control {
@@ -261,12 +266,9 @@ impl Control {
             if !self.shared.interrupt_requested.load(Ordering::SeqCst) {
                 return;
             }
-            // SAFETY: the pump thread never exits while the process runs (its
-            // loop has no way out), so its pthread_t stays valid; SIGUSR1 has a
-            // handler installed (in `start`), so the signal only interrupts it.
-            unsafe {
-                libc::pthread_kill(self.pump.as_pthread_t(), SIGUSR1);
-            }
+            // The pump thread never exits (its loop has no way out), so its id
+            // stays valid; SIGUSR1 has a handler (see `start`): it only interrupts.
+            let _ = pthread_kill(self.pump, Signal::SIGUSR1);
             thread::sleep(Duration::from_millis(5));
         }
         self.shared
@@ -283,8 +285,17 @@ fn pump_bulk(shared: &Shared, bulk_in: &File, bulk_out: &File) {
         // A cancel: whatever the pump was sending or reading is gone.
         shared.interrupt_requested.store(false, Ordering::SeqCst);
         let result = match end.bulk_in(CHUNK) {
-            // Cut: a fault fired mid-packet; the next call says which.
-            Ok(BulkIn::Data(packets) | BulkIn::Cut(packets)) => write_packets(bulk_in, &packets),
+            Ok(BulkIn::Data(packets)) => write_packets(bulk_in, &packets),
+            // A fault fired mid-packet (the next call says which): the whole
+            // packets go out, the partial one never leaves a real device.
+            Ok(BulkIn::Cut(mut packets)) => {
+                packets.truncate(packets.len() - packets.len() % end.max_packet_size());
+                if packets.is_empty() {
+                    Ok(())
+                } else {
+                    write_packets(bulk_in, &packets)
+                }
+            }
             Ok(BulkIn::Nak { ready_in: Some(wait) }) => {
                 thread::sleep(wait.min(NAK_POLL));
                 Ok(())

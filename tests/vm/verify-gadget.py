@@ -61,6 +61,9 @@ def main():
 
     for speed in ("high", "super"):
         checks = root / speed / "checks"
+        said = text(checks, "quirks.err")
+        check("transport quirks: 4 queued IN transfers, blocking event waits, no CPU pinning" in said,
+              f"{speed}: mtpull runs its default transport configuration behind dummy_hcd", said[-300:])
         part = text(checks, "unplug-copy.part-bytes")
         part_bytes = int(part) if part.isdigit() else 0
         check(0 < part_bytes < video["size"], f"{speed}: unplugged mid-video",

@@ -5,6 +5,7 @@
 # to verify (tests/vm/verify-gadget.py); like checks.sh, nothing here judges.
 #
 # At high speed (512-byte packets) and at super speed (1024):
+#   quirks                 `mtpull -v devices`: the default transport configuration
 #   checks.sh              devices, ls -r --json (nusb and libusb), a backup killed mid-video
 #                          and a new run recovering the wedged phone without a replug and
 #                          resuming, a second backup copying nothing
@@ -41,6 +42,8 @@ for speed in high super; do
         continue
     fi
     CHECKS_DIR=$out "$here/checks.sh"
+    # mtpull's transport configuration behind dummy_hcd: the defaults, not QEMU's quirks.
+    step quirks "$MTPULL" -v devices
 
     # Unplug mid-copy: the UDC unbound while the video streams, then bound again.
     dest=$dir/dest-unplug

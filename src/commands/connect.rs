@@ -148,12 +148,14 @@ fn open_simulated(choice: &DeviceChoice, profile: Profile) -> anyhow::Result<Dev
     })
 }
 
-/// Unlocks a simulated locked phone after `delay`, as a person would.
+/// Unlocks a simulated locked phone (or has a simulated iPhone trust this
+/// computer) after `delay`, as a person would.
 #[cfg(feature = "sim")]
 fn unlock_later(phone: SimDevice, delay: Duration) {
     thread::spawn(move || {
         thread::sleep(delay);
         phone.unlock();
+        phone.trust();
     });
 }
 
@@ -168,7 +170,7 @@ fn open_usb(choice: &DeviceChoice) -> anyhow::Result<Device> {
 /// the `libusb` feature). Not a user-facing option: nusb is the supported path.
 const BACKEND_VAR: &str = "MTPULL_BACKEND";
 
-fn usb_backend() -> anyhow::Result<Backend> {
+pub fn usb_backend() -> anyhow::Result<Backend> {
     match std::env::var(BACKEND_VAR).as_deref() {
         Err(_) | Ok("" | "nusb") => Ok(Backend::Nusb),
         #[cfg(feature = "libusb")]

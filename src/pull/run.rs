@@ -13,7 +13,7 @@
 //! leaves the complete temp file to be filed again without a transfer, and a
 //! kept one is found by the next run as a duplicate of itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -27,6 +27,7 @@ use super::disk::{DestLock, check_space};
 use super::error::PullError;
 use super::hash::ContentHash;
 use super::manifest::{Manifest, Outcome, Record, RescanReport, is_visible, mtime_of};
+use super::moved;
 use super::partial::{PartialFile, TempArea};
 use super::plan::Plan;
 use super::predict::Predictor;
@@ -61,6 +62,10 @@ pub struct BackupOptions {
     pub rescan: bool,
     /// How long to wait for a locked phone to be unlocked (zero: not at all).
     pub wait_for_unlock: Duration,
+    /// The longest a batch of filed files stays uncommitted (`None`: [`BATCH_TIME`]).
+    /// Tests that count batches set a long one, so that a loaded machine does not
+    /// cut batches short.
+    pub batch_time: Option<Duration>,
 }
 
 /// How a run ended.
@@ -122,6 +127,7 @@ fn make_plan(
         serial,
         files,
         skipped_storages,
+        storage_names,
     } = listing;
     let (mut backed_up, stale) = match manifest {
         Some(manifest) => (
@@ -135,7 +141,53 @@ fn make_plan(
     }
     let mut plan = Plan::new(&serial, files, &options.selection, &backed_up);
     plan.skipped_storages = skipped_storages;
+    if let Some(manifest) = manifest {
+        let current = storage_names.iter().map(String::as_str).collect();
+        recognise_drifted(session, dest_root, manifest, &backed_up, &current, &mut plan)?;
+        // What failed last time goes last: it may fail again.
+        let failed = manifest.failed_for(&serial)?;
+        plan.to_copy
+            .sort_by_key(|file| failed.contains(&(file.path.clone(), file.size)));
+    }
     Ok((plan, stale))
+}
+
+/// Moves the files the manifest knows under a drifted key (a renamed storage,
+/// a zone-shifted date: see [`super::moved`]) from "to copy" to "already
+/// backed up", confirming by their first bytes where the key alone cannot tell.
+fn recognise_drifted(
+    session: &mut Session,
+    dest_root: &Path,
+    manifest: &Manifest,
+    backed_up: &HashSet<FileKey>,
+    current_storages: &HashSet<&str>,
+    plan: &mut Plan,
+) -> Result<(), PullError> {
+    let mut known = HashSet::new();
+    for candidate in moved::candidates(&plan.to_copy, backed_up, &plan.serial, current_storages) {
+        let file = &plan.to_copy[candidate.index];
+        let Some(record) = manifest.lookup(&candidate.recorded)? else {
+            continue;
+        };
+        if candidate.confirm {
+            let device_head = read_device_head(session, file, moved::CONFIRM_LEN)?;
+            let copy = dest_root.join(&record.dest);
+            let same = !device_head.is_empty()
+                && read_head(&copy, moved::CONFIRM_LEN).is_ok_and(|head| head == device_head);
+            if !same {
+                continue;
+            }
+        }
+        plan.recognised.push((file.key(&plan.serial), candidate.recorded));
+        known.insert(candidate.index);
+    }
+    let (already, to_copy): (Vec<_>, Vec<_>) = std::mem::take(&mut plan.to_copy)
+        .into_iter()
+        .enumerate()
+        .partition(|(index, _)| known.contains(index));
+    plan.already.extend(already.into_iter().map(|(_, file)| file));
+    plan.to_copy = to_copy.into_iter().map(|(_, file)| file).collect();
+    Ok(())
 }
 
 fn announce(plan: &Plan, temps: &TempArea, observer: &mut dyn Observer, summary: &mut Summary) -> u64 {
@@ -176,6 +228,8 @@ fn real_run(
     let (plan, stale) = make_plan(session, dest_root, options, Some(&manifest), cancel, observer)?;
     // Deleted or edited in DEST since: copied again (an edited file keeps its name).
     manifest.forget(&stale)?;
+    // Known under a drifted key: recorded under today's key too.
+    manifest.record_aliases(&plan.recognised)?;
     let temps = TempArea::new(dest_root);
     temps.create().map_err(PullError::disk(temps.dir()))?;
     let resumable = announce(&plan, &temps, observer, &mut report.summary);
@@ -193,6 +247,7 @@ fn real_run(
         filer: Filer::new(dest_root, Mode::Move),
         resolver: DateResolver::system(),
         zone_hints: ZoneHints::new(),
+        leads: Leads::new(&plan),
         summary: &mut report.summary,
         can_delete: options.delete_after,
         pending: Vec::new(),
@@ -246,6 +301,8 @@ struct Run<'a> {
     resolver: DateResolver<Local>,
     /// Offsets recorded by the photos dated so far, for videos with only UTC times.
     zone_hints: ZoneHints,
+    /// Where each file that others travel with landed (relative to DEST).
+    leads: Leads<'a>,
     summary: &'a mut Summary,
     /// Cleared when the device refuses DeleteObject altogether.
     can_delete: bool,
@@ -264,7 +321,11 @@ impl<'a> Run<'a> {
             }
             let outcome = match self.copy(file) {
                 Ok(outcome) => outcome,
-                Err(Failure::File(error)) => FileOutcome::Failed { error },
+                Err(Failure::File(error)) => {
+                    self.manifest
+                        .record_failed(self.serial, &file.path, file.size, &error)?;
+                    FileOutcome::Failed { error }
+                }
                 Err(Failure::Run(error)) => return Err(error),
             };
             self.summary.count(&outcome);
@@ -272,7 +333,9 @@ impl<'a> Run<'a> {
                 file,
                 outcome: &outcome,
             });
-            if self.pending.len() >= BATCH_FILES || self.last_commit.elapsed() >= BATCH_TIME {
+            if self.pending.len() >= BATCH_FILES
+                || self.last_commit.elapsed() >= self.options.batch_time.unwrap_or(BATCH_TIME)
+            {
                 self.commit()?;
             }
         }
@@ -367,6 +430,24 @@ impl<'a> Run<'a> {
                     // Locked mid-run: the screen lock hid the storages.
                     return Failure::Run(PullError::Locked { hint });
                 }
+                if source.is_stall() {
+                    match self.session.recover_from_device_cancel() {
+                        Ok(true) => {
+                            return Failure::File(format!(
+                                "the phone could not read this file: it stopped the transfer and \
+                                 reported an error of its own ({source}); the next backup tries it \
+                                 again, last"
+                            ));
+                        }
+                        Ok(false) => {}
+                        Err(error) => {
+                            return Failure::Run(PullError::Device {
+                                context: format!("recovering after {}", file.display_path()),
+                                source: error,
+                            });
+                        }
+                    }
+                }
                 if source.needs_recovery() {
                     match kept {
                         Ok(kept) => Failure::Run(PullError::Connection {
@@ -401,13 +482,19 @@ impl<'a> Run<'a> {
             // The hash found a candidate; only the same bytes make a duplicate.
             if same_content(temp_path, &self.dest_root.join(&existing))? {
                 fs::remove_file(temp_path).map_err(PullError::disk(temp_path))?;
+                self.leads.landed(&file.key(self.serial), existing.clone());
                 return Ok((existing, Outcome::Duplicate, None));
             }
         }
-        let head = read_head(temp_path).map_err(PullError::disk(temp_path))?;
+        let head = read_head(temp_path, HEAD_LEN).map_err(PullError::disk(temp_path))?;
         let dated = date_file(&self.resolver, &mut self.zone_hints, &head, file);
-        let planned = sort::plan(&self.options.template, dated.as_ref(), file.name());
+        let key = file.key(self.serial);
+        let planned = match self.leads.beside_lead(&key, Some(self.manifest))? {
+            Some(beside) => beside,
+            None => sort::plan(&self.options.template, dated.as_ref(), file.name()),
+        };
         let filed = self.filer.file(&planned, temp_path)?;
+        self.leads.landed(&key, relative(self.dest_root, &filed.path));
         let outcome = if filed.outcome == sort::Outcome::Duplicate {
             fs::remove_file(temp_path).map_err(PullError::disk(temp_path))?;
             Outcome::Duplicate
@@ -486,12 +573,18 @@ fn dry_run(
     announce(&plan, &temps, observer, &mut report.summary);
     let resolver = DateResolver::system();
     let mut hints = ZoneHints::new();
+    let mut leads = Leads::new(&plan);
     let mut predictor = Predictor::new(dest_root);
     for file in &plan.to_copy {
-        let head = read_device_head(session, file)?;
+        let head = read_device_head(session, file, HEAD_LEN)?;
         let dated = date_file(&resolver, &mut hints, &head, file);
-        let planned = sort::plan(&options.template, dated.as_ref(), file.name());
+        let key = file.key(&plan.serial);
+        let planned = match leads.beside_lead(&key, manifest.as_ref())? {
+            Some(beside) => beside,
+            None => sort::plan(&options.template, dated.as_ref(), file.name()),
+        };
         let predicted = predictor.predict(&planned, file.size, &head);
+        leads.landed(&key, relative(dest_root, &predicted.path));
         let entry = DryRunEntry {
             dest: relative(dest_root, &predicted.path).into(),
             date_source: dated.map(|dated| dated.why()),
@@ -500,6 +593,49 @@ fn dry_run(
         observer.event(&Event::WouldCopy { file, entry: &entry });
     }
     Ok(())
+}
+
+/// Where the files that others travel with landed, so that a sidecar or a Live
+/// Photo's video is filed beside its photo, under the photo's final base name.
+struct Leads<'p> {
+    plan: &'p Plan,
+    /// Files others travel with, and (once known) where they landed.
+    landed: HashMap<&'p FileKey, Option<String>>,
+}
+
+impl<'p> Leads<'p> {
+    fn new(plan: &'p Plan) -> Self {
+        let landed = plan.travels_with.values().map(|(lead, _)| (lead, None)).collect();
+        Leads { plan, landed }
+    }
+
+    /// Notes where a file landed (relative to DEST), if others travel with it.
+    fn landed(&mut self, key: &FileKey, dest: String) {
+        if let Some(landed) = self.landed.get_mut(key) {
+            *landed = Some(dest);
+        }
+    }
+
+    /// The planned path of a file that travels with another: beside where that one
+    /// landed in this run, or in an earlier one (the manifest). `None`: it goes by its
+    /// own date (it travels with nothing, or its photo failed).
+    fn beside_lead(&self, key: &FileKey, manifest: Option<&Manifest>) -> Result<Option<PathBuf>, PullError> {
+        let Some((lead, follows)) = self.plan.travels_with.get(key) else {
+            return Ok(None);
+        };
+        let lead_dest = match self.landed.get(lead) {
+            Some(Some(dest)) => Some(dest.clone()),
+            _ => match manifest {
+                Some(manifest) => manifest.lookup(lead)?.map(|record| record.dest),
+                None => None,
+            },
+        };
+        Ok(lead_dest.map(|dest| {
+            let dest = Path::new(&dest);
+            let lead_name = dest.file_name().unwrap_or_default().to_string_lossy();
+            dest.with_file_name(follows.name_beside(&lead_name))
+        }))
+    }
 }
 
 /// Dates a device file from its first bytes. A UTC time that nothing in the file places
@@ -524,14 +660,14 @@ fn date_file(
     }
 }
 
-/// The first [`HEAD_LEN`] bytes of a device file, by a partial read (what
-/// dating needs), or nothing when the device cannot read part of a file.
-fn read_device_head(session: &mut Session, file: &RemoteFile) -> Result<Vec<u8>, PullError> {
-    let mut head = Vec::with_capacity(HEAD_LEN.min(file.size as usize));
+/// The first `len` bytes of a device file ([`HEAD_LEN`]: what dating needs),
+/// by a partial read, or nothing when the device cannot read part of a file.
+fn read_device_head(session: &mut Session, file: &RemoteFile, len: usize) -> Result<Vec<u8>, PullError> {
+    let mut head = Vec::with_capacity(len.min(file.size as usize));
     if file.size == 0 || !session.can_read_partially(0) {
         return Ok(head);
     }
-    let want = partial_read_len(file.size, 0, HEAD_LEN as u64) as u32;
+    let want = partial_read_len(file.size, 0, len as u64) as u32;
     session
         .get_partial_object(file.handle, 0, want, &mut head)
         .map_err(|source| PullError::Device {
@@ -541,10 +677,10 @@ fn read_device_head(session: &mut Session, file: &RemoteFile) -> Result<Vec<u8>,
     Ok(head)
 }
 
-/// The first [`HEAD_LEN`] bytes of a local file (the same bytes a dry run reads from the device).
-fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(HEAD_LEN);
-    File::open(path)?.take(HEAD_LEN as u64).read_to_end(&mut head)?;
+/// The first `len` bytes of a local file (the same bytes [`read_device_head`] reads from the device).
+fn read_head(path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(len);
+    File::open(path)?.take(len as u64).read_to_end(&mut head)?;
     Ok(head)
 }
 

@@ -268,3 +268,160 @@ fn a_backup_files_videos_shot_abroad_on_their_local_days() {
     expected.sort();
     assert_eq!(landed, expected);
 }
+
+/// `.aae` edits and `.xmp` sidecars arrive with their photo, and a Live Photo's video
+/// stays beside it — through a clash with a file already in DEST, and in a run after
+/// the photo itself was backed up.
+#[test]
+fn a_backup_brings_sidecars_and_live_videos_beside_their_photo() {
+    use mtpull::pull::{BackupOptions, Only, Selection};
+    use mtpull::sim::{Profile, SimDevice, StorageSpec};
+
+    use crate::backup_util::{at, run_backup, tree};
+
+    let heic = |when: &str| heic(&tiff(&[], &[(DATE_TIME_ORIGINAL, when)]), 8);
+    let photo = heic("2024:05:26 10:00:00");
+    // The video's own UTC date is another day: it follows the photo.
+    let video = video_at_utc(1_700_000_000, &[]);
+    let phone = SimDevice::new(Profile::Android);
+    let storage = phone.add_storage(StorageSpec::new("Internal shared storage"));
+    let mtime = at(2024, 6, 1, 12, 0, 0);
+    for (path, bytes) in [
+        ("DCIM/100APPLE/IMG_0001.HEIC", photo.clone()),
+        ("DCIM/100APPLE/IMG_0001.AAE", b"<plist>edits</plist>".to_vec()),
+        ("DCIM/100APPLE/IMG_0001.MOV", video.clone()),
+        ("DCIM/100APPLE/IMG_0003.xmp", b"<x:xmpmeta/>".to_vec()),
+        ("Download/stray.xmp", b"no photo here".to_vec()),
+    ] {
+        phone.add_file(storage, path, bytes, mtime).unwrap();
+    }
+    let dest = TempDir::new().unwrap();
+    put(
+        &dest.path().join("2024/05/26/IMG_0001.HEIC"),
+        b"someone else's",
+        SOME_MTIME,
+    );
+    let photos_only = BackupOptions {
+        selection: Selection {
+            only: Only::Photos,
+            ..Selection::new()
+        },
+        ..BackupOptions::default()
+    };
+
+    // Photos only: the video stays on the phone, the edits come with the photo.
+    let (report, _) = run_backup(&phone, dest.path(), &photos_only);
+    assert!(report.succeeded(), "{report:?}");
+    let landed: Vec<String> = tree(dest.path()).into_keys().collect();
+    assert_eq!(
+        landed,
+        [
+            "2024/05/26/IMG_0001-1.AAE",
+            "2024/05/26/IMG_0001-1.HEIC",
+            "2024/05/26/IMG_0001.HEIC",
+        ]
+    );
+
+    // Later, everything: the video joins its photo, already backed up, under its name.
+    phone
+        .add_file(
+            storage,
+            "DCIM/100APPLE/IMG_0003.HEIC",
+            heic("2024:05:27 09:00:00"),
+            mtime,
+        )
+        .unwrap();
+    let everything = BackupOptions::default();
+    let dry = BackupOptions {
+        dry_run: true,
+        ..BackupOptions::default()
+    };
+    let (_, predicted) = run_backup(&phone, dest.path(), &dry);
+    let (report, _) = run_backup(&phone, dest.path(), &everything);
+    assert!(report.succeeded(), "{report:?}");
+    let files = tree(dest.path());
+    assert_eq!(files["2024/05/26/IMG_0001-1.MOV"], video);
+    assert_eq!(files["2024/05/26/IMG_0001-1.AAE"], b"<plist>edits</plist>");
+    assert_eq!(files["2024/05/27/IMG_0003.xmp"], b"<x:xmpmeta/>");
+    assert!(!files.keys().any(|k| k.contains("stray")), "{files:?}");
+    assert_eq!(
+        predicted
+            .would_copy
+            .get("DCIM/100APPLE/IMG_0001.MOV")
+            .map(String::as_str),
+        Some("2024/05/26/IMG_0001-1.MOV")
+    );
+    assert_eq!(
+        predicted
+            .would_copy
+            .get("DCIM/100APPLE/IMG_0003.xmp")
+            .map(String::as_str),
+        Some("2024/05/27/IMG_0003.xmp")
+    );
+}
+
+/// `mtpull verify` re-reads DEST against the manifest: a flipped byte and a deleted file
+/// are reported (text and JSON), nothing is copied over them, and a clean DEST passes.
+#[test]
+fn verify_reports_a_flipped_byte_and_a_deleted_file_and_repairs_nothing() {
+    use mtpull::pull::BackupOptions;
+    use mtpull::sim::Profile;
+
+    use crate::backup_util::{phone, run_backup};
+
+    let (phone, _) = phone(Profile::Android);
+    let dest = TempDir::new().unwrap();
+    let (report, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(report.succeeded(), "{report:?}");
+    let dest_arg = path_arg(dest.path());
+
+    let clean = mtpull(["verify", dest_arg.as_str(), "--json"], PARIS);
+    assert_eq!(clean.status.code(), Some(0), "{clean:?}");
+    let clean: Value = serde_json::from_str(&stdout(&clean)).unwrap();
+    assert_eq!(clean["checked"], 5);
+    assert_eq!(clean["intact"], 5);
+    assert_eq!(clean["problems"], serde_json::json!([]));
+
+    let flipped = dest.path().join("2023/03/04/IMG_A.jpg");
+    let mut bytes = std::fs::read(&flipped).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&flipped, &bytes).unwrap();
+    std::fs::remove_file(dest.path().join("2023/07/14/clip.mp4")).unwrap();
+
+    let damaged = mtpull(["verify", dest_arg.as_str(), "--json"], PARIS);
+    assert_eq!(damaged.status.code(), Some(1), "{damaged:?}");
+    let report: Value = serde_json::from_str(&stdout(&damaged)).unwrap();
+    assert_eq!(report["checked"], 5);
+    assert_eq!(report["intact"], 3);
+    assert_eq!(
+        report["problems"],
+        serde_json::json!([
+            {"path": "2023/03/04/IMG_A.jpg", "problem": "changed", "recorded_bytes": bytes.len(),
+             "found_bytes": bytes.len(), "error": null},
+            {"path": "2023/07/14/clip.mp4", "problem": "missing", "recorded_bytes": null,
+             "found_bytes": null, "error": null},
+        ])
+    );
+    assert!(String::from_utf8_lossy(&damaged.stderr).contains("verified 5 of 5 files"));
+    // Reported, not repaired: the flipped byte is still flipped, the video still gone.
+    assert_eq!(std::fs::read(&flipped).unwrap(), bytes);
+    assert!(!dest.path().join("2023/07/14/clip.mp4").exists());
+
+    let text = mtpull(["verify", dest_arg.as_str()], PARIS);
+    assert_eq!(text.status.code(), Some(1));
+    let text = stdout(&text);
+    assert!(
+        text.contains("changed    2023/03/04/IMG_A.jpg  [same size"),
+        "{text}"
+    );
+    assert!(text.contains("missing    2023/07/14/clip.mp4"), "{text}");
+    assert!(
+        text.ends_with("5 files checked: 3 intact, 2 missing or changed (nothing was copied or repaired)\n"),
+        "{text}"
+    );
+
+    let empty = TempDir::new().unwrap();
+    let none = mtpull(["verify", path_arg(empty.path()).as_str()], PARIS);
+    assert_eq!(none.status.code(), Some(2), "{none:?}");
+}

@@ -7,14 +7,18 @@
 //!   as DateCreated and DateModified: Android sets the file's mtime from it)
 //!   then SendObject, into the target folder (created as needed). A file the
 //!   phone already holds under the same name and size is skipped; one with
-//!   the same name and another size is reported and left alone.
+//!   the same name and another size is reported and left alone. An upload
+//!   the phone never confirms (a stall, no answer) is looked at after the
+//!   session is recovered: a complete copy that reads back identical counts
+//!   as sent, anything less is deleted (QEMU's usb-mtp writes the file but
+//!   never answers when the data phase is a multiple of 64 bytes).
 
 pub mod journal;
 pub mod scan;
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use journal::{Journal, Pending};
@@ -54,6 +58,15 @@ pub enum RestoreError {
     /// The upload journal could not be read or written.
     #[error("upload journal: {0}")]
     Journal(#[source] io::Error),
+    /// A local file could not be read.
+    #[error("reading {path}: {source}")]
+    Local {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
     /// Ctrl-C.
     #[error("interrupted; run the same command again to finish")]
     Interrupted,
@@ -141,6 +154,7 @@ pub fn restore(
         cancel,
         observer,
         serial: String::new(),
+        parent: None,
     };
     if let Err(error) = run.all(files, &mut report) {
         report.stopped = Some(error);
@@ -155,6 +169,9 @@ struct Run<'a> {
     cancel: &'a AtomicBool,
     observer: &'a mut dyn Observer,
     serial: String,
+    /// The target folder's handle, once it exists (handles change when the
+    /// session is reopened after a failed upload).
+    parent: Option<ObjectHandle>,
 }
 
 fn device(context: impl Into<String>) -> impl FnOnce(SessionError) -> RestoreError {
@@ -206,7 +223,7 @@ impl Run<'_> {
         if to_send.is_empty() {
             return Ok(());
         }
-        let parent = match folder {
+        self.parent = match folder {
             Some(folder) => Some(folder.handle),
             None if self.options.dry_run => None,
             None => Some(self.create_folder()?),
@@ -215,7 +232,7 @@ impl Run<'_> {
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(RestoreError::Interrupted);
             }
-            let outcome = match parent {
+            let outcome = match self.parent {
                 None => FileOutcome::WouldSend,
                 Some(_) if self.options.dry_run => FileOutcome::WouldSend,
                 Some(parent) => self.send(parent, file)?,
@@ -383,8 +400,73 @@ impl Run<'_> {
                 Ok(FileOutcome::Sent)
             }
             Err(_) if self.cancel.load(Ordering::Relaxed) => Err(RestoreError::Interrupted),
+            Err(error) if unconfirmed(&error) => self.settle_unconfirmed(file, &pending, error),
             Err(error) => self.send_failed(file, error),
         }
+    }
+
+    /// The upload broke off without the phone's answer: the phone may hold
+    /// all of the file, part of it, or nothing. Recovers the session (Cancel,
+    /// clear halts, a new session; a phone that is gone stops the run and the
+    /// journal leaves the cleaning to the next one), then looks: a copy of the
+    /// full size that reads back identical is kept, anything less is deleted.
+    fn settle_unconfirmed(
+        &mut self,
+        file: &LocalFile,
+        pending: &Pending,
+        error: SessionError,
+    ) -> Result<FileOutcome, RestoreError> {
+        let stop = |source| RestoreError::Device {
+            context: format!("recovering after {} was not confirmed ({error})", file.name),
+            source,
+        };
+        self.session.recover().map_err(stop)?;
+        self.parent = self.find_folder()?.map(|folder| folder.handle);
+        let names: Vec<&str> = pending.path.split('/').collect();
+        let found = self
+            .session
+            .find(self.options.storage, &names)
+            .map_err(device(format!("looking for {}", pending.path)))?
+            .filter(|entry| !entry.is_folder());
+        let outcome = match found {
+            None => FileOutcome::Failed(format!(
+                "the phone did not confirm the upload ({error}) and kept nothing of it"
+            )),
+            Some(entry) if entry.size == file.size && self.reads_back_identical(entry.handle, file)? => {
+                FileOutcome::Sent
+            }
+            Some(entry) => {
+                self.session
+                    .delete_object(entry.handle)
+                    .map_err(device(format!("deleting the incomplete {}", pending.path)))?;
+                FileOutcome::Failed(format!(
+                    "the phone did not confirm the upload ({error}) and kept a copy of {} of {} bytes \
+                     that does not match the file; that copy was deleted",
+                    entry.size, file.size
+                ))
+            }
+        };
+        self.journal.end(pending).map_err(RestoreError::Journal)?;
+        Ok(outcome)
+    }
+
+    /// Reads the phone's copy back and compares it with the local file.
+    fn reads_back_identical(&mut self, handle: ObjectHandle, file: &LocalFile) -> Result<bool, RestoreError> {
+        let local_error = |source| RestoreError::Local {
+            path: file.path.clone(),
+            source,
+        };
+        let local = File::open(&file.path).map_err(local_error)?;
+        let mut compare = SameAs {
+            local: io::BufReader::new(local),
+            differs: false,
+        };
+        self.session
+            .get_object(handle, &mut compare)
+            .map_err(device(format!("reading back {}", file.name)))?;
+        let mut rest = [0u8; 1];
+        let longer = compare.local.read(&mut rest).map_err(local_error)? > 0;
+        Ok(!compare.differs && !longer)
     }
 
     fn send_failed(&mut self, file: &LocalFile, error: SessionError) -> Result<FileOutcome, RestoreError> {
@@ -403,6 +485,41 @@ impl Run<'_> {
             });
         }
         Ok(FileOutcome::Failed(error.to_string()))
+    }
+}
+
+/// Whether a failed SendObject left the phone's side unknown: the
+/// transaction broke off (stall, timeout, garbled answer) instead of the
+/// phone refusing it, and it was not this side that failed to read the file.
+fn unconfirmed(error: &SessionError) -> bool {
+    matches!(
+        error,
+        SessionError::Transport { source, .. } if !matches!(source, crate::transport::TransportError::Disconnected)
+    ) || matches!(error, SessionError::Protocol { .. })
+}
+
+/// A sink that compares what it receives with a local file.
+struct SameAs<R> {
+    local: R,
+    differs: bool,
+}
+
+impl<R: Read> Write for SameAs<R> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut expected = vec![0u8; buf.len()];
+        let mut filled = 0;
+        while filled < buf.len() && !self.differs {
+            match self.local.read(&mut expected[filled..])? {
+                0 => self.differs = true,
+                n => filled += n,
+            }
+        }
+        self.differs |= expected[..] != buf[..];
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

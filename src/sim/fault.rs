@@ -4,10 +4,11 @@
 use crate::ptp::{OperationCode, ResponseCode};
 
 /// One fault, armed on a device. Byte-triggered faults count the bytes of
-/// bulk-IN *data phases* (container header included) delivered after they
-/// were armed, on any connection; `during` restricts the count to one
-/// operation's data phases. Exactly `after_bytes` bytes get through, then the
-/// next read fails. Every fault fires once unless made [`Fault::always`].
+/// *data phases* in either direction (container header included: GetObject's
+/// IN, SendObject's OUT) that passed after they were armed, on any
+/// connection; `during` restricts the count to one operation's data phases.
+/// Exactly `after_bytes` bytes get through, then the next read (or the
+/// write carrying the next byte) fails. Every fault fires once unless made [`Fault::always`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     pub(crate) action: FaultAction,
@@ -39,13 +40,13 @@ impl Fault {
         }
     }
 
-    /// Unplug after `bytes` bytes of IN data: every later call on that
+    /// Unplug after `bytes` bytes of data: every later call on that
     /// connection answers `Disconnected`; a new `connect()` is the replug.
     pub fn disconnect_after(bytes: u64) -> Fault {
         Fault::new(FaultAction::Disconnect { after_bytes: bytes })
     }
 
-    /// Stall the bulk endpoints after `bytes` bytes of IN data: reads and
+    /// Stall the bulk endpoints after `bytes` bytes of data: reads and
     /// writes answer `Stall` until `clear_halt`, after which the device
     /// expects a new transaction (the session stays open).
     pub fn stall_after(bytes: u64) -> Fault {
@@ -71,7 +72,7 @@ impl Fault {
         Fault::new(FaultAction::Respond { op, code })
     }
 
-    /// Count only the IN data of `op` (e.g. GetObject) toward the trigger.
+    /// Count only the data of `op` (e.g. GetObject, SendObject) toward the trigger.
     pub fn during(mut self, op: OperationCode) -> Fault {
         self.during = Some(op);
         self
@@ -104,7 +105,7 @@ impl Armed {
         }
     }
 
-    /// Whether IN data of `op` counts toward this fault.
+    /// Whether data of `op` counts toward this fault.
     fn counts(&self, op: OperationCode) -> bool {
         self.limit().is_some() && self.fault.during.is_none_or(|d| d == op)
     }
@@ -129,7 +130,7 @@ impl Faults {
         self.armed.len()
     }
 
-    /// How many bytes of `op`'s IN data may pass before a fault fires, and
+    /// How many bytes of `op`'s data may pass before a fault fires, and
     /// the fault that fires when that is zero.
     pub(crate) fn budget(&mut self, op: OperationCode) -> (u64, Option<FaultAction>) {
         let next = self
@@ -146,7 +147,7 @@ impl Faults {
         }
     }
 
-    /// Records `n` bytes of `op`'s IN data delivered.
+    /// Records `n` bytes of `op`'s data passed.
     pub(crate) fn count(&mut self, op: OperationCode, n: u64) {
         for armed in self.armed.iter_mut().filter(|a| a.counts(op)) {
             armed.counted += n;

@@ -394,7 +394,13 @@ impl Link {
             return Err(EndpointError::Stall);
         }
         let packet = model.config.speed.max_packet_size();
+        let qemu_uploads = model.config.quirks.qemu_uploads;
         if transfer.is_empty() {
+            if qemu_uploads {
+                // QEMU's usb-mtp stalls any OUT transfer too short for a header.
+                self.halted = true;
+                return Err(EndpointError::Stall);
+            }
             if std::mem::take(&mut self.expect_zlp) {
                 return Ok(());
             }
@@ -410,8 +416,18 @@ impl Link {
             return Err(EndpointError::Nak);
         }
         self.expect_zlp = false;
+        let transfer = self.out_fault_budget(model, transfer)?;
         model.stats.out_bytes += transfer.len() as u64;
         let (so_far, declared) = match &mut self.awaiting {
+            // QEMU's usb-mtp ends an upload at a transfer that is not a
+            // multiple of 64 bytes, whatever its declared length.
+            Some((command, data)) if qemu_uploads && command.code == OperationCode::SEND_OBJECT.0 => {
+                data.write(transfer);
+                if !transfer.len().is_multiple_of(64) {
+                    self.end_out(model);
+                }
+                return Ok(());
+            }
             Some((_, data)) => {
                 data.write(transfer);
                 (data.len(), data.declared_len())
@@ -432,6 +448,56 @@ impl Link {
             self.end_out(model);
         }
         Ok(())
+    }
+
+    /// The part of an OUT transfer an armed fault lets through: all of it,
+    /// unless the fault's byte count runs out within it. Then the bytes up
+    /// to the limit reach the device, and the fault fires (the host's write
+    /// fails).
+    fn out_fault_budget<'t>(
+        &mut self,
+        model: &mut Model,
+        transfer: &'t [u8],
+    ) -> Result<&'t [u8], EndpointError> {
+        let Some((command, data)) = &mut self.awaiting else {
+            return Ok(transfer);
+        };
+        let op = OperationCode(command.code);
+        let (budget, fired) = model.faults.budget(op);
+        let passing = usize::try_from(budget).unwrap_or(usize::MAX).min(transfer.len());
+        if fired.is_none() && passing == transfer.len() {
+            model.faults.count(op, passing as u64);
+            return Ok(transfer);
+        }
+        data.write(&transfer[..passing]);
+        model.stats.out_bytes += passing as u64;
+        model.faults.count(op, passing as u64);
+        let action = match fired {
+            Some(action) => action,
+            None => model
+                .faults
+                .budget(op)
+                .1
+                .expect("a fault whose budget ran out fires"),
+        };
+        if matches!(action, FaultAction::Disconnect { .. }) {
+            self.abandon_upload(model);
+        }
+        Err(self.fire(action))
+    }
+
+    /// The transaction under way is abandoned (a Cancel, a halt, a pulled
+    /// cable): a device that writes uploads as they arrive keeps what it
+    /// had written of one.
+    fn abandon_upload(&mut self, model: &mut Model) {
+        if !model.config.quirks.qemu_uploads {
+            return;
+        }
+        if let Some((command, data)) = self.awaiting.take() {
+            if command.code == OperationCode::SEND_OBJECT.0 {
+                self.server.keep_written_part(model, data);
+            }
+        }
     }
 
     /// An OUT container is complete: runs the command (or the command
@@ -496,6 +562,10 @@ impl Link {
         }
         if self.dead || self.hung {
             return Ok(BulkIn::Nak { ready_in: None });
+        }
+        if model.config.quirks.qemu_uploads && self.awaiting.is_some() {
+            // QEMU's usb-mtp stalls a read while it waits for OUT data.
+            return Err(EndpointError::Stall);
         }
         if let Some(ready_at) = self.ready_at {
             let now = Instant::now();
@@ -610,10 +680,11 @@ impl Link {
         }
     }
 
-    fn clear_halt(&mut self, model: &Model) {
+    fn clear_halt(&mut self, model: &mut Model) {
         // A halt ends the transaction; on a device that is not halted, only a
         // server that is not stuck writing (not Android's) drops what it had.
         if std::mem::take(&mut self.halted) || !model.config.quirks.wedge_on_abandon {
+            self.abandon_upload(model);
             self.drop_transaction();
         }
     }
@@ -631,6 +702,7 @@ impl Link {
                 });
                 let object_transfer =
                     self.hung || self.incoming.front().is_some_and(|p| p.is_data && p.sent > 0);
+                self.abandon_upload(model);
                 self.drop_transaction();
                 if object_transfer && quirks.ffs_device_status {
                     // MtpServer answers the abandoned GetObject with Transaction
@@ -645,6 +717,7 @@ impl Link {
             }
             class_request::RESET => {
                 model.stats.class_resets += 1;
+                self.abandon_upload(model);
                 self.drop_transaction();
                 if quirks.reset_kills_server {
                     self.dead = true;

@@ -113,6 +113,7 @@ impl Profile {
             },
             Profile::Qemu => Quirks {
                 no_device_status: true,
+                qemu_uploads: true,
                 ..Quirks::default()
             },
             Profile::IPhone => Quirks {
@@ -353,6 +354,27 @@ pub struct Quirks {
     /// GetStorageIDs also lists an empty card slot: a storage id whose low
     /// 16 bits are 0, with no storage behind it.
     pub empty_card_slot: bool,
+    /// Uploads taken as QEMU's usb-mtp takes them: a SendObject data phase
+    /// ends only with a host transfer whose length is not a multiple of 64
+    /// bytes (when 12 + size is one, it never ends: the zero-length packet is
+    /// stalled, and so is the read of the response), and the file is written
+    /// in 512 KiB pieces as they fill, so an upload cut short leaves the
+    /// pieces written so far on the device (see [`qemu_written`]).
+    pub qemu_uploads: bool,
+}
+
+/// QEMU's usb-mtp buffers an upload in 512 KiB pieces (the first 12 bytes
+/// short, the container header's room) and writes each when it is full; a
+/// file smaller than that is one piece of its own size. Of `received` bytes of
+/// a `size`-byte upload, the bytes on its disk, or `None` when no piece was
+/// full yet (the file was never created).
+pub(crate) fn qemu_written(received: u64, size: u64) -> Option<u64> {
+    const PIECE: u64 = 512 * 1024;
+    const FIRST: u64 = PIECE - 12;
+    if size < PIECE {
+        return (received >= size).then_some(size);
+    }
+    (received >= FIRST).then(|| FIRST + (received - FIRST) / PIECE * PIECE)
 }
 
 /// How long the device takes before the first byte of an answer: a fixed

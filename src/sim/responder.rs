@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use super::content::Content;
 use super::media;
 use super::model::{ALL, Model, ObjKey};
-use super::profiles::Profile;
+use super::profiles::{Profile, qemu_written};
 use super::tree::{Node, has_thumbnail, is_valid_name};
 use crate::ptp::container::HEADER_LEN;
 use crate::ptp::dataset::MTP_VENDOR_EXTENSION_ID;
@@ -236,6 +236,45 @@ impl Server {
     /// The transaction is abandoned (Cancel, a stall): an announced upload is forgotten.
     pub(crate) fn abandon(&mut self) {
         self.pending_send = None;
+    }
+
+    /// An upload abandoned part way, on a device that writes uploads as
+    /// they arrive (QEMU's usb-mtp): what it had written stays, as a file
+    /// of that length (see [`qemu_written`]).
+    pub(crate) fn keep_written_part(&mut self, model: &mut Model, data: OutData) {
+        let Some(pending) = self.pending_send.take() else {
+            return;
+        };
+        let declared = data.declared_len().map_or(u64::from(pending.size_field), |len| {
+            len.saturating_sub(HEADER_LEN as u64)
+        });
+        let Some(written) = qemu_written(data.received, declared) else {
+            return;
+        };
+        let Some(storage) = model.storage_mut(pending.key.storage) else {
+            return;
+        };
+        let content = match data.sink {
+            Sink::Memory(mut bytes) => {
+                bytes.truncate(usize::try_from(written).unwrap_or(usize::MAX));
+                Content::bytes(bytes)
+            }
+            Sink::Disk(upload) => {
+                if upload.file.set_len(written).is_err() {
+                    return;
+                }
+                let Ok(path) = upload.keep(pending.mtime) else {
+                    return;
+                };
+                Content::File { path, len: written }
+            }
+            Sink::Discard => return,
+        };
+        let node = Node::File {
+            mtime: pending.mtime,
+            content,
+        };
+        let _ = storage.insert(&pending.key.path, node, pending.mtime);
     }
 
     /// Records a command's arrival; `Some(sink)` when an OUT data phase follows.

@@ -17,6 +17,7 @@ mod fuse_dest;
 mod preview;
 mod preview_browser;
 mod restore;
+mod rm;
 mod run;
 mod safety;
 mod session_sim;

@@ -1,6 +1,7 @@
 //! `restore` against the simulated phone: a backup restored to an empty phone
 //! and backed up again is the same backup; a cut upload is cleaned up and
-//! finished by the next run; what is there already is skipped.
+//! finished by the next run; an upload the phone never confirms (QEMU's
+//! 64-byte fault) is read back or deleted; what is there already is skipped.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -8,17 +9,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use chrono::{DateTime, Local};
+use mtpull::ptp::OperationCode;
 use mtpull::pull::BackupOptions;
 use mtpull::restore::{
     self, DEFAULT_FOLDER, Event, FileOutcome, Journal, RestoreOptions, RestoreReport, scan,
 };
 use mtpull::session::Session;
-use mtpull::sim::{Content, Profile, SimDevice, StorageSpec};
+use mtpull::sim::{Content, Fault, Profile, SimDevice, StorageSpec};
 
 use crate::backup_util::{STORAGE, at, phone, run_backup, samples, tree};
 
 fn empty_phone() -> (SimDevice, u32) {
-    let phone = SimDevice::new(Profile::Android);
+    empty(Profile::Android)
+}
+
+fn empty(profile: Profile) -> (SimDevice, u32) {
+    let phone = SimDevice::new(profile);
     let storage = phone.add_storage(StorageSpec::new(STORAGE));
     (phone, storage)
 }
@@ -132,11 +138,79 @@ fn a_cut_upload_is_deleted_and_finished_by_the_next_run() {
     let big: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     fs::write(local.path().join("IMG_BIG.jpg"), &big).unwrap();
     fs::write(local.path().join("IMG_SMALL.jpg"), b"small").unwrap();
-    let (phone, storage) = empty_phone();
+    // QEMU's usb-mtp writes an upload as it arrives, so a cut one stays behind.
+    let (phone, storage) = empty(Profile::Qemu);
     let state = tempfile::tempdir().unwrap();
     let journal = state.path().join("uploads.json");
 
-    // Ctrl-C a megabyte into the big file.
+    // The cable is pulled a megabyte into the big file's SendObject.
+    phone.arm(Fault::disconnect_after(1_000_000).during(OperationCode::SEND_OBJECT));
+    let never = AtomicBool::new(false);
+    let (report, outcomes) = run_restore(
+        &phone,
+        &[local.path().to_owned()],
+        &options(storage),
+        &journal,
+        &never,
+        |_| {},
+    );
+    assert!(
+        matches!(report.stopped, Some(restore::RestoreError::Device { .. })),
+        "{:?}",
+        report.stopped
+    );
+    assert!(outcomes.is_empty(), "{outcomes:?}");
+    let Some(Content::Bytes(left)) = phone.content(storage, "DCIM/Restored/IMG_BIG.jpg") else {
+        panic!("the phone kept nothing of the cut upload: the test cuts nothing");
+    };
+    assert!(
+        !left.is_empty() && left.len() < 1_000_000 && left[..] == big[..left.len()],
+        "the phone should keep the first {} bytes it wrote",
+        left.len()
+    );
+    let pending = Journal::open(&journal).unwrap().pending_for("SIM-QEMU");
+    assert_eq!(pending.len(), 1, "{pending:?}");
+
+    let (report, outcomes) = run_restore(
+        &phone,
+        &[local.path().to_owned()],
+        &options(storage),
+        &journal,
+        &never,
+        |_| {},
+    );
+    assert!(report.stopped.is_none(), "{:?}", report.stopped);
+    assert_eq!(report.cleaned, 1);
+    assert_eq!(
+        outcomes,
+        [
+            ("IMG_BIG.jpg".to_owned(), FileOutcome::Sent),
+            ("IMG_SMALL.jpg".to_owned(), FileOutcome::Sent)
+        ]
+    );
+    let Some(Content::Bytes(on_phone)) = phone.content(storage, "DCIM/Restored/IMG_BIG.jpg") else {
+        panic!("IMG_BIG.jpg missing after the rerun");
+    };
+    assert!(
+        on_phone[..] == big[..],
+        "the rerun's upload differs from the file"
+    );
+    assert!(
+        Journal::open(&journal)
+            .unwrap()
+            .pending_for("SIM-QEMU")
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_ctrl_c_mid_upload_leaves_it_to_the_next_run() {
+    let local = tempfile::tempdir().unwrap();
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    fs::write(local.path().join("IMG_BIG.jpg"), &big).unwrap();
+    let (phone, storage) = empty_phone();
+    let state = tempfile::tempdir().unwrap();
+    let journal = state.path().join("uploads.json");
     let cancel = AtomicBool::new(false);
     let mut sent = 0;
     let (report, _) = run_restore(
@@ -159,22 +233,42 @@ fn a_cut_upload_is_deleted_and_finished_by_the_next_run() {
         "{:?}",
         report.stopped
     );
-    assert!(
-        phone.content(storage, "DCIM/Restored/IMG_BIG.jpg").is_none(),
-        "a half upload is listed"
+    // Android drops what it received of a failed upload.
+    assert!(phone.content(storage, "DCIM/Restored/IMG_BIG.jpg").is_none());
+    assert_eq!(
+        Journal::open(&journal).unwrap().pending_for("SIM-ANDROID").len(),
+        1
     );
-    let pending = Journal::open(&journal).unwrap().pending_for("SIM-ANDROID");
-    assert_eq!(pending.len(), 1, "{pending:?}");
-    // A phone that keeps what it received so far (many do) shows a short file.
-    phone
-        .add_file(
-            storage,
-            &pending[0].path,
-            Content::from(&big[..1_000_000]),
-            at(2024, 1, 1, 0, 0, 0),
-        )
-        .unwrap();
+    let (report, _) = run_restore(
+        &phone,
+        &[local.path().to_owned()],
+        &options(storage),
+        &journal,
+        &AtomicBool::new(false),
+        |_| {},
+    );
+    assert!(report.stopped.is_none(), "{:?}", report.stopped);
+    assert_eq!((report.sent, report.cleaned), (1, 0));
+}
 
+#[test]
+fn an_upload_qemu_never_confirms_is_kept_when_it_reads_back_whole_and_deleted_otherwise() {
+    // 12 + size a multiple of 64: QEMU's usb-mtp never ends the data phase.
+    // 500 bytes: 512, so the host's zero-length packet is stalled; 1 MiB + 52:
+    // the read of the response is stalled. The small one is on its disk whole,
+    // the big one short of its last piece.
+    let local = tempfile::tempdir().unwrap();
+    let content =
+        |len: usize, seed: usize| -> Vec<u8> { (0..len).map(|i| ((i * 31 + seed) % 251) as u8).collect() };
+    let whole = content(500, 1);
+    let cut = content((1 << 20) + 52, 2);
+    let fine = content(1000, 3);
+    fs::write(local.path().join("a_whole.jpg"), &whole).unwrap();
+    fs::write(local.path().join("b_cut.jpg"), &cut).unwrap();
+    fs::write(local.path().join("c_fine.jpg"), &fine).unwrap();
+    let (phone, storage) = empty(Profile::Qemu);
+    let state = tempfile::tempdir().unwrap();
+    let journal = state.path().join("uploads.json");
     let (report, outcomes) = run_restore(
         &phone,
         &[local.path().to_owned()],
@@ -184,25 +278,28 @@ fn a_cut_upload_is_deleted_and_finished_by_the_next_run() {
         |_| {},
     );
     assert!(report.stopped.is_none(), "{:?}", report.stopped);
-    assert_eq!(report.cleaned, 1);
-    assert_eq!(
-        outcomes,
-        [
-            ("IMG_BIG.jpg".to_owned(), FileOutcome::Sent),
-            ("IMG_SMALL.jpg".to_owned(), FileOutcome::Sent)
-        ]
-    );
-    let Some(Content::Bytes(on_phone)) = phone.content(storage, "DCIM/Restored/IMG_BIG.jpg") else {
-        panic!("IMG_BIG.jpg missing after the rerun");
-    };
+    assert_eq!(outcomes[0], ("a_whole.jpg".to_owned(), FileOutcome::Sent));
     assert!(
-        on_phone[..] == big[..],
-        "the rerun's upload differs from the file"
+        matches!(&outcomes[1], (name, FileOutcome::Failed(why))
+            if name == "b_cut.jpg" && why.contains("did not confirm") && why.contains("deleted")),
+        "{outcomes:?}"
     );
+    assert_eq!(outcomes[2], ("c_fine.jpg".to_owned(), FileOutcome::Sent));
+    let on_phone = |name: &str| match phone.content(storage, &format!("{DEFAULT_FOLDER}/{name}")) {
+        Some(Content::Bytes(bytes)) => Some(bytes.to_vec()),
+        _ => None,
+    };
+    assert_eq!(on_phone("a_whole.jpg").as_deref(), Some(&whole[..]));
+    assert_eq!(
+        on_phone("b_cut.jpg"),
+        None,
+        "the incomplete copy stayed on the phone"
+    );
+    assert_eq!(on_phone("c_fine.jpg").as_deref(), Some(&fine[..]));
     assert!(
         Journal::open(&journal)
             .unwrap()
-            .pending_for("SIM-ANDROID")
+            .pending_for("SIM-QEMU")
             .is_empty()
     );
 }

@@ -152,6 +152,23 @@ list_mtpull() {
     verify_listing
 }
 
+# libmtp_object_id NAME TAG: the object id libmtp's mtp-files gives NAME (mtp-getfile takes
+# an id; on these devices a file's id is the same in every session). Asked until it answers,
+# 10 times at most: a phone just enumerated may not be ready for libmtp's first open yet.
+# Each attempt's output is kept in $VM_OUT/libmtp-id-TAG.* for when none is found.
+libmtp_object_id() {
+    local name=$1 tag=$2 id='' try
+    for ((try = 1; try <= 10; try++)); do
+        mtp-files >"$VM_OUT/libmtp-id-$tag.out" 2>"$VM_OUT/libmtp-id-$tag.err"
+        id=$(awk -v n="$name" '/^File ID:/ { id = $3 } $0 == "   Filename: " n { print id; exit }' \
+            "$VM_OUT/libmtp-id-$tag.out")
+        [[ -n $id ]] && break
+        sleep 1
+    done
+    log "libmtp object id of $name: ${id:-none} (after $try attempts; mtp-files output in $VM_OUT/libmtp-id-$tag.*)"
+    echo "$id"
+}
+
 # ---- the run ----------------------------------------------------------------------------
 
 printf 'peer\ttask\trun\tseconds\tcpu_seconds\tstatus\tnote\n' >"$results"
@@ -160,9 +177,7 @@ printf '%s\n' "$tree_files" >"$VM_OUT/tree-files"
 
 log "download phase: only the big file's device is plugged in"
 "$usb_port" only 1
-# mtp-getfile takes an object id; on this device the file's id is the same in every session.
-libmtp_id=$(mtp-files 2>/dev/null | awk -v n="$big_name" '/^File ID:/ { id = $3 } $0 == "   Filename: " n { print id; exit }')
-log "libmtp object id of $big_name: ${libmtp_id:-none}"
+libmtp_id=$(libmtp_object_id "$big_name" qemu)
 for ((run = 1; run <= runs; run++)); do
     for peer in "${peers[@]}"; do
         "download_$peer" "$run"
@@ -191,7 +206,7 @@ gadget_phases() {
     printf '%s\n' "$big_bytes" >"$VM_OUT/gadget-big-bytes"
     log "gadget download phase: the android profile at high speed, $big_name of $big_bytes bytes"
     taskset -c 0 "$gadget" up high --big-file "$big_bytes" || return 1
-    libmtp_id=$(mtp-files 2>/dev/null | awk -v n="$big_name" '/^File ID:/ { id = $3 } $0 == "   Filename: " n { print id; exit }')
+    libmtp_id=$(libmtp_object_id "$big_name" gadget)
     for ((run = 1; run <= runs; run++)); do
         for peer in "${peers[@]}"; do
             "download_$peer" "$run"

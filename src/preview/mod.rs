@@ -18,6 +18,7 @@ pub use thumb::{ThumbSource, Thumbnail, exif_thumbnail};
 
 use crate::pull::{FileKey, MediaKind, RemoteFile, media_kind};
 use crate::session::{Session, SessionError};
+use crate::sort::{DateResolver, Moment};
 
 /// One picture or video on the page.
 #[derive(Debug, Clone)]
@@ -26,7 +27,8 @@ pub struct Item {
     pub file: RemoteFile,
     /// Photo or video.
     pub kind: MediaKind,
-    /// The device's date for it (on Android, when it was taken or saved).
+    /// When it was taken: EXIF (photos, from the file's head), else a date in
+    /// its name, else the device's (on Android, the file's mtime).
     pub date: Option<NaiveDateTime>,
     /// Its thumbnail.
     pub thumbnail: Thumbnail,
@@ -64,7 +66,9 @@ pub enum PreviewError {
 }
 
 /// The photos and videos among `files`, newest first, each with its
-/// thumbnail; `backed_up` holds the keys DEST's manifest has for `serial`.
+/// thumbnail and capture date; `backed_up` holds the keys DEST's manifest has
+/// for `serial`. A photo's head (64 KiB) is read for its EXIF date when the
+/// device can read part of a file.
 pub fn collect(
     session: &mut Session,
     serial: &str,
@@ -73,34 +77,40 @@ pub fn collect(
     cancel: &AtomicBool,
     progress: &mut dyn Progress,
 ) -> Result<Vec<Item>, PreviewError> {
-    let mut media: Vec<(&RemoteFile, MediaKind)> = files
+    let media: Vec<(&RemoteFile, MediaKind)> = files
         .iter()
         .filter_map(|file| media_kind(file.name(), file.format).map(|kind| (file, kind)))
         .collect();
-    media.sort_by(|(a, _), (b, _)| {
-        let date = |f: &RemoteFile| f.modified.map(|t| t.local);
-        date(b).cmp(&date(a)).then_with(|| a.path.cmp(&b.path))
-    });
+    let resolver = DateResolver::system();
     let total = media.len();
     let mut items = Vec::with_capacity(total);
     for (file, kind) in media {
         if cancel.load(Ordering::Relaxed) {
             return Err(PreviewError::Interrupted);
         }
-        let thumbnail =
-            thumb::fetch(session, file, kind == MediaKind::Photo).map_err(|source| PreviewError::Device {
-                file: file.display_path(),
-                source,
-            })?;
+        let device = |source| PreviewError::Device {
+            file: file.display_path(),
+            source,
+        };
+        let head = match kind {
+            MediaKind::Photo => thumb::read_head(session, file).map_err(device)?,
+            _ => None,
+        };
+        let thumbnail = thumb::fetch(session, file, head.as_deref()).map_err(device)?;
+        let on_device = file.modified.map(|t| Moment::WallClock(t.local));
+        let date = resolver
+            .resolve(head.as_deref().unwrap_or_default(), file.name(), on_device)
+            .map(|dated| dated.time);
         let item = Item {
             file: file.clone(),
             kind,
-            date: file.modified.map(|t| t.local),
+            date,
             thumbnail,
             backed_up: backed_up.contains(&file.key(serial)),
         };
         progress.fetched(items.len() + 1, total, &item);
         items.push(item);
     }
+    items.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.file.path.cmp(&b.file.path)));
     Ok(items)
 }

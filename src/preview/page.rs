@@ -48,10 +48,13 @@ pub fn render(out: &mut dyn Write, device: &str, serial: &str, items: &[Item]) -
 
 fn item_json(item: &Item) -> serde_json::Value {
     let file = &item.file;
-    let date = item
-        .date
-        .map(|d| d.format("%Y-%m-%dT%H:%M:%S").to_string())
-        .unwrap_or_default();
+    let text = |date: Option<chrono::NaiveDateTime>| {
+        date.map(|d| d.format("%Y-%m-%dT%H:%M:%S").to_string())
+            .unwrap_or_default()
+    };
+    // "date" is the device's (it keys the selection file); "taken" is shown.
+    let date = text(file.modified.map(|t| t.local));
+    let taken = text(item.date);
     let thumb = item
         .thumbnail
         .jpeg
@@ -64,6 +67,7 @@ fn item_json(item: &Item) -> serde_json::Value {
         "name": file.name(),
         "size": file.size,
         "date": date,
+        "taken": taken,
         "kind": if item.kind == MediaKind::Video { "video" } else { "photo" },
         "thumb": thumb,
         "thumb_source": item.thumbnail.source.as_str(),
@@ -196,7 +200,7 @@ function card(i) {
   if (item.kind === "video") label.appendChild(el("span", { class: "badge video" }, "video"));
   const info = el("div", { class: "meta" });
   info.appendChild(el("div", { class: "name" }, item.name));
-  info.appendChild(el("div", {}, size(item.size) + " · " + (item.date ? item.date.replace("T", " ") : "no date")));
+  info.appendChild(el("div", {}, size(item.size) + " · " + (item.taken ? item.taken.replace("T", " ") : "no date")));
   info.appendChild(el("div", { class: "path" }, item.storage + "/" + item.path));
   label.appendChild(info);
   return label;
@@ -209,7 +213,7 @@ function show(n) {
   let day = null, grid = null;
   const end = Math.min(items.length, (page + 1) * PAGE);
   for (let i = page * PAGE; i < end; i++) {
-    const d = items[i].date ? items[i].date.slice(0, 10) : "no date";
+    const d = items[i].taken ? items[i].taken.slice(0, 10) : "no date";
     if (d !== day) {
       day = d;
       const heading = el("h2", {}, d);
@@ -217,7 +221,7 @@ function show(n) {
       const toggle = el("button", { type: "button" }, "tick / untick day");
       toggle.addEventListener("click", () => {
         let last = first;
-        while (last < end && (items[last].date ? items[last].date.slice(0, 10) : "no date") === d) last++;
+        while (last < end && (items[last].taken ? items[last].taken.slice(0, 10) : "no date") === d) last++;
         const want = !ticked.slice(first, last).some((t, k) => t && !items[first + k].backed_up);
         for (let k = first; k < last; k++) if (!items[k].backed_up) ticked[k] = want;
         show(page);

@@ -1,6 +1,7 @@
 //! A picture's thumbnail without downloading the picture: GetThumb where the
 //! device has one, else the EXIF thumbnail in the file's first 64 KiB (read
-//! with GetPartialObject), else none (the page shows a placeholder).
+//! with GetPartialObject, also for the capture date), else none (the page
+//! shows a placeholder).
 
 use exif::{In, Reader, Tag};
 
@@ -43,10 +44,26 @@ pub struct Thumbnail {
     pub source: ThumbSource,
 }
 
-/// Fetches `file`'s thumbnail. Errors that concern this file only (no
-/// thumbnail, unreadable head) give a placeholder; the rest (connection lost,
+/// The first [`HEAD_BYTES`] of a photo (its EXIF: capture date, thumbnail),
+/// read with GetPartialObject; `None` where the device cannot read part of a
+/// file or refuses this one. Errors beyond this file are returned.
+pub fn read_head(session: &mut Session, file: &RemoteFile) -> Result<Option<Vec<u8>>, SessionError> {
+    if file.size == 0 || !session.can_read_partially(0) {
+        return Ok(None);
+    }
+    let mut head = Vec::new();
+    match session.get_partial_object(file.handle, 0, HEAD_BYTES, &mut head) {
+        Ok(_) => Ok(Some(head)),
+        Err(error) if file_only(&error) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// Fetches `file`'s thumbnail: GetThumb, else the EXIF thumbnail in `head`
+/// (the file's first bytes, when they were read). Errors that concern this
+/// file only (no thumbnail) give a placeholder; the rest (connection lost,
 /// locked phone) are returned.
-pub fn fetch(session: &mut Session, file: &RemoteFile, is_photo: bool) -> Result<Thumbnail, SessionError> {
+pub fn fetch(session: &mut Session, file: &RemoteFile, head: Option<&[u8]>) -> Result<Thumbnail, SessionError> {
     let mut jpeg = Vec::new();
     match session.get_thumb(file.handle, &mut jpeg) {
         Ok(_) if looks_like_jpeg(&jpeg) => {
@@ -59,20 +76,11 @@ pub fn fetch(session: &mut Session, file: &RemoteFile, is_photo: bool) -> Result
         Err(error) if file_only(&error) => {}
         Err(error) => return Err(error),
     }
-    if is_photo && file.size > 0 && session.can_read_partially(0) {
-        let mut head = Vec::new();
-        match session.get_partial_object(file.handle, 0, HEAD_BYTES, &mut head) {
-            Ok(_) => {
-                if let Some(jpeg) = exif_thumbnail(&head) {
-                    return Ok(Thumbnail {
-                        jpeg: Some(jpeg),
-                        source: ThumbSource::ExifHead,
-                    });
-                }
-            }
-            Err(error) if file_only(&error) => {}
-            Err(error) => return Err(error),
-        }
+    if let Some(jpeg) = head.and_then(exif_thumbnail) {
+        return Ok(Thumbnail {
+            jpeg: Some(jpeg),
+            source: ThumbSource::ExifHead,
+        });
     }
     Ok(Thumbnail {
         jpeg: None,

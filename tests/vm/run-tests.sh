@@ -3,7 +3,11 @@
 # --features libusb), makes the test fixture, boots ONE guest with QEMU's usb-mtp serving it,
 # runs tests/vm/guest/checks.sh there (devices, ls -r --json through both backends, a backup
 # killed mid-file, the backup that resumes it, a second backup), and verifies the results on
-# the host against the fixture's manifest. On failure the guest console is printed.
+# the host against the fixture's manifest. A second boot gives the guest a writable usb-mtp
+# device (readonly=off) serving an empty folder: tests/vm/guest/restore-checks.sh restores
+# the fixture's small files to it (QEMU's 64-byte upload fault included) and deletes one
+# with `rm`; verify-restore.py compares what landed in that folder, by SHA-256, with what
+# was sent. On failure the guest console is printed.
 #
 # usage: tests/vm/run-tests.sh [--no-build] [--live]
 set -euo pipefail
@@ -43,6 +47,25 @@ if ((status != 0)); then
 fi
 if ! python3 "$vm/verify-checks.py" "$out" "$fixture"; then
     echo "run-tests: checks failed; the guest console follows" >&2
+    cat "$out/vm/console.log" >&2
+    exit 1
+fi
+
+# Restore and rm, against a writable device serving an empty folder.
+phone=$repo/target/vm/out/restore-phone
+out=$repo/target/vm/out/restore
+rm -rf "$phone" "$out"
+mkdir -p "$phone"
+status=0
+"$vm/run-guest.sh" "${live[@]}" --rw --fixture "$phone" --desc "restore phone" --out "$out" --timeout 600 \
+    --env MTPULL="$repo/target/release/mtpull" --env SOURCE="$fixture_root" --env STORAGE="restore phone" \
+    -- "$vm/guest/restore-checks.sh" || status=$?
+if ((status != 0)); then
+    echo "run-tests: the guest's restore-checks script failed (exit $status); console above" >&2
+    exit 1
+fi
+if ! python3 "$vm/verify-restore.py" "$out" "$phone"; then
+    echo "run-tests: restore checks failed; the guest console follows" >&2
     cat "$out/vm/console.log" >&2
     exit 1
 fi

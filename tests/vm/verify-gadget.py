@@ -15,6 +15,13 @@ from pathlib import Path
 from hashing import sha256_of
 
 VIDEO = "DCIM/Camera/VID_20230801_183000.mp4"
+# The phases of gadget-checks.sh's profiles/ folder: what `mtpull devices` must call it.
+PROFILES = {
+    "samsung": "Simulated Samsung phone",
+    "iphone": "Simulated iPhone",
+    # Found only through the Microsoft OS descriptor: vendor class, no interface string.
+    "vendor-class": "Simulated Android phone",
+}
 failures = []
 
 
@@ -52,7 +59,7 @@ def main():
 
     # Device Reset can kill Android's MTP server until the cable is replugged: never sent.
     records = sorted(root.rglob("record*.txt"))
-    check(len(records) == 4, "every gadget kept its record of class requests",
+    check(len(records) == 4 + len(PROFILES), "every gadget kept its record of class requests",
           f"{[str(r.relative_to(root)) for r in records]}")
     for record in records:
         lines = record.read_text().splitlines()
@@ -100,6 +107,23 @@ def main():
     check(status == "0", "a backup from the slow phone exits 0",
           f"exit {status}: {text(faults, 'slow-backup.err')[-300:]}")
     copied_intact(faults / "dest-slow", [p for p in files if p != VIDEO], "slow backup")
+
+    profiles = root / "profiles"
+    for phone, name in PROFILES.items():
+        for step in ("devices", "ls", "backup"):
+            status = exit_status(profiles, f"{phone}-{step}")
+            check(status == "0", f"{phone}: `{step}` exits 0",
+                  f"exit {status}: {text(profiles, f'{phone}-{step}.err')[-300:]}")
+        check(name in text(profiles, f"{phone}-devices.out"), f"{phone}: devices names it {name}",
+              text(profiles, f"{phone}-devices.out")[-300:])
+        try:
+            rows = json.loads(text(profiles, f"{phone}-ls.out") or "[]")
+        except json.JSONDecodeError:
+            rows = []
+        listed = {r["path"].split("/", 1)[1] for r in rows if not r["folder"]}
+        check(listed == set(files), f"{phone}: ls -r --json names every fixture file",
+              f"missing {sorted(set(files) - listed)[:5]}, unexpected {sorted(listed - set(files))[:5]}")
+        copied_intact(profiles / f"dest-{phone}", [p for p in files if p != VIDEO], f"{phone} backup")
 
     if failures:
         print(f"{len(failures)} gadget check(s) failed", file=sys.stderr)

@@ -20,6 +20,7 @@ const DT_INTERFACE: u8 = 4;
 const DT_ENDPOINT: u8 = 5;
 const DT_SS_ENDPOINT_COMP: u8 = 0x30;
 const CLASS_STILL_IMAGE: u8 = 6;
+const CLASS_VENDOR: u8 = 0xFF;
 const XFER_BULK: u8 = 2;
 const XFER_INT: u8 = 3;
 const DIR_IN: u8 = 0x80;
@@ -40,6 +41,9 @@ const EXT_COMPAT_INDEX: u16 = 4;
 /// How the interface presents itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Presentation {
+    /// Interface class, subclass, protocol: 6/1/1 (Still Image), or
+    /// 0xFF/0xFF/0 (vendor class, as media players and some phones).
+    pub class: [u8; 3],
     /// The interface string ("MTP" on Android in MTP mode; none in PTP mode).
     pub interface_name: Option<String>,
     /// The Microsoft OS descriptor's compatible ID ("MTP"), if the device has one.
@@ -50,6 +54,7 @@ impl Presentation {
     /// An Android phone in MTP mode.
     pub fn android() -> Presentation {
         Presentation {
+            class: [CLASS_STILL_IMAGE, 1, 1],
             interface_name: Some("MTP".into()),
             compat_id: Some("MTP".into()),
         }
@@ -58,23 +63,36 @@ impl Presentation {
     /// A plain PTP device (a camera, an iPhone): class 6/1/1 and nothing else.
     pub fn ptp() -> Presentation {
         Presentation {
+            class: [CLASS_STILL_IMAGE, 1, 1],
             interface_name: None,
             compat_id: None,
+        }
+    }
+
+    /// A vendor-class interface with no name, that only the Microsoft OS
+    /// descriptor (compatible ID "MTP") tells speaks MTP: a host finds it
+    /// only by reading that descriptor back.
+    pub fn vendor_class_mtp() -> Presentation {
+        Presentation {
+            class: [CLASS_VENDOR, 0xFF, 0],
+            interface_name: None,
+            compat_id: Some("MTP".into()),
         }
     }
 }
 
 fn interface(presentation: &Presentation) -> [u8; 9] {
     let name_index = u8::from(presentation.interface_name.is_some());
+    let [class, subclass, protocol] = presentation.class;
     [
         9,
         DT_INTERFACE,
         0, // bInterfaceNumber
         0, // bAlternateSetting
         3, // bNumEndpoints
-        CLASS_STILL_IMAGE,
-        1, // bInterfaceSubClass
-        1, // bInterfaceProtocol
+        class,
+        subclass,
+        protocol,
         name_index,
     ]
 }
@@ -230,6 +248,17 @@ mod tests {
         assert_eq!(blob.len(), 24 + 30 + 30 + 48);
         let strings = strings(&Presentation::ptp());
         assert_eq!(strings, [2, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_vendor_class_interface_keeps_only_the_os_descriptor() {
+        let blob = descriptors(&Presentation::vendor_class_mtp());
+        assert_eq!(blob.len(), 28 + 30 + 30 + 48 + 35, "the same layout as Android's");
+        let interface = &blob[28..37];
+        assert_eq!(interface[5..], [0xFF, 0xFF, 0, 0], "vendor class, no string");
+        let os = &blob[blob.len() - 35..];
+        assert_eq!(&os[13..16], b"MTP");
+        assert_eq!(strings(&Presentation::vendor_class_mtp()), strings(&Presentation::ptp()));
     }
 
     #[test]

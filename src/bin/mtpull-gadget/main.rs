@@ -76,6 +76,16 @@ struct PhoneArgs {
     /// Answer every transaction this many milliseconds late.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// A locked phone is unlocked, an iPhone trusted, this many
+    /// milliseconds after the gadget starts (as the user does; they start
+    /// locked / untrusted).
+    #[arg(long, value_name = "MS")]
+    unlock_after_ms: Option<u64>,
+    /// Present a vendor-class interface (0xFF) with no name, as media
+    /// players and some phones do: only the Microsoft OS descriptor says
+    /// it speaks MTP.
+    #[arg(long)]
+    vendor_class: bool,
 }
 
 #[derive(Subcommand)]
@@ -139,12 +149,13 @@ fn main() -> Result<()> {
             udc,
         } => {
             let zero_length_packets = !phone.no_zlp;
+            let shown = presentation(phone.profile, phone.vendor_class);
             let device = phone.build(speed)?;
             let udc = match udc {
                 Some(udc) => udc,
                 None => configfs::first_udc()?,
             };
-            serve_phone(device, &cli.ffs_dir, speed, &udc, zero_length_packets, record)
+            serve_phone(device, &shown, &cli.ffs_dir, speed, &udc, zero_length_packets, record)
         }
         Command::Local { phone, task } => local(phone.build(Speed::High)?, task),
         Command::Unplug => configfs::unbind(),
@@ -191,6 +202,14 @@ impl PhoneArgs {
         }
         if let Some(bytes) = self.stall_after {
             device.arm(Fault::stall_after(bytes));
+        }
+        if let Some(ms) = self.unlock_after_ms {
+            let phone = device.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(ms));
+                phone.unlock();
+                phone.trust();
+            });
         }
         Ok(device)
     }
@@ -246,15 +265,17 @@ fn write_generated(len: u64, out: &mut dyn Write) -> Result<()> {
     Ok(out.flush()?)
 }
 
-fn presentation(profile: Profile) -> Presentation {
+fn presentation(profile: Profile, vendor_class: bool) -> Presentation {
     match profile {
-        Profile::PtpCamera | Profile::Qemu => Presentation::ptp(),
-        _ => Presentation::android(),
+        _ if vendor_class => Presentation::vendor_class_mtp(),
+        Profile::PtpCamera | Profile::Qemu | Profile::IPhone | Profile::CameraQuirky => Presentation::ptp(),
+        Profile::Android | Profile::Samsung | Profile::Locked => Presentation::android(),
     }
 }
 
 fn serve_phone(
     device: SimDevice,
+    shown: &Presentation,
     ffs_dir: &Path,
     speed: Speed,
     udc: &str,
@@ -274,11 +295,10 @@ fn serve_phone(
         },
     };
     configfs::create(&facts, ffs_dir)?;
-    let shown = presentation(device.profile());
     let endpoints = ffs::Endpoints::open(
         ffs_dir,
-        &descriptors::descriptors(&shown),
-        &descriptors::strings(&shown),
+        &descriptors::descriptors(shown),
+        &descriptors::strings(shown),
     )?;
     let mut signals = Signals::new([SIGTERM, SIGINT]).context("installing the SIGTERM handler")?;
     configfs::bind(udc)?;

@@ -16,6 +16,12 @@
 #   stall-copy, after-stall
 #                          the phone halts both bulk endpoints mid-video (a disk error)
 #   slow-ls, slow-backup   every answer 250 ms late, and no zero-length packets
+#   PROFILE-devices, PROFILE-ls, PROFILE-backup
+#                          the samsung profile; the iphone profile (PTP, headers in their own
+#                          transfer, untrusted for 2 s: its storages come with the Trust
+#                          events); vendor-class: android behind a vendor-class interface
+#                          with no name, that only the Microsoft OS descriptor, read back
+#                          over USB, tells is MTP (backups leave the video out)
 # Every gadget logs the class requests it got to record.txt (Device Reset must never come).
 #
 #   MTPULL, MTPULL_LIBUSB, MTPULL_GADGET    the binaries
@@ -70,4 +76,21 @@ if gadget up high --serve "$VM_FIXTURE" --desc "$storage" --record "$dir/record-
     step slow-backup "$MTPULL" backup "$dir/dest-slow" --only all --exclude "$video_glob"
     gadget down
 fi
+dir=$VM_OUT/gadget/profiles
+out=$dir
+mkdir -p "$out"
+for phone in samsung iphone vendor-class; do
+    case $phone in
+        iphone) options=(--profile iphone --unlock-after-ms 2000) ;;
+        vendor-class) options=(--profile android --vendor-class) ;;
+        *) options=(--profile "$phone") ;;
+    esac
+    if gadget up high --serve "$VM_FIXTURE" --desc "$storage" --record "$dir/record-$phone.txt" \
+        "${options[@]}"; then
+        step "$phone-devices" "$MTPULL" devices
+        step "$phone-ls" "$MTPULL" ls -r --json --wait 60
+        step "$phone-backup" "$MTPULL" backup "$dir/dest-$phone" --only all --exclude "$video_glob"
+        gadget down
+    fi
+done
 log "done"

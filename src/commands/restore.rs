@@ -64,6 +64,11 @@ pub fn run(choice: &DeviceChoice, args: &RestoreArgs) -> anyhow::Result<ExitCode
         }
         Event::Finished { file, outcome } => match outcome {
             FileOutcome::Sent => note!("sent {} ({})", file.path.display(), DecimalBytes(file.size)),
+            FileOutcome::ReadBack => note!(
+                "sent {} ({}); the phone did not confirm it, and its copy reads back identical",
+                file.path.display(),
+                DecimalBytes(file.size)
+            ),
             FileOutcome::WouldSend => println!(
                 "{}  {}  -> {target}/{}",
                 file.path.display(),

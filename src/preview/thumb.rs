@@ -63,7 +63,11 @@ pub fn read_head(session: &mut Session, file: &RemoteFile) -> Result<Option<Vec<
 /// (the file's first bytes, when they were read). Errors that concern this
 /// file only (no thumbnail) give a placeholder; the rest (connection lost,
 /// locked phone) are returned.
-pub fn fetch(session: &mut Session, file: &RemoteFile, head: Option<&[u8]>) -> Result<Thumbnail, SessionError> {
+pub fn fetch(
+    session: &mut Session,
+    file: &RemoteFile,
+    head: Option<&[u8]>,
+) -> Result<Thumbnail, SessionError> {
     let mut jpeg = Vec::new();
     match session.get_thumb(file.handle, &mut jpeg) {
         Ok(_) if looks_like_jpeg(&jpeg) => {

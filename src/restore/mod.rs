@@ -77,6 +77,9 @@ pub enum RestoreError {
 pub enum FileOutcome {
     /// Sent; the phone holds it now.
     Sent,
+    /// Sent, but the phone never confirmed it (QEMU's 64-byte fault); its
+    /// copy was read back and is identical.
+    ReadBack,
     /// The phone already had a file of that name and size there.
     Already,
     /// A dry run would send it.
@@ -317,39 +320,62 @@ impl Run<'_> {
         let storage = self.options.storage;
         let now = format_ptp_time(chrono::Local::now().naive_local());
         let mut parent: Option<Entry> = None;
+        // A folder made here is known empty: it is not listed.
+        let mut made_parent = false;
         for (depth, name) in self.options.folder.clone().iter().enumerate() {
-            let path = self.options.folder[..=depth].join("/");
-            let existing = self
-                .session
-                .list_folder(storage, parent.as_ref())
-                .map_err(device(format!("listing {path}")))?
-                .into_iter()
-                .find(|e| e.name() == name);
+            let path = &self.options.folder[..=depth];
+            let existing = if made_parent {
+                None
+            } else {
+                self.session
+                    .list_folder(storage, parent.as_ref())
+                    .map_err(device(format!("listing {}", path.join("/"))))?
+                    .into_iter()
+                    .find(|e| e.name() == name)
+            };
             parent = Some(match existing {
                 Some(entry) => entry,
                 None => {
-                    let handle = self
-                        .session
+                    self.session
                         .create_folder(
                             storage,
                             parent.as_ref().map_or(ObjectHandle::ROOT_PARENT, |p| p.handle),
                             name,
                             &now,
                         )
-                        .map_err(device(format!("creating the folder {path}")))?;
-                    Entry {
-                        storage_id: storage,
-                        handle,
-                        parent: parent.as_ref().map_or(ObjectHandle::ROOT_PARENT, |p| p.handle),
-                        path: self.options.folder[..=depth].to_vec(),
-                        format: ObjectFormat::ASSOCIATION,
-                        size: 0,
-                        modified: None,
-                    }
+                        .map_err(device(format!("creating the folder {}", path.join("/"))))?;
+                    made_parent = true;
+                    self.await_new_folder(path)?
                 }
             });
         }
         Ok(parent.map_or(ObjectHandle::ROOT_PARENT, |p| p.handle))
+    }
+
+    /// The folder at `path`, just created, as the phone lists it. QEMU's
+    /// usb-mtp answers a new folder's handle before it knows the folder (it
+    /// learns of it through inotify, a moment later) and refuses that handle
+    /// until then; a phone lists it at once.
+    fn await_new_folder(&mut self, path: &[String]) -> Result<Entry, RestoreError> {
+        const TRIES: u32 = 50;
+        const PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+        let shown = path.join("/");
+        for _ in 0..TRIES {
+            match self.session.find(self.options.storage, path) {
+                Ok(Some(entry)) if entry.is_folder() => return Ok(entry),
+                Ok(_) => {}
+                Err(error) if error.response_code() == Some(ResponseCode::INVALID_OBJECT_HANDLE) => {}
+                Err(error) => return Err(device(format!("looking for the new folder {shown}"))(error)),
+            }
+            std::thread::sleep(PAUSE);
+        }
+        Err(RestoreError::Device {
+            context: format!("the folder {shown} was created, but the phone does not list it"),
+            source: SessionError::Device {
+                op: crate::ptp::OperationCode::GET_OBJECT_HANDLES,
+                code: ResponseCode::INVALID_OBJECT_HANDLE,
+            },
+        })
     }
 
     /// Sends one file, journalled. A refusal of this file is its outcome; a
@@ -433,7 +459,7 @@ impl Run<'_> {
                 "the phone did not confirm the upload ({error}) and kept nothing of it"
             )),
             Some(entry) if entry.size == file.size && self.reads_back_identical(entry.handle, file)? => {
-                FileOutcome::Sent
+                FileOutcome::ReadBack
             }
             Some(entry) => {
                 self.session

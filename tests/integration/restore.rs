@@ -278,7 +278,7 @@ fn an_upload_qemu_never_confirms_is_kept_when_it_reads_back_whole_and_deleted_ot
         |_| {},
     );
     assert!(report.stopped.is_none(), "{:?}", report.stopped);
-    assert_eq!(outcomes[0], ("a_whole.jpg".to_owned(), FileOutcome::Sent));
+    assert_eq!(outcomes[0], ("a_whole.jpg".to_owned(), FileOutcome::ReadBack));
     assert!(
         matches!(&outcomes[1], (name, FileOutcome::Failed(why))
             if name == "b_cut.jpg" && why.contains("did not confirm") && why.contains("deleted")),

@@ -258,7 +258,10 @@ mod tests {
         assert_eq!(interface[5..], [0xFF, 0xFF, 0, 0], "vendor class, no string");
         let os = &blob[blob.len() - 35..];
         assert_eq!(&os[13..16], b"MTP");
-        assert_eq!(strings(&Presentation::vendor_class_mtp()), strings(&Presentation::ptp()));
+        assert_eq!(
+            strings(&Presentation::vendor_class_mtp()),
+            strings(&Presentation::ptp())
+        );
     }
 
     #[test]

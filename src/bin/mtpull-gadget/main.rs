@@ -155,7 +155,15 @@ fn main() -> Result<()> {
                 Some(udc) => udc,
                 None => configfs::first_udc()?,
             };
-            serve_phone(device, &shown, &cli.ffs_dir, speed, &udc, zero_length_packets, record)
+            serve_phone(
+                device,
+                &shown,
+                &cli.ffs_dir,
+                speed,
+                &udc,
+                zero_length_packets,
+                record,
+            )
         }
         Command::Local { phone, task } => local(phone.build(Speed::High)?, task),
         Command::Unplug => configfs::unbind(),

@@ -493,10 +493,10 @@ impl Link {
         if !model.config.quirks.qemu_uploads {
             return;
         }
-        if let Some((command, data)) = self.awaiting.take() {
-            if command.code == OperationCode::SEND_OBJECT.0 {
-                self.server.keep_written_part(model, data);
-            }
+        if let Some((command, data)) = self.awaiting.take()
+            && command.code == OperationCode::SEND_OBJECT.0
+        {
+            self.server.keep_written_part(model, data);
         }
     }
 

@@ -106,11 +106,11 @@ impl<W: Write> Observer for DryRunPrinter<'_, W> {
                         plan.already.len()
                     ));
                 }
-                if plan.junk > 0 {
+                if !plan.junk.is_empty() {
                     skipped.push(format!(
                         "{} files in Android's trash, unfinished files, thumbnails or app data are \
                          skipped (--include-junk copies them)",
-                        plan.junk
+                        plan.junk.len()
                     ));
                 }
                 skipped.extend(plan.skipped_storages.iter().map(|s| format!("not read: {s}")));

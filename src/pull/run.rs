@@ -119,7 +119,7 @@ pub fn backup(
 
 /// Lists the device and plans against `manifest` (none: nothing backed up yet).
 /// Records whose file in DEST is gone or changed do not count (returned apart).
-fn make_plan(
+pub(super) fn make_plan(
     session: &mut Session,
     dest_root: &Path,
     options: &BackupOptions,
@@ -147,8 +147,12 @@ fn make_plan(
     for key in &stale {
         backed_up.remove(key);
     }
-    let files = chosen_files(&serial, files, options, manifest)?;
+    let (files, rejected) = chosen_files(&serial, files, options, manifest)?;
     let mut plan = Plan::new(&serial, files, &options.selection, &backed_up);
+    plan.rejected = rejected
+        .into_iter()
+        .filter(|file| options.selection.wants(file))
+        .collect();
     plan.skipped_storages = skipped_storages;
     if let Some(manifest) = manifest {
         let current = storage_names.iter().map(String::as_str).collect();
@@ -156,19 +160,20 @@ fn make_plan(
         // What failed last time goes last: it may fail again.
         let failed = manifest.failed_for(&serial)?;
         plan.to_copy
-            .sort_by_key(|file| failed.contains(&(file.path.clone(), file.size)));
+            .sort_by_key(|file| failed.contains_key(&(file.path.clone(), file.size)));
     }
     Ok((plan, stale))
 }
 
 /// The listed files less those a person rejected (now or in an earlier
 /// run), unless `--include-rejected`; with `--selection`, exactly the chosen.
+/// Returns (kept, rejected).
 fn chosen_files(
     serial: &str,
     files: Vec<RemoteFile>,
     options: &BackupOptions,
     manifest: Option<&Manifest>,
-) -> Result<Vec<RemoteFile>, PullError> {
+) -> Result<(Vec<RemoteFile>, Vec<RemoteFile>), PullError> {
     let choice = options.choice.as_ref();
     if let Some(choice) = choice.filter(|c| c.device != serial) {
         return Err(PullError::Choice(ChoiceError {
@@ -189,13 +194,16 @@ fn chosen_files(
         }
         rejected.retain(|key| !choice.chosen.contains(key));
     }
-    Ok(files
+    let (kept, dropped) = files.into_iter().partition(|file| {
+        let key = file.key(serial);
+        !rejected.contains(&key) && choice.is_none_or(|c| c.chosen.contains(&key))
+    });
+    let dropped: Vec<RemoteFile> = dropped;
+    let rejected = dropped
         .into_iter()
-        .filter(|file| {
-            let key = file.key(serial);
-            !rejected.contains(&key) && choice.is_none_or(|c| c.chosen.contains(&key))
-        })
-        .collect())
+        .filter(|file| rejected.contains(&file.key(serial)))
+        .collect();
+    Ok((kept, rejected))
 }
 
 /// Moves the files the manifest knows under a drifted key (a renamed storage,
@@ -245,7 +253,7 @@ fn announce(plan: &Plan, temps: &TempArea, observer: &mut dyn Observer, summary:
     summary.planned = plan.to_copy.len() as u64;
     summary.planned_bytes = plan.bytes_to_copy();
     summary.already = plan.already.len() as u64;
-    summary.junk = plan.junk as u64;
+    summary.junk = plan.junk.len() as u64;
     summary.skipped_storages = plan.skipped_storages.clone();
     observer.event(&Event::Planned {
         plan,

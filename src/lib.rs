@@ -10,6 +10,7 @@
 //! - [`auto`]: backing up on connect (udev rule, systemd units, `mtpull watch`).
 
 pub mod auto;
+pub mod human;
 pub mod ptp;
 pub mod pull;
 pub mod session;

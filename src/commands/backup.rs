@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use indicatif::{DecimalBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mtpull::human::{self, bytes, count};
 use mtpull::pull::{BackupOptions, Event, FileOutcome, Observer, PullError, RunReport, Selection, backup};
-use mtpull::session::LOCKED_HINT;
 
 use super::{FATAL, NO_DEVICE, SOME_FAILED, connect};
 use crate::cli::{BackupArgs, Cli};
@@ -36,6 +36,7 @@ pub fn run(cli: &Cli, args: &BackupArgs) -> anyhow::Result<ExitCode> {
         delete_after: args.delete_after,
         rescan: args.rescan,
         wait_for_unlock: Duration::from_secs(args.wait),
+        create_parents: false,
     };
     let mut device = connect::open_one(cli)?;
     catch_ctrl_c().context("installing the Ctrl-C handler")?;
@@ -47,7 +48,9 @@ pub fn run(cli: &Cli, args: &BackupArgs) -> anyhow::Result<ExitCode> {
             bytes: 0,
         };
         let report = backup(&mut device.session, &args.dest, &options, &CANCEL, &mut printer);
-        printer.totals()?;
+        if report.stopped.is_none() {
+            printer.totals()?;
+        }
         report
     } else {
         let mut progress = Progress::new(&args.dest);
@@ -67,12 +70,15 @@ fn conclude(report: &RunReport, dry_run: bool) -> anyhow::Result<ExitCode> {
     if let Some(rescan) = &report.rescan {
         writeln!(
             out,
-            "rescan: {} files ({}) in the destination; {} records kept, {} dropped (their files are gone or changed)",
-            rescan.files,
-            DecimalBytes(rescan.bytes),
-            rescan.records_kept,
+            "indexed {} ({}) in the destination; {} kept, {} dropped (their files are gone or changed)",
+            count(rescan.files, "file"),
+            bytes(rescan.bytes),
+            count(rescan.records_kept, "record"),
             rescan.records_dropped
         )?;
+    }
+    for note in &report.notes {
+        eprintln!("mtpull: note: {note}");
     }
     // A run stopped before it had a plan has nothing to sum up.
     let planned = report.stopped.is_none() || report.summary.planned + report.summary.already > 0;
@@ -117,9 +123,11 @@ pub(super) fn catch_ctrl_c() -> io::Result<()> {
     Ok(())
 }
 
+/// Said while waiting; the hint itself comes once, with the error, if the wait is in vain.
 fn locked_line(wait: Duration) -> String {
     format!(
-        "mtpull: the phone shows no storage: {LOCKED_HINT}. Waiting up to {}s…",
+        "mtpull: the phone shows no storage yet; waiting up to {}s for it to be unlocked and set to \
+         File transfer (Ctrl-C stops)…",
         wait.as_secs()
     )
 }
@@ -140,7 +148,11 @@ impl<W: Write> Observer for DryRunPrinter<'_, W> {
                 return;
             }
             Event::Planned { plan, .. } if !plan.already.is_empty() => {
-                format!("{} files already backed up are skipped", plan.already.len())
+                format!(
+                    "{} already backed up {} skipped",
+                    count(plan.already.len() as u64, "file"),
+                    if plan.already.len() == 1 { "is" } else { "are" }
+                )
             }
             Event::WouldCopy { file, entry } => {
                 self.files += 1;
@@ -153,9 +165,9 @@ impl<W: Write> Observer for DryRunPrinter<'_, W> {
                 };
                 format!(
                     "{}  {}  -> {}  ({source}{note})",
-                    file.display_path(),
-                    DecimalBytes(file.size),
-                    self.dest.join(&entry.dest).display()
+                    human::name(&file.display_path()),
+                    bytes(file.size),
+                    human::path(&self.dest.join(&entry.dest))
                 )
             }
             _ => return,
@@ -168,9 +180,9 @@ impl<W: Write> DryRunPrinter<'_, W> {
     fn totals(&mut self) -> io::Result<()> {
         writeln!(
             self.out,
-            "would copy {} files, {}; nothing was written",
-            self.files,
-            DecimalBytes(self.bytes)
+            "would copy {}, {}; nothing was written",
+            count(self.files, "file"),
+            bytes(self.bytes)
         )
     }
 }
@@ -253,13 +265,13 @@ impl Observer for Progress<'_> {
             } => {
                 self.total_files = plan.to_copy.len() as u64;
                 let mut line = format!(
-                    "{} new files ({}) to copy, {} already backed up",
-                    plan.to_copy.len(),
-                    DecimalBytes(plan.bytes_to_copy()),
+                    "{} ({}) to copy, {} already backed up",
+                    count(plan.to_copy.len() as u64, "new file"),
+                    bytes(plan.bytes_to_copy()),
                     plan.already.len()
                 );
                 if *resumable_bytes > 0 {
-                    line += &format!("; resuming {} already downloaded", DecimalBytes(*resumable_bytes));
+                    line += &format!("; resuming {} already downloaded", bytes(*resumable_bytes));
                 }
                 if let Some(bars) = &self.bars {
                     bars.overall.set_length(plan.bytes_to_copy());
@@ -272,12 +284,12 @@ impl Observer for Progress<'_> {
             Event::Started { file, resume_from } => {
                 if let Some(bars) = &self.bars {
                     let resume = if *resume_from > 0 {
-                        format!(" (resuming at {})", DecimalBytes(*resume_from))
+                        format!(" (resuming at {})", bytes(*resume_from))
                     } else {
                         String::new()
                     };
                     bars.current
-                        .set_message(format!("{}{resume}", file.display_path()));
+                        .set_message(format!("{}{resume}", human::name(&file.display_path())));
                 }
             }
             Event::Received { bytes } => {
@@ -291,7 +303,7 @@ impl Observer for Progress<'_> {
                     bars.overall
                         .set_prefix(format!("{}/{} files", self.done_files, self.total_files));
                 }
-                let shown = |dest: &Path| self.dest.join(dest).display().to_string();
+                let shown = |dest: &Path| human::path(&self.dest.join(dest));
                 let line = match outcome {
                     FileOutcome::Copied { dest, .. } => {
                         if self.bars.is_some() {
@@ -299,28 +311,34 @@ impl Observer for Progress<'_> {
                         }
                         format!(
                             "copied {} -> {} ({})",
-                            file.display_path(),
+                            human::name(&file.display_path()),
                             shown(dest),
-                            DecimalBytes(file.size)
+                            bytes(file.size)
                         )
                     }
                     FileOutcome::Duplicate { dest } => {
                         format!(
                             "duplicate {}: already in the backup as {}",
-                            file.display_path(),
+                            human::name(&file.display_path()),
                             shown(dest)
                         )
                     }
-                    FileOutcome::Failed { error } => format!("failed {}: {error}", file.display_path()),
+                    FileOutcome::Failed { error } => {
+                        format!("failed {}: {error}", human::name(&file.display_path()))
+                    }
                 };
                 self.log(line);
             }
             Event::Deleted { file, error } => match error {
-                None if self.bars.is_none() => {
-                    self.log(format!("deleted {} from the device", file.display_path()))
-                }
+                None if self.bars.is_none() => self.log(format!(
+                    "deleted {} from the device",
+                    human::name(&file.display_path())
+                )),
                 None => {}
-                Some(error) => self.log(format!("kept {} on the device: {error}", file.display_path())),
+                Some(error) => self.log(format!(
+                    "kept {} on the device: {error}",
+                    human::name(&file.display_path())
+                )),
             },
             Event::Locked { wait } => self.log(locked_line(*wait)),
             Event::WouldCopy { .. } => {}

@@ -3,8 +3,6 @@
 use std::io;
 use std::path::PathBuf;
 
-use indicatif::DecimalBytes;
-
 use super::manifest::ManifestError;
 use super::select::BadPattern;
 use crate::session::SessionError;
@@ -55,7 +53,7 @@ pub enum PullError {
     #[error(
         "not enough space in {}: the backup needs {} more, {} is free; free some space or narrow the \
          selection (--only, --include, --since)",
-        dest.display(), DecimalBytes(*needed), DecimalBytes(*available)
+        dest.display(), crate::human::bytes(*needed), crate::human::bytes(*available)
     )]
     NotEnoughSpace {
         /// DEST.

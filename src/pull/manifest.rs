@@ -155,6 +155,11 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// Whether the backup in `dest_root` has a manifest yet.
+    pub fn exists(dest_root: &Path) -> bool {
+        dest_root.join(STATE_DIR).join(DATABASE_FILE).is_file()
+    }
+
     /// Opens the manifest for reading only, if there is one (a dry run writes nothing).
     pub fn open_read_only(dest_root: &Path) -> Result<Option<Self>, ManifestError> {
         let path = dest_root.join(STATE_DIR).join(DATABASE_FILE);

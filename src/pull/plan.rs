@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::remote::{FileKey, RemoteFile};
-use super::select::Selection;
+use super::select::{Selection, media_kind};
 
 /// The files of one device that a run copies, and those it skips.
 #[derive(Debug, Clone, Default)]
@@ -15,13 +15,17 @@ pub struct Plan {
     pub to_copy: Vec<RemoteFile>,
     /// Selected files the manifest already records (skipped; candidates for `--delete-after`).
     pub already: Vec<RemoteFile>,
-    /// Files listed but not selected (kind, globs, `--since`).
+    /// Files listed but not selected (kind, patterns, `--since`).
     pub not_selected: usize,
+    /// `--include`/`--exclude` patterns that match no listed file of the
+    /// chosen kinds, as given (`--include "*.mp3"`): worth a warning.
+    pub unmatched_patterns: Vec<String>,
 }
 
 impl Plan {
     /// Splits the files listed on the wanted storages into "copy", "already
-    /// backed up" and "not selected". A key listed twice (a device bug, or a
+    /// backed up" and "not selected" (by kind and patterns: `--since` needs
+    /// the capture date, which the run reads). A key listed twice (a device bug, or a
     /// name with `/` in it) is kept once.
     pub fn new(
         serial: &str,
@@ -36,6 +40,12 @@ impl Plan {
         let mut seen = HashSet::new();
         let mut listed: Vec<RemoteFile> = listed.into_iter().collect();
         listed.sort_by(|a, b| (a.storage_id, &a.path).cmp(&(b.storage_id, &b.path)));
+        let of_kind: Vec<RemoteFile> = listed
+            .iter()
+            .filter(|file| selection.only.accepts(media_kind(file.name(), file.format)))
+            .cloned()
+            .collect();
+        plan.unmatched_patterns = selection.unmatched_patterns(&of_kind);
         for file in listed {
             if !selection.wants(&file) {
                 plan.not_selected += 1;

@@ -5,10 +5,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use indicatif::DecimalBytes;
-
 use super::plan::Plan;
 use super::remote::RemoteFile;
+use crate::human::{bytes, count};
 
 /// What became of one planned file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,13 +153,13 @@ impl Summary {
         }
     }
 
-    /// Receive rate in decimal megabytes per second (0 when nothing was timed).
-    pub fn megabytes_per_second(&self) -> f64 {
+    /// Receive rate in bytes per second (0 when nothing was timed).
+    pub fn bytes_per_second(&self) -> u64 {
         let seconds = self.elapsed.as_secs_f64();
         if seconds > 0.0 {
-            self.bytes_received as f64 / 1e6 / seconds
+            (self.bytes_received as f64 / seconds) as u64
         } else {
-            0.0
+            0
         }
     }
 }
@@ -169,33 +168,33 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "copied {} ({}), already backed up {}, duplicates {}, undated {}, failed {}",
-            self.copied,
-            DecimalBytes(self.bytes_copied),
+            "copied {} ({}), {} already backed up, {}, {} undated, {} failed",
+            count(self.copied, "file"),
+            bytes(self.bytes_copied),
             self.already,
-            self.duplicates,
+            count(self.duplicates, "duplicate"),
             self.undated,
             self.failed
         )?;
         if self.resumed > 0 {
-            write!(f, ", resumed {}", self.resumed)?;
+            write!(f, ", {} resumed", self.resumed)?;
         }
         write!(
             f,
-            "; received {} in {:.1} s ({:.1} MB/s)",
-            DecimalBytes(self.bytes_received),
+            "; received {} in {:.1} s ({}/s)",
+            bytes(self.bytes_received),
             self.elapsed.as_secs_f64(),
-            self.megabytes_per_second()
+            bytes(self.bytes_per_second())
         )?;
         if self.deleted > 0 || self.delete_failed > 0 {
             write!(
                 f,
                 "; deleted {} from the device, freeing {}",
-                self.deleted,
-                DecimalBytes(self.bytes_freed)
+                count(self.deleted, "file"),
+                bytes(self.bytes_freed)
             )?;
             if self.delete_failed > 0 {
-                write!(f, " ({} refused)", self.delete_failed)?;
+                write!(f, " ({} kept)", self.delete_failed)?;
             }
         }
         Ok(())
@@ -238,19 +237,19 @@ mod tests {
             (2, 1, 1, 1)
         );
         assert_eq!(summary.bytes_copied, 4_000_000);
-        assert_eq!(summary.megabytes_per_second(), 2.5);
+        assert_eq!(summary.bytes_per_second(), 2_500_000);
         assert_eq!(
             summary.to_string(),
-            "copied 2 (4.00 MB), already backed up 3, duplicates 1, undated 1, failed 1; \
-             received 5.00 MB in 2.0 s (2.5 MB/s)"
+            "copied 2 files (4.00 MB), 3 already backed up, 1 duplicate, 1 undated, 1 failed; \
+             received 5.00 MB in 2.0 s (2.50 MB/s)"
         );
         summary.deleted = 2;
         summary.bytes_freed = 4_000_000;
         assert!(
             summary
                 .to_string()
-                .ends_with("; deleted 2 from the device, freeing 4.00 MB")
+                .ends_with("; deleted 2 files from the device, freeing 4.00 MB")
         );
-        assert_eq!(Summary::default().megabytes_per_second(), 0.0);
+        assert_eq!(Summary::default().bytes_per_second(), 0);
     }
 }

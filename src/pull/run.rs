@@ -26,16 +26,17 @@ use super::device::{Listing, device_instant, list_files};
 use super::disk::{DestLock, check_space};
 use super::error::PullError;
 use super::hash::ContentHash;
-use super::manifest::{Manifest, Outcome, Record, RescanReport};
+use super::manifest::{Manifest, Outcome, Record, RescanReport, STATE_DIR};
 use super::partial::{PartialFile, TempArea};
 use super::plan::Plan;
 use super::predict::Predictor;
 use super::remote::RemoteFile;
 use super::report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
-use super::select::Selection;
+use super::select::{Only, Selection};
 use super::transfer::{TransferError, can_resume, download};
 use crate::ptp::time::DeviceTime;
 use crate::session::{Session, SessionError};
+use crate::sort::dest::check_destination;
 use crate::sort::file::same_content;
 use crate::sort::{self, DateResolver, Dated, Filer, HEAD_LEN, Mode, Moment, Template};
 
@@ -59,6 +60,9 @@ pub struct BackupOptions {
     pub rescan: bool,
     /// How long to wait for a locked phone to be unlocked (zero: not at all).
     pub wait_for_unlock: Duration,
+    /// Create DEST's missing parent folders (a configured destination);
+    /// otherwise only DEST itself is created, and a missing parent is an error.
+    pub create_parents: bool,
 }
 
 /// How a run ended.
@@ -68,8 +72,12 @@ pub struct RunReport {
     pub summary: Summary,
     /// Why the run stopped early, if it did.
     pub stopped: Option<PullError>,
-    /// What `--rescan` found.
+    /// What `--rescan` found, or the indexing of a DEST that held files
+    /// but no manifest yet.
     pub rescan: Option<RescanReport>,
+    /// Things a person should know about the run that are not errors
+    /// (a pattern that matched nothing, a dry run's limits).
+    pub notes: Vec<String>,
 }
 
 impl RunReport {
@@ -91,33 +99,107 @@ pub fn backup(
     observer: &mut dyn Observer,
 ) -> RunReport {
     let mut report = RunReport::default();
-    let started = Instant::now();
     let result = if options.dry_run {
         dry_run(session, dest_root, options, observer, &mut report)
     } else {
         real_run(session, dest_root, options, cancel, observer, &mut report)
     };
-    report.summary.elapsed = started.elapsed();
     report.stopped = result.err();
     report
 }
 
-/// Lists the device and plans against `manifest` (none: nothing backed up yet).
-fn make_plan(
+/// Lists the chosen storages, after waiting for a locked phone.
+fn list(
     session: &mut Session,
     options: &BackupOptions,
-    manifest: Option<&Manifest>,
     observer: &mut dyn Observer,
-) -> Result<Plan, PullError> {
+) -> Result<Listing, PullError> {
     let wait = options.wait_for_unlock;
-    let Listing { serial, files } = list_files(session, &options.selection, wait, || {
+    list_files(session, &options.selection, wait, || {
         observer.event(&Event::Locked { wait })
-    })?;
+    })
+}
+
+/// Plans the listed files against `manifest` (none: nothing backed up yet).
+/// With `--since`, files are dated as they will be filed, and the heads read
+/// from the device for that are kept for the dry run.
+fn make_plan(
+    session: &mut Session,
+    dest_root: &Path,
+    options: &BackupOptions,
+    manifest: Option<&Manifest>,
+    listing: Listing,
+    notes: &mut Vec<String>,
+) -> Result<(Plan, Heads), PullError> {
+    let Listing { serial, files } = listing;
     let backed_up = match manifest {
         Some(manifest) => manifest.keys_for(&serial)?,
         None => Default::default(),
     };
-    Ok(Plan::new(&serial, files, &options.selection, &backed_up))
+    let mut plan = Plan::new(&serial, files, &options.selection, &backed_up);
+    for pattern in &plan.unmatched_patterns {
+        notes.push(format!(
+            "{pattern} matches no {} on the device",
+            match options.selection.only {
+                Only::Photos => "photo",
+                Only::Videos => "video",
+                Only::Media => "photo or video",
+                Only::All => "file",
+            }
+        ));
+    }
+    let mut heads = Heads::new();
+    if options.selection.since.is_some() {
+        let resolver = DateResolver::system();
+        let to_copy = std::mem::take(&mut plan.to_copy);
+        for file in to_copy {
+            let head = read_device_head(session, &file)?;
+            let dated = resolver.resolve(&head, file.name(), file.modified.as_ref().map(moment));
+            if options.selection.wants_date(dated.map(|d| d.time)) {
+                heads.insert(file.handle, head);
+                plan.to_copy.push(file);
+            } else {
+                plan.not_selected += 1;
+            }
+        }
+        let already = std::mem::take(&mut plan.already);
+        for file in already {
+            let dated = backed_up_date(session, dest_root, manifest, &serial, &file, &resolver)?;
+            if options.selection.wants_date(dated.map(|d| d.time)) {
+                plan.already.push(file);
+            } else {
+                plan.not_selected += 1;
+            }
+        }
+    }
+    Ok((plan, heads))
+}
+
+/// Heads of device files read while planning, by object handle.
+type Heads = HashMap<u32, Vec<u8>>;
+
+/// The capture date of a file backed up earlier: from its copy in DEST when
+/// the manifest knows it (a local read), else from the device.
+fn backed_up_date(
+    session: &mut Session,
+    dest_root: &Path,
+    manifest: Option<&Manifest>,
+    serial: &str,
+    file: &RemoteFile,
+    resolver: &DateResolver<Local>,
+) -> Result<Option<Dated>, PullError> {
+    let fallback = file.modified.as_ref().map(moment);
+    if let Some(record) = manifest
+        .map(|m| m.lookup(&file.key(serial)))
+        .transpose()?
+        .flatten()
+    {
+        if let Ok(dated) = resolver.resolve_path(&dest_root.join(&record.dest), fallback) {
+            return Ok(dated);
+        }
+    }
+    let head = read_device_head(session, file)?;
+    Ok(resolver.resolve(&head, file.name(), fallback))
 }
 
 fn announce(plan: &Plan, temps: &TempArea, observer: &mut dyn Observer, summary: &mut Summary) -> u64 {
@@ -144,13 +226,37 @@ fn real_run(
     observer: &mut dyn Observer,
     report: &mut RunReport,
 ) -> Result<(), PullError> {
-    fs::create_dir_all(dest_root).map_err(PullError::disk(dest_root))?;
+    check_destination(dest_root, options.create_parents)?;
+    // Nothing is created in DEST before the phone has shown its files: a
+    // locked phone leaves no trace.
+    let listing = list(session, options, observer)?;
+    let created = if options.create_parents {
+        fs::create_dir_all(dest_root)
+    } else {
+        fs::create_dir(dest_root)
+    };
+    match created {
+        Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => {
+            return Err(PullError::disk(dest_root)(error));
+        }
+        _ => {}
+    }
+    let first_backup = !Manifest::exists(dest_root);
     let _lock = DestLock::acquire(dest_root)?;
     let mut manifest = Manifest::open(dest_root)?;
-    if options.rescan {
+    // A first backup into a folder that already holds photos indexes them, so
+    // that what is there under another name is not copied again.
+    if options.rescan || (first_backup && holds_files(dest_root)?) {
         report.rescan = Some(manifest.rescan(dest_root)?);
     }
-    let plan = make_plan(session, options, Some(&manifest), observer)?;
+    let (plan, _) = make_plan(
+        session,
+        dest_root,
+        options,
+        Some(&manifest),
+        listing,
+        &mut report.notes,
+    )?;
     let temps = TempArea::new(dest_root);
     temps.create().map_err(PullError::disk(temps.dir()))?;
     let resumable = announce(&plan, &temps, observer, &mut report.summary);
@@ -173,7 +279,10 @@ fn real_run(
         pending_contents: HashMap::new(),
         last_commit: Instant::now(),
     };
+    // The rate is the transfer's: not the wait for an unlock, nor the listing.
+    let transfer_started = Instant::now();
     let copied = run.copy_all(&plan.to_copy);
+    run.summary.elapsed = transfer_started.elapsed();
     // Whatever stopped the run, what was filed gets recorded.
     let committed = run.commit();
     copied.and(committed)?;
@@ -436,14 +545,34 @@ fn dry_run(
     observer: &mut dyn Observer,
     report: &mut RunReport,
 ) -> Result<(), PullError> {
+    check_destination(dest_root, options.create_parents)?;
+    let listing = list(session, options, observer)?;
     let manifest = Manifest::open_read_only(dest_root)?;
-    let plan = make_plan(session, options, manifest.as_ref(), observer)?;
+    if manifest.is_none() && holds_files(dest_root)? {
+        report.notes.push(format!(
+            "{} holds files but no backup manifest: the real run first indexes them, so that \
+             photos already there under another name are not copied again; this dry run can \
+             only spot those under the same name",
+            dest_root.display()
+        ));
+    }
+    let (plan, mut heads) = make_plan(
+        session,
+        dest_root,
+        options,
+        manifest.as_ref(),
+        listing,
+        &mut report.notes,
+    )?;
     let temps = TempArea::new(dest_root);
     announce(&plan, &temps, observer, &mut report.summary);
     let resolver = DateResolver::system();
     let mut predictor = Predictor::new(dest_root);
     for file in &plan.to_copy {
-        let head = read_device_head(session, file)?;
+        let head = match heads.remove(&file.handle) {
+            Some(head) => head,
+            None => read_device_head(session, file)?,
+        };
         let dated = resolver.resolve(&head, file.name(), file.modified.as_ref().map(moment));
         let planned = sort::plan(&options.template, dated.as_ref(), file.name());
         let predicted = predictor.predict(&planned, file.size, &head);
@@ -455,6 +584,22 @@ fn dry_run(
         observer.event(&Event::WouldCopy { file, entry: &entry });
     }
     Ok(())
+}
+
+/// Whether DEST holds anything besides mtpull's own state (a missing DEST holds nothing).
+fn holds_files(dest_root: &Path) -> Result<bool, PullError> {
+    let entries = match fs::read_dir(dest_root) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(error) => return Err(PullError::disk(dest_root)(error)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(PullError::disk(dest_root))?;
+        if entry.file_name() != STATE_DIR {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The first [`HEAD_LEN`] bytes of a device file, by a partial read (what

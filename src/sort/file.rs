@@ -68,6 +68,8 @@ pub struct Filer {
     fsync_sources: bool,
     unsynced: BTreeSet<PathBuf>,
     temp_serial: u64,
+    /// Folders already cleared of a killed run's temp files.
+    swept: BTreeSet<PathBuf>,
 }
 
 /// Files one file and makes the result durable: [`Filer::file`] then [`Filer::sync`].
@@ -86,6 +88,7 @@ impl Filer {
             fsync_sources: true,
             unsynced: BTreeSet::new(),
             temp_serial: 0,
+            swept: BTreeSet::new(),
         }
     }
 
@@ -103,6 +106,10 @@ impl Filer {
     pub fn file(&mut self, planned: &Path, src: &Path) -> Result<Filed, SortError> {
         let (dir, name) = target_of(&self.root, planned)?;
         self.create_dir(&dir)?;
+        if !self.swept.contains(&dir) {
+            remove_stale_temps(&dir)?;
+            self.swept.insert(dir.clone());
+        }
         loop {
             match find_slot(&dir, name, src, on_disk)? {
                 Slot::Same(path) => {
@@ -216,7 +223,7 @@ impl Filer {
     fn create_temp(&mut self, target: &Path) -> Result<(PathBuf, File), SortError> {
         loop {
             self.temp_serial += 1;
-            let name = format!(".mtpull-{}-{}.tmp", std::process::id(), self.temp_serial);
+            let name = temp_name(std::process::id(), self.temp_serial);
             let path = target.with_file_name(name);
             match File::create_new(&path) {
                 Ok(file) => return Ok((path, file)),
@@ -230,6 +237,52 @@ impl Filer {
             }
         }
     }
+}
+
+/// The name of a copy in progress: hidden, and naming the process that writes it.
+fn temp_name(pid: u32, serial: u64) -> String {
+    format!(".mtpull-{pid}-{serial}.tmp")
+}
+
+/// The writer of a temp file named by [`temp_name`].
+fn temp_writer(name: &str) -> Option<u32> {
+    let (pid, serial) = name
+        .strip_prefix(".mtpull-")?
+        .strip_suffix(".tmp")?
+        .split_once('-')?;
+    serial.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+/// Removes from `dir` the temp files of copies whose process is gone (a
+/// killed run): they are never a photo, only a partial or unplaced copy.
+fn remove_stale_temps(dir: &Path) -> Result<(), SortError> {
+    for entry in fs::read_dir(dir).map_err(SortError::io("list", dir))? {
+        let entry = entry.map_err(SortError::io("list", dir))?;
+        let Some(pid) = entry.file_name().to_str().and_then(temp_writer) else {
+            continue;
+        };
+        if !process_alive(pid) {
+            let path = entry.path();
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(SortError::io("remove the stale temp file", path)(e));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a process with this id exists (signal 0 checks without sending).
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// Splits a planned relative path into its folder under `root` and its file name,

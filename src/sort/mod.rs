@@ -10,7 +10,9 @@
 //! finished temp file to file.
 
 pub mod date;
+pub mod dest;
 pub mod file;
+pub mod kind;
 pub mod plan;
 pub mod tree;
 
@@ -23,7 +25,7 @@ use std::path::PathBuf;
 pub use date::{DateResolver, DateSource, Dated, HEAD_LEN, Moment};
 pub use file::{Filed, Filer, Mode, Outcome, file_into};
 pub use plan::{Template, UNDATED_DIR, plan, safe_name};
-pub use tree::{Event, FileReport, Summary, TreeOptions, sort_tree};
+pub use tree::{Event, FileReport, Sorted, Summary, TreeOptions, sort_tree};
 
 /// What can go wrong while dating or filing, with the path a person needs to act on.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,12 @@ pub enum SortError {
     /// A sidecar stays where it is because its main file could not be filed.
     #[error("not filed: it travels with {}, which failed", main.display())]
     MainNotFiled { main: PathBuf },
+    /// The destination cannot take files (a file, no permission, no parent).
+    #[error("cannot use {} as the destination: {reason}", path.display())]
+    Destination { path: PathBuf, reason: String },
+    /// Ctrl-C: the run stopped between two files.
+    #[error("interrupted; what was filed stays filed, and running the same command again goes on")]
+    Interrupted,
     /// The source of a tree sort is not a folder.
     #[error("{} is not a folder", .0.display())]
     NotAFolder(PathBuf),

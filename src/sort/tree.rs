@@ -9,12 +9,14 @@ use std::fs;
 use std::num::NonZeroUsize;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 
 use chrono::TimeZone;
 
+use super::dest::{check_destination, stops_the_run};
 use super::file::DryRun;
+use super::kind::{Only, kind_by_name};
 use super::{DateResolver, Dated, Filed, Filer, Mode, Moment, Outcome, SortError, Template, plan};
 
 /// Files that travel with the file of the same base name (`IMG_1.xmp` or `IMG_1.jpg.xmp`
@@ -29,6 +31,9 @@ pub struct TreeOptions {
     pub dry_run: bool,
     /// Threads that read headers.
     pub jobs: NonZeroUsize,
+    /// Which files are sorted (photos and videos by default); the others,
+    /// and hidden files and folders unless `All`, are left where they are.
+    pub only: Only,
 }
 
 /// What happened to one file.
@@ -51,6 +56,12 @@ pub enum Event {
         path: PathBuf,
         reason: &'static str,
     },
+    /// Not what `--only` asks for (a document, `.nomedia`, a hidden folder):
+    /// left where it is.
+    Ignored {
+        path: PathBuf,
+        reason: &'static str,
+    },
 }
 
 /// Counts over a run. `filed` includes `renamed`; `undated` counts files filed (or found
@@ -62,7 +73,18 @@ pub struct Summary {
     pub duplicates: usize,
     pub undated: usize,
     pub skipped: usize,
+    /// Files and hidden folders left alone: not of the kinds `--only` asks for.
+    pub ignored: usize,
     pub errors: usize,
+}
+
+/// How a sort ended.
+#[derive(Debug, Default)]
+pub struct Sorted {
+    pub summary: Summary,
+    /// Why it stopped before the end: interrupted, or the destination took no
+    /// more files (no permission, full). What was filed before stays filed.
+    pub stopped: Option<SortError>,
 }
 
 impl Summary {
@@ -70,6 +92,10 @@ impl Summary {
         let report = match event {
             Event::Skipped { .. } => {
                 self.skipped += 1;
+                return;
+            }
+            Event::Ignored { .. } => {
+                self.ignored += 1;
                 return;
             }
             Event::File(report) => report,
@@ -91,33 +117,34 @@ impl Summary {
     }
 }
 
-/// Sorts every regular file under `src` into `dest`, reporting each through `on_event`.
+/// Sorts the photos and videos under `src` into `dest`, reporting each file through `on_event`.
 ///
-/// Per-file problems are reported and counted, and the run goes on; an `Err` means the
-/// run could not start (`src` is not a folder, `dest` is a file) or could not make its
-/// result durable.
+/// Per-file problems are reported and counted, and the run goes on. It stops
+/// (in [`Sorted::stopped`]) when `cancel` is raised — between files, so that
+/// no temp file is left — or when the destination takes no more files. An
+/// `Err` means the run could not start (`src` is not a folder, `dest` cannot
+/// be written) or could not make its result durable.
 pub fn sort_tree<Tz>(
     src: &Path,
     dest: &Path,
     options: &TreeOptions,
     resolver: &DateResolver<Tz>,
+    cancel: &AtomicBool,
     mut on_event: impl FnMut(&Event),
-) -> Result<Summary, SortError>
+) -> Result<Sorted, SortError>
 where
     Tz: TimeZone + Sync,
 {
     if !src.is_dir() {
         return Err(SortError::NotAFolder(src.to_owned()));
     }
-    if dest.exists() && !dest.is_dir() {
-        return Err(SortError::NotAFolder(dest.to_owned()));
-    }
+    check_destination(dest, false)?;
     let mut summary = Summary::default();
     let mut emit = |event: Event| {
         summary.count(&event);
         on_event(&event);
     };
-    let mut walk = Walk::new(dest);
+    let mut walk = Walk::new(dest, options.only);
     walk.folder(src);
     walk.events.into_iter().for_each(&mut emit);
 
@@ -130,11 +157,19 @@ where
         // The sources are the user's files, on disk before the run.
         Sink::Real(Filer::new(dest, options.mode).settled_sources())
     };
+    let mut stopped = None;
     for (item, planned) in walk.items.iter().zip(planned) {
-        file_item(&mut sink, item, planned, &mut emit);
+        if cancel.load(Ordering::Relaxed) {
+            stopped = Some(SortError::Interrupted);
+            break;
+        }
+        if let Err(error) = file_item(&mut sink, item, planned, dest, &mut emit) {
+            stopped = Some(error);
+            break;
+        }
     }
     sink.finish()?;
-    Ok(summary)
+    Ok(Sorted { summary, stopped })
 }
 
 /// A file to sort, with the sidecars that go where it goes.
@@ -179,15 +214,17 @@ struct Walk {
     events: Vec<Event>,
     /// The destination's (device, inode) when it lies inside the source: not walked.
     dest_id: Option<(u64, u64)>,
+    only: Only,
 }
 
 impl Walk {
-    fn new(dest: &Path) -> Walk {
+    fn new(dest: &Path, only: Only) -> Walk {
         let dest_id = fs::metadata(dest).ok().map(|m| (m.dev(), m.ino()));
         Walk {
             items: Vec::new(),
             events: Vec::new(),
             dest_id,
+            only,
         }
     }
 
@@ -207,6 +244,10 @@ impl Walk {
                 }
             };
             let path = entry.path();
+            if self.only != Only::All && entry.file_name().as_encoded_bytes().starts_with(b".") {
+                self.ignored(path, "hidden");
+                continue;
+            }
             match entry.file_type() {
                 Ok(t) if t.is_file() => files.push(path),
                 Ok(t) if t.is_dir() => folders.push(path),
@@ -215,7 +256,21 @@ impl Walk {
                 Err(e) => self.failed(&path, SortError::io("look at", &path)(e)),
             }
         }
-        self.items.extend(group_sidecars(files));
+        for item in group_sidecars(files) {
+            if self.only.accepts(kind_by_name(&file_name(&item.main))) {
+                self.items.push(item);
+            } else {
+                let reason = match self.only {
+                    Only::Photos => "not a photo",
+                    Only::Videos => "not a video",
+                    _ => "not a photo or video",
+                };
+                for sidecar in item.sidecars {
+                    self.ignored(sidecar.path, reason);
+                }
+                self.ignored(item.main, reason);
+            }
+        }
         folders.sort();
         for folder in folders {
             if !self.is_dest(&folder) {
@@ -227,6 +282,10 @@ impl Walk {
     fn is_dest(&self, dir: &Path) -> bool {
         let id = fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()));
         id.is_some() && id == self.dest_id
+    }
+
+    fn ignored(&mut self, path: PathBuf, reason: &'static str) {
+        self.events.push(Event::Ignored { path, reason });
     }
 
     fn skipped(&mut self, path: PathBuf, reason: &'static str) {
@@ -299,11 +358,22 @@ fn drop_extensions(name: &str, count: usize) -> &str {
     })
 }
 
+/// The file name as text; bytes that are not UTF-8 become `%XX`, so two such
+/// names stay two names in DEST (not both `�`).
 fn file_name(path: &Path) -> String {
-    path.file_name()
+    let mut name = String::new();
+    for chunk in path
+        .file_name()
         .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned()
+        .as_encoded_bytes()
+        .utf8_chunks()
+    {
+        name.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            name.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    name
 }
 
 /// A main file's capture time and planned place.
@@ -372,13 +442,15 @@ impl Sink {
     }
 }
 
-/// Files a main file, then its sidecars beside wherever it went.
+/// Files a main file, then its sidecars beside wherever it went. An error
+/// that means the destination takes no more files is returned, not reported.
 fn file_item(
     sink: &mut Sink,
     item: &Item,
     planned: Result<Planned, SortError>,
+    dest: &Path,
     emit: &mut impl FnMut(Event),
-) {
+) -> Result<(), SortError> {
     let (dated, result) = match planned {
         Ok(Planned { dated, path }) => {
             // Where it landed, as a planned path: the planned folder and the final name.
@@ -389,6 +461,10 @@ fn file_item(
             (dated, result)
         }
         Err(e) => (None, Err(e)),
+    };
+    let result = match result {
+        Err(error) if stops_the_run(&error, dest) => return Err(error),
+        other => other,
     };
     let landed = result.as_ref().ok().map(|(_, landed)| landed.clone());
     emit(Event::File(FileReport {
@@ -404,6 +480,11 @@ fn file_item(
                 main: item.main.clone(),
             }),
         };
+        if let Err(error) = &result {
+            if stops_the_run(error, dest) {
+                return result.map(|_| ());
+            }
+        }
         emit(Event::File(FileReport {
             source: sidecar.path.clone(),
             dated,
@@ -411,6 +492,7 @@ fn file_item(
             result,
         }));
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod auto_cli;
 mod backup;
 mod backup_faults;
 mod backup_util;
+mod cli_backup;
 mod cli_devices;
 mod cli_ls;
 mod run;

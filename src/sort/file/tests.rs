@@ -275,3 +275,23 @@ fn folders_are_synced_once_per_batch() {
     filer.sync().unwrap();
     assert!(filer.unsynced.is_empty());
 }
+
+#[test]
+fn a_killed_runs_temp_files_are_removed_and_a_live_ones_kept() {
+    let s = Scratch::new();
+    let day = s.dest.join("d");
+    fs::create_dir_all(&day).unwrap();
+    // No process has an id this large (pid_max is at most 2^22).
+    let dead = day.join(temp_name(99_999_999, 1));
+    let alive = day.join(temp_name(std::process::id(), 99));
+    let photo = day.join(".mtpull-notes.tmp");
+    for path in [&dead, &alive, &photo] {
+        fs::write(path, b"partial").unwrap();
+    }
+    let mut filer = Filer::new(&s.dest, Mode::Copy);
+    filer.file(Path::new("d/1.jpg"), &s.input("1", b"1")).unwrap();
+    assert!(!dead.exists());
+    assert!(alive.exists() && photo.exists());
+    assert_eq!(temp_writer(".mtpull-12-3.tmp"), Some(12));
+    assert_eq!(temp_writer(".mtpull-notes.tmp"), None);
+}

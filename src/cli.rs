@@ -1,13 +1,14 @@
-//! The command line: global flags and one subcommand per job. Parsing only:
-//! the commands live in `crate::commands`.
+//! The command line: global flags and one subcommand per job, every
+//! subcommand's arguments included. Parsing only: the commands live in
+//! `crate::commands`, which imports this module (never the other way round).
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use mtpull::auto::{ConfigError, config};
+use mtpull::session::StorageSelector;
 use mtpull::sort::Template;
-
-use crate::commands::ls::LsArgs;
 
 /// Copy photos and videos off a phone over MTP, filed by capture date.
 #[derive(Debug, Parser)]
@@ -21,14 +22,21 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    #[command(flatten)]
+    pub device: DeviceChoice,
+}
+
+/// Which device a command talks to: all a command that opens one needs to know.
+#[derive(Debug, Args)]
+pub struct DeviceChoice {
     /// Talk to a simulated phone with sample photos instead of USB hardware.
     #[arg(long, global = true)]
     pub demo: bool,
 
     /// The device to use, by USB serial number, when several are connected
     /// ("demo" is the simulated phone).
-    #[arg(long, value_name = "SERIAL", global = true)]
-    pub device: Option<String>,
+    #[arg(long = "device", value_name = "SERIAL", global = true)]
+    pub serial: Option<String>,
 
     /// For tests and demos: talk to a simulated device of this profile
     /// (android, locked, samsung, ptp-camera, qemu) instead of USB.
@@ -86,11 +94,61 @@ pub enum Command {
     InstallUdev(InstallUdevArgs),
 }
 
+impl DeviceChoice {
+    /// Whether the command line names a device at all.
+    pub fn is_given(&self) -> bool {
+        self.demo || self.serial.is_some()
+    }
+}
+
+/// How long to wait for a locked phone, unless told.
+const DEFAULT_WAIT_SECS: u64 = 30;
+
+/// `mtpull ls` options.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// What to list: a storage, then folders, e.g. "Internal shared storage/DCIM/Camera"
+    /// (inside --storage when given). Nothing lists the storages.
+    pub path: Option<String>,
+    /// List folders' contents recursively, with full paths.
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// Long format: kind, size, modification date.
+    #[arg(short, long)]
+    pub long: bool,
+    /// Print a JSON array (one object per file or folder).
+    #[arg(long)]
+    pub json: bool,
+    /// Only this storage, by name or ID (e.g. 0x00010001); PATH is then inside it.
+    #[arg(long, value_name = "NAME|ID")]
+    pub storage: Option<StorageSelector>,
+    /// Seconds to wait for a locked phone to be unlocked.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_WAIT_SECS)]
+    pub wait: u64,
+}
+
+/// `--config FILE`, shared by the commands that read the auto-backup settings.
+#[derive(Debug, Args)]
+pub struct SettingsFile {
+    /// The settings file [default: $XDG_CONFIG_HOME/mtpull/config.toml or ~/.config/mtpull/config.toml].
+    #[arg(long = "config", value_name = "FILE")]
+    pub given: Option<PathBuf>,
+}
+
+impl SettingsFile {
+    /// The file `--config` names, or the usual one.
+    pub fn path(&self) -> Result<PathBuf, ConfigError> {
+        match &self.given {
+            Some(path) => Ok(path.clone()),
+            None => config::path_from_env(),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct AutoArgs {
-    /// The settings file [default: $XDG_CONFIG_HOME/mtpull/config.toml or ~/.config/mtpull/config.toml].
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: SettingsFile,
 }
 
 #[derive(Debug, Args)]
@@ -98,9 +156,8 @@ pub struct WatchArgs {
     /// Folder to back up into [default: the settings' destination].
     pub dest: Option<PathBuf>,
 
-    /// The settings file [default: $XDG_CONFIG_HOME/mtpull/config.toml or ~/.config/mtpull/config.toml].
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: SettingsFile,
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,17 +172,15 @@ pub enum ConfigCommand {
         #[arg(long)]
         force: bool,
 
-        /// The settings file [default: $XDG_CONFIG_HOME/mtpull/config.toml or ~/.config/mtpull/config.toml].
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        settings: SettingsFile,
     },
     /// Check the settings file and print what it means.
     ///
     /// Exit status: 0 valid, 2 missing or invalid.
     Show {
-        /// The settings file [default: $XDG_CONFIG_HOME/mtpull/config.toml or ~/.config/mtpull/config.toml].
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        settings: SettingsFile,
     },
 }
 
@@ -172,7 +227,7 @@ pub struct BackupArgs {
 
     /// Only this storage, by name or ID (repeatable) [default: all].
     #[arg(long, value_name = "NAME|ID")]
-    pub storage: Vec<String>,
+    pub storage: Vec<StorageSelector>,
 
     /// Folder layout as a chrono strftime pattern.
     #[arg(long, value_name = "PATTERN", default_value = mtpull::sort::plan::DEFAULT_TEMPLATE)]
@@ -187,7 +242,7 @@ pub struct BackupArgs {
     pub rescan: bool,
 
     /// Seconds to wait for a locked phone to be unlocked.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_WAIT_SECS)]
     pub wait: u64,
 }
 

@@ -1,6 +1,7 @@
 mod cli;
 mod commands;
 
+use std::io;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -9,9 +10,19 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match commands::run(cli) {
         Ok(code) => code,
+        // A reader that stops early (`mtpull ls | head`) is not a failure.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("mtpull: {error:#}");
             ExitCode::from(commands::exit_code(&error))
         }
     }
+}
+
+/// Whether writing to stdout failed because its reader went away.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<io::Error>())
+        .any(|cause| cause.kind() == io::ErrorKind::BrokenPipe)
 }

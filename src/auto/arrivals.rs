@@ -169,10 +169,10 @@ fn forward_hotplug(
 /// The MTP/PTP device at `info`'s place, if it is one.
 fn settled_summary(info: &nusb::DeviceInfo) -> Option<DeviceSummary> {
     for attempt in 1..=SETTLE_TRIES {
-        if let Ok(discovery) = transport::discover() {
-            if let Some(summary) = discovery.devices.into_iter().find(|s| same_place(s, info)) {
-                return Some(summary);
-            }
+        if let Ok(discovery) = transport::discover()
+            && let Some(summary) = discovery.devices.into_iter().find(|s| same_place(s, info))
+        {
+            return Some(summary);
         }
         if attempt < SETTLE_TRIES {
             thread::sleep(SETTLE_PAUSE);

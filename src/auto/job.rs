@@ -18,8 +18,6 @@ use crate::transport::OpenError;
 /// again for this long: desktops grab phones the moment they appear.
 const BUSY_PATIENCE: Duration = Duration::from_secs(6);
 const BUSY_PAUSE: Duration = Duration::from_millis(500);
-/// While waiting for an unlock, the cancel flag is looked at this often.
-const UNLOCK_POLL: Duration = Duration::from_secs(1);
 
 /// What a job needs besides the device.
 #[derive(Debug, Clone, Copy)]
@@ -218,32 +216,26 @@ fn wait_until_unlocked(
     cancel: &AtomicBool,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), JobOutcome> {
-    let failed = |e| JobOutcome::Failed(format!("asking for the storages: {e}"));
-    if !session.storage_ids().map_err(failed)?.is_empty() {
-        return Ok(());
-    }
-    log(&format!(
-        "no storage yet: the {LOCKED_HINT}. Waiting up to {} s",
-        timeout.as_secs()
-    ));
     let started = Instant::now();
-    loop {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(JobOutcome::Cancelled);
-        }
-        let left = timeout.saturating_sub(started.elapsed());
-        if left.is_zero() {
+    let mut waited = false;
+    let storages = session
+        .storages(timeout, cancel, || {
+            waited = true;
+            log(&format!(
+                "no storage yet: the {LOCKED_HINT}. Waiting up to {} s",
+                timeout.as_secs()
+            ));
+        })
+        .map_err(|e| JobOutcome::Failed(format!("asking for the storages: {e}")))?;
+    match (storages.is_empty(), cancel.load(Ordering::Relaxed)) {
+        (false, _) if waited => log("unlocked"),
+        (false, _) => {}
+        (true, true) => return Err(JobOutcome::Cancelled),
+        (true, false) => {
             return Err(JobOutcome::StayedLocked {
                 waited: started.elapsed(),
             });
         }
-        if !session
-            .wait_for_storages(left.min(UNLOCK_POLL))
-            .map_err(failed)?
-            .is_empty()
-        {
-            log("unlocked");
-            return Ok(());
-        }
     }
+    Ok(())
 }

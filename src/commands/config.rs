@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use mtpull::auto::{Config, Notifier, config};
 
-use super::auto::settings_path;
 use crate::cli::ConfigCommand;
 
 /// Where backups go unless `config init --destination` says otherwise.
@@ -18,9 +17,9 @@ pub fn run(command: &ConfigCommand) -> anyhow::Result<ExitCode> {
         ConfigCommand::Init {
             destination,
             force,
-            config,
-        } => init(&settings_path(config.as_deref())?, destination.as_deref(), *force),
-        ConfigCommand::Show { config } => show(&settings_path(config.as_deref())?),
+            settings,
+        } => init(&settings.path()?, destination.as_deref(), *force),
+        ConfigCommand::Show { settings } => show(&settings.path()?),
     }
 }
 

@@ -7,10 +7,10 @@ use std::time::Duration;
 use anyhow::Context;
 use mtpull::session::Session;
 use mtpull::sim::{self, Profile, SimDevice};
-use mtpull::transport::{self, Backend, DeviceSelector, DeviceSummary, OpenError, OpenedDevice};
+use mtpull::transport::{self, Backend, DeviceSelector, DeviceSummary, OpenError, OpenedDevice, Quirks};
 
-use super::NoDevice;
-use crate::cli::Cli;
+use super::shared::exit::NoDevice;
+use crate::cli::DeviceChoice;
 
 /// The `--device` value that names the simulated demo phone.
 const DEMO_SERIAL: &str = "demo";
@@ -21,6 +21,18 @@ pub struct Device {
     pub session: Session,
     /// Where it is plugged in.
     pub usb: UsbPlace,
+    /// How the USB transport treats it (none for a simulated device).
+    pub quirks: Option<Quirks>,
+}
+
+impl Device {
+    /// The transport's quirks in one line, for `-v`.
+    pub fn quirks_line(&self) -> String {
+        match &self.quirks {
+            Some(quirks) => format!("transport quirks: {quirks}"),
+            None => "transport quirks: none (simulated device)".to_owned(),
+        }
+    }
 }
 
 /// What USB says about a device (not MTP: the device cannot lie about these).
@@ -33,17 +45,17 @@ pub struct UsbPlace {
 
 /// Opens the one device the command line designates: the simulated one, the
 /// one whose serial `--device` gives, or the only one connected.
-pub fn open_one(cli: &Cli) -> anyhow::Result<Device> {
-    match simulated_profile(cli)? {
-        Some(profile) => open_simulated(cli, profile),
-        None => open_usb(cli),
+pub fn open_one(choice: &DeviceChoice) -> anyhow::Result<Device> {
+    match simulated_profile(choice)? {
+        Some(profile) => open_simulated(choice, profile),
+        None => open_usb(choice),
     }
 }
 
 /// Opens every device (`mtpull devices`); each may fail on its own.
-pub fn open_all(cli: &Cli) -> anyhow::Result<Vec<anyhow::Result<Device>>> {
-    if simulated_profile(cli)?.is_some() || cli.device.is_some() {
-        return Ok(vec![open_one(cli)]);
+pub fn open_all(choice: &DeviceChoice) -> anyhow::Result<Vec<anyhow::Result<Device>>> {
+    if simulated_profile(choice)?.is_some() || choice.serial.is_some() {
+        return Ok(vec![open_one(choice)]);
     }
     let backend = usb_backend()?;
     let discovery = transport::discover_with(backend).map_err(open_error)?;
@@ -63,28 +75,28 @@ pub fn open_all(cli: &Cli) -> anyhow::Result<Vec<anyhow::Result<Device>>> {
         .collect())
 }
 
-fn simulated_profile(cli: &Cli) -> anyhow::Result<Option<Profile>> {
-    if let Some(name) = &cli.sim {
+fn simulated_profile(choice: &DeviceChoice) -> anyhow::Result<Option<Profile>> {
+    if let Some(name) = &choice.sim {
         return name.parse().map(Some).map_err(anyhow::Error::msg);
     }
-    let demo = cli.demo || cli.device.as_deref() == Some(DEMO_SERIAL);
+    let demo = choice.demo || choice.serial.as_deref() == Some(DEMO_SERIAL);
     Ok(demo.then_some(Profile::Android))
 }
 
 /// The simulated device the command line asks for (`--demo`, `--sim`), if
 /// any, unlocking itself after `--sim-unlock-after`.
-pub fn simulated_device(cli: &Cli) -> anyhow::Result<Option<SimDevice>> {
-    Ok(simulated_profile(cli)?.map(|profile| {
+pub fn simulated_device(choice: &DeviceChoice) -> anyhow::Result<Option<SimDevice>> {
+    Ok(simulated_profile(choice)?.map(|profile| {
         let phone = sim::demo::device_with(profile);
-        if let Some(after) = cli.sim_unlock_after {
+        if let Some(after) = choice.sim_unlock_after {
             unlock_later(phone.clone(), Duration::from_millis(after));
         }
         phone
     }))
 }
 
-fn open_simulated(cli: &Cli, profile: Profile) -> anyhow::Result<Device> {
-    let phone = simulated_device(cli)?.expect("a simulated profile was asked for");
+fn open_simulated(choice: &DeviceChoice, profile: Profile) -> anyhow::Result<Device> {
+    let phone = simulated_device(choice)?.expect("a simulated profile was asked for");
     let identity = phone.identity();
     let session = Session::open(Box::new(phone.connect()))
         .with_context(|| format!("opening the simulated {profile} device"))?;
@@ -95,6 +107,7 @@ fn open_simulated(cli: &Cli, profile: Profile) -> anyhow::Result<Device> {
             product_id: identity.product_id,
             location: format!("bus {}, port {} (simulated)", identity.bus, identity.port),
         },
+        quirks: None,
     })
 }
 
@@ -106,8 +119,8 @@ fn unlock_later(phone: SimDevice, delay: Duration) {
     });
 }
 
-fn open_usb(cli: &Cli) -> anyhow::Result<Device> {
-    let selector = DeviceSelector::from_arg(cli.device.as_deref());
+fn open_usb(choice: &DeviceChoice) -> anyhow::Result<Device> {
+    let selector = DeviceSelector::from_arg(choice.serial.as_deref());
     let opened = transport::open_device_with(usb_backend()?, &selector).map_err(open_error)?;
     session_on(opened)
 }
@@ -141,6 +154,7 @@ fn session_on(opened: OpenedDevice) -> anyhow::Result<Device> {
             product_id: summary.product_id,
             location: format!("bus {}, port {}", summary.bus_number, port_path(&summary)),
         },
+        quirks: Some(opened.quirks),
     })
 }
 

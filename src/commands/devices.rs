@@ -2,19 +2,21 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::HumanBytes;
 use mtpull::session::{LOCKED_HINT, Session};
 
 use super::connect::{self, Device};
-use super::{NO_DEVICE, SOME_FAILED};
-use crate::cli::Cli;
+use super::shared::exit::{NO_DEVICE, SOME_FAILED};
+use crate::cli::DeviceChoice;
 
 /// Prints each device and its storages. A phone without storage gets the
 /// reason and the fix, and the exit code says "locked".
-pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let devices = connect::open_all(cli)?;
+pub fn run(choice: &DeviceChoice, verbose: bool) -> anyhow::Result<ExitCode> {
+    let devices = connect::open_all(choice)?;
     let total = devices.len();
     let mut failed = 0;
     let mut locked = false;
@@ -23,7 +25,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         if i > 0 {
             writeln!(out)?;
         }
-        match device.and_then(|mut device| describe(&mut out, &mut device, cli.verbose > 0)) {
+        match device.and_then(|mut device| describe(&mut out, &mut device, verbose)) {
             Ok(has_storage) => locked |= !has_storage,
             Err(err) => {
                 failed += 1;
@@ -55,25 +57,31 @@ fn describe(out: &mut impl Write, device: &mut Device, verbose: bool) -> anyhow:
         "  usb:     {:04x}:{:04x}, {}",
         device.usb.vendor_id, device.usb.product_id, device.usb.location
     )?;
-    let storages = session.storage_ids().context("reading the storage list")?;
+    // `devices` reports a locked phone rather than waiting for it.
+    let storages = session
+        .storages(Duration::ZERO, &AtomicBool::new(false), || {})
+        .context("reading the storages")?;
     if storages.is_empty() {
         writeln!(out, "  storage: none — {LOCKED_HINT}")?;
     }
-    for id in &storages {
-        let storage = session
-            .storage_info(*id)
-            .with_context(|| format!("reading storage {id:#010x}"))?;
+    for storage in &storages {
         writeln!(
             out,
-            "  storage: {} ({id:#010x}): {} free of {}{}",
-            storage.description,
-            HumanBytes(storage.free_space_bytes),
-            HumanBytes(storage.max_capacity),
-            if storage.is_writable() { "" } else { ", read-only" },
+            "  storage: {} ({}): {} free of {}{}",
+            storage.name,
+            storage.id,
+            HumanBytes(storage.info.free_space_bytes),
+            HumanBytes(storage.info.max_capacity),
+            if storage.info.is_writable() {
+                ""
+            } else {
+                ", read-only"
+            },
         )?;
     }
     if verbose {
         eprintln!("{}: {}", info.serial_number, session.stats());
+        eprintln!("{}: {}", info.serial_number, device.quirks_line());
     }
     Ok(!storages.is_empty())
 }

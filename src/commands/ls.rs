@@ -4,65 +4,26 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use indicatif::HumanBytes;
 use mtpull::ptp::time::DeviceTime;
-use mtpull::session::{Entry, LOCKED_HINT, Session};
+use mtpull::session::{Entry, Place, Session, Storage};
 use serde::Serialize;
 
 use super::connect;
-use super::{PhoneLocked, SOME_FAILED};
-use crate::cli::Cli;
-
-/// How long `ls` waits for a locked phone to be unlocked, unless told.
-const DEFAULT_WAIT_SECS: u64 = 30;
-
-/// `mtpull ls` options.
-#[derive(Debug, clap::Args)]
-pub struct LsArgs {
-    /// What to list: a storage, then folders, e.g. "Internal shared storage/DCIM/Camera"
-    /// (inside --storage when given). Nothing lists the storages.
-    pub path: Option<String>,
-    /// List folders' contents recursively, with full paths.
-    #[arg(short, long)]
-    pub recursive: bool,
-    /// Long format: kind, size, modification date.
-    #[arg(short, long)]
-    pub long: bool,
-    /// Print a JSON array (one object per file or folder).
-    #[arg(long)]
-    pub json: bool,
-    /// Only this storage (its id, e.g. 0x00010001); PATH is then inside it.
-    #[arg(long, value_name = "ID", value_parser = parse_storage_id)]
-    pub storage: Option<u32>,
-    /// Seconds to wait for a locked phone to be unlocked.
-    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_WAIT_SECS)]
-    pub wait: u64,
-}
-
-fn parse_storage_id(text: &str) -> Result<u32, String> {
-    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16),
-        None => text.parse(),
-    };
-    parsed.map_err(|_| format!("\"{text}\" is not a storage id (e.g. 0x00010001)"))
-}
-
-/// One storage, and the path to list inside it.
-struct Target<'a> {
-    id: u32,
-    description: String,
-    inner: Vec<&'a str>,
-}
+use super::shared::exit::{PhoneLocked, SOME_FAILED};
+use super::shared::progress::locked_line;
+use crate::cli::{DeviceChoice, LsArgs};
 
 /// One line of output (or one JSON object).
 #[derive(Serialize)]
 struct Row {
     storage_id: u32,
     storage: String,
-    /// The storage's description, then the names down to this object.
+    /// The storage's name, then the names down to this object.
     path: String,
     name: String,
     folder: bool,
@@ -73,51 +34,46 @@ struct Row {
     parent: u32,
 }
 
-pub fn run(cli: &Cli, args: &LsArgs) -> anyhow::Result<ExitCode> {
-    let mut device = connect::open_one(cli)?;
+pub fn run(choice: &DeviceChoice, verbose: bool, args: &LsArgs) -> anyhow::Result<ExitCode> {
+    let mut device = connect::open_one(choice)?;
     let session = &mut device.session;
-    let storages = storages(session, Duration::from_secs(args.wait))?;
-    let components: Vec<&str> = args
-        .path
-        .as_deref()
-        .unwrap_or("")
-        .split('/')
-        .filter(|c| !c.is_empty())
-        .collect();
-    let targets = targets(&storages, args.storage, &components)?;
-
+    let wait = Duration::from_secs(args.wait);
+    // ls installs no Ctrl-C handler: Ctrl-C ends it at once.
+    let storages = session
+        .storages(wait, &AtomicBool::new(false), || {
+            eprintln!("{}", locked_line(wait))
+        })
+        .context("reading the storages")?;
+    if storages.is_empty() {
+        return Err(PhoneLocked.into());
+    }
+    let path = args.path.as_deref().unwrap_or("");
     let mut rows = Vec::new();
     let mut failed = 0;
-    if args.storage.is_none() && components.is_empty() && !args.recursive {
-        rows.extend(
-            storages
-                .iter()
-                .map(|(id, description)| storage_row(*id, description)),
-        );
+    if args.storage.is_none() && path.trim_matches('/').is_empty() && !args.recursive {
+        rows.extend(storages.iter().map(storage_row));
     } else {
-        for target in &targets {
-            match list_target(session, target, args.recursive) {
-                Ok(entries) => rows.extend(entries.iter().map(|e| row(&target.description, e))),
-                // With one target, its failure is the command's.
-                Err(err) if targets.len() == 1 => return Err(err),
+        let places = places(session, &storages, args)?;
+        for place in &places {
+            match list_place(session, place, args.recursive) {
+                Ok(entries) => rows.extend(entries.iter().map(|e| row(&place.storage.name, e))),
+                // With one place, its failure is the command's.
+                Err(err) if places.len() == 1 => return Err(err),
                 Err(err) => {
                     failed += 1;
-                    eprintln!("mtpull: {}: {err:#}", target.description);
+                    eprintln!("mtpull: {}: {err:#}", place.storage.name);
                 }
             }
         }
     }
     rows.sort_by(|a, b| a.path.cmp(&b.path));
-    match print(&rows, args) {
-        // A reader that stops early (`| head`) is not a failure.
-        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => {}
-        other => other.context("writing the listing")?,
-    }
-    if cli.verbose > 0 {
+    print(&rows, args).context("writing the listing")?;
+    if verbose {
         if let Some(strategy) = session.listing_strategy() {
             eprintln!("listing: {strategy}");
         }
         eprintln!("{}", session.stats());
+        eprintln!("{}", device.quirks_line());
     }
     if failed > 0 {
         return Ok(ExitCode::from(SOME_FAILED));
@@ -125,82 +81,34 @@ pub fn run(cli: &Cli, args: &LsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The storages' ids and descriptions, after waiting for a locked phone.
-fn storages(session: &mut Session, wait: Duration) -> anyhow::Result<Vec<(u32, String)>> {
-    let mut ids = session.storage_ids().context("reading the storage list")?;
-    if ids.is_empty() && !wait.is_zero() {
-        eprintln!(
-            "mtpull: the phone shows no storage: {LOCKED_HINT}. Waiting up to {}s…",
-            wait.as_secs()
-        );
-        ids = session.wait_for_storages(wait).context("waiting for the phone")?;
-    }
-    if ids.is_empty() {
-        return Err(PhoneLocked.into());
-    }
-    ids.into_iter()
-        .map(|id| {
-            let info = session
-                .storage_info(id)
-                .with_context(|| format!("reading storage {id:#010x}"))?;
-            Ok((id, info.description))
-        })
-        .collect()
-}
-
-fn targets<'a>(
-    storages: &[(u32, String)],
-    chosen: Option<u32>,
-    components: &[&'a str],
-) -> anyhow::Result<Vec<Target<'a>>> {
-    let names = || {
-        storages
-            .iter()
-            .map(|(id, d)| format!("\"{d}\" ({id:#010x})"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let target = |(id, description): &(u32, String), inner: &[&'a str]| Target {
-        id: *id,
-        description: description.clone(),
-        inner: inner.to_vec(),
-    };
-    if let Some(id) = chosen {
-        let Some(storage) = storages.iter().find(|(s, _)| *s == id) else {
-            bail!("the device has no storage {id:#010x}; it has {}", names());
-        };
-        return Ok(vec![target(storage, components)]);
-    }
-    let Some((first, inner)) = components.split_first() else {
-        return Ok(storages.iter().map(|s| target(s, &[])).collect());
-    };
-    match storages.iter().find(|(_, description)| description == first) {
-        Some(storage) => Ok(vec![target(storage, inner)]),
-        None => bail!("no storage named \"{first}\"; the device has {}", names()),
-    }
-}
-
-fn list_target(session: &mut Session, target: &Target<'_>, recursive: bool) -> anyhow::Result<Vec<Entry>> {
-    let folder = if target.inner.is_empty() {
-        None
-    } else {
-        let found = session.find(target.id, &target.inner)?;
-        let Some(entry) = found else {
-            bail!(
-                "{}/{}: no such file or folder",
-                target.description,
-                target.inner.join("/")
-            );
-        };
-        if !entry.is_folder() {
-            return Ok(vec![entry]);
+/// What to list: PATH inside `--storage`, PATH from its storage, or every storage.
+fn places(session: &mut Session, storages: &[Storage], args: &LsArgs) -> anyhow::Result<Vec<Place>> {
+    let path = args.path.as_deref().unwrap_or("");
+    let place = match &args.storage {
+        Some(chosen) => session.resolve_in(chosen.pick(storages)?, path)?,
+        None if path.trim_matches('/').is_empty() => {
+            let root = |storage: &Storage| Place {
+                storage: storage.clone(),
+                object: None,
+            };
+            return Ok(storages.iter().map(root).collect());
         }
-        Some(entry)
+        None => session.resolve(storages, path)?,
     };
+    Ok(vec![place])
+}
+
+/// The object itself when it is a file; else what its folder holds.
+fn list_place(session: &mut Session, place: &Place, recursive: bool) -> anyhow::Result<Vec<Entry>> {
+    let folder = match &place.object {
+        Some(file) if !file.is_folder() => return Ok(vec![file.clone()]),
+        folder => folder.as_ref(),
+    };
+    let storage = place.storage.id;
     let entries = if recursive {
-        session.walk(target.id, folder.as_ref())?
+        session.walk(storage, folder)?
     } else {
-        session.list_folder(target.id, folder.as_ref())?
+        session.list_folder(storage, folder)?
     };
     Ok(entries)
 }
@@ -212,7 +120,7 @@ fn row(storage: &str, entry: &Entry) -> Row {
         path.push_str(name);
     }
     Row {
-        storage_id: entry.storage_id,
+        storage_id: entry.storage_id.0,
         storage: storage.to_string(),
         path,
         name: entry.name().to_string(),
@@ -220,17 +128,17 @@ fn row(storage: &str, entry: &Entry) -> Row {
         format: entry.format.to_string(),
         size: entry.size,
         modified: entry.modified.map(iso_date),
-        handle: entry.handle,
-        parent: entry.parent,
+        handle: entry.handle.0,
+        parent: entry.parent.0,
     }
 }
 
-fn storage_row(id: u32, description: &str) -> Row {
+fn storage_row(storage: &Storage) -> Row {
     Row {
-        storage_id: id,
-        storage: description.to_string(),
-        path: description.to_string(),
-        name: description.to_string(),
+        storage_id: storage.id.0,
+        storage: storage.name.clone(),
+        path: storage.name.clone(),
+        name: storage.name.clone(),
         folder: true,
         format: "Storage".into(),
         size: 0,
@@ -306,29 +214,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn storage_ids_parse_in_hex_and_decimal() {
-        assert_eq!(parse_storage_id("0x00010001"), Ok(0x10001));
-        assert_eq!(parse_storage_id("65537"), Ok(0x10001));
-        assert!(parse_storage_id("internal").is_err());
-    }
-
-    #[test]
     fn control_characters_in_names_are_escaped() {
         assert_eq!(printable("IMG_1.jpg"), "IMG_1.jpg");
         assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
-    }
-
-    #[test]
-    fn the_first_component_names_the_storage() {
-        let storages = vec![
-            (1, "Internal shared storage".to_string()),
-            (2, "SD card".to_string()),
-        ];
-        let picked = targets(&storages, None, &["SD card", "DCIM"]).unwrap();
-        assert_eq!((picked[0].id, picked[0].inner.clone()), (2, vec!["DCIM"]));
-        let err = targets(&storages, None, &["Nope"]).err().unwrap().to_string();
-        assert!(err.contains("\"SD card\" (0x00000002)"), "{err}");
-        assert_eq!(targets(&storages, None, &[]).unwrap().len(), 2);
-        assert_eq!(targets(&storages, Some(1), &["DCIM"]).unwrap()[0].inner, ["DCIM"]);
     }
 }

@@ -6,17 +6,18 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use mtpull::human::{self, count};
+use mtpull::sort::date::ZoneSource;
 use mtpull::sort::{
     DateResolver, Event, FileReport, Mode, Outcome, SortError, Sorted, Summary, TreeOptions, sort_tree,
 };
 use serde_json::json;
 
-use super::backup::{CANCEL, INTERRUPTED, catch_ctrl_c};
-use super::{FATAL, SOME_FAILED};
-use crate::cli::{Cli, SortArgs};
+use super::shared::exit::{FATAL, INTERRUPTED, SOME_FAILED};
+use super::shared::interrupt;
+use crate::cli::{DeviceChoice, SortArgs};
 
-pub fn run(cli: &Cli, args: &SortArgs) -> anyhow::Result<ExitCode> {
-    if cli.demo || cli.device.is_some() {
+pub fn run(choice: &DeviceChoice, verbose: bool, args: &SortArgs) -> anyhow::Result<ExitCode> {
+    if choice.is_given() {
         bail!("sort works on local folders; --demo and --device are for commands that talk to a phone");
     }
     let options = TreeOptions {
@@ -31,17 +32,17 @@ pub fn run(cli: &Cli, args: &SortArgs) -> anyhow::Result<ExitCode> {
     let mut printer = Printer {
         out: io::stdout().lock(),
         json: args.json,
-        verbose: cli.verbose > 0,
+        verbose,
         dry_run: args.dry_run,
         failed: None,
     };
-    catch_ctrl_c().context("installing the Ctrl-C handler")?;
+    let cancel = interrupt::cancel_on_ctrl_c().context("installing the Ctrl-C handler")?;
     let Sorted { summary, stopped } = sort_tree(
         &args.source,
         &args.dest,
         &options,
         &DateResolver::system(),
-        &CANCEL,
+        &cancel,
         |event| printer.event(event),
     )
     .with_context(|| {
@@ -129,9 +130,9 @@ impl<W: Write> Printer<W> {
             (None, None) => "no date".to_owned(),
             (Some(dated), None) if self.verbose => {
                 let offset = dated.offset.map(|o| format!(" {o}")).unwrap_or_default();
-                format!("{}: {}{offset}", dated.source, dated.time)
+                format!("{}: {}{offset}", dated.why(), dated.time)
             }
-            (Some(dated), None) => dated.source.to_string(),
+            (Some(dated), None) => dated.why(),
         };
         let width = if self.dry_run { 12 } else { 9 };
         writeln!(self.out, "{status:<width$} {source} {arrow} {dest}  [{why}]")
@@ -196,6 +197,11 @@ fn file_json(report: &FileReport) -> serde_json::Value {
         "time": report.dated.map(|d| d.time.format("%Y-%m-%dT%H:%M:%S%.f").to_string()),
         "offset": report.dated.and_then(|d| d.offset).map(|o| o.to_string()),
         "date_source": report.dated.map(|d| d.source.as_str()),
+        "zone_source": report.dated.map(|d| d.zone.as_str()),
+        "zone": report.dated.and_then(|d| match d.zone {
+            ZoneSource::Gps(zone) => Some(zone.name()),
+            _ => None,
+        }),
         "sidecar_of": report.sidecar_of.as_ref().map(|p| human::path(p)),
         "error": error,
     })

@@ -9,18 +9,18 @@ use std::sync::mpsc;
 
 use anyhow::{Context, bail};
 use mtpull::auto::watch::watch;
-use mtpull::auto::{Arrival, Config, DeviceEvent, Notifier, lock, usb_events};
+use mtpull::auto::{Arrival, Config, DeviceEvent, lock, usb_events};
 
-use super::auto::{back_up, settings_path};
-use super::backup::{CANCEL, catch_ctrl_c};
 use super::connect::simulated_device;
-use crate::cli::{Cli, WatchArgs};
+use super::shared::auto_job::{back_up, notifier};
+use super::shared::interrupt;
+use crate::cli::{DeviceChoice, WatchArgs};
 
 /// udevd's control socket: there while udevd runs.
 const UDEV_CONTROL: &str = "/run/udev/control";
 
-pub fn run(cli: &Cli, args: &WatchArgs) -> anyhow::Result<ExitCode> {
-    let path = settings_path(args.config.as_deref())?;
+pub fn run(choice: &DeviceChoice, args: &WatchArgs) -> anyhow::Result<ExitCode> {
+    let path = args.settings.path()?;
     let config = match (Config::load(&path)?, &args.dest) {
         (Some(config), None) => config,
         (Some(config), Some(dest)) => Config {
@@ -33,9 +33,9 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> anyhow::Result<ExitCode> {
             path.display()
         ),
     };
-    catch_ctrl_c().context("installing the Ctrl-C handler")?;
+    let cancel = interrupt::cancel_on_ctrl_c().context("installing the Ctrl-C handler")?;
     // The sender stays alive with this function: only Ctrl-C ends a watch.
-    let (_plugged, events) = match simulated_device(cli)? {
+    let (_plugged, events) = match simulated_device(choice)? {
         Some(phone) => {
             let (sender, events) = mpsc::channel();
             sender.send(DeviceEvent::Arrived(Arrival::simulated(&phone)))?;
@@ -56,17 +56,13 @@ pub fn run(cli: &Cli, args: &WatchArgs) -> anyhow::Result<ExitCode> {
         config.devices,
         config.destination.display()
     );
-    let notifier = if config.notify {
-        Notifier::from_env()
-    } else {
-        Notifier::disabled()
-    };
+    let notifier = notifier(&config);
     let lock_dir = lock::default_dir();
     let job = |arrival: Arrival| {
-        back_up(&arrival, &config, &lock_dir, &notifier);
+        back_up(&arrival, &config, &lock_dir, &notifier, &cancel);
     };
-    watch(&events, &CANCEL, &job, &|line| eprintln!("mtpull: {line}"));
-    if CANCEL.load(Ordering::Relaxed) {
+    watch(&events, &cancel, &job, &|line| eprintln!("mtpull: {line}"));
+    if cancel.load(Ordering::Relaxed) {
         eprintln!("mtpull: stopped watching; backups cut short resume next time");
         Ok(ExitCode::SUCCESS)
     } else {

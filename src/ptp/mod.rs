@@ -6,6 +6,7 @@ pub mod codec;
 pub mod codes;
 pub mod container;
 pub mod dataset;
+pub mod ids;
 pub mod time;
 pub mod value;
 
@@ -15,6 +16,7 @@ pub use container::{ContainerKind, Header, Message, PayloadLength};
 pub use dataset::{
     DeviceInfo, ObjectInfo, ObjectPropDesc, ObjectPropList, PropForm, PropListEntry, StorageInfo,
 };
+pub use ids::{ObjectHandle, StorageId};
 pub use value::{DataType, Value};
 
 #[cfg(test)]

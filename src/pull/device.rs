@@ -1,6 +1,7 @@
 //! Reading the device for a backup: who it is and which files its chosen storages hold.
 
 use chrono::{Local, TimeZone};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use super::error::PullError;
@@ -37,53 +38,35 @@ pub fn list_files(
     session: &mut Session,
     selection: &Selection,
     wait: Duration,
+    cancel: &AtomicBool,
     waiting: impl FnOnce(),
 ) -> Result<Listing, PullError> {
-    let device = |context: &str| {
-        let context = context.to_owned();
-        move |source| PullError::Device { context, source }
-    };
-    let mut ids = session.storage_ids().map_err(device("listing the storages"))?;
-    if ids.is_empty() && !wait.is_zero() {
-        waiting();
-        ids = session
-            .wait_for_storages(wait)
-            .map_err(device("waiting for the phone to be unlocked"))?;
+    let device = |context: String| move |source| PullError::Device { context, source };
+    let storages = session
+        .storages(wait, cancel, waiting)
+        .map_err(device("reading the storages".into()))?;
+    if storages.is_empty() && cancel.load(Ordering::Relaxed) {
+        return Err(PullError::Interrupted);
     }
-    if ids.is_empty() {
+    if storages.is_empty() {
         return Err(PullError::Locked);
     }
     let mut files = Vec::new();
-    for id in ids {
-        let info = session
-            .storage_info(id)
-            .map_err(device(&format!("reading storage {id:#010x}")))?;
-        let name = storage_name(id, &info.description, &info.volume_label);
-        if !selection.wants_storage(id, &name) {
-            continue;
-        }
+    for storage in storages.iter().filter(|s| selection.wants_storage(s)) {
         let entries = session
-            .walk(id, None)
-            .map_err(device(&format!("listing {name}")))?;
+            .walk(storage.id, None)
+            .map_err(device(format!("listing {}", storage.name)))?;
         files.extend(
             entries
                 .into_iter()
                 .filter(|e| !e.is_folder())
-                .map(|e| remote_file(e, &name)),
+                .map(|e| remote_file(e, &storage.name)),
         );
     }
     Ok(Listing {
         serial: device_serial(session),
         files,
     })
-}
-
-fn storage_name(id: u32, description: &str, label: &str) -> String {
-    [description, label]
-        .into_iter()
-        .map(str::trim)
-        .find(|name| !name.is_empty())
-        .map_or_else(|| format!("{id:08X}"), str::to_owned)
 }
 
 fn remote_file(entry: Entry, storage: &str) -> RemoteFile {
@@ -112,16 +95,6 @@ pub fn device_instant(time: &DeviceTime) -> Option<SystemTime> {
 mod tests {
     use super::*;
     use chrono::{FixedOffset, NaiveDateTime};
-
-    #[test]
-    fn storage_names_fall_back_to_label_then_id() {
-        assert_eq!(
-            storage_name(1, "Internal shared storage", "x"),
-            "Internal shared storage"
-        );
-        assert_eq!(storage_name(1, " ", "CARD"), "CARD");
-        assert_eq!(storage_name(0x0001_0001, "", ""), "00010001");
-    }
 
     #[test]
     fn zoned_device_dates_are_exact() {

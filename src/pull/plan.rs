@@ -73,7 +73,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ptp::ObjectFormat;
+    use crate::ptp::{ObjectFormat, ObjectHandle, StorageId};
     use crate::pull::remote::tests::file;
 
     #[test]
@@ -83,7 +83,7 @@ mod tests {
             file("DCIM/Camera/a.jpg", 10, "2024-05-26 09:00:00"),
             file("Documents/notes.txt", 5, "2024-05-26 09:00:00"),
             RemoteFile {
-                storage_id: 0x0002_0001,
+                storage_id: StorageId(0x0002_0001),
                 storage: "SD card".into(),
                 ..file("DCIM/c.mp4", 30, "")
             },
@@ -116,7 +116,7 @@ mod tests {
             ..file("DCIM/a.jpg", 10, "")
         };
         let again = RemoteFile {
-            handle: 99,
+            handle: ObjectHandle(99),
             ..photo.clone()
         };
         let plan = Plan::new("S", [photo, again], &Selection::new(), &HashSet::new());

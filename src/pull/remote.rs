@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::ptp::ObjectFormat;
 use crate::ptp::time::DeviceTime;
+use crate::ptp::{ObjectFormat, ObjectHandle, StorageId};
 
 /// The size a device lists for an object of 4 GiB or more when it cannot
 /// say more (ObjectInfo's 32-bit field, with no 64-bit ObjectSize property).
@@ -14,13 +14,13 @@ pub const UNKNOWN_SIZE: u64 = 0xFFFF_FFFF;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteFile {
     /// Storage ID in this session (used for operations, never for keys).
-    pub storage_id: u32,
+    pub storage_id: StorageId,
     /// The storage's name (its description, e.g. "Internal shared storage").
     pub storage: String,
     /// Path inside the storage, `/`-separated, without a leading `/`.
     pub path: String,
     /// Object handle in this session (renumbered in every session).
-    pub handle: u32,
+    pub handle: ObjectHandle,
     /// The object's format as the device reports it.
     pub format: ObjectFormat,
     /// Size in bytes (64-bit); [`UNKNOWN_SIZE`] when the device only says "4 GiB or more".
@@ -102,10 +102,10 @@ pub(crate) mod tests {
 
     pub(crate) fn file(path: &str, size: u64, date: &str) -> RemoteFile {
         RemoteFile {
-            storage_id: 0x0001_0001,
+            storage_id: StorageId(0x0001_0001),
             storage: "Internal shared storage".into(),
             path: path.into(),
-            handle: 7,
+            handle: ObjectHandle(7),
             format: ObjectFormat::UNDEFINED,
             size,
             modified: NaiveDateTime::parse_from_str(date, "%Y-%m-%d %H:%M:%S")
@@ -134,7 +134,7 @@ pub(crate) mod tests {
         assert_eq!(digest.len(), 32);
         assert_eq!(
             RemoteFile {
-                handle: 99,
+                handle: ObjectHandle(99),
                 ..base.clone()
             }
             .key("S")

@@ -34,8 +34,10 @@ use super::remote::RemoteFile;
 use super::report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
 use super::select::{Only, Selection};
 use super::transfer::{TransferError, can_resume, download};
+use crate::ptp::ObjectHandle;
 use crate::ptp::time::DeviceTime;
 use crate::session::{Session, SessionError};
+use crate::sort::date::{ZoneHints, ZoneSource};
 use crate::sort::dest::check_destination;
 use crate::sort::file::same_content;
 use crate::sort::{self, DateResolver, Dated, Filer, HEAD_LEN, Mode, Moment, Template};
@@ -100,7 +102,7 @@ pub fn backup(
 ) -> RunReport {
     let mut report = RunReport::default();
     let result = if options.dry_run {
-        dry_run(session, dest_root, options, observer, &mut report)
+        dry_run(session, dest_root, options, cancel, observer, &mut report)
     } else {
         real_run(session, dest_root, options, cancel, observer, &mut report)
     };
@@ -112,10 +114,11 @@ pub fn backup(
 fn list(
     session: &mut Session,
     options: &BackupOptions,
+    cancel: &AtomicBool,
     observer: &mut dyn Observer,
 ) -> Result<Listing, PullError> {
     let wait = options.wait_for_unlock;
-    list_files(session, &options.selection, wait, || {
+    list_files(session, &options.selection, wait, cancel, || {
         observer.event(&Event::Locked { wait })
     })
 }
@@ -151,10 +154,12 @@ fn make_plan(
     let mut heads = Heads::new();
     if options.selection.since.is_some() {
         let resolver = DateResolver::system();
+        // Dated in plan order, as the run and the dry run date them.
+        let mut hints = ZoneHints::new();
         let to_copy = std::mem::take(&mut plan.to_copy);
         for file in to_copy {
             let head = read_device_head(session, &file)?;
-            let dated = resolver.resolve(&head, file.name(), file.modified.as_ref().map(moment));
+            let dated = date_file(&resolver, &mut hints, &head, &file);
             if options.selection.wants_date(dated.map(|d| d.time)) {
                 heads.insert(file.handle, head);
                 plan.to_copy.push(file);
@@ -176,7 +181,7 @@ fn make_plan(
 }
 
 /// Heads of device files read while planning, by object handle.
-type Heads = HashMap<u32, Vec<u8>>;
+type Heads = HashMap<ObjectHandle, Vec<u8>>;
 
 /// The capture date of a file backed up earlier: from its copy in DEST when
 /// the manifest knows it (a local read), else from the device.
@@ -189,14 +194,12 @@ fn backed_up_date(
     resolver: &DateResolver<Local>,
 ) -> Result<Option<Dated>, PullError> {
     let fallback = file.modified.as_ref().map(moment);
-    if let Some(record) = manifest
+    let record = manifest
         .map(|m| m.lookup(&file.key(serial)))
         .transpose()?
-        .flatten()
-    {
-        if let Ok(dated) = resolver.resolve_path(&dest_root.join(&record.dest), fallback) {
-            return Ok(dated);
-        }
+        .flatten();
+    if let Some(Ok(dated)) = record.map(|r| resolver.resolve_path(&dest_root.join(&r.dest), fallback)) {
+        return Ok(dated);
     }
     let head = read_device_head(session, file)?;
     Ok(resolver.resolve(&head, file.name(), fallback))
@@ -229,7 +232,7 @@ fn real_run(
     check_destination(dest_root, options.create_parents)?;
     // Nothing is created in DEST before the phone has shown its files: a
     // locked phone leaves no trace.
-    let listing = list(session, options, observer)?;
+    let listing = list(session, options, cancel, observer)?;
     let created = if options.create_parents {
         fs::create_dir_all(dest_root)
     } else {
@@ -273,6 +276,7 @@ fn real_run(
         serial: &plan.serial,
         filer: Filer::new(dest_root, Mode::Move),
         resolver: DateResolver::system(),
+        zone_hints: ZoneHints::new(),
         summary: &mut report.summary,
         can_delete: options.delete_after,
         pending: Vec::new(),
@@ -334,6 +338,8 @@ struct Run<'a> {
     serial: &'a str,
     filer: Filer,
     resolver: DateResolver<Local>,
+    /// Offsets recorded by the photos dated so far, for videos with only UTC times.
+    zone_hints: ZoneHints,
     summary: &'a mut Summary,
     /// Cleared when the device refuses DeleteObject altogether.
     can_delete: bool,
@@ -490,9 +496,7 @@ impl<'a> Run<'a> {
             }
         }
         let head = read_head(temp_path).map_err(PullError::disk(temp_path))?;
-        let dated = self
-            .resolver
-            .resolve(&head, file.name(), file.modified.as_ref().map(moment));
+        let dated = date_file(&self.resolver, &mut self.zone_hints, &head, file);
         let planned = sort::plan(&self.options.template, dated.as_ref(), file.name());
         let filed = self.filer.file(&planned, temp_path)?;
         let outcome = if filed.outcome == sort::Outcome::Duplicate {
@@ -542,11 +546,12 @@ fn dry_run(
     session: &mut Session,
     dest_root: &Path,
     options: &BackupOptions,
+    cancel: &AtomicBool,
     observer: &mut dyn Observer,
     report: &mut RunReport,
 ) -> Result<(), PullError> {
     check_destination(dest_root, options.create_parents)?;
-    let listing = list(session, options, observer)?;
+    let listing = list(session, options, cancel, observer)?;
     let manifest = Manifest::open_read_only(dest_root)?;
     if manifest.is_none() && holds_files(dest_root)? {
         report.notes.push(format!(
@@ -567,18 +572,19 @@ fn dry_run(
     let temps = TempArea::new(dest_root);
     announce(&plan, &temps, observer, &mut report.summary);
     let resolver = DateResolver::system();
+    let mut hints = ZoneHints::new();
     let mut predictor = Predictor::new(dest_root);
     for file in &plan.to_copy {
         let head = match heads.remove(&file.handle) {
             Some(head) => head,
             None => read_device_head(session, file)?,
         };
-        let dated = resolver.resolve(&head, file.name(), file.modified.as_ref().map(moment));
+        let dated = date_file(&resolver, &mut hints, &head, file);
         let planned = sort::plan(&options.template, dated.as_ref(), file.name());
         let predicted = predictor.predict(&planned, file.size, &head);
         let entry = DryRunEntry {
             dest: relative(dest_root, &predicted.path).into(),
-            date_source: dated.map(|dated| dated.source.to_string()),
+            date_source: dated.map(|dated| dated.why()),
             maybe_duplicate: predicted.maybe_duplicate,
         };
         observer.event(&Event::WouldCopy { file, entry: &entry });
@@ -600,6 +606,28 @@ fn holds_files(dest_root: &Path) -> Result<bool, PullError> {
         }
     }
     Ok(false)
+}
+
+/// Dates a device file from its first bytes. A UTC time that nothing in the file places
+/// takes the offset of the nearest photo in time dated so far in this run (the plan goes
+/// in path order, so `IMG_…` photos come before the `VID_…` videos of their folder).
+fn date_file(
+    resolver: &DateResolver<Local>,
+    hints: &mut ZoneHints,
+    head: &[u8],
+    file: &RemoteFile,
+) -> Option<Dated> {
+    let dated = resolver.resolve(head, file.name(), file.modified.as_ref().map(moment))?;
+    if let Some(offset) = dated.photo_offset() {
+        hints.add(dated.time, offset);
+    }
+    match dated.instant.filter(|_| dated.zone_unknown()) {
+        Some(instant) => Some(match hints.offset_near(instant) {
+            Some(offset) => dated.rezoned(offset, ZoneSource::NearbyPhoto),
+            None => dated,
+        }),
+        None => Some(dated),
+    }
 }
 
 /// The first [`HEAD_LEN`] bytes of a device file, by a partial read (what

@@ -8,6 +8,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::remote::RemoteFile;
 use crate::ptp::ObjectFormat;
+use crate::session::{Storage, StorageSelector};
 use crate::sort::kind::kind_by_name;
 pub use crate::sort::kind::{MediaKind, Only};
 
@@ -178,7 +179,7 @@ fn expand(pattern: &str) -> Result<Vec<String>, String> {
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
     /// Storages to back up, by name or ID (`0x00010001` or decimal); empty: all.
-    pub storages: Vec<String>,
+    pub storages: Vec<StorageSelector>,
     /// Kinds of file.
     pub only: Only,
     /// Device paths to keep (none: all); set by [`Selection::include`].
@@ -210,12 +211,9 @@ impl Selection {
         Ok(self)
     }
 
-    /// Whether the storage with this ID and name is wanted.
-    pub fn wants_storage(&self, id: u32, name: &str) -> bool {
-        self.storages.is_empty()
-            || self.storages.iter().any(|wanted| {
-                wanted.eq_ignore_ascii_case(name) || parse_storage_id(wanted).is_some_and(|w| w == id)
-            })
+    /// Whether `storage` is wanted.
+    pub fn wants_storage(&self, storage: &Storage) -> bool {
+        self.storages.is_empty() || self.storages.iter().any(|wanted| wanted.matches(storage))
     }
 
     /// Whether the file is wanted by kind and patterns (its storage is
@@ -244,16 +242,10 @@ impl Selection {
     }
 }
 
-fn parse_storage_id(text: &str) -> Option<u32> {
-    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16).ok(),
-        None => text.parse().ok(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ptp::{StorageId, StorageInfo};
     use crate::pull::remote::tests::file;
 
     fn typed(path: &str, format: ObjectFormat) -> RemoteFile {
@@ -434,20 +426,25 @@ mod tests {
 
     #[test]
     fn storages_by_name_or_id() {
-        let all = Selection::new();
-        assert!(all.wants_storage(0x0001_0001, "Internal shared storage"));
-        let card = Selection {
-            storages: vec!["sd card".into()],
+        let storage = |id, description: &str| {
+            let info = StorageInfo {
+                description: description.into(),
+                ..StorageInfo::default()
+            };
+            Storage::new(StorageId(id), info)
+        };
+        let selection = |wanted: &[&str]| Selection {
+            storages: wanted.iter().map(|w| StorageSelector::new(w)).collect(),
             ..Selection::new()
         };
-        assert!(card.wants_storage(0x0002_0001, "SD card"));
-        assert!(!card.wants_storage(0x0001_0001, "Internal shared storage"));
-        let by_id = Selection {
-            storages: vec!["0x00010001".into(), "131073".into()],
-            ..Selection::new()
-        };
-        assert!(by_id.wants_storage(0x0001_0001, "x"));
-        assert!(by_id.wants_storage(0x0002_0001, "y"));
-        assert!(!by_id.wants_storage(0x0003_0001, "z"));
+        let internal = storage(0x0001_0001, "Internal shared storage");
+        assert!(Selection::new().wants_storage(&internal));
+        let card = selection(&["sd card"]);
+        assert!(card.wants_storage(&storage(0x0002_0001, "SD card")));
+        assert!(!card.wants_storage(&internal));
+        let by_id = selection(&["0x00010001", "131073"]);
+        assert!(by_id.wants_storage(&storage(0x0001_0001, "x")));
+        assert!(by_id.wants_storage(&storage(0x0002_0001, "y")));
+        assert!(!by_id.wants_storage(&storage(0x0003_0001, "z")));
     }
 }

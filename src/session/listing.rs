@@ -22,17 +22,19 @@ use std::fmt;
 use super::ops::{PropListQuery, ROOT};
 use super::{Result, Session, SessionError};
 use crate::ptp::time::{DeviceTime, parse_ptp_time};
-use crate::ptp::{ObjectFormat, ObjectInfo, ObjectPropList, OperationCode, PropertyCode};
+use crate::ptp::{
+    ObjectFormat, ObjectHandle, ObjectInfo, ObjectPropList, OperationCode, PropertyCode, StorageId,
+};
 
 /// One object on a storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// The storage holding it.
-    pub storage_id: u32,
+    pub storage_id: StorageId,
     /// Its handle in this session (handles may change across sessions).
-    pub handle: u32,
-    /// Its folder's handle; 0 at the storage's root.
-    pub parent: u32,
+    pub handle: ObjectHandle,
+    /// Its folder's handle; [`ObjectHandle::ROOT_PARENT`] at the storage's root.
+    pub parent: ObjectHandle,
     /// Names from the storage's root down to this object, as the device gave
     /// them (untrusted). The last one is the object's own name.
     pub path: Vec<String>,
@@ -85,6 +87,8 @@ pub(super) struct Memory {
     all_objects: Option<bool>,
     per_folder: Option<bool>,
     last_used: Option<ListingStrategy>,
+    /// ObjectInfos (with exact sizes) read during the listing under way.
+    infos: HashMap<ObjectHandle, (ObjectInfo, u64)>,
 }
 
 impl Session {
@@ -94,7 +98,13 @@ impl Session {
     }
 
     /// Lists the objects directly in `folder` (`None`: the storage's root).
-    pub fn list_folder(&mut self, storage: u32, folder: Option<&Entry>) -> Result<Vec<Entry>> {
+    pub fn list_folder(&mut self, storage: StorageId, folder: Option<&Entry>) -> Result<Vec<Entry>> {
+        self.listing.infos.clear();
+        self.list_children(storage, folder)
+    }
+
+    /// [`Session::list_folder`] within a listing (ObjectInfos read earlier in it are reused).
+    fn list_children(&mut self, storage: StorageId, folder: Option<&Entry>) -> Result<Vec<Entry>> {
         if self.prop_list_usable() && self.listing.per_folder != Some(false) {
             match self.list_folder_by_prop_list(storage, folder) {
                 Ok(entries) => {
@@ -115,8 +125,9 @@ impl Session {
 
     /// Lists everything below `from` (`None`: the whole storage). Each
     /// folder comes before its contents.
-    pub fn walk(&mut self, storage: u32, from: Option<&Entry>) -> Result<Vec<Entry>> {
+    pub fn walk(&mut self, storage: StorageId, from: Option<&Entry>) -> Result<Vec<Entry>> {
         self.listing.last_used = None;
+        self.listing.infos.clear();
         if from.is_none() && self.prop_list_usable() && self.listing.all_objects != Some(false) {
             match self.walk_all_objects(storage) {
                 Ok(Some(entries)) => {
@@ -136,15 +147,11 @@ impl Session {
         let mut visited = HashSet::new();
         let mut folders = VecDeque::from([from.cloned()]);
         while let Some(folder) = folders.pop_front() {
-            if let Some(folder) = &folder {
-                if !visited.insert(folder.handle) {
-                    return Err(SessionError::Protocol {
-                        op: OperationCode::GET_OBJECT_HANDLES,
-                        detail: format!("folder {:#x} appears twice in the tree", folder.handle),
-                    });
-                }
+            // A folder listed twice (a camera that nests a folder in itself) is walked once.
+            if folder.as_ref().is_some_and(|f| !visited.insert(f.handle)) {
+                continue;
             }
-            for child in self.list_folder(storage, folder.as_ref())? {
+            for child in self.list_children(storage, folder.as_ref())? {
                 if child.is_folder() {
                     folders.push_back(Some(child.clone()));
                 }
@@ -156,13 +163,14 @@ impl Session {
 
     /// Finds the object at `path` (names from the storage's root). An empty
     /// path is the root itself, which is no object: `Ok(None)`.
-    pub fn find(&mut self, storage: u32, path: &[impl AsRef<str>]) -> Result<Option<Entry>> {
+    pub fn find(&mut self, storage: StorageId, path: &[impl AsRef<str>]) -> Result<Option<Entry>> {
+        self.listing.infos.clear();
         let mut current: Option<Entry> = None;
         for (depth, name) in path.iter().enumerate() {
             if depth > 0 && !current.as_ref().is_some_and(Entry::is_folder) {
                 return Ok(None);
             }
-            let children = self.list_folder(storage, current.as_ref())?;
+            let children = self.list_children(storage, current.as_ref())?;
             match children.into_iter().find(|e| e.name() == name.as_ref()) {
                 Some(entry) => current = Some(entry),
                 None => return Ok(None),
@@ -189,11 +197,11 @@ impl Session {
 
     /// `Ok(None)` when the device's answer does not form a tree (an object
     /// whose parent is missing, or a loop).
-    fn walk_all_objects(&mut self, storage: u32) -> Result<Option<Vec<Entry>>> {
+    fn walk_all_objects(&mut self, storage: StorageId) -> Result<Option<Vec<Entry>>> {
         let list = self.object_prop_list(&PropListQuery::all_objects())?;
         let records: Vec<Record> = Record::group(&list)
             .into_iter()
-            .filter(|r| r.storage.is_none_or(|s| s == storage))
+            .filter(|r| r.storage.is_none_or(|s| s == storage.0))
             .collect();
         let index: HashMap<u32, usize> = records.iter().enumerate().map(|(i, r)| (r.handle, i)).collect();
         let mut entries = Vec::with_capacity(records.len());
@@ -218,36 +226,70 @@ impl Session {
         Ok(Some(entries))
     }
 
-    fn list_folder_by_prop_list(&mut self, storage: u32, folder: Option<&Entry>) -> Result<Vec<Entry>> {
-        let handle = folder.map_or(0, |f| f.handle);
-        let list = self.object_prop_list(&PropListQuery::children(handle))?;
+    fn list_folder_by_prop_list(&mut self, storage: StorageId, folder: Option<&Entry>) -> Result<Vec<Entry>> {
+        let folder_handle = folder.map_or(ObjectHandle::ROOT_PARENT, |f| f.handle);
+        let list = self.object_prop_list(&PropListQuery::children(folder_handle))?;
+        let handle = folder_handle.0;
         // Android adds the folder itself to its children, and answers the
         // root's children of every storage: keep only this folder's.
         Record::group(&list)
             .into_iter()
             .filter(|r| r.handle != handle)
             .filter(|r| r.parent.is_none_or(|_| r.parent_or_root() == handle))
-            .filter(|r| r.storage.is_none_or(|s| s == storage))
+            .filter(|r| r.storage.is_none_or(|s| s == storage.0))
             .map(|r| r.entry(storage, child_path(folder, r.name()?)))
             .collect()
     }
 
-    fn list_folder_by_object_info(&mut self, storage: u32, folder: Option<&Entry>) -> Result<Vec<Entry>> {
+    /// GetObjectHandles for the folder, then each child's ObjectInfo. A child
+    /// is kept only if its ObjectInfo names this folder as its parent: some
+    /// cameras ignore the parent filter (Fuji answers every object for the
+    /// root; Canon EOS lists a folder inside itself). Such devices list the
+    /// same objects again and again, so ObjectInfos are remembered for the
+    /// listing under way: one GetObjectInfo per object, whatever the device does.
+    fn list_folder_by_object_info(
+        &mut self,
+        storage: StorageId,
+        folder: Option<&Entry>,
+    ) -> Result<Vec<Entry>> {
         let parent = folder.map_or(ROOT, |f| f.handle);
         let handles = self.object_handles(storage, None, parent)?;
-        let mut entries = Vec::with_capacity(handles.len());
-        for handle in handles {
-            let info = self.object_info(handle)?;
-            let size = match info.known_size() {
-                Some(size) => size,
-                None if self.device_info.supports(OperationCode::GET_OBJECT_PROP_VALUE) => {
-                    self.object_size(handle)?
-                }
-                None => u64::from(u32::MAX),
-            };
-            entries.push(entry_from_info(handle, folder, &info, size));
+        let mut children = Vec::with_capacity(handles.len());
+        for &handle in &handles {
+            if folder.is_none_or(|f| f.handle != handle) {
+                let (info, size) = self.object_info_and_size(handle)?;
+                children.push((handle, info, size));
+            }
         }
-        Ok(entries)
+        // The root's objects name 0, 0xFFFFFFFF or (QEMU) a root object that is
+        // never listed as their parent: anything but another listed object.
+        let listed: HashSet<ObjectHandle> = handles.iter().copied().collect();
+        let belongs = |info: &ObjectInfo| match folder {
+            Some(folder) => info.parent == folder.handle.0,
+            None => info.parent == 0 || info.parent == ROOT.0 || !listed.contains(&ObjectHandle(info.parent)),
+        };
+        Ok(children
+            .into_iter()
+            .filter(|(_, info, _)| belongs(info))
+            .map(|(handle, info, size)| entry_from_info(handle, folder, &info, size))
+            .collect())
+    }
+
+    /// One object's ObjectInfo and exact size, asked once per listing.
+    fn object_info_and_size(&mut self, handle: ObjectHandle) -> Result<(ObjectInfo, u64)> {
+        if let Some(known) = self.listing.infos.get(&handle) {
+            return Ok(known.clone());
+        }
+        let info = self.object_info(handle)?;
+        let size = match info.known_size() {
+            Some(size) => size,
+            None if self.device_info.supports(OperationCode::GET_OBJECT_PROP_VALUE) => {
+                self.object_size(handle)?
+            }
+            None => u64::from(u32::MAX),
+        };
+        self.listing.infos.insert(handle, (info.clone(), size));
+        Ok((info, size))
     }
 }
 
@@ -257,12 +299,12 @@ fn child_path(folder: Option<&Entry>, name: String) -> Vec<String> {
     path
 }
 
-fn entry_from_info(handle: u32, folder: Option<&Entry>, info: &ObjectInfo, size: u64) -> Entry {
+fn entry_from_info(handle: ObjectHandle, folder: Option<&Entry>, info: &ObjectInfo, size: u64) -> Entry {
     let modified = parse_ptp_time(&info.date_modified).or_else(|| parse_ptp_time(&info.date_created));
     Entry {
-        storage_id: info.storage_id,
+        storage_id: StorageId(info.storage_id),
         handle,
-        parent: folder.map_or(0, |f| f.handle),
+        parent: folder.map_or(ObjectHandle::ROOT_PARENT, |f| f.handle),
         path: child_path(folder, info.filename.clone()),
         format: info.format,
         size: if info.format.is_folder() { 0 } else { size },
@@ -325,8 +367,8 @@ impl Record {
     /// The parent handle, with both spellings of "the root" as 0.
     fn parent_or_root(&self) -> u32 {
         match self.parent {
-            None | Some(ROOT) => 0,
-            Some(parent) => parent,
+            Some(parent) if parent != ROOT.0 => parent,
+            _ => 0,
         }
     }
 
@@ -334,12 +376,12 @@ impl Record {
         self.name.clone().ok_or_else(|| self.missing("ObjectFileName"))
     }
 
-    fn entry(&self, storage: u32, path: Vec<String>) -> Result<Entry> {
+    fn entry(&self, storage: StorageId, path: Vec<String>) -> Result<Entry> {
         let format = self.format.ok_or_else(|| self.missing("ObjectFormat"))?;
         Ok(Entry {
-            storage_id: self.storage.unwrap_or(storage),
-            handle: self.handle,
-            parent: self.parent_or_root(),
+            storage_id: self.storage.map_or(storage, StorageId),
+            handle: ObjectHandle(self.handle),
+            parent: ObjectHandle(self.parent_or_root()),
             path,
             format,
             size: if format.is_folder() {
@@ -354,7 +396,7 @@ impl Record {
     fn missing(&self, property: &str) -> SessionError {
         SessionError::Protocol {
             op: OperationCode::GET_OBJECT_PROP_LIST,
-            detail: format!("object {:#x} came without its {property}", self.handle),
+            detail: format!("object {} came without its {property}", ObjectHandle(self.handle)),
         }
     }
 }

@@ -5,8 +5,12 @@
 //! - [`error`]: the error type and the words for each failure.
 //! - `ops`: one method per MTP operation (GetObject, SendObject, …).
 //! - [`listing`]: walking a storage with as few round trips as the device allows.
+//! - `storage`: the storages (waiting for a locked phone), choosing one by
+//!   name or id, and resolving a path to its storage and object.
 //!
-//! Opening: GetDeviceInfo, then OpenSession with session id 1. A device that
+//! Opening: GetDeviceInfo, then OpenSession with session id 1; a device that
+//! answers GetDeviceInfo outside a session with Session Not Open (0x2003) or
+//! garbage gets libmtp's order instead (OpenSession, then GetDeviceInfo). A device that
 //! answers "Session Already Open" (a previous run died with its session open)
 //! gets CloseSession and a fresh OpenSession, so that transaction ids and
 //! object handles start clean; if it still says "already open" we proceed in
@@ -21,6 +25,7 @@ pub mod listing;
 mod ops;
 mod phases;
 mod stats;
+mod storage;
 
 use std::time::Duration;
 
@@ -28,6 +33,7 @@ pub use error::{LOCKED_HINT, SessionError};
 pub use listing::{Entry, ListingStrategy};
 pub use ops::{ALL, PropListQuery, ROOT};
 pub use stats::TransactionStats;
+pub use storage::{Place, ResolveError, Storage, StorageSelector};
 
 use crate::ptp::{Codec, ContainerKind, DeviceInfo, EventCode, Message, OperationCode, ResponseCode};
 use crate::transport::{Transport, TransportError};
@@ -77,18 +83,46 @@ impl Session {
             read_ahead: Vec::new(),
             listing: listing::Memory::default(),
         };
-        session.device_info = match session.get_device_info() {
+        match session.device_info_before_session()? {
+            Some(info) => {
+                session.device_info = info;
+                session.open_session()?;
+            }
+            None => {
+                // libmtp's order: the session first, then who the device is.
+                session.open_session()?;
+                session.device_info = session.get_device_info()?;
+            }
+        }
+        Ok(session)
+    }
+
+    /// GetDeviceInfo outside a session, as the specification allows. `None`
+    /// when the device wants a session first: it answered Session Not Open
+    /// (0x2003), or something unreadable.
+    fn device_info_before_session(&mut self) -> Result<Option<DeviceInfo>> {
+        let answer = match self.get_device_info() {
             Err(SessionError::Transport {
                 source: TransportError::Stall,
                 ..
             }) => {
-                session.abandon_stale_transaction()?;
-                session.get_device_info()?
+                self.abandon_stale_transaction()?;
+                self.get_device_info()
             }
-            other => other?,
+            other => other,
         };
-        session.open_session()?;
-        Ok(session)
+        match answer {
+            Ok(info) => Ok(Some(info)),
+            Err(SessionError::Device { code, .. }) if code == ResponseCode::SESSION_NOT_OPEN => Ok(None),
+            Err(SessionError::Dataset { .. }) => Ok(None),
+            Err(SessionError::Protocol { .. }) => {
+                // A garbled answer: drop whatever is left of it before the session.
+                self.read_ahead.clear();
+                let _ = self.transport.clear_halt();
+                Ok(None)
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// A device still in the middle of a transaction of an earlier client (one

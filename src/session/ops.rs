@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use super::phases::{DataIn, DataOut};
 use super::{Result, Session, SessionError};
 use crate::ptp::{
-    Codec, DataType, DeviceInfo, EventCode, ObjectFormat, ObjectInfo, ObjectPropList, OperationCode,
-    PropertyCode, Reader, StorageInfo, Value,
+    Codec, DataType, DeviceInfo, EventCode, ObjectFormat, ObjectHandle, ObjectInfo, ObjectPropList,
+    OperationCode, PropertyCode, Reader, StorageId, StorageInfo, Value,
 };
 
 /// "All": every storage (GetObjectHandles), every object (GetObjectPropList's
@@ -17,7 +17,7 @@ use crate::ptp::{
 pub const ALL: u32 = 0xFFFF_FFFF;
 
 /// GetObjectHandles' parent for "the root of the storage".
-pub const ROOT: u32 = 0xFFFF_FFFF;
+pub const ROOT: ObjectHandle = ObjectHandle(0xFFFF_FFFF);
 
 /// The parameters of a GetObjectPropList request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,11 +35,11 @@ pub struct PropListQuery {
 }
 
 impl PropListQuery {
-    /// Every property of every child of `folder` (0 for the root): one
+    /// Every property of every child of `folder` ([`ObjectHandle::ROOT_PARENT`] for the root): one
     /// folder's listing in one round trip.
-    pub fn children(folder: u32) -> Self {
+    pub fn children(folder: ObjectHandle) -> Self {
         PropListQuery {
-            handle: folder,
+            handle: folder.0,
             format: 0,
             property: ALL,
             group: 0,
@@ -68,19 +68,19 @@ impl Session {
 
     /// GetStorageIDs. An empty list means the phone is locked or not in
     /// File transfer mode.
-    pub fn storage_ids(&mut self) -> Result<Vec<u32>> {
+    pub fn storage_ids(&mut self) -> Result<Vec<StorageId>> {
         let op = OperationCode::GET_STORAGE_IDS;
         let bytes = self.query_bytes(op, &[])?;
         let ids = Reader::new(&bytes)
             .u32_array("StorageIDs")
             .map_err(|source| SessionError::Dataset { op, source })?;
         self.storage_count = Some(ids.len());
-        Ok(ids)
+        Ok(ids.into_iter().map(StorageId).collect())
     }
 
     /// GetStorageIDs, waiting up to `timeout` for a StoreAdded event while
     /// the device shows none (the user has to unlock the phone).
-    pub fn wait_for_storages(&mut self, timeout: Duration) -> Result<Vec<u32>> {
+    pub fn wait_for_storages(&mut self, timeout: Duration) -> Result<Vec<StorageId>> {
         let deadline = Instant::now() + timeout;
         let mut ids = self.storage_ids()?;
         while ids.is_empty() {
@@ -98,29 +98,30 @@ impl Session {
     }
 
     /// GetStorageInfo.
-    pub fn storage_info(&mut self, storage: u32) -> Result<StorageInfo> {
-        self.query(OperationCode::GET_STORAGE_INFO, &[storage])
+    pub fn storage_info(&mut self, storage: StorageId) -> Result<StorageInfo> {
+        self.query(OperationCode::GET_STORAGE_INFO, &[storage.0])
     }
 
     /// GetObjectHandles: the objects in `parent` ([`ROOT`] for the storage's
     /// root) of `storage` ([`ALL`] for every storage), optionally of one format.
     pub fn object_handles(
         &mut self,
-        storage: u32,
+        storage: StorageId,
         format: Option<ObjectFormat>,
-        parent: u32,
-    ) -> Result<Vec<u32>> {
+        parent: ObjectHandle,
+    ) -> Result<Vec<ObjectHandle>> {
         let op = OperationCode::GET_OBJECT_HANDLES;
         let format = format.map_or(0, |f| u32::from(f.0));
-        let bytes = self.query_bytes(op, &[storage, format, parent])?;
-        Reader::new(&bytes)
+        let bytes = self.query_bytes(op, &[storage.0, format, parent.0])?;
+        let handles = Reader::new(&bytes)
             .u32_array("ObjectHandles")
-            .map_err(|source| SessionError::Dataset { op, source })
+            .map_err(|source| SessionError::Dataset { op, source })?;
+        Ok(handles.into_iter().map(ObjectHandle).collect())
     }
 
     /// GetObjectInfo.
-    pub fn object_info(&mut self, handle: u32) -> Result<ObjectInfo> {
-        self.query(OperationCode::GET_OBJECT_INFO, &[handle])
+    pub fn object_info(&mut self, handle: ObjectHandle) -> Result<ObjectInfo> {
+        self.query(OperationCode::GET_OBJECT_INFO, &[handle.0])
     }
 
     /// GetObjectPropsSupported: the properties objects of `format` have.
@@ -145,32 +146,32 @@ impl Session {
     /// GetObjectPropValue of a property whose type is `data_type`.
     pub fn object_prop_value(
         &mut self,
-        handle: u32,
+        handle: ObjectHandle,
         property: PropertyCode,
         data_type: DataType,
     ) -> Result<Value> {
         let op = OperationCode::GET_OBJECT_PROP_VALUE;
         self.require(op)?;
-        let bytes = self.query_bytes(op, &[handle, u32::from(property.0)])?;
+        let bytes = self.query_bytes(op, &[handle.0, u32::from(property.0)])?;
         Value::read(&mut Reader::new(&bytes), data_type)
             .map_err(|source| SessionError::Dataset { op, source })
     }
 
     /// The 64-bit ObjectSize property (for objects whose ObjectInfo says 4 GiB or more).
-    pub fn object_size(&mut self, handle: u32) -> Result<u64> {
+    pub fn object_size(&mut self, handle: ObjectHandle) -> Result<u64> {
         let op = OperationCode::GET_OBJECT_PROP_VALUE;
         let value = self.object_prop_value(handle, PropertyCode::OBJECT_SIZE, DataType::UINT64)?;
         value.as_u64().ok_or_else(|| SessionError::Protocol {
             op,
-            detail: format!("ObjectSize of object {handle:#x} is not a number"),
+            detail: format!("ObjectSize of object {handle} is not a number"),
         })
     }
 
     /// GetObject: streams the whole object into `sink`; returns its size.
-    pub fn get_object(&mut self, handle: u32, sink: &mut dyn Write) -> Result<u64> {
+    pub fn get_object(&mut self, handle: ObjectHandle, sink: &mut dyn Write) -> Result<u64> {
         self.transact(
             OperationCode::GET_OBJECT,
-            &[handle],
+            &[handle.0],
             DataOut::None,
             DataIn::Sink(sink),
         )
@@ -183,7 +184,7 @@ impl Session {
     /// (whose offset stops at 4 GiB).
     pub fn get_partial_object(
         &mut self,
-        handle: u32,
+        handle: ObjectHandle,
         offset: u64,
         max_bytes: u32,
         sink: &mut dyn Write,
@@ -192,13 +193,16 @@ impl Session {
             let (low, high) = (offset as u32, (offset >> 32) as u32);
             (
                 OperationCode::GET_PARTIAL_OBJECT_64,
-                vec![handle, low, high, max_bytes],
+                vec![handle.0, low, high, max_bytes],
             )
         } else if let (true, Ok(offset)) = (
             self.device_info.supports(OperationCode::GET_PARTIAL_OBJECT),
             u32::try_from(offset),
         ) {
-            (OperationCode::GET_PARTIAL_OBJECT, vec![handle, offset, max_bytes])
+            (
+                OperationCode::GET_PARTIAL_OBJECT,
+                vec![handle.0, offset, max_bytes],
+            )
         } else {
             return Err(SessionError::Unsupported {
                 op: OperationCode::GET_PARTIAL_OBJECT_64,
@@ -221,10 +225,10 @@ impl Session {
     }
 
     /// GetThumb: the object's thumbnail (usually a small JPEG) into `sink`.
-    pub fn get_thumb(&mut self, handle: u32, sink: &mut dyn Write) -> Result<u64> {
+    pub fn get_thumb(&mut self, handle: ObjectHandle, sink: &mut dyn Write) -> Result<u64> {
         let op = OperationCode::GET_THUMB;
         self.require(op)?;
-        self.transact(op, &[handle], DataOut::None, DataIn::Sink(sink))
+        self.transact(op, &[handle.0], DataOut::None, DataIn::Sink(sink))
             .map(|done| done.received)
     }
 
@@ -233,12 +237,12 @@ impl Session {
     /// Returns the new object's handle. `info`'s size field is set from `size`.
     pub fn send_object(
         &mut self,
-        storage: u32,
-        parent: u32,
+        storage: StorageId,
+        parent: ObjectHandle,
         info: &ObjectInfo,
         source: &mut dyn Read,
         size: u64,
-    ) -> Result<u32> {
+    ) -> Result<ObjectHandle> {
         let op = OperationCode::SEND_OBJECT_INFO;
         self.require(op)?;
         let info = ObjectInfo {
@@ -246,11 +250,12 @@ impl Session {
             ..info.clone()
         };
         let dataset = info.to_bytes();
-        let done = self.transact(op, &[storage, parent], DataOut::Bytes(&dataset), DataIn::None)?;
+        let done = self.transact(op, &[storage.0, parent.0], DataOut::Bytes(&dataset), DataIn::None)?;
         let handle = done
             .params
             .get(2)
             .copied()
+            .map(ObjectHandle)
             .ok_or_else(|| SessionError::Protocol {
                 op,
                 detail: "the response did not name the new object's handle".into(),
@@ -265,10 +270,10 @@ impl Session {
     }
 
     /// DeleteObject.
-    pub fn delete_object(&mut self, handle: u32) -> Result<()> {
+    pub fn delete_object(&mut self, handle: ObjectHandle) -> Result<()> {
         let op = OperationCode::DELETE_OBJECT;
         self.require(op)?;
-        self.transact(op, &[handle, 0], DataOut::None, DataIn::None)
+        self.transact(op, &[handle.0, 0], DataOut::None, DataIn::None)
             .map(drop)
     }
 

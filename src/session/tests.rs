@@ -7,7 +7,8 @@ use super::fake::{self, data, ok, response};
 use super::*;
 use crate::ptp::value::{DataType, Value};
 use crate::ptp::{
-    Codec, ObjectFormat, ObjectInfo, ObjectPropList, PropListEntry, PropertyCode, StorageInfo, Writer,
+    Codec, ObjectFormat, ObjectHandle, ObjectInfo, ObjectPropList, PropListEntry, PropertyCode, StorageId,
+    StorageInfo, Writer,
 };
 
 fn info_with(ops: &[OperationCode]) -> DeviceInfo {
@@ -45,7 +46,7 @@ fn opening_uses_transaction_zero_then_counts_from_one() {
     let (mut session, device) = open(&[], 5);
     device.push(data(OperationCode::GET_STORAGE_IDS, 1, &u32_array(&[0x10001])));
     device.push(ok(1, &[]));
-    assert_eq!(session.storage_ids().unwrap(), [0x10001]);
+    assert_eq!(session.storage_ids().unwrap(), [StorageId(0x10001)]);
     let commands = device.commands();
     let summary: Vec<_> = commands
         .iter()
@@ -89,7 +90,7 @@ fn get_object_streams_a_phase_split_into_many_reads() {
     device.push(data(OperationCode::GET_OBJECT, 1, &payload));
     device.push(ok(1, &[]));
     let mut sink = Vec::new();
-    assert_eq!(session.get_object(9, &mut sink).unwrap(), 5000);
+    assert_eq!(session.get_object(ObjectHandle(9), &mut sink).unwrap(), 5000);
     assert_eq!(sink, payload);
     assert_eq!(device.unread_phases(), 0);
 }
@@ -109,7 +110,7 @@ fn unknown_length_data_is_read_until_the_phase_ends() {
     device.push(phase);
     device.push(ok(1, &[]));
     let mut sink = Vec::new();
-    assert_eq!(session.get_object(3, &mut sink).unwrap(), 10_000);
+    assert_eq!(session.get_object(ObjectHandle(3), &mut sink).unwrap(), 10_000);
     assert!(sink.iter().all(|&b| b == 0xAB));
 }
 
@@ -122,12 +123,12 @@ fn a_device_that_omits_the_zero_length_packet_is_understood() {
     phase.extend(ok(1, &[]));
     device.push(phase);
     let mut sink = Vec::new();
-    assert_eq!(session.get_object(1, &mut sink).unwrap(), 500);
+    assert_eq!(session.get_object(ObjectHandle(1), &mut sink).unwrap(), 500);
     assert_eq!(sink, [9; 500]);
     // And the ordinary way, with the phase ended, still works after it.
     device.push(data(OperationCode::GET_OBJECT, 2, &[8; 500]));
     device.push(ok(2, &[]));
-    assert_eq!(session.get_object(1, &mut Vec::new()).unwrap(), 500);
+    assert_eq!(session.get_object(ObjectHandle(1), &mut Vec::new()).unwrap(), 500);
     assert_eq!(device.unread_phases(), 0);
 }
 
@@ -155,7 +156,7 @@ fn a_data_phase_for_another_operation_is_a_protocol_error() {
 fn a_data_phase_where_none_belongs_is_a_protocol_error() {
     let (mut session, device) = open(&[OperationCode::DELETE_OBJECT], 512);
     device.push(data(OperationCode::DELETE_OBJECT, 1, &[1, 2, 3]));
-    let err = session.delete_object(4).unwrap_err();
+    let err = session.delete_object(ObjectHandle(4)).unwrap_err();
     assert!(matches!(err, SessionError::Protocol { .. }), "{err}");
 }
 
@@ -166,7 +167,7 @@ fn a_data_phase_shorter_than_announced_is_a_protocol_error() {
     phase.truncate(60);
     device.push(phase);
     device.push(ok(1, &[]));
-    let err = session.get_object(1, &mut Vec::new()).unwrap_err();
+    let err = session.get_object(ObjectHandle(1), &mut Vec::new()).unwrap_err();
     assert!(
         err.to_string()
             .contains("carried 48 bytes, its header announced 100"),
@@ -184,7 +185,7 @@ fn a_truncated_dataset_is_a_dataset_error() {
     let bytes = storage.to_bytes();
     device.push(data(OperationCode::GET_STORAGE_INFO, 1, &bytes[..10]));
     device.push(ok(1, &[]));
-    let err = session.storage_info(0x10001).unwrap_err();
+    let err = session.storage_info(StorageId(0x10001)).unwrap_err();
     assert!(matches!(err, SessionError::Dataset { .. }), "{err}");
     assert!(
         err.to_string()
@@ -220,7 +221,9 @@ fn refusals_while_no_storage_is_shown_say_the_phone_is_locked() {
     device.push(ok(1, &[]));
     assert!(session.storage_ids().unwrap().is_empty());
     device.push(response(ResponseCode::INVALID_STORAGE_ID, 2, &[]));
-    let err = session.object_handles(0x10001, None, ROOT).unwrap_err();
+    let err = session
+        .object_handles(StorageId(0x10001), None, ROOT)
+        .unwrap_err();
     assert!(err.is_locked());
     assert!(err.to_string().starts_with(LOCKED_HINT), "{err}");
 }
@@ -229,7 +232,7 @@ fn refusals_while_no_storage_is_shown_say_the_phone_is_locked() {
 fn the_same_refusal_with_storages_present_is_a_plain_device_error() {
     let (mut session, device) = open(&[], 512);
     device.push(response(ResponseCode::INVALID_STORAGE_ID, 1, &[]));
-    let err = session.object_handles(5, None, ROOT).unwrap_err();
+    let err = session.object_handles(StorageId(5), None, ROOT).unwrap_err();
     assert_eq!(err.response_code(), Some(ResponseCode::INVALID_STORAGE_ID));
     assert!(!err.is_locked());
 }
@@ -241,7 +244,12 @@ fn partial_reads_pick_the_64_bit_operation_when_listed() {
     device.push(ok(1, &[10]));
     let mut sink = Vec::new();
     let offset = (5u64 << 32) + 3;
-    assert_eq!(session.get_partial_object(2, offset, 10, &mut sink).unwrap(), 10);
+    assert_eq!(
+        session
+            .get_partial_object(ObjectHandle(2), offset, 10, &mut sink)
+            .unwrap(),
+        10
+    );
     let last = device.commands().pop().unwrap();
     assert_eq!(last.code, 0x95C1);
     assert_eq!(last.params, [2, 3, 5, 10]);
@@ -253,9 +261,16 @@ fn partial_reads_fall_back_to_32_bits_and_refuse_offsets_beyond() {
     device.push(data(OperationCode::GET_PARTIAL_OBJECT, 1, &[1, 2]));
     device.push(ok(1, &[2]));
     let mut sink = Vec::new();
-    assert_eq!(session.get_partial_object(2, 100, 50, &mut sink).unwrap(), 2);
+    assert_eq!(
+        session
+            .get_partial_object(ObjectHandle(2), 100, 50, &mut sink)
+            .unwrap(),
+        2
+    );
     assert_eq!(device.commands().pop().unwrap().params, [2, 100, 50]);
-    let err = session.get_partial_object(2, 5 << 30, 50, &mut sink).unwrap_err();
+    let err = session
+        .get_partial_object(ObjectHandle(2), 5 << 30, 50, &mut sink)
+        .unwrap_err();
     assert!(matches!(err, SessionError::Unsupported { .. }), "{err}");
 }
 
@@ -264,7 +279,9 @@ fn a_byte_count_that_disagrees_with_the_data_is_a_protocol_error() {
     let (mut session, device) = open(&[OperationCode::GET_PARTIAL_OBJECT], 512);
     device.push(data(OperationCode::GET_PARTIAL_OBJECT, 1, &[1, 2]));
     device.push(ok(1, &[5]));
-    let err = session.get_partial_object(2, 0, 50, &mut Vec::new()).unwrap_err();
+    let err = session
+        .get_partial_object(ObjectHandle(2), 0, 50, &mut Vec::new())
+        .unwrap_err();
     assert!(
         err.to_string().contains("said it sent 5 bytes but sent 2"),
         "{err}"
@@ -284,9 +301,15 @@ fn send_object_sends_the_info_then_streams_the_file() {
     };
     let content = vec![5u8; 3_000_000];
     let handle = session
-        .send_object(0x10001, 7, &info, &mut content.as_slice(), content.len() as u64)
+        .send_object(
+            StorageId(0x10001),
+            ObjectHandle(7),
+            &info,
+            &mut content.as_slice(),
+            content.len() as u64,
+        )
         .unwrap();
-    assert_eq!(handle, 42);
+    assert_eq!(handle, ObjectHandle(42));
     let sent = device.sent();
     let phases: Vec<_> = sent
         .iter()
@@ -313,7 +336,13 @@ fn a_short_source_is_reported_as_a_local_read_error() {
     let (mut session, device) = open(&[OperationCode::SEND_OBJECT_INFO], 512);
     device.push(ok(1, &[1, 0, 9]));
     let err = session
-        .send_object(1, 0, &ObjectInfo::default(), &mut &[1u8, 2][..], 10)
+        .send_object(
+            StorageId(1),
+            ObjectHandle(0),
+            &ObjectInfo::default(),
+            &mut &[1u8, 2][..],
+            10,
+        )
         .unwrap_err();
     assert!(err.to_string().contains("ended after 2 of 10 bytes"), "{err}");
     assert!(err.needs_recovery());
@@ -335,7 +364,7 @@ fn a_failing_sink_still_completes_the_transaction() {
     let (mut session, device) = open(&[], 100);
     device.push(data(OperationCode::GET_OBJECT, 1, &[0; 1000]));
     device.push(ok(1, &[]));
-    let err = session.get_object(1, &mut FailingSink).unwrap_err();
+    let err = session.get_object(ObjectHandle(1), &mut FailingSink).unwrap_err();
     assert!(
         err.to_string().contains("writing the received data: disk full"),
         "{err}"
@@ -344,7 +373,7 @@ fn a_failing_sink_still_completes_the_transaction() {
     // The session is still in step: the next transaction works.
     device.push(data(OperationCode::GET_STORAGE_IDS, 2, &u32_array(&[3])));
     device.push(ok(2, &[]));
-    assert_eq!(session.storage_ids().unwrap(), [3]);
+    assert_eq!(session.storage_ids().unwrap(), [StorageId(3)]);
 }
 
 #[test]
@@ -359,7 +388,7 @@ fn events_are_decoded_and_a_locked_phone_is_waited_for() {
     device.push(ok(2, &[]));
     assert_eq!(
         session.wait_for_storages(Duration::from_secs(5)).unwrap(),
-        [0x10001]
+        [StorageId(0x10001)]
     );
     assert_eq!(session.stats().count(OperationCode::GET_STORAGE_IDS), 2);
 }
@@ -392,7 +421,7 @@ fn recover_clears_the_halt_and_opens_a_new_session() {
 fn unsupported_optional_operations_cost_no_round_trip() {
     let (mut session, _device) = open(&[], 512);
     let before = session.stats().total();
-    let err = session.get_thumb(1, &mut Vec::new()).unwrap_err();
+    let err = session.get_thumb(ObjectHandle(1), &mut Vec::new()).unwrap_err();
     assert_eq!(err.to_string(), "the device does not support GetThumb");
     assert_eq!(session.stats().total(), before);
 }
@@ -404,7 +433,7 @@ fn prop_values_and_64_bit_sizes_are_read() {
     Value::Int(DataType::UINT64, 5 << 30).encode(&mut value);
     device.push(data(OperationCode::GET_OBJECT_PROP_VALUE, 1, &value));
     device.push(ok(1, &[]));
-    assert_eq!(session.object_size(4).unwrap(), 5 << 30);
+    assert_eq!(session.object_size(ObjectHandle(4)).unwrap(), 5 << 30);
     assert_eq!(device.commands().pop().unwrap().params, [4, 0xDC04]);
 }
 
@@ -421,7 +450,9 @@ fn prop_lists_carry_the_query() {
     device.push(data(OperationCode::GET_OBJECT_PROP_LIST, 1, &list.to_bytes()));
     device.push(ok(1, &[]));
     assert_eq!(
-        session.object_prop_list(&PropListQuery::children(8)).unwrap(),
+        session
+            .object_prop_list(&PropListQuery::children(ObjectHandle(8)))
+            .unwrap(),
         list
     );
     assert_eq!(device.commands().pop().unwrap().params, [8, 0, ALL, 0, 1]);
@@ -488,11 +519,11 @@ fn a_refused_all_objects_listing_falls_back_to_one_request_per_folder_once() {
     // 3: DCIM's children, with DCIM itself, as Android adds it.
     device.push(data(PROP_LIST, 3, &prop_list(&[photo, dcim])));
     device.push(ok(3, &[]));
-    let entries = session.walk(0x10001, None).unwrap();
+    let entries = session.walk(StorageId(0x10001), None).unwrap();
     let paths: Vec<_> = entries.iter().map(|e| e.path.join("/")).collect();
     assert_eq!(paths, ["DCIM", "DCIM/IMG_1.jpg"]);
     assert_eq!(entries[1].size, 5 << 30);
-    assert_eq!(entries[1].parent, 1);
+    assert_eq!(entries[1].parent, ObjectHandle(1));
     assert_eq!(
         session.listing_strategy(),
         Some(ListingStrategy::PropListPerFolder)
@@ -513,7 +544,7 @@ fn a_refused_all_objects_listing_falls_back_to_one_request_per_folder_once() {
     device.push(ok(4, &[]));
     device.push(data(PROP_LIST, 5, &prop_list(&[])));
     device.push(ok(5, &[]));
-    assert_eq!(session.walk(0x10001, None).unwrap().len(), 1);
+    assert_eq!(session.walk(StorageId(0x10001), None).unwrap().len(), 1);
     assert_eq!(session.stats().count(PROP_LIST), 5);
 }
 
@@ -527,7 +558,7 @@ fn an_accepted_all_objects_listing_is_one_round_trip() {
     ];
     device.push(data(PROP_LIST, 1, &prop_list(&objects)));
     device.push(ok(1, &[]));
-    let entries = session.walk(0x10001, None).unwrap();
+    let entries = session.walk(StorageId(0x10001), None).unwrap();
     let paths: Vec<_> = entries.iter().map(|e| e.path.join("/")).collect();
     assert_eq!(
         paths,
@@ -551,32 +582,43 @@ fn an_all_objects_answer_that_is_not_a_tree_is_not_trusted() {
     device.push(ok(1, &[]));
     device.push(data(PROP_LIST, 2, &prop_list(&[])));
     device.push(ok(2, &[]));
-    assert!(session.walk(0x10001, None).unwrap().is_empty());
+    assert!(session.walk(StorageId(0x10001), None).unwrap().is_empty());
     assert_eq!(session.stats().count(PROP_LIST), 2);
 }
 
 #[test]
-fn a_folder_listed_twice_is_a_protocol_error_not_a_loop() {
+fn children_whose_object_info_names_another_parent_are_dropped_and_asked_once() {
+    // A camera that ignores the parent filter (Fuji: every object for the
+    // root) and lists a folder inside itself (Canon EOS).
     let (mut session, device) = open(&[], 512);
     let folder = ObjectInfo {
         storage_id: 1,
         format: ObjectFormat::ASSOCIATION,
-        filename: "loop".into(),
+        filename: "100CANON".into(),
         ..ObjectInfo::default()
     };
-    // The root holds folder 5, and folder 5 holds itself.
-    for (tid, parent_listing) in [(1, 5u32), (3, 5)] {
-        device.push(data(
-            OperationCode::GET_OBJECT_HANDLES,
-            tid,
-            &u32_array(&[parent_listing]),
-        ));
-        device.push(ok(tid, &[]));
-        device.push(data(OperationCode::GET_OBJECT_INFO, tid + 1, &folder.to_bytes()));
-        device.push(ok(tid + 1, &[]));
-    }
-    let err = session.walk(1, None).unwrap_err();
-    assert!(err.to_string().contains("appears twice"), "{err}");
+    let photo = ObjectInfo {
+        storage_id: 1,
+        format: ObjectFormat::EXIF_JPEG,
+        parent: 5,
+        compressed_size: 3,
+        filename: "IMG_0001.JPG".into(),
+        ..ObjectInfo::default()
+    };
+    device.push(data(OperationCode::GET_OBJECT_HANDLES, 1, &u32_array(&[5, 6])));
+    device.push(ok(1, &[]));
+    device.push(data(OperationCode::GET_OBJECT_INFO, 2, &folder.to_bytes()));
+    device.push(ok(2, &[]));
+    device.push(data(OperationCode::GET_OBJECT_INFO, 3, &photo.to_bytes()));
+    device.push(ok(3, &[]));
+    device.push(data(OperationCode::GET_OBJECT_HANDLES, 4, &u32_array(&[5, 6])));
+    device.push(ok(4, &[]));
+    let entries = session.walk(StorageId(1), None).unwrap();
+    let paths: Vec<String> = entries.iter().map(|e| e.path.join("/")).collect();
+    assert_eq!(paths, ["100CANON", "100CANON/IMG_0001.JPG"]);
+    assert_eq!(entries[1].parent, ObjectHandle(5));
+    assert_eq!(session.stats().count(OperationCode::GET_OBJECT_INFO), 2);
+    assert_eq!(device.unread_phases(), 0);
 }
 
 #[test]
@@ -598,7 +640,7 @@ fn without_prop_lists_the_walk_uses_object_info_and_asks_big_sizes() {
     Value::Int(DataType::UINT64, 6 << 30).encode(&mut size);
     device.push(data(OperationCode::GET_OBJECT_PROP_VALUE, 3, &size));
     device.push(ok(3, &[]));
-    let entries = session.walk(1, None).unwrap();
+    let entries = session.walk(StorageId(1), None).unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].size, 6 << 30);
     assert_eq!(
@@ -607,7 +649,7 @@ fn without_prop_lists_the_walk_uses_object_info_and_asks_big_sizes() {
     );
     assert_eq!(session.listing_strategy(), Some(ListingStrategy::HandlesAndInfo));
     let handles_call = &device.commands()[2];
-    assert_eq!(handles_call.params, [1, 0, ROOT]);
+    assert_eq!(handles_call.params, [1, 0, ROOT.0]);
 }
 
 #[test]
@@ -619,14 +661,14 @@ fn find_follows_a_path_one_folder_at_a_time() {
     device.push(ok(1, &[]));
     device.push(data(PROP_LIST, 2, &prop_list(&[camera])));
     device.push(ok(2, &[]));
-    let found = session.find(7, &["DCIM", "Camera"]).unwrap().unwrap();
+    let found = session.find(StorageId(7), &["DCIM", "Camera"]).unwrap().unwrap();
     assert_eq!(
         (found.handle, found.path.join("/")),
-        (2, "DCIM/Camera".to_string())
+        (ObjectHandle(2), "DCIM/Camera".to_string())
     );
     device.push(data(PROP_LIST, 3, &prop_list(&[])));
     device.push(ok(3, &[]));
-    assert_eq!(session.find(7, &["nope"]).unwrap(), None);
+    assert_eq!(session.find(StorageId(7), &["nope"]).unwrap(), None);
 }
 
 #[test]
@@ -658,4 +700,34 @@ fn a_device_left_mid_transaction_is_cancelled_and_cleared_once_at_open() {
         "{err}"
     );
     assert_eq!(handle.halts_cleared(), 1);
+}
+
+#[test]
+fn a_device_that_wants_a_session_before_device_info_is_opened_the_other_way_round() {
+    let garbage = data(OperationCode::GET_DEVICE_INFO, 0, &[0xFF; 7]);
+    for first_answer in [
+        vec![response(ResponseCode::SESSION_NOT_OPEN, 0, &[])],
+        vec![garbage, ok(0, &[])],
+    ] {
+        let (transport, device) = fake::new(512);
+        for phase in first_answer {
+            device.push(phase);
+        }
+        device.push(ok(0, &[])); // OpenSession
+        device.push(data(
+            OperationCode::GET_DEVICE_INFO,
+            1,
+            &info_with(&[]).to_bytes(),
+        ));
+        device.push(ok(1, &[]));
+        let session = Session::open(transport).unwrap();
+        assert_eq!(session.device_info().model, "Scripted");
+        let sent: Vec<_> = device
+            .commands()
+            .iter()
+            .map(|c| (c.code, c.transaction_id))
+            .collect();
+        assert_eq!(sent, [(0x1001, 0), (0x1002, 0), (0x1001, 1)]);
+        assert_eq!(device.unread_phases(), 0);
+    }
 }

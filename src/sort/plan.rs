@@ -156,6 +156,8 @@ mod tests {
             time: NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").unwrap(),
             source: DateSource::ExifDateTimeOriginal,
             offset: None,
+            zone: crate::sort::date::ZoneSource::WallClock,
+            instant: None,
         }
     }
 

@@ -204,9 +204,17 @@ pub fn track(tkhd_seconds: u64, mdhd_seconds: u64) -> Vec<u8> {
 
 /// QuickTime metadata (`meta` without version) holding `com.apple.quicktime.creationdate`.
 pub fn quicktime_creationdate(value: &str) -> Vec<u8> {
+    quicktime_keys(&[
+        ("com.apple.quicktime.make", "Apple"),
+        ("com.apple.quicktime.creationdate", value),
+    ])
+}
+
+/// QuickTime metadata (`meta` without version, `keys` + `ilst`) as iPhones write it.
+pub fn quicktime_keys(entries: &[(&str, &str)]) -> Vec<u8> {
     let hdlr = full_box(b"hdlr", 0, b"\0\0\0\0mdta\0\0\0\0\0\0\0\0\0\0\0\0\0");
-    let mut keys_body = 2u32.to_be_bytes().to_vec();
-    for key in ["com.apple.quicktime.make", "com.apple.quicktime.creationdate"] {
+    let mut keys_body = (entries.len() as u32).to_be_bytes().to_vec();
+    for (key, _) in entries {
         keys_body.extend(((key.len() + 8) as u32).to_be_bytes());
         keys_body.extend(b"mdta");
         keys_body.extend(key.as_bytes());
@@ -218,8 +226,28 @@ pub fn quicktime_creationdate(value: &str) -> Vec<u8> {
         data.extend(text.as_bytes());
         bx(&index.to_be_bytes(), &bx(b"data", &data))
     };
-    let ilst = bx(b"ilst", &[item(1, "Apple"), item(2, value)].concat());
-    bx(b"meta", &[hdlr, keys, ilst].concat())
+    let items: Vec<u8> = entries
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, value))| item(i as u32 + 1, value))
+        .collect();
+    bx(b"meta", &[hdlr, keys, bx(b"ilst", &items)].concat())
+}
+
+/// `udta` holding `©xyz`, the position as Android's MediaMuxer writes it
+/// (`+33.8688+151.2093/`).
+pub fn android_position(iso6709: &str) -> Vec<u8> {
+    let mut body = (iso6709.len() as u16).to_be_bytes().to_vec();
+    body.extend(0x15c7u16.to_be_bytes()); // language code
+    body.extend(iso6709.as_bytes());
+    bx(b"udta", &bx(b"\xa9xyz", &body))
+}
+
+/// A video shot at `utc` (an `mvhd` creation time), with optional other `moov` boxes.
+pub fn video_at_utc(unix: u64, extra: &[Vec<u8>]) -> Vec<u8> {
+    let mut children = vec![time_box(b"mvhd", 0, since_1904(unix))];
+    children.extend_from_slice(extra);
+    mp4(&children, 64, true)
 }
 
 /// An MP4: `ftyp`, then `moov` (holding `moov_children`) before or after an `mdat` of

@@ -14,6 +14,7 @@ use std::thread;
 
 use chrono::TimeZone;
 
+use super::date::{ZoneHints, ZoneSource};
 use super::dest::{check_destination, stops_the_run};
 use super::file::DryRun;
 use super::kind::{Only, kind_by_name};
@@ -148,8 +149,12 @@ where
     walk.folder(src);
     walk.events.into_iter().for_each(&mut emit);
 
-    let planned = parallel_map(&walk.items, options.jobs, |item| {
-        plan_item(item, resolver, &options.template)
+    let mut dated = parallel_map(&walk.items, options.jobs, |item| date_item(item, resolver));
+    zone_from_nearby_photos(&walk.items, &mut dated);
+    let planned = dated.into_iter().zip(&walk.items).map(|(dated, item)| {
+        let dated = dated?;
+        let path = plan(&options.template, dated.as_ref(), &file_name(&item.main));
+        Ok(Planned { dated, path })
     });
     let mut sink = if options.dry_run {
         Sink::Dry(DryRun::new(dest))
@@ -382,17 +387,35 @@ struct Planned {
     path: PathBuf,
 }
 
-fn plan_item<Tz: TimeZone>(
-    item: &Item,
-    resolver: &DateResolver<Tz>,
-    template: &Template,
-) -> Result<Planned, SortError> {
+fn date_item<Tz: TimeZone>(item: &Item, resolver: &DateResolver<Tz>) -> Result<Option<Dated>, SortError> {
     let modified = fs::metadata(&item.main)
         .and_then(|m| m.modified())
         .map_err(SortError::io("read the modification time of", &item.main))?;
-    let dated = resolver.resolve_path(&item.main, Some(Moment::Instant(modified.into())))?;
-    let path = plan(template, dated.as_ref(), &file_name(&item.main));
-    Ok(Planned { dated, path })
+    resolver.resolve_path(&item.main, Some(Moment::Instant(modified.into())))
+}
+
+/// Gives a UTC time that nothing in its own file placed (no offset, no position) the
+/// offset of the nearest photo in time from the same folder — one camera roll — that
+/// recorded one.
+fn zone_from_nearby_photos(items: &[Item], dated: &mut [Result<Option<Dated>, SortError>]) {
+    let folder = |item: &Item| item.main.parent().map(Path::to_path_buf);
+    let mut hints: HashMap<Option<PathBuf>, ZoneHints> = HashMap::new();
+    for (item, dated) in items.iter().zip(dated.iter()) {
+        if let Ok(Some(dated)) = dated
+            && let Some(offset) = dated.photo_offset()
+        {
+            hints.entry(folder(item)).or_default().add(dated.time, offset);
+        }
+    }
+    for (item, dated) in items.iter().zip(dated.iter_mut()) {
+        if let Ok(Some(found)) = dated
+            && found.zone_unknown()
+            && let Some(instant) = found.instant
+            && let Some(offset) = hints.get_mut(&folder(item)).and_then(|h| h.offset_near(instant))
+        {
+            *found = found.rezoned(offset, ZoneSource::NearbyPhoto);
+        }
+    }
 }
 
 /// `f` over `items` on `jobs` threads, results in the items' order.
@@ -480,10 +503,8 @@ fn file_item(
                 main: item.main.clone(),
             }),
         };
-        if let Err(error) = &result {
-            if stops_the_run(error, dest) {
-                return result.map(|_| ());
-            }
+        if result.as_ref().is_err_and(|error| stops_the_run(error, dest)) {
+            return result.map(|_| ());
         }
         emit(Event::File(FileReport {
             source: sidecar.path.clone(),

@@ -116,23 +116,19 @@ pub fn classify(facts: &InterfaceFacts) -> Option<Classification> {
     }
 }
 
-/// Whether asking the device for its Microsoft OS descriptor could change the
-/// verdict on this interface: a vendor-class interface not named "MTP", or a
-/// Still Image interface that does not say whether it is MTP or PTP.
+/// Whether to ask the device for its Microsoft OS descriptor because of this
+/// interface: only a vendor-class interface not named "MTP", as libmtp does.
 ///
+/// An unnamed Still Image interface (a camera, an iPhone, a phone in PTP mode) is
+/// not probed: it is served as PTP either way, and string 0xEE is a request some
+/// cameras and scanners answer badly (libmtp stopped sending it to them).
 /// `endpoints_fit` is whether the interface has the MTP shape (bulk IN, bulk OUT,
 /// interrupt IN) and `has_kernel_driver` whether the OS bound a driver to it: a
 /// vendor interface that is driven (a serial adapter, a modem) is left alone, as
 /// libmtp does, because some devices misbehave when probed.
 pub fn wants_os_descriptor(facts: &InterfaceFacts, endpoints_fit: bool, has_kernel_driver: bool) -> bool {
-    if facts.os_compat_id.is_some() || names_mtp(facts) || !endpoints_fit {
-        return false;
-    }
-    match facts.class {
-        CLASS_STILL_IMAGE => is_still_image(facts),
-        CLASS_VENDOR => !has_kernel_driver,
-        _ => false,
-    }
+    let unsettled = facts.os_compat_id.is_none() && !names_mtp(facts);
+    unsettled && endpoints_fit && facts.class == CLASS_VENDOR && !has_kernel_driver
 }
 
 /// Android's ADB interface (vendor class, subclass 0x42, protocol 1): a phone that
@@ -300,6 +296,11 @@ pub(crate) mod real_devices {
                 expected: verdict(Ptp, StillImageClass),
             },
             RealInterface {
+                name: "Apple iPhone (05ac:12a8): Still Image interface named PTP",
+                facts: facts(0x06, 0x01, 0x01, Some("PTP"), None),
+                expected: verdict(Ptp, StillImageClass),
+            },
+            RealInterface {
                 name: "USB mass-storage stick (bulk-only SCSI)",
                 facts: facts(0x08, 0x06, 0x50, None, None),
                 expected: None,
@@ -352,7 +353,10 @@ mod tests {
             protocol: 1,
             ..Default::default()
         };
-        assert!(wants_os_descriptor(&unnamed_still_image, true, true));
+        assert!(
+            !wants_os_descriptor(&unnamed_still_image, true, false),
+            "cameras and iPhones are not probed"
+        );
 
         let named = InterfaceFacts {
             interface_string: Some("MTP".into()),

@@ -9,21 +9,18 @@ use rusb::{Context, Device, DeviceHandle, Direction, Recipient, RequestType, Tra
 
 use super::classify::{self, CompatFunction, InterfaceFacts};
 use super::discover::{
-    self, DeviceSummary, Discovery, EndpointInfo, EndpointKind, Endpoints, QEMU_USB_VENDOR, RawDevice,
-    RawInterface, UsbSpeed,
+    self, DeviceSummary, Discovery, EndpointInfo, EndpointKind, Endpoints, RawDevice, RawInterface, UsbSpeed,
 };
 use super::error::OpenError;
 use super::holders::{HolderScan, find_holders};
 use super::phase::{PhaseReader, Received};
+use super::quirks::{self, Quirks};
 use super::{DEFAULT_TIMEOUT, DeviceStatus, Transport, TransportError, class_request};
 
 /// Bytes per bulk transfer, both ways.
 const TRANSFER_SIZE: usize = 512 * 1024;
 /// How long discovery waits for each descriptor request.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
-/// For QEMU's emulated devices an event wait resubmits its transfer this
-/// often: QEMU's xHCI retries a NAKed transfer only when the doorbell rings.
-const QEMU_EVENT_POLL: Duration = Duration::from_millis(200);
 
 /// Lists the MTP/PTP devices on USB, with the libusb handle of each.
 pub(crate) fn discover() -> Result<(Discovery, Vec<Device<Context>>), OpenError> {
@@ -162,11 +159,27 @@ fn probe_os_descriptor(handle: &DeviceHandle<Context>) -> Vec<CompatFunction> {
 }
 
 /// Opens `summary`'s device and claims its MTP interface (detaching a kernel
-/// driver where libusb can).
+/// driver where libusb can), treating it as the quirks table says (libusb
+/// reads synchronously: the queued-transfer count does not apply).
 pub(crate) fn open(
     summary: &mut DeviceSummary,
     device: Device<Context>,
-) -> Result<LibusbTransport, OpenError> {
+) -> Result<(LibusbTransport, Quirks), OpenError> {
+    #[cfg(target_os = "linux")]
+    let sysfs = Some(Path::new("/sys/bus/usb/devices").join(summary.location()));
+    #[cfg(not(target_os = "linux"))]
+    let sysfs: Option<std::path::PathBuf> = None;
+    let quirks =
+        quirks::quirks_at(sysfs.as_deref(), summary.vendor_id, summary.product_id).map_err(|message| {
+            OpenError::Usb {
+                device: summary.describe(),
+                context: "reading the device quirks",
+                message,
+            }
+        })?;
+    if quirks.pin_to_interrupt_cpu {
+        quirks::keep_on_interrupt_cpu();
+    }
     let handle = device
         .open()
         .map_err(|e| open_error(summary, e, "opening the device"))?;
@@ -179,17 +192,9 @@ pub(crate) fn open(
         device: summary.describe(),
         interface: summary.interface,
     })?;
-    let event_poll = if summary.vendor_id == QEMU_USB_VENDOR {
-        QEMU_EVENT_POLL
-    } else {
-        Duration::MAX
-    };
-    Ok(LibusbTransport::new(
-        handle,
-        summary.interface,
-        endpoints,
-        event_poll,
-    ))
+    let event_poll = quirks.event_poll.unwrap_or(Duration::MAX);
+    let transport = LibusbTransport::new(handle, summary.interface, endpoints, event_poll);
+    Ok((transport, quirks))
 }
 
 fn open_error(summary: &DeviceSummary, error: rusb::Error, context: &'static str) -> OpenError {
@@ -353,7 +358,7 @@ impl Transport for LibusbTransport {
     fn end_write_phase(&mut self) -> Result<(), TransportError> {
         let phase_len = std::mem::take(&mut self.out_phase_len);
         self.send(self.pending_out.len())?;
-        if phase_len % self.endpoints.bulk_max_packet_size.max(1) == 0 {
+        if phase_len.is_multiple_of(self.endpoints.bulk_max_packet_size.max(1)) {
             self.send_zero_length_packet()?;
         }
         Ok(())

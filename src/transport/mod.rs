@@ -12,13 +12,16 @@
 //! [`OpenError`]s whose messages say what to do (unlock the phone, which program
 //! holds it, which udev rule is missing).
 //!
+//! How the transport treats each device (queued transfers, event polling, CPU
+//! pinning) comes from one table in [`quirks`], computed once at open.
+//!
 //! QEMU's usb-mtp on QEMU's xHCI, where the real path is tested, differs from
 //! phones (found with `examples/raw_probe.rs` and QEMU's traces):
 //! - it sends no zero-length packet after an IN phase that fills a host
 //!   transfer; phases still come apart by their container length;
 //! - the xHCI retries a NAKed transfer only when the doorbell rings, and passes
 //!   the No-Op TRBs of cancelled transfers to the device, which stalls them: the
-//!   nusb backend keeps one bulk-IN transfer queued there (four elsewhere);
+//!   quirks table keeps one bulk-IN transfer queued there (four elsewhere);
 //! - a SendObject whose last host transfer is a multiple of 64 bytes never
 //!   completes: the zero-length packet is stalled, or (without one) the device
 //!   waits for more data and stalls the IN endpoint. The file is written; the
@@ -34,6 +37,7 @@ pub mod holders;
 pub mod libusb_backend;
 pub mod nusb_backend;
 mod phase;
+pub mod quirks;
 #[cfg(target_os = "linux")]
 pub mod sysfs;
 
@@ -42,6 +46,7 @@ use std::time::Duration;
 pub use classify::{Evidence, Protocol};
 pub use discover::{DeviceSelector, DeviceSummary, Discovery, Endpoints, UsbSpeed};
 pub use error::OpenError;
+pub use quirks::Quirks;
 
 /// The timeout a freshly opened transport uses until [`Transport::set_timeout`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -185,6 +190,8 @@ pub enum Backend {
 pub struct OpenedDevice {
     pub transport: Box<dyn Transport>,
     pub summary: DeviceSummary,
+    /// How the transport treats this device (printed with `-v`).
+    pub quirks: Quirks,
 }
 
 /// Lists the MTP/PTP devices connected, through nusb.
@@ -213,10 +220,11 @@ pub fn open_device_with(backend: Backend, selector: &DeviceSelector) -> Result<O
             let (mut discovery, mut handles) = nusb_backend::discover()?;
             let index = discovery.select(selector)?;
             let mut summary = discovery.devices.swap_remove(index);
-            let transport = nusb_backend::open(&mut summary, &handles.swap_remove(index))?;
+            let (transport, quirks) = nusb_backend::open(&mut summary, &handles.swap_remove(index))?;
             Ok(OpenedDevice {
                 transport: Box::new(transport),
                 summary,
+                quirks,
             })
         }
         #[cfg(feature = "libusb")]
@@ -224,10 +232,11 @@ pub fn open_device_with(backend: Backend, selector: &DeviceSelector) -> Result<O
             let (mut discovery, mut handles) = libusb_backend::discover()?;
             let index = discovery.select(selector)?;
             let mut summary = discovery.devices.swap_remove(index);
-            let transport = libusb_backend::open(&mut summary, handles.swap_remove(index))?;
+            let (transport, quirks) = libusb_backend::open(&mut summary, handles.swap_remove(index))?;
             Ok(OpenedDevice {
                 transport: Box::new(transport),
                 summary,
+                quirks,
             })
         }
     }

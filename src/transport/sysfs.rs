@@ -6,10 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use super::discover::{EndpointInfo, EndpointKind, Endpoints, QEMU_USB_VENDOR};
-
-/// PCI vendor and device of QEMU's emulated xHCI (`-device qemu-xhci`).
-pub const QEMU_XHCI: (u16, u16) = (0x1b36, 0x000d);
+use super::discover::{EndpointInfo, EndpointKind, Endpoints};
 
 /// The PCI USB host controller a device hangs off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,14 +34,6 @@ pub fn host_controller(device_dir: &Path) -> Option<HostController> {
             is_xhci: class & 0xff == 0x30,
         })
     })
-}
-
-/// Whether a device (with USB vendor `vendor_id`) is served by QEMU's xHCI
-/// emulation: `qemu-xhci` itself, or any xHCI when the device is one QEMU
-/// emulates (QEMU's `nec-usb-xhci` carries a real chip's PCI ids).
-pub fn behind_qemu_xhci(controller: Option<HostController>, vendor_id: u16) -> bool {
-    controller
-        .is_some_and(|c| (c.vendor, c.device) == QEMU_XHCI || (c.is_xhci && vendor_id == QEMU_USB_VENDOR))
 }
 
 const DESCRIPTOR_CONFIGURATION: u8 = 0x02;
@@ -222,32 +211,7 @@ mod tests {
                 is_xhci: true
             }
         );
-        assert!(behind_qemu_xhci(Some(found), 0x18d1));
         assert_eq!(host_controller(root.path()), None);
-    }
-
-    #[test]
-    fn only_qemus_xhci_counts_as_qemu() {
-        let intel = HostController {
-            vendor: 0x8086,
-            device: 0xa36d,
-            is_xhci: true,
-        };
-        assert!(!behind_qemu_xhci(Some(intel), 0x18d1));
-        assert!(
-            behind_qemu_xhci(Some(intel), QEMU_USB_VENDOR),
-            "an emulated device on nec-usb-xhci"
-        );
-        let ehci = HostController {
-            vendor: 0x8086,
-            device: 0x293a,
-            is_xhci: false,
-        };
-        assert!(
-            !behind_qemu_xhci(Some(ehci), QEMU_USB_VENDOR),
-            "QEMU's EHCI polls by itself"
-        );
-        assert!(!behind_qemu_xhci(None, QEMU_USB_VENDOR));
     }
 
     #[test]

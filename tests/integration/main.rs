@@ -3,6 +3,7 @@
 //!
 //! One test binary (faster to link than one per file); each area is a module.
 
+mod architecture;
 mod auto_cli;
 mod backup;
 mod backup_faults;
@@ -10,6 +11,7 @@ mod backup_util;
 mod cli_backup;
 mod cli_devices;
 mod cli_ls;
+mod devices;
 mod run;
 mod session_sim;
 mod sort;
@@ -17,3 +19,4 @@ mod sort;
 mod testdata;
 mod util;
 mod watch;
+mod zones;

@@ -2,11 +2,12 @@
 //! codec both ways, transaction counts, fallbacks, big files, faults.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use mtpull::ptp::{EventCode, ObjectFormat, ObjectInfo, OperationCode};
-use mtpull::session::{Entry, ListingStrategy, Session, SessionError};
+use mtpull::ptp::{EventCode, ObjectFormat, ObjectInfo, OperationCode, StorageId};
+use mtpull::session::{Entry, ListingStrategy, ResolveError, Session, SessionError, StorageSelector};
 use mtpull::sim::{Content, Fault, Profile, SimDevice, StorageSpec, generated_bytes};
 use mtpull::transport::{Transport, TransportError};
 
@@ -47,7 +48,7 @@ fn when() -> chrono::NaiveDateTime {
 fn android_lists_20000_objects_in_at_most_folders_plus_10_transactions() {
     let (phone, storage) = big_tree(Profile::Android);
     let mut session = open(&phone);
-    let entries = session.walk(storage, None).unwrap();
+    let entries = session.walk(StorageId(storage), None).unwrap();
     let folders = entries.iter().filter(|e| e.is_folder()).count();
     assert_eq!(entries.len(), 1 + FOLDERS + FOLDERS * FILES_PER_FOLDER);
     assert_eq!(folders, FOLDERS + 1);
@@ -66,9 +67,9 @@ fn android_lists_20000_objects_in_at_most_folders_plus_10_transactions() {
 fn android_lists_a_subtree_with_one_request_per_folder() {
     let (phone, storage) = big_tree(Profile::Android);
     let mut session = open(&phone);
-    let dcim = session.find(storage, &["DCIM"]).unwrap().unwrap();
+    let dcim = session.find(StorageId(storage), &["DCIM"]).unwrap().unwrap();
     let before = session.stats().total();
-    let entries = session.walk(storage, Some(&dcim)).unwrap();
+    let entries = session.walk(StorageId(storage), Some(&dcim)).unwrap();
     assert_eq!(entries.len(), FOLDERS + FOLDERS * FILES_PER_FOLDER);
     let used = session.stats().total() - before;
     eprintln!(
@@ -86,10 +87,10 @@ fn android_lists_a_subtree_with_one_request_per_folder() {
 #[test]
 fn the_camera_lists_the_same_tree_through_the_fallback() {
     let (android, storage) = big_tree(Profile::Android);
-    let expected = paths(&open(&android).walk(storage, None).unwrap());
+    let expected = paths(&open(&android).walk(StorageId(storage), None).unwrap());
     let (camera, storage) = big_tree(Profile::PtpCamera);
     let mut session = open(&camera);
-    let entries = session.walk(storage, None).unwrap();
+    let entries = session.walk(StorageId(storage), None).unwrap();
     assert_eq!(paths(&entries), expected);
     assert_eq!(session.listing_strategy(), Some(ListingStrategy::HandlesAndInfo));
     eprintln!("ptp-camera: {}", session.stats());
@@ -108,10 +109,10 @@ fn the_camera_lists_the_same_tree_through_the_fallback() {
 #[test]
 fn samsung_lists_the_same_tree_as_android() {
     let (android, storage) = big_tree(Profile::Android);
-    let expected = paths(&open(&android).walk(storage, None).unwrap());
+    let expected = paths(&open(&android).walk(StorageId(storage), None).unwrap());
     let (samsung, storage) = big_tree(Profile::Samsung);
     let mut session = open(&samsung);
-    assert_eq!(paths(&session.walk(storage, None).unwrap()), expected);
+    assert_eq!(paths(&session.walk(StorageId(storage), None).unwrap()), expected);
     assert!(
         session.stats().total() <= (FOLDERS + 1) as u64 + 10,
         "{}",
@@ -127,7 +128,7 @@ fn sizes_of_4_gib_and_more_come_from_the_64_bit_property() {
             .add_file(storage, "Movies/long.mp4", Content::generated(5 << 30, 7), when())
             .unwrap();
         let mut session = open(&phone);
-        let entries = session.walk(storage, None).unwrap();
+        let entries = session.walk(StorageId(storage), None).unwrap();
         let video = entries.iter().find(|e| e.name() == "long.mp4").unwrap();
         assert_eq!(video.size, 5 << 30, "{profile}");
     }
@@ -141,7 +142,10 @@ fn get_object_streams_the_exact_bytes() {
         .add_file(storage, "DCIM/a.jpg", content.clone(), when())
         .unwrap();
     let mut session = open(&phone);
-    let file = session.find(storage, &["DCIM", "a.jpg"]).unwrap().unwrap();
+    let file = session
+        .find(StorageId(storage), &["DCIM", "a.jpg"])
+        .unwrap()
+        .unwrap();
     let mut received = Vec::new();
     assert_eq!(
         session.get_object(file.handle, &mut received).unwrap(),
@@ -157,7 +161,7 @@ fn partial_reads_beyond_4_gib_use_the_64_bit_operation() {
         .add_file(storage, "big.bin", Content::generated(5 << 30, 3), when())
         .unwrap();
     let mut session = open(&phone);
-    let file = session.find(storage, &["big.bin"]).unwrap().unwrap();
+    let file = session.find(StorageId(storage), &["big.bin"]).unwrap().unwrap();
     let offset = (4u64 << 30) + 12_345;
     let mut received = Vec::new();
     assert_eq!(
@@ -182,7 +186,7 @@ fn an_upload_appears_on_the_phone_and_a_delete_removes_it() {
     let (phone, storage) = phone(Profile::Android);
     phone.add_folder(storage, "Download", when()).unwrap();
     let mut session = open(&phone);
-    let folder = session.find(storage, &["Download"]).unwrap().unwrap();
+    let folder = session.find(StorageId(storage), &["Download"]).unwrap().unwrap();
     let info = ObjectInfo {
         storage_id: storage,
         format: ObjectFormat::EXIF_JPEG,
@@ -192,7 +196,7 @@ fn an_upload_appears_on_the_phone_and_a_delete_removes_it() {
     let bytes: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
     let handle = session
         .send_object(
-            storage,
+            StorageId(storage),
             folder.handle,
             &info,
             &mut bytes.as_slice(),
@@ -206,12 +210,84 @@ fn an_upload_appears_on_the_phone_and_a_delete_removes_it() {
 }
 
 #[test]
+fn storages_are_named_by_description_then_label_and_paths_resolve_through_them() {
+    let (phone, internal) = phone(Profile::Android);
+    let card = phone.add_storage(StorageSpec {
+        volume_label: "CARD".into(),
+        ..StorageSpec::new("")
+    });
+    phone
+        .add_file(card, "DCIM/a.jpg", Content::generated(10, 1), when())
+        .unwrap();
+    let mut session = open(&phone);
+    let storages = session
+        .storages(Duration::ZERO, &AtomicBool::new(false), || panic!("not locked"))
+        .unwrap();
+    let named: Vec<(StorageId, &str)> = storages.iter().map(|s| (s.id, s.name.as_str())).collect();
+    assert_eq!(
+        named,
+        [
+            (StorageId(internal), "Internal shared storage"),
+            (StorageId(card), "CARD")
+        ]
+    );
+    // The label names the storage in a path, in any case, as --storage does.
+    let place = session.resolve(&storages, "card/DCIM/a.jpg").unwrap();
+    assert_eq!(place.storage.id, StorageId(card));
+    assert_eq!(place.object.unwrap().path, ["DCIM", "a.jpg"]);
+    let by_id = session
+        .resolve(&storages, &format!("{}/DCIM", StorageId(card)))
+        .unwrap();
+    assert_eq!(by_id.object.unwrap().name(), "DCIM");
+    let chosen = StorageSelector::new("CARD").pick(&storages).unwrap();
+    assert_eq!(session.resolve_in(chosen, "/").unwrap().object, None);
+    let missing = session.resolve(&storages, "CARD/DCIM/b.jpg").unwrap_err();
+    assert_eq!(missing.to_string(), "CARD/DCIM/b.jpg: no such file or folder");
+    let no_storage = session.resolve(&storages, "SD card/DCIM").unwrap_err();
+    assert!(
+        matches!(no_storage, ResolveError::NoSuchStorage { .. }),
+        "{no_storage}"
+    );
+}
+
+#[test]
+fn waiting_for_a_locked_phone_ends_when_it_is_unlocked_or_cancelled() {
+    let (phone, storage) = phone(Profile::Locked);
+    let mut session = open(&phone);
+    let cancel = AtomicBool::new(true);
+    let started = Instant::now();
+    let mut told = 0;
+    let storages = session
+        .storages(Duration::from_secs(30), &cancel, || told += 1)
+        .unwrap();
+    assert!(storages.is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(told, 1);
+
+    let unlocker = phone.clone();
+    let thread = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        unlocker.unlock();
+    });
+    cancel.store(false, Ordering::Relaxed);
+    let storages = session.storages(Duration::from_secs(30), &cancel, || {}).unwrap();
+    thread.join().unwrap();
+    assert_eq!(storages.len(), 1);
+    assert_eq!(storages[0].id, StorageId(storage));
+    assert_eq!(storages[0].info.description, "Internal shared storage");
+}
+
+#[test]
 fn a_locked_phone_says_so_and_is_waited_for() {
     let (phone, storage) = phone(Profile::Locked);
     let mut session = open(&phone);
     assert!(session.storage_ids().unwrap().is_empty());
     let err = session
-        .object_handles(storage, None, mtpull::session::ROOT)
+        .object_handles(StorageId(storage), None, mtpull::session::ROOT)
         .unwrap_err();
     assert!(err.is_locked(), "{err}");
     assert!(err.to_string().contains("unlock it"), "{err}");
@@ -222,10 +298,10 @@ fn a_locked_phone_says_so_and_is_waited_for() {
     });
     assert_eq!(
         session.wait_for_storages(Duration::from_secs(10)).unwrap(),
-        [storage]
+        [StorageId(storage)]
     );
     thread.join().unwrap();
-    assert!(session.walk(storage, None).is_ok());
+    assert!(session.walk(StorageId(storage), None).is_ok());
 }
 
 #[test]
@@ -248,14 +324,14 @@ fn a_stall_mid_transfer_is_recovered_with_a_new_session() {
         .add_file(storage, "a.bin", Content::generated(2 << 20, 1), when())
         .unwrap();
     let mut session = open(&phone);
-    let file = session.find(storage, &["a.bin"]).unwrap().unwrap();
+    let file = session.find(StorageId(storage), &["a.bin"]).unwrap().unwrap();
     phone.arm(Fault::stall_after(100_000).during(OperationCode::GET_OBJECT));
     let err = session.get_object(file.handle, &mut Vec::new()).unwrap_err();
     assert!(matches!(err, SessionError::Transport { .. }), "{err}");
     assert!(err.needs_recovery());
     session.recover().unwrap();
     // Handles may change in a new session: look the file up again.
-    let file = session.find(storage, &["a.bin"]).unwrap().unwrap();
+    let file = session.find(StorageId(storage), &["a.bin"]).unwrap().unwrap();
     let mut received = Vec::new();
     assert_eq!(session.get_object(file.handle, &mut received).unwrap(), 2 << 20);
 }
@@ -267,7 +343,7 @@ fn a_device_error_names_the_operation_and_keeps_the_session() {
         .add_file(storage, "a.bin", Content::generated(10, 1), when())
         .unwrap();
     let mut session = open(&phone);
-    let file = session.find(storage, &["a.bin"]).unwrap().unwrap();
+    let file = session.find(StorageId(storage), &["a.bin"]).unwrap().unwrap();
     phone.arm(Fault::respond(
         OperationCode::GET_OBJECT,
         mtpull::ptp::ResponseCode::DEVICE_BUSY,
@@ -384,7 +460,7 @@ fn a_lying_device_gets_a_clear_error_not_a_panic() {
         phase.truncate(20);
         phase[..4].copy_from_slice(&20u32.to_le_bytes());
     });
-    let err = session.storage_info(0x10001).unwrap_err();
+    let err = session.storage_info(StorageId(0x10001)).unwrap_err();
     assert!(matches!(err, SessionError::Dataset { .. }), "{err}");
     assert!(
         err.to_string()
@@ -394,7 +470,7 @@ fn a_lying_device_gets_a_clear_error_not_a_panic() {
 
     // A data phase that stops before the length its header announced.
     let mut session = lying_session(FIRST_OP_DATA, |phase| phase.truncate(20));
-    let err = session.storage_info(0x10001).unwrap_err();
+    let err = session.storage_info(StorageId(0x10001)).unwrap_err();
     assert!(
         err.to_string().contains("carried 8 bytes, its header announced"),
         "{err}"
@@ -426,5 +502,5 @@ fn after_a_protocol_error_recover_gives_a_working_session() {
     let mut session = Session::open(Box::new(Lying::new(&phone, FIRST_OP_RESPONSE, |p| p[8] ^= 1))).unwrap();
     assert!(session.storage_ids().unwrap_err().needs_recovery());
     session.recover().unwrap();
-    assert_eq!(session.storage_ids().unwrap(), [storage]);
+    assert_eq!(session.storage_ids().unwrap(), [StorageId(storage)]);
 }

@@ -184,7 +184,7 @@ fn a_dry_run_writes_nothing_and_prints_each_file_with_its_date_source() {
     let text = stdout(&output);
     let clip_line = text.lines().find(|l| l.contains("clip.mp4")).unwrap();
     assert!(
-        clip_line.ends_with("2024/05/27/clip.mp4  [video mvhd (UTC)]"),
+        clip_line.ends_with("2024/05/27/clip.mp4  [video mvhd (UTC), +09:00 by this computer's zone]"),
         "{clip_line}"
     );
     assert!(

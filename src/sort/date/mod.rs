@@ -5,7 +5,8 @@
 //!    WebP, TIFF/DNG). Local wall-clock times: filed as written; the EXIF offset is
 //!    recorded, not applied.
 //! 2. Video boxes (MP4/MOV/3GP): QuickTime `com.apple.quicktime.creationdate` (wall clock),
-//!    else `mvhd`, then `tkhd`, then `mdhd` creation times (UTC, converted to the zone).
+//!    else `mvhd`, then `tkhd`, then `mdhd` creation times (UTC, converted to the zone
+//!    where it was shot as far as the file tells: see [`zone`]).
 //! 3. The file name (Pixel, Android camera, Samsung, WhatsApp patterns).
 //! 4. A fallback the caller supplies: the device's modification date, or the file's mtime.
 //!
@@ -20,15 +21,17 @@
 mod name;
 mod photo;
 mod video;
+pub mod zone;
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use chrono::{DateTime, FixedOffset, Local, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, Local, NaiveDateTime, TimeDelta, TimeZone, Utc};
 
 use super::SortError;
+pub use zone::{GeoPoint, ZoneHints, ZoneSource};
 
 /// How many leading bytes of a file the date reader needs for JPEG, HEIC, PNG, WebP and
 /// MP4 headers; the pull reads this much of a file on the device for a dry run.
@@ -123,6 +126,66 @@ pub struct Dated {
     /// The UTC offset of `time` when known: as recorded in the file (EXIF OffsetTime*,
     /// QuickTime creationdate), or the zone's offset when a UTC time was converted.
     pub offset: Option<FixedOffset>,
+    /// Which evidence chose the zone (for a wall clock: none was needed).
+    pub zone: ZoneSource,
+    /// The UTC instant `time` was converted from, if it was.
+    pub instant: Option<DateTime<Utc>>,
+}
+
+impl Dated {
+    /// Whether a better zone than the computer's may still be found for it.
+    pub fn zone_unknown(&self) -> bool {
+        self.zone == ZoneSource::Computer && self.instant.is_some()
+    }
+
+    /// The same instant, shown with `offset` found by `zone`.
+    pub fn rezoned(self, offset: FixedOffset, zone: ZoneSource) -> Dated {
+        match self.instant {
+            Some(instant) => Dated {
+                time: zone::local_in(&offset, instant).0,
+                offset: Some(offset),
+                zone,
+                ..self
+            },
+            None => self,
+        }
+    }
+
+    /// Where the date came from and, for a UTC time, the offset it is shown with and
+    /// the evidence for it: `video mvhd (UTC), +10:00 by GPS: Australia/Sydney`.
+    pub fn why(&self) -> String {
+        match (self.zone, self.offset) {
+            (ZoneSource::WallClock, _) | (_, None) => self.source.to_string(),
+            (zone, Some(offset)) => format!("{}, {offset} by {zone}", self.source),
+        }
+    }
+
+    /// The offset a photo lends to videos near it: its own, recorded beside its wall clock.
+    pub fn photo_offset(&self) -> Option<FixedOffset> {
+        match self.source {
+            DateSource::ExifDateTimeOriginal
+            | DateSource::ExifDateTimeDigitized
+            | DateSource::ExifDateTime => self.offset,
+            _ => None,
+        }
+    }
+}
+
+/// What a file's content says about when and where it was shot.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Evidence {
+    /// Capture times, best first.
+    candidates: Vec<Candidate>,
+    /// A UTC offset recorded anywhere in the file.
+    offset: Option<FixedOffset>,
+    /// Where it was shot.
+    position: Option<GeoPoint>,
+}
+
+impl Evidence {
+    fn is_empty(&self) -> bool {
+        self.candidates.is_empty() && self.offset.is_none() && self.position.is_none()
+    }
 }
 
 /// A value some source offers, before the resolver checks it.
@@ -159,7 +222,7 @@ impl<Tz: TimeZone> DateResolver<Tz> {
     /// fine), its name and a fallback. Metadata beyond `head` is treated as missing.
     pub fn resolve(&self, head: &[u8], file_name: &str, fallback: Option<Moment>) -> Option<Dated> {
         let head = &head[..head.len().min(HEAD_LEN)];
-        let content = content_candidates(&mut Cursor::new(head));
+        let content = content_evidence(&mut Cursor::new(head));
         self.first_accepted(content, file_name, fallback)
     }
 
@@ -167,49 +230,71 @@ impl<Tz: TimeZone> DateResolver<Tz> {
     /// opened; unreadable or broken metadata falls through to the next source.
     pub fn resolve_path(&self, path: &Path, fallback: Option<Moment>) -> Result<Option<Dated>, SortError> {
         let file = File::open(path).map_err(SortError::io("open", path))?;
-        let content = file_candidates(&file).map_err(SortError::io("read", path))?;
+        let content = file_evidence(&file).map_err(SortError::io("read", path))?;
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         Ok(self.first_accepted(content, &name, fallback))
     }
 
-    fn first_accepted(
-        &self,
-        content: Vec<Candidate>,
-        file_name: &str,
-        fallback: Option<Moment>,
-    ) -> Option<Dated> {
+    fn first_accepted(&self, content: Evidence, file_name: &str, fallback: Option<Moment>) -> Option<Dated> {
         let fallback = fallback.map(|moment| Candidate {
             moment,
             source: DateSource::Modified,
             offset: None,
         });
-        content
+        let Evidence {
+            candidates,
+            offset,
+            position,
+        } = content;
+        candidates
             .into_iter()
             .chain(name::candidate(file_name))
             .chain(fallback)
-            .find_map(|candidate| self.accept(candidate))
+            .find_map(|candidate| self.accept(candidate, offset, position))
     }
 
-    /// Turns a candidate into local wall-clock time, or rejects it.
-    fn accept(&self, candidate: Candidate) -> Option<Dated> {
+    /// Turns a candidate into local wall-clock time, or rejects it. A UTC instant is
+    /// shown in the zone the best evidence gives: an offset recorded in the file, the
+    /// zone at its GPS position, else the resolver's zone.
+    fn accept(
+        &self,
+        candidate: Candidate,
+        offset: Option<FixedOffset>,
+        position: Option<GeoPoint>,
+    ) -> Option<Dated> {
         if candidate.moment.is_unix_epoch() {
             return None;
         }
-        let (time, offset) = match candidate.moment {
-            Moment::Instant(t) => self.to_local(t),
-            Moment::WallClock(t) => (t, candidate.offset),
+        let (time, offset, zone, instant) = match candidate.moment {
+            Moment::Instant(t) => {
+                let (time, offset, zone) = if let Some(offset) = candidate.offset.or(offset) {
+                    (zone::local_in(&offset, t).0, offset, ZoneSource::FileOffset)
+                } else if let Some(tz) = position.and_then(GeoPoint::zone) {
+                    let (time, offset) = zone::local_in(&tz, t);
+                    (time, offset, ZoneSource::Gps(tz))
+                } else {
+                    let (time, offset) = zone::local_in(&self.zone, t);
+                    (time, offset, ZoneSource::Computer)
+                };
+                (time, Some(offset), zone, Some(t))
+            }
+            Moment::WallClock(t) => {
+                let zone = match candidate.offset {
+                    Some(_) => ZoneSource::FileOffset,
+                    None => ZoneSource::WallClock,
+                };
+                (t, candidate.offset, zone, None)
+            }
         };
-        let latest = self.to_local(self.now).0 + TimeDelta::days(1);
+        // "In the future" is judged in the computer's zone, plus a day for any zone.
+        let latest = zone::local_in(&self.zone, self.now).0 + TimeDelta::days(1);
         (time <= latest).then_some(Dated {
             time,
             source: candidate.source,
             offset,
+            zone,
+            instant,
         })
-    }
-
-    fn to_local(&self, t: DateTime<Utc>) -> (NaiveDateTime, Option<FixedOffset>) {
-        let local = self.zone.from_utc_datetime(&t.naive_utc());
-        (local.naive_local(), Some(local.offset().fix()))
     }
 }
 
@@ -245,38 +330,38 @@ impl Container {
     }
 }
 
-/// Every date the file's content offers, best first. Read errors end the search.
-fn content_candidates<R: BufRead + Seek>(reader: &mut R) -> Vec<Candidate> {
+/// Every date, offset and position the file's content offers. Read errors end the search.
+fn content_evidence<R: BufRead + Seek>(reader: &mut R) -> Evidence {
     let container = match reader.fill_buf() {
         Ok(head) => Container::sniff(head),
-        Err(_) => return Vec::new(),
+        Err(_) => return Evidence::default(),
     };
     match container {
-        Container::Tiff | Container::Image => photo::candidates(reader),
+        Container::Tiff | Container::Image => photo::evidence(reader),
         Container::IsoMedia => {
-            let found = photo::candidates(reader);
+            let found = photo::evidence(reader);
             if !found.is_empty() || reader.seek(SeekFrom::Start(0)).is_err() {
                 return found;
             }
-            video::candidates(reader)
+            video::evidence(reader)
         }
-        Container::Unknown => Vec::new(),
+        Container::Unknown => Evidence::default(),
     }
 }
 
-/// [`content_candidates`] over a file within the read budget, retrying a TIFF whose
+/// [`content_evidence`] over a file within the read budget, retrying a TIFF whose
 /// metadata lies past the head with the larger TIFF budget.
-fn file_candidates(file: &File) -> io::Result<Vec<Candidate>> {
+fn file_evidence(file: &File) -> io::Result<Evidence> {
     let mut reader = BufReader::with_capacity(READ_CHUNK, Budget::new(file, HEAD_LEN as u64));
     let container = Container::sniff(reader.fill_buf()?);
-    let found = content_candidates(&mut reader);
+    let found = content_evidence(&mut reader);
     if !found.is_empty() || container != Container::Tiff || file.metadata()?.len() <= HEAD_LEN as u64 {
         return Ok(found);
     }
     let mut file = file;
     file.seek(SeekFrom::Start(0))?;
     let mut reader = BufReader::with_capacity(READ_CHUNK, Budget::new(file, TIFF_LIMIT));
-    Ok(content_candidates(&mut reader))
+    Ok(content_evidence(&mut reader))
 }
 
 /// Caps the bytes read through it, whatever seeks happen between reads: past the cap it

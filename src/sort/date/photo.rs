@@ -1,11 +1,11 @@
-//! EXIF capture times of photos, read with kamadak-exif.
+//! EXIF capture times, offsets and GPS positions of photos, read with kamadak-exif.
 
 use std::io::{BufRead, Seek};
 
 use chrono::{FixedOffset, NaiveDate, NaiveDateTime};
 use exif::{Exif, In, Reader, Tag, Value};
 
-use super::{Candidate, DateSource, Moment};
+use super::{Candidate, DateSource, Evidence, GeoPoint, Moment};
 
 /// The EXIF date fields in order of trust, each with its sub-second and offset fields.
 const FIELDS: [(Tag, Tag, Tag, DateSource); 3] = [
@@ -29,13 +29,13 @@ const FIELDS: [(Tag, Tag, Tag, DateSource); 3] = [
     ),
 ];
 
-/// The EXIF dates of a JPEG, HEIF, PNG, WebP or TIFF, best first; none if the metadata
-/// is missing or unreadable.
-pub(super) fn candidates<R: BufRead + Seek>(reader: &mut R) -> Vec<Candidate> {
+/// The EXIF dates of a JPEG, HEIF, PNG, WebP or TIFF, best first, the first offset
+/// recorded and the GPS position; nothing if the metadata is missing or unreadable.
+pub(super) fn evidence<R: BufRead + Seek>(reader: &mut R) -> Evidence {
     let Some(exif) = read(reader) else {
-        return Vec::new();
+        return Evidence::default();
     };
-    FIELDS
+    let candidates = FIELDS
         .iter()
         .filter_map(|&(time, subsec, offset, source)| {
             let (moment, offset) = field_time(&exif, time, subsec, offset)?;
@@ -45,7 +45,53 @@ pub(super) fn candidates<R: BufRead + Seek>(reader: &mut R) -> Vec<Candidate> {
                 offset,
             })
         })
-        .collect()
+        .collect();
+    let offset = FIELDS
+        .iter()
+        .find_map(|&(_, _, offset, _)| ascii(&exif, offset).and_then(parse_offset));
+    Evidence {
+        candidates,
+        offset,
+        position: position(&exif),
+    }
+}
+
+/// `+10:00`, `-07:00` as EXIF 2.31 writes offsets.
+fn parse_offset(text: &[u8]) -> Option<FixedOffset> {
+    let text = std::str::from_utf8(text).ok()?.trim_end_matches(['\0', ' ']);
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let (hours, minutes) = rest.split_once(':')?;
+    let (hours, minutes): (i32, i32) = (hours.parse().ok()?, minutes.parse().ok()?);
+    if hours > 14 || minutes > 59 {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
+}
+
+/// GPSLatitude/GPSLongitude (degrees, minutes, seconds) with their N/S, E/W references.
+fn position(exif: &Exif) -> Option<GeoPoint> {
+    let coordinate = |value: Tag, reference: Tag, negative: u8| -> Option<f64> {
+        let Value::Rational(parts) = &exif.get_field(value, In::PRIMARY)?.value else {
+            return None;
+        };
+        let [degrees, minutes, seconds] = parts.get(..3)? else {
+            return None;
+        };
+        let magnitude = degrees.to_f64() + minutes.to_f64() / 60.0 + seconds.to_f64() / 3600.0;
+        let sign = if ascii(exif, reference)?.first() == Some(&negative) {
+            -1.0
+        } else {
+            1.0
+        };
+        magnitude.is_finite().then_some(sign * magnitude)
+    };
+    let latitude = coordinate(Tag::GPSLatitude, Tag::GPSLatitudeRef, b'S')?;
+    let longitude = coordinate(Tag::GPSLongitude, Tag::GPSLongitudeRef, b'W')?;
+    GeoPoint::new(latitude, longitude)
 }
 
 /// Parses what it can: a truncated head often still holds the date fields, so damage

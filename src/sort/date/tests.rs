@@ -288,6 +288,111 @@ fn moov_after_a_large_mdat_is_found_from_a_file_but_not_in_the_head() {
     assert_dated(found, "2024-05-26 10:00:00", DateSource::Mvhd);
 }
 
+// --- The zone where a UTC time was shot ---
+
+/// 2024-05-26 11:30 UTC: 21:30 in Sydney (+10), 04:30 in Los Angeles (-7), 13:30 in Paris.
+const SHOT: &str = "2024-05-26 11:30:00";
+
+fn paris() -> DateResolver<chrono_tz::Tz> {
+    DateResolver::new(chrono_tz::Europe::Paris, now())
+}
+
+fn shot_video(extra: &[Vec<u8>]) -> Vec<u8> {
+    video_at_utc(utc(SHOT).timestamp() as u64, extra)
+}
+
+#[test]
+fn a_utc_video_with_no_evidence_is_shown_in_the_computers_zone() {
+    let found = paris().resolve(&shot_video(&[]), "clip.mp4", None).unwrap();
+    assert_eq!(found.time, at("2024-05-26 13:30:00"));
+    assert_eq!(found.zone, ZoneSource::Computer);
+    assert_eq!(found.instant, Some(utc(SHOT)));
+    assert!(found.zone_unknown());
+}
+
+#[test]
+fn android_xyz_position_puts_a_utc_video_in_the_zone_where_it_was_shot() {
+    let sydney = shot_video(&[android_position("-33.8688+151.2093/")]);
+    let found = paris().resolve(&sydney, "VID_1.mp4", None).unwrap();
+    assert_eq!(found.time, at("2024-05-26 21:30:00"));
+    assert_eq!(found.source, DateSource::Mvhd);
+    assert_eq!(found.zone, ZoneSource::Gps(chrono_tz::Australia::Sydney));
+    assert_eq!(found.offset, Some(zone(10)));
+}
+
+#[test]
+fn iphone_keys_location_puts_a_utc_video_in_the_zone_where_it_was_shot() {
+    let keys = quicktime_keys(&[
+        ("com.apple.quicktime.make", "Apple"),
+        (
+            "com.apple.quicktime.location.ISO6709",
+            "+34.0522-118.2437+089.000/",
+        ),
+    ]);
+    let la = shot_video(&[keys]);
+    let found = paris().resolve(&la, "IMG_0001.MOV", None).unwrap();
+    assert_eq!(found.time, at("2024-05-26 04:30:00"));
+    assert_eq!(found.zone, ZoneSource::Gps(chrono_tz::America::Los_Angeles));
+    assert_eq!(found.offset, Some(zone(-7)));
+}
+
+#[test]
+fn an_offset_in_the_file_beats_its_position() {
+    // The creation date cannot be used (it is in the future) but its offset can.
+    let keys = quicktime_keys(&[
+        ("com.apple.quicktime.creationdate", "2031-01-01T00:00:00+1000"),
+        ("com.apple.quicktime.location.ISO6709", "+34.0522-118.2437/"),
+    ]);
+    let found = paris()
+        .resolve(&shot_video(&[keys]), "IMG_0001.MOV", None)
+        .unwrap();
+    assert_eq!(found.time, at("2024-05-26 21:30:00"));
+    assert_eq!(
+        (found.source, found.zone),
+        (DateSource::Mvhd, ZoneSource::FileOffset)
+    );
+}
+
+#[test]
+fn a_photo_without_a_wall_clock_uses_its_exif_offset_for_a_utc_time() {
+    let block = tiff(&[], &[(OFFSET_TIME_ORIGINAL, "-07:00")]);
+    let fallback = Some(Moment::Instant(utc(SHOT)));
+    let found = paris().resolve(&jpeg(&block), "x.jpg", fallback).unwrap();
+    assert_eq!(found.time, at("2024-05-26 04:30:00"));
+    assert_eq!(
+        (found.source, found.zone),
+        (DateSource::Modified, ZoneSource::FileOffset)
+    );
+}
+
+#[test]
+fn wall_clocks_are_not_rezoned() {
+    let block = tiff(
+        &[],
+        &[
+            (DATE_TIME_ORIGINAL, "2024:05:26 21:30:00"),
+            (OFFSET_TIME_ORIGINAL, "+10:00"),
+        ],
+    );
+    let found = paris().resolve(&jpeg(&block), "x.jpg", None).unwrap();
+    assert_eq!(
+        (found.time, found.zone),
+        (at("2024-05-26 21:30:00"), ZoneSource::FileOffset)
+    );
+    assert!(!found.zone_unknown());
+    assert_eq!(found.photo_offset(), Some(zone(10)));
+    assert_eq!(found.rezoned(zone(-7), ZoneSource::NearbyPhoto), found);
+}
+
+#[test]
+fn a_nearby_photos_offset_rezones_a_video_with_no_other_evidence() {
+    let found = paris().resolve(&shot_video(&[]), "clip.mp4", None).unwrap();
+    let rezoned = found.rezoned(zone(10), ZoneSource::NearbyPhoto);
+    assert_eq!(rezoned.time, at("2024-05-26 21:30:00"));
+    assert_eq!(rezoned.offset, Some(zone(10)));
+    assert_eq!(rezoned.zone, ZoneSource::NearbyPhoto);
+}
+
 #[test]
 fn a_64_bit_box_size_is_followed() {
     let mut video = bx(b"ftyp", b"isom\0\0\0\0isom");

@@ -2,14 +2,15 @@
 //!
 //! The walk reads each box's 8- or 16-byte header and seeks over the bodies it does not
 //! need (above all `mdat`), so a `moov` at the end of a large file costs a few small
-//! reads. It visits `moov/mvhd`, `moov/trak/tkhd`, `moov/trak/mdia/mdhd` and the
-//! QuickTime metadata in `moov/meta` and `moov/udta/meta`.
+//! reads. It visits `moov/mvhd`, `moov/trak/tkhd`, `moov/trak/mdia/mdhd`, the
+//! QuickTime metadata in `moov/meta` and `moov/udta/meta` (creation date, location),
+//! and the position Android writes in `moov/udta/©xyz`.
 
 use std::io::{Read, Seek};
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 
-use super::{Candidate, DateSource, Moment};
+use super::{Candidate, DateSource, Evidence, GeoPoint, Moment};
 
 /// Seconds from 1904-01-01 (the QuickTime epoch) to 1970-01-01, both UTC.
 const QUICKTIME_EPOCH_TO_UNIX: i64 = 2_082_844_800;
@@ -21,18 +22,22 @@ const MAX_BOXES: u32 = 4096;
 const MAX_KEYS_LEN: u64 = 64 * 1024;
 const MAX_VALUE_LEN: u64 = 256;
 const CREATIONDATE_KEY: &[u8] = b"com.apple.quicktime.creationdate";
+const LOCATION_KEY: &[u8] = b"com.apple.quicktime.location.ISO6709";
+/// Android's `udta` position box (`©xyz`).
+const XYZ: [u8; 4] = *b"\xa9xyz";
 
-/// The creation times a video's boxes state, best first.
-pub(super) fn candidates<R: Read + Seek>(reader: &mut R) -> Vec<Candidate> {
+/// The creation times a video's boxes state, best first, with the offset and
+/// position its metadata records.
+pub(super) fn evidence<R: Read + Seek>(reader: &mut R) -> Evidence {
     let mut walk = Walk {
         reader,
         pos: 0,
         boxes_left: MAX_BOXES,
-        creationdate_key: None,
+        keys: MetaKeys::default(),
         found: Found::default(),
     };
     walk.children(Span { start: 0, end: None }, Walk::top_level);
-    walk.found.into_candidates()
+    walk.found.into_evidence()
 }
 
 #[derive(Default)]
@@ -41,23 +46,36 @@ struct Found {
     mvhd: Option<Candidate>,
     tkhd: Vec<Candidate>,
     mdhd: Vec<Candidate>,
+    position: Option<GeoPoint>,
 }
 
 impl Found {
-    fn into_candidates(self) -> Vec<Candidate> {
+    fn into_evidence(self) -> Evidence {
         let Found {
             creationdate,
             mvhd,
             tkhd,
             mdhd,
+            position,
         } = self;
-        creationdate
-            .into_iter()
-            .chain(mvhd)
-            .chain(tkhd)
-            .chain(mdhd)
-            .collect()
+        Evidence {
+            offset: creationdate.and_then(|c| c.offset),
+            candidates: creationdate
+                .into_iter()
+                .chain(mvhd)
+                .chain(tkhd)
+                .chain(mdhd)
+                .collect(),
+            position,
+        }
     }
+}
+
+/// The `ilst` item numbers of the keys wanted, in the `meta` box being walked.
+#[derive(Debug, Default, Clone, Copy)]
+struct MetaKeys {
+    creationdate: Option<u32>,
+    location: Option<u32>,
 }
 
 /// A byte range of the file; `end` is `None` when it runs to the end of the file.
@@ -77,8 +95,7 @@ struct Walk<'r, R> {
     /// Where the reader is, so moves can be relative and keep a BufReader's buffer.
     pos: u64,
     boxes_left: u32,
-    /// The `ilst` item number of the creation date in the `meta` box being walked.
-    creationdate_key: Option<u32>,
+    keys: MetaKeys,
     found: Found,
 }
 
@@ -136,8 +153,15 @@ impl<R: Read + Seek> Walk<'_, R> {
     }
 
     fn user_data(&mut self, header: &BoxHeader) {
-        if &header.kind == b"meta" {
-            self.meta(header);
+        match header.kind {
+            kind if &kind == b"meta" => self.meta(header),
+            XYZ if self.found.position.is_none() => {
+                // A QuickTime text atom: length (2), language (2), then the text.
+                self.found.position = self
+                    .body(header, MAX_VALUE_LEN)
+                    .and_then(|body| iso6709(body.get(4..)?));
+            }
+            _ => {}
         }
     }
 
@@ -152,29 +176,46 @@ impl<R: Read + Seek> Walk<'_, R> {
             start: header.body.start + skip,
             end: header.body.end,
         };
-        self.creationdate_key = None;
+        self.keys = MetaKeys::default();
         self.children(children, Self::metadata);
     }
 
     fn metadata(&mut self, header: &BoxHeader) {
         match &header.kind {
             b"keys" => {
-                self.creationdate_key = self
-                    .body(header, MAX_KEYS_LEN)
-                    .and_then(|keys| creationdate_key(&keys));
+                let keys = self.body(header, MAX_KEYS_LEN).unwrap_or_default();
+                self.keys = MetaKeys {
+                    creationdate: key_index(&keys, CREATIONDATE_KEY),
+                    location: key_index(&keys, LOCATION_KEY),
+                };
             }
-            b"ilst" if self.creationdate_key.is_some() => self.children(header.body, Self::item),
+            b"ilst" if self.keys.creationdate.or(self.keys.location).is_some() => {
+                self.children(header.body, Self::item)
+            }
             _ => {}
         }
     }
 
     fn item(&mut self, header: &BoxHeader) {
-        if Some(u32::from_be_bytes(header.kind)) == self.creationdate_key {
-            self.children(header.body, Self::item_value);
+        let index = Some(u32::from_be_bytes(header.kind));
+        if index == self.keys.creationdate {
+            self.children(header.body, Self::creationdate_value);
+        } else if index == self.keys.location {
+            self.children(header.body, Self::location_value);
         }
     }
 
-    fn item_value(&mut self, header: &BoxHeader) {
+    fn location_value(&mut self, header: &BoxHeader) {
+        if &header.kind != b"data" || self.found.position.is_some() {
+            return;
+        }
+        // A `data` box: type indicator (4 bytes) and locale (4 bytes), then the value.
+        self.found.position = self
+            .body(header, MAX_VALUE_LEN)
+            .and_then(|value| iso6709(value.get(8..)?));
+    }
+
+    fn creationdate_value(&mut self, header: &BoxHeader) {
         if &header.kind != b"data" || self.found.creationdate.is_some() {
             return;
         }
@@ -256,15 +297,20 @@ impl<R: Read + Seek> Walk<'_, R> {
     }
 }
 
-/// The 1-based item number under which a `keys` box lists the creation date.
-fn creationdate_key(keys: &[u8]) -> Option<u32> {
+/// A position written as ISO 6709 text.
+fn iso6709(text: &[u8]) -> Option<GeoPoint> {
+    GeoPoint::from_iso6709(std::str::from_utf8(text).ok()?)
+}
+
+/// The 1-based item number under which a `keys` box lists `wanted`.
+fn key_index(keys: &[u8], wanted: &[u8]) -> Option<u32> {
     let count = u32::from_be_bytes(keys.get(4..8)?.try_into().ok()?);
     let mut rest = keys.get(8..)?;
     for index in 1..=count {
         let size = usize::try_from(u32::from_be_bytes(rest.get(..4)?.try_into().ok()?)).ok()?;
         // Each key: size (4), namespace (4), name (size - 8).
         let name = rest.get(8..size)?;
-        if name == CREATIONDATE_KEY {
+        if name == wanted {
             return Some(index);
         }
         rest = rest.get(size..)?;

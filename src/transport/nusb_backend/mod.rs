@@ -14,6 +14,7 @@ use super::discover::{
 };
 use super::error::OpenError;
 use super::holders::{HolderScan, find_holders};
+use super::quirks::{self, Quirks};
 
 pub use transport::NusbTransport;
 
@@ -154,12 +155,15 @@ fn probe_os_descriptor(_info: &nusb::DeviceInfo) -> Result<Vec<CompatFunction>, 
 }
 
 /// Opens `summary`'s device and claims its MTP interface (detaching a kernel
-/// driver on Linux).
-pub(crate) fn open(summary: &mut DeviceSummary, info: &nusb::DeviceInfo) -> Result<NusbTransport, OpenError> {
-    let behind_qemu = behind_qemu_xhci(summary, info);
-    if behind_qemu {
+/// driver on Linux), treating it as the quirks table says.
+pub(crate) fn open(
+    summary: &mut DeviceSummary,
+    info: &nusb::DeviceInfo,
+) -> Result<(NusbTransport, Quirks), OpenError> {
+    let quirks = device_quirks(summary, info)?;
+    if quirks.pin_to_interrupt_cpu {
         // Before the open, which starts nusb's event thread: it inherits this.
-        keep_on_interrupt_cpu();
+        quirks::keep_on_interrupt_cpu();
     }
     let device = info
         .open()
@@ -183,10 +187,26 @@ pub(crate) fn open(summary: &mut DeviceSummary, info: &nusb::DeviceInfo) -> Resu
             interface: summary.interface,
         })?;
     summary.endpoints = Some(endpoints);
-    NusbTransport::new(interface, endpoints, behind_qemu).map_err(|e| OpenError::Usb {
+    let transport = NusbTransport::new(interface, endpoints, &quirks).map_err(|e| OpenError::Usb {
         device: summary.describe(),
         context: "opening the endpoints",
         message: e.to_string(),
+    })?;
+    Ok((transport, quirks))
+}
+
+fn device_quirks(summary: &DeviceSummary, info: &nusb::DeviceInfo) -> Result<Quirks, OpenError> {
+    #[cfg(target_os = "linux")]
+    let sysfs = Some(info.sysfs_path());
+    #[cfg(not(target_os = "linux"))]
+    let sysfs: Option<&Path> = {
+        let _ = info;
+        None
+    };
+    quirks::quirks_at(sysfs, summary.vendor_id, summary.product_id).map_err(|message| OpenError::Usb {
+        device: summary.describe(),
+        context: "reading the device quirks",
+        message,
     })
 }
 
@@ -212,77 +232,5 @@ fn open_error(summary: &DeviceSummary, error: &nusb::Error, context: &'static st
             context,
             message: error.to_string(),
         },
-    }
-}
-
-/// Keeps the calling thread, and the threads it starts from now on (nusb's
-/// event thread among them), on the CPU that takes the xHCI interrupts.
-///
-/// Every transaction hands each completed transfer from the interrupt to
-/// nusb's event thread to the thread waiting for it. Under QEMU's software
-/// emulation a wakeup across virtual CPUs is very expensive: listing 10,000
-/// files took 12 s (20 s of guest sys time) unpinned and 3 s (2.4 s sys) with
-/// both threads on the interrupt's CPU, in the same guest boot. Best effort:
-/// without /proc/interrupts, or if the kernel refuses, nothing changes.
-#[cfg(target_os = "linux")]
-fn keep_on_interrupt_cpu() {
-    let Some(cpu) = std::fs::read_to_string("/proc/interrupts")
-        .ok()
-        .and_then(|table| busiest_cpu(&table, "xhci"))
-    else {
-        return;
-    };
-    // SAFETY: the cpu_set_t is a plain bit set zeroed before use, and
-    // sched_setaffinity reads exactly its size.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
-}
-
-/// The CPU column with the most interrupts on the `/proc/interrupts` lines
-/// naming `driver`.
-#[cfg(target_os = "linux")]
-fn busiest_cpu(table: &str, driver: &str) -> Option<usize> {
-    let cpus = table.lines().next()?.split_whitespace().count();
-    let mut totals = vec![0u64; cpus];
-    for line in table.lines().skip(1).filter(|line| line.contains(driver)) {
-        let counts = line.split_whitespace().skip(1).take(cpus);
-        for (total, count) in totals.iter_mut().zip(counts) {
-            *total += count.parse::<u64>().unwrap_or(0);
-        }
-    }
-    let (cpu, &most) = totals.iter().enumerate().max_by_key(|&(_, total)| *total)?;
-    (most > 0).then_some(cpu)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn keep_on_interrupt_cpu() {}
-
-#[cfg(target_os = "linux")]
-fn behind_qemu_xhci(summary: &DeviceSummary, info: &nusb::DeviceInfo) -> bool {
-    let sysfs = super::sysfs::host_controller(info.sysfs_path());
-    super::sysfs::behind_qemu_xhci(sysfs, summary.vendor_id)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn behind_qemu_xhci(_summary: &DeviceSummary, _info: &nusb::DeviceInfo) -> bool {
-    false
-}
-
-#[cfg(all(test, target_os = "linux"))]
-mod interrupt_cpu_tests {
-    use super::busiest_cpu;
-
-    #[test]
-    fn the_cpu_taking_most_xhci_interrupts_wins() {
-        let table = "           CPU0       CPU1\n  \
-                     1:          9          0   IO-APIC    1-edge      i8042\n \
-                     24:         31     183735   PCI-MSI 65536-edge      xhci_hcd\n \
-                     25:          0          2   PCI-MSI 65537-edge      xhci_hcd\n";
-        assert_eq!(busiest_cpu(table, "xhci"), Some(1));
-        assert_eq!(busiest_cpu(table, "ehci"), None, "no such lines");
-        assert_eq!(busiest_cpu("", "xhci"), None);
     }
 }

@@ -1,8 +1,10 @@
 //! [`Transport`] over nusb: queued bulk-IN transfers read phase by phase.
 //!
 //! Several bulk-IN transfers stay submitted, so the transfers for the next data
-//! and response phases are already waiting when a command goes out. Behind
-//! QEMU's emulated xHCI one transfer is kept instead (see [`queue_depth`]).
+//! and response phases are already waiting when a command goes out. How many,
+//! and whether event waits poll, is the device's [`Quirks`] (one transfer and
+//! polling behind QEMU's emulated xHCI, which retries a NAKed transfer only when
+//! the doorbell rings and stalls the No-Op TRBs of cancelled transfers).
 
 use std::io::{BufRead, Read, Write};
 use std::time::{Duration, Instant};
@@ -15,33 +17,16 @@ use nusb::transfer::{
 
 use crate::transport::discover::Endpoints;
 use crate::transport::phase::PhaseBounds;
+use crate::transport::quirks::Quirks;
 use crate::transport::{DEFAULT_TIMEOUT, DeviceStatus, Transport, TransportError, class_request};
 
 /// Bytes per bulk transfer. Large transfers keep the per-transfer overhead small
 /// on big downloads; a short packet still ends a transfer early.
 const TRANSFER_SIZE: usize = 512 * 1024;
-/// Bulk-IN transfers kept submitted on real host controllers.
-pub(crate) const QUEUED_IN_TRANSFERS: usize = 4;
 /// Bulk-OUT transfers in flight before `write_phase` waits.
 const QUEUED_OUT_TRANSFERS: usize = 4;
 /// How long to wait for cancelled transfers to come back.
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
-/// Behind QEMU's xHCI an event wait resubmits its transfer this often, since a
-/// NAKed transfer is retried only when the doorbell rings.
-const QEMU_EVENT_POLL: Duration = Duration::from_millis(200);
-
-/// How many bulk-IN transfers to keep submitted.
-///
-/// QEMU's xHCI differs from hardware in two ways that matter here: it retries a
-/// NAKed transfer only when the host rings the endpoint's doorbell (hardware
-/// keeps polling), and it hands the No-Op TRBs Linux writes over cancelled
-/// transfers to the device as zero-length transfers, which usb-mtp stalls; Linux
-/// then loses track of the ring and the endpoint is dead. With a single queued
-/// transfer, cancelling it only moves the ring's dequeue pointer, and a read
-/// after a timeout resubmits it, ringing the doorbell.
-fn queue_depth(behind_qemu_xhci: bool) -> usize {
-    if behind_qemu_xhci { 1 } else { QUEUED_IN_TRANSFERS }
-}
 
 /// An MTP interface claimed through nusb.
 pub struct NusbTransport {
@@ -64,9 +49,9 @@ impl NusbTransport {
     pub(crate) fn new(
         interface: nusb::Interface,
         endpoints: Endpoints,
-        behind_qemu_xhci: bool,
+        quirks: &Quirks,
     ) -> Result<Self, nusb::Error> {
-        let queue_depth = queue_depth(behind_qemu_xhci);
+        let queue_depth = quirks.in_transfers.max(1);
         let bulk_in = interface.endpoint::<Bulk, In>(endpoints.bulk_in)?;
         let bulk_out = interface.endpoint::<Bulk, Out>(endpoints.bulk_out)?;
         let events = endpoints
@@ -82,11 +67,7 @@ impl NusbTransport {
             events,
             timeout: DEFAULT_TIMEOUT,
             queue_depth,
-            event_poll: if behind_qemu_xhci {
-                QEMU_EVENT_POLL
-            } else {
-                Duration::MAX
-            },
+            event_poll: quirks.event_poll.unwrap_or(Duration::MAX),
             bounds: PhaseBounds::default(),
         })
     }
@@ -147,8 +128,9 @@ impl NusbTransport {
     }
 
     /// Maps a read error. After a timeout with a single queued transfer, that
-    /// transfer is withdrawn so that the next read submits (see [`queue_depth`]);
-    /// with several, hardware keeps polling them and they stay.
+    /// transfer is withdrawn so that the next read submits (ringing the
+    /// doorbell, which QEMU's xHCI needs); with several, hardware keeps polling
+    /// them and they stay.
     fn after_read_error(&mut self, error: std::io::Error) -> TransportError {
         let error = from_io_error(error, self.timeout);
         if !matches!(error, TransportError::Timeout(_)) || self.queue_depth > 1 {
@@ -299,7 +281,7 @@ impl Transport for NusbTransport {
         };
         // One transfer per wait, cancelled when the wait ends: the device keeps
         // its events until it is polled again, and a transfer left pending would
-        // keep the next wait from submitting (see `queue_depth`).
+        // keep the next wait from submitting (behind QEMU's xHCI).
         let deadline = Instant::now() + timeout;
         loop {
             events.submit(Buffer::new(packet_size));

@@ -1,0 +1,181 @@
+//! Progress on stderr while a backup runs: bars on a terminal, one log line
+//! per file otherwise (and always in the journal).
+
+use std::io::{self, IsTerminal};
+use std::path::Path;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mtpull::human::{self, bytes, count};
+use mtpull::pull::{Event, FileOutcome, Observer};
+
+/// The line said while waiting for a locked phone; the hint itself comes
+/// once, with the error, if the wait is in vain.
+pub fn locked_line(wait: Duration) -> String {
+    format!(
+        "mtpull: the phone shows no storage yet; waiting up to {}s for it to be unlocked and set to \
+         File transfer (Ctrl-C stops)…",
+        wait.as_secs()
+    )
+}
+
+/// Progress on stderr: two bars on a terminal, one log line per file otherwise.
+pub struct Progress<'a> {
+    dest: &'a Path,
+    bars: Option<Bars>,
+    total_files: u64,
+    done_files: u64,
+    /// Put before every log line (which device, when several back up at once).
+    prefix: String,
+}
+
+struct Bars {
+    _multi: MultiProgress,
+    overall: ProgressBar,
+    current: ProgressBar,
+}
+
+impl<'a> Progress<'a> {
+    /// Bars when stderr is a terminal, log lines otherwise.
+    pub fn new(dest: &'a Path) -> Self {
+        let bars = io::stderr().is_terminal().then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let overall = multi.add(ProgressBar::new(0).with_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} ETA {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            ));
+            let current = multi.add(ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("  {spinner} {wide_msg}").expect("valid template"),
+            ));
+            current.enable_steady_tick(Duration::from_millis(200));
+            Bars { _multi: multi, overall, current }
+        });
+        Progress {
+            dest,
+            bars,
+            total_files: 0,
+            done_files: 0,
+            prefix: String::new(),
+        }
+    }
+
+    /// Log lines only, each after `prefix`, whatever stderr is: for the
+    /// journal, and for several devices backing up side by side.
+    pub fn plain(dest: &'a Path, prefix: String) -> Self {
+        Progress {
+            dest,
+            bars: None,
+            total_files: 0,
+            done_files: 0,
+            prefix,
+        }
+    }
+
+    fn log(&self, line: String) {
+        match &self.bars {
+            Some(bars) => bars.overall.println(line),
+            None => eprintln!("{}{line}", self.prefix),
+        }
+    }
+
+    /// Clears the current file's line and leaves the totals.
+    pub fn finish(&self) {
+        if let Some(bars) = &self.bars {
+            bars.current.finish_and_clear();
+            bars.overall.finish();
+        }
+    }
+}
+
+impl Observer for Progress<'_> {
+    fn event(&mut self, event: &Event<'_>) {
+        match event {
+            Event::Planned {
+                plan,
+                resumable_bytes,
+            } => {
+                self.total_files = plan.to_copy.len() as u64;
+                let mut line = format!(
+                    "{} ({}) to copy, {} already backed up",
+                    count(plan.to_copy.len() as u64, "new file"),
+                    bytes(plan.bytes_to_copy()),
+                    plan.already.len()
+                );
+                if *resumable_bytes > 0 {
+                    line += &format!("; resuming {} already downloaded", bytes(*resumable_bytes));
+                }
+                if let Some(bars) = &self.bars {
+                    bars.overall.set_length(plan.bytes_to_copy());
+                    bars.overall.set_position(*resumable_bytes);
+                    bars.overall.reset_eta();
+                    bars.overall.set_prefix(format!("0/{} files", self.total_files));
+                }
+                self.log(line);
+            }
+            Event::Started { file, resume_from } => {
+                if let Some(bars) = &self.bars {
+                    let resume = if *resume_from > 0 {
+                        format!(" (resuming at {})", bytes(*resume_from))
+                    } else {
+                        String::new()
+                    };
+                    bars.current
+                        .set_message(format!("{}{resume}", human::name(&file.display_path())));
+                }
+            }
+            Event::Received { bytes } => {
+                if let Some(bars) = &self.bars {
+                    bars.overall.inc(*bytes);
+                }
+            }
+            Event::Finished { file, outcome } => {
+                self.done_files += 1;
+                if let Some(bars) = &self.bars {
+                    bars.overall
+                        .set_prefix(format!("{}/{} files", self.done_files, self.total_files));
+                }
+                let shown = |dest: &Path| human::path(&self.dest.join(dest));
+                let line = match outcome {
+                    FileOutcome::Copied { dest, .. } => {
+                        if self.bars.is_some() {
+                            return;
+                        }
+                        format!(
+                            "copied {} -> {} ({})",
+                            human::name(&file.display_path()),
+                            shown(dest),
+                            bytes(file.size)
+                        )
+                    }
+                    FileOutcome::Duplicate { dest } => {
+                        format!(
+                            "duplicate {}: already in the backup as {}",
+                            human::name(&file.display_path()),
+                            shown(dest)
+                        )
+                    }
+                    FileOutcome::Failed { error } => {
+                        format!("failed {}: {error}", human::name(&file.display_path()))
+                    }
+                };
+                self.log(line);
+            }
+            Event::Deleted { file, error } => match error {
+                None if self.bars.is_none() => self.log(format!(
+                    "deleted {} from the device",
+                    human::name(&file.display_path())
+                )),
+                None => {}
+                Some(error) => self.log(format!(
+                    "kept {} on the device: {error}",
+                    human::name(&file.display_path())
+                )),
+            },
+            Event::Locked { wait } => self.log(locked_line(*wait)),
+            Event::WouldCopy { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Videos shot abroad land on the day where they were shot, whatever the computer's zone.
+//!
+//! The corpus: videos shot in Sydney (UTC+10 in May) and Los Angeles (UTC-7), each with
+//! one kind of evidence — an offset in the file, a GPS position (Android `©xyz`, iPhone
+//! `keys`), a photo from the same camera roll with an offset — and one with none, all
+//! sorted with the computer in Paris (UTC+2 in May).
+
+use std::path::Path;
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::testdata::*;
+use crate::util::*;
+
+/// Europe/Paris as a POSIX rule, so no tzdata is needed.
+pub const PARIS: &str = "CET-1CEST,M3.5.0,M10.5.0/3";
+/// 2024-05-26 14:30 UTC: 00:30 on the 27th in Sydney, 16:30 on the 26th in Paris.
+pub const SYDNEY_EVENING_UTC: u64 = 1_716_733_800;
+/// 2024-05-26 05:00 UTC: 22:00 on the 25th in Los Angeles, 07:00 on the 26th in Paris.
+pub const LA_EVENING_UTC: u64 = 1_716_699_600;
+/// 2024-05-26 22:30 UTC: 00:30 on the 27th in Paris.
+pub const PARIS_NIGHT_UTC: u64 = 1_716_762_600;
+const SOME_MTIME: u64 = 1_700_000_000;
+
+pub fn photo_with_offset(wall_clock: &str, offset: &str) -> Vec<u8> {
+    jpeg(&tiff(
+        &[],
+        &[(DATE_TIME_ORIGINAL, wall_clock), (OFFSET_TIME_ORIGINAL, offset)],
+    ))
+}
+
+pub fn iphone_location(iso6709: &str) -> Vec<u8> {
+    quicktime_keys(&[
+        ("com.apple.quicktime.make", "Apple"),
+        ("com.apple.quicktime.location.ISO6709", iso6709),
+    ])
+}
+
+/// (path in SRC, content, expected path in DEST, expected zone source).
+pub fn trip() -> Vec<(&'static str, Vec<u8>, &'static str, &'static str)> {
+    vec![
+        (
+            "Sydney/IMG_0001.MOV",
+            video_at_utc(
+                SYDNEY_EVENING_UTC,
+                &[quicktime_creationdate("2024-05-27T00:30:00+1000")],
+            ),
+            "2024/05/27/IMG_0001.MOV",
+            "file_offset",
+        ),
+        (
+            "Sydney/clip_android.mp4",
+            video_at_utc(SYDNEY_EVENING_UTC, &[android_position("-33.8688+151.2093/")]),
+            "2024/05/27/clip_android.mp4",
+            "gps",
+        ),
+        (
+            "LA/IMG_0002.MOV",
+            video_at_utc(LA_EVENING_UTC, &[iphone_location("+34.0522-118.2437+089.000/")]),
+            "2024/05/25/IMG_0002.MOV",
+            "gps",
+        ),
+        (
+            "LA/clip_android.mp4",
+            video_at_utc(LA_EVENING_UTC, &[android_position("+34.0522-118.2437/")]),
+            "2024/05/25/clip_android.mp4",
+            "gps",
+        ),
+        (
+            "SydneyRoll/IMG_1.jpg",
+            photo_with_offset("2024:05:27 01:10:00", "+10:00"),
+            "2024/05/27/IMG_1.jpg",
+            "file_offset",
+        ),
+        (
+            "SydneyRoll/clip_plain.mp4",
+            video_at_utc(SYDNEY_EVENING_UTC, &[]),
+            "2024/05/27/clip_plain.mp4",
+            "nearby_photo",
+        ),
+        (
+            "LARoll/IMG_2.jpg",
+            photo_with_offset("2024:05:25 20:00:00", "-07:00"),
+            "2024/05/25/IMG_2.jpg",
+            "file_offset",
+        ),
+        (
+            "LARoll/clip_plain2.mp4",
+            video_at_utc(LA_EVENING_UTC, &[]),
+            "2024/05/25/clip_plain2.mp4",
+            "nearby_photo",
+        ),
+        (
+            "Home/clip_home.mp4",
+            video_at_utc(PARIS_NIGHT_UTC, &[]),
+            "2024/05/27/clip_home.mp4",
+            "computer",
+        ),
+    ]
+}
+
+fn sorted_trip(extra: &[&str]) -> (TempDir, std::process::Output) {
+    let root = TempDir::new().unwrap();
+    let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+    for (path, bytes, _, _) in trip() {
+        put(&src.join(path), &bytes, SOME_MTIME);
+    }
+    let mut args = vec!["sort".to_owned(), path_arg(&src), path_arg(&dest)];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let output = mtpull(args, PARIS);
+    (root, output)
+}
+
+fn path_arg(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn videos_shot_in_sydney_and_los_angeles_land_on_their_local_days_sorted_in_paris() {
+    let (root, output) = sorted_trip(&[]);
+    assert!(output.status.success(), "{output:?}");
+    let expected: Vec<(String, Vec<u8>)> = {
+        let mut files: Vec<_> = trip()
+            .into_iter()
+            .map(|(_, bytes, dest, _)| (dest.to_owned(), bytes))
+            .collect();
+        files.sort();
+        files
+    };
+    assert_eq!(tree(&root.path().join("dest")), expected);
+}
+
+#[test]
+fn the_dry_run_names_each_files_zone_and_its_evidence() {
+    let (_root, output) = sorted_trip(&["--dry-run", "--json"]);
+    assert!(output.status.success(), "{output:?}");
+    let lines = json_lines(&output);
+    for (path, _, dest, zone_source) in trip() {
+        let line = lines
+            .iter()
+            .find(|l| l["source"].as_str().is_some_and(|s| s.ends_with(path)))
+            .unwrap_or_else(|| panic!("no line for {path}"));
+        assert!(
+            line["destination"].as_str().unwrap().ends_with(dest),
+            "{path}: {line}"
+        );
+        assert_eq!(line["zone_source"], zone_source, "{path}: {line}");
+    }
+    let zone_of = |path: &str| -> Value {
+        lines
+            .iter()
+            .find(|l| l["source"].as_str().is_some_and(|s| s.ends_with(path)))
+            .unwrap()["zone"]
+            .clone()
+    };
+    assert_eq!(zone_of("Sydney/clip_android.mp4"), "Australia/Sydney");
+    assert_eq!(zone_of("LA/IMG_0002.MOV"), "America/Los_Angeles");
+
+    let (_root, output) = sorted_trip(&["--dry-run"]);
+    let text = stdout(&output);
+    let line = |name: &str| text.lines().find(|l| l.contains(name)).unwrap().to_owned();
+    assert!(
+        line("Sydney/clip_android.mp4").ends_with("[video mvhd (UTC), +10:00 by GPS: Australia/Sydney]"),
+        "{text}"
+    );
+    assert!(
+        line("clip_plain2.mp4").ends_with("[video mvhd (UTC), -07:00 by nearest photo's offset]"),
+        "{text}"
+    );
+    assert!(
+        line("clip_home.mp4").ends_with("[video mvhd (UTC), +02:00 by this computer's zone]"),
+        "{text}"
+    );
+}
+
+/// The same trip on a phone: `backup` and `backup --dry-run` file each video on its
+/// local day and say which evidence placed it. (The process's own zone is the
+/// computer's here, so the one video with no evidence is checked against it.)
+#[test]
+fn a_backup_files_videos_shot_abroad_on_their_local_days() {
+    use chrono::{DateTime, Local};
+    use mtpull::pull::{BackupOptions, Event};
+    use mtpull::sim::{Profile, SimDevice, StorageSpec};
+    use std::sync::atomic::AtomicBool;
+
+    use crate::backup_util::{at, run_backup, run_backup_with, tree};
+
+    let home_day = DateTime::from_timestamp(PARIS_NIGHT_UTC as i64, 0)
+        .unwrap()
+        .with_timezone(&Local)
+        .format("%Y/%m/%d")
+        .to_string();
+    let on_phone = [
+        ("DCIM/Camera/IMG_0001.MOV", 0, "2024/05/27", "offset in the file"),
+        (
+            "DCIM/Camera/VID_android.mp4",
+            1,
+            "2024/05/27",
+            "GPS: Australia/Sydney",
+        ),
+        (
+            "DCIM/Camera/IMG_0002.MOV",
+            2,
+            "2024/05/25",
+            "GPS: America/Los_Angeles",
+        ),
+        ("DCIM/Camera/IMG_1.jpg", 4, "2024/05/27", "offset in the file"),
+        (
+            "DCIM/Camera/VID_plain.mp4",
+            5,
+            "2024/05/27",
+            "nearest photo's offset",
+        ),
+        ("DCIM/Camera/IMG_2.jpg", 6, "2024/05/25", "offset in the file"),
+        (
+            "DCIM/Camera/VID_plain2.mp4",
+            7,
+            "2024/05/25",
+            "nearest photo's offset",
+        ),
+        (
+            "DCIM/Camera/VID_home.mp4",
+            8,
+            home_day.as_str(),
+            "this computer's zone",
+        ),
+    ];
+    let corpus = trip();
+    let phone = SimDevice::new(Profile::Android);
+    let storage = phone.add_storage(StorageSpec::new("Internal shared storage"));
+    for (path, index, _, _) in on_phone {
+        let bytes = corpus[index].1.clone();
+        phone
+            .add_file(storage, path, bytes, at(2024, 6, 1, 12, 0, 0))
+            .unwrap();
+    }
+    let dest = TempDir::new().unwrap();
+
+    let dry = BackupOptions {
+        dry_run: true,
+        ..BackupOptions::default()
+    };
+    let mut why = std::collections::BTreeMap::new();
+    let (report, seen) = run_backup_with(&phone, dest.path(), &dry, &AtomicBool::new(false), |event| {
+        if let Event::WouldCopy { file, entry } = event {
+            why.insert(file.path.clone(), entry.date_source.clone().unwrap_or_default());
+        }
+    });
+    assert!(report.succeeded(), "{report:?}");
+    for (path, _, day, zone) in on_phone {
+        let name = path.rsplit('/').next().unwrap();
+        assert_eq!(seen.would_copy[path], format!("{day}/{name}"), "{path}");
+        assert!(
+            why[path].ends_with(&format!("by {zone}")),
+            "{path}: {}",
+            why[path]
+        );
+    }
+
+    let (report, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(report.succeeded(), "{report:?}");
+    let landed: Vec<String> = tree(dest.path()).into_keys().collect();
+    let mut expected: Vec<String> = on_phone
+        .iter()
+        .map(|(path, _, day, _)| format!("{day}/{}", path.rsplit('/').next().unwrap()))
+        .collect();
+    expected.sort();
+    assert_eq!(landed, expected);
+}

@@ -1,3 +1,12 @@
+/// `eprintln!` that never panics: a closed or full stderr (`2>/dev/full`, a pipe
+/// whose reader quit) is no reason to stop a backup halfway.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod commands;
 
@@ -13,7 +22,7 @@ fn main() -> ExitCode {
         // A reader that stops early (`mtpull ls | head`) is not a failure.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("mtpull: {error:#}");
+            note!("mtpull: {error:#}");
             ExitCode::from(commands::exit_code(&error))
         }
     }

@@ -100,7 +100,11 @@ fn join(handle: ScopedJoinHandle<'_, ()>) {
             .map(|s| (*s).to_owned())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        eprintln!("mtpull: a backup thread failed: {message}");
+        // Never panics on a closed or full stderr.
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!("mtpull: a backup thread failed: {message}\n"),
+        );
     }
 }
 

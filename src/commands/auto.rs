@@ -17,7 +17,7 @@ pub fn run(choice: &DeviceChoice, args: &AutoArgs) -> anyhow::Result<ExitCode> {
     let path = args.settings.path()?;
     let Some(config) = Config::load(&path)? else {
         // udev starts the unit for every logged-in user; most have not asked for it.
-        eprintln!(
+        note!(
             "mtpull: no auto-backup settings at {}: nothing to do (`mtpull config init` sets them up)",
             path.display()
         );

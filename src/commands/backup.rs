@@ -52,8 +52,8 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &BackupArgs) -> anyhow::R
         report
     };
     if verbose {
-        eprintln!("{}", device.quirks_line());
-        eprintln!("transactions: {}", device.session.stats());
+        note!("{}", device.quirks_line());
+        note!("transactions: {}", device.session.stats());
     }
     conclude(&report, args.dry_run)
 }
@@ -80,7 +80,7 @@ fn conclude(report: &RunReport, dry_run: bool) -> anyhow::Result<ExitCode> {
         writeln!(out, "{}", report.summary)?;
     }
     if let Some(stopped) = &report.stopped {
-        eprintln!("mtpull: {stopped}");
+        note!("mtpull: {stopped}");
     }
     Ok(ExitCode::from(exit::of_report(report)))
 }
@@ -97,7 +97,7 @@ impl<W: Write> Observer for DryRunPrinter<'_, W> {
     fn event(&mut self, event: &Event<'_>) {
         let line = match event {
             Event::Locked { wait } => {
-                eprintln!("{}", progress::locked_line(*wait));
+                note!("{}", progress::locked_line(*wait));
                 return;
             }
             Event::Planned { plan, .. } if !plan.already.is_empty() => {

@@ -29,7 +29,7 @@ pub fn run(choice: &DeviceChoice, verbose: bool) -> anyhow::Result<ExitCode> {
             Ok(has_storage) => locked |= !has_storage,
             Err(err) => {
                 failed += 1;
-                eprintln!("mtpull: {err:#}");
+                note!("mtpull: {err:#}");
             }
         }
     }
@@ -80,8 +80,8 @@ fn describe(out: &mut impl Write, device: &mut Device, verbose: bool) -> anyhow:
         )?;
     }
     if verbose {
-        eprintln!("{}: {}", info.serial_number, session.stats());
-        eprintln!("{}: {}", info.serial_number, device.quirks_line());
+        note!("{}: {}", info.serial_number, session.stats());
+        note!("{}: {}", info.serial_number, device.quirks_line());
     }
     Ok(!storages.is_empty())
 }

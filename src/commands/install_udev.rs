@@ -74,13 +74,13 @@ fn reload_udev(dry_run: bool) {
     }
     match Command::new(command[0]).args(&command[1..]).output() {
         Ok(out) if out.status.success() => println!("ran {}", command.join(" ")),
-        Ok(out) => eprintln!(
+        Ok(out) => note!(
             "mtpull: {} failed ({}): {}; udev reads the rules when it next starts",
             command.join(" "),
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         ),
-        Err(e) => eprintln!("mtpull: cannot run udevadm ({e}); udev reads the rules when it next starts"),
+        Err(e) => note!("mtpull: cannot run udevadm ({e}); udev reads the rules when it next starts"),
     }
 }
 

@@ -40,9 +40,7 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &LsArgs) -> anyhow::Resul
     let wait = Duration::from_secs(args.wait);
     // ls installs no Ctrl-C handler: Ctrl-C ends it at once.
     let storages = session
-        .storages(wait, &AtomicBool::new(false), || {
-            eprintln!("{}", locked_line(wait))
-        })
+        .storages(wait, &AtomicBool::new(false), || note!("{}", locked_line(wait)))
         .context("reading the storages")?;
     if storages.is_empty() {
         return Err(PhoneLocked.into());
@@ -61,7 +59,7 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &LsArgs) -> anyhow::Resul
                 Err(err) if places.len() == 1 => return Err(err),
                 Err(err) => {
                     failed += 1;
-                    eprintln!("mtpull: {}: {err:#}", place.storage.name);
+                    note!("mtpull: {}: {err:#}", place.storage.name);
                 }
             }
         }
@@ -70,10 +68,10 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &LsArgs) -> anyhow::Resul
     print(&rows, args).context("writing the listing")?;
     if verbose {
         if let Some(strategy) = session.listing_strategy() {
-            eprintln!("listing: {strategy}");
+            note!("listing: {strategy}");
         }
-        eprintln!("{}", session.stats());
-        eprintln!("{}", device.quirks_line());
+        note!("{}", session.stats());
+        note!("{}", device.quirks_line());
     }
     if failed > 0 {
         return Ok(ExitCode::from(SOME_FAILED));

@@ -43,7 +43,7 @@ pub fn run(choice: &DeviceChoice, args: &WatchArgs) -> anyhow::Result<ExitCode> 
         }
         None => {
             if !Path::new(UDEV_CONTROL).exists() {
-                eprintln!(
+                note!(
                     "mtpull: udevd does not seem to be running ({UDEV_CONTROL} is missing): \
                      devices plugged in are heard of through udev, so none may be seen"
                 );
@@ -51,7 +51,7 @@ pub fn run(choice: &DeviceChoice, args: &WatchArgs) -> anyhow::Result<ExitCode> 
             (None, usb_events()?)
         }
     };
-    eprintln!(
+    note!(
         "mtpull: watching for phones and cameras (devices: {}); backups go to {}; Ctrl-C stops",
         config.devices,
         config.destination.display()
@@ -61,9 +61,9 @@ pub fn run(choice: &DeviceChoice, args: &WatchArgs) -> anyhow::Result<ExitCode> 
     let job = |arrival: Arrival| {
         back_up(&arrival, &config, &lock_dir, &notifier, &cancel);
     };
-    watch(&events, &cancel, &job, &|line| eprintln!("mtpull: {line}"));
+    watch(&events, &cancel, &job, &|line| note!("mtpull: {line}"));
     if cancel.load(Ordering::Relaxed) {
-        eprintln!("mtpull: stopped watching; backups cut short resume next time");
+        note!("mtpull: stopped watching; backups cut short resume next time");
         Ok(ExitCode::SUCCESS)
     } else {
         bail!("the USB hotplug watch ended")

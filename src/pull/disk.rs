@@ -1,18 +1,11 @@
 //! The destination's disk: free space before a run, and one run at a time.
 
 use std::ffi::CString;
-use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::io::AsRawFd;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use super::error::PullError;
-use super::manifest::STATE_DIR;
-
-/// How long to wait for DEST's lock before saying another run holds it.
-const LOCK_PATIENCE: Duration = Duration::from_secs(2);
 
 /// Room kept free beyond the plan's bytes: the manifest, folders, the filesystem's own needs.
 pub const SPACE_MARGIN: u64 = 1 << 20;
@@ -48,41 +41,13 @@ pub fn check_space(dest_root: &Path, needed: u64) -> Result<(), PullError> {
     Ok(())
 }
 
-/// Holds DEST for one run: a second mtpull into the same DEST is refused
-/// instead of racing it for temp files. Released when dropped (or the process dies).
-#[derive(Debug)]
-pub struct DestLock {
-    _file: File,
-}
+pub use crate::sort::state::DestLock;
 
-impl DestLock {
-    /// Takes the lock, or says who has it.
-    pub fn acquire(dest_root: &Path) -> Result<DestLock, PullError> {
-        let state = dest_root.join(STATE_DIR);
-        std::fs::create_dir_all(&state).map_err(PullError::disk(&state))?;
-        let path = state.join("lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(PullError::disk(&path))?;
-        // A process forked (by anyone in this process) while an earlier lock
-        // was held keeps it until it execs: wait that moment out, not a real run.
-        let deadline = Instant::now() + LOCK_PATIENCE;
-        loop {
-            // SAFETY: flock on a descriptor we own.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-                return Ok(DestLock { _file: file });
-            }
-            let error = io::Error::last_os_error();
-            if error.raw_os_error() != Some(libc::EWOULDBLOCK) {
-                return Err(PullError::disk(&path)(error));
-            }
-            if Instant::now() >= deadline {
-                return Err(PullError::Busy(dest_root.to_owned()));
-            }
-            std::thread::sleep(Duration::from_millis(50));
+impl From<crate::sort::LockError> for PullError {
+    fn from(error: crate::sort::LockError) -> Self {
+        match error {
+            crate::sort::LockError::Busy(dest) => PullError::Busy(dest),
+            crate::sort::LockError::Io { path, source } => PullError::Disk { path, source },
         }
     }
 }
@@ -103,11 +68,10 @@ mod tests {
     }
 
     #[test]
-    fn one_run_per_destination() {
+    fn a_held_destination_is_busy() {
         let dir = tempfile::tempdir().unwrap();
-        let held = DestLock::acquire(dir.path()).unwrap();
-        assert!(matches!(DestLock::acquire(dir.path()), Err(PullError::Busy(_))));
-        drop(held);
-        assert!(DestLock::acquire(dir.path()).is_ok());
+        let _held = DestLock::acquire(dir.path()).unwrap();
+        let busy = DestLock::acquire(dir.path()).map_err(PullError::from);
+        assert!(matches!(busy, Err(PullError::Busy(_))));
     }
 }

@@ -4,9 +4,14 @@
 //! Two tables:
 //! - `files`: one row per device file backed up, keyed by (serial, storage, path,
 //!   size, device date) — never by object handle, which changes every session.
-//! - `contents`: every file mtpull put in DEST, by content hash, so that the same
-//!   bytes arriving again (from another path, another phone, or after the manifest
-//!   was lost) are recorded as a duplicate instead of being filed twice.
+//! - `contents`: every file in DEST a record points at (filed now or found there),
+//!   by content hash, with its size and mtime when recorded, so that the same bytes
+//!   arriving again (from another path, another phone, or after the manifest was
+//!   lost) are recorded as a duplicate instead of being filed twice, and a file
+//!   deleted or edited in DEST is noticed by a stat.
+//!
+//! Only visible files count: nothing under a dot-name (`.mtpull/`, `.Trash-1000/`,
+//! an interrupted copy) is ever indexed or taken for a backup copy.
 //!
 //! Every change is one transaction, made only after the file it describes is
 //! durable in DEST: a crash loses at most the record of the last file, and the
@@ -18,15 +23,15 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Local, NaiveDateTime};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
 use super::hash::ContentHash;
 use super::remote::FileKey;
+use crate::sort::beneath::Root;
 
-/// The folder inside DEST that holds mtpull's own state.
-pub const STATE_DIR: &str = ".mtpull";
+pub use crate::sort::state::STATE_DIR;
 const DATABASE_FILE: &str = "manifest.sqlite3";
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS files (
@@ -43,9 +48,10 @@ CREATE TABLE IF NOT EXISTS files (
     PRIMARY KEY (serial, storage, path, size, device_date)
 );
 CREATE TABLE IF NOT EXISTS contents (
-    dest TEXT    PRIMARY KEY,
-    size INTEGER NOT NULL,
-    hash TEXT    NOT NULL
+    dest  TEXT    PRIMARY KEY,
+    size  INTEGER NOT NULL,
+    hash  TEXT    NOT NULL,
+    mtime INTEGER
 );
 CREATE INDEX IF NOT EXISTS contents_by_hash ON contents (hash);
 ";
@@ -54,7 +60,7 @@ CREATE INDEX IF NOT EXISTS contents_by_hash ON contents (hash);
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// SQLite refused (locked, corrupt, disk full…).
-    #[error("backup manifest {}: {source}", path.display())]
+    #[error("the destination's backup manifest {}: {source}{}", path.display(), database_hint(source))]
     Database {
         /// The database file.
         path: PathBuf,
@@ -79,6 +85,29 @@ pub enum ManifestError {
         /// What is wrong, and what to do.
         what: String,
     },
+}
+
+/// What to do about a manifest SQLite cannot use.
+fn database_hint(error: &rusqlite::Error) -> &'static str {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+            " (it is damaged: run again with --rescan to set it aside and rebuild it from the files in the destination)"
+        }
+        Some(ErrorCode::DiskFull) => " (the destination is full: free some space, then run again)",
+        Some(ErrorCode::SystemIoFailure) => {
+            " (the destination's disk failed to read or write it: check the disk, then run again; --rescan rebuilds it)"
+        }
+        Some(ErrorCode::ReadOnly) => " (the destination is read-only)",
+        _ => "",
+    }
+}
+
+impl ManifestError {
+    /// Whether the database is damaged beyond use (a rescan sets it aside and rebuilds it).
+    pub fn is_damaged(&self) -> bool {
+        matches!(self, ManifestError::Database { source, .. }
+            if matches!(source.sqlite_error_code(), Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)))
+    }
 }
 
 /// How a device file reached DEST.
@@ -114,6 +143,9 @@ pub struct Record {
     pub outcome: Outcome,
     /// When it was recorded.
     pub copied_at: DateTime<Local>,
+    /// The mtime of the file at `dest` when recorded (nanoseconds since the epoch),
+    /// to notice an edit without reading it.
+    pub dest_mtime: Option<i64>,
 }
 
 /// What `--rescan` found.
@@ -160,6 +192,31 @@ impl Manifest {
         dest_root.join(STATE_DIR).join(DATABASE_FILE).is_file()
     }
 
+    /// Sets a damaged manifest aside (renamed, never deleted) and opens a new, empty
+    /// one; the caller rebuilds it with [`Manifest::rescan`]. Returns where the
+    /// damaged one went.
+    pub fn replace_damaged(dest_root: &Path) -> Result<(Self, PathBuf), ManifestError> {
+        let path = dest_root.join(STATE_DIR).join(DATABASE_FILE);
+        let stamp = Local::now().format("%Y%m%d-%H%M%S");
+        let aside = path.with_file_name(format!("{DATABASE_FILE}.damaged-{stamp}"));
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| ManifestError::Io { path, source }
+        };
+        fs::rename(&path, &aside).map_err(io(&path))?;
+        for suffix in ["-journal", "-wal", "-shm"] {
+            let side = path.with_file_name(format!("{DATABASE_FILE}{suffix}"));
+            if side.exists() {
+                fs::rename(
+                    &side,
+                    aside.with_file_name(format!("{}{suffix}", file_name(&aside))),
+                )
+                .map_err(io(&side))?;
+            }
+        }
+        Ok((Self::open(dest_root)?, aside))
+    }
+
     /// Opens the manifest for reading only, if there is one (a dry run writes nothing).
     pub fn open_read_only(dest_root: &Path) -> Result<Option<Self>, ManifestError> {
         let path = dest_root.join(STATE_DIR).join(DATABASE_FILE);
@@ -184,6 +241,10 @@ impl Manifest {
     }
 
     fn prepare(&self) -> Result<(), ManifestError> {
+        // Reading the schema touches every page header: a damaged file fails here.
+        self.connection
+            .query_row("SELECT COUNT(*) FROM sqlite_master", [], |_| Ok(()))
+            .map_err(|e| self.db(e))?;
         // FULL: a committed record survives a power cut, not just a crash.
         self.connection
             .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
@@ -194,9 +255,23 @@ impl Manifest {
         self.check_version()?;
         self.connection
             .execute_batch(&format!(
-                "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                "BEGIN; {SCHEMA} {} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;",
+                self.migration()?
             ))
             .map_err(|e| self.db(e))
+    }
+
+    /// What an older schema needs: version 1's contents had no mtime.
+    fn migration(&self) -> Result<&'static str, ManifestError> {
+        let version: i64 = self
+            .connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|e| self.db(e))?;
+        Ok(if version == 1 {
+            "ALTER TABLE contents ADD COLUMN mtime INTEGER;"
+        } else {
+            ""
+        })
     }
 
     fn check_version(&self) -> Result<(), ManifestError> {
@@ -256,8 +331,10 @@ impl Manifest {
     pub fn lookup(&self, key: &FileKey) -> Result<Option<Record>, ManifestError> {
         self.connection
             .query_row(
-                "SELECT dest, hash, outcome, copied_at, bytes FROM files
-                 WHERE serial = ?1 AND storage = ?2 AND path = ?3 AND size = ?4 AND device_date = ?5",
+                "SELECT f.dest, f.hash, f.outcome, f.copied_at, f.bytes, c.mtime
+                 FROM files f LEFT JOIN contents c ON c.dest = f.dest
+                 WHERE f.serial = ?1 AND f.storage = ?2 AND f.path = ?3 AND f.size = ?4
+                   AND f.device_date = ?5",
                 params![
                     key.serial,
                     key.storage,
@@ -272,12 +349,13 @@ impl Manifest {
                         row.get::<_, String>(2)?,
                         row.get::<_, String>(3)?,
                         row.get::<_, i64>(4)?,
+                        row.get::<_, Option<i64>>(5)?,
                     ))
                 },
             )
             .optional()
             .map_err(|e| self.db(e))?
-            .map(|(dest, hash, outcome, copied_at, bytes)| {
+            .map(|(dest, hash, outcome, copied_at, bytes, dest_mtime)| {
                 let unusable = |what: String| ManifestError::Unusable {
                     path: self.path.clone(),
                     what,
@@ -295,6 +373,7 @@ impl Manifest {
                     copied_at: DateTime::parse_from_rfc3339(&copied_at)
                         .map_err(|e| unusable(format!("bad time {copied_at:?}: {e}")))?
                         .with_timezone(&Local),
+                    dest_mtime,
                 })
             })
             .transpose()
@@ -339,9 +418,16 @@ impl Manifest {
                 .map_err(|e| self.db(e))?;
             rows.collect::<Result<_, _>>().map_err(|e| self.db(e))?
         };
+        let root = Root::open(dest_root).map_err(|source| ManifestError::Io {
+            path: dest_root.to_owned(),
+            source,
+        })?;
         for dest in candidates {
-            match fs::metadata(dest_root.join(&dest)) {
-                Ok(meta) if meta.is_file() && meta.len() == size => return Ok(Some(dest)),
+            let found = is_visible(&dest)
+                .then(|| root.open_file(Path::new(&dest)).and_then(|f| f.metadata()).ok())
+                .flatten();
+            match found {
+                Some(meta) if meta.len() == size => return Ok(Some(dest)),
                 _ => {
                     self.connection
                         .execute("DELETE FROM contents WHERE dest = ?1", [&dest])
@@ -352,8 +438,90 @@ impl Manifest {
         Ok(None)
     }
 
-    /// Rebuilds the manifest from DEST: hashes every file there (outside
-    /// `.mtpull/`), replaces the content index with what it found, and drops the
+    /// The records of `serial` whose file in DEST is gone, or whose size or mtime is
+    /// not what was recorded (edited, replaced): those files are not backed up any more.
+    pub fn stale_keys(&self, dest_root: &Path, serial: &str) -> Result<Vec<FileKey>, ManifestError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT f.storage, f.path, f.size, f.device_date, f.dest, f.bytes, c.mtime
+                 FROM files f LEFT JOIN contents c ON c.dest = f.dest WHERE f.serial = ?1",
+            )
+            .map_err(|e| self.db(e))?;
+        let rows = statement
+            .query_map([serial], |row| {
+                Ok((
+                    FileKey {
+                        serial: serial.to_owned(),
+                        storage: row.get(0)?,
+                        path: row.get(1)?,
+                        size: row.get::<_, i64>(2)? as u64,
+                        device_date: parse_device_date(&row.get::<_, String>(3)?),
+                    },
+                    row.get::<_, String>(4)?,
+                    row.get::<_, i64>(5)? as u64,
+                    row.get::<_, Option<i64>>(6)?,
+                ))
+            })
+            .map_err(|e| self.db(e))?;
+        let root = Root::open(dest_root).ok();
+        let mut stale = Vec::new();
+        for row in rows {
+            let (key, dest, bytes, mtime) = row.map_err(|e| self.db(e))?;
+            let meta = root
+                .as_ref()
+                .filter(|_| is_visible(&dest))
+                .and_then(|root| root.open_file(Path::new(&dest)).and_then(|f| f.metadata()).ok());
+            let intact =
+                meta.is_some_and(|meta| meta.len() == bytes && mtime.is_none_or(|m| m == mtime_of(&meta)));
+            if !intact {
+                stale.push(key);
+            }
+        }
+        Ok(stale)
+    }
+
+    /// Forgets these records, and what the manifest knew of their files in DEST.
+    pub fn forget(&mut self, keys: &[FileKey]) -> Result<(), ManifestError> {
+        let path = self.path.clone();
+        let db = |source| ManifestError::Database {
+            path: path.clone(),
+            source,
+        };
+        let transaction = self.connection.transaction().map_err(db)?;
+        for key in keys {
+            transaction
+                .execute(
+                    "DELETE FROM contents WHERE dest IN (SELECT dest FROM files
+                     WHERE serial = ?1 AND storage = ?2 AND path = ?3 AND size = ?4 AND device_date = ?5)",
+                    params![
+                        key.serial,
+                        key.storage,
+                        key.path,
+                        size_sql(key.size),
+                        key.device_date_text()
+                    ],
+                )
+                .map_err(db)?;
+            transaction
+                .execute(
+                    "DELETE FROM files
+                     WHERE serial = ?1 AND storage = ?2 AND path = ?3 AND size = ?4 AND device_date = ?5",
+                    params![
+                        key.serial,
+                        key.storage,
+                        key.path,
+                        size_sql(key.size),
+                        key.device_date_text()
+                    ],
+                )
+                .map_err(db)?;
+        }
+        transaction.commit().map_err(db)
+    }
+
+    /// Rebuilds the manifest from DEST: hashes every visible file there (nothing
+    /// under a dot-name: not `.mtpull/`, not a trash folder), replaces the content index with what it found, and drops the
     /// records of device files whose destination is gone or holds other bytes.
     pub fn rescan(&mut self, dest_root: &Path) -> Result<RescanReport, ManifestError> {
         let mut report = RescanReport::default();
@@ -366,11 +534,11 @@ impl Manifest {
         };
         let transaction = self.connection.transaction().map_err(db)?;
         transaction.execute("DELETE FROM contents", []).map_err(db)?;
-        for (dest, size, hash) in &found {
+        for (dest, size, mtime, hash) in &found {
             transaction
                 .execute(
-                    "INSERT INTO contents (dest, size, hash) VALUES (?1, ?2, ?3)",
-                    params![dest, size_sql(*size), hash.to_string()],
+                    "INSERT INTO contents (dest, size, hash, mtime) VALUES (?1, ?2, ?3, ?4)",
+                    params![dest, size_sql(*size), hash.to_string(), mtime],
                 )
                 .map_err(db)?;
         }
@@ -409,12 +577,18 @@ fn insert(transaction: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite:
             record.copied_at.to_rfc3339(),
         ],
     )?;
-    if record.outcome == Outcome::Copied {
-        transaction.execute(
-            "INSERT OR REPLACE INTO contents (dest, size, hash) VALUES (?1, ?2, ?3)",
-            params![record.dest, size_sql(record.bytes), record.hash.to_string()],
-        )?;
-    }
+    // A duplicate's file holds the same bytes: it is indexed too, so that those bytes
+    // arriving under yet another key are found (a rerun after a crash records the
+    // files it had already placed as duplicates).
+    transaction.execute(
+        "INSERT OR REPLACE INTO contents (dest, size, hash, mtime) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            record.dest,
+            size_sql(record.bytes),
+            record.hash.to_string(),
+            record.dest_mtime
+        ],
+    )?;
     Ok(())
 }
 
@@ -427,12 +601,34 @@ fn parse_device_date(text: &str) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").ok()
 }
 
-/// Collects (relative path, size, hash) of every regular file under `dir`,
-/// skipping the state folder at the root and never following symlinks.
+/// Whether a path in DEST is one a person sees: no level of it is a dot-name.
+pub fn is_visible(dest: &str) -> bool {
+    dest.split('/')
+        .all(|level| !level.is_empty() && !level.starts_with('.'))
+}
+
+/// A file's mtime in nanoseconds since the epoch, as recorded.
+pub fn mtime_of(meta: &fs::Metadata) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.mtime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(meta.mtime_nsec())
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Collects (relative path, size, mtime, hash) of every visible regular file under
+/// `dir`, skipping dot-names (the state folder, trash folders, interrupted copies)
+/// and never following symlinks.
 fn walk_files(
     root: &Path,
     dir: &Path,
-    found: &mut Vec<(String, u64, ContentHash)>,
+    found: &mut Vec<(String, u64, i64, ContentHash)>,
     report: &mut RescanReport,
 ) -> Result<(), ManifestError> {
     let io = |path: &Path| {
@@ -447,7 +643,7 @@ fn walk_files(
     for entry in entries {
         let path = entry.path();
         let kind = entry.file_type().map_err(io(&path))?;
-        if dir == root && entry.file_name() == STATE_DIR {
+        if entry.file_name().as_encoded_bytes().starts_with(b".") {
             continue;
         }
         if kind.is_dir() {
@@ -458,11 +654,12 @@ fn walk_files(
                 report.skipped_names += 1;
                 continue;
             };
-            let size = entry.metadata().map_err(io(&path))?.len();
+            let meta = entry.metadata().map_err(io(&path))?;
             let hash = ContentHash::of_file(&path).map_err(io(&path))?;
             report.files += 1;
-            report.bytes += size;
-            found.push((relative.replace(std::path::MAIN_SEPARATOR, "/"), size, hash));
+            report.bytes += meta.len();
+            let relative = relative.replace(std::path::MAIN_SEPARATOR, "/");
+            found.push((relative, meta.len(), mtime_of(&meta), hash));
         }
     }
     Ok(())
@@ -481,6 +678,7 @@ mod tests {
             hash: ContentHash::of_reader(content).unwrap(),
             outcome: Outcome::Copied,
             copied_at: Local::now(),
+            dest_mtime: None,
         }
     }
 

@@ -26,17 +26,18 @@ use super::device::{Listing, device_instant, list_files};
 use super::disk::{DestLock, check_space};
 use super::error::PullError;
 use super::hash::ContentHash;
-use super::manifest::{Manifest, Outcome, Record, RescanReport, STATE_DIR};
+use super::manifest::{Manifest, Outcome, Record, RescanReport, STATE_DIR, is_visible, mtime_of};
 use super::partial::{PartialFile, TempArea};
 use super::plan::Plan;
 use super::predict::Predictor;
-use super::remote::RemoteFile;
+use super::remote::{FileKey, RemoteFile};
 use super::report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
 use super::select::{Only, Selection};
 use super::transfer::{TransferError, can_resume, download};
 use crate::ptp::ObjectHandle;
 use crate::ptp::time::DeviceTime;
 use crate::session::{Session, SessionError};
+use crate::sort::beneath::Root;
 use crate::sort::date::{ZoneHints, ZoneSource};
 use crate::sort::dest::check_destination;
 use crate::sort::file::same_content;
@@ -123,6 +124,14 @@ fn list(
     })
 }
 
+/// What a run will do: its plan, the heads read for `--since`, and the
+/// records whose file in DEST is gone or changed (which do not count).
+struct Planned {
+    plan: Plan,
+    heads: Heads,
+    stale: Vec<FileKey>,
+}
+
 /// Plans the listed files against `manifest` (none: nothing backed up yet).
 /// With `--since`, files are dated as they will be filed, and the heads read
 /// from the device for that are kept for the dry run.
@@ -133,12 +142,18 @@ fn make_plan(
     manifest: Option<&Manifest>,
     listing: Listing,
     notes: &mut Vec<String>,
-) -> Result<(Plan, Heads), PullError> {
+) -> Result<Planned, PullError> {
     let Listing { serial, files } = listing;
-    let backed_up = match manifest {
-        Some(manifest) => manifest.keys_for(&serial)?,
+    let (mut backed_up, stale) = match manifest {
+        Some(manifest) => (
+            manifest.keys_for(&serial)?,
+            manifest.stale_keys(dest_root, &serial)?,
+        ),
         None => Default::default(),
     };
+    for key in &stale {
+        backed_up.remove(key);
+    }
     let mut plan = Plan::new(&serial, files, &options.selection, &backed_up);
     for pattern in &plan.unmatched_patterns {
         notes.push(format!(
@@ -177,7 +192,7 @@ fn make_plan(
             }
         }
     }
-    Ok((plan, heads))
+    Ok(Planned { plan, heads, stale })
 }
 
 /// Heads of device files read while planning, by object handle.
@@ -233,26 +248,19 @@ fn real_run(
     // Nothing is created in DEST before the phone has shown its files: a
     // locked phone leaves no trace.
     let listing = list(session, options, cancel, observer)?;
-    let created = if options.create_parents {
-        fs::create_dir_all(dest_root)
-    } else {
-        fs::create_dir(dest_root)
-    };
-    match created {
-        Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => {
-            return Err(PullError::disk(dest_root)(error));
-        }
-        _ => {}
-    }
     let first_backup = !Manifest::exists(dest_root);
+    // Creates DEST durably (its parent fsynced) before anything is filed into it.
     let _lock = DestLock::acquire(dest_root)?;
-    let mut manifest = Manifest::open(dest_root)?;
+    let mut manifest = match Manifest::open(dest_root) {
+        Err(error) if options.rescan && error.is_damaged() => Manifest::replace_damaged(dest_root)?.0,
+        opened => opened?,
+    };
     // A first backup into a folder that already holds photos indexes them, so
     // that what is there under another name is not copied again.
     if options.rescan || (first_backup && holds_files(dest_root)?) {
         report.rescan = Some(manifest.rescan(dest_root)?);
     }
-    let (plan, _) = make_plan(
+    let Planned { plan, stale, .. } = make_plan(
         session,
         dest_root,
         options,
@@ -260,6 +268,8 @@ fn real_run(
         listing,
         &mut report.notes,
     )?;
+    // Deleted or edited in DEST since: copied again (an edited file keeps its name).
+    manifest.forget(&stale)?;
     let temps = TempArea::new(dest_root);
     temps.create().map_err(PullError::disk(temps.dir()))?;
     let resumable = announce(&plan, &temps, observer, &mut report.summary);
@@ -292,16 +302,9 @@ fn real_run(
     copied.and(committed)?;
     if options.delete_after {
         for file in &plan.already {
-            if run.backup_verified(file)? {
-                run.delete_from_device(file);
-            } else {
-                let error =
-                    "not deleted: its backup copy is missing or changed; run with --rescan".to_owned();
-                run.observer.event(&Event::Deleted {
-                    file,
-                    error: Some(error),
-                });
-                run.summary.delete_failed += 1;
+            match run.manifest.lookup(&file.key(run.serial))? {
+                Some(record) => run.delete_from_device(file, &record),
+                None => run.refuse_delete(file),
             }
         }
     }
@@ -384,8 +387,8 @@ impl<'a> Run<'a> {
         let records: Vec<Record> = self.pending.iter().map(|(_, record)| record.clone()).collect();
         self.manifest.record_all(&records)?;
         self.pending_contents.clear();
-        for (file, _) in std::mem::take(&mut self.pending) {
-            self.delete_from_device(file);
+        for (file, record) in std::mem::take(&mut self.pending) {
+            self.delete_from_device(file, &record);
         }
         Ok(())
     }
@@ -413,9 +416,9 @@ impl<'a> Run<'a> {
             .finish(file.modified.as_ref().and_then(device_instant))
             .map_err(PullError::disk(&temp_path))?;
         let (dest, outcome, dated) = self.file_by_date(file, &temp_path, bytes, &hash)?;
-        if outcome == Outcome::Copied {
-            self.pending_contents.insert((hash, bytes), dest.clone());
-        }
+        self.pending_contents.insert((hash, bytes), dest.clone());
+        let dest_path = self.dest_root.join(&dest);
+        let dest_meta = fs::symlink_metadata(&dest_path).map_err(PullError::disk(&dest_path))?;
         let record = Record {
             key,
             dest: dest.clone(),
@@ -423,6 +426,7 @@ impl<'a> Run<'a> {
             hash,
             outcome,
             copied_at: Local::now(),
+            dest_mtime: Some(mtime_of(&dest_meta)),
         };
         self.pending.push((file, record));
         Ok(match outcome {
@@ -508,19 +512,40 @@ impl<'a> Run<'a> {
         Ok((relative(self.dest_root, &filed.path), outcome, dated))
     }
 
-    /// Whether DEST still holds the recorded bytes of a file backed up earlier.
-    fn backup_verified(&self, file: &RemoteFile) -> Result<bool, PullError> {
-        let Some(record) = self.manifest.lookup(&file.key(self.serial))? else {
-            return Ok(false);
+    /// Whether DEST holds `record`'s bytes right now, in a visible file reached
+    /// without following links: read back and hashed, just before a deletion.
+    fn backup_verified(&self, record: &Record) -> bool {
+        if !is_visible(&record.dest) {
+            return false;
+        }
+        let Ok(root) = Root::open(self.dest_root) else {
+            return false;
         };
-        let path = self.dest_root.join(&record.dest);
-        Ok(ContentHash::of_file(&path).is_ok_and(|hash| hash == record.hash))
+        let Ok(file) = root.open_file(Path::new(&record.dest)) else {
+            return false;
+        };
+        file.metadata().is_ok_and(|meta| meta.len() == record.bytes)
+            && ContentHash::of_reader(file).is_ok_and(|hash| hash == record.hash)
     }
 
-    /// `--delete-after`: deletes a verified, recorded file from the device.
-    fn delete_from_device(&mut self, file: &RemoteFile) {
+    /// Reports a file kept on the device because its backup copy is not as recorded.
+    fn refuse_delete(&mut self, file: &RemoteFile) {
+        let error = "not deleted: its backup copy is missing or changed; run with --rescan".to_owned();
+        self.observer.event(&Event::Deleted {
+            file,
+            error: Some(error),
+        });
+        self.summary.delete_failed += 1;
+    }
+
+    /// `--delete-after`: deletes a recorded file from the device once its copy is
+    /// checked again, byte for byte.
+    fn delete_from_device(&mut self, file: &RemoteFile, record: &Record) {
         if !self.can_delete {
             return;
+        }
+        if !self.backup_verified(record) {
+            return self.refuse_delete(file);
         }
         let result = self.session.delete_object(file.handle);
         let error = match result {
@@ -561,7 +586,7 @@ fn dry_run(
             dest_root.display()
         ));
     }
-    let (plan, mut heads) = make_plan(
+    let Planned { plan, mut heads, .. } = make_plan(
         session,
         dest_root,
         options,

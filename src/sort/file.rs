@@ -3,19 +3,31 @@
 //! The planned name is tried first, then `-1`, `-2`… before the extension. A name that
 //! holds the same bytes makes the file a duplicate (nothing is written); a name that holds
 //! other bytes is passed over. Files appear under their final name by a rename that
-//! refuses to replace (`renameat2(RENAME_NOREPLACE)`, else link + unlink), after the data
-//! was fsynced; a copy is first written to a temp file in the target folder.
+//! refuses to replace (`renameat2(RENAME_NOREPLACE)`; else link + unlink; else, on
+//! filesystems with neither, a check then a rename under the destination's lock), after
+//! the data was fsynced; a copy is first written to a temp file in `DEST/.mtpull/tmp/`.
 
 use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsStr;
 use std::fs::{self, File, FileTimes};
 use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
+use rustix::fs::{AtFlags, CWD, FileType, Mode as FileMode, OFlags, RenameFlags};
+use rustix::io::Errno;
+
 use super::SortError;
-use super::plan::split_extension;
+use super::beneath::{self, Root, kind_at, open_file_in};
+use super::plan::{Names, safe_name_for, split_extension};
+use super::state::{DestLock, Intent, IntentLog, STATE_DIR, TEMP_DIR, is_state_dir};
 
 /// The highest `-N` tried before giving up on a name.
 pub const MAX_CLASH_SUFFIX: u32 = 9999;
+
+/// Copies on their way into place are named `copy-N.tmp` in the state's temp folder.
+const COPY_PREFIX: &str = "copy-";
+const COPY_SUFFIX: &str = ".tmp";
 
 /// Whether the source stays where it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,25 +67,55 @@ pub struct Filed {
     pub outcome: Outcome,
 }
 
-/// Files into one destination folder tree.
-///
-/// File data is fsynced before each rename; the folders whose entries changed are
-/// fsynced by [`Filer::sync`], so a batch pays for each folder once. Until then a crash
-/// can undo a rename, which leaves the source in place (or, for a copy, a temp file)
-/// and loses nothing.
-#[derive(Debug)]
-pub struct Filer {
-    root: PathBuf,
-    mode: Mode,
-    fsync_sources: bool,
-    unsynced: BTreeSet<PathBuf>,
-    temp_serial: u64,
-    /// Folders already cleared of a killed run's temp files.
-    swept: BTreeSet<PathBuf>,
+/// How a name is taken without replacing what is there, learned on the first file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NoReplace {
+    /// `renameat2(RENAME_NOREPLACE)`: atomic.
+    Kernel,
+    /// A hard link (which fails on an existing name), then unlinking the source.
+    Link,
+    /// FAT through FUSE, exFAT, rclone-style mounts: neither of the above. mtpull holds
+    /// the destination's lock, so nothing else takes the name between the check and
+    /// the rename; an intent record lets the next run tidy a rename cut in half.
+    CheckThenRename,
 }
 
-/// Files one file and makes the result durable: [`Filer::file`] then [`Filer::sync`].
+/// Files into one destination folder tree. The caller holds the destination's
+/// [`DestLock`]: the filer is the only writer there.
+///
+/// Every folder below the destination is reached from the destination's descriptor,
+/// never through a link. File data is fsynced before each rename; the folders whose
+/// entries changed are fsynced by [`Filer::sync`], so a batch pays for each folder once.
+/// Until then a crash can undo a rename, which leaves the source in place (or, for a
+/// copy, a temp file the next run removes) and loses nothing.
+#[derive(Debug)]
+pub struct Filer {
+    root_path: PathBuf,
+    mode: Mode,
+    fsync_sources: bool,
+    opened: Option<Opened>,
+    /// Folders inside the destination whose entries changed (relative).
+    unsynced: BTreeSet<PathBuf>,
+    /// Sources' folders outside the destination that lost an entry.
+    unsynced_sources: BTreeSet<PathBuf>,
+    temp_serial: u64,
+}
+
+/// The destination as the filer holds it once the first file comes.
+#[derive(Debug)]
+struct Opened {
+    root: Root,
+    temps: OwnedFd,
+    temps_path: PathBuf,
+    names: Names,
+    no_replace: NoReplace,
+    intents: IntentLog,
+}
+
+/// Files one file and makes the result durable, holding the destination's lock.
 pub fn file_into(dest_root: &Path, planned: &Path, src: &Path, mode: Mode) -> Result<Filed, SortError> {
+    target_of(planned)?;
+    let _lock = DestLock::acquire(dest_root)?;
     let mut filer = Filer::new(dest_root, mode);
     let filed = filer.file(planned, src)?;
     filer.sync()?;
@@ -83,12 +125,13 @@ pub fn file_into(dest_root: &Path, planned: &Path, src: &Path, mode: Mode) -> Re
 impl Filer {
     pub fn new(dest_root: impl Into<PathBuf>, mode: Mode) -> Filer {
         Filer {
-            root: dest_root.into(),
+            root_path: dest_root.into(),
             mode,
             fsync_sources: true,
+            opened: None,
             unsynced: BTreeSet::new(),
+            unsynced_sources: BTreeSet::new(),
             temp_serial: 0,
-            swept: BTreeSet::new(),
         }
     }
 
@@ -101,27 +144,85 @@ impl Filer {
         self
     }
 
+    /// Opens the destination (creating it durably), finishes what a cut run left —
+    /// an unfinished step, stale copies — and learns what the filesystem can do.
+    /// Returns what recovery removed (a moved source, or a half-made file).
+    pub fn open(&mut self) -> Result<Option<PathBuf>, SortError> {
+        if self.opened.is_some() {
+            return Ok(None);
+        }
+        let dest = self.root_path.clone();
+        let root = Root::create(&dest).map_err(SortError::io("create folder", &dest))?;
+        let temps_rel = Path::new(STATE_DIR).join(TEMP_DIR);
+        let temps_path = dest.join(&temps_rel);
+        let temps =
+            open_state_folder(&root, &temps_rel).map_err(SortError::io("create folder", &temps_path))?;
+        let intents = IntentLog::new(&dest);
+        let recovered = intents
+            .recover(&root)
+            .map_err(SortError::io("finish the step a cut run left in", &dest))?;
+        sweep_copies(&temps).map_err(SortError::io("remove stale copies in", &temps_path))?;
+        let names = names_of(&root, &temps);
+        self.opened = Some(Opened {
+            root,
+            temps,
+            temps_path,
+            names,
+            no_replace: NoReplace::Kernel,
+            intents,
+        });
+        Ok(recovered)
+    }
+
+    /// Which names the destination takes (opening it first).
+    pub fn names(&mut self) -> Result<Names, SortError> {
+        self.open()?;
+        Ok(self.opened().names)
+    }
+
+    fn opened(&self) -> &Opened {
+        self.opened.as_ref().expect("opened before use")
+    }
+
     /// Files `src` (a complete local file) at `planned`, a relative path inside the
     /// destination such as [`super::plan()`] gives, or at a numbered variant of it.
     pub fn file(&mut self, planned: &Path, src: &Path) -> Result<Filed, SortError> {
-        let (dir, name) = target_of(&self.root, planned)?;
-        self.create_dir(&dir)?;
-        if !self.swept.contains(&dir) {
-            remove_stale_temps(&dir)?;
-            self.swept.insert(dir.clone());
-        }
+        let (dir_rel, name) = target_of(planned)?;
+        self.open()?;
+        let name = safe_name_for(name, self.opened().names);
+        let dir_path = self.root_path.join(dir_rel);
+        let dir = {
+            let (opened, unsynced) = (self.opened.as_ref().expect("opened"), &mut self.unsynced);
+            opened
+                .root
+                .dir(dir_rel, true, &mut |made| {
+                    unsynced.insert(made.parent().unwrap_or(Path::new("")).to_owned());
+                })
+                .map_err(SortError::io("create folder", &dir_path))?
+        };
         loop {
-            match find_slot(&dir, name, src, on_disk)? {
-                Slot::Same(path) => {
+            let slot = find_slot(&dir_path, &name, src, |candidate| {
+                occupant_in(&dir, candidate, &dir_path)
+            })?;
+            match slot {
+                Slot::Same(found) => {
                     return Ok(Filed {
-                        path,
+                        path: dir_path.join(found),
                         outcome: Outcome::Duplicate,
                     });
                 }
-                Slot::Free(path, n) => {
-                    if self.place(src, &path)? {
+                Slot::Free(free, n) => {
+                    let target = Target {
+                        dir: &dir,
+                        rel: &dir_rel.join(&free),
+                        name: &free,
+                    };
+                    if self.place(src, &target)? {
                         let outcome = Outcome::for_suffix(n);
-                        return Ok(Filed { path, outcome });
+                        return Ok(Filed {
+                            path: dir_path.join(free),
+                            outcome,
+                        });
                     }
                     // Someone else took the name between the look and the rename: look again.
                 }
@@ -132,172 +233,287 @@ impl Filer {
     /// Fsyncs every folder whose entries changed, making the renames durable.
     pub fn sync(&mut self) -> Result<(), SortError> {
         while let Some(dir) = self.unsynced.pop_first() {
-            File::open(&dir)
-                .and_then(|d| d.sync_all())
-                .map_err(SortError::io("sync folder", dir))?;
+            let root = &self.opened().root;
+            beneath::sync_dir_at(root.fd(), &dot_if_empty(&dir))
+                .map_err(SortError::io("sync folder", root.path().join(&dir)))?;
+        }
+        while let Some(dir) = self.unsynced_sources.pop_first() {
+            beneath::sync_dir_at(CWD, &dir).map_err(SortError::io("sync folder", &dir))?;
         }
         Ok(())
-    }
-
-    /// Like `create_dir_all`, remembering whose entries changed.
-    fn create_dir(&mut self, dir: &Path) -> Result<(), SortError> {
-        if dir.as_os_str().is_empty() || dir.is_dir() {
-            return Ok(());
-        }
-        let parent = dir.parent().unwrap_or(Path::new(""));
-        self.create_dir(parent)?;
-        match fs::create_dir(dir) {
-            Err(e) if !(e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir()) => {
-                return Err(SortError::io("create folder", dir)(e));
-            }
-            _ => self.touched(dir),
-        }
-        Ok(())
-    }
-
-    /// Notes that `path`'s folder has a new or removed entry.
-    fn touched(&mut self, path: &Path) {
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-        self.unsynced.insert(parent.unwrap_or(Path::new(".")).to_owned());
     }
 
     /// Puts `src` at `target` unless something is there; `false` if something was.
-    fn place(&mut self, src: &Path, target: &Path) -> Result<bool, SortError> {
+    fn place(&mut self, src: &Path, target: &Target) -> Result<bool, SortError> {
         match self.mode {
             Mode::Copy => self.copy_into_place(src, target),
             Mode::Move => self.move_into_place(src, target),
         }
     }
 
-    fn move_into_place(&mut self, src: &Path, target: &Path) -> Result<bool, SortError> {
+    fn move_into_place(&mut self, src: &Path, target: &Target) -> Result<bool, SortError> {
         if self.fsync_sources {
             File::open(src)
                 .and_then(|f| f.sync_all())
                 .map_err(SortError::io("sync", src))?;
         }
-        match rename_noreplace(src, target) {
+        match self.rename_noreplace(CWD, src.as_os_str(), src, target) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
-            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
-                if !self.copy_into_place(src, target)? {
-                    return Ok(false);
-                }
-                fs::remove_file(src).map_err(SortError::io("remove the moved", src))?;
+            Err(e) if e.raw_os_error() == Some(Errno::XDEV.raw_os_error()) => {
+                return self.move_across_filesystems(src, target);
             }
             Err(e) => return Err(SortError::io("move", src)(e)),
         }
-        self.touched(src);
+        self.source_left(src);
         self.touched(target);
         Ok(true)
     }
 
-    fn copy_into_place(&mut self, src: &Path, target: &Path) -> Result<bool, SortError> {
-        let (temp_path, temp) = self.create_temp(target)?;
-        let placed = self.finish_copy(src, temp, &temp_path, target);
-        if !matches!(placed, Ok(true)) {
-            // Best effort: a leftover temp name is hidden and never taken for a photo.
-            let _ = fs::remove_file(&temp_path);
+    /// A copy, made durable, then the source removed; an intent record lets the next
+    /// run remove a source that a cut left behind beside its complete copy.
+    fn move_across_filesystems(&mut self, src: &Path, target: &Target) -> Result<bool, SortError> {
+        let intent = Intent {
+            from: src.to_owned(),
+            to: target.rel.to_owned(),
+        };
+        let intents = &self.opened().intents;
+        intents
+            .begin(&intent)
+            .map_err(SortError::io("record the move of", src))?;
+        if !self.copy_into_place(src, target)? {
+            return Ok(false);
+        }
+        // The copy's name must be durable before the source goes.
+        rustix::fs::fsync(target.dir)
+            .map_err(|e| SortError::io("sync folder", self.root_path.join(target.rel))(e.into()))?;
+        fs::remove_file(src).map_err(SortError::io("remove the moved", src))?;
+        self.source_left(src);
+        self.opened()
+            .intents
+            .end()
+            .map_err(SortError::io("record the move of", src))?;
+        Ok(true)
+    }
+
+    fn copy_into_place(&mut self, src: &Path, target: &Target) -> Result<bool, SortError> {
+        let (temp_name, temp) = self.create_temp()?;
+        let temp_path = self.opened().temps_path.join(&temp_name);
+        let placed = copy_durably(src, temp)
+            .map_err(SortError::io("copy", src))
+            .and_then(|()| {
+                let temps = self
+                    .opened()
+                    .temps
+                    .try_clone()
+                    .map_err(SortError::io("copy", src))?;
+                match self.rename_noreplace(&temps, temp_name.as_ref(), &temp_path, target) {
+                    Ok(()) => Ok(true),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+                    Err(e) => Err(SortError::io(
+                        "rename into place",
+                        self.root_path.join(target.rel),
+                    )(e)),
+                }
+            });
+        match placed {
+            Ok(true) => self.touched(target),
+            // Best effort: a leftover copy is in the state folder, removed by the next run.
+            _ => {
+                let _ = rustix::fs::unlinkat(&self.opened().temps, &temp_name, AtFlags::empty());
+            }
         }
         placed
     }
 
-    fn finish_copy(
+    /// Renames `from` (in `from_dir`) to the target unless the name is taken
+    /// (`AlreadyExists`), by the best means the filesystem has.
+    fn rename_noreplace(
         &mut self,
-        src: &Path,
-        temp: File,
-        temp_path: &Path,
-        target: &Path,
-    ) -> Result<bool, SortError> {
-        copy_durably(src, temp).map_err(SortError::io("copy", src))?;
-        match rename_noreplace(temp_path, target) {
-            Ok(()) => {
-                self.touched(target);
-                Ok(true)
+        from_dir: impl AsFd,
+        from: &OsStr,
+        from_path: &Path,
+        target: &Target,
+    ) -> io::Result<()> {
+        let from_dir = from_dir.as_fd();
+        loop {
+            let opened = self.opened.as_mut().expect("opened");
+            match opened.no_replace {
+                NoReplace::Kernel => {
+                    match rustix::fs::renameat_with(
+                        from_dir,
+                        from,
+                        target.dir,
+                        target.name,
+                        RenameFlags::NOREPLACE,
+                    ) {
+                        Ok(()) => return Ok(()),
+                        // The filesystem (or an old kernel) does not know the flag.
+                        Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                            opened.no_replace = NoReplace::Link
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                NoReplace::Link => {
+                    match rustix::fs::linkat(from_dir, from, target.dir, target.name, AtFlags::empty()) {
+                        Ok(()) => {
+                            // Two names for a moment: a cut here leaves the source to be removed.
+                            let intent = Intent {
+                                from: from_path.to_owned(),
+                                to: target.rel.to_owned(),
+                            };
+                            opened.intents.begin(&intent)?;
+                            rustix::fs::fsync(target.dir)?;
+                            rustix::fs::unlinkat(from_dir, from, AtFlags::empty())?;
+                            return opened.intents.end();
+                        }
+                        Err(Errno::PERM | Errno::OPNOTSUPP | Errno::NOSYS | Errno::MLINK) => {
+                            opened.no_replace = NoReplace::CheckThenRename
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                NoReplace::CheckThenRename => {
+                    if kind_at(target.dir, target.name)?.is_some() {
+                        return Err(io::ErrorKind::AlreadyExists.into());
+                    }
+                    let intent = Intent {
+                        from: from_path.to_owned(),
+                        to: target.rel.to_owned(),
+                    };
+                    opened.intents.begin(&intent)?;
+                    rustix::fs::renameat(from_dir, from, target.dir, target.name)?;
+                    rustix::fs::fsync(target.dir)?;
+                    return opened.intents.end();
+                }
             }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(SortError::io("rename into place", target)(e)),
         }
     }
 
-    /// A new, hidden, uniquely named file beside `target`.
-    fn create_temp(&mut self, target: &Path) -> Result<(PathBuf, File), SortError> {
+    /// A new copy file in the state's temp folder.
+    fn create_temp(&mut self) -> Result<(String, File), SortError> {
         loop {
             self.temp_serial += 1;
-            let name = temp_name(std::process::id(), self.temp_serial);
-            let path = target.with_file_name(name);
-            match File::create_new(&path) {
-                Ok(file) => return Ok((path, file)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            let name = format!("{COPY_PREFIX}{}{COPY_SUFFIX}", self.temp_serial);
+            let opened = self.opened();
+            let created = rustix::fs::openat(
+                &opened.temps,
+                name.as_str(),
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                FileMode::from_raw_mode(0o666),
+            );
+            match created {
+                Ok(fd) => return Ok((name, File::from(fd))),
+                Err(Errno::EXIST) => continue,
                 Err(e) => {
-                    return Err(SortError::io(
-                        "create a temp file in",
-                        target.parent().unwrap_or(target),
-                    )(e));
+                    return Err(SortError::io("create a temp file in", &opened.temps_path)(
+                        e.into(),
+                    ));
                 }
             }
         }
     }
+
+    /// Notes that the target's folder has a new entry.
+    fn touched(&mut self, target: &Target) {
+        let parent = target.rel.parent().unwrap_or(Path::new(""));
+        self.unsynced.insert(parent.to_owned());
+    }
+
+    /// Notes that a source's folder lost an entry.
+    fn source_left(&mut self, src: &Path) {
+        let parent = src.parent().filter(|p| !p.as_os_str().is_empty());
+        self.unsynced_sources
+            .insert(parent.unwrap_or(Path::new(".")).to_owned());
+    }
 }
 
-/// The name of a copy in progress: hidden, and naming the process that writes it.
-fn temp_name(pid: u32, serial: u64) -> String {
-    format!(".mtpull-{pid}-{serial}.tmp")
+/// Where a file is being put: its folder (open), its path relative to the
+/// destination, and its name.
+struct Target<'a> {
+    dir: &'a OwnedFd,
+    rel: &'a Path,
+    name: &'a str,
 }
 
-/// The writer of a temp file named by [`temp_name`].
-fn temp_writer(name: &str) -> Option<u32> {
-    let (pid, serial) = name
-        .strip_prefix(".mtpull-")?
-        .strip_suffix(".tmp")?
-        .split_once('-')?;
-    serial.parse::<u64>().ok()?;
-    pid.parse().ok()
+fn dot_if_empty(path: &Path) -> PathBuf {
+    if path.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        path.to_owned()
+    }
 }
 
-/// Removes from `dir` the temp files of copies whose process is gone (a
-/// killed run): they are never a photo, only a partial or unplaced copy.
-fn remove_stale_temps(dir: &Path) -> Result<(), SortError> {
-    for entry in fs::read_dir(dir).map_err(SortError::io("list", dir))? {
-        let entry = entry.map_err(SortError::io("list", dir))?;
-        let Some(pid) = entry.file_name().to_str().and_then(temp_writer) else {
-            continue;
-        };
-        if !process_alive(pid) {
-            let path = entry.path();
-            match fs::remove_file(&path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                    return Err(SortError::io("remove the stale temp file", path)(e));
-                }
-                _ => {}
-            }
+/// Opens (making, durably) a folder of mtpull's state.
+fn open_state_folder(root: &Root, relative: &Path) -> io::Result<OwnedFd> {
+    let mut made = Vec::new();
+    let fd = root.dir(relative, true, &mut |p| made.push(p.to_owned()))?;
+    for folder in made {
+        let parent = folder.parent().unwrap_or(Path::new(""));
+        beneath::sync_dir_at(root.fd(), &dot_if_empty(parent))?;
+    }
+    Ok(fd)
+}
+
+/// Removes the copies a cut run left (the lock says no run is making one now).
+fn sweep_copies(temps: &OwnedFd) -> io::Result<()> {
+    let listing = rustix::fs::Dir::read_from(temps)?;
+    for entry in listing {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name.starts_with(COPY_PREFIX.as_bytes()) && name.ends_with(COPY_SUFFIX.as_bytes()) {
+            rustix::fs::unlinkat(temps, entry.file_name(), AtFlags::empty())?;
         }
     }
     Ok(())
 }
 
-/// Whether a process with this id exists (signal 0 checks without sending).
-fn process_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: kill with signal 0 only checks that the process exists.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+/// FAT and exFAT by their magic numbers; anything else (FUSE hides what is behind
+/// it) by trying a name that only such filesystems refuse.
+fn names_of(root: &Root, temps: &OwnedFd) -> Names {
+    const MSDOS_SUPER_MAGIC: u64 = 0x4d44;
+    const EXFAT_SUPER_MAGIC: u64 = 0x2011_bab0;
+    if let Ok(stats) = rustix::fs::fstatfs(root.fd())
+        && matches!(stats.f_type as u64, MSDOS_SUPER_MAGIC | EXFAT_SUPER_MAGIC)
+    {
+        return Names::Windows;
+    }
+    let probe = "probe-<>:\"|?*.";
+    match rustix::fs::openat(
+        temps,
+        probe,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        FileMode::from_raw_mode(0o600),
+    ) {
+        Ok(_) => {
+            let _ = rustix::fs::unlinkat(temps, probe, AtFlags::empty());
+            Names::Posix
+        }
+        Err(_) => Names::Windows,
+    }
 }
 
-/// Splits a planned relative path into its folder under `root` and its file name,
-/// refusing anything that is absolute, climbs (`..`) or has no file name.
-fn target_of<'p>(root: &Path, planned: &'p Path) -> Result<(PathBuf, &'p str), SortError> {
+/// Splits a planned relative path into its folder and its file name, refusing
+/// anything that is absolute, climbs (`..`), has no file name, or leads into
+/// mtpull's own state folder.
+fn target_of(planned: &Path) -> Result<(&Path, &str), SortError> {
     let unsafe_path = || SortError::UnsafePath(planned.to_owned());
     if !planned.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(unsafe_path());
+    }
+    if planned
+        .components()
+        .next()
+        .is_some_and(|c| is_state_dir(c.as_os_str()))
+    {
         return Err(unsafe_path());
     }
     let name = planned
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(unsafe_path)?;
-    let dir = root.join(planned.parent().unwrap_or(Path::new("")));
-    Ok((dir, name))
+    Ok((planned.parent().unwrap_or(Path::new("")), name))
 }
 
 /// The source's bytes into `temp`, with the source's mtime, on disk before returning.
@@ -311,42 +527,61 @@ fn copy_durably(src: &Path, mut temp: File) -> io::Result<()> {
 /// What sits at a candidate name.
 enum Occupant {
     Vacant,
-    /// A regular file, and where its content can be read (for a dry run, the source
-    /// that would have been filed there).
-    File(PathBuf),
+    /// A regular file, open for reading (for a dry run, the source that would have
+    /// been filed there).
+    File(File),
     /// A folder, link or device: never replaced, never a duplicate.
     Other,
 }
 
 enum Slot {
     /// Free, with the `-N` suffix it took (0 for none).
-    Free(PathBuf, u32),
+    Free(String, u32),
     /// Taken by identical content.
-    Same(PathBuf),
+    Same(String),
 }
 
-/// The first of `name`, `name-1`, `name-2`… in `dir` that is vacant or holds the same
-/// bytes as `src`.
+/// The first of `name`, `name-1`, `name-2`… that is vacant or holds the same bytes as
+/// `src`. On a filesystem that ignores case, `img_1.jpg` finds `IMG_1.JPG` there.
 fn find_slot(
     dir: &Path,
     name: &str,
     src: &Path,
-    mut occupant: impl FnMut(&Path) -> Result<Occupant, SortError>,
+    mut occupant: impl FnMut(&str) -> Result<Occupant, SortError>,
 ) -> Result<Slot, SortError> {
     for n in 0..=MAX_CLASH_SUFFIX {
-        let path = dir.join(numbered(name, n));
-        match occupant(&path)? {
-            Occupant::Vacant => return Ok(Slot::Free(path, n)),
-            Occupant::File(content) if same_content(src, &content)? => return Ok(Slot::Same(path)),
-            Occupant::File(_) | Occupant::Other => {}
+        let candidate = numbered(name, n);
+        match occupant(&candidate)? {
+            Occupant::Vacant => return Ok(Slot::Free(candidate, n)),
+            Occupant::File(content) => {
+                let source = File::open(src).map_err(SortError::io("open", src))?;
+                let same =
+                    same_files(source, content).map_err(SortError::io("compare", dir.join(&candidate)))?;
+                if same {
+                    return Ok(Slot::Same(candidate));
+                }
+            }
+            Occupant::Other => {}
         }
     }
     Err(SortError::TooManyClashes { path: dir.join(name) })
 }
 
+/// What is at `name` in the open folder `dir`, following no link.
+fn occupant_in(dir: &OwnedFd, name: &str, dir_path: &Path) -> Result<Occupant, SortError> {
+    let look = || SortError::io("look at", dir_path.join(name));
+    match kind_at(dir, name).map_err(look())? {
+        None => Ok(Occupant::Vacant),
+        Some(FileType::RegularFile) => Ok(Occupant::File(open_file_in(dir, name).map_err(look())?)),
+        Some(_) => Ok(Occupant::Other),
+    }
+}
+
 fn on_disk(path: &Path) -> Result<Occupant, SortError> {
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_file() => Ok(Occupant::File(path.to_owned())),
+        Ok(meta) if meta.is_file() => Ok(Occupant::File(
+            File::open(path).map_err(SortError::io("open", path))?,
+        )),
         Ok(_) => Ok(Occupant::Other),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Occupant::Vacant),
         Err(e) => Err(SortError::io("look at", path)(e)),
@@ -365,20 +600,21 @@ pub fn numbered(name: &str, n: u32) -> String {
 /// Same size, then the same bytes. Compared directly rather than hashed: it stops at
 /// the first difference and cannot collide.
 pub fn same_content(a: &Path, b: &Path) -> Result<bool, SortError> {
-    let open = |path: &Path| -> Result<(File, u64), SortError> {
-        let file = File::open(path).map_err(SortError::io("open", path))?;
-        let len = file.metadata().map_err(SortError::io("read", path))?.len();
-        Ok((file, len))
-    };
-    let ((mut file_a, len_a), (mut file_b, len_b)) = (open(a)?, open(b)?);
-    if len_a != len_b {
+    let file_a = File::open(a).map_err(SortError::io("open", a))?;
+    let file_b = File::open(b).map_err(SortError::io("open", b))?;
+    same_files(file_a, file_b).map_err(SortError::io("compare", a))
+}
+
+/// [`same_content`] for two open files.
+pub fn same_files(mut file_a: File, mut file_b: File) -> io::Result<bool> {
+    if file_a.metadata()?.len() != file_b.metadata()?.len() {
         return Ok(false);
     }
     let mut buf_a = vec![0; 64 * 1024];
     let mut buf_b = vec![0; 64 * 1024];
     loop {
-        let n = fill(&mut file_a, &mut buf_a).map_err(SortError::io("read", a))?;
-        let m = fill(&mut file_b, &mut buf_b).map_err(SortError::io("read", b))?;
+        let n = fill(&mut file_a, &mut buf_a)?;
+        let m = fill(&mut file_b, &mut buf_b)?;
         if buf_a[..n] != buf_b[..m] {
             return Ok(false);
         }
@@ -402,54 +638,6 @@ fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-/// Renames unless `to` exists (then fails with `AlreadyExists`).
-#[cfg(target_os = "linux")]
-fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-
-    let from_c = CString::new(from.as_os_str().as_bytes())?;
-    let to_c = CString::new(to.as_os_str().as_bytes())?;
-    // SAFETY: both pointers are NUL-terminated strings that outlive the call.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            from_c.as_ptr(),
-            libc::AT_FDCWD,
-            to_c.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    if rc == 0 {
-        return Ok(());
-    }
-    let error = io::Error::last_os_error();
-    match error.raw_os_error() {
-        // The filesystem (or an old kernel) does not know the flag.
-        Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP) => link_then_unlink(from, to),
-        _ => Err(error),
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    link_then_unlink(from, to)
-}
-
-/// A no-replace rename from parts: creating a link fails if the name exists.
-fn link_then_unlink(from: &Path, to: &Path) -> io::Result<()> {
-    match fs::hard_link(from, to) {
-        Ok(()) => fs::remove_file(from),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
-        Err(e) => Err(io::Error::new(
-            e.kind(),
-            format!(
-                "this filesystem can neither rename without replacing nor hard-link ({e}), so filing here could overwrite files"
-            ),
-        )),
-    }
-}
-
 /// What filing would do, writing nothing: each file it would place claims its name, so
 /// later files in the same run see the clash exactly as a real run would.
 #[derive(Debug)]
@@ -467,17 +655,24 @@ impl DryRun {
     }
 
     pub(crate) fn file(&mut self, planned: &Path, src: &Path) -> Result<Filed, SortError> {
-        let (dir, name) = target_of(&self.root, planned)?;
-        let slot = find_slot(&dir, name, src, |path| match self.claims.get(path) {
-            Some(claimed_by) => Ok(Occupant::File(claimed_by.clone())),
-            None => on_disk(path),
+        let (dir_rel, name) = target_of(planned)?;
+        let dir = self.root.join(dir_rel);
+        let slot = find_slot(&dir, name, src, |candidate| {
+            let path = dir.join(candidate);
+            match self.claims.get(&path) {
+                Some(claimed_by) => Ok(Occupant::File(
+                    File::open(claimed_by).map_err(SortError::io("open", claimed_by))?,
+                )),
+                None => on_disk(&path),
+            }
         })?;
         Ok(match slot {
-            Slot::Same(path) => Filed {
-                path,
+            Slot::Same(found) => Filed {
+                path: dir.join(found),
                 outcome: Outcome::Duplicate,
             },
-            Slot::Free(path, n) => {
+            Slot::Free(free, n) => {
+                let path = dir.join(free);
                 self.claims.insert(path.clone(), src.to_owned());
                 let outcome = Outcome::for_suffix(n);
                 Filed { path, outcome }

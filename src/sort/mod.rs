@@ -9,11 +9,13 @@
 //! Nothing here talks to a device: the pull hands over a byte prefix to date and a
 //! finished temp file to file.
 
+pub mod beneath;
 pub mod date;
 pub mod dest;
 pub mod file;
 pub mod kind;
 pub mod plan;
+pub mod state;
 pub mod tree;
 
 #[cfg(test)]
@@ -24,7 +26,8 @@ use std::path::PathBuf;
 
 pub use date::{DateResolver, DateSource, Dated, HEAD_LEN, Moment};
 pub use file::{Filed, Filer, Mode, Outcome, file_into};
-pub use plan::{Template, UNDATED_DIR, plan, safe_name};
+pub use plan::{Names, Template, UNDATED_DIR, plan, safe_name, safe_name_for};
+pub use state::{DestLock, LockError, STATE_DIR};
 pub use tree::{Event, FileReport, Sorted, Summary, TreeOptions, sort_tree};
 
 /// What can go wrong while dating or filing, with the path a person needs to act on.
@@ -63,6 +66,9 @@ pub enum SortError {
     /// Ctrl-C: the run stopped between two files.
     #[error("interrupted; what was filed stays filed, and running the same command again goes on")]
     Interrupted,
+    /// Another run holds the destination, or its state folder is unusable.
+    #[error(transparent)]
+    Lock(#[from] state::LockError),
     /// The source of a tree sort is not a folder.
     #[error("{} is not a folder", .0.display())]
     NotAFolder(PathBuf),

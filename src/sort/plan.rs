@@ -20,6 +20,15 @@ pub const MAX_NAME_LEN: usize = 240;
 /// The default folder layout: `YYYY/MM/DD`.
 pub const DEFAULT_TEMPLATE: &str = "%Y/%m/%d";
 
+/// Which names the destination's filesystem takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// Any name but `/` and NUL.
+    Posix,
+    /// FAT, exFAT and their kin: no `: ? " * < > |`, no trailing dot or space.
+    Windows,
+}
+
 /// A strftime pattern (chrono's syntax) for the dated folders, `/` separating levels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template(String);
@@ -46,8 +55,16 @@ impl Template {
             ));
         }
         let template = Template(pattern.to_owned());
-        if template.render(&NaiveDateTime::default()).as_os_str().is_empty() {
+        let sample = template.render(&NaiveDateTime::default());
+        if sample.as_os_str().is_empty() {
             return Err(invalid("it names no folder"));
+        }
+        if sample
+            .components()
+            .next()
+            .is_some_and(|first| super::state::is_state_dir(first.as_os_str()))
+        {
+            return Err(invalid("it points into .mtpull, mtpull's own state folder"));
         }
         Ok(template)
     }
@@ -107,6 +124,27 @@ pub fn safe_name(name: &str) -> String {
         safe = "_".repeat(safe.len().max(1));
     }
     truncate_keeping_extension(safe)
+}
+
+/// [`safe_name`] for a filesystem that takes only `names`: on FAT and exFAT the
+/// characters they refuse become `_`, and so do trailing dots and spaces (which
+/// Windows drops, making `a.` and `a` one name).
+pub fn safe_name_for(name: &str, names: Names) -> String {
+    let safe = safe_name(name);
+    if names == Names::Posix {
+        return safe;
+    }
+    let mut safe: Vec<char> = safe
+        .chars()
+        .map(|c| if ":?\"*<>|".contains(c) { '_' } else { c })
+        .collect();
+    for c in safe.iter_mut().rev() {
+        if *c != '.' && *c != ' ' {
+            break;
+        }
+        *c = '_';
+    }
+    safe.into_iter().collect()
 }
 
 fn truncate_keeping_extension(name: String) -> String {
@@ -194,6 +232,32 @@ mod tests {
                 "{pattern:?} accepted"
             );
         }
+    }
+
+    #[test]
+    fn a_template_into_the_state_folder_is_refused() {
+        for pattern in [".mtpull/%Y", ".MTPULL/%Y/%m"] {
+            let error = Template::new(pattern).unwrap_err();
+            assert!(error.to_string().contains("state folder"), "{pattern}: {error}");
+        }
+        assert!(
+            Template::new("photos/.mtpull/%Y").is_ok(),
+            "only DEST's own is mtpull's"
+        );
+    }
+
+    #[test]
+    fn names_fat_refuses_become_safe() {
+        let cases = [
+            ("a:b?c\"d*e<f>g|h.jpg", "a_b_c_d_e_f_g_h.jpg"),
+            ("trailing.", "trailing_"),
+            ("dots and space. .", "dots and space___"),
+            ("IMG_1.JPG", "IMG_1.JPG"),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(safe_name_for(name, Names::Windows), expected, "{name:?}");
+        }
+        assert_eq!(safe_name_for("a:b.", Names::Posix), "a:b.");
     }
 
     #[test]

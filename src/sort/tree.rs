@@ -18,6 +18,7 @@ use super::date::{ZoneHints, ZoneSource};
 use super::dest::{check_destination, stops_the_run};
 use super::file::DryRun;
 use super::kind::{Only, kind_by_name};
+use super::state::{DestLock, is_state_dir};
 use super::{DateResolver, Dated, Filed, Filer, Mode, Moment, Outcome, SortError, Template, plan};
 
 /// Files that travel with the file of the same base name (`IMG_1.xmp` or `IMG_1.jpg.xmp`
@@ -140,6 +141,20 @@ where
         return Err(SortError::NotAFolder(src.to_owned()));
     }
     check_destination(dest, false)?;
+    // The only writer in DEST: what a cut run left there can be finished or removed.
+    let _lock = match options.dry_run {
+        true => None,
+        false => Some(DestLock::acquire(dest)?),
+    };
+    let mut sink = if options.dry_run {
+        Sink::Dry(DryRun::new(dest))
+    } else {
+        // The sources are the user's files, on disk before the run.
+        let mut filer = Filer::new(dest, options.mode).settled_sources();
+        // Before the walk: finishing a cut move removes its source.
+        filer.open()?;
+        Sink::Real(filer)
+    };
     let mut summary = Summary::default();
     let mut emit = |event: Event| {
         summary.count(&event);
@@ -156,12 +171,6 @@ where
         let path = plan(&options.template, dated.as_ref(), &file_name(&item.main));
         Ok(Planned { dated, path })
     });
-    let mut sink = if options.dry_run {
-        Sink::Dry(DryRun::new(dest))
-    } else {
-        // The sources are the user's files, on disk before the run.
-        Sink::Real(Filer::new(dest, options.mode).settled_sources())
-    };
     let mut stopped = None;
     for (item, planned) in walk.items.iter().zip(planned) {
         if cancel.load(Ordering::Relaxed) {
@@ -249,11 +258,15 @@ impl Walk {
                 }
             };
             let path = entry.path();
-            if self.only != Only::All && entry.file_name().as_encoded_bytes().starts_with(b".") {
-                self.ignored(path, "hidden");
-                continue;
-            }
+            let hidden = entry.file_name().as_encoded_bytes().starts_with(b".");
             match entry.file_type() {
+                Ok(_) if is_state_dir(&entry.file_name()) => {
+                    self.skipped(path, "mtpull's own state, never sorted")
+                }
+                Ok(t) if t.is_file() && is_leftover_copy(&entry.file_name()) => {
+                    self.skipped(path, "a copy an interrupted mtpull left, not a photo")
+                }
+                Ok(_) if hidden && self.only != Only::All => self.ignored(path, "hidden"),
                 Ok(t) if t.is_file() => files.push(path),
                 Ok(t) if t.is_dir() => folders.push(path),
                 Ok(t) if t.is_symlink() => self.skipped(path, "symbolic link, not followed"),
@@ -261,7 +274,8 @@ impl Walk {
                 Err(e) => self.failed(&path, SortError::io("look at", &path)(e)),
             }
         }
-        for item in group_sidecars(files) {
+        let (items, orphans) = group_sidecars(files);
+        for item in items {
             if self.only.accepts(kind_by_name(&file_name(&item.main))) {
                 self.items.push(item);
             } else {
@@ -275,6 +289,11 @@ impl Walk {
                 }
                 self.ignored(item.main, reason);
             }
+        }
+        for orphan in orphans {
+            // Dated on its own it would land away from its photo (already moved,
+            // say, by a run that was cut): it stays.
+            self.skipped(orphan, "sidecar with no photo beside it: left where it is");
         }
         folders.sort();
         for folder in folders {
@@ -307,15 +326,22 @@ impl Walk {
     }
 }
 
+/// A hidden copy a cut run of an older mtpull left beside its target.
+fn is_leftover_copy(name: &std::ffi::OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    name.starts_with(b".mtpull-") && name.ends_with(b".tmp")
+}
+
 /// Attaches each sidecar among the files of one folder to the first file (in name
-/// order) whose name, less zero or more extensions, is the sidecar's base name. A
-/// sidecar with no such file is sorted on its own.
-fn group_sidecars(mut files: Vec<PathBuf>) -> Vec<Item> {
+/// order) whose name, less zero or more extensions, is the sidecar's base name.
+/// Sidecars with no such file are returned apart: they are not sorted.
+fn group_sidecars(mut files: Vec<PathBuf>) -> (Vec<Item>, Vec<PathBuf>) {
     files.sort();
     let (sidecars, mains): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| sidecar_extension(f).is_some());
     let names: Vec<String> = mains.iter().map(|m| file_name(m)).collect();
     let owners = owners_by_base_name(&names);
     let mut items: Vec<Item> = mains.into_iter().map(Item::alone).collect();
+    let mut orphans = Vec::new();
     for path in sidecars {
         let extension = sidecar_extension(&path).unwrap_or_default().to_owned();
         let name = file_name(&path);
@@ -325,10 +351,10 @@ fn group_sidecars(mut files: Vec<PathBuf>) -> Vec<Item> {
                 dropped,
                 extension,
             }),
-            None => items.push(Item::alone(path)),
+            None => orphans.push(path),
         }
     }
-    items
+    (items, orphans)
 }
 
 /// Every base name a sidecar could have for each file (`a.MP.jpg`: `a.MP.jpg`, `a.MP`,
@@ -558,9 +584,11 @@ mod tests {
             grouped("IMG_1.jpg", &[("IMG_1.xmp", 1)]),
             grouped("MVI_3.MP4", &[("MVI_3.THM", 1)]),
             grouped("PXL_4.MP.jpg", &[("PXL_4.MP.jpg.xmp", 0)]),
-            grouped("lonely.xmp", &[]),
         ];
-        assert_eq!(group_sidecars(files), expected);
+        assert_eq!(
+            group_sidecars(files),
+            (expected, vec![PathBuf::from("d/lonely.xmp")])
+        );
     }
 
     #[test]

@@ -215,13 +215,24 @@ fn delete_after_spares_files_whose_backup_copy_changed() {
         delete_after: true,
         ..BackupOptions::default()
     };
+    // The edit is noticed: the original is backed up again beside it, and only then deleted.
     let (report, seen) = run_backup(&phone, dest.path(), &options);
-    assert_eq!(report.summary.copied, 0);
-    assert_eq!(report.summary.deleted, 4);
-    assert_eq!(report.summary.delete_failed, 1);
-    assert!(!seen.deleted.contains(&"DCIM/Camera/IMG_B.jpg".to_owned()));
+    assert_eq!(report.summary.copied, 1);
+    assert_eq!(report.summary.deleted, 5);
+    assert_eq!(report.summary.delete_failed, 0);
+    assert_eq!(
+        seen.outcomes["DCIM/Camera/IMG_B.jpg"],
+        FileOutcome::Copied {
+            dest: "2023/12/24/IMG_B-1.jpg".into(),
+            bytes: samples()[1].bytes.len() as u64,
+            undated: false
+        }
+    );
     let left: Vec<String> = phone_files(&phone, storage).into_keys().collect();
-    assert_eq!(left, ["DCIM/Camera/IMG_B.jpg", "Documents/notes.txt"]);
+    assert_eq!(left, ["Documents/notes.txt"]);
+    let files = tree(dest.path());
+    assert_eq!(files["2023/12/24/IMG_B.jpg"], b"edited in DEST");
+    assert_eq!(files["2023/12/24/IMG_B-1.jpg"], samples()[1].bytes);
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod cli_devices;
 mod cli_ls;
 mod devices;
 mod run;
+mod safety;
 mod session_sim;
 mod sort;
 #[path = "../../src/sort/testdata.rs"]

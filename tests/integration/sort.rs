@@ -556,6 +556,8 @@ fn ctrl_c_stops_between_files_leaves_no_temp_file_and_says_so() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    let temps = fs::read_dir(dest.join(".mtpull/tmp")).map_or(0, |d| d.count());
+    assert_eq!(temps, 0, "a copy was left in DEST/.mtpull/tmp");
     assert!(names.len() < 30, "the run was not interrupted: {names:?}");
 }
 
@@ -564,10 +566,10 @@ fn a_killed_runs_temp_file_is_removed_by_the_next_run() {
     let root = TempDir::new().unwrap();
     let (src, dest) = (root.path().join("src"), root.path().join("dest"));
     put(&src.join("IMG_20240526_101500.jpg"), &plain_jpeg(1), SOME_MTIME);
-    let day = dest.join("2024/05/26");
-    fs::create_dir_all(&day).unwrap();
-    // What a SIGKILLed run leaves: its process is long gone.
-    let stale = day.join(".mtpull-99999999-1.tmp");
+    // What a SIGKILLed run leaves: a copy on its way into place.
+    let temps = dest.join(".mtpull/tmp");
+    fs::create_dir_all(&temps).unwrap();
+    let stale = temps.join("copy-7.tmp");
     fs::write(&stale, vec![0u8; 4096]).unwrap();
     let output = mtpull(["sort".as_ref(), src.as_os_str(), dest.as_os_str()], UTC);
     assert!(output.status.success(), "{output:?}");

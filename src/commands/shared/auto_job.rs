@@ -29,7 +29,7 @@ pub fn back_up(
 ) -> JobOutcome {
     let prefix = format!("{}: ", arrival.name);
     let mut progress = Progress::plain(&config.destination, prefix.clone());
-    let mut log = |line: &str| eprintln!("{prefix}{line}");
+    let mut log = |line: &str| note!("{prefix}{line}");
     let settings = JobSettings { config, lock_dir };
     let outcome = job::run(arrival, settings, cancel, &mut progress, &mut log);
     log(&outcome.describe());

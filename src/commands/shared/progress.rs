@@ -77,7 +77,7 @@ impl<'a> Progress<'a> {
     fn log(&self, line: String) {
         match &self.bars {
             Some(bars) => bars.overall.println(line),
-            None => eprintln!("{}{line}", self.prefix),
+            None => note!("{}{line}", self.prefix),
         }
     }
 

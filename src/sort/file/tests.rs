@@ -39,6 +39,9 @@ impl Scratch {
         while let Some(dir) = stack.pop() {
             for entry in fs::read_dir(dir).into_iter().flatten() {
                 let path = entry.unwrap().path();
+                if path == self.dest.join(STATE_DIR) {
+                    continue;
+                }
                 if path.is_dir() {
                     stack.push(path);
                 } else {
@@ -195,8 +198,13 @@ fn no_temp_file_is_left_behind() {
     let names: Vec<_> = fs::read_dir(&s.dest)
         .unwrap()
         .map(|e| e.unwrap().file_name())
+        .filter(|name| name != STATE_DIR)
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
+    let temps = fs::read_dir(s.dest.join(STATE_DIR).join(TEMP_DIR))
+        .unwrap()
+        .count();
+    assert_eq!(temps, 0);
 }
 
 #[test]
@@ -209,21 +217,77 @@ fn a_copy_that_fails_reports_the_source_and_leaves_nothing() {
 }
 
 #[test]
-fn the_no_replace_rename_refuses_an_existing_name() {
-    let s = Scratch::new();
-    let a = s.input("a", b"a");
-    let b = s.input("b", b"b");
-    for rename in [rename_noreplace, link_then_unlink] {
-        let error = rename(&a, &b).unwrap_err();
-        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
+fn every_way_of_taking_a_name_refuses_an_existing_one() {
+    for way in [NoReplace::Kernel, NoReplace::Link, NoReplace::CheckThenRename] {
+        let s = Scratch::new();
+        s.dest_file("d/IMG_1.jpg", b"first");
+        let _lock = DestLock::acquire(&s.dest).unwrap();
+        let mut filer = Filer::new(&s.dest, Mode::Move);
+        filer.open().unwrap();
+        filer.opened.as_mut().unwrap().no_replace = way;
+        let filed = filer
+            .file(Path::new("d/IMG_1.jpg"), &s.input("a", b"second"))
+            .unwrap();
+        assert_eq!(filed.outcome, Outcome::Renamed(1), "{way:?}");
+        filer.sync().unwrap();
+        assert!(!s.src.join("a").exists(), "{way:?}");
         assert_eq!(
-            (fs::read(&a).unwrap(), fs::read(&b).unwrap()),
-            (b"a".to_vec(), b"b".to_vec())
+            s.dest_tree(),
+            tree(&[("d/IMG_1-1.jpg", b"second"), ("d/IMG_1.jpg", b"first")]),
+            "{way:?}"
+        );
+        assert_eq!(filer.opened.as_ref().unwrap().intents.pending().unwrap(), None);
+    }
+}
+
+#[test]
+fn links_inside_the_destination_are_never_followed() {
+    let s = Scratch::new();
+    let outside = s.src.join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::create_dir_all(&s.dest).unwrap();
+    std::os::unix::fs::symlink(&outside, s.dest.join("2024")).unwrap();
+    let result = file_into(
+        &s.dest,
+        Path::new("2024/05/IMG_1.jpg"),
+        &s.input("a", b"x"),
+        Mode::Copy,
+    );
+    let error = result.unwrap_err().to_string();
+    assert!(error.contains("follows no link"), "{error}");
+    assert_eq!(
+        fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing written outside"
+    );
+}
+
+#[test]
+fn the_state_folder_is_never_a_target() {
+    let s = Scratch::new();
+    for planned in [".mtpull/x.jpg", ".MTPULL/tmp/x.jpg"] {
+        let result = file_into(&s.dest, Path::new(planned), &s.input("a", b"x"), Mode::Copy);
+        assert!(
+            matches!(result, Err(SortError::UnsafePath(_))),
+            "{planned}: {result:?}"
         );
     }
-    link_then_unlink(&a, &s.src.join("c")).unwrap();
-    assert!(!a.exists());
-    assert_eq!(fs::read(s.src.join("c")).unwrap(), b"a");
+}
+
+#[test]
+fn copies_a_cut_run_left_are_swept_by_the_next() {
+    let s = Scratch::new();
+    let temps = s.dest.join(STATE_DIR).join(TEMP_DIR);
+    fs::create_dir_all(&temps).unwrap();
+    fs::write(temps.join("copy-7.tmp"), b"half").unwrap();
+    fs::write(temps.join("0a0b0c0d-123.part"), b"a download").unwrap();
+    file_into(&s.dest, Path::new("IMG_1.jpg"), &s.input("a", b"one"), Mode::Copy).unwrap();
+    let mut left: Vec<_> = fs::read_dir(&temps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["0a0b0c0d-123.part"], "downloads are the backup's to keep");
 }
 
 #[test]
@@ -264,34 +328,8 @@ fn folders_are_synced_once_per_batch() {
     let mut filer = Filer::new(&s.dest, Mode::Copy);
     filer.file(Path::new("a/b/1.jpg"), &s.input("1", b"1")).unwrap();
     filer.file(Path::new("a/b/2.jpg"), &s.input("2", b"2")).unwrap();
-    let expected: BTreeSet<PathBuf> = [
-        s.dest.parent().unwrap().to_owned(),
-        s.dest.clone(),
-        s.dest.join("a"),
-        s.dest.join("a/b"),
-    ]
-    .into();
+    let expected: BTreeSet<PathBuf> = ["", "a", "a/b"].map(PathBuf::from).into();
     assert_eq!(filer.unsynced, expected);
     filer.sync().unwrap();
     assert!(filer.unsynced.is_empty());
-}
-
-#[test]
-fn a_killed_runs_temp_files_are_removed_and_a_live_ones_kept() {
-    let s = Scratch::new();
-    let day = s.dest.join("d");
-    fs::create_dir_all(&day).unwrap();
-    // No process has an id this large (pid_max is at most 2^22).
-    let dead = day.join(temp_name(99_999_999, 1));
-    let alive = day.join(temp_name(std::process::id(), 99));
-    let photo = day.join(".mtpull-notes.tmp");
-    for path in [&dead, &alive, &photo] {
-        fs::write(path, b"partial").unwrap();
-    }
-    let mut filer = Filer::new(&s.dest, Mode::Copy);
-    filer.file(Path::new("d/1.jpg"), &s.input("1", b"1")).unwrap();
-    assert!(!dead.exists());
-    assert!(alive.exists() && photo.exists());
-    assert_eq!(temp_writer(".mtpull-12-3.tmp"), Some(12));
-    assert_eq!(temp_writer(".mtpull-notes.tmp"), None);
 }

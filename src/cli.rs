@@ -40,10 +40,12 @@ pub struct DeviceChoice {
 
     /// For tests and demos: talk to a simulated device of this profile
     /// (android, locked, samsung, ptp-camera, qemu) instead of USB.
+    #[cfg(feature = "sim")]
     #[arg(long, global = true, value_name = "PROFILE", hide = true)]
     pub sim: Option<String>,
 
     /// For tests: the simulated locked phone is unlocked after this many milliseconds.
+    #[cfg(feature = "sim")]
     #[arg(long, global = true, value_name = "MS", hide = true)]
     pub sim_unlock_after: Option<u64>,
 }

@@ -4,7 +4,7 @@
 //! - [`ptp`]: the protocol as pure functions over byte slices (no I/O).
 //! - [`transport`]: the [`transport::Transport`] trait and its USB backends.
 //! - [`session`]: MTP transactions and operations over any transport.
-//! - [`sim`]: a simulated MTP device that answers over the same trait.
+//! - `sim` (feature `sim`): a simulated MTP device that answers over the same trait.
 //! - [`sort`]: dating files by capture time and filing them into folders.
 //! - [`pull`]: planning and copying a backup from a device into a destination.
 //! - [`auto`]: backing up on connect (udev rule, systemd units, `mtpull watch`).
@@ -14,6 +14,7 @@ pub mod human;
 pub mod ptp;
 pub mod pull;
 pub mod session;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod sort;
 pub mod transport;

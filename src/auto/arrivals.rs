@@ -1,6 +1,6 @@
 //! Where `mtpull watch` learns that devices come and go: a channel of
 //! [`DeviceEvent`]s, fed on USB by nusb's hotplug watch ([`usb_events`]), and
-//! in tests by whoever plugs simulated phones in ([`Arrival::simulated`]).
+//! in tests by whoever plugs simulated phones in.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -13,7 +13,6 @@ use std::time::Duration;
 use nusb::MaybeFuture;
 use nusb::hotplug::HotplugEvent;
 
-use crate::sim::SimDevice;
 use crate::transport::{self, DeviceSelector, DeviceSummary, OpenError, Transport};
 
 /// How a device is opened (again, after a busy or failed attempt).
@@ -68,18 +67,6 @@ impl Arrival {
             format!("{} at USB {location}", summary.describe()),
             summary.serial.clone(),
             move || transport::open_device(&selector).map(|opened| opened.transport),
-        )
-    }
-
-    /// A simulated device; each open is a replug ([`SimDevice::connect`]).
-    pub fn simulated(device: &SimDevice) -> Arrival {
-        let identity = device.identity();
-        let device = device.clone();
-        Arrival::new(
-            format!("sim-{}", identity.serial),
-            format!("{} (simulated)", identity.model),
-            Some(identity.serial),
-            move || Ok(Box::new(device.connect()) as Box<dyn Transport>),
         )
     }
 
@@ -199,21 +186,6 @@ pub enum WatchError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::Profile;
-
-    #[test]
-    fn a_simulated_arrival_opens_a_fresh_connection_each_time() {
-        let phone = SimDevice::new(Profile::Android);
-        let arrival = Arrival::simulated(&phone);
-        assert_eq!(arrival.id, "sim-SIM-ANDROID");
-        assert_eq!(arrival.lock_key(), "SIM-ANDROID");
-        let first = arrival.open().unwrap();
-        assert!(phone.is_connected());
-        drop(first);
-        let _second = arrival.clone().open().unwrap();
-        assert!(phone.is_connected());
-        assert!(format!("{arrival:?}").contains("SIM-ANDROID"));
-    }
 
     #[test]
     fn devices_without_a_serial_are_locked_by_place() {

@@ -7,7 +7,7 @@ use anyhow::Context;
 use mtpull::auto::{Arrival, Config, JobOutcome, lock};
 use mtpull::transport::{self, DeviceSelector};
 
-use super::connect::{open_error, simulated_device};
+use super::connect::{open_error, simulated_arrival};
 use super::shared::auto_job::{back_up, notifier};
 use super::shared::exit::{self, FATAL, INTERRUPTED, NO_DEVICE};
 use super::shared::interrupt;
@@ -38,8 +38,8 @@ pub fn run(choice: &DeviceChoice, args: &AutoArgs) -> anyhow::Result<ExitCode> {
 /// The device `--device` names (udev's unit passes the USB port), or the only
 /// one; or the simulated one (`--sim`).
 fn find_device(choice: &DeviceChoice) -> anyhow::Result<Arrival> {
-    if let Some(phone) = simulated_device(choice)? {
-        return Ok(Arrival::simulated(&phone));
+    if let Some(arrival) = simulated_arrival(choice)? {
+        return Ok(arrival);
     }
     let discovery = transport::discover().map_err(open_error)?;
     let index = discovery

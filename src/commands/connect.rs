@@ -1,11 +1,15 @@
 //! Which device a command talks to: the simulated phone (`--demo`, the
 //! hidden `--sim PROFILE` for tests) or a phone on USB.
 
+#[cfg(feature = "sim")]
 use std::thread;
+#[cfg(feature = "sim")]
 use std::time::Duration;
 
 use anyhow::Context;
+use mtpull::auto::Arrival;
 use mtpull::session::Session;
+#[cfg(feature = "sim")]
 use mtpull::sim::{self, Profile, SimDevice};
 use mtpull::transport::{self, Backend, DeviceSelector, DeviceSummary, OpenError, OpenedDevice, Quirks};
 
@@ -46,15 +50,22 @@ pub struct UsbPlace {
 /// Opens the one device the command line designates: the simulated one, the
 /// one whose serial `--device` gives, or the only one connected.
 pub fn open_one(choice: &DeviceChoice) -> anyhow::Result<Device> {
-    match simulated_profile(choice)? {
-        Some(profile) => open_simulated(choice, profile),
-        None => open_usb(choice),
+    #[cfg(feature = "sim")]
+    if let Some(profile) = simulated_profile(choice)? {
+        return open_simulated(choice, profile);
     }
+    #[cfg(not(feature = "sim"))]
+    refuse_demo(choice)?;
+    open_usb(choice)
 }
 
 /// Opens every device (`mtpull devices`); each may fail on its own.
 pub fn open_all(choice: &DeviceChoice) -> anyhow::Result<Vec<anyhow::Result<Device>>> {
-    if simulated_profile(choice)?.is_some() || choice.serial.is_some() {
+    #[cfg(feature = "sim")]
+    let simulated = simulated_profile(choice)?.is_some();
+    #[cfg(not(feature = "sim"))]
+    let simulated = false;
+    if simulated || choice.serial.is_some() {
         return Ok(vec![open_one(choice)]);
     }
     let backend = usb_backend()?;
@@ -75,6 +86,7 @@ pub fn open_all(choice: &DeviceChoice) -> anyhow::Result<Vec<anyhow::Result<Devi
         .collect())
 }
 
+#[cfg(feature = "sim")]
 fn simulated_profile(choice: &DeviceChoice) -> anyhow::Result<Option<Profile>> {
     if let Some(name) = &choice.sim {
         return name.parse().map(Some).map_err(anyhow::Error::msg);
@@ -84,8 +96,32 @@ fn simulated_profile(choice: &DeviceChoice) -> anyhow::Result<Option<Profile>> {
 }
 
 /// The simulated device the command line asks for (`--demo`, `--sim`), if
+/// any, as a device plugged in (each open is a replug).
+#[cfg(feature = "sim")]
+pub fn simulated_arrival(choice: &DeviceChoice) -> anyhow::Result<Option<Arrival>> {
+    Ok(simulated_device(choice)?.map(|phone| phone.arrival()))
+}
+
+/// Without the simulator there is none; `--demo` says why.
+#[cfg(not(feature = "sim"))]
+pub fn simulated_arrival(choice: &DeviceChoice) -> anyhow::Result<Option<Arrival>> {
+    refuse_demo(choice)?;
+    Ok(None)
+}
+
+/// `--demo` (or `--device demo`) in a build without the simulator.
+#[cfg(not(feature = "sim"))]
+fn refuse_demo(choice: &DeviceChoice) -> anyhow::Result<()> {
+    if choice.demo || choice.serial.as_deref() == Some(DEMO_SERIAL) {
+        anyhow::bail!("--demo: this mtpull was built without the simulated phone (cargo feature `sim`)");
+    }
+    Ok(())
+}
+
+/// The simulated device the command line asks for (`--demo`, `--sim`), if
 /// any, unlocking itself after `--sim-unlock-after`.
-pub fn simulated_device(choice: &DeviceChoice) -> anyhow::Result<Option<SimDevice>> {
+#[cfg(feature = "sim")]
+fn simulated_device(choice: &DeviceChoice) -> anyhow::Result<Option<SimDevice>> {
     Ok(simulated_profile(choice)?.map(|profile| {
         let phone = sim::demo::device_with(profile);
         if let Some(after) = choice.sim_unlock_after {
@@ -95,6 +131,7 @@ pub fn simulated_device(choice: &DeviceChoice) -> anyhow::Result<Option<SimDevic
     }))
 }
 
+#[cfg(feature = "sim")]
 fn open_simulated(choice: &DeviceChoice, profile: Profile) -> anyhow::Result<Device> {
     let phone = simulated_device(choice)?.expect("a simulated profile was asked for");
     let identity = phone.identity();
@@ -112,6 +149,7 @@ fn open_simulated(choice: &DeviceChoice, profile: Profile) -> anyhow::Result<Dev
 }
 
 /// Unlocks a simulated locked phone after `delay`, as a person would.
+#[cfg(feature = "sim")]
 fn unlock_later(phone: SimDevice, delay: Duration) {
     thread::spawn(move || {
         thread::sleep(delay);

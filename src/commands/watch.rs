@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use mtpull::auto::watch::watch;
 use mtpull::auto::{Arrival, Config, DeviceEvent, lock, usb_events};
 
-use super::connect::simulated_device;
+use super::connect::simulated_arrival;
 use super::shared::auto_job::{back_up, notifier};
 use super::shared::interrupt;
 use crate::cli::{DeviceChoice, WatchArgs};
@@ -35,10 +35,10 @@ pub fn run(choice: &DeviceChoice, args: &WatchArgs) -> anyhow::Result<ExitCode> 
     };
     let cancel = interrupt::cancel_on_ctrl_c().context("installing the Ctrl-C handler")?;
     // The sender stays alive with this function: only Ctrl-C ends a watch.
-    let (_plugged, events) = match simulated_device(choice)? {
-        Some(phone) => {
+    let (_plugged, events) = match simulated_arrival(choice)? {
+        Some(arrival) => {
             let (sender, events) = mpsc::channel();
-            sender.send(DeviceEvent::Arrived(Arrival::simulated(&phone)))?;
+            sender.send(DeviceEvent::Arrived(arrival))?;
             (Some(sender), events)
         }
         None => {

@@ -1,7 +1,8 @@
 //! A simulated MTP device: a real responder that parses the command
 //! containers an initiator writes and answers with data and response phases,
-//! as bytes, through the same [`Transport`](crate::transport::Transport) trait
-//! as a USB device. Tests and `--demo` use it.
+//! cut into USB packets, through the same [`Transport`](crate::transport::Transport)
+//! trait as a USB device. Tests and `--demo` use it; it is built only with
+//! the `sim` cargo feature (on by default for the binary's `--demo`).
 //!
 //! ```
 //! use mtpull::sim::{Content, Profile, SimDevice, StorageSpec};
@@ -15,12 +16,51 @@
 //!
 //! The device (its files, uploads and deletions) persists across
 //! connections; each [`SimDevice::connect`] is a replug, with no session
-//! open and a new handle numbering. Faults are armed on the device with
-//! [`SimDevice::arm`], between or during connections.
+//! open and a new handle numbering; [`SimDevice::attach`] is a new program
+//! opening the device without a replug, which finds whatever the last one
+//! left under way. Faults are armed on the device with [`SimDevice::arm`],
+//! between or during connections.
 //!
-//! # Behaviours to expect (as on Android)
+//! # Layers
+//! `model` (storages, trees, handles) → `responder` (the MTP server of one
+//! connection: operations to replies) → `link` (USB: transfers, packets,
+//! class requests, the time model) → `host` ([`SimTransport`], the host's
+//! end). `profiles` says what each profile does; imports run that way only.
+//!
+//! # The device-side API
+//! [`SimDevice::plug`] returns a [`DeviceEnd`]: the device's end of one
+//! plugged-in cable, to drive from anything that moves USB transfers (a
+//! FunctionFS gadget reads `ep1`/writes `ep2`/`ep3`, and hands ep0's class
+//! requests over):
+//! - [`DeviceEnd::bulk_out`]`(transfer)`: one OUT transfer as received (an
+//!   empty one is a zero-length packet);
+//! - [`DeviceEnd::bulk_in`]`(max_len)`: the next IN transfer:
+//!   [`BulkIn::Data`] (whole packets, short at a phase's end; empty = a
+//!   zero-length packet), [`BulkIn::Nak`] (nothing yet; `ready_in` when the
+//!   time model delays the first byte), [`BulkIn::Cut`] (a fault fired);
+//! - [`DeviceEnd::control`]`(request, value, index, data)` for the class
+//!   requests in [`class_request`] (Cancel 0x64, Get Device Status 0x67,
+//!   Device Reset 0x66 — recorded in [`SimStats::class_resets`]);
+//! - [`DeviceEnd::next_event`] / [`DeviceEnd::wait_event`] for the interrupt
+//!   endpoint; [`DeviceEnd::clear_halt`] for CLEAR_FEATURE(ENDPOINT_HALT).
+//!
+//! Errors are [`EndpointError`]s: `Nak` (the host's transfer would time
+//! out), `Stall`, `Disconnected`. [`SimTransport`] is a thin host-side adapter
+//! over the same `DeviceEnd`.
+//!
+//! # Behaviours to expect (as on Android, see [`Profile`] and [`Quirks`])
+//! - Packets of 512 bytes (high speed) or 1024 ([`Speed::Super`]); a phase
+//!   that fills its last packet is followed by a zero-length packet (not on
+//!   QEMU); with [`Quirks::split_header`] a data container's 12-byte header
+//!   is its own short transfer.
+//! - A first-byte delay per transaction and per object a listing walks
+//!   ([`Timing`]), scaled to 0 by default so that tests run fast.
+//! - A client gone mid-phase wedges an Android server: the next client's
+//!   commands are NAKed and its reads get the stale data until Cancel (which
+//!   leaves a Transaction Cancelled response to drain after an object
+//!   transfer) or a replug; Get Device Status answers as MtpFfsHandle does.
 //! - GetObjectPropList with depth 1 on a folder lists its children and then
-//!   the folder itself.
+//!   the folder itself; Android reports no DateCreated property.
 //! - Handles are handed out as folders are listed, never reused: a handle
 //!   from an earlier session is Invalid ObjectHandle.
 //! - GetPartialObject64 takes the offset as two parameters, low word first.
@@ -29,28 +69,31 @@
 //!   id is the last command's.
 //!
 //! # Where it differs from a real device
-//! - Nothing happens in the background: a read with nothing to read, or a
+//! - Nothing happens in the background: a read with nothing coming, or a
 //!   command written before the last answer was read, fails at once with
 //!   `Timeout` instead of waiting out the timeout; a timeout fault does not
-//!   sleep either.
+//!   sleep either (the time model's delays are waited out for real).
 //! - Unparsable command containers are dropped without an answer.
 //! - DeviceInfo lists only the operations the simulator implements (no
 //!   device properties, no SetObjectPropValue, no Android edit operations).
-//! - Samsung's refusal of parent 0 answers Parameter Not Supported (the code
-//!   real phones use is not documented).
+//! - Samsung's refusal of GetObjectPropList on the root answers Invalid
+//!   ObjectHandle (the code real phones use is not documented).
 //! - Free space is the configured capacity minus the bytes stored, also for
 //!   a served folder; a served folder is a snapshot taken when it is added
 //!   (files added on disk later are not seen; `add_file` on it does not
 //!   write to disk).
 //! - Thumbnails are one fixed 8×8 JPEG for every image.
 
+mod arrival;
 mod content;
 pub mod demo;
 mod fault;
+mod host;
 mod link;
 pub mod media;
+mod model;
+mod profiles;
 mod responder;
-mod state;
 mod tree;
 
 #[cfg(test)]
@@ -59,82 +102,22 @@ mod tests;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime};
 
 pub use content::{Content, generated_bytes};
 pub use fault::Fault;
-pub use link::{MAX_PACKET_SIZE, SimTransport};
+pub use host::SimTransport;
+pub use link::{BulkIn, DeviceEnd, EndpointError, Speed, class_request};
+pub use profiles::{Profile, Quirks, Timing};
 pub use tree::StorageSpec;
 
 use crate::ptp::{EventCode, OperationCode};
-use state::{Link, ObjKey, State};
+use link::{Device, Shared};
+use model::{Model, ObjKey};
 use tree::{Node, Storage, normalize};
-
-/// How the simulated device behaves: whose rules it follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Profile {
-    /// Android's MTP server: GetObjectPropList (depth 0/1, or every object
-    /// with handle and depth 0xFFFFFFFF), GetPartialObject64, DateCreated =
-    /// DateModified = file time.
-    Android,
-    /// Android with the screen locked: no storage until [`SimDevice::unlock`],
-    /// which sends StoreAdded to an open session.
-    Locked,
-    /// Android, but GetObjectHandles with parent 0 (every object) is refused.
-    Samsung,
-    /// A PTP-only camera: no object property operations, no 64-bit partial
-    /// reads; listing is GetObjectHandles + GetObjectInfo only.
-    PtpCamera,
-    /// QEMU's usb-mtp: no property lists, no GetThumb, every file's format
-    /// "Undefined", no ObjectFileName property.
-    Qemu,
-}
-
-impl Profile {
-    /// Every profile.
-    pub const ALL: [Profile; 5] = [
-        Profile::Android,
-        Profile::Locked,
-        Profile::Samsung,
-        Profile::PtpCamera,
-        Profile::Qemu,
-    ];
-
-    /// The profile's name, as `FromStr` reads it ("android", "ptp-camera"…).
-    pub fn name(self) -> &'static str {
-        match self {
-            Profile::Android => "android",
-            Profile::Locked => "locked",
-            Profile::Samsung => "samsung",
-            Profile::PtpCamera => "ptp-camera",
-            Profile::Qemu => "qemu",
-        }
-    }
-}
-
-impl fmt::Display for Profile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Profile {
-    type Err = String;
-
-    fn from_str(name: &str) -> Result<Profile, String> {
-        Profile::ALL
-            .into_iter()
-            .find(|p| p.name() == name)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).collect();
-                format!("unknown device profile {name:?} (known: {})", names.join(", "))
-            })
-    }
-}
 
 /// Who the device says it is: DeviceInfo's strings, and the USB facts a
 /// device listing shows.
@@ -162,13 +145,7 @@ impl DeviceIdentity {
     /// A plausible identity for a simulated device of `profile`
     /// (vendor 0x1209, the pid.codes open-source vendor id).
     pub fn simulated(profile: Profile) -> DeviceIdentity {
-        let (model, product_id) = match profile {
-            Profile::Android => ("Simulated Android phone", 0x0001),
-            Profile::Locked => ("Simulated locked phone", 0x0002),
-            Profile::Samsung => ("Simulated Samsung phone", 0x0003),
-            Profile::PtpCamera => ("Simulated camera", 0x0004),
-            Profile::Qemu => ("QEMU filesharing", 0x0005),
-        };
+        let (model, product_id) = profile.model_and_product();
         DeviceIdentity {
             manufacturer: "mtpull".into(),
             model: model.into(),
@@ -190,23 +167,60 @@ pub struct SimConfig {
     pub profile: Profile,
     /// DeviceInfo strings and USB facts.
     pub identity: DeviceIdentity,
-    /// Sleep added to every transaction.
+    /// Delay added to every transaction's first byte, on top of `timing`.
     pub latency: Duration,
     /// New object handles in every session (true, like Android and QEMU), or
     /// handles kept for the device's lifetime.
     pub renumber_handles: bool,
+    /// The bulk endpoints' speed (packet size).
+    pub speed: Speed,
+    /// What the device does that the specifications do not say.
+    pub quirks: Quirks,
+    /// How long answers take to start.
+    pub timing: Timing,
 }
 
 impl SimConfig {
-    /// Defaults for `profile`: its simulated identity, no latency, handles
-    /// renumbered per session.
+    /// Defaults for `profile`: its simulated identity, quirks and time model
+    /// (at scale 0: answers start at once, see [`SimConfig::time_scale`]),
+    /// high speed, no latency, handles renumbered per session.
     pub fn new(profile: Profile) -> SimConfig {
         SimConfig {
             profile,
             identity: DeviceIdentity::simulated(profile),
             latency: Duration::ZERO,
             renumber_handles: true,
+            speed: Speed::High,
+            quirks: profile.quirks(),
+            timing: Timing {
+                scale: 0.0,
+                ..profile.timing()
+            },
         }
+    }
+
+    /// Runs the bulk endpoints at `speed`.
+    pub fn speed(mut self, speed: Speed) -> SimConfig {
+        self.speed = speed;
+        self
+    }
+
+    /// Changes the quirks (start from [`Profile::quirks`]).
+    pub fn quirks(mut self, quirks: Quirks) -> SimConfig {
+        self.quirks = quirks;
+        self
+    }
+
+    /// Scales the profile's time model: 1.0 for its own delays, 0 for none.
+    pub fn time_scale(mut self, scale: f64) -> SimConfig {
+        self.timing.scale = scale;
+        self
+    }
+
+    /// Sets the time model.
+    pub fn timing(mut self, timing: Timing) -> SimConfig {
+        self.timing = timing;
+        self
     }
 
     /// Sets who the device says it is.
@@ -215,7 +229,7 @@ impl SimConfig {
         self
     }
 
-    /// Sleeps this long in every transaction.
+    /// Delays every transaction's first byte this long.
     pub fn latency(mut self, latency: Duration) -> SimConfig {
         self.latency = latency;
         self
@@ -230,10 +244,7 @@ impl SimConfig {
     /// The device, with no storage yet.
     pub fn build(self) -> SimDevice {
         SimDevice {
-            shared: Arc::new(Shared {
-                state: Mutex::new(State::new(self)),
-                events: Condvar::new(),
-            }),
+            shared: Arc::new(Shared::new(Model::new(self))),
         }
     }
 }
@@ -253,6 +264,12 @@ pub struct SimStats {
     pub zero_length_packets: u64,
     /// Times the cable was plugged in.
     pub connections: u64,
+    /// Class Cancel requests (0x64) received.
+    pub cancels: u64,
+    /// Class Device Reset requests (0x66) received: never from mtpull.
+    pub class_resets: u64,
+    /// Class Get Device Status requests (0x67) received.
+    pub status_requests: u64,
 }
 
 /// Why the device's owner could not change it.
@@ -289,31 +306,6 @@ impl SimError {
     }
 }
 
-/// The device's state, shared by its handles and its connection.
-pub(crate) struct Shared {
-    state: Mutex<State>,
-    /// Signalled when an event is queued or the link goes away.
-    pub(crate) events: Condvar,
-}
-
-impl Shared {
-    /// The state; a panic elsewhere while holding it leaves it usable.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub(crate) fn wait_events<'a>(
-        &self,
-        guard: MutexGuard<'a, State>,
-        timeout: Duration,
-    ) -> MutexGuard<'a, State> {
-        match self.events.wait_timeout(guard, timeout) {
-            Ok((guard, _)) => guard,
-            Err(poisoned) => poisoned.into_inner().0,
-        }
-    }
-}
-
 /// A simulated MTP device. Cloning gives another handle on the same device.
 #[derive(Clone)]
 pub struct SimDevice {
@@ -322,11 +314,12 @@ pub struct SimDevice {
 
 impl fmt::Debug for SimDevice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.shared.lock();
+        let device = self.shared.lock();
+        let model = &device.model;
         f.debug_struct("SimDevice")
-            .field("profile", &state.config.profile)
-            .field("serial", &state.config.identity.serial)
-            .field("storages", &state.storages.len())
+            .field("profile", &model.config.profile)
+            .field("serial", &model.config.identity.serial)
+            .field("storages", &model.storages.len())
             .finish()
     }
 }
@@ -344,38 +337,49 @@ impl SimDevice {
         SimConfig::new(profile).build()
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, Device> {
         self.shared.lock()
     }
 
     /// The device's profile.
     pub fn profile(&self) -> Profile {
-        self.lock().config.profile
+        self.lock().model.config.profile
     }
 
     /// Who the device says it is.
     pub fn identity(&self) -> DeviceIdentity {
-        self.lock().config.identity.clone()
+        self.lock().model.config.identity.clone()
     }
 
-    /// Plugs the cable in: a fresh USB link with no session open. A link
-    /// still plugged in is unplugged first (its transport answers
-    /// `Disconnected` from then on).
+    /// Plugs the cable in and returns the device's end of it: a fresh USB
+    /// link with no session open (a bus reset does the same). A link still
+    /// plugged in is unplugged first (its ends answer `Disconnected`).
+    pub fn plug(&self) -> DeviceEnd {
+        let generation = self.lock().plug();
+        self.shared.notify();
+        DeviceEnd::new(Arc::clone(&self.shared), generation)
+    }
+
+    /// Plugs the cable in (see [`SimDevice::plug`]) and returns the host's end.
     pub fn connect(&self) -> SimTransport {
-        let mut state = self.lock();
-        state.generation += 1;
-        state.stats.connections += 1;
-        let generation = state.generation;
-        state.link = Some(Link::new(generation));
-        drop(state);
-        self.shared.events.notify_all();
-        SimTransport::new(self, generation)
+        SimTransport::new(self.plug())
+    }
+
+    /// A new program opening the device on the cable as it is, without a
+    /// replug: whatever an earlier client left under way is still there (the
+    /// Android wedge). Plugs the cable in if it is not.
+    pub fn attach(&self) -> SimTransport {
+        let generation = self.lock().generation_plugged();
+        match generation {
+            Some(generation) => SimTransport::new(DeviceEnd::new(Arc::clone(&self.shared), generation)),
+            None => self.connect(),
+        }
     }
 
     /// Pulls the cable: the current connection answers `Disconnected`.
     pub fn unplug(&self) {
         self.lock().link = None;
-        self.shared.events.notify_all();
+        self.shared.notify();
     }
 
     /// Whether a connection is plugged in.
@@ -391,12 +395,12 @@ impl SimDevice {
 
     /// Numbers and adds a storage; an open session hears StoreAdded.
     fn push_storage(&self, mut storage: Storage) -> u32 {
-        let mut state = self.lock();
-        storage.id = ((state.storages.len() as u32 + 1) << 16) | 1;
+        let mut device = self.lock();
+        storage.id = ((device.model.storages.len() as u32 + 1) << 16) | 1;
         let id = storage.id;
-        state.storages.push(storage);
-        if !state.locked && state.send_event(EventCode::STORE_ADDED, &[id]) {
-            self.shared.events.notify_all();
+        device.model.storages.push(storage);
+        if !device.model.locked && device.send_event(EventCode::STORE_ADDED, &[id]) {
+            self.shared.notify();
         }
         id
     }
@@ -412,7 +416,7 @@ impl SimDevice {
 
     /// The ids of every storage, locked or not.
     pub fn storage_ids(&self) -> Vec<u32> {
-        self.lock().storages.iter().map(|s| s.id).collect()
+        self.lock().model.storages.iter().map(|s| s.id).collect()
     }
 
     fn change_tree(
@@ -424,22 +428,26 @@ impl SimDevice {
     ) -> Result<(), SimError> {
         let path = normalize(path)?;
         let is_file = !node.is_folder();
-        let mut state = self.lock();
-        let tree = state
+        let mut device = self.lock();
+        let tree = device
+            .model
             .storage_mut_even_locked(storage)
             .ok_or(SimError::NoStorage(storage))?;
         let created = tree.insert(&path, node, mtime)?;
         // Adding a folder that exists changes nothing; replacing a file does.
         if created.is_empty() && is_file {
-            let replaced = state.handles.existing(&ObjKey::new(storage, path.as_str()));
-            if let Some(handle) = replaced.filter(|_| !state.locked) {
-                state.send_event(EventCode::OBJECT_INFO_CHANGED, &[handle]);
+            let replaced = device
+                .model
+                .handles
+                .existing(&ObjKey::new(storage, path.as_str()));
+            if let Some(handle) = replaced.filter(|_| !device.model.locked) {
+                device.send_event(EventCode::OBJECT_INFO_CHANGED, &[handle]);
             }
         } else {
-            state.announce_added(storage, &created);
+            device.announce_added(storage, &created);
         }
-        drop(state);
-        self.shared.events.notify_all();
+        drop(device);
+        self.shared.notify();
         Ok(())
     }
 
@@ -500,27 +508,34 @@ impl SimDevice {
     /// side, as the phone's user would: ObjectRemoved goes to an open session.
     pub fn remove(&self, storage: u32, path: &str) -> Result<(), SimError> {
         let path = normalize(path)?;
-        let mut state = self.lock();
-        let tree = state
+        let mut device = self.lock();
+        let tree = device
+            .model
             .storage_mut_even_locked(storage)
             .ok_or(SimError::NoStorage(storage))?;
         tree.remove(&path)
             .ok_or_else(|| SimError::bad_path(&path, "no such object"))?;
         let key = ObjKey::new(storage, path);
-        if let Some(handle) = state.handles.existing(&key) {
-            state.send_event(EventCode::OBJECT_REMOVED, &[handle]);
+        if let Some(handle) = device.model.handles.existing(&key) {
+            device.send_event(EventCode::OBJECT_REMOVED, &[handle]);
         }
-        state.handles.forget_subtree(&key);
-        drop(state);
-        self.shared.events.notify_all();
+        device.model.handles.forget_subtree(&key);
+        drop(device);
+        self.shared.notify();
         Ok(())
     }
 
     /// The content of the file at `path`, if there is one (to check uploads).
     pub fn content(&self, storage: u32, path: &str) -> Option<Content> {
         let path = normalize(path).ok()?;
-        let state = self.lock();
-        match state.storages.iter().find(|s| s.id == storage)?.node(&path)? {
+        let device = self.lock();
+        match device
+            .model
+            .storages
+            .iter()
+            .find(|s| s.id == storage)?
+            .node(&path)?
+        {
             Node::File { content, .. } => Some(content.clone()),
             Node::Folder { .. } => None,
         }
@@ -540,9 +555,9 @@ impl SimDevice {
                 }
             }
         }
-        let state = self.lock();
+        let device = self.lock();
         let mut out = Vec::new();
-        if let Some(s) = state.storages.iter().find(|s| s.id == storage) {
+        if let Some(s) = device.model.storages.iter().find(|s| s.id == storage) {
             walk("", &s.root, &mut out);
         }
         out
@@ -551,62 +566,68 @@ impl SimDevice {
     /// Unlocks the phone: its storages appear, and a connection with a
     /// session open gets one StoreAdded event per storage.
     pub fn unlock(&self) {
-        let mut state = self.lock();
-        if !state.locked {
+        let mut device = self.lock();
+        if !device.model.locked {
             return;
         }
-        state.locked = false;
-        let ids: Vec<u32> = state.storages.iter().map(|s| s.id).collect();
+        device.model.locked = false;
+        let ids: Vec<u32> = device.model.storages.iter().map(|s| s.id).collect();
         for id in ids {
-            state.send_event(EventCode::STORE_ADDED, &[id]);
+            device.send_event(EventCode::STORE_ADDED, &[id]);
         }
-        drop(state);
-        self.shared.events.notify_all();
+        drop(device);
+        self.shared.notify();
     }
 
     /// Whether the phone is locked (shows no storage).
     pub fn is_locked(&self) -> bool {
-        self.lock().locked
+        self.lock().model.locked
     }
 
     /// Arms a fault; it fires on whichever connection is plugged in when its
     /// trigger is reached.
     pub fn arm(&self, fault: Fault) {
-        self.lock().faults.arm(fault);
+        self.lock().model.faults.arm(fault);
     }
 
     /// Disarms every fault.
     pub fn disarm_all(&self) {
-        self.lock().faults.clear();
+        self.lock().model.faults.clear();
     }
 
     /// Faults armed and not yet fired (an `always` fault stays armed).
     pub fn armed_faults(&self) -> usize {
-        self.lock().faults.len()
+        self.lock().model.faults.len()
     }
 
     /// Sets the sleep added to every transaction from now on.
     pub fn set_latency(&self, latency: Duration) {
-        self.lock().config.latency = latency;
+        self.lock().model.config.latency = latency;
     }
 
     /// The counters so far.
     pub fn stats(&self) -> SimStats {
-        self.lock().stats.clone()
+        self.lock().model.stats.clone()
     }
 
     /// Transactions so far (command containers received).
     pub fn transactions(&self) -> u64 {
-        self.lock().stats.transactions
+        self.lock().model.stats.transactions
     }
 
     /// Transactions of one operation so far.
     pub fn transactions_of(&self, op: OperationCode) -> u64 {
-        self.lock().stats.by_operation.get(&op).copied().unwrap_or(0)
+        self.lock()
+            .model
+            .stats
+            .by_operation
+            .get(&op)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Zeroes the counters.
     pub fn reset_stats(&self) {
-        self.lock().stats = SimStats::default();
+        self.lock().model.stats = SimStats::default();
     }
 }

@@ -1,22 +1,27 @@
-//! The MTP responder: one function per operation, from a decoded command
-//! (and its OUT data) to a reply (an IN data source and a response).
+//! The MTP responder: the server state of one connection ([`Server`]) and one
+//! function per operation, from a decoded command (and its OUT data) to a
+//! reply (an IN data source and a response). It reads and changes the
+//! [`Model`]; it knows nothing of packets or endpoints.
 
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use super::content::Content;
-use super::link::{DiskUpload, OutData, Sink};
-use super::state::{Link, ObjKey, PendingSend, State};
-use super::tree::{Node, has_thumbnail, is_valid_name, join};
-use super::{Profile, media};
+use super::media;
+use super::model::{ALL, Model, ObjKey};
+use super::profiles::Profile;
+use super::tree::{Node, has_thumbnail, is_valid_name};
+use crate::ptp::container::HEADER_LEN;
 use crate::ptp::dataset::MTP_VENDOR_EXTENSION_ID;
 use crate::ptp::time::{format_ptp_time, parse_ptp_time};
 use crate::ptp::{
-    Codec, DataType, DeviceInfo, Message, ObjectFormat, ObjectInfo, ObjectPropDesc, ObjectPropList,
-    OperationCode as Op, PropForm, PropListEntry, PropertyCode as Prop, ResponseCode as Rc, Value, Writer,
+    Codec, ContainerKind, DataType, DeviceInfo, EventCode, Header, Message, ObjectFormat, ObjectInfo,
+    ObjectPropDesc, ObjectPropList, OperationCode as Op, PropForm, PropListEntry, PropertyCode as Prop,
+    ResponseCode as Rc, Value, Writer,
 };
-
-/// "All" for storages, parents, properties and depths.
-const ALL: u32 = 0xFFFF_FFFF;
 
 /// What the IN data phase carries.
 pub(crate) enum DataSource {
@@ -31,6 +36,10 @@ pub(crate) struct Reply {
     pub(crate) data: Option<DataSource>,
     pub(crate) code: Rc,
     pub(crate) params: Vec<u32>,
+    /// Objects the operation had to walk (for the time model).
+    pub(crate) touched: u64,
+    /// The device never answers (it hangs until a Cancel or a bus reset).
+    pub(crate) hangs: bool,
 }
 
 impl Reply {
@@ -38,11 +47,13 @@ impl Reply {
         Reply::code(Rc::OK)
     }
 
-    fn code(code: Rc) -> Reply {
+    pub(crate) fn code(code: Rc) -> Reply {
         Reply {
             data: None,
             code,
             params: Vec::new(),
+            touched: 0,
+            hangs: false,
         }
     }
 
@@ -63,34 +74,210 @@ impl Reply {
     fn dataset(value: &impl Codec) -> Reply {
         Reply::data(value.to_bytes())
     }
+
+    fn touching(mut self, objects: u64) -> Reply {
+        self.touched = objects;
+        self
+    }
 }
 
 type OpResult = Result<Reply, Rc>;
 
-/// The properties Android reports for every object, in its order.
-const ANDROID_PROPS: &[Prop] = &[
-    Prop::STORAGE_ID,
-    Prop::OBJECT_FORMAT,
-    Prop::PROTECTION_STATUS,
-    Prop::OBJECT_SIZE,
-    Prop::OBJECT_FILE_NAME,
-    Prop::DATE_MODIFIED,
-    Prop::PARENT_OBJECT,
-    Prop::PERSISTENT_UNIQUE_OBJECT_IDENTIFIER,
-    Prop::NAME,
-    Prop::DATE_CREATED,
-    Prop::DATE_ADDED,
-];
+/// Where the payload of an OUT data phase goes.
+pub(crate) enum Sink {
+    /// Kept in memory: a dataset, or an upload to an in-memory storage.
+    Memory(Vec<u8>),
+    /// An upload written straight to a served folder; removed unless kept.
+    Disk(DiskUpload),
+    /// Read and dropped (an upload the device will refuse).
+    Discard,
+}
 
-/// QEMU's usb-mtp: no file name property, which is why some tools fail on it.
-const QEMU_PROPS: &[Prop] = &[
-    Prop::STORAGE_ID,
-    Prop::OBJECT_FORMAT,
-    Prop::OBJECT_SIZE,
-    Prop::PARENT_OBJECT,
-    Prop::PERSISTENT_UNIQUE_OBJECT_IDENTIFIER,
-    Prop::NAME,
-];
+/// A file being uploaded into a served folder. Dropping it before
+/// [`DiskUpload::keep`] removes the partial file, as Android does when a
+/// transfer fails.
+pub(crate) struct DiskUpload {
+    file: File,
+    path: PathBuf,
+    kept: bool,
+}
+
+impl DiskUpload {
+    fn create(path: PathBuf) -> io::Result<DiskUpload> {
+        let file = File::options().write(true).create_new(true).open(&path)?;
+        Ok(DiskUpload {
+            file,
+            path,
+            kept: false,
+        })
+    }
+
+    /// Keeps the file, dated `mtime` (the device's local time).
+    fn keep(mut self, mtime: chrono::NaiveDateTime) -> io::Result<PathBuf> {
+        if let Some(time) = mtime.and_local_timezone(chrono::Local).earliest() {
+            self.file.set_modified(time.into())?;
+        }
+        self.file.sync_all()?;
+        self.kept = true;
+        Ok(self.path.clone())
+    }
+}
+
+impl Drop for DiskUpload {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// An OUT data phase as it arrives: the container header, then the payload
+/// streamed into a sink.
+pub(crate) struct OutData {
+    header: Vec<u8>,
+    sink: Sink,
+    received: u64,
+    error: Option<io::Error>,
+}
+
+impl OutData {
+    fn new(sink: Sink) -> OutData {
+        OutData {
+            header: Vec::with_capacity(HEADER_LEN),
+            sink,
+            received: 0,
+            error: None,
+        }
+    }
+
+    /// Takes the next bytes of the container.
+    pub(crate) fn write(&mut self, mut bytes: &[u8]) {
+        let need = HEADER_LEN.saturating_sub(self.header.len());
+        let take = need.min(bytes.len());
+        self.header.extend(&bytes[..take]);
+        bytes = &bytes[take..];
+        if bytes.is_empty() {
+            return;
+        }
+        self.received += bytes.len() as u64;
+        match &mut self.sink {
+            Sink::Memory(buffer) => buffer.extend(bytes),
+            Sink::Disk(upload) => {
+                if self.error.is_none() {
+                    self.error = upload.file.write_all(bytes).err();
+                }
+            }
+            Sink::Discard => {}
+        }
+    }
+
+    /// The container's declared length, once its header has arrived
+    /// (`None` for 0xFFFFFFFF, 4 GiB or more: a short packet ends it).
+    pub(crate) fn declared_len(&self) -> Option<u64> {
+        let header = Header::decode(&self.header).ok()?;
+        (header.length != u32::MAX).then_some(u64::from(header.length))
+    }
+
+    /// Bytes of the container so far, header included.
+    pub(crate) fn len(&self) -> u64 {
+        self.header.len() as u64 + self.received
+    }
+
+    /// Whether a whole data container arrived (its header says Data).
+    fn is_data_container(&self) -> bool {
+        Header::decode(&self.header).is_ok_and(|h| h.kind == ContainerKind::Data)
+    }
+}
+
+/// An upload announced by SendObjectInfo, waiting for its SendObject.
+#[derive(Debug)]
+struct PendingSend {
+    key: ObjKey,
+    /// ObjectInfo's 32-bit size: 0xFFFFFFFF when 4 GiB or more.
+    size_field: u32,
+    mtime: chrono::NaiveDateTime,
+}
+
+/// The MTP server of one USB connection: the session, the upload under way
+/// and the events waiting for the interrupt endpoint.
+#[derive(Debug, Default)]
+pub(crate) struct Server {
+    session: Option<u32>,
+    last_transaction: u32,
+    pending_send: Option<PendingSend>,
+    events: VecDeque<Vec<u8>>,
+    /// Answer Device Busy until Get Device Status is polled (SIC, after a Cancel).
+    pub(crate) busy_until_status: bool,
+}
+
+impl Server {
+    /// Whether a session is open (events go only to an open session).
+    pub(crate) fn session_open(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// Queues an event, if a session is open to receive it (Android sends
+    /// none otherwise). Its transaction id is the last command's. Returns
+    /// whether it was queued.
+    pub(crate) fn event(&mut self, code: EventCode, params: &[u32]) -> bool {
+        if self.session.is_none() {
+            return false;
+        }
+        let event = Message::event(code.0, self.last_transaction, params);
+        self.events.push_back(event.encode());
+        true
+    }
+
+    /// The next event container for the interrupt endpoint.
+    pub(crate) fn next_event(&mut self) -> Option<Vec<u8>> {
+        self.events.pop_front()
+    }
+
+    /// The transaction is abandoned (Cancel, a stall): an announced upload is forgotten.
+    pub(crate) fn abandon(&mut self) {
+        self.pending_send = None;
+    }
+
+    /// Records a command's arrival; `Some(sink)` when an OUT data phase follows.
+    pub(crate) fn receive_command(&mut self, model: &mut Model, command: &Message) -> Option<OutData> {
+        let op = Op(command.code);
+        model.stats.transactions += 1;
+        *model.stats.by_operation.entry(op).or_default() += 1;
+        self.last_transaction = command.transaction_id;
+        let has_out_data = [Op::SEND_OBJECT_INFO, Op::SEND_OBJECT].contains(&op);
+        (has_out_data && model.config.profile.supports(op)).then(|| OutData::new(self.out_sink(model, op)))
+    }
+
+    /// Where the OUT data phase of `op` goes: uploads into a served folder
+    /// are written straight to disk as they arrive.
+    fn out_sink(&self, model: &Model, op: Op) -> Sink {
+        if op != Op::SEND_OBJECT {
+            return Sink::Memory(Vec::new());
+        }
+        let Some(pending) = &self.pending_send else {
+            return Sink::Discard;
+        };
+        let disk_path = model
+            .storage(pending.key.storage)
+            .and_then(|s| s.disk_path(&pending.key.path));
+        match disk_path {
+            Some(path) => DiskUpload::create(path).map_or(Sink::Discard, Sink::Disk),
+            None => Sink::Memory(Vec::new()),
+        }
+    }
+
+    /// Runs one operation. `data` is the OUT data phase, for the operations
+    /// that take one.
+    pub(crate) fn execute(&mut self, model: &mut Model, command: &Message, data: Option<OutData>) -> Reply {
+        Responder { model, server: self }.execute(command, data)
+    }
+}
+
+/// One operation being answered.
+struct Responder<'a> {
+    model: &'a mut Model,
+    server: &'a mut Server,
+}
 
 fn prop_type(prop: Prop) -> DataType {
     match prop {
@@ -107,6 +294,22 @@ fn prop_code(param: u32) -> Result<Prop, Rc> {
     u16::try_from(param)
         .map(Prop)
         .map_err(|_| Rc::OBJECT_PROP_NOT_SUPPORTED)
+}
+
+/// What "convert videos to AVC" sends for a video: other bytes, 3/4 of
+/// the length (deterministic, so that a test can tell them apart).
+fn transcoded(original: &Content) -> Content {
+    let len = original.len() - original.len() / 4;
+    Content::generated(len, 0xA7C0_0000 ^ len)
+}
+
+fn tree_is_video(format: ObjectFormat) -> bool {
+    [
+        ObjectFormat::MP4_CONTAINER,
+        ObjectFormat::CONTAINER_3GP,
+        ObjectFormat::AVI,
+    ]
+    .contains(&format)
 }
 
 fn thumbnail() -> &'static [u8] {
@@ -141,52 +344,51 @@ impl ObjectFacts {
     }
 }
 
-impl Profile {
-    pub(crate) fn object_props(self) -> &'static [Prop] {
-        match self {
-            Profile::Android | Profile::Locked | Profile::Samsung => ANDROID_PROPS,
-            Profile::Qemu => QEMU_PROPS,
-            Profile::PtpCamera => &[],
-        }
-    }
-}
-
-impl State {
+impl Responder<'_> {
     /// Runs one operation. `data` is the OUT data phase, for the operations
     /// that take one.
-    pub(crate) fn execute(&mut self, link: &mut Link, command: &Message, data: Option<OutData>) -> Reply {
+    fn execute(&mut self, command: &Message, data: Option<OutData>) -> Reply {
         let op = Op(command.code);
         // SendObject must directly follow its SendObjectInfo: anything else forgets it.
-        let pending_send = link.pending_send.take();
-        if let Some(code) = self.faults.response_for(op) {
+        let pending_send = self.server.pending_send.take();
+        if let Some(code) = self.model.faults.response_for(op) {
             return Reply::code(code);
         }
-        if !self.config.profile.supports(op) {
+        if !self.model.config.profile.supports(op) {
             return Reply::code(Rc::OPERATION_NOT_SUPPORTED);
         }
-        if link.session.is_none() && op != Op::GET_DEVICE_INFO && op != Op::OPEN_SESSION {
+        if self.server.session.is_none() && op != Op::GET_DEVICE_INFO && op != Op::OPEN_SESSION {
             return Reply::code(Rc::SESSION_NOT_OPEN);
         }
+        if self.server.busy_until_status {
+            return Reply::code(Rc::DEVICE_BUSY);
+        }
+        let quirks = self.model.config.quirks;
         let p = |i| command.param(i);
         let result = match op {
             Op::GET_DEVICE_INFO => Ok(Reply::dataset(&self.device_info())),
-            Op::OPEN_SESSION => self.open_session(link, p(0)),
+            Op::OPEN_SESSION => self.open_session(p(0)),
             Op::CLOSE_SESSION => {
-                link.session = None;
+                self.server.session = None;
                 Ok(Reply::ok())
             }
             Op::GET_STORAGE_IDS => Ok(self.storage_ids()),
             Op::GET_STORAGE_INFO => self
+                .model
                 .storage(p(0))
                 .map(|s| Reply::dataset(&s.info()))
                 .ok_or(Rc::INVALID_STORAGE_ID),
             Op::GET_NUM_OBJECTS => self
                 .list(p(0), p(1), p(2))
-                .map(|keys| Reply::params(vec![keys.len() as u32])),
+                .map(|(keys, walked)| Reply::params(vec![keys.len() as u32]).touching(walked)),
             Op::GET_OBJECT_HANDLES => self.object_handles(p(0), p(1), p(2)),
             Op::GET_OBJECT_INFO => self.object_info(p(0)),
-            Op::GET_OBJECT => self.object_data(p(0), 0, u64::MAX, false),
+            Op::GET_OBJECT => self.whole_object(p(0)),
             Op::GET_PARTIAL_OBJECT => self.object_data(p(0), p(1).into(), p(2).into(), true),
+            // Some responders read 0x95C1's parameters as GetPartialObject's.
+            Op::GET_PARTIAL_OBJECT_64 if quirks.partial64_as_partial => {
+                self.object_data(p(0), p(1).into(), p(2).into(), true)
+            }
             // AOSP's convention: offset low 32 bits, then high 32 bits, then the count.
             Op::GET_PARTIAL_OBJECT_64 => {
                 let offset = u64::from(p(1)) | (u64::from(p(2)) << 32);
@@ -194,10 +396,17 @@ impl State {
             }
             Op::GET_THUMB => self.thumb(p(0)),
             Op::DELETE_OBJECT => self.delete(p(0)),
-            Op::SEND_OBJECT_INFO => self.send_object_info(link, p(0), p(1), data),
+            Op::SEND_OBJECT_INFO => self.send_object_info(p(0), p(1), data),
             Op::SEND_OBJECT => self.send_object(pending_send, data),
             Op::GET_OBJECT_PROPS_SUPPORTED => {
-                let codes: Vec<u16> = self.config.profile.object_props().iter().map(|p| p.0).collect();
+                let codes: Vec<u16> = self
+                    .model
+                    .config
+                    .profile
+                    .object_props()
+                    .iter()
+                    .map(|p| p.0)
+                    .collect();
                 let mut out = Vec::new();
                 out.put_u16_array(&codes);
                 Ok(Reply::data(out))
@@ -210,27 +419,9 @@ impl State {
         result.unwrap_or_else(Reply::code)
     }
 
-    /// Where the OUT data phase of `command` goes: uploads into a served
-    /// folder are written straight to disk as they arrive.
-    pub(crate) fn begin_out_data(&mut self, link: &Link, command: &Message) -> Sink {
-        if Op(command.code) != Op::SEND_OBJECT {
-            return Sink::Memory(Vec::new());
-        }
-        let Some(pending) = &link.pending_send else {
-            return Sink::Discard;
-        };
-        let disk_path = self
-            .storage(pending.key.storage)
-            .and_then(|s| s.disk_path(&pending.key.path));
-        match disk_path {
-            Some(path) => DiskUpload::create(path).map_or(Sink::Discard, Sink::Disk),
-            None => Sink::Memory(Vec::new()),
-        }
-    }
-
     fn device_info(&self) -> DeviceInfo {
-        let profile = self.config.profile;
-        let identity = &self.config.identity;
+        let profile = self.model.config.profile;
+        let identity = &self.model.config.identity;
         let (vendor_extension_id, vendor_extension_desc) = match profile {
             Profile::Android | Profile::Locked | Profile::Samsung => {
                 (MTP_VENDOR_EXTENSION_ID, "microsoft.com: 1.0; android.com: 1.0;")
@@ -256,8 +447,8 @@ impl State {
         }
     }
 
-    fn open_session(&mut self, link: &mut Link, id: u32) -> OpResult {
-        if let Some(open) = link.session {
+    fn open_session(&mut self, id: u32) -> OpResult {
+        if let Some(open) = self.server.session {
             return Ok(Reply {
                 params: vec![open],
                 ..Reply::code(Rc::SESSION_ALREADY_OPEN)
@@ -266,19 +457,15 @@ impl State {
         if id == 0 {
             return Err(Rc::INVALID_PARAMETER);
         }
-        link.session = Some(id);
-        if self.config.renumber_handles {
-            self.handles.renumber();
+        self.server.session = Some(id);
+        if self.model.config.renumber_handles {
+            self.model.handles.renumber();
         }
         Ok(Reply::ok())
     }
 
     fn storage_ids(&self) -> Reply {
-        let ids: Vec<u32> = if self.locked {
-            Vec::new()
-        } else {
-            self.storages.iter().map(|s| s.id).collect()
-        };
+        let ids = self.model.visible_storage_ids();
         let mut out = Vec::new();
         out.put_u32_array(&ids);
         Reply::data(out)
@@ -286,10 +473,7 @@ impl State {
 
     /// The object a handle names, if it is still on the device.
     fn key_of(&self, handle: u32) -> Result<ObjKey, Rc> {
-        let key = self.handles.key(handle).ok_or(Rc::INVALID_OBJECT_HANDLE)?;
-        self.node(key)
-            .map(|_| key.clone())
-            .ok_or(Rc::INVALID_OBJECT_HANDLE)
+        self.model.key_of(handle).ok_or(Rc::INVALID_OBJECT_HANDLE)
     }
 
     /// Storages a request names: one, or every visible one for 0xFFFFFFFF
@@ -297,15 +481,12 @@ impl State {
     fn storages_named(&self, storage: u32) -> Result<Vec<u32>, Rc> {
         if storage != ALL {
             return self
+                .model
                 .storage(storage)
                 .map(|s| vec![s.id])
                 .ok_or(Rc::INVALID_STORAGE_ID);
         }
-        let ids: Vec<u32> = if self.locked {
-            Vec::new()
-        } else {
-            self.storages.iter().map(|s| s.id).collect()
-        };
+        let ids = self.model.visible_storage_ids();
         if ids.is_empty() {
             return Err(Rc::INVALID_STORAGE_ID);
         }
@@ -314,75 +495,58 @@ impl State {
 
     /// GetObjectHandles' selection: `parent` 0xFFFFFFFF is the root, 0 every
     /// object below it (depth first, parents before children), anything
-    /// else a folder's children; `format` 0 means any.
-    fn list(&self, storage: u32, format: u32, parent: u32) -> Result<Vec<ObjKey>, Rc> {
+    /// else a folder's children; `format` 0 means any. Also returns how many
+    /// objects the device walked to answer.
+    fn list(&self, storage: u32, format: u32, parent: u32) -> Result<(Vec<ObjKey>, u64), Rc> {
         let storages = self.storages_named(storage)?;
         let mut keys = Vec::new();
         match parent {
             ALL => {
                 for id in storages {
-                    self.collect(&ObjKey::new(id, ""), false, format, &mut keys);
+                    self.model.collect(&ObjKey::new(id, ""), false, format, &mut keys);
                 }
             }
-            // Samsung refuses the recursive listing; say the parameter is the problem.
-            0 if self.config.profile == Profile::Samsung => return Err(Rc::PARAMETER_NOT_SUPPORTED),
-            0 => return self.every_object(storage, format),
+            0 => {
+                let keys = self.every_object(storage, format)?;
+                return Ok((keys, self.model.object_count(&storages)));
+            }
             handle => {
                 let folder = self.key_of(handle)?;
-                if !self.node(&folder).is_some_and(Node::is_folder) {
+                if !self.model.node(&folder).is_some_and(Node::is_folder) {
                     return Err(Rc::INVALID_PARENT_OBJECT);
                 }
-                self.collect(&folder, false, format, &mut keys);
+                self.model.collect(&folder, false, format, &mut keys);
             }
         }
-        Ok(keys)
+        let walked = keys.len() as u64;
+        Ok((keys, walked))
     }
 
     /// Every object on the named storages, depth first, parents before children.
     fn every_object(&self, storage: u32, format: u32) -> Result<Vec<ObjKey>, Rc> {
         let mut keys = Vec::new();
         for id in self.storages_named(storage)? {
-            self.collect(&ObjKey::new(id, ""), true, format, &mut keys);
+            self.model.collect(&ObjKey::new(id, ""), true, format, &mut keys);
         }
         Ok(keys)
     }
 
-    /// Appends the children of `folder` (a storage root when its path is
-    /// empty) that match `format`, and with `recursive` everything below.
-    fn collect(&self, folder: &ObjKey, recursive: bool, format: u32, out: &mut Vec<ObjKey>) {
-        let Some(children) = self
-            .storage(folder.storage)
-            .and_then(|s| s.children(&folder.path))
-        else {
-            return;
-        };
-        for (name, node) in children {
-            let key = ObjKey::new(folder.storage, join(&folder.path, name));
-            if format == 0 || u32::from(self.format_of(&key, node).0) == format {
-                out.push(key.clone());
-            }
-            if recursive && node.is_folder() {
-                self.collect(&key, true, format, out);
-            }
-        }
-    }
-
     fn object_handles(&mut self, storage: u32, format: u32, parent: u32) -> OpResult {
-        let keys = self.list(storage, format, parent)?;
-        let handles: Vec<u32> = keys.iter().map(|k| self.handles.assign(k)).collect();
+        let (keys, walked) = self.list(storage, format, parent)?;
+        let handles: Vec<u32> = keys.iter().map(|k| self.model.handles.assign(k)).collect();
         let mut out = Vec::new();
         out.put_u32_array(&handles);
-        Ok(Reply::data(out))
+        Ok(Reply::data(out).touching(walked))
     }
 
     fn facts(&mut self, key: &ObjKey) -> Result<ObjectFacts, Rc> {
-        let handle = self.handles.assign(key);
-        let parent = key.parent().map_or(0, |p| self.handles.assign(&p));
-        let node = self.node(key).ok_or(Rc::INVALID_OBJECT_HANDLE)?;
+        let handle = self.model.handles.assign(key);
+        let parent = key.parent().map_or(0, |p| self.model.handles.assign(&p));
+        let node = self.model.node(key).ok_or(Rc::INVALID_OBJECT_HANDLE)?;
         Ok(ObjectFacts {
             handle,
             parent,
-            format: self.format_of(key, node),
+            format: self.model.format_of(key, node),
             size: node.size(),
             is_folder: node.is_folder(),
             name: key.name().to_string(),
@@ -394,7 +558,7 @@ impl State {
     fn object_info(&mut self, handle: u32) -> OpResult {
         let key = self.key_of(handle)?;
         let facts = self.facts(&key)?;
-        let thumb = has_thumbnail(facts.format) && self.config.profile.supports(Op::GET_THUMB);
+        let thumb = has_thumbnail(facts.format) && self.model.config.profile.supports(Op::GET_THUMB);
         let info = ObjectInfo {
             storage_id: key.storage,
             format: facts.format,
@@ -419,14 +583,40 @@ impl State {
 
     fn file_content(&self, handle: u32) -> Result<Content, Rc> {
         let key = self.key_of(handle)?;
-        match self.node(&key) {
+        match self.model.node(&key) {
             Some(Node::File { content, .. }) => Ok(content.clone()),
             _ => Err(Rc::INVALID_OBJECT_HANDLE),
         }
     }
 
-    /// GetObject, and the partial reads that clip at the end of the file and
-    /// say in the response how many bytes they sent.
+    /// GetObject: the whole file, or with Android's "convert videos to AVC"
+    /// a transcoded copy of a video, whose length differs from the listed one.
+    fn whole_object(&self, handle: u32) -> OpResult {
+        let content = self.file_content(handle)?;
+        let key = self.key_of(handle)?;
+        let is_video = self
+            .model
+            .node(&key)
+            .is_some_and(|n| tree_is_video(self.model.format_of(&key, n)));
+        let content = if self.model.config.quirks.transcode_videos && is_video {
+            transcoded(&content)
+        } else {
+            content
+        };
+        let len = content.len();
+        Ok(Reply {
+            data: Some(DataSource::Content {
+                content,
+                offset: 0,
+                len,
+            }),
+            ..Reply::ok()
+        })
+    }
+
+    /// The partial reads, which clip at the end of the file and say in the
+    /// response how many bytes they sent. Samsung's stack hangs on one that
+    /// reaches the end of the file with its last packet exactly 512 bytes.
     fn object_data(&self, handle: u32, offset: u64, max: u64, partial: bool) -> OpResult {
         let content = self.file_content(handle)?;
         let size = content.len();
@@ -434,17 +624,23 @@ impl State {
             return Err(Rc::INVALID_PARAMETER);
         }
         let len = max.min(size - offset);
+        let hangs = self.model.config.quirks.partial_read_eof_hang
+            && partial
+            && len > 0
+            && offset + len == size
+            && (len + HEADER_LEN as u64).is_multiple_of(512);
         Ok(Reply {
             params: if partial { vec![len as u32] } else { Vec::new() },
             data: Some(DataSource::Content { content, offset, len }),
-            code: Rc::OK,
+            hangs,
+            ..Reply::ok()
         })
     }
 
     fn thumb(&self, handle: u32) -> OpResult {
         let key = self.key_of(handle)?;
-        let node = self.node(&key).ok_or(Rc::INVALID_OBJECT_HANDLE)?;
-        if node.is_folder() || !has_thumbnail(self.format_of(&key, node)) {
+        let node = self.model.node(&key).ok_or(Rc::INVALID_OBJECT_HANDLE)?;
+        if node.is_folder() || !has_thumbnail(self.model.format_of(&key, node)) {
             return Err(Rc::NO_THUMBNAIL_PRESENT);
         }
         Ok(Reply::data(thumbnail().to_vec()))
@@ -453,7 +649,10 @@ impl State {
     /// Deletes a file, or a folder with everything in it (as Android does).
     fn delete(&mut self, handle: u32) -> OpResult {
         let key = self.key_of(handle)?;
-        let storage = self.storage_mut(key.storage).ok_or(Rc::INVALID_OBJECT_HANDLE)?;
+        let storage = self
+            .model
+            .storage_mut(key.storage)
+            .ok_or(Rc::INVALID_OBJECT_HANDLE)?;
         if !storage.is_writable() {
             return Err(Rc::STORE_READ_ONLY);
         }
@@ -466,18 +665,12 @@ impl State {
             removed.map_err(|_| Rc::GENERAL_ERROR)?;
         }
         storage.remove(&key.path);
-        self.handles.forget_subtree(&key);
+        self.model.handles.forget_subtree(&key);
         Ok(Reply::ok())
     }
 
-    fn send_object_info(
-        &mut self,
-        link: &mut Link,
-        storage_id: u32,
-        parent: u32,
-        data: Option<OutData>,
-    ) -> OpResult {
-        let storage = self.storage(storage_id).ok_or(Rc::INVALID_STORAGE_ID)?;
+    fn send_object_info(&mut self, storage_id: u32, parent: u32, data: Option<OutData>) -> OpResult {
+        let storage = self.model.storage(storage_id).ok_or(Rc::INVALID_STORAGE_ID)?;
         if !storage.is_writable() {
             return Err(Rc::STORE_READ_ONLY);
         }
@@ -486,7 +679,7 @@ impl State {
             0 | ALL => ObjKey::new(storage_id, ""),
             handle => {
                 let key = self.key_of(handle)?;
-                if key.storage != storage_id || !self.node(&key).is_some_and(Node::is_folder) {
+                if key.storage != storage_id || !self.model.node(&key).is_some_and(Node::is_folder) {
                     return Err(Rc::INVALID_PARENT_OBJECT);
                 }
                 key
@@ -503,7 +696,7 @@ impl State {
             return Err(Rc::INVALID_PARAMETER);
         }
         let key = folder.child(&info.filename);
-        if self.node(&key).is_some() {
+        if self.model.node(&key).is_some() {
             return Err(Rc::GENERAL_ERROR);
         }
         let mtime = parse_ptp_time(&info.date_modified)
@@ -511,7 +704,7 @@ impl State {
         let parent_handle = if folder.path.is_empty() {
             0
         } else {
-            self.handles.assign(&folder)
+            self.model.handles.assign(&folder)
         };
         if info.format.is_folder() {
             self.create_folder(&key, mtime)?;
@@ -528,9 +721,9 @@ impl State {
                 return Err(Rc::STORE_FULL);
             }
         }
-        let handle = self.handles.assign(&key);
+        let handle = self.model.handles.assign(&key);
         if !info.format.is_folder() {
-            link.pending_send = Some(PendingSend {
+            self.server.pending_send = Some(PendingSend {
                 key,
                 size_field: info.compressed_size,
                 mtime,
@@ -540,7 +733,10 @@ impl State {
     }
 
     fn create_folder(&mut self, key: &ObjKey, mtime: chrono::NaiveDateTime) -> Result<(), Rc> {
-        let storage = self.storage_mut(key.storage).ok_or(Rc::INVALID_STORAGE_ID)?;
+        let storage = self
+            .model
+            .storage_mut(key.storage)
+            .ok_or(Rc::INVALID_STORAGE_ID)?;
         if let Some(path) = storage.disk_path(&key.path) {
             std::fs::create_dir(path).map_err(|_| Rc::GENERAL_ERROR)?;
         }
@@ -561,6 +757,7 @@ impl State {
             return Err(Rc::INCOMPLETE_TRANSFER);
         }
         let storage = self
+            .model
             .storage_mut(pending.key.storage)
             .ok_or(Rc::INVALID_STORAGE_ID)?;
         if data.received > storage.free_bytes() {
@@ -591,7 +788,7 @@ impl State {
     }
 
     fn supported_prop(&self, prop: Prop) -> Result<(), Rc> {
-        if self.config.profile.object_props().contains(&prop) {
+        if self.model.config.profile.object_props().contains(&prop) {
             Ok(())
         } else {
             Err(Rc::OBJECT_PROP_NOT_SUPPORTED)
@@ -632,7 +829,11 @@ impl State {
     /// groups; depth 0 (the object), 1 (its children, then the object itself),
     /// or 0xFFFFFFFF with handle 0 or 0xFFFFFFFF (every object).
     fn prop_list(&mut self, handle: u32, format: u32, prop: u32, group: u32, depth: u32) -> OpResult {
-        if self.locked {
+        if self.model.locked {
+            return Err(Rc::INVALID_OBJECT_HANDLE);
+        }
+        // Samsung: the root's list is refused; folders and "every object" work.
+        if handle == 0 && self.model.config.quirks.refuse_root_prop_list {
             return Err(Rc::INVALID_OBJECT_HANDLE);
         }
         if prop == 0 {
@@ -643,7 +844,7 @@ impl State {
             });
         }
         let props: Vec<Prop> = if prop == ALL {
-            self.config.profile.object_props().to_vec()
+            self.model.config.profile.object_props().to_vec()
         } else {
             let prop = prop_code(prop)?;
             self.supported_prop(prop)?;
@@ -657,11 +858,11 @@ impl State {
         if depth > 1 {
             return Err(Rc::SPECIFICATION_BY_DEPTH_UNSUPPORTED);
         }
-        let matches = |state: &State, key: &ObjKey| {
+        let matches = |model: &Model, key: &ObjKey| {
             format == 0
-                || state
+                || model
                     .node(key)
-                    .is_some_and(|n| u32::from(state.format_of(key, n).0) == format)
+                    .is_some_and(|n| u32::from(model.format_of(key, n).0) == format)
         };
         let mut itself = None;
         let mut keys = Vec::new();
@@ -669,15 +870,16 @@ impl State {
             keys = self.every_object(ALL, format)?;
         } else if handle != 0 {
             let key = self.key_of(handle)?;
-            itself = matches(self, &key).then_some(key);
+            itself = matches(self.model, &key).then_some(key);
         }
+        let walked_all = handle == ALL && depth == 0;
         if handle == 0 || depth == 1 {
             keys = match handle {
-                0 | ALL => self.list(ALL, format, ALL)?,
+                0 | ALL => self.list(ALL, format, ALL)?.0,
                 folder => {
                     let key = self.key_of(folder)?;
                     let mut children = Vec::new();
-                    self.collect(&key, false, format, &mut children);
+                    self.model.collect(&key, false, format, &mut children);
                     children
                 }
             };
@@ -692,129 +894,11 @@ impl State {
                 value: facts.value(key.storage, property),
             }));
         }
-        Ok(Reply::dataset(&ObjectPropList { entries }))
+        let walked = if walked_all {
+            self.model.object_count(&self.model.visible_storage_ids())
+        } else {
+            keys.len() as u64
+        };
+        Ok(Reply::dataset(&ObjectPropList { entries }).touching(walked))
     }
-}
-
-/// Operation sets, events and formats of each profile.
-impl Profile {
-    /// The operations this profile's DeviceInfo lists and its responder answers.
-    pub fn operations(self) -> &'static [Op] {
-        // What every profile answers: the session and the listing.
-        const SESSION_AND_LISTING: [Op; 8] = [
-            Op::GET_DEVICE_INFO,
-            Op::OPEN_SESSION,
-            Op::CLOSE_SESSION,
-            Op::GET_STORAGE_IDS,
-            Op::GET_STORAGE_INFO,
-            Op::GET_NUM_OBJECTS,
-            Op::GET_OBJECT_HANDLES,
-            Op::GET_OBJECT_INFO,
-        ];
-        const PTP_CORE: [Op; 13] = concat_ops(
-            SESSION_AND_LISTING,
-            [
-                Op::GET_OBJECT,
-                Op::GET_THUMB,
-                Op::DELETE_OBJECT,
-                Op::SEND_OBJECT_INFO,
-                Op::SEND_OBJECT,
-            ],
-        );
-        const ANDROID: [Op; 19] = concat_ops(
-            PTP_CORE,
-            [
-                Op::GET_PARTIAL_OBJECT,
-                Op::GET_OBJECT_PROPS_SUPPORTED,
-                Op::GET_OBJECT_PROP_DESC,
-                Op::GET_OBJECT_PROP_VALUE,
-                Op::GET_OBJECT_PROP_LIST,
-                Op::GET_PARTIAL_OBJECT_64,
-            ],
-        );
-        const CAMERA: [Op; 11] = concat_ops(
-            SESSION_AND_LISTING,
-            [Op::GET_OBJECT, Op::GET_THUMB, Op::GET_PARTIAL_OBJECT],
-        );
-        // QEMU's usb-mtp: no GetThumb, no property lists, no 64-bit partial reads.
-        const QEMU: [Op; 16] = concat_ops(
-            SESSION_AND_LISTING,
-            [
-                Op::DELETE_OBJECT,
-                Op::SEND_OBJECT_INFO,
-                Op::SEND_OBJECT,
-                Op::GET_OBJECT,
-                Op::GET_PARTIAL_OBJECT,
-                Op::GET_OBJECT_PROPS_SUPPORTED,
-                Op::GET_OBJECT_PROP_DESC,
-                Op::GET_OBJECT_PROP_VALUE,
-            ],
-        );
-        match self {
-            Profile::Android | Profile::Locked | Profile::Samsung => &ANDROID,
-            Profile::PtpCamera => &CAMERA,
-            Profile::Qemu => &QEMU,
-        }
-    }
-
-    pub(crate) fn supports(self, op: Op) -> bool {
-        self.operations().contains(&op)
-    }
-
-    fn events(self) -> &'static [crate::ptp::EventCode] {
-        use crate::ptp::EventCode as E;
-        match self {
-            Profile::Qemu => &[E::OBJECT_ADDED, E::OBJECT_REMOVED, E::OBJECT_INFO_CHANGED],
-            _ => &[
-                E::OBJECT_ADDED,
-                E::OBJECT_REMOVED,
-                E::STORE_ADDED,
-                E::STORE_REMOVED,
-                E::OBJECT_INFO_CHANGED,
-            ],
-        }
-    }
-
-    fn formats(self) -> &'static [ObjectFormat] {
-        use ObjectFormat as F;
-        match self {
-            Profile::Qemu => &[F::UNDEFINED, F::ASSOCIATION],
-            Profile::PtpCamera => &[F::ASSOCIATION, F::EXIF_JPEG, F::MP4_CONTAINER],
-            _ => &[
-                F::UNDEFINED,
-                F::ASSOCIATION,
-                F::TEXT,
-                F::HTML,
-                F::WAV,
-                F::MP3,
-                F::AVI,
-                F::EXIF_JPEG,
-                F::BMP,
-                F::GIF,
-                F::PNG,
-                F::TIFF,
-                F::DNG,
-                F::HEIF,
-                F::AAC,
-                F::OGG,
-                F::FLAC,
-                F::MP4_CONTAINER,
-                F::CONTAINER_3GP,
-            ],
-        }
-    }
-}
-
-const fn concat_ops<const A: usize, const B: usize, const C: usize>(a: [Op; A], b: [Op; B]) -> [Op; C] {
-    let mut out = [Op(0); C];
-    let mut i = 0;
-    while i < A {
-        out[i] = a[i];
-        i += 1;
-    }
-    while i < C {
-        out[i] = b[i - A];
-        i += 1;
-    }
-    out
 }

@@ -36,7 +36,7 @@ pub mod holders;
 #[cfg(feature = "libusb")]
 pub mod libusb_backend;
 pub mod nusb_backend;
-mod phase;
+pub(crate) mod phase;
 pub mod quirks;
 #[cfg(target_os = "linux")]
 pub mod sysfs;

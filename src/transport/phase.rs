@@ -14,7 +14,7 @@
 //! tracks that for both backends; [`PhaseReader`] reads phases out of
 //! synchronous transfers for the libusb backend.
 
-#[cfg(any(feature = "libusb", test))]
+#[cfg(any(feature = "libusb", feature = "sim", test))]
 use super::TransportError;
 
 /// Bytes of the container header: length u32, type u16, code u16, transaction u32.
@@ -72,7 +72,7 @@ impl PhaseBounds {
 }
 
 /// How one bulk-IN transfer came back.
-#[cfg(any(feature = "libusb", test))]
+#[cfg(any(feature = "libusb", feature = "sim", test))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Received {
     /// Bytes that arrived.
@@ -82,7 +82,7 @@ pub(crate) struct Received {
 }
 
 /// The bytes of the transfer being read and where the phase stands.
-#[cfg(any(feature = "libusb", test))]
+#[cfg(any(feature = "libusb", feature = "sim", test))]
 pub(crate) struct PhaseReader {
     transfer: Vec<u8>,
     start: usize,
@@ -92,7 +92,7 @@ pub(crate) struct PhaseReader {
     bounds: PhaseBounds,
 }
 
-#[cfg(any(feature = "libusb", test))]
+#[cfg(any(feature = "libusb", feature = "sim", test))]
 impl PhaseReader {
     /// `transfer_size` must be a non-zero multiple of the packet size.
     pub fn new(transfer_size: usize) -> Self {

@@ -12,10 +12,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("ptp", &[]),
     ("transport", &["ptp"]),
     ("session", &["ptp", "transport"]),
-    ("sim", &["ptp", "transport"]),
     ("sort", &["ptp"]),
     ("pull", &["ptp", "session", "sort"]),
-    ("auto", &["ptp", "transport", "session", "sort", "pull", "sim"]),
+    ("auto", &["ptp", "transport", "session", "sort", "pull"]),
+    // Test support above the product: a simulated phone is an `auto::Arrival` too.
+    ("sim", &["ptp", "transport", "auto"]),
 ];
 
 /// The subcommands' modules under src/commands.

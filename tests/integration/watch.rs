@@ -37,14 +37,12 @@ struct Watching<'a> {
 
 impl Watching<'_> {
     fn arrive(&self, device: &SimDevice) {
-        self.plug
-            .send(DeviceEvent::Arrived(Arrival::simulated(device)))
-            .unwrap();
+        self.plug.send(DeviceEvent::Arrived(device.arrival())).unwrap();
     }
 
     fn leave(&self, device: &SimDevice) {
         device.unplug();
-        let id = Arrival::simulated(device).id;
+        let id = device.arrival().id;
         self.plug.send(DeviceEvent::Left { id }).unwrap();
     }
 
@@ -303,7 +301,7 @@ fn one_device_announced_twice_is_backed_up_by_one_job_only() {
     with_watch(&config, &locks, |w| {
         // Two announcements under different ids (udev's unit and a watch,
         // say): the same serial, so the same lock.
-        let first = Arrival::simulated(&phone);
+        let first = phone.arrival();
         let mut second = first.clone();
         second.id = "elsewhere".into();
         w.plug.send(DeviceEvent::Arrived(first)).unwrap();

@@ -1,15 +1,17 @@
-//! Everything the simulated device remembers: its storages and trees (which
-//! persist across connections), the object handles of the current numbering,
-//! the one USB link that may be plugged in, armed faults and counters.
+//! What the simulated device is, apart from any connection: its storages and
+//! trees, the object handles of the current numbering, armed faults and
+//! counters. The responder reads and changes it; it knows nothing of MTP
+//! sessions or USB.
 
-use std::collections::{HashMap, VecDeque};
-use std::time::Duration;
+use std::collections::HashMap;
 
 use super::fault::Faults;
-use super::link::{InPhase, OutData};
 use super::tree::{Node, Storage, join, split_parent};
 use super::{SimConfig, SimStats};
-use crate::ptp::{EventCode, Message, ObjectFormat};
+use crate::ptp::ObjectFormat;
+
+/// "All" for storages, parents, properties and depths.
+pub(crate) const ALL: u32 = 0xFFFF_FFFF;
 
 /// An object as the device knows it, independent of any handle.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -110,75 +112,23 @@ impl Handles {
     }
 }
 
-/// An upload announced by SendObjectInfo, waiting for its SendObject.
-#[derive(Debug)]
-pub(crate) struct PendingSend {
-    pub(crate) key: ObjKey,
-    /// ObjectInfo's 32-bit size: 0xFFFFFFFF when 4 GiB or more.
-    pub(crate) size_field: u32,
-    pub(crate) mtime: chrono::NaiveDateTime,
-}
-
-/// One plugged-in USB connection and the MTP server state that lives as
-/// long as it does.
-pub(crate) struct Link {
-    pub(crate) generation: u64,
-    pub(crate) session: Option<u32>,
-    pub(crate) last_transaction: u32,
-    /// Bytes of the OUT phase under way when it is a command.
-    pub(crate) command: Vec<u8>,
-    /// A command whose OUT data phase is expected, and where that data goes.
-    pub(crate) awaiting: Option<(Message, OutData)>,
-    pub(crate) pending_send: Option<PendingSend>,
-    /// IN phases queued for the initiator to read, in order.
-    pub(crate) incoming: VecDeque<InPhase>,
-    /// Event containers for the interrupt endpoint.
-    pub(crate) events: VecDeque<Vec<u8>>,
-    pub(crate) halted: bool,
-    /// Set when a fault pulls the cable: the link is dropped.
-    pub(crate) unplugged: bool,
-    pub(crate) timeout: Duration,
-}
-
-impl Link {
-    pub(crate) fn new(generation: u64) -> Link {
-        Link {
-            generation,
-            session: None,
-            last_transaction: 0,
-            command: Vec::new(),
-            awaiting: None,
-            pending_send: None,
-            incoming: VecDeque::new(),
-            events: VecDeque::new(),
-            halted: false,
-            unplugged: false,
-            timeout: Duration::from_secs(5),
-        }
-    }
-}
-
-/// The whole device.
-pub(crate) struct State {
+/// The whole device, as its owner and the responder see it.
+pub(crate) struct Model {
     pub(crate) config: SimConfig,
     pub(crate) storages: Vec<Storage>,
     pub(crate) locked: bool,
     pub(crate) handles: Handles,
-    pub(crate) link: Option<Link>,
-    pub(crate) generation: u64,
     pub(crate) faults: Faults,
     pub(crate) stats: SimStats,
 }
 
-impl State {
-    pub(crate) fn new(config: SimConfig) -> State {
-        State {
+impl Model {
+    pub(crate) fn new(config: SimConfig) -> Model {
+        Model {
             locked: config.profile == super::Profile::Locked,
             config,
             storages: Vec::new(),
             handles: Handles::default(),
-            link: None,
-            generation: 0,
             faults: Faults::default(),
             stats: SimStats::default(),
         }
@@ -221,28 +171,48 @@ impl State {
         }
     }
 
-    /// Queues an event for the initiator, if a session is open to receive it
-    /// (Android sends none otherwise). Returns whether it was queued.
-    pub(crate) fn send_event(&mut self, code: EventCode, params: &[u32]) -> bool {
-        let Some(link) = self.link.as_mut().filter(|l| l.session.is_some()) else {
-            return false;
-        };
-        let event = Message::event(code.0, link.last_transaction, params);
-        link.events.push_back(event.encode());
-        true
+    /// The ids of the visible storages (none while locked).
+    pub(crate) fn visible_storage_ids(&self) -> Vec<u32> {
+        if self.locked {
+            Vec::new()
+        } else {
+            self.storages.iter().map(|s| s.id).collect()
+        }
     }
 
-    /// After objects appeared on the device's side: handles and ObjectAdded
-    /// events for each, when an initiator is connected with a session open.
-    pub(crate) fn announce_added(&mut self, storage: u32, paths: &[String]) {
-        let listening = self.link.as_ref().is_some_and(|l| l.session.is_some());
-        if !listening || self.locked {
+    /// The object a handle names, if it is still on the device.
+    pub(crate) fn key_of(&self, handle: u32) -> Option<ObjKey> {
+        let key = self.handles.key(handle)?;
+        self.node(key).map(|_| key.clone())
+    }
+
+    /// Appends the children of `folder` (a storage root when its path is
+    /// empty) that match `format`, and with `recursive` everything below.
+    pub(crate) fn collect(&self, folder: &ObjKey, recursive: bool, format: u32, out: &mut Vec<ObjKey>) {
+        let Some(children) = self
+            .storage(folder.storage)
+            .and_then(|s| s.children(&folder.path))
+        else {
             return;
+        };
+        for (name, node) in children {
+            let key = ObjKey::new(folder.storage, join(&folder.path, name));
+            if format == 0 || u32::from(self.format_of(&key, node).0) == format {
+                out.push(key.clone());
+            }
+            if recursive && node.is_folder() {
+                self.collect(&key, true, format, out);
+            }
         }
-        for path in paths {
-            let handle = self.handles.assign(&ObjKey::new(storage, path.as_str()));
-            self.send_event(EventCode::OBJECT_ADDED, &[handle]);
+    }
+
+    /// How many objects a walk of the whole of `storages` visits.
+    pub(crate) fn object_count(&self, storages: &[u32]) -> u64 {
+        let mut all = Vec::new();
+        for &id in storages {
+            self.collect(&ObjKey::new(id, ""), true, 0, &mut all);
         }
+        all.len() as u64
     }
 }
 

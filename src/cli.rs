@@ -223,6 +223,13 @@ pub struct BackupArgs {
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
 
+    /// Also copy what Android's raw view shows besides your photos: its trash
+    /// (.trashed-*), files still being written (.pending-*), .thumbnails
+    /// folders and apps' data (Android/data, Android/obb). Skipped and counted
+    /// by default.
+    #[arg(long)]
+    pub include_junk: bool,
+
     /// Only files the device dates at or after this (2024-05-26 or 2024-05-26T10:15).
     #[arg(long, value_name = "DATE", value_parser = mtpull::pull::parse_since)]
     pub since: Option<chrono::NaiveDateTime>,

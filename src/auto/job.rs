@@ -219,10 +219,10 @@ fn wait_until_unlocked(
     let started = Instant::now();
     let mut waited = false;
     let storages = session
-        .storages(timeout, cancel, || {
+        .storages(timeout, cancel, |hint| {
             waited = true;
             log(&format!(
-                "no storage yet: the {LOCKED_HINT}. Waiting up to {} s",
+                "no storage yet: the {hint}. Waiting up to {} s",
                 timeout.as_secs()
             ));
         })

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use mtpull::human::{self, bytes, count};
-use mtpull::pull::{BackupOptions, Event, Observer, RunReport, Selection, backup};
+use mtpull::pull::{BackupOptions, Event, Observer, PullError, RunReport, Selection, backup};
 
 use super::connect;
 use super::shared::{exit, interrupt, progress};
@@ -20,6 +20,7 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &BackupArgs) -> anyhow::R
             storages: args.storage.clone(),
             only: args.only,
             since: args.since,
+            include_junk: args.include_junk,
             ..Selection::new()
         }
         .include(&args.include)?
@@ -33,33 +34,60 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &BackupArgs) -> anyhow::R
     };
     let mut device = connect::open_one(choice)?;
     let cancel = interrupt::cancel_on_ctrl_c().context("installing the Ctrl-C handler")?;
-    let report = if args.dry_run {
+    let (report, waited) = if args.dry_run {
         let mut printer = DryRunPrinter {
             out: io::stdout().lock(),
             dest: &args.dest,
             files: 0,
             bytes: 0,
         };
-        let report = backup(&mut device.session, &args.dest, &options, &cancel, &mut printer);
+        let mut watched = Waited::on(&mut printer);
+        let report = backup(&mut device.session, &args.dest, &options, &cancel, &mut watched);
+        let waited = watched.waited;
         if report.stopped.is_none() {
             printer.totals()?;
         }
-        report
+        (report, waited)
     } else {
         let mut progress = progress::Progress::new(&args.dest);
-        let report = backup(&mut device.session, &args.dest, &options, &cancel, &mut progress);
+        let mut watched = Waited::on(&mut progress);
+        let report = backup(&mut device.session, &args.dest, &options, &cancel, &mut watched);
+        let waited = watched.waited;
         progress.finish();
-        report
+        (report, waited)
     };
     if verbose {
         note!("{}", device.quirks_line());
         note!("transactions: {}", device.session.stats());
     }
-    conclude(&report, args.dry_run)
+    conclude(&report, args.dry_run, waited)
+}
+
+/// Passes events on, noting whether the run waited for a locked phone.
+struct Waited<'o> {
+    inner: &'o mut dyn Observer,
+    waited: Option<Duration>,
+}
+
+impl<'o> Waited<'o> {
+    fn on(inner: &'o mut dyn Observer) -> Self {
+        Waited { inner, waited: None }
+    }
+}
+
+impl Observer for Waited<'_> {
+    fn event(&mut self, event: &Event<'_>) {
+        if let Event::Locked { wait, .. } = event {
+            self.waited = Some(*wait);
+        }
+        self.inner.event(event);
+    }
 }
 
 /// Prints the summary and the reason a run stopped; picks the exit status.
-fn conclude(report: &RunReport, dry_run: bool) -> anyhow::Result<ExitCode> {
+/// After a wait for a locked phone in vain, the hint (said when the wait
+/// began) is not said again.
+fn conclude(report: &RunReport, dry_run: bool, waited: Option<Duration>) -> anyhow::Result<ExitCode> {
     let mut out = io::stdout().lock();
     if let Some(rescan) = &report.rescan {
         writeln!(
@@ -72,15 +100,20 @@ fn conclude(report: &RunReport, dry_run: bool) -> anyhow::Result<ExitCode> {
         )?;
     }
     for note in &report.notes {
-        eprintln!("mtpull: note: {note}");
+        note!("mtpull: note: {note}");
     }
     // A run stopped before it had a plan has nothing to sum up.
     let planned = report.stopped.is_none() || report.summary.planned + report.summary.already > 0;
     if !dry_run && planned {
         writeln!(out, "{}", report.summary)?;
     }
-    if let Some(stopped) = &report.stopped {
-        note!("mtpull: {stopped}");
+    match (&report.stopped, waited) {
+        (Some(PullError::Locked { .. }), Some(wait)) => note!(
+            "mtpull: the phone still shows no storage after {}s; nothing was copied",
+            wait.as_secs()
+        ),
+        (Some(stopped), _) => note!("mtpull: {stopped}"),
+        (None, _) => {}
     }
     Ok(ExitCode::from(exit::of_report(report)))
 }
@@ -96,16 +129,32 @@ struct DryRunPrinter<'a, W: Write> {
 impl<W: Write> Observer for DryRunPrinter<'_, W> {
     fn event(&mut self, event: &Event<'_>) {
         let line = match event {
-            Event::Locked { wait } => {
-                note!("{}", progress::locked_line(*wait));
+            Event::Locked { wait, hint } => {
+                note!("{}", progress::locked_line(*wait, hint));
                 return;
             }
-            Event::Planned { plan, .. } if !plan.already.is_empty() => {
-                format!(
-                    "{} already backed up {} skipped",
-                    count(plan.already.len() as u64, "file"),
-                    if plan.already.len() == 1 { "is" } else { "are" }
-                )
+            Event::Planned { plan, .. } => {
+                let mut skipped = Vec::new();
+                if !plan.already.is_empty() {
+                    skipped.push(format!(
+                        "{} already backed up {} skipped",
+                        count(plan.already.len() as u64, "file"),
+                        if plan.already.len() == 1 { "is" } else { "are" }
+                    ));
+                }
+                if plan.junk > 0 {
+                    skipped.push(format!(
+                        "{} in Android's trash, unfinished files, thumbnails or app data {} \
+                         skipped (--include-junk copies them)",
+                        count(plan.junk as u64, "file"),
+                        if plan.junk == 1 { "is" } else { "are" }
+                    ));
+                }
+                skipped.extend(plan.skipped_storages.iter().map(|s| format!("not read: {s}")));
+                if skipped.is_empty() {
+                    return;
+                }
+                skipped.join("\n")
             }
             Event::WouldCopy { file, entry } => {
                 self.files += 1;

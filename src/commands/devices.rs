@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::HumanBytes;
-use mtpull::session::{LOCKED_HINT, Session};
+use mtpull::session::Session;
 
 use super::connect::{self, Device};
 use super::shared::exit::{NO_DEVICE, SOME_FAILED};
@@ -59,10 +59,13 @@ fn describe(out: &mut impl Write, device: &mut Device, verbose: bool) -> anyhow:
     )?;
     // `devices` reports a locked phone rather than waiting for it.
     let storages = session
-        .storages(Duration::ZERO, &AtomicBool::new(false), || {})
+        .storages(Duration::ZERO, &AtomicBool::new(false), |_| {})
         .context("reading the storages")?;
-    if storages.is_empty() {
-        writeln!(out, "  storage: none — {LOCKED_HINT}")?;
+    for skipped in session.skipped_storages() {
+        writeln!(out, "  storage: not read — {skipped}")?;
+    }
+    if storages.is_empty() && session.skipped_storages().is_empty() {
+        writeln!(out, "  storage: none — {}", session.no_storage_hint())?;
     }
     for storage in &storages {
         writeln!(

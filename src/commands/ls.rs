@@ -40,10 +40,15 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &LsArgs) -> anyhow::Resul
     let wait = Duration::from_secs(args.wait);
     // ls installs no Ctrl-C handler: Ctrl-C ends it at once.
     let storages = session
-        .storages(wait, &AtomicBool::new(false), || note!("{}", locked_line(wait)))
+        .storages(wait, &AtomicBool::new(false), |hint| {
+            note!("{}", locked_line(wait, hint))
+        })
         .context("reading the storages")?;
+    for skipped in session.skipped_storages() {
+        note!("mtpull: not read: {skipped}");
+    }
     if storages.is_empty() {
-        return Err(PhoneLocked.into());
+        return Err(PhoneLocked(session.no_storage_hint()).into());
     }
     let path = args.path.as_deref().unwrap_or("");
     let mut rows = Vec::new();

@@ -8,7 +8,7 @@ use super::error::PullError;
 use super::remote::RemoteFile;
 use super::select::Selection;
 use crate::ptp::time::DeviceTime;
-use crate::session::{Entry, Session};
+use crate::session::{Entry, Session, SkippedStorage};
 
 /// The files on the chosen storages of one device.
 #[derive(Debug, Clone)]
@@ -17,6 +17,8 @@ pub struct Listing {
     pub serial: String,
     /// Every file (not folder) on the chosen storages.
     pub files: Vec<RemoteFile>,
+    /// Storages listed but not read (empty card slots, not available).
+    pub skipped_storages: Vec<SkippedStorage>,
 }
 
 /// The name a device goes by in the manifest.
@@ -33,13 +35,16 @@ pub fn device_serial(session: &Session) -> String {
 }
 
 /// Lists the files on every storage `selection` wants. A phone showing no
-/// storage (locked) is waited for up to `wait`, after `waiting` is called.
+/// storage (locked, or an iPhone not trusting this computer yet) is waited
+/// for up to `wait`, after `waiting` is called with what the user must do.
+/// Storages that cannot be read (an empty card slot, one not available) are
+/// skipped and listed in the answer; the others are read.
 pub fn list_files(
     session: &mut Session,
     selection: &Selection,
     wait: Duration,
     cancel: &AtomicBool,
-    waiting: impl FnOnce(),
+    waiting: impl FnOnce(&'static str),
 ) -> Result<Listing, PullError> {
     let device = |context: String| move |source| PullError::Device { context, source };
     let storages = session
@@ -48,8 +53,10 @@ pub fn list_files(
     if storages.is_empty() && cancel.load(Ordering::Relaxed) {
         return Err(PullError::Interrupted);
     }
-    if storages.is_empty() {
-        return Err(PullError::Locked);
+    if storages.is_empty() && session.skipped_storages().is_empty() {
+        return Err(PullError::Locked {
+            hint: session.no_storage_hint(),
+        });
     }
     let mut files = Vec::new();
     for storage in storages.iter().filter(|s| selection.wants_storage(s)) {
@@ -66,6 +73,7 @@ pub fn list_files(
     Ok(Listing {
         serial: device_serial(session),
         files,
+        skipped_storages: session.skipped_storages().to_vec(),
     })
 }
 

@@ -21,9 +21,13 @@ pub enum PullError {
         #[source]
         source: SessionError,
     },
-    /// The phone shows no storage.
-    #[error("{}", crate::session::LOCKED_HINT)]
-    Locked,
+    /// The phone shows no storage: it is locked, not in File transfer mode,
+    /// or (an iPhone) does not trust this computer yet.
+    #[error("{hint}")]
+    Locked {
+        /// What to do ([`crate::session::LOCKED_HINT`] or the iPhone's words).
+        hint: &'static str,
+    },
     /// The link to the device broke mid-copy (unplugged, stalled, timed out).
     #[error(
         "lost the connection to the device while copying {file} ({kept} of {size} bytes kept): {source}; \

@@ -10,6 +10,7 @@ pub mod device;
 pub mod disk;
 pub mod error;
 pub mod hash;
+pub mod junk;
 pub mod manifest;
 pub mod partial;
 pub mod plan;

@@ -3,8 +3,10 @@
 
 use std::collections::HashSet;
 
+use super::junk::is_junk;
 use super::remote::{FileKey, RemoteFile};
 use super::select::{Selection, media_kind};
+use crate::session::SkippedStorage;
 
 /// The files of one device that a run copies, and those it skips.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +22,11 @@ pub struct Plan {
     /// `--include`/`--exclude` patterns that match no listed file of the
     /// chosen kinds, as given (`--include "*.mp3"`): worth a warning.
     pub unmatched_patterns: Vec<String>,
+    /// Selected files skipped as Android's trash, unfinished files,
+    /// thumbnails or app data (none with `--include-junk`).
+    pub junk: usize,
+    /// Storages the device lists that were not read, and why.
+    pub skipped_storages: Vec<SkippedStorage>,
 }
 
 impl Plan {
@@ -49,6 +56,10 @@ impl Plan {
         for file in listed {
             if !selection.wants(&file) {
                 plan.not_selected += 1;
+                continue;
+            }
+            if !selection.include_junk && is_junk(&file.path) {
+                plan.junk += 1;
                 continue;
             }
             let key = file.key(serial);

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::plan::Plan;
 use super::remote::RemoteFile;
 use crate::human::{bytes, count};
+use crate::session::SkippedStorage;
 
 /// What became of one planned file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,10 +48,13 @@ pub struct DryRunEntry {
 /// Something a run did, as it happens.
 #[derive(Debug)]
 pub enum Event<'a> {
-    /// The phone shows no storage (locked): the run waits this long for it.
+    /// The phone shows no storage (locked, or an untrusted iPhone): the run
+    /// waits this long for it.
     Locked {
         /// How long.
         wait: Duration,
+        /// What the user must do.
+        hint: &'static str,
     },
     /// The device was listed and the plan made.
     Planned {
@@ -137,6 +141,11 @@ pub struct Summary {
     pub delete_failed: u64,
     /// Wall time of the transfer phase.
     pub elapsed: Duration,
+    /// Selected files skipped as Android's trash, unfinished files,
+    /// thumbnails or app data (`--include-junk` copies them).
+    pub junk: u64,
+    /// Storages listed but not read.
+    pub skipped_storages: Vec<SkippedStorage>,
 }
 
 impl Summary {
@@ -151,6 +160,11 @@ impl Summary {
             FileOutcome::Duplicate { .. } => self.duplicates += 1,
             FileOutcome::Failed { .. } => self.failed += 1,
         }
+    }
+
+    /// Whether a storage that should have been read could not be.
+    pub fn storage_failed(&self) -> bool {
+        self.skipped_storages.iter().any(SkippedStorage::is_failure)
     }
 
     /// Receive rate in bytes per second (0 when nothing was timed).
@@ -179,6 +193,14 @@ impl fmt::Display for Summary {
         if self.resumed > 0 {
             write!(f, ", {} resumed", self.resumed)?;
         }
+        if self.junk > 0 {
+            write!(
+                f,
+                ", skipped {} in Android's trash, unfinished files, thumbnails or app data \
+                 (--include-junk copies them)",
+                self.junk
+            )?;
+        }
         write!(
             f,
             "; received {} in {:.1} s ({}/s)",
@@ -196,6 +218,9 @@ impl fmt::Display for Summary {
             if self.delete_failed > 0 {
                 write!(f, " ({} kept)", self.delete_failed)?;
             }
+        }
+        for skipped in &self.skipped_storages {
+            write!(f, "; not read: {skipped}")?;
         }
         Ok(())
     }

@@ -86,7 +86,7 @@ pub struct RunReport {
 impl RunReport {
     /// Every planned file is backed up (or would be, in a dry run).
     pub fn succeeded(&self) -> bool {
-        self.stopped.is_none() && self.summary.failed == 0
+        self.stopped.is_none() && self.summary.failed == 0 && !self.summary.storage_failed()
     }
 }
 
@@ -119,8 +119,8 @@ fn list(
     observer: &mut dyn Observer,
 ) -> Result<Listing, PullError> {
     let wait = options.wait_for_unlock;
-    list_files(session, &options.selection, wait, cancel, || {
-        observer.event(&Event::Locked { wait })
+    list_files(session, &options.selection, wait, cancel, |hint| {
+        observer.event(&Event::Locked { wait, hint })
     })
 }
 
@@ -143,7 +143,11 @@ fn make_plan(
     listing: Listing,
     notes: &mut Vec<String>,
 ) -> Result<Planned, PullError> {
-    let Listing { serial, files } = listing;
+    let Listing {
+        serial,
+        files,
+        skipped_storages,
+    } = listing;
     let (mut backed_up, stale) = match manifest {
         Some(manifest) => (
             manifest.keys_for(&serial)?,
@@ -155,6 +159,7 @@ fn make_plan(
         backed_up.remove(key);
     }
     let mut plan = Plan::new(&serial, files, &options.selection, &backed_up);
+    plan.skipped_storages = skipped_storages;
     for pattern in &plan.unmatched_patterns {
         notes.push(format!(
             "{pattern} matches no {} on the device",
@@ -229,6 +234,8 @@ fn announce(plan: &Plan, temps: &TempArea, observer: &mut dyn Observer, summary:
     summary.planned = plan.to_copy.len() as u64;
     summary.planned_bytes = plan.bytes_to_copy();
     summary.already = plan.already.len() as u64;
+    summary.junk = plan.junk as u64;
+    summary.skipped_storages = plan.skipped_storages.clone();
     observer.event(&Event::Planned {
         plan,
         resumable_bytes,
@@ -458,9 +465,9 @@ impl<'a> Run<'a> {
             }
             TransferError::Session(source) => {
                 let kept = part.suspend();
-                if source.is_locked() {
+                if let SessionError::Locked { hint, .. } = source {
                     // Locked mid-run: the screen lock hid the storages.
-                    return Failure::Run(PullError::Locked);
+                    return Failure::Run(PullError::Locked { hint });
                 }
                 if source.needs_recovery() {
                     match kept {

@@ -190,6 +190,9 @@ pub struct Selection {
     /// shot, as they are filed); files without a date are kept: nothing is
     /// dropped for lack of a date.
     pub since: Option<NaiveDateTime>,
+    /// Also Android's trash, unfinished files, thumbnails and app data
+    /// (see [`super::junk`]); skipped by default.
+    pub include_junk: bool,
 }
 
 impl Selection {

@@ -30,13 +30,16 @@ pub enum SessionError {
         code: ResponseCode,
     },
     /// The device shows no storage and refused a storage or object: it is
-    /// locked, or the USB mode is not "File transfer".
-    #[error("{LOCKED_HINT} (the device answered {op} with \"{code}\")")]
+    /// locked, the USB mode is not "File transfer", or (an iPhone) it does
+    /// not trust this computer yet.
+    #[error("{hint} (the device answered {op} with \"{code}\")")]
     Locked {
         /// The operation.
         op: OperationCode,
         /// The device's response code.
         code: ResponseCode,
+        /// What to do: [`LOCKED_HINT`], or the iPhone's "tap Trust".
+        hint: &'static str,
     },
     /// The device does not list the operation in its DeviceInfo.
     #[error("the device does not support {op}")]
@@ -133,6 +136,7 @@ mod tests {
         let err = SessionError::Locked {
             op: OperationCode::GET_OBJECT_HANDLES,
             code: ResponseCode::INVALID_STORAGE_ID,
+            hint: LOCKED_HINT,
         };
         let text = err.to_string();
         assert!(text.contains("unlock it"), "{text}");

@@ -22,6 +22,12 @@ pub struct Script {
     pub halts_cleared: usize,
     /// Commands still to refuse with a stall, as a device mid-transaction does.
     stalled_commands: usize,
+    /// A command was refused: nothing comes IN until the next one is taken.
+    silent: bool,
+    /// Reads still to answer with a timeout, as a device busy for a while does.
+    timeouts: usize,
+    /// Transactions the Cancel request was sent for.
+    pub cancelled: Vec<u32>,
 }
 
 /// The transport half; the test keeps a [`Handle`] to the same script.
@@ -70,6 +76,16 @@ impl Handle {
 
     pub fn halts_cleared(&self) -> usize {
         self.0.lock().unwrap().halts_cleared
+    }
+
+    /// The next `count` reads time out (the phases stay for later reads).
+    pub fn time_out_reads(&self, count: usize) {
+        self.0.lock().unwrap().timeouts = count;
+    }
+
+    /// The transactions cancelled with the class Cancel request.
+    pub fn cancelled(&self) -> Vec<u32> {
+        self.0.lock().unwrap().cancelled.clone()
     }
 }
 
@@ -125,16 +141,22 @@ impl Transport for Fake {
         let phase = std::mem::take(&mut script.current);
         if script.stalled_commands > 0 {
             script.stalled_commands -= 1;
+            script.silent = true;
             return Err(TransportError::Stall);
         }
+        script.silent = false;
         script.sent.push(phase);
         Ok(())
     }
 
     fn read_phase(&mut self, buf: &mut [u8]) -> Result<usize, TransportError> {
         let mut script = self.script.lock().unwrap();
+        if script.timeouts > 0 {
+            script.timeouts -= 1;
+            return Err(TransportError::Timeout(Duration::from_secs(1)));
+        }
         let cursor = script.cursor;
-        let Some(phase) = script.phases.front() else {
+        let Some(phase) = script.phases.front().filter(|_| !script.silent) else {
             return Err(TransportError::Timeout(Duration::from_secs(1)));
         };
         let n = (phase.len() - cursor).min(buf.len()).min(self.chunk);
@@ -164,4 +186,9 @@ impl Transport for Fake {
     }
 
     fn set_timeout(&mut self, _timeout: Duration) {}
+
+    fn cancel_transaction(&mut self, transaction_id: u32) -> Result<(), TransportError> {
+        self.script.lock().unwrap().cancelled.push(transaction_id);
+        Ok(())
+    }
 }

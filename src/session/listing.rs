@@ -3,8 +3,11 @@
 //! Three strategies, tried in this order and remembered per session (so a
 //! refusal costs one round trip, not one per folder):
 //! 1. [`ListingStrategy::AllObjects`]: one GetObjectPropList for every object
-//!    on the device (handle, depth and property all 0xFFFFFFFF), kept for the
-//!    storage asked about. Android accepts it; it is one round trip.
+//!    on the device (handle, depth and property all 0xFFFFFFFF), asked once
+//!    per session and kept for each storage. Android accepts it; it is one
+//!    round trip, but Android 9+ walks its whole filesystem before the first
+//!    byte: if that outlasts the listing timeout (60 s) the transaction is
+//!    cancelled and the walk goes on folder by folder.
 //! 2. [`ListingStrategy::PropListPerFolder`]: one GetObjectPropList per folder
 //!    (all properties, depth 1).
 //! 3. [`ListingStrategy::HandlesAndInfo`]: GetObjectHandles per folder and
@@ -25,6 +28,7 @@ use crate::ptp::time::{DeviceTime, parse_ptp_time};
 use crate::ptp::{
     ObjectFormat, ObjectHandle, ObjectInfo, ObjectPropList, OperationCode, PropertyCode, StorageId,
 };
+use crate::transport::TransportError;
 
 /// One object on a storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +93,17 @@ pub(super) struct Memory {
     last_used: Option<ListingStrategy>,
     /// ObjectInfos (with exact sizes) read during the listing under way.
     infos: HashMap<ObjectHandle, (ObjectInfo, u64)>,
+    /// The all-objects GetObjectPropList answer, for every storage (this session's handles).
+    every_object: Option<Vec<Record>>,
+}
+
+impl Memory {
+    /// Forgets what names objects by this session's handles (a new session
+    /// may number them anew); what the device can do is kept.
+    pub(super) fn forget_handles(&mut self) {
+        self.infos.clear();
+        self.every_object = None;
+    }
 }
 
 impl Session {
@@ -136,8 +151,21 @@ impl Session {
                     return Ok(entries);
                 }
                 // The device answered, but with a tree that does not hold together.
-                Ok(None) => self.listing.all_objects = Some(false),
+                Ok(None) => {
+                    self.listing.all_objects = Some(false);
+                    self.listing.every_object = None;
+                }
                 Err(err) if is_refusal(&err) && self.listing.all_objects.is_none() => {
+                    self.listing.all_objects = Some(false);
+                }
+                // The device is still walking its whole filesystem: give up on
+                // that answer (without leaving the phone wedged) and list
+                // folder by folder, each a smaller query.
+                Err(SessionError::Transport {
+                    source: TransportError::Timeout(_),
+                    ..
+                }) => {
+                    self.cancel_under_way(self.last_transaction_id(), OperationCode::GET_OBJECT_PROP_LIST)?;
                     self.listing.all_objects = Some(false);
                 }
                 Err(err) => return Err(err),
@@ -197,15 +225,28 @@ impl Session {
 
     /// `Ok(None)` when the device's answer does not form a tree (an object
     /// whose parent is missing, or a loop).
+    ///
+    /// The device's answer covers every storage, and a phone may take a minute
+    /// to give it: it is asked once per session and kept for the other storages.
     fn walk_all_objects(&mut self, storage: StorageId) -> Result<Option<Vec<Entry>>> {
-        let list = self.object_prop_list(&PropListQuery::all_objects())?;
-        let records: Vec<Record> = Record::group(&list)
-            .into_iter()
+        let every = match self.listing.every_object.take() {
+            Some(every) => every,
+            None => Record::group(&self.object_prop_list(&PropListQuery::all_objects())?),
+        };
+        let records: Vec<&Record> = every
+            .iter()
             .filter(|r| r.storage.is_none_or(|s| s == storage.0))
             .collect();
+        let entries = Self::entries_of(storage, &records);
+        self.listing.every_object = Some(every);
+        entries
+    }
+
+    /// The records of one storage as entries, paths from the root.
+    fn entries_of(storage: StorageId, records: &[&Record]) -> Result<Option<Vec<Entry>>> {
         let index: HashMap<u32, usize> = records.iter().enumerate().map(|(i, r)| (r.handle, i)).collect();
         let mut entries = Vec::with_capacity(records.len());
-        for record in &records {
+        for record in records {
             // Follow the parents up to the root; more steps than objects is a loop.
             let mut names = vec![record.name()?];
             let mut parent = record.parent_or_root();

@@ -26,6 +26,8 @@ mod ops;
 mod phases;
 mod stats;
 mod storage;
+pub mod timeouts;
+pub mod unusable;
 
 use std::time::Duration;
 
@@ -34,6 +36,8 @@ pub use listing::{Entry, ListingStrategy};
 pub use ops::{ALL, PropListQuery, ROOT};
 pub use stats::TransactionStats;
 pub use storage::{Place, ResolveError, Storage, StorageSelector};
+pub use timeouts::Timeouts;
+pub use unusable::{SkipReason, SkippedStorage, UNTRUSTED_HINT};
 
 use crate::ptp::{Codec, ContainerKind, DeviceInfo, EventCode, Message, OperationCode, ResponseCode};
 use crate::transport::{Transport, TransportError};
@@ -61,13 +65,21 @@ pub struct Session {
     transport: Box<dyn Transport>,
     device_info: DeviceInfo,
     next_transaction_id: u32,
+    last_transaction_id: u32,
     stats: TransactionStats,
     /// Storages in the last GetStorageIDs answer: zero means locked.
     storage_count: Option<usize>,
+    /// The last GetStorageIDs answer was an untrusted iPhone's placeholder.
+    untrusted: bool,
+    /// Listed storages not read (empty slots, not available).
+    skipped_storages: Vec<SkippedStorage>,
     buffer: Vec<u8>,
     /// IN bytes read past the end of a data phase (the next container's start).
     read_ahead: Vec<u8>,
     listing: listing::Memory,
+    timeouts: Timeouts,
+    /// The timeout last given to the transport.
+    applied_timeout: Option<Duration>,
 }
 
 impl Session {
@@ -77,11 +89,16 @@ impl Session {
             transport,
             device_info: DeviceInfo::default(),
             next_transaction_id: 0,
+            last_transaction_id: 0,
             stats: TransactionStats::default(),
             storage_count: None,
+            untrusted: false,
+            skipped_storages: Vec::new(),
             buffer: vec![0; phases::READ_CHUNK],
             read_ahead: Vec::new(),
             listing: listing::Memory::default(),
+            timeouts: Timeouts::default(),
+            applied_timeout: None,
         };
         match session.device_info_before_session()? {
             Some(info) => {
@@ -128,20 +145,50 @@ impl Session {
     /// A device still in the middle of a transaction of an earlier client (one
     /// killed mid-download) stalls the next command: QEMU's usb-mtp does,
     /// having data left to send. Cancel that transaction (its id is unknown:
-    /// devices that check it see none of ours) and clear the halt, once.
+    /// devices that check it see none of ours), once.
     fn abandon_stale_transaction(&mut self) -> Result<()> {
-        // Best effort: a transport or device without the Cancel request still
-        // gets the clear halt, which is all some devices need.
-        let _ = self.transport.cancel_transaction(u32::MAX);
-        self.read_ahead.clear();
+        self.cancel_under_way(u32::MAX, OperationCode::GET_DEVICE_INFO)?;
         // No session is open yet: the retried GetDeviceInfo is transaction 0 again.
         self.next_transaction_id = 0;
-        self.transport
-            .clear_halt()
-            .map_err(|source| SessionError::Transport {
-                op: OperationCode::GET_DEVICE_INFO,
-                source,
-            })
+        Ok(())
+    }
+
+    /// Gives up on transaction `transaction_id` without wedging the device:
+    /// the class Cancel request, then whatever IN data was still coming is
+    /// read and dropped until the device is quiet, the halts are cleared, and
+    /// Get Device Status is polled while the device says it is busy. Best
+    /// effort where a device lacks a request (QEMU answers no Get Device
+    /// Status); only a failed clear halt is an error.
+    fn cancel_under_way(&mut self, transaction_id: u32, op: OperationCode) -> Result<()> {
+        const QUIET: Duration = Duration::from_millis(200);
+        const MAX_DRAIN: usize = 64 << 20;
+        const BUSY_POLLS: usize = 50;
+        let _ = self.transport.cancel_transaction(transaction_id);
+        self.read_ahead.clear();
+        self.use_timeout(QUIET);
+        let mut drained = 0;
+        while drained < MAX_DRAIN {
+            match self.transport.read_phase(&mut self.buffer) {
+                Ok(n) => drained += n.max(1),
+                Err(_) => break,
+            }
+        }
+        self.transport.clear_halt().map_err(Self::transport_error(op))?;
+        for _ in 0..BUSY_POLLS {
+            match self.transport.device_status() {
+                Ok(status) if status.code == ResponseCode::DEVICE_BUSY.0 => std::thread::sleep(QUIET / 2),
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives the transport `timeout` unless it already has it.
+    fn use_timeout(&mut self, timeout: Duration) {
+        if self.applied_timeout != Some(timeout) {
+            self.transport.set_timeout(timeout);
+            self.applied_timeout = Some(timeout);
+        }
     }
 
     /// Clears a stall on both bulk endpoints and opens a new session.
@@ -150,6 +197,7 @@ impl Session {
     /// them), so anything kept across a recovery should be keyed by path.
     pub fn recover(&mut self) -> Result<()> {
         self.read_ahead.clear();
+        self.listing.forget_handles();
         self.transport
             .clear_halt()
             .map_err(|source| SessionError::Transport {
@@ -169,9 +217,9 @@ impl Session {
         &self.stats
     }
 
-    /// Sets the timeout for each phase of later transactions.
-    pub fn set_timeout(&mut self, timeout: Duration) {
-        self.transport.set_timeout(timeout);
+    /// Sets the timeouts of later transactions, by kind of operation.
+    pub fn set_timeouts(&mut self, timeouts: Timeouts) {
+        self.timeouts = timeouts;
     }
 
     /// Waits up to `timeout` for an event. `Ok(None)`: nothing arrived.
@@ -253,8 +301,14 @@ impl Session {
         Ok(bytes.into_inner())
     }
 
+    /// The id of the transaction sent last.
+    fn last_transaction_id(&self) -> u32 {
+        self.last_transaction_id
+    }
+
     fn take_transaction_id(&mut self) -> u32 {
         let id = self.next_transaction_id;
+        self.last_transaction_id = id;
         // 0xFFFFFFFF is reserved; 0 belongs to OpenSession.
         self.next_transaction_id = match id {
             0xFFFF_FFFE.. => 1,

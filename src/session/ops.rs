@@ -66,16 +66,23 @@ impl Session {
         self.query(OperationCode::GET_DEVICE_INFO, &[])
     }
 
-    /// GetStorageIDs. An empty list means the phone is locked or not in
-    /// File transfer mode.
+    /// GetStorageIDs, less the storages that hold nothing to read (see
+    /// [`super::unusable`]: an untrusted iPhone's placeholder, empty card
+    /// slots). An empty list means the phone is locked, not in File transfer
+    /// mode, or (an iPhone) not trusting this computer yet:
+    /// [`Session::no_storage_hint`] says which.
     pub fn storage_ids(&mut self) -> Result<Vec<StorageId>> {
         let op = OperationCode::GET_STORAGE_IDS;
         let bytes = self.query_bytes(op, &[])?;
         let ids = Reader::new(&bytes)
             .u32_array("StorageIDs")
             .map_err(|source| SessionError::Dataset { op, source })?;
-        self.storage_count = Some(ids.len());
-        Ok(ids.into_iter().map(StorageId).collect())
+        let (usable, untrusted, empty_slots) =
+            super::unusable::sort_storage_ids(ids.into_iter().map(StorageId).collect());
+        self.storage_count = Some(usable.len());
+        self.untrusted = untrusted;
+        self.skipped_storages = empty_slots;
+        Ok(usable)
     }
 
     /// GetStorageIDs, waiting up to `timeout` for a StoreAdded event while

@@ -83,6 +83,7 @@ impl Session {
     ) -> Result<Completed> {
         let transaction_id = self.take_transaction_id();
         self.stats.record(op);
+        self.use_timeout(self.timeouts.for_op(op));
         self.send_command(op, transaction_id, params)?;
         match data_out {
             DataOut::None => {}
@@ -138,7 +139,11 @@ impl Session {
                 | ResponseCode::STORE_NOT_AVAILABLE
         );
         if refused_storage && self.storage_count == Some(0) {
-            SessionError::Locked { op, code }
+            SessionError::Locked {
+                op,
+                code,
+                hint: self.no_storage_hint(),
+            }
         } else {
             SessionError::Device { op, code }
         }

@@ -132,20 +132,24 @@ pub enum ResolveError {
 }
 
 impl Session {
-    /// Every storage the device shows. A phone showing none (locked, or not
-    /// in File transfer mode) is waited for up to `wait` — StoreAdded
-    /// arrives when the user unlocks it — with `cancel` looked at every
-    /// second; `waiting` is called once, when the wait begins. An empty list
-    /// means none appeared in time (or `cancel` was raised).
+    /// Every storage the device shows that can be read. A phone showing none
+    /// (locked, not in File transfer mode, or an iPhone not trusting this
+    /// computer yet) is waited for up to `wait` — StoreAdded arrives when the
+    /// user unlocks it or taps Trust — with `cancel` looked at every second;
+    /// `waiting` is called once, when the wait begins, with what the user
+    /// must do. An empty list means none appeared in time (or `cancel` was
+    /// raised). Storages that cannot be read (an empty card slot, one not
+    /// available) are left out and kept in [`Session::skipped_storages`]; a
+    /// device that lists only those is not waited for.
     pub fn storages(
         &mut self,
         wait: Duration,
         cancel: &AtomicBool,
-        waiting: impl FnOnce(),
+        waiting: impl FnOnce(&'static str),
     ) -> Result<Vec<Storage>> {
         let mut ids = self.storage_ids()?;
-        if ids.is_empty() && !wait.is_zero() {
-            waiting();
+        if ids.is_empty() && self.skipped_storages().is_empty() && !wait.is_zero() {
+            waiting(self.no_storage_hint());
             let started = Instant::now();
             while ids.is_empty() && !cancel.load(Ordering::Relaxed) {
                 let left = wait.saturating_sub(started.elapsed());
@@ -155,9 +159,13 @@ impl Session {
                 ids = self.wait_for_storages(left.min(UNLOCK_POLL))?;
             }
         }
-        ids.into_iter()
-            .map(|id| Ok(Storage::new(id, self.storage_info(id)?)))
-            .collect()
+        let mut storages = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(info) = self.storage_info_if_available(id)? {
+                storages.push(Storage::new(id, info));
+            }
+        }
+        Ok(storages)
     }
 
     /// Finds `path`: a storage (by name or id, as [`StorageSelector`] says),

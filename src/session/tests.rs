@@ -731,3 +731,111 @@ fn a_device_that_wants_a_session_before_device_info_is_opened_the_other_way_roun
         assert_eq!(device.unread_phases(), 0);
     }
 }
+
+#[test]
+fn the_all_objects_answer_is_asked_once_per_session_for_every_storage() {
+    let (mut session, device) = open(&[PROP_LIST], 512);
+    let internal = object_props(1, 0x10001, 0, "a.jpg", ObjectFormat::EXIF_JPEG, 10);
+    let card = object_props(2, 0x20001, 0, "b.jpg", ObjectFormat::EXIF_JPEG, 20);
+    device.push(data(PROP_LIST, 1, &prop_list(&[internal, card])));
+    device.push(ok(1, &[]));
+    let first = session.walk(StorageId(0x10001), None).unwrap();
+    let second = session.walk(StorageId(0x20001), None).unwrap();
+    assert_eq!(first[0].path, ["a.jpg"]);
+    assert_eq!(second[0].path, ["b.jpg"]);
+    assert_eq!(session.stats().count(PROP_LIST), 1);
+    assert_eq!(session.listing_strategy(), Some(ListingStrategy::AllObjects));
+}
+
+#[test]
+fn an_all_objects_query_that_times_out_is_cancelled_and_the_walk_goes_folder_by_folder() {
+    let (mut session, device) = open(&[PROP_LIST], 512);
+    // The phone is still walking its filesystem: the answer's read and the
+    // drain after Cancel both time out.
+    device.time_out_reads(2);
+    let photo = object_props(4, 0x10001, 0, "a.jpg", ObjectFormat::EXIF_JPEG, 10);
+    device.push(data(PROP_LIST, 2, &prop_list(&[photo])));
+    device.push(ok(2, &[]));
+    let entries = session.walk(StorageId(0x10001), None).unwrap();
+    assert_eq!(entries[0].path, ["a.jpg"]);
+    assert_eq!(device.cancelled(), [1], "the timed-out transaction was cancelled");
+    assert_eq!(device.halts_cleared(), 1);
+    let queries: Vec<(u32, Vec<u32>)> = device
+        .commands()
+        .iter()
+        .filter(|c| c.code == PROP_LIST.0)
+        .map(|c| (c.transaction_id, c.params.clone()))
+        .collect();
+    assert_eq!(
+        queries,
+        [(1, vec![ALL, 0, ALL, 0, ALL]), (2, vec![0, 0, ALL, 0, 1])]
+    );
+    assert_eq!(
+        session.listing_strategy(),
+        Some(ListingStrategy::PropListPerFolder)
+    );
+    // The next storage is not asked the slow way again.
+    device.push(data(PROP_LIST, 3, &prop_list(&[])));
+    device.push(ok(3, &[]));
+    assert!(session.walk(StorageId(0x20001), None).unwrap().is_empty());
+    assert_eq!(session.stats().count(PROP_LIST), 3);
+}
+
+#[test]
+fn an_untrusted_iphone_is_waited_for_with_its_own_words() {
+    let (mut session, device) = open(&[], 512);
+    device.push(data(
+        OperationCode::GET_STORAGE_IDS,
+        1,
+        &u32_array(&[0xFEED_FACE]),
+    ));
+    device.push(ok(1, &[]));
+    // The user taps Trust: the placeholder goes, the real storage comes.
+    device.push_event(crate::ptp::Message::event(0x4005u16, 0, &[0xFEED_FACE]).encode());
+    device.push_event(crate::ptp::Message::event(0x4004u16, 0, &[0x10001]).encode());
+    device.push(data(OperationCode::GET_STORAGE_IDS, 2, &u32_array(&[0x10001])));
+    device.push(ok(2, &[]));
+    assert!(session.storage_ids().unwrap().is_empty());
+    assert!(session.is_untrusted());
+    assert!(session.no_storage_hint().contains("tap Trust on the iPhone"));
+    assert_eq!(
+        session.wait_for_storages(Duration::from_secs(5)).unwrap(),
+        [StorageId(0x10001)]
+    );
+    assert!(!session.is_untrusted());
+    assert_eq!(session.no_storage_hint(), LOCKED_HINT);
+}
+
+#[test]
+fn empty_card_slots_and_unavailable_storages_are_skipped_and_kept_for_the_report() {
+    let (mut session, device) = open(&[], 512);
+    device.push(data(
+        OperationCode::GET_STORAGE_IDS,
+        1,
+        &u32_array(&[0x10001, 0x20000, 0x30001]),
+    ));
+    device.push(ok(1, &[]));
+    device.push(response(ResponseCode::STORE_NOT_AVAILABLE, 2, &[]));
+    assert_eq!(
+        session.storage_ids().unwrap(),
+        [StorageId(0x10001), StorageId(0x30001)]
+    );
+    assert_eq!(
+        session.storage_info_if_available(StorageId(0x30001)).unwrap(),
+        None
+    );
+    let skipped: Vec<_> = session
+        .skipped_storages()
+        .iter()
+        .map(|s| (s.id, s.reason, s.is_failure()))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            (StorageId(0x20000), unusable::SkipReason::EmptySlot, false),
+            (StorageId(0x30001), unusable::SkipReason::NotAvailable, true)
+        ]
+    );
+    // GetStorageInfo was never asked for the empty slot.
+    assert_eq!(session.stats().count(OperationCode::GET_STORAGE_INFO), 1);
+}

@@ -542,7 +542,7 @@ fn cli_waits_for_a_locked_phone_then_backs_it_up() {
     let dest = tempfile::tempdir().unwrap();
     let dest_arg = dest.path().to_str().unwrap();
     let run = mtpull(&["--sim", "locked", "--sim-unlock-after", "300", "backup", dest_arg]).expect_status(0);
-    assert!(run.stderr.contains("waiting up to 30s"), "{}", run.stderr);
+    assert!(run.stderr.contains("Waiting up to 30s"), "{}", run.stderr);
     assert!(tree(dest.path()).len() > 20);
     let locked = mtpull(&["--sim", "locked", "backup", "--wait", "0", dest_arg]).expect_status(3);
     assert!(locked.stderr.contains("unlock it"), "{}", locked.stderr);

@@ -128,7 +128,7 @@ fn a_phone_unlocked_while_waiting_is_listed() {
     ])
     .expect_status(0);
     assert!(
-        unlocked.stderr.contains("waiting up to 20s"),
+        unlocked.stderr.contains("Waiting up to 20s"),
         "{}",
         unlocked.stderr
     );

@@ -221,7 +221,7 @@ fn storages_are_named_by_description_then_label_and_paths_resolve_through_them()
         .unwrap();
     let mut session = open(&phone);
     let storages = session
-        .storages(Duration::ZERO, &AtomicBool::new(false), || panic!("not locked"))
+        .storages(Duration::ZERO, &AtomicBool::new(false), |_| panic!("not locked"))
         .unwrap();
     let named: Vec<(StorageId, &str)> = storages.iter().map(|s| (s.id, s.name.as_str())).collect();
     assert_eq!(
@@ -258,7 +258,7 @@ fn waiting_for_a_locked_phone_ends_when_it_is_unlocked_or_cancelled() {
     let started = Instant::now();
     let mut told = 0;
     let storages = session
-        .storages(Duration::from_secs(30), &cancel, || told += 1)
+        .storages(Duration::from_secs(30), &cancel, |_| told += 1)
         .unwrap();
     assert!(storages.is_empty());
     assert!(
@@ -274,7 +274,9 @@ fn waiting_for_a_locked_phone_ends_when_it_is_unlocked_or_cancelled() {
         unlocker.unlock();
     });
     cancel.store(false, Ordering::Relaxed);
-    let storages = session.storages(Duration::from_secs(30), &cancel, || {}).unwrap();
+    let storages = session
+        .storages(Duration::from_secs(30), &cancel, |_| {})
+        .unwrap();
     thread.join().unwrap();
     assert_eq!(storages.len(), 1);
     assert_eq!(storages[0].id, StorageId(storage));

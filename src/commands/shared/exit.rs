@@ -4,7 +4,7 @@
 //! mode; 130 interrupted by Ctrl-C.
 
 use mtpull::pull::{PullError, RunReport};
-use mtpull::session::{LOCKED_HINT, SessionError};
+use mtpull::session::SessionError;
 
 /// Exit status when some items failed and the others were handled.
 pub const SOME_FAILED: u8 = 1;
@@ -22,8 +22,8 @@ pub struct NoDevice(pub String);
 
 /// The phone shows no storage: it is locked or not in File transfer mode.
 #[derive(Debug, thiserror::Error)]
-#[error("{LOCKED_HINT}")]
-pub struct PhoneLocked;
+#[error("{0}")]
+pub struct PhoneLocked(pub &'static str);
 
 /// The exit status for an error that stopped a command.
 pub fn of_error(error: &anyhow::Error) -> u8 {
@@ -42,10 +42,10 @@ pub fn of_error(error: &anyhow::Error) -> u8 {
 /// The exit status a backup run's outcome calls for.
 pub fn of_report(report: &RunReport) -> u8 {
     match &report.stopped {
-        None if report.summary.failed > 0 => SOME_FAILED,
+        None if report.summary.failed > 0 || report.summary.storage_failed() => SOME_FAILED,
         None => 0,
         Some(PullError::Interrupted) => INTERRUPTED,
-        Some(PullError::Locked) => NO_DEVICE,
+        Some(PullError::Locked { .. }) => NO_DEVICE,
         Some(PullError::Device { source, .. }) if source.is_locked() => NO_DEVICE,
         Some(_) => FATAL,
     }

@@ -9,12 +9,11 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mtpull::human::{self, bytes, count};
 use mtpull::pull::{Event, FileOutcome, Observer};
 
-/// The line said while waiting for a locked phone; the hint itself comes
-/// once, with the error, if the wait is in vain.
-pub fn locked_line(wait: Duration) -> String {
+/// The line said while waiting for a locked phone (or an untrusted iPhone):
+/// `hint` says what to do (and is not said again if the wait is in vain).
+pub fn locked_line(wait: Duration, hint: &str) -> String {
     format!(
-        "mtpull: the phone shows no storage yet; waiting up to {}s for it to be unlocked and set to \
-         File transfer (Ctrl-C stops)…",
+        "mtpull: the phone shows no storage: {hint}. Waiting up to {}s (Ctrl-C stops)…",
         wait.as_secs()
     )
 }
@@ -174,7 +173,7 @@ impl Observer for Progress<'_> {
                     human::name(&file.display_path())
                 )),
             },
-            Event::Locked { wait } => self.log(locked_line(*wait)),
+            Event::Locked { wait, hint } => self.log(locked_line(*wait, hint)),
             Event::WouldCopy { .. } => {}
         }
     }

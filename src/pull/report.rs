@@ -70,6 +70,14 @@ pub enum Event<'a> {
         /// Bytes already held.
         resume_from: u64,
     },
+    /// Something the user should know about the current file, which was
+    /// copied all the same (a device fault worked around).
+    Note {
+        /// The file.
+        file: &'a RemoteFile,
+        /// What happened, in words.
+        note: &'a str,
+    },
     /// Bytes of the current file arrived.
     Received {
         /// How many, since the last such event.

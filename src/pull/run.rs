@@ -33,7 +33,7 @@ use super::predict::Predictor;
 use super::remote::{FileKey, RemoteFile};
 use super::report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
 use super::select::{Only, Selection};
-use super::transfer::{TransferError, can_resume, download};
+use super::transfer::{TransferError, download, partial_read_len};
 use crate::ptp::ObjectHandle;
 use crate::ptp::time::DeviceTime;
 use crate::session::{Session, SessionError};
@@ -416,8 +416,10 @@ impl<'a> Run<'a> {
             summary.bytes_received += bytes;
             observer.event(&Event::Received { bytes });
         });
-        if let Err(error) = transferred {
-            return Err(self.transfer_failed(file, part, error));
+        match transferred {
+            Ok(Some(note)) => self.observer.event(&Event::Note { file, note: &note }),
+            Ok(None) => {}
+            Err(error) => return Err(self.transfer_failed(file, part, error)),
         }
         let (temp_path, bytes, hash) = part
             .finish(file.modified.as_ref().and_then(device_instant))
@@ -666,11 +668,12 @@ fn date_file(
 /// dating needs), or nothing when the device cannot read part of a file.
 fn read_device_head(session: &mut Session, file: &RemoteFile) -> Result<Vec<u8>, PullError> {
     let mut head = Vec::with_capacity(HEAD_LEN.min(file.size as usize));
-    if file.size == 0 || !can_resume(session, 0) {
+    if file.size == 0 || !session.can_read_partially(0) {
         return Ok(head);
     }
+    let want = partial_read_len(file.size, 0, HEAD_LEN as u64) as u32;
     session
-        .get_partial_object(file.handle, 0, HEAD_LEN as u32, &mut head)
+        .get_partial_object(file.handle, 0, want, &mut head)
         .map_err(|source| PullError::Device {
             context: format!("reading the start of {}", file.display_path()),
             source,

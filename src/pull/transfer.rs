@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::partial::{Overrun, PartialFile};
 use super::remote::RemoteFile;
-use crate::ptp::OperationCode;
 use crate::session::{Session, SessionError};
 
 /// Large files are fetched in pieces of this size where the device allows
@@ -55,24 +54,38 @@ fn is_overrun(error: &io::Error) -> bool {
     error.get_ref().is_some_and(|inner| inner.is::<Overrun>())
 }
 
-/// Whether this device can read from an offset in a file of this size.
-pub fn can_resume(session: &Session, offset: u64) -> bool {
-    let info = session.device_info();
-    info.supports(OperationCode::GET_PARTIAL_OBJECT_64)
-        || (info.supports(OperationCode::GET_PARTIAL_OBJECT) && offset <= u64::from(u32::MAX))
+/// The data container header's length, which Samsung's hang counts in.
+const CONTAINER_HEADER: u64 = 12;
+
+/// How many bytes to ask of a partial read of up to `want` bytes from
+/// `offset` in a file of `size`: one less when the read would reach the end
+/// of the file with its data container filling its last 512-byte packet,
+/// (len + 12) % 512 == 0 — Samsung Galaxy phones never answer that read
+/// (libmtp's SAMSUNG_OFFSET_BUG). The byte left out comes with the next read.
+/// Every device gets this: it costs one round trip in 512 end-of-file reads,
+/// and a Samsung not yet known as one is spared the hang.
+pub fn partial_read_len(size: u64, offset: u64, want: u64) -> u64 {
+    let want = want.min(size.saturating_sub(offset));
+    if want > 1 && offset + want == size && (want + CONTAINER_HEADER).is_multiple_of(512) {
+        want - 1
+    } else {
+        want
+    }
 }
 
 /// Fills `part` with `file`'s bytes, continuing from what it holds.
 ///
 /// `received` is told of each block of bytes as it arrives. On any error the
 /// bytes written so far stay in `part` (a prefix of the file) for a later resume.
+/// Returns a note for the user when the device misbehaved and the file was
+/// read another way.
 pub fn download(
     session: &mut Session,
     file: &RemoteFile,
     part: &mut PartialFile,
     cancel: &AtomicBool,
     received: &mut dyn FnMut(u64),
-) -> Result<(), TransferError> {
+) -> Result<Option<String>, TransferError> {
     if file.exact_size().is_none() {
         // "4 GiB or more": only a whole GetObject (read to its short packet)
         // says where the file ends, so it is fetched whole, from the start.
@@ -84,16 +97,20 @@ pub fn download(
             received: &mut *received,
         };
         session.get_object(file.handle, &mut sink)?;
-        return Ok(());
+        return Ok(None);
     }
+    let mut note = None;
     // Only bytes from an earlier run need checking against the device.
     let mut check_tail = !part.is_empty();
+    // GetObject sent other bytes than listed: read the original in pieces.
+    let mut avoid_get_object = false;
     while !part.is_complete() || check_tail {
         if cancel.load(Ordering::Relaxed) {
             return Err(TransferError::Cancelled);
         }
         let offset = part.len();
-        if !can_resume(session, offset) || (offset == 0 && file.size <= PIECE) {
+        let can_resume = session.can_read_partially(offset);
+        if !can_resume || (offset == 0 && file.size <= PIECE && !avoid_get_object) {
             // From the start, in one go (also when the device cannot resume).
             if offset > 0 {
                 part.restart()?;
@@ -102,12 +119,35 @@ pub fn download(
                 inner: &mut *part,
                 received: &mut *received,
             };
-            session.get_object(file.handle, &mut sink)?;
-            break;
+            let whole = session.get_object(file.handle, &mut sink);
+            let sent = match whole {
+                Ok(sent) if sent == file.size => break,
+                Ok(sent) => format!("{sent} bytes"),
+                Err(SessionError::Io { source, .. }) if is_overrun(&source) => {
+                    format!("more than the {} bytes", file.size)
+                }
+                Err(error) => return Err(error.into()),
+            };
+            if !can_resume || avoid_get_object {
+                return Err(TransferError::Mismatch(format!(
+                    "GetObject sent {sent} for a file listed at {} bytes (a phone that converts \
+                     files as it sends them, like Android's \"convert videos to AVC\", does this)",
+                    file.size
+                )));
+            }
+            note = Some(format!(
+                "GetObject sent {sent} for a file listed at {} bytes: the phone converts it as it \
+                 sends it (Android's \"convert videos to AVC\" setting?); copied unconverted with \
+                 partial reads instead",
+                file.size
+            ));
+            part.restart()?;
+            avoid_get_object = true;
+            continue;
         }
         let overlap = if check_tail { OVERLAP.min(offset) } else { 0 };
         let start = offset - overlap;
-        let want = (file.size - start).min(PIECE + overlap).min(u64::from(u32::MAX));
+        let want = partial_read_len(file.size, start, PIECE + overlap).min(u64::from(u32::MAX));
         let mut sink = TailCheck {
             expected: part.tail(overlap)?,
             checked: 0,
@@ -122,10 +162,16 @@ pub fn download(
             // The temp file does not hold what the device has: start over.
             part.restart()?;
         } else if sent <= overlap && !part.is_complete() {
-            return Err(TransferError::Mismatch(format!(
-                "the device sent nothing from byte {offset} of the {} bytes it listed",
+            // Partial reads that send nothing where the listing promises
+            // data: the device's fault (a broken GetPartialObject64 was
+            // already retried as GetPartialObject). Read files whole.
+            session.give_up_partial_reads();
+            note = Some(format!(
+                "the device's partial reads sent nothing from byte {offset} of the {} bytes it \
+                 listed (a fault of its MTP server): copied whole with GetObject instead",
                 file.size
-            )));
+            ));
+            avoid_get_object = false;
         }
         check_tail = false;
     }
@@ -136,7 +182,7 @@ pub fn download(
             file.size
         )));
     }
-    Ok(())
+    Ok(note)
 }
 
 /// Counts bytes on their way to the temp file.

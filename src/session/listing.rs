@@ -127,6 +127,9 @@ impl Session {
                     self.note_used(ListingStrategy::PropListPerFolder);
                     return Ok(entries);
                 }
+                // Samsung refuses the root's list (handle 0) while folders
+                // work: fall back for the root only.
+                Err(err) if is_refusal(&err) && folder.is_none() => {}
                 Err(err) if is_refusal(&err) && self.listing.per_folder.is_none() => {
                     self.listing.per_folder = Some(false);
                 }

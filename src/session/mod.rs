@@ -77,6 +77,8 @@ pub struct Session {
     /// IN bytes read past the end of a data phase (the next container's start).
     read_ahead: Vec<u8>,
     listing: listing::Memory,
+    /// What partial reads turned out to do on this device.
+    partial_reads: ops::PartialReads,
     timeouts: Timeouts,
     /// The timeout last given to the transport.
     applied_timeout: Option<Duration>,
@@ -97,6 +99,7 @@ impl Session {
             buffer: vec![0; phases::READ_CHUNK],
             read_ahead: Vec::new(),
             listing: listing::Memory::default(),
+            partial_reads: ops::PartialReads::default(),
             timeouts: Timeouts::default(),
             applied_timeout: None,
         };

@@ -59,6 +59,15 @@ impl PropListQuery {
     }
 }
 
+/// What partial reads turned out to do on a device, remembered for the session.
+#[derive(Debug, Default)]
+pub(super) struct PartialReads {
+    /// GetPartialObject64 sent nothing where GetPartialObject sent data.
+    broken_64: bool,
+    /// Neither sent anything where data was due.
+    unusable: bool,
+}
+
 impl Session {
     /// GetDeviceInfo: asks the device again (the session keeps the answer it
     /// got when opening in [`Session::device_info`]).
@@ -189,6 +198,13 @@ impl Session {
     /// returns the bytes sent, fewer at the end of the file. Uses
     /// GetPartialObject64 where the device has it, else GetPartialObject
     /// (whose offset stops at 4 GiB).
+    ///
+    /// The response's byte count is advisory (devices get it wrong; peers
+    /// ignore it): the data phase says what was sent. Some responders list
+    /// GetPartialObject64 but read its parameters as GetPartialObject's, and
+    /// send nothing: when GetPartialObject64 sends nothing where bytes were
+    /// asked, GetPartialObject is tried, and if it sends data, used for the
+    /// rest of the session.
     pub fn get_partial_object(
         &mut self,
         handle: ObjectHandle,
@@ -196,39 +212,61 @@ impl Session {
         max_bytes: u32,
         sink: &mut dyn Write,
     ) -> Result<u64> {
-        let (op, params) = if self.device_info.supports(OperationCode::GET_PARTIAL_OBJECT_64) {
+        let info = &self.device_info;
+        let has_64 = info.supports(OperationCode::GET_PARTIAL_OBJECT_64) && !self.partial_reads.broken_64;
+        let has_32 = info.supports(OperationCode::GET_PARTIAL_OBJECT);
+        if has_64 {
             let (low, high) = (offset as u32, (offset >> 32) as u32);
-            (
-                OperationCode::GET_PARTIAL_OBJECT_64,
-                vec![handle.0, low, high, max_bytes],
-            )
-        } else if let (true, Ok(offset)) = (
-            self.device_info.supports(OperationCode::GET_PARTIAL_OBJECT),
-            u32::try_from(offset),
-        ) {
-            (
-                OperationCode::GET_PARTIAL_OBJECT,
-                vec![handle.0, offset, max_bytes],
-            )
-        } else {
-            return Err(SessionError::Unsupported {
-                op: OperationCode::GET_PARTIAL_OBJECT_64,
-            });
-        };
-        let done = self.transact(op, &params, DataOut::None, DataIn::Sink(sink))?;
-        // The response's first parameter is the byte count (a device that
-        // leaves it out is taken at the data phase's word).
-        let reported = done.params.first().map(|&n| u64::from(n));
-        if let Some(reported) = reported.filter(|&n| n != done.received) {
-            return Err(SessionError::Protocol {
-                op,
-                detail: format!(
-                    "the device said it sent {reported} bytes but sent {}",
-                    done.received
-                ),
-            });
+            let params = [handle.0, low, high, max_bytes];
+            let sent = self.partial_read(OperationCode::GET_PARTIAL_OBJECT_64, &params, sink)?;
+            let nothing_where_due = sent == 0 && max_bytes > 0;
+            return match u32::try_from(offset) {
+                Ok(offset) if nothing_where_due && has_32 => {
+                    let params = [handle.0, offset, max_bytes];
+                    let sent = self.partial_read(OperationCode::GET_PARTIAL_OBJECT, &params, sink)?;
+                    self.partial_reads.broken_64 = sent > 0;
+                    Ok(sent)
+                }
+                _ => Ok(sent),
+            };
         }
+        match u32::try_from(offset) {
+            Ok(offset) if has_32 => self.partial_read(
+                OperationCode::GET_PARTIAL_OBJECT,
+                &[handle.0, offset, max_bytes],
+                sink,
+            ),
+            _ => Err(SessionError::Unsupported {
+                op: OperationCode::GET_PARTIAL_OBJECT_64,
+            }),
+        }
+    }
+
+    fn partial_read(&mut self, op: OperationCode, params: &[u32], sink: &mut dyn Write) -> Result<u64> {
+        let done = self.transact(op, params, DataOut::None, DataIn::Sink(sink))?;
         Ok(done.received)
+    }
+
+    /// Whether the device can read part of a file from `offset` (as far as
+    /// this session has seen: a device whose partial reads sent nothing
+    /// where data was due is read whole).
+    pub fn can_read_partially(&self, offset: u64) -> bool {
+        let info = &self.device_info;
+        !self.partial_reads.unusable
+            && ((info.supports(OperationCode::GET_PARTIAL_OBJECT_64) && !self.partial_reads.broken_64)
+                || (info.supports(OperationCode::GET_PARTIAL_OBJECT) && offset <= u64::from(u32::MAX)))
+    }
+
+    /// Records that partial reads send nothing where data is due (both
+    /// GetPartialObject64 and GetPartialObject): files are read whole from now on.
+    pub fn give_up_partial_reads(&mut self) {
+        self.partial_reads.unusable = true;
+    }
+
+    /// Whether this session found the device's GetPartialObject64 broken
+    /// (it reads its parameters as GetPartialObject's).
+    pub fn partial_64_broken(&self) -> bool {
+        self.partial_reads.broken_64
     }
 
     /// GetThumb: the object's thumbnail (usually a small JPEG) into `sink`.

@@ -60,6 +60,14 @@ impl PhaseBounds {
         self.consumed += bytes.len() as u64;
     }
 
+    /// Only the 12-byte header of a container declaring more (or 4 GiB and
+    /// more) has been read: a short transfer here is a device sending the
+    /// header on its own (iPhones converting HEIC, Garmin, old Android;
+    /// libgphoto2's split header data), not the phase's end.
+    pub fn awaits_payload(&self) -> bool {
+        self.consumed == CONTAINER_HEADER_LEN && self.declared != Some(CONTAINER_HEADER_LEN)
+    }
+
     /// Whether the container's declared length has been read in full.
     pub fn complete(&self) -> bool {
         self.declared.is_some_and(|declared| self.consumed >= declared)
@@ -129,10 +137,10 @@ impl PhaseReader {
                 self.bounds.record(&out[..len]);
                 return Ok(len);
             }
-            if std::mem::take(&mut self.ends_phase) {
+            if std::mem::take(&mut self.ends_phase) && !self.bounds.awaits_payload() {
                 return Ok(self.end_phase());
             }
-            if self.fill(&mut bulk_in)? == 0 {
+            if self.fill(&mut bulk_in)? == 0 && !self.bounds.awaits_payload() {
                 // A zero-length packet: the phase ended on a transfer boundary.
                 return Ok(self.end_phase());
             }
@@ -343,6 +351,26 @@ mod tests {
         assert_eq!(read_phase(&mut reader, &mut endpoint, 8192).unwrap(), phases[0]);
         assert_eq!(read_phase(&mut reader, &mut endpoint, 8192).unwrap(), phases[1]);
         assert_eq!(endpoint.transfers, 1);
+    }
+
+    #[test]
+    fn a_header_sent_as_its_own_short_transfer_does_not_end_the_phase() {
+        let data = container(3000, 4);
+        let mut endpoint = FakeEndpoint::new(&[], 512, true);
+        endpoint.packets.push_back(data[..12].to_vec());
+        endpoint
+            .packets
+            .extend(data[12..].chunks(512).map(<[u8]>::to_vec));
+        endpoint.packets.push_back(container(12, 5));
+        let mut reader = PhaseReader::new(4096);
+        assert_eq!(read_phase(&mut reader, &mut endpoint, 4096).unwrap(), data);
+        assert_eq!(
+            read_phase(&mut reader, &mut endpoint, 4096).unwrap(),
+            container(12, 5)
+        );
+        let mut bounds = PhaseBounds::default();
+        bounds.record(&container(12, 1));
+        assert!(!bounds.awaits_payload(), "a 12-byte container is whole");
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod backup_util;
 mod cli_backup;
 mod cli_devices;
 mod cli_ls;
+mod device_quirks;
 mod devices;
 mod run;
 mod safety;

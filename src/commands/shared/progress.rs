@@ -125,6 +125,7 @@ impl Observer for Progress<'_> {
                         .set_message(format!("{}{resume}", human::name(&file.display_path())));
                 }
             }
+            Event::Note { file, note } => self.log(format!("{}: {note}", file.display_path())),
             Event::Received { bytes } => {
                 if let Some(bars) = &self.bars {
                     bars.overall.inc(*bytes);

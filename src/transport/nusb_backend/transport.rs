@@ -93,17 +93,22 @@ impl NusbTransport {
     /// Reads up to the phase's end: its short packet or its declared length.
     fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, TransportError> {
         let limit = self.bounds.limit(buf.len());
-        let mut phase = self.bulk_in()?.until_short_packet();
-        let read = match phase.read(&mut buf[..limit]) {
-            Ok(read) => read,
-            Err(e) => return Err(self.after_read_error(e)),
-        };
-        if read == 0 {
-            // A non-empty buffer reads 0 only at a short (or zero-length) packet.
-            phase.consume_end().map_err(|_| ended_without_short_packet())?;
+        loop {
+            let mut phase = self.bulk_in()?.until_short_packet();
+            let read = match phase.read(&mut buf[..limit]) {
+                Ok(read) => read,
+                Err(e) => return Err(self.after_read_error(e)),
+            };
+            if read == 0 {
+                // A non-empty buffer reads 0 only at a short (or zero-length) packet.
+                phase.consume_end().map_err(|_| ended_without_short_packet())?;
+                if self.bounds.awaits_payload() {
+                    continue; // the header came alone: the payload follows
+                }
+            }
+            self.bounds.record(&buf[..read]);
+            return Ok(read);
         }
-        self.bounds.record(&buf[..read]);
-        Ok(read)
     }
 
     /// The declared length has been read. Bytes already buffered belong to the

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   libimage-exiftool-perl # fixtures and the sort benchmark's peer
   udev                   # udevadm: the auto-backup rule is tested with udevadm test
+  systemd                # systemd-analyze verify checks the installed units
+  util-linux             # flock(1) and unshare(1) (essential on Debian; listed because tests need them)
 )
 
 missing=()

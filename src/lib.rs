@@ -8,9 +8,13 @@
 //! - [`sort`]: dating files by capture time and filing them into folders.
 //! - [`pull`]: planning and copying a backup from a device into a destination.
 //! - [`auto`]: backing up on connect (udev rule, systemd units, `mtpull watch`).
+//!
+//! And [`lock_file`], the one flock(2) lock that DEST's run lock and the
+//! per-device locks share.
 
 pub mod auto;
 pub mod human;
+pub mod lock_file;
 pub mod ptp;
 pub mod pull;
 pub mod session;
@@ -18,3 +22,6 @@ pub mod session;
 pub mod sim;
 pub mod sort;
 pub mod transport;
+
+#[cfg(test)]
+mod testing;

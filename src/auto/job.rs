@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::arrivals::Arrival;
 use super::config::Config;
-use super::lock::DeviceLock;
+use super::lock::lock_device;
 use crate::pull::{Observer, PullError, RunReport, backup, device_serial};
 use crate::session::{LOCKED_HINT, Session};
 use crate::transport::OpenError;
@@ -145,7 +145,7 @@ pub fn run(
     log: &mut dyn FnMut(&str),
 ) -> JobOutcome {
     let config = settings.config;
-    let _lock = match DeviceLock::try_acquire(settings.lock_dir, arrival.lock_key()) {
+    let _lock = match lock_device(settings.lock_dir, arrival.lock_key()) {
         Ok(Some(lock)) => lock,
         Ok(None) => return JobOutcome::AlreadyRunning,
         Err(e) => return JobOutcome::Failed(format!("cannot take the device's lock: {e}")),

@@ -5,52 +5,21 @@
 //! Two starts for one device happen: udev's "add" and "bind" events, the udev
 //! unit and a `mtpull watch` both running, a replug while a backup winds down.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-/// A held device lock; dropping it lets the next backup of the device start.
-#[derive(Debug)]
-pub struct DeviceLock {
-    _file: File,
-    path: PathBuf,
-}
+use rustix::process::getuid;
 
-impl DeviceLock {
-    /// Takes the lock for `serial` in `dir` (created, private to this user, if
-    /// missing). `Ok(None)`: another backup of this device holds it.
-    pub fn try_acquire(dir: &Path, serial: &str) -> io::Result<Option<DeviceLock>> {
-        ensure_private_dir(dir)?;
-        let path = dir.join(format!("device-{}.lock", file_name_for(serial)));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)?;
-        // SAFETY: flock on a descriptor this function owns; no memory is involved.
-        let status = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if status == 0 {
-            return Ok(Some(DeviceLock { _file: file, path }));
-        }
-        let error = io::Error::last_os_error();
-        if error.kind() == io::ErrorKind::WouldBlock {
-            Ok(None)
-        } else {
-            Err(io::Error::new(
-                error.kind(),
-                format!("locking {}: {error}", path.display()),
-            ))
-        }
-    }
+use crate::lock_file::LockFile;
 
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
+/// Takes the lock for `serial` in `dir` (created, private to this user, if
+/// missing); dropping it lets the next backup of the device start.
+/// `Ok(None)`: another backup of this device holds it.
+pub fn lock_device(dir: &Path, serial: &str) -> io::Result<Option<LockFile>> {
+    ensure_private_dir(dir)?;
+    LockFile::try_acquire(&dir.join(format!("device-{}.lock", file_name_for(serial))))
 }
 
 /// Where this user's device locks live: `$XDG_RUNTIME_DIR/mtpull` (a private
@@ -58,11 +27,7 @@ impl DeviceLock {
 pub fn default_dir() -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
         Some(runtime) if runtime.is_absolute() => runtime.join("mtpull"),
-        _ => {
-            // SAFETY: getuid cannot fail and touches no memory.
-            let uid = unsafe { libc::getuid() };
-            std::env::temp_dir().join(format!("mtpull-{uid}"))
-        }
+        _ => std::env::temp_dir().join(format!("mtpull-{}", getuid().as_raw())),
     }
 }
 
@@ -79,8 +44,7 @@ fn ensure_private_dir(dir: &Path) -> io::Result<()> {
         }
     }
     let owner = fs::metadata(dir)?.uid();
-    // SAFETY: getuid cannot fail and touches no memory.
-    let me = unsafe { libc::getuid() };
+    let me = getuid().as_raw();
     if owner != me {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
@@ -123,41 +87,31 @@ fn file_name_for(serial: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing;
 
     #[test]
     fn a_second_backup_of_the_same_device_is_refused_until_the_first_ends() {
         let dir = tempfile::tempdir().unwrap();
-        let first = DeviceLock::try_acquire(dir.path(), "R58M1234567")
-            .unwrap()
-            .unwrap();
-        assert!(
-            DeviceLock::try_acquire(dir.path(), "R58M1234567")
-                .unwrap()
-                .is_none()
-        );
-        let other = DeviceLock::try_acquire(dir.path(), "28101FDH2000XY").unwrap();
+        let first = lock_device(dir.path(), "R58M1234567").unwrap().unwrap();
+        assert!(lock_device(dir.path(), "R58M1234567").unwrap().is_none());
+        let other = lock_device(dir.path(), "28101FDH2000XY").unwrap();
         assert!(other.is_some(), "another device is not held up");
         drop(first);
-        assert!(
-            DeviceLock::try_acquire(dir.path(), "R58M1234567")
-                .unwrap()
-                .is_some()
-        );
+        assert!(lock_device(dir.path(), "R58M1234567").unwrap().is_some());
     }
 
     #[test]
     fn the_lock_is_held_across_processes() {
         let dir = tempfile::tempdir().unwrap();
-        let held = DeviceLock::try_acquire(dir.path(), "SERIAL").unwrap().unwrap();
-        // flock(1) from util-linux stands in for a second mtpull; skip where it is missing.
+        let held = lock_device(dir.path(), "SERIAL").unwrap().unwrap();
+        // flock(1) from util-linux stands in for a second mtpull.
         let Ok(status) = std::process::Command::new("flock")
             .args(["--nonblock", "--conflict-exit-code", "75"])
             .arg(held.path())
             .arg("true")
             .status()
         else {
-            eprintln!("skipped: flock(1) is not installed");
-            return;
+            return testing::cannot_run("flock(1) is not installed (Debian package util-linux)");
         };
         assert_eq!(status.code(), Some(75), "another process got the lock");
         drop(held);
@@ -188,7 +142,7 @@ mod tests {
         assert!(file_name_for(&long_a).len() <= 120);
         assert_ne!(file_name_for(&long_a), file_name_for(&long_b));
         let dir = tempfile::tempdir().unwrap();
-        let lock = DeviceLock::try_acquire(dir.path(), "../escape").unwrap().unwrap();
+        let lock = lock_device(dir.path(), "../escape").unwrap().unwrap();
         assert_eq!(lock.path().parent(), Some(dir.path()));
     }
 
@@ -198,14 +152,14 @@ mod tests {
         // ownership check is exercised by the folder we own passing.
         let dir = tempfile::tempdir().unwrap();
         let locks = dir.path().join("locks");
-        assert!(DeviceLock::try_acquire(&locks, "S").unwrap().is_some());
-        if unsafe { libc::getuid() } != 0 {
-            return;
+        assert!(lock_device(&locks, "S").unwrap().is_some());
+        if !getuid().is_root() {
+            return testing::cannot_run("only root can give a folder to another user");
         }
         let foreign = dir.path().join("foreign");
         fs::create_dir(&foreign).unwrap();
         std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
-        let error = DeviceLock::try_acquire(&foreign, "S").unwrap_err();
+        let error = lock_device(&foreign, "S").unwrap_err();
         assert!(error.to_string().contains("belongs to user 65534"), "{error}");
     }
 }

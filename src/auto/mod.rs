@@ -23,5 +23,5 @@ mod rules_test;
 pub use arrivals::{Arrival, DeviceEvent, WatchError, usb_events};
 pub use config::{Config, ConfigError, DevicePolicy};
 pub use job::{JobOutcome, JobSettings, Notice};
-pub use lock::DeviceLock;
+pub use lock::lock_device;
 pub use notify::Notifier;

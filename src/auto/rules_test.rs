@@ -268,8 +268,7 @@ fn needs_the_os_descriptor(facts: &InterfaceFacts) -> bool {
 macro_rules! skip_if_unavailable {
     () => {
         if let Some(reason) = unavailable() {
-            eprintln!("skipped: {reason}");
-            return;
+            return crate::testing::cannot_run(&reason);
         }
     };
 }

@@ -1,8 +1,6 @@
 //! The destination's disk: free space before a run, and one run at a time.
 
-use std::ffi::CString;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::error::PullError;
@@ -12,19 +10,8 @@ pub const SPACE_MARGIN: u64 = 1 << 20;
 
 /// Bytes this user may still write on the filesystem holding `path` (statvfs).
 pub fn free_space(path: &Path) -> io::Result<u64> {
-    let c_path = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
-    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: c_path is a valid C string and stats points to writable memory of the right type.
-    let status = unsafe { libc::statvfs(c_path.as_ptr(), stats.as_mut_ptr()) };
-    if status != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: statvfs returned 0, so it filled the struct.
-    let stats = unsafe { stats.assume_init() };
-    // fsblkcnt_t and c_ulong are 32-bit on some targets.
-    #[allow(clippy::useless_conversion)]
-    Ok(u64::from(stats.f_bavail).saturating_mul(u64::from(stats.f_frsize)))
+    let stats = rustix::fs::statvfs(path)?;
+    Ok(stats.f_bavail.saturating_mul(stats.f_frsize))
 }
 
 /// Fails up front when DEST cannot hold `needed` more bytes (plus [`SPACE_MARGIN`]).

@@ -3,6 +3,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use rustix::io::Errno;
+
 use super::manifest::ManifestError;
 use super::select::BadPattern;
 use crate::session::SessionError;
@@ -85,11 +87,11 @@ pub enum PullError {
 }
 
 fn disk_hint(error: &io::Error) -> &'static str {
-    match error.raw_os_error() {
-        Some(libc::ENOSPC) | Some(libc::EDQUOT) => {
+    match Errno::from_io_error(error) {
+        Some(Errno::NOSPC | Errno::DQUOT) => {
             " (the destination is full: free some space, then run again to resume)"
         }
-        Some(libc::EROFS) => " (the destination is read-only)",
+        Some(Errno::ROFS) => " (the destination is read-only)",
         _ => "",
     }
 }
@@ -108,7 +110,7 @@ mod tests {
 
     #[test]
     fn a_full_disk_says_so_and_what_to_do() {
-        let error = PullError::disk("/backup/.mtpull/tmp/x.part")(io::Error::from_raw_os_error(libc::ENOSPC));
+        let error = PullError::disk("/backup/.mtpull/tmp/x.part")(io::Error::from(Errno::NOSPC));
         let text = error.to_string();
         assert!(text.starts_with("/backup/.mtpull/tmp/x.part: "), "{text}");
         assert!(text.contains("destination is full"), "{text}");

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Local, NaiveDateTime};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
+use walkdir::WalkDir;
 
 use super::hash::ContentHash;
 use super::remote::FileKey;
@@ -526,7 +527,7 @@ impl Manifest {
     pub fn rescan(&mut self, dest_root: &Path) -> Result<RescanReport, ManifestError> {
         let mut report = RescanReport::default();
         let mut found = Vec::new();
-        walk_files(dest_root, dest_root, &mut found, &mut report)?;
+        walk_files(dest_root, &mut found, &mut report)?;
         let path = self.path.clone();
         let db = |source| ManifestError::Database {
             path: path.clone(),
@@ -623,44 +624,42 @@ fn file_name(path: &Path) -> String {
 }
 
 /// Collects (relative path, size, mtime, hash) of every visible regular file under
-/// `dir`, skipping dot-names (the state folder, trash folders, interrupted copies)
-/// and never following symlinks.
+/// `root`, in path order, skipping dot-names (the state folder, trash folders,
+/// interrupted copies) and never following symlinks.
 fn walk_files(
     root: &Path,
-    dir: &Path,
     found: &mut Vec<(String, u64, i64, ContentHash)>,
     report: &mut RescanReport,
 ) -> Result<(), ManifestError> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| ManifestError::Io { path, source }
+    let walk_error = |error: walkdir::Error| ManifestError::Io {
+        path: error.path().unwrap_or(root).to_owned(),
+        source: error.into(),
     };
-    let mut entries = fs::read_dir(dir)
-        .map_err(io(dir))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(io(dir))?;
-    entries.sort_by_key(|entry| entry.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let kind = entry.file_type().map_err(io(&path))?;
-        if entry.file_name().as_encoded_bytes().starts_with(b".") {
+    let walk = WalkDir::new(root)
+        .min_depth(1)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|entry| !entry.file_name().as_encoded_bytes().starts_with(b"."));
+    for entry in walk {
+        let entry = entry.map_err(walk_error)?;
+        if !entry.file_type().is_file() {
             continue;
         }
-        if kind.is_dir() {
-            walk_files(root, &path, found, report)?;
-        } else if kind.is_file() {
-            let relative = path.strip_prefix(root).expect("walk stays under root");
-            let Some(relative) = relative.to_str() else {
-                report.skipped_names += 1;
-                continue;
-            };
-            let meta = entry.metadata().map_err(io(&path))?;
-            let hash = ContentHash::of_file(&path).map_err(io(&path))?;
-            report.files += 1;
-            report.bytes += meta.len();
-            let relative = relative.replace(std::path::MAIN_SEPARATOR, "/");
-            found.push((relative, meta.len(), mtime_of(&meta), hash));
-        }
+        let path = entry.path();
+        let relative = path.strip_prefix(root).expect("walk stays under root");
+        let Some(relative) = relative.to_str() else {
+            report.skipped_names += 1;
+            continue;
+        };
+        let meta = entry.metadata().map_err(walk_error)?;
+        let hash = ContentHash::of_file(path).map_err(|source| ManifestError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        report.files += 1;
+        report.bytes += meta.len();
+        let relative = relative.replace(std::path::MAIN_SEPARATOR, "/");
+        found.push((relative, meta.len(), mtime_of(&meta), hash));
     }
     Ok(())
 }

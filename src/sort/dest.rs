@@ -2,10 +2,11 @@
 //! run (a dry run too, so that it predicts the failure), and which errors
 //! mean it cannot take any more.
 
-use std::ffi::CString;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+
+use rustix::fs::Access;
+use rustix::io::Errno;
 
 use super::SortError;
 
@@ -45,8 +46,8 @@ pub fn check_destination(dest: &Path, missing_parents: bool) -> Result<(), SortE
         }
     }
     writable(folder).map_err(|e| {
-        let hint = match e.raw_os_error() {
-            Some(libc::EROFS) => "it is on a read-only filesystem",
+        let hint = match Errno::from_io_error(&e) {
+            Some(Errno::ROFS) => "it is on a read-only filesystem",
             _ => "this user may not write there; choose another folder or fix its permissions",
         };
         unusable(format!("cannot write into {}: {e} ({hint})", folder.display()))
@@ -60,8 +61,8 @@ pub fn stops_the_run(error: &SortError, dest: &Path) -> bool {
         SortError::Io { path, source, .. } => {
             path.starts_with(dest)
                 && matches!(
-                    source.raw_os_error(),
-                    Some(libc::EACCES | libc::EPERM | libc::EROFS | libc::ENOSPC | libc::EDQUOT)
+                    Errno::from_io_error(source),
+                    Some(Errno::ACCESS | Errno::PERM | Errno::ROFS | Errno::NOSPC | Errno::DQUOT)
                 )
         }
         _ => false,
@@ -71,13 +72,7 @@ pub fn stops_the_run(error: &SortError, dest: &Path) -> bool {
 /// access(2) for writing and entering: the kernel's answer, with ACLs and
 /// read-only mounts, for this process's user.
 fn writable(folder: &Path) -> io::Result<()> {
-    let path = CString::new(folder.as_os_str().as_bytes())?;
-    // SAFETY: a NUL-terminated path that outlives the call.
-    if unsafe { libc::access(path.as_ptr(), libc::W_OK | libc::X_OK) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    rustix::fs::access(folder, Access::WRITE_OK | Access::EXEC_OK).map_err(io::Error::from)
 }
 
 #[cfg(test)]
@@ -111,12 +106,12 @@ mod tests {
         let error = |path: &str, code| SortError::Io {
             action: "create folder",
             path: path.into(),
-            source: io::Error::from_raw_os_error(code),
+            source: io::Error::from(code),
         };
-        assert!(stops_the_run(&error("/backup/2024", libc::EACCES), dest));
-        assert!(stops_the_run(&error("/backup/2024/x.jpg", libc::ENOSPC), dest));
+        assert!(stops_the_run(&error("/backup/2024", Errno::ACCESS), dest));
+        assert!(stops_the_run(&error("/backup/2024/x.jpg", Errno::NOSPC), dest));
         // An obstacle in one folder, or an unreadable source, fails one file.
-        assert!(!stops_the_run(&error("/backup/2024", libc::ENOTDIR), dest));
-        assert!(!stops_the_run(&error("/photos/x.jpg", libc::EACCES), dest));
+        assert!(!stops_the_run(&error("/backup/2024", Errno::NOTDIR), dest));
+        assert!(!stops_the_run(&error("/photos/x.jpg", Errno::ACCESS), dest));
     }
 }

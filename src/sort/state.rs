@@ -4,15 +4,14 @@
 //!
 //! Nothing here is ever filed, indexed or counted as a backup.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rustix::fs::FlockOperation;
-
 use super::beneath::{self, Root};
+use crate::lock_file::LockFile;
 
 /// The folder inside DEST that holds mtpull's own state.
 pub const STATE_DIR: &str = ".mtpull";
@@ -51,7 +50,7 @@ pub fn is_state_dir(name: &std::ffi::OsStr) -> bool {
 /// racing it for names and temp files. Released when dropped (or the process dies).
 #[derive(Debug)]
 pub struct DestLock {
-    _file: File,
+    _lock: LockFile,
 }
 
 impl DestLock {
@@ -65,23 +64,14 @@ impl DestLock {
         refuse_link(&state).map_err(io(&state))?;
         beneath::create_durably(&state).map_err(io(&state))?;
         let path = state.join(LOCK_FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io(&path))?;
         // A process forked (by anyone in this process) while an earlier lock
         // was held keeps it until it execs: wait that moment out, not a real run.
         let deadline = Instant::now() + LOCK_PATIENCE;
         loop {
-            match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => return Ok(DestLock { _file: file }),
-                Err(rustix::io::Errno::WOULDBLOCK) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50))
-                }
-                Err(rustix::io::Errno::WOULDBLOCK) => return Err(LockError::Busy(dest_root.to_owned())),
-                Err(e) => return Err(io(&path)(e.into())),
+            match LockFile::try_acquire(&path).map_err(io(&path))? {
+                Some(lock) => return Ok(DestLock { _lock: lock }),
+                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                None => return Err(LockError::Busy(dest_root.to_owned())),
             }
         }
     }

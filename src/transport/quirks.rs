@@ -251,13 +251,13 @@ pub(crate) fn keep_on_interrupt_cpu() {
     else {
         return;
     };
-    // SAFETY: the cpu_set_t is a plain bit set zeroed before use, and
-    // sched_setaffinity reads exactly its size.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    if cpu >= rustix::thread::CpuSet::MAX_CPU {
+        return;
     }
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    // None: this thread.
+    let _ = rustix::thread::sched_setaffinity(None, &set);
 }
 
 #[cfg(not(target_os = "linux"))]

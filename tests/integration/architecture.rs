@@ -10,11 +10,15 @@ use walkdir::WalkDir;
 /// Each library layer and the layers it may import (besides itself).
 const LAYERS: &[(&str, &[&str])] = &[
     ("ptp", &[]),
+    ("lock_file", &[]),
     ("transport", &["ptp"]),
     ("session", &["ptp", "transport"]),
-    ("sort", &["ptp"]),
-    ("pull", &["ptp", "session", "sort"]),
-    ("auto", &["ptp", "transport", "session", "sort", "pull"]),
+    ("sort", &["ptp", "lock_file"]),
+    ("pull", &["ptp", "session", "sort", "lock_file"]),
+    (
+        "auto",
+        &["ptp", "transport", "session", "sort", "pull", "lock_file"],
+    ),
     // Test support above the product: a simulated phone is an `auto::Arrival` too.
     ("sim", &["ptp", "transport", "auto"]),
 ];

@@ -19,6 +19,8 @@ mod session_sim;
 mod sort;
 #[path = "../../src/sort/testdata.rs"]
 mod testdata;
+#[path = "../../src/testing.rs"]
+mod testing;
 mod util;
 mod watch;
 mod zones;

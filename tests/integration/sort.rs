@@ -543,8 +543,8 @@ fn ctrl_c_stops_between_files_leaves_no_temp_file_and_says_so() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    // SAFETY: signals our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    use rustix::process::{Pid, Signal, kill_process};
+    kill_process(Pid::from_child(&child), Signal::INT).unwrap();
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");

@@ -80,8 +80,7 @@ pub fn as_unprivileged_user<S: AsRef<OsStr>>(root: &Path, args: &[S]) -> Output 
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
     let binary = env!("CARGO_BIN_EXE_mtpull");
-    // SAFETY: getuid cannot fail and touches no memory.
-    let mut command = if unsafe { libc::getuid() } == 0 {
+    let mut command = if rustix::process::getuid().is_root() {
         let mut command = Command::new("setpriv");
         command.args(["--reuid=65534", "--regid=65534", "--clear-groups", binary]);
         command

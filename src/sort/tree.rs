@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 
 use chrono::TimeZone;
+use walkdir::{DirEntry, WalkDir};
 
 use super::date::{ZoneHints, ZoneSource};
 use super::dest::{check_destination, stops_the_run};
@@ -161,7 +162,7 @@ where
         on_event(&event);
     };
     let mut walk = Walk::new(dest, options.only);
-    walk.folder(src);
+    walk.tree(src);
     walk.events.into_iter().for_each(&mut emit);
 
     let mut dated = parallel_map(&walk.items, options.jobs, |item| date_item(item, resolver));
@@ -242,65 +243,83 @@ impl Walk {
         }
     }
 
-    fn folder(&mut self, dir: &Path) {
-        let entries = match fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) => return self.failed(dir, SortError::io("list", dir)(e)),
+    /// Walks `src` in path order, each folder's files before its subfolders: never
+    /// through a link, never into DEST.
+    fn tree(&mut self, src: &Path) {
+        let folders_last = |a: &DirEntry, b: &DirEntry| {
+            (a.file_type().is_dir(), a.file_name()).cmp(&(b.file_type().is_dir(), b.file_name()))
         };
+        let mut entries = WalkDir::new(src).min_depth(1).sort_by(folders_last).into_iter();
         let mut files = Vec::new();
-        let mut folders = Vec::new();
-        for entry in entries {
-            let entry = match entry {
-                Ok(entry) => entry,
+        while let Some(entry) = entries.next() {
+            match entry {
+                Ok(entry) if self.visit(&entry, &mut files) => entries.skip_current_dir(),
+                Ok(_) => {}
                 Err(e) => {
-                    self.failed(dir, SortError::io("list", dir)(e));
-                    continue;
+                    let path = e.path().unwrap_or(src).to_owned();
+                    self.failed(&path, SortError::io("list", &path)(e.into()));
                 }
-            };
-            let path = entry.path();
-            let hidden = entry.file_name().as_encoded_bytes().starts_with(b".");
-            match entry.file_type() {
-                Ok(_) if is_state_dir(&entry.file_name()) => {
-                    self.skipped(path, "mtpull's own state, never sorted")
-                }
-                Ok(t) if t.is_file() && is_leftover_copy(&entry.file_name()) => {
-                    self.skipped(path, "a copy an interrupted mtpull left, not a photo")
-                }
-                Ok(_) if hidden && self.only != Only::All => self.ignored(path, "hidden"),
-                Ok(t) if t.is_file() => files.push(path),
-                Ok(t) if t.is_dir() => folders.push(path),
-                Ok(t) if t.is_symlink() => self.skipped(path, "symbolic link, not followed"),
-                Ok(_) => self.skipped(path, "not a regular file"),
-                Err(e) => self.failed(&path, SortError::io("look at", &path)(e)),
             }
         }
-        let (items, orphans) = group_sidecars(files);
-        for item in items {
-            if self.only.accepts(kind_by_name(&file_name(&item.main))) {
-                self.items.push(item);
-            } else {
-                let reason = match self.only {
-                    Only::Photos => "not a photo",
-                    Only::Videos => "not a video",
-                    _ => "not a photo or video",
-                };
-                for sidecar in item.sidecars {
-                    self.ignored(sidecar.path, reason);
-                }
-                self.ignored(item.main, reason);
+        // A folder's files come one after the other: group each folder's sidecars.
+        for folder in files.chunk_by(|a: &PathBuf, b: &PathBuf| a.parent() == b.parent()) {
+            let (items, orphans) = group_sidecars(folder.to_vec());
+            for item in items {
+                self.take(item);
+            }
+            for orphan in orphans {
+                // Dated on its own it would land away from its photo (already moved,
+                // say, by a run that was cut): it stays.
+                self.skipped(orphan, "sidecar with no photo beside it: left where it is");
             }
         }
-        for orphan in orphans {
-            // Dated on its own it would land away from its photo (already moved,
-            // say, by a run that was cut): it stays.
-            self.skipped(orphan, "sidecar with no photo beside it: left where it is");
+    }
+
+    /// Sorts a file and its sidecars if `--only` wants its kind; else leaves them.
+    fn take(&mut self, item: Item) {
+        if self.only.accepts(kind_by_name(&file_name(&item.main))) {
+            self.items.push(item);
+            return;
         }
-        folders.sort();
-        for folder in folders {
-            if !self.is_dest(&folder) {
-                self.folder(&folder);
-            }
+        let reason = match self.only {
+            Only::Photos => "not a photo",
+            Only::Videos => "not a video",
+            _ => "not a photo or video",
+        };
+        for sidecar in item.sidecars {
+            self.ignored(sidecar.path, reason);
         }
+        self.ignored(item.main, reason);
+    }
+
+    /// Takes one entry of the walk: a file to sort, or a skip. Returns true for a
+    /// folder not to walk into.
+    fn visit(&mut self, entry: &DirEntry, files: &mut Vec<PathBuf>) -> bool {
+        let path = entry.path().to_owned();
+        let kind = entry.file_type();
+        if is_state_dir(entry.file_name()) {
+            self.skipped(path, "mtpull's own state, never sorted");
+            return kind.is_dir();
+        }
+        // `.thumbnails/`, `.DS_Store`, `.nomedia`: not the user's photos.
+        let hidden = entry.file_name().as_encoded_bytes().starts_with(b".");
+        if hidden && self.only != Only::All && !is_leftover_copy(entry.file_name()) {
+            self.ignored(path, "hidden");
+            return kind.is_dir();
+        }
+        if kind.is_dir() {
+            return self.is_dest(&path);
+        }
+        if kind.is_file() && is_leftover_copy(entry.file_name()) {
+            self.skipped(path, "a copy an interrupted mtpull left, not a photo");
+        } else if kind.is_file() {
+            files.push(path);
+        } else if kind.is_symlink() {
+            self.skipped(path, "symbolic link, not followed");
+        } else {
+            self.skipped(path, "not a regular file");
+        }
+        false
     }
 
     fn is_dest(&self, dir: &Path) -> bool {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use mtpull::auto::lock::lock_device;
 use rustix::process::{Pid, Signal, kill_process};
 
-use crate::testing;
+use crate::{testing, util};
 
 /// The demo phone's serial (`--sim PROFILE` serves the demo tree).
 const DEMO_SERIAL: &str = "DEMO0001";
@@ -111,15 +111,7 @@ impl User {
     }
 
     fn files_in_dest(&self) -> usize {
-        fn count(dir: &Path) -> usize {
-            let Ok(entries) = fs::read_dir(dir) else { return 0 };
-            entries
-                .map(|e| e.unwrap().path())
-                .filter(|p| !p.ends_with(".mtpull"))
-                .map(|p| if p.is_dir() { count(&p) } else { 1 })
-                .sum()
-        }
-        count(&self.dest())
+        util::tree(&self.dest()).len()
     }
 }
 

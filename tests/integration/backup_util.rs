@@ -12,6 +12,8 @@ use mtpull::session::Session;
 use mtpull::sim::media::{self, ExifTags};
 use mtpull::sim::{Content, Profile, SimDevice, StorageSpec};
 
+use crate::util;
+
 pub const STORAGE: &str = "Internal shared storage";
 
 pub fn at(year: i32, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> NaiveDateTime {
@@ -141,24 +143,7 @@ pub fn run_backup_with(
 
 /// Every file under DEST but mtpull's own state, with its bytes.
 pub fn tree(dest: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        let Ok(entries) = fs::read_dir(dir) else { return };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path == root.join(".mtpull") {
-                continue;
-            }
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let relative = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-                out.insert(relative, fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dest, dest, &mut out);
-    out
+    util::tree(dest).into_iter().collect()
 }
 
 /// Every file on the phone (not folders), with its content.

@@ -49,29 +49,7 @@ pub fn put(path: &Path, content: &[u8], mtime: u64) {
         .unwrap();
 }
 
-/// Every regular file under `root` but mtpull's own state (`.mtpull/`): relative
-/// path and content, sorted.
-pub fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut found = Vec::new();
-    let mut folders = vec![root.to_owned()];
-    while let Some(dir) = folders.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path == root.join(".mtpull") {
-                continue;
-            }
-            let kind = fs::symlink_metadata(&path).unwrap().file_type();
-            if kind.is_dir() {
-                folders.push(path);
-            } else if kind.is_file() {
-                let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-                found.push((rel, fs::read(&path).unwrap()));
-            }
-        }
-    }
-    found.sort();
-    found
-}
+pub use crate::testing::tree;
 
 /// Runs `mtpull` as a user without privileges over `root` (made readable for
 /// it): as `nobody` through setpriv(1) when the tests run as root, as is

@@ -34,28 +34,7 @@ impl Scratch {
 
     /// Every file under dest, relative, sorted, with its content.
     fn dest_tree(&self) -> Vec<(String, Vec<u8>)> {
-        let mut found = Vec::new();
-        let mut stack = vec![self.dest.clone()];
-        while let Some(dir) = stack.pop() {
-            for entry in fs::read_dir(dir).into_iter().flatten() {
-                let path = entry.unwrap().path();
-                if path == self.dest.join(STATE_DIR) {
-                    continue;
-                }
-                if path.is_dir() {
-                    stack.push(path);
-                } else {
-                    let rel = path
-                        .strip_prefix(&self.dest)
-                        .unwrap()
-                        .to_string_lossy()
-                        .into_owned();
-                    found.push((rel, fs::read(&path).unwrap()));
-                }
-            }
-        }
-        found.sort();
-        found
+        crate::testing::tree(&self.dest)
     }
 }
 

@@ -39,7 +39,7 @@ pub struct DeviceChoice {
     pub serial: Option<String>,
 
     /// For tests and demos: talk to a simulated device of this profile
-    /// (android, locked, samsung, ptp-camera, qemu) instead of USB.
+    /// (android, locked, samsung, ptp-camera, qemu, iphone, camera-quirky) instead of USB.
     #[cfg(feature = "sim")]
     #[arg(long, global = true, value_name = "PROFILE", hide = true)]
     pub sim: Option<String>,

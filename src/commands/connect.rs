@@ -148,12 +148,14 @@ fn open_simulated(choice: &DeviceChoice, profile: Profile) -> anyhow::Result<Dev
     })
 }
 
-/// Unlocks a simulated locked phone after `delay`, as a person would.
+/// Unlocks a simulated locked phone (or has a simulated iPhone trust this
+/// computer) after `delay`, as a person would.
 #[cfg(feature = "sim")]
 fn unlock_later(phone: SimDevice, delay: Duration) {
     thread::spawn(move || {
         thread::sleep(delay);
         phone.unlock();
+        phone.trust();
     });
 }
 

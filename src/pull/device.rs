@@ -19,6 +19,8 @@ pub struct Listing {
     pub files: Vec<RemoteFile>,
     /// Storages listed but not read (empty card slots, not available).
     pub skipped_storages: Vec<SkippedStorage>,
+    /// The names of every storage the device shows now, chosen or not.
+    pub storage_names: Vec<String>,
 }
 
 /// The name a device goes by in the manifest.
@@ -74,6 +76,7 @@ pub fn list_files(
         serial: device_serial(session),
         files,
         skipped_storages: session.skipped_storages().to_vec(),
+        storage_names: storages.into_iter().map(|s| s.name).collect(),
     })
 }
 

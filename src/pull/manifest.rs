@@ -385,6 +385,28 @@ impl Manifest {
         self.record_all(std::slice::from_ref(record))
     }
 
+    /// Records each file known under a drifted key under today's key too
+    /// (pairs of today's key and the recorded one), in one transaction, so
+    /// that the next run matches it exactly. A recorded key that has gone
+    /// meanwhile is skipped.
+    pub fn record_aliases(&mut self, aliases: &[(FileKey, FileKey)]) -> Result<(), ManifestError> {
+        let mut records = Vec::with_capacity(aliases.len());
+        for (today, recorded) in aliases {
+            if let Some(record) = self.lookup(recorded)? {
+                records.push(Record {
+                    key: today.clone(),
+                    outcome: Outcome::Duplicate,
+                    copied_at: Local::now(),
+                    ..record
+                });
+            }
+        }
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.record_all(&records)
+    }
+
     /// Records several backed-up files in one transaction.
     pub fn record_all(&mut self, records: &[Record]) -> Result<(), ManifestError> {
         let path = self.path.clone();

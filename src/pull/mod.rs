@@ -12,6 +12,7 @@ pub mod error;
 pub mod hash;
 pub mod junk;
 pub mod manifest;
+pub mod moved;
 pub mod partial;
 pub mod plan;
 pub mod predict;

@@ -27,6 +27,9 @@ pub struct Plan {
     pub junk: usize,
     /// Storages the device lists that were not read, and why.
     pub skipped_storages: Vec<SkippedStorage>,
+    /// Files in `already` that the manifest knows under a drifted key (a
+    /// renamed storage, a zone-shifted date): (today's key, the recorded key).
+    pub recognised: Vec<(FileKey, FileKey)>,
 }
 
 impl Plan {

@@ -13,7 +13,7 @@
 //! leaves the complete temp file to be filed again without a transfer, and a
 //! kept one is found by the next run as a duplicate of itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -27,6 +27,7 @@ use super::disk::{DestLock, check_space};
 use super::error::PullError;
 use super::hash::ContentHash;
 use super::manifest::{Manifest, Outcome, Record, RescanReport, STATE_DIR, is_visible, mtime_of};
+use super::moved;
 use super::partial::{PartialFile, TempArea};
 use super::plan::Plan;
 use super::predict::Predictor;
@@ -147,6 +148,7 @@ fn make_plan(
         serial,
         files,
         skipped_storages,
+        storage_names,
     } = listing;
     let (mut backed_up, stale) = match manifest {
         Some(manifest) => (
@@ -178,7 +180,7 @@ fn make_plan(
         let mut hints = ZoneHints::new();
         let to_copy = std::mem::take(&mut plan.to_copy);
         for file in to_copy {
-            let head = read_device_head(session, &file)?;
+            let head = read_device_head(session, &file, HEAD_LEN)?;
             let dated = date_file(&resolver, &mut hints, &head, &file);
             if options.selection.wants_date(dated.map(|d| d.time)) {
                 heads.insert(file.handle, head);
@@ -196,6 +198,10 @@ fn make_plan(
                 plan.not_selected += 1;
             }
         }
+    }
+    if let Some(manifest) = manifest {
+        let current = storage_names.iter().map(String::as_str).collect();
+        recognise_drifted(session, dest_root, manifest, &backed_up, &current, &mut plan)?;
     }
     Ok(Planned { plan, heads, stale })
 }
@@ -221,8 +227,46 @@ fn backed_up_date(
     if let Some(Ok(dated)) = record.map(|r| resolver.resolve_path(&dest_root.join(&r.dest), fallback)) {
         return Ok(dated);
     }
-    let head = read_device_head(session, file)?;
+    let head = read_device_head(session, file, HEAD_LEN)?;
     Ok(resolver.resolve(&head, file.name(), fallback))
+}
+
+/// Moves the files the manifest knows under a drifted key (a renamed storage,
+/// a zone-shifted date: see [`super::moved`]) from "to copy" to "already
+/// backed up", confirming by their first bytes where the key alone cannot tell.
+fn recognise_drifted(
+    session: &mut Session,
+    dest_root: &Path,
+    manifest: &Manifest,
+    backed_up: &HashSet<FileKey>,
+    current_storages: &HashSet<&str>,
+    plan: &mut Plan,
+) -> Result<(), PullError> {
+    let mut known = HashSet::new();
+    for candidate in moved::candidates(&plan.to_copy, backed_up, &plan.serial, current_storages) {
+        let file = &plan.to_copy[candidate.index];
+        let Some(record) = manifest.lookup(&candidate.recorded)? else {
+            continue;
+        };
+        if candidate.confirm {
+            let device_head = read_device_head(session, file, moved::CONFIRM_LEN)?;
+            let copy = dest_root.join(&record.dest);
+            let same = !device_head.is_empty()
+                && read_head(&copy, moved::CONFIRM_LEN).is_ok_and(|head| head == device_head);
+            if !same {
+                continue;
+            }
+        }
+        plan.recognised.push((file.key(&plan.serial), candidate.recorded));
+        known.insert(candidate.index);
+    }
+    let (already, to_copy): (Vec<_>, Vec<_>) = std::mem::take(&mut plan.to_copy)
+        .into_iter()
+        .enumerate()
+        .partition(|(index, _)| known.contains(index));
+    plan.already.extend(already.into_iter().map(|(_, file)| file));
+    plan.to_copy = to_copy.into_iter().map(|(_, file)| file).collect();
+    Ok(())
 }
 
 fn announce(plan: &Plan, temps: &TempArea, observer: &mut dyn Observer, summary: &mut Summary) -> u64 {
@@ -277,6 +321,8 @@ fn real_run(
     )?;
     // Deleted or edited in DEST since: copied again (an edited file keeps its name).
     manifest.forget(&stale)?;
+    // Known under a drifted key: recorded under today's key too.
+    manifest.record_aliases(&plan.recognised)?;
     let temps = TempArea::new(dest_root);
     temps.create().map_err(PullError::disk(temps.dir()))?;
     let resumable = announce(&plan, &temps, observer, &mut report.summary);
@@ -508,7 +554,7 @@ impl<'a> Run<'a> {
                 return Ok((existing, Outcome::Duplicate, None));
             }
         }
-        let head = read_head(temp_path).map_err(PullError::disk(temp_path))?;
+        let head = read_head(temp_path, HEAD_LEN).map_err(PullError::disk(temp_path))?;
         let dated = date_file(&self.resolver, &mut self.zone_hints, &head, file);
         let planned = sort::plan(&self.options.template, dated.as_ref(), file.name());
         let filed = self.filer.file(&planned, temp_path)?;
@@ -611,7 +657,7 @@ fn dry_run(
     for file in &plan.to_copy {
         let head = match heads.remove(&file.handle) {
             Some(head) => head,
-            None => read_device_head(session, file)?,
+            None => read_device_head(session, file, HEAD_LEN)?,
         };
         let dated = date_file(&resolver, &mut hints, &head, file);
         let planned = sort::plan(&options.template, dated.as_ref(), file.name());
@@ -664,14 +710,14 @@ fn date_file(
     }
 }
 
-/// The first [`HEAD_LEN`] bytes of a device file, by a partial read (what
-/// dating needs), or nothing when the device cannot read part of a file.
-fn read_device_head(session: &mut Session, file: &RemoteFile) -> Result<Vec<u8>, PullError> {
-    let mut head = Vec::with_capacity(HEAD_LEN.min(file.size as usize));
+/// The first `len` bytes of a device file ([`HEAD_LEN`]: what dating needs),
+/// by a partial read, or nothing when the device cannot read part of a file.
+fn read_device_head(session: &mut Session, file: &RemoteFile, len: usize) -> Result<Vec<u8>, PullError> {
+    let mut head = Vec::with_capacity(len.min(file.size as usize));
     if file.size == 0 || !session.can_read_partially(0) {
         return Ok(head);
     }
-    let want = partial_read_len(file.size, 0, HEAD_LEN as u64) as u32;
+    let want = partial_read_len(file.size, 0, len as u64) as u32;
     session
         .get_partial_object(file.handle, 0, want, &mut head)
         .map_err(|source| PullError::Device {
@@ -681,10 +727,10 @@ fn read_device_head(session: &mut Session, file: &RemoteFile) -> Result<Vec<u8>,
     Ok(head)
 }
 
-/// The first [`HEAD_LEN`] bytes of a local file (the same bytes a dry run reads from the device).
-fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(HEAD_LEN);
-    File::open(path)?.take(HEAD_LEN as u64).read_to_end(&mut head)?;
+/// The first `len` bytes of a local file (the same bytes [`read_device_head`] reads from the device).
+fn read_head(path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(len);
+    File::open(path)?.take(len as u64).read_to_end(&mut head)?;
     Ok(head)
 }
 

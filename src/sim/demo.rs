@@ -35,6 +35,14 @@ pub fn device() -> SimDevice {
 pub fn device_with(profile: Profile) -> SimDevice {
     let phone = SimConfig::new(profile).identity(identity()).build();
     let storage = phone.add_storage(StorageSpec::new(STORAGE_DESCRIPTION).capacity(64_000_000_000));
+    if profile == Profile::IPhone {
+        for (path, content, mtime) in iphone_files() {
+            if let Err(e) = phone.add_file(storage, &path, content, mtime) {
+                unreachable!("demo file {path}: {e}");
+            }
+        }
+        return phone;
+    }
     for (path, content, mtime) in files() {
         // The paths are fixed and valid: a failure here is a bug in this list.
         if let Err(e) = phone.add_file(storage, &path, content, mtime) {
@@ -86,6 +94,37 @@ pub fn camera_times() -> Vec<NaiveDateTime> {
     let burst = at(2023, 12, 24, 19, 42, 10);
     times.extend((0..3).map(|i| burst + Duration::seconds(i * 2)));
     times
+}
+
+/// An iPhone's camera roll as its MTP view shows it: DCIM/1xxAPPLE folders,
+/// photos as HEIC (their bytes here are a JPEG with EXIF: the simulator
+/// makes no HEIF container), an edited photo's AAE sidecar beside it, and a
+/// MOV video.
+fn iphone_files() -> Vec<(String, Content, NaiveDateTime)> {
+    let first = at(2024, 7, 2, 9, 41, 0);
+    let second = at(2024, 7, 3, 18, 5, 30);
+    let third = at(2024, 8, 1, 12, 0, 0);
+    let sidecar = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\"><dict>\
+                   <key>adjustmentFormatIdentifier</key><string>com.apple.photo</string></dict></plist>\n";
+    vec![
+        (
+            "DCIM/100APPLE/IMG_0001.HEIC".into(),
+            Content::from(media::jpeg(Some(&camera(first)), 90)),
+            first,
+        ),
+        ("DCIM/100APPLE/IMG_0001.AAE".into(), Content::from(sidecar), first),
+        (
+            // QuickTime keeps its creation time in UTC; this phone is at UTC+2.
+            "DCIM/100APPLE/IMG_0002.MOV".into(),
+            Content::from(media::mp4(second - Duration::hours(2), 3000)),
+            second,
+        ),
+        (
+            "DCIM/101APPLE/IMG_0003.HEIC".into(),
+            Content::from(media::jpeg(Some(&camera(third)), 150)),
+            third,
+        ),
+    ]
 }
 
 /// Every file of the demo tree: (path, content, mtime on the phone).

@@ -119,6 +119,9 @@ use link::{Device, Shared};
 use model::{Model, ObjKey};
 use tree::{Node, Storage, normalize};
 
+/// The storage id an untrusted iPhone lists until the user taps Trust.
+pub const UNTRUSTED_PLACEHOLDER: u32 = 0xFEED_FACE;
+
 /// Who the device says it is: DeviceInfo's strings, and the USB facts a
 /// device listing shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -571,6 +574,24 @@ impl SimDevice {
             return;
         }
         device.model.locked = false;
+        let ids: Vec<u32> = device.model.storages.iter().map(|s| s.id).collect();
+        for id in ids {
+            device.send_event(EventCode::STORE_ADDED, &[id]);
+        }
+        drop(device);
+        self.shared.notify();
+    }
+
+    /// The user taps Trust on an iPhone: its placeholder storage goes
+    /// (StoreRemoved) and its storages come (StoreAdded each), for a
+    /// connection with a session open.
+    pub fn trust(&self) {
+        let mut device = self.lock();
+        if !device.model.untrusted {
+            return;
+        }
+        device.model.untrusted = false;
+        device.send_event(EventCode::STORE_REMOVED, &[UNTRUSTED_PLACEHOLDER]);
         let ids: Vec<u32> = device.model.storages.iter().map(|s| s.id).collect();
         for id in ids {
             device.send_event(EventCode::STORE_ADDED, &[id]);

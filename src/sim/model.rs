@@ -117,6 +117,8 @@ pub(crate) struct Model {
     pub(crate) config: SimConfig,
     pub(crate) storages: Vec<Storage>,
     pub(crate) locked: bool,
+    /// An iPhone not trusting the host yet: only the placeholder storage shows.
+    pub(crate) untrusted: bool,
     pub(crate) handles: Handles,
     pub(crate) faults: Faults,
     pub(crate) stats: SimStats,
@@ -126,6 +128,7 @@ impl Model {
     pub(crate) fn new(config: SimConfig) -> Model {
         Model {
             locked: config.profile == super::Profile::Locked,
+            untrusted: config.profile == super::Profile::IPhone,
             config,
             storages: Vec::new(),
             handles: Handles::default(),
@@ -136,14 +139,14 @@ impl Model {
 
     /// A visible storage (none while the phone is locked).
     pub(crate) fn storage(&self, id: u32) -> Option<&Storage> {
-        if self.locked {
+        if self.locked || self.untrusted {
             return None;
         }
         self.storages.iter().find(|s| s.id == id)
     }
 
     pub(crate) fn storage_mut(&mut self, id: u32) -> Option<&mut Storage> {
-        if self.locked {
+        if self.locked || self.untrusted {
             return None;
         }
         self.storage_mut_even_locked(id)
@@ -173,7 +176,7 @@ impl Model {
 
     /// The ids of the visible storages (none while locked).
     pub(crate) fn visible_storage_ids(&self) -> Vec<u32> {
-        if self.locked {
+        if self.locked || self.untrusted {
             Vec::new()
         } else {
             self.storages.iter().map(|s| s.id).collect()

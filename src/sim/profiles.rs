@@ -33,16 +33,30 @@ pub enum Profile {
     /// "Undefined", no ObjectFileName property, no zero-length packets, no
     /// answer to Get Device Status.
     Qemu,
+    /// An iPhone (PTP with Apple's ways): until [`super::SimDevice::trust`] it
+    /// lists only the placeholder storage 0xFEEDFACE, then sends StoreRemoved
+    /// and StoreAdded; DCIM/1xxAPPLE folders with HEIC, MOV and AAE files; the
+    /// data header as its own short transfer (as when it converts HEIC).
+    IPhone,
+    /// A camera that breaks the rules PTP cameras are known to break: it
+    /// ignores GetObjectHandles' parent filter for the root (every object, as
+    /// Fuji does), lists a folder inside itself (Canon EOS), shows an empty
+    /// card slot (storage id 0xNNNN0000), answers GetDeviceInfo only inside a
+    /// session, and stays Device Busy after a Cancel until Get Device Status
+    /// is polled.
+    CameraQuirky,
 }
 
 impl Profile {
     /// Every profile.
-    pub const ALL: [Profile; 5] = [
+    pub const ALL: [Profile; 7] = [
         Profile::Android,
         Profile::Locked,
         Profile::Samsung,
         Profile::PtpCamera,
         Profile::Qemu,
+        Profile::IPhone,
+        Profile::CameraQuirky,
     ];
 
     /// The profile's name, as `FromStr` reads it ("android", "ptp-camera"…).
@@ -53,6 +67,8 @@ impl Profile {
             Profile::Samsung => "samsung",
             Profile::PtpCamera => "ptp-camera",
             Profile::Qemu => "qemu",
+            Profile::IPhone => "iphone",
+            Profile::CameraQuirky => "camera-quirky",
         }
     }
 
@@ -69,6 +85,8 @@ impl Profile {
             Profile::Samsung => ("Simulated Samsung phone", 0x0003),
             Profile::PtpCamera => ("Simulated camera", 0x0004),
             Profile::Qemu => ("QEMU filesharing", 0x0005),
+            Profile::IPhone => ("Simulated iPhone", 0x0006),
+            Profile::CameraQuirky => ("Simulated quirky camera", 0x0007),
         }
     }
 
@@ -97,6 +115,20 @@ impl Profile {
                 no_device_status: true,
                 ..Quirks::default()
             },
+            Profile::IPhone => Quirks {
+                zero_length_packets: true,
+                split_header: true,
+                ..Quirks::default()
+            },
+            Profile::CameraQuirky => Quirks {
+                zero_length_packets: true,
+                busy_after_cancel: true,
+                device_info_needs_session: true,
+                root_lists_every_object: true,
+                folder_lists_itself: true,
+                empty_card_slot: true,
+                ..Quirks::default()
+            },
         }
     }
 
@@ -110,7 +142,7 @@ impl Profile {
                 per_object: Duration::from_micros(150),
                 scale: 1.0,
             },
-            Profile::PtpCamera => Timing {
+            Profile::PtpCamera | Profile::CameraQuirky | Profile::IPhone => Timing {
                 per_transaction: Duration::from_millis(2),
                 per_object: Duration::from_micros(50),
                 scale: 1.0,
@@ -128,7 +160,7 @@ impl Profile {
         match self {
             Profile::Android | Profile::Locked | Profile::Samsung => ANDROID_PROPS,
             Profile::Qemu => QEMU_PROPS,
-            Profile::PtpCamera => &[],
+            Profile::PtpCamera | Profile::IPhone | Profile::CameraQuirky => &[],
         }
     }
 
@@ -186,7 +218,7 @@ impl Profile {
         );
         match self {
             Profile::Android | Profile::Locked | Profile::Samsung => &ANDROID,
-            Profile::PtpCamera => &CAMERA,
+            Profile::PtpCamera | Profile::IPhone | Profile::CameraQuirky => &CAMERA,
             Profile::Qemu => &QEMU,
         }
     }
@@ -213,7 +245,14 @@ impl Profile {
         use ObjectFormat as F;
         match self {
             Profile::Qemu => &[F::UNDEFINED, F::ASSOCIATION],
-            Profile::PtpCamera => &[F::ASSOCIATION, F::EXIF_JPEG, F::MP4_CONTAINER],
+            Profile::PtpCamera | Profile::CameraQuirky => &[F::ASSOCIATION, F::EXIF_JPEG, F::MP4_CONTAINER],
+            Profile::IPhone => &[
+                F::UNDEFINED,
+                F::ASSOCIATION,
+                F::EXIF_JPEG,
+                F::HEIF,
+                F::MP4_CONTAINER,
+            ],
             _ => &[
                 F::UNDEFINED,
                 F::ASSOCIATION,
@@ -300,6 +339,17 @@ pub struct Quirks {
     /// the listed size (Android's "convert videos to AVC"); partial reads send
     /// the original.
     pub transcode_videos: bool,
+    /// GetDeviceInfo outside a session is answered Session Not Open.
+    pub device_info_needs_session: bool,
+    /// GetObjectHandles for a storage's root answers every object on it, at
+    /// any depth (Fuji ignores the parent filter).
+    pub root_lists_every_object: bool,
+    /// GetObjectHandles for a folder lists the folder itself among its
+    /// children (Canon EOS).
+    pub folder_lists_itself: bool,
+    /// GetStorageIDs also lists an empty card slot: a storage id whose low
+    /// 16 bits are 0, with no storage behind it.
+    pub empty_card_slot: bool,
 }
 
 /// How long the device takes before the first byte of an answer: a fixed

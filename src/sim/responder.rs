@@ -357,7 +357,9 @@ impl Responder<'_> {
         if !self.model.config.profile.supports(op) {
             return Reply::code(Rc::OPERATION_NOT_SUPPORTED);
         }
-        if self.server.session.is_none() && op != Op::GET_DEVICE_INFO && op != Op::OPEN_SESSION {
+        let outside_session_ok = op == Op::OPEN_SESSION
+            || (op == Op::GET_DEVICE_INFO && !self.model.config.quirks.device_info_needs_session);
+        if self.server.session.is_none() && !outside_session_ok {
             return Reply::code(Rc::SESSION_NOT_OPEN);
         }
         if self.server.busy_until_status {
@@ -427,7 +429,7 @@ impl Responder<'_> {
                 (MTP_VENDOR_EXTENSION_ID, "microsoft.com: 1.0; android.com: 1.0;")
             }
             Profile::Qemu => (MTP_VENDOR_EXTENSION_ID, ""),
-            Profile::PtpCamera => (0, ""),
+            Profile::PtpCamera | Profile::IPhone | Profile::CameraQuirky => (0, ""),
         };
         DeviceInfo {
             standard_version: 100,
@@ -465,7 +467,13 @@ impl Responder<'_> {
     }
 
     fn storage_ids(&self) -> Reply {
-        let ids = self.model.visible_storage_ids();
+        let mut ids = self.model.visible_storage_ids();
+        if self.model.untrusted {
+            ids = vec![super::UNTRUSTED_PLACEHOLDER];
+        } else if self.model.config.quirks.empty_card_slot && !self.model.locked {
+            // The next slot's physical store, with no logical storage in it.
+            ids.push((self.model.storages.len() as u32 + 1) << 16);
+        }
         let mut out = Vec::new();
         out.put_u32_array(&ids);
         Reply::data(out)
@@ -502,7 +510,7 @@ impl Responder<'_> {
         let mut keys = Vec::new();
         match parent {
             ALL => {
-                for id in storages {
+                for &id in &storages {
                     self.model.collect(&ObjKey::new(id, ""), false, format, &mut keys);
                 }
             }
@@ -515,8 +523,16 @@ impl Responder<'_> {
                 if !self.model.node(&folder).is_some_and(Node::is_folder) {
                     return Err(Rc::INVALID_PARENT_OBJECT);
                 }
+                if self.model.config.quirks.folder_lists_itself {
+                    keys.push(folder.clone());
+                }
                 self.model.collect(&folder, false, format, &mut keys);
             }
+        }
+        // Fuji: the root's listing is every object on the storage.
+        if parent == ALL && self.model.config.quirks.root_lists_every_object {
+            let keys = self.every_object(storage, format)?;
+            return Ok((keys, self.model.object_count(&storages)));
         }
         let walked = keys.len() as u64;
         Ok((keys, walked))

@@ -1165,6 +1165,6 @@ fn profiles_parse_from_their_names() {
     for profile in Profile::ALL {
         assert_eq!(profile.name().parse::<Profile>(), Ok(profile));
     }
-    let error = "iphone".parse::<Profile>().unwrap_err();
+    let error = "blackberry".parse::<Profile>().unwrap_err();
     assert!(error.contains("ptp-camera"), "{error}");
 }

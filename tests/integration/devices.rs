@@ -2,11 +2,12 @@
 //! each test names the behaviour it shows.
 
 use mtpull::ptp::{OperationCode, ResponseCode, StorageId};
-use mtpull::pull::{BackupOptions, Selection};
+use mtpull::pull::{BackupOptions, Event, Selection};
 use mtpull::session::Session;
 use mtpull::sim::{Fault, Profile, SimDevice, StorageSpec};
 
-use crate::backup_util::run_backup;
+use crate::backup_util::{STORAGE, phone, run_backup, run_backup_with, samples, tree};
+use crate::run::mtpull;
 
 fn device(profile: Profile) -> (SimDevice, u32) {
     let device = SimDevice::new(profile);
@@ -142,4 +143,217 @@ fn an_unavailable_storage_is_reported_and_the_others_backed_up() {
         "{}",
         report.summary
     );
+}
+
+/// Behaviour 9: an untrusted iPhone lists only its placeholder storage
+/// 0xFEEDFACE; the backup waits as for a locked phone, saying to tap Trust,
+/// and goes on once StoreRemoved + StoreAdded arrive.
+#[test]
+fn an_untrusted_iphone_is_waited_for_until_trust_then_backed_up() {
+    let phone = mtpull::sim::demo::device_with(Profile::IPhone);
+    let dest = tempfile::tempdir().unwrap();
+    let truster = {
+        let phone = phone.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            phone.trust();
+        })
+    };
+    let options = BackupOptions {
+        wait_for_unlock: std::time::Duration::from_secs(20),
+        ..BackupOptions::default()
+    };
+    let mut hints = Vec::new();
+    let (report, seen) = run_backup_with(
+        &phone,
+        dest.path(),
+        &options,
+        &std::sync::atomic::AtomicBool::new(false),
+        |event| {
+            if let Event::Locked { hint, .. } = event {
+                hints.push(*hint);
+            }
+        },
+    );
+    truster.join().unwrap();
+    assert!(report.succeeded(), "{:?}", report.stopped);
+    assert_eq!(hints.len(), 1);
+    assert!(hints[0].contains("tap Trust on the iPhone"), "{}", hints[0]);
+    let copied: Vec<&String> = seen.outcomes.keys().collect();
+    assert_eq!(
+        copied,
+        [
+            "DCIM/100APPLE/IMG_0001.HEIC",
+            "DCIM/100APPLE/IMG_0002.MOV",
+            "DCIM/101APPLE/IMG_0003.HEIC"
+        ]
+    );
+    // Every data phase came with its header as a short transfer of its own.
+    assert!(tree(dest.path()).contains_key("2024/07/02/IMG_0001.HEIC"));
+}
+
+#[test]
+fn an_iphone_that_stays_untrusted_says_to_tap_trust() {
+    let dest = tempfile::tempdir().unwrap();
+    let out = mtpull(&[
+        "--sim",
+        "iphone",
+        "backup",
+        dest.path().to_str().unwrap(),
+        "--wait",
+        "0",
+    ])
+    .expect_status(3);
+    assert!(out.stderr.contains("tap Trust on the iPhone"), "{}", out.stderr);
+}
+
+/// A quirky camera's card with two folders.
+fn quirky_camera() -> (SimDevice, u32) {
+    let (camera, storage) = device(Profile::CameraQuirky);
+    for (i, path) in [
+        "DCIM/100FUJI/DSCF0001.JPG",
+        "DCIM/100FUJI/DSCF0002.JPG",
+        "DCIM/101FUJI/DSCF0003.JPG",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let content = format!("camera photo {i}").into_bytes();
+        camera
+            .add_file(storage, path, content, at(10 + i as u32))
+            .unwrap();
+    }
+    (camera, storage)
+}
+
+/// Behaviours 11 and 1: a camera that ignores the parent filter for the root
+/// (every object), lists each folder inside itself, and answers DeviceInfo
+/// only in a session is listed exactly, one GetObjectInfo per object.
+#[test]
+fn a_camera_ignoring_the_parent_filter_is_listed_exactly_once_per_object() {
+    let (camera, storage) = quirky_camera();
+    let mut session = Session::open(Box::new(camera.connect())).unwrap();
+    assert_eq!(session.device_info().serial_number, "SIM-CAMERA-QUIRKY");
+    let entries = session.walk(StorageId(storage), None).unwrap();
+    let mut paths: Vec<String> = entries.iter().map(|e| e.path.join("/")).collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "DCIM",
+            "DCIM/100FUJI",
+            "DCIM/100FUJI/DSCF0001.JPG",
+            "DCIM/100FUJI/DSCF0002.JPG",
+            "DCIM/101FUJI",
+            "DCIM/101FUJI/DSCF0003.JPG"
+        ]
+    );
+    assert_eq!(
+        session.stats().count(OperationCode::GET_OBJECT_INFO),
+        6,
+        "{}",
+        session.stats()
+    );
+}
+
+/// Behaviours 10, 11 and 1 in a backup: the empty card slot is reported (not
+/// a failure), every photo is copied once.
+#[test]
+fn a_quirky_camera_is_backed_up_and_its_empty_slot_reported() {
+    let (camera, _) = quirky_camera();
+    let dest = tempfile::tempdir().unwrap();
+    let (report, seen) = run_backup(&camera, dest.path(), &BackupOptions::default());
+    assert!(report.succeeded(), "{:?}", report.stopped);
+    assert_eq!(seen.outcomes.len(), 3);
+    assert_eq!(report.summary.copied, 3);
+    let slots: Vec<String> = report
+        .summary
+        .skipped_storages
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(slots, ["storage 0x00020000: an empty card slot"]);
+}
+
+/// The sample phone again, as Android shows it after a trip (every date
+/// shifted by the zone change) and a language change (the storage renamed).
+fn phone_after(shift_hours: i64, storage_name: &str) -> (SimDevice, u32) {
+    let phone = SimDevice::new(Profile::Android);
+    let storage = phone.add_storage(StorageSpec::new(storage_name));
+    for sample in samples() {
+        let shifted = sample.mtime + chrono::Duration::hours(shift_hours);
+        phone
+            .add_file(storage, sample.path, sample.bytes, shifted)
+            .unwrap();
+    }
+    (phone, storage)
+}
+
+/// Behaviour 8: a trip (dates shifted by 7 hours) and a language change
+/// (storage renamed) download nothing again; the next run matches exactly.
+#[test]
+fn shifted_dates_and_a_renamed_storage_are_still_backed_up() {
+    let (home, _) = phone(Profile::Android);
+    let dest = tempfile::tempdir().unwrap();
+    let (first, _) = run_backup(&home, dest.path(), &BackupOptions::default());
+    assert!(first.succeeded(), "{:?}", first.stopped);
+    let files = first.summary.copied;
+    let before = tree(dest.path());
+
+    for (shift, name) in [
+        (7, STORAGE),
+        (0, "Interner gemeinsamer Speicher"),
+        (-5, "Interner gemeinsamer Speicher"),
+    ] {
+        let (abroad, _) = phone_after(shift, name);
+        let (report, seen) = run_backup(&abroad, dest.path(), &BackupOptions::default());
+        assert!(report.succeeded(), "{shift} h, {name}: {:?}", report.stopped);
+        assert_eq!(
+            (report.summary.copied, report.summary.already),
+            (0, files),
+            "{shift} h, {name}: {seen:?}"
+        );
+        assert!(
+            report.summary.bytes_received == 0,
+            "{shift} h, {name}: nothing downloaded"
+        );
+        assert_eq!(tree(dest.path()), before, "{shift} h, {name}");
+        // Recorded under the new key: the next run needs no byte compared.
+        abroad.reset_stats();
+        let (again, _) = run_backup(&abroad, dest.path(), &BackupOptions::default());
+        assert_eq!(again.summary.already, files);
+        assert_eq!(
+            abroad.transactions_of(OperationCode::GET_PARTIAL_OBJECT_64),
+            0,
+            "{shift} h, {name}"
+        );
+    }
+}
+
+/// Behaviour 8's guard: the same path and size under a shifted date but with
+/// other bytes is a different file, and is copied.
+#[test]
+fn a_shifted_date_with_other_bytes_is_copied() {
+    let (home, storage) = phone(Profile::Android);
+    let dest = tempfile::tempdir().unwrap();
+    assert!(
+        run_backup(&home, dest.path(), &BackupOptions::default())
+            .0
+            .succeeded()
+    );
+    let sample = &samples()[0];
+    let mut other = sample.bytes.clone();
+    let middle = other.len() / 2;
+    other[20] ^= 0xFF;
+    other[middle] ^= 0xFF;
+    home.add_file(
+        storage,
+        sample.path,
+        other,
+        sample.mtime + chrono::Duration::hours(3),
+    )
+    .unwrap();
+    let (report, seen) = run_backup(&home, dest.path(), &BackupOptions::default());
+    assert!(report.succeeded(), "{:?}", report.stopped);
+    assert_eq!(report.summary.copied, 1, "{seen:?}");
 }

@@ -18,12 +18,12 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use mtpull::ptp::container::HEADER_LEN;
+use mtpull::ptp::{
+    Codec, ContainerKind, DeviceInfo, Header, Message, ObjectFormat, ObjectInfo, OperationCode, Reader,
+    ResponseCode,
+};
 use mtpull::transport::{self, Backend, DeviceSelector, Transport, TransportError};
-
-const COMMAND: u16 = 1;
-const DATA: u16 = 2;
-const RESPONSE: u16 = 3;
-const HEADER_LEN: usize = 12;
 
 struct Options {
     backend: Backend,
@@ -86,38 +86,42 @@ fn parse_args() -> Result<Options, String> {
     Ok(options)
 }
 
-fn command(code: u16, transaction: u32, params: &[u32]) -> Vec<u8> {
-    let length = u32::try_from(HEADER_LEN + 4 * params.len()).expect("at most five parameters");
-    let mut bytes = Vec::new();
-    bytes.extend_from_slice(&length.to_le_bytes());
-    bytes.extend_from_slice(&COMMAND.to_le_bytes());
-    bytes.extend_from_slice(&code.to_le_bytes());
-    bytes.extend_from_slice(&transaction.to_le_bytes());
-    for param in params {
-        bytes.extend_from_slice(&param.to_le_bytes());
-    }
-    bytes
+/// The library's encoding of a command container.
+fn command(code: OperationCode, transaction: u32, params: &[u32]) -> Vec<u8> {
+    Message::command(code.0, transaction, params).encode()
 }
 
+/// A container's header, decoded by the library, and the bytes after it.
 struct Container {
-    length: u32,
-    kind: u16,
-    code: u16,
-    transaction: u32,
+    header: Header,
     payload: Vec<u8>,
 }
 
 fn decode(bytes: &[u8]) -> Result<Container, String> {
-    let header: &[u8; HEADER_LEN] = bytes
-        .first_chunk()
-        .ok_or_else(|| format!("{} bytes: shorter than a container header", bytes.len()))?;
+    let header = Header::decode(bytes).map_err(|e| format!("{} bytes: {e}", bytes.len()))?;
     Ok(Container {
-        length: u32::from_le_bytes([header[0], header[1], header[2], header[3]]),
-        kind: u16::from_le_bytes([header[4], header[5]]),
-        code: u16::from_le_bytes([header[6], header[7]]),
-        transaction: u32::from_le_bytes([header[8], header[9], header[10], header[11]]),
+        header,
         payload: bytes[HEADER_LEN..].to_vec(),
     })
+}
+
+/// Decodes a response container and prints it.
+fn response(bytes: &[u8]) -> Result<Message, String> {
+    let response = Message::decode(bytes).map_err(|e| format!("{} bytes: {e}", bytes.len()))?;
+    if response.kind != ContainerKind::Response {
+        return Err(format!(
+            "expected a response container, got a {:?}",
+            response.kind
+        ));
+    }
+    println!(
+        "    response: code 0x{:04x} ({}), transaction {}, params {:x?}",
+        response.code,
+        ResponseCode(response.code),
+        response.transaction_id,
+        response.params
+    );
+    Ok(response)
 }
 
 /// Reads one phase to its `Ok(0)`, printing how it came back.
@@ -141,37 +145,39 @@ fn read_phase(transport: &mut dyn Transport, what: &str) -> Result<Vec<u8>, Tran
 }
 
 /// One transaction with an optional data-in phase; returns the data payload and
-/// the response container.
+/// the response.
 fn transact(
     transport: &mut dyn Transport,
-    name: &str,
-    code: u16,
+    code: OperationCode,
     transaction: u32,
     params: &[u32],
     expect_data: bool,
-) -> Result<(Vec<u8>, Container), String> {
-    println!("{name} (0x{code:04x}, transaction {transaction}, params {params:x?})");
+) -> Result<(Vec<u8>, Message), String> {
+    println!(
+        "{code} (0x{:04x}, transaction {transaction}, params {params:x?})",
+        code.0
+    );
     transport
         .write_phase(&command(code, transaction, params))
         .map_err(|e| e.to_string())?;
     transport.end_write_phase().map_err(|e| e.to_string())?;
     let mut data = Vec::new();
     let mut first = read_phase(transport, "phase 1").map_err(|e| e.to_string())?;
-    if expect_data && decode(&first)?.kind == DATA {
-        let container = decode(&first)?;
+    if expect_data && decode(&first)?.header.kind == ContainerKind::Data {
+        let Container { header, payload } = decode(&first)?;
         println!(
             "    data container: length field {} ({}), code 0x{:04x}, transaction {}; {} bytes arrived",
-            container.length,
-            if container.length as usize == first.len() {
+            header.length,
+            if header.length as usize == first.len() {
                 "matches"
             } else {
                 "DOES NOT MATCH"
             },
-            container.code,
-            container.transaction,
+            header.code,
+            header.transaction_id,
             first.len()
         );
-        let declared = container.length as usize;
+        let declared = header.length as usize;
         if first.len() > declared && declared >= HEADER_LEN {
             // The device sent no zero-length packet: the response ran on.
             println!("    NO PHASE END after the data: the response followed in the same phase");
@@ -179,78 +185,24 @@ fn transact(
             data = first[HEADER_LEN..].to_vec();
             first = response;
         } else {
-            data = container.payload;
+            data = payload;
             first = read_phase(transport, "phase 2").map_err(|e| e.to_string())?;
         }
     }
-    let response = decode(&first)?;
-    if response.kind != RESPONSE {
-        return Err(format!(
-            "expected a response container, got type {}",
-            response.kind
-        ));
-    }
-    let params: Vec<u32> = response
-        .payload
-        .chunks_exact(4)
-        .map(|p| u32::from_le_bytes([p[0], p[1], p[2], p[3]]))
-        .collect();
-    println!(
-        "    response: code 0x{:04x} ({}), transaction {}, params {params:x?}",
-        response.code,
-        response_name(response.code),
-        response.transaction
-    );
-    Ok((data, response))
-}
-
-fn data_container(code: u16, transaction: u32, payload_len: usize) -> Vec<u8> {
-    let length = u32::try_from(HEADER_LEN + payload_len).unwrap_or(u32::MAX);
-    let mut header = Vec::new();
-    header.extend_from_slice(&length.to_le_bytes());
-    header.extend_from_slice(&DATA.to_le_bytes());
-    header.extend_from_slice(&code.to_le_bytes());
-    header.extend_from_slice(&transaction.to_le_bytes());
-    header
-}
-
-fn ptp_string(text: &str) -> Vec<u8> {
-    let units: Vec<u16> = text.encode_utf16().chain([0]).collect();
-    let mut bytes = vec![u8::try_from(units.len()).expect("short name")];
-    for unit in units {
-        bytes.extend_from_slice(&unit.to_le_bytes());
-    }
-    bytes
-}
-
-/// An ObjectInfo dataset for a plain file in the storage root.
-fn object_info(name: &str, size: u32) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    bytes.extend_from_slice(&0u32.to_le_bytes()); // StorageID
-    bytes.extend_from_slice(&0x3000u16.to_le_bytes()); // ObjectFormat: undefined
-    bytes.extend_from_slice(&0u16.to_le_bytes()); // ProtectionStatus
-    bytes.extend_from_slice(&size.to_le_bytes()); // ObjectCompressedSize
-    bytes.extend_from_slice(&0u16.to_le_bytes()); // ThumbFormat
-    bytes.extend_from_slice(&[0; 4 * 6]); // thumb size, thumb and image dimensions, bit depth
-    bytes.extend_from_slice(&0u32.to_le_bytes()); // ParentObject
-    bytes.extend_from_slice(&0u16.to_le_bytes()); // AssociationType
-    bytes.extend_from_slice(&[0; 8]); // AssociationDesc, SequenceNumber
-    bytes.extend_from_slice(&ptp_string(name));
-    bytes.extend_from_slice(&[0, 0, 0]); // DateCreated, DateModified, Keywords: empty
-    bytes
+    Ok((data, response(&first)?))
 }
 
 /// Sends a command, a data phase (`payload`), and reads the response.
 fn send(
     transport: &mut dyn Transport,
-    name: &str,
-    code: u16,
+    code: OperationCode,
     transaction: u32,
     params: &[u32],
     payload: &[u8],
-) -> Result<Container, TransportError> {
+) -> Result<Message, TransportError> {
     println!(
-        "{name} (0x{code:04x}, transaction {transaction}, params {params:x?}) with {} data bytes",
+        "{code} (0x{:04x}, transaction {transaction}, params {params:x?}) with {} data bytes",
+        code.0,
         payload.len()
     );
     let step =
@@ -260,7 +212,8 @@ fn send(
         transport.write_phase(&command(code, transaction, params)),
     )?;
     step("end of command phase", transport.end_write_phase())?;
-    let header = data_container(code, transaction, payload.len());
+    let mut header = Vec::with_capacity(HEADER_LEN);
+    Header::for_data(code.0, transaction, payload.len() as u64).encode(&mut header);
     step(
         "data phase",
         transport
@@ -268,20 +221,8 @@ fn send(
             .and_then(|()| transport.write_phase(payload)),
     )?;
     step("end of data phase", transport.end_write_phase())?;
-    let response = read_phase(transport, "response phase")?;
-    let response = decode(&response).map_err(TransportError::Other)?;
-    let params: Vec<u32> = response
-        .payload
-        .chunks_exact(4)
-        .map(|p| u32::from_le_bytes([p[0], p[1], p[2], p[3]]))
-        .collect();
-    println!(
-        "    response: code 0x{:04x} ({}), transaction {}, params {params:x?}",
-        response.code,
-        response_name(response.code),
-        response.transaction
-    );
-    Ok(response)
+    let bytes = read_phase(transport, "response phase")?;
+    response(&bytes).map_err(TransportError::Other)
 }
 
 /// SendObjectInfo + SendObject of `path`; on a transport error, the recovery
@@ -294,18 +235,23 @@ fn upload(
     let content = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let name = path.file_name().and_then(|n| n.to_str()).ok_or("file name")?;
     let size = u32::try_from(content.len()).map_err(|_| "file too large for this probe")?;
-    let info = object_info(name, size);
+    let info = ObjectInfo {
+        format: ObjectFormat::UNDEFINED,
+        compressed_size: size,
+        filename: name.to_owned(),
+        ..ObjectInfo::default()
+    }
+    .to_bytes();
     let outcome = send(
         transport,
-        "SendObjectInfo",
-        0x100C,
+        OperationCode::SEND_OBJECT_INFO,
         *transaction,
         &[0x0001_0001, 0xFFFF_FFFF],
         &info,
     )
     .and_then(|_| {
         *transaction += 1;
-        send(transport, "SendObject", 0x100D, *transaction, &[], &content)
+        send(transport, OperationCode::SEND_OBJECT, *transaction, &[], &content)
     });
     let failed_transaction = *transaction;
     *transaction += 1;
@@ -325,65 +271,9 @@ fn upload(
     }
 }
 
-fn response_name(code: u16) -> &'static str {
-    match code {
-        0x2001 => "OK",
-        0x2002 => "General Error",
-        0x2003 => "Session Not Open",
-        0x2005 => "Operation Not Supported",
-        0x2009 => "Invalid ObjectHandle",
-        0x201E => "Session Already Open",
-        _ => "other",
-    }
-}
-
+/// The u32 array (count, then elements) a data phase carries.
 fn u32_array(payload: &[u8]) -> Vec<u32> {
-    payload
-        .get(4..)
-        .unwrap_or_default()
-        .chunks_exact(4)
-        .map(|p| u32::from_le_bytes([p[0], p[1], p[2], p[3]]))
-        .collect()
-}
-
-/// DeviceInfo's Manufacturer and Model strings, found by walking the dataset
-/// just far enough to print them.
-fn device_info_names(payload: &[u8]) -> Option<(String, String)> {
-    fn string(bytes: &[u8], at: &mut usize) -> Option<String> {
-        let count = usize::from(*bytes.get(*at)?);
-        let units: Vec<u16> = bytes
-            .get(*at + 1..*at + 1 + 2 * count)?
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .take_while(|&u| u != 0)
-            .collect();
-        *at += 1 + 2 * count;
-        Some(String::from_utf16_lossy(&units))
-    }
-    fn skip_array(bytes: &[u8], at: &mut usize) -> Option<()> {
-        let count = u32::from_le_bytes(bytes.get(*at..*at + 4)?.try_into().ok()?);
-        *at += 4 + 2 * usize::try_from(count).ok()?;
-        Some(())
-    }
-    let mut at = 8; // StandardVersion u16, VendorExtensionID u32, VendorExtensionVersion u16
-    let _extensions = string(payload, &mut at)?;
-    at += 2; // FunctionalMode
-    for _ in 0..5 {
-        skip_array(payload, &mut at)?; // operations, events, device props, capture and playback formats
-    }
-    Some((string(payload, &mut at)?, string(payload, &mut at)?))
-}
-
-/// ObjectInfo's Filename: the PTP string after the 52 bytes of fixed fields.
-fn object_info_name(payload: &[u8]) -> Option<String> {
-    let count = usize::from(*payload.get(52)?);
-    let units: Vec<u16> = payload
-        .get(53..53 + 2 * count)?
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .take_while(|&u| u != 0)
-        .collect();
-    Some(String::from_utf16_lossy(&units))
+    Reader::new(payload).u32_array("array").unwrap_or_default()
 }
 
 fn run(options: &Options) -> Result<(), String> {
@@ -414,13 +304,18 @@ fn run(options: &Options) -> Result<(), String> {
     let mut transport = opened.transport;
     let transport = transport.as_mut();
 
-    let (_, opened_session) = transact(transport, "OpenSession", 0x1002, 1, &[1], false)?;
-    if !matches!(opened_session.code, 0x2001 | 0x201E) {
+    let (_, opened_session) = transact(transport, OperationCode::OPEN_SESSION, 1, &[1], false)?;
+    let opened = ResponseCode(opened_session.code);
+    if opened != ResponseCode::OK && opened != ResponseCode::SESSION_ALREADY_OPEN {
         return Err("OpenSession failed".into());
     }
-    let (info, _) = transact(transport, "GetDeviceInfo", 0x1001, 2, &[], true)?;
-    if let Some((manufacturer, model)) = device_info_names(&info) {
-        println!("    DeviceInfo: manufacturer {manufacturer:?}, model {model:?}");
+    let (info, _) = transact(transport, OperationCode::GET_DEVICE_INFO, 2, &[], true)?;
+    match DeviceInfo::decode(&info) {
+        Ok(info) => println!(
+            "    DeviceInfo: manufacturer {:?}, model {:?}",
+            info.manufacturer, info.model
+        ),
+        Err(e) => println!("    DeviceInfo unreadable: {e}"),
     }
 
     // The Ok(0) came exactly once: one more read finds no phase and times out.
@@ -451,42 +346,44 @@ fn run(options: &Options) -> Result<(), String> {
 
     let mut transaction = 3;
     if options.objects {
-        let (storages, _) = transact(transport, "GetStorageIDs", 0x1004, transaction, &[], true)?;
+        let (storages, _) = transact(transport, OperationCode::GET_STORAGE_IDS, transaction, &[], true)?;
         transaction += 1;
         let storages = u32_array(&storages);
         println!("    storages: {storages:x?}");
         if let Some(&storage) = storages.first() {
             let (handles, _) = transact(
                 transport,
-                "GetObjectHandles",
-                0x1007,
+                OperationCode::GET_OBJECT_HANDLES,
                 transaction,
                 &[storage, 0, 0xFFFF_FFFF],
                 true,
             )?;
             transaction += 1;
             for handle in u32_array(&handles) {
-                let (object_info, _) =
-                    transact(transport, "GetObjectInfo", 0x1008, transaction, &[handle], true)?;
+                let (object_info, _) = transact(
+                    transport,
+                    OperationCode::GET_OBJECT_INFO,
+                    transaction,
+                    &[handle],
+                    true,
+                )?;
                 transaction += 1;
-                let format = object_info
-                    .get(4..6)
-                    .map_or(0, |f| u16::from_le_bytes([f[0], f[1]]));
-                let size = object_info
-                    .get(8..12)
-                    .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
-                if format == 0x3001 {
+                let info = ObjectInfo::decode(&object_info).map_err(|e| format!("ObjectInfo: {e}"))?;
+                let size = info.compressed_size;
+                if info.format.is_folder() {
                     println!("    handle 0x{handle:08x} is a folder");
                     continue;
                 }
                 let started = std::time::Instant::now();
                 let (object, response) =
-                    transact(transport, "GetObject", 0x1009, transaction, &[handle], true)?;
+                    transact(transport, OperationCode::GET_OBJECT, transaction, &[handle], true)?;
                 let elapsed = started.elapsed();
                 transaction += 1;
-                let name = object_info_name(&object_info).unwrap_or_default();
+                let name = info.filename;
                 let verdict = match &options.compare {
-                    _ if object.len() != size as usize || response.code != 0x2001 => "WRONG SIZE",
+                    _ if object.len() != size as usize || ResponseCode(response.code) != ResponseCode::OK => {
+                        "WRONG SIZE"
+                    }
                     Some(dir) => match std::fs::read(dir.join(&name)) {
                         Ok(file) if file == object => "identical to the file",
                         Ok(_) => "DIFFERS FROM THE FILE",
@@ -506,8 +403,7 @@ fn run(options: &Options) -> Result<(), String> {
         // usb-mtp watches the folders it has listed.
         transact(
             transport,
-            "GetObjectHandles",
-            0x1007,
+            OperationCode::GET_OBJECT_HANDLES,
             transaction,
             &[0x0001_0001, 0, 0xFFFF_FFFF],
             true,
@@ -525,12 +421,10 @@ fn run(options: &Options) -> Result<(), String> {
                 .map_err(|e| e.to_string())?
             {
                 None => break,
-                Some(n) => match decode(&event[..n]) {
-                    Ok(c) => println!(
-                        "    event: {n} bytes, type {}, code 0x{:04x}, params {:x?}",
-                        c.kind,
-                        c.code,
-                        u32_array(&[[0u8; 4].as_slice(), &c.payload].concat())
+                Some(n) => match Message::decode(&event[..n]) {
+                    Ok(event) => println!(
+                        "    event: {n} bytes, {:?}, code 0x{:04x}, params {:x?}",
+                        event.kind, event.code, event.params
                     ),
                     Err(e) => println!("    event: {n} bytes {:02x?}: {e}", &event[..n]),
                 },
@@ -539,10 +433,10 @@ fn run(options: &Options) -> Result<(), String> {
     }
     for path in &options.uploads {
         upload(transport, path, &mut transaction)?;
-        transact(transport, "GetStorageIDs", 0x1004, transaction, &[], true)?;
+        transact(transport, OperationCode::GET_STORAGE_IDS, transaction, &[], true)?;
         transaction += 1;
     }
-    transact(transport, "CloseSession", 0x1003, transaction, &[], false)?;
+    transact(transport, OperationCode::CLOSE_SESSION, transaction, &[], false)?;
     Ok(())
 }
 

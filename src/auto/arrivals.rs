@@ -1,19 +1,14 @@
 //! Where `mtpull watch` learns that devices come and go: a channel of
-//! [`DeviceEvent`]s, fed on USB by nusb's hotplug watch ([`usb_events`]), and
-//! in tests by whoever plugs simulated phones in.
+//! [`DeviceEvent`]s, fed on USB by the transport's hotplug watch
+//! ([`usb_events`]), and in tests by whoever plugs simulated phones in.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::io;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver};
 use std::thread;
-use std::time::Duration;
 
-use nusb::MaybeFuture;
-use nusb::hotplug::HotplugEvent;
-
-use crate::transport::{self, DeviceSelector, DeviceSummary, OpenError, Transport};
+use crate::transport::hotplug::{self, Hotplug, WatchError};
+use crate::transport::{self, Backend, DeviceSelector, DeviceSummary, OpenError, Transport};
 
 /// How a device is opened (again, after a busy or failed attempt).
 type Opener = dyn Fn() -> Result<Box<dyn Transport>, OpenError> + Send + Sync;
@@ -57,16 +52,16 @@ impl Arrival {
         }
     }
 
-    /// A device found on USB, opened by its place (which a replugged device
-    /// with the same serial elsewhere does not share).
-    pub fn on_usb(summary: &DeviceSummary) -> Arrival {
+    /// A device found on USB, opened through `backend` by its place (which a
+    /// replugged device with the same serial elsewhere does not share).
+    pub fn on_usb(summary: &DeviceSummary, backend: Backend) -> Arrival {
         let location = summary.location();
         let selector = DeviceSelector::Named(location.clone());
         Arrival::new(
             location.clone(),
             format!("{} at USB {location}", summary.describe()),
             summary.serial.clone(),
-            move || transport::open_device(&selector).map(|opened| opened.transport),
+            move || transport::open_device_with(backend, &selector).map(|opened| opened.transport),
         )
     }
 
@@ -94,93 +89,27 @@ pub enum DeviceEvent {
     Left { id: String },
 }
 
-/// How often, and how far apart, a new USB device is looked at before it is
-/// taken for something that is not a phone: its interfaces and their names
-/// can lag behind its arrival.
-const SETTLE_TRIES: u32 = 4;
-const SETTLE_PAUSE: Duration = Duration::from_millis(250);
-
-/// Starts watching USB: the MTP/PTP devices already connected arrive first,
-/// then each one plugged in later; departures follow. The channel closes if
-/// the hotplug watch ends.
-///
-/// nusb hears of devices from udev's broadcast (after udev has applied its
-/// rules and permissions), so udevd must be running.
-pub fn usb_events() -> Result<Receiver<DeviceEvent>, WatchError> {
-    // Watch first, then list: a device plugged in between is seen twice, never missed.
-    let watch = nusb::watch_devices().map_err(|e| WatchError::Hotplug(e.into()))?;
-    let discovery = transport::discover().map_err(WatchError::Discovery)?;
+/// Starts watching USB through `backend`: the MTP/PTP devices already
+/// connected arrive first, then each one plugged in later; departures follow.
+/// The channel closes if the hotplug watch ends.
+pub fn usb_events(backend: Backend) -> Result<Receiver<DeviceEvent>, WatchError> {
+    let watch = hotplug::watch(backend)?;
     let (sender, receiver) = mpsc::channel();
-    let mut places = HashMap::new();
-    let present = nusb::list_devices()
-        .wait()
-        .map_err(|e| WatchError::Hotplug(e.into()))?;
-    for info in present {
-        if let Some(summary) = discovery.devices.iter().find(|s| same_place(s, &info)) {
-            places.insert(info.id(), summary.location());
-            let _ = sender.send(DeviceEvent::Arrived(Arrival::on_usb(summary)));
-        }
-    }
     thread::Builder::new()
         .name("usb hotplug".into())
-        .spawn(move || forward_hotplug(watch, places, &sender))
+        .spawn(move || {
+            for event in watch {
+                let event = match event {
+                    Hotplug::Arrived(summary) => DeviceEvent::Arrived(Arrival::on_usb(&summary, backend)),
+                    Hotplug::Left { location } => DeviceEvent::Left { id: location },
+                };
+                if sender.send(event).is_err() {
+                    return; // nobody listens any more
+                }
+            }
+        })
         .map_err(WatchError::Hotplug)?;
     Ok(receiver)
-}
-
-fn forward_hotplug(
-    watch: nusb::hotplug::HotplugWatch,
-    mut places: HashMap<nusb::DeviceId, String>,
-    sender: &Sender<DeviceEvent>,
-) {
-    for event in futures_lite::stream::block_on(watch) {
-        let sent = match event {
-            HotplugEvent::Connected(info) => match settled_summary(&info) {
-                Some(summary) => {
-                    places.insert(info.id(), summary.location());
-                    sender.send(DeviceEvent::Arrived(Arrival::on_usb(&summary)))
-                }
-                None => Ok(()),
-            },
-            HotplugEvent::Disconnected(id) => match places.remove(&id) {
-                Some(location) => sender.send(DeviceEvent::Left { id: location }),
-                None => Ok(()),
-            },
-        };
-        if sent.is_err() {
-            return; // nobody listens any more
-        }
-    }
-}
-
-/// The MTP/PTP device at `info`'s place, if it is one.
-fn settled_summary(info: &nusb::DeviceInfo) -> Option<DeviceSummary> {
-    for attempt in 1..=SETTLE_TRIES {
-        if let Ok(discovery) = transport::discover()
-            && let Some(summary) = discovery.devices.into_iter().find(|s| same_place(s, info))
-        {
-            return Some(summary);
-        }
-        if attempt < SETTLE_TRIES {
-            thread::sleep(SETTLE_PAUSE);
-        }
-    }
-    None
-}
-
-fn same_place(summary: &DeviceSummary, info: &nusb::DeviceInfo) -> bool {
-    summary.port_chain == info.port_chain() && summary.bus_number == transport::nusb_backend::bus_number(info)
-}
-
-/// Why watching USB could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum WatchError {
-    /// The hotplug watch or the device list failed.
-    #[error("cannot watch USB for devices: {0}")]
-    Hotplug(#[source] io::Error),
-    /// Listing the devices already connected failed.
-    #[error(transparent)]
-    Discovery(OpenError),
 }
 
 #[cfg(test)]

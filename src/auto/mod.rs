@@ -20,7 +20,7 @@ pub mod watch;
 #[cfg(test)]
 mod rules_test;
 
-pub use arrivals::{Arrival, DeviceEvent, WatchError, usb_events};
+pub use arrivals::{Arrival, DeviceEvent, usb_events};
 pub use config::{Config, ConfigError, DevicePolicy};
 pub use job::{JobOutcome, JobSettings, Notice};
 pub use lock::lock_device;

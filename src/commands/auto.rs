@@ -7,7 +7,7 @@ use anyhow::Context;
 use mtpull::auto::{Arrival, Config, JobOutcome, lock};
 use mtpull::transport::{self, DeviceSelector};
 
-use super::connect::{open_error, simulated_arrival};
+use super::connect::{open_error, simulated_arrival, usb_backend};
 use super::shared::auto_job::{back_up, notifier};
 use super::shared::exit::{self, FATAL, INTERRUPTED, NO_DEVICE};
 use super::shared::interrupt;
@@ -41,11 +41,12 @@ fn find_device(choice: &DeviceChoice) -> anyhow::Result<Arrival> {
     if let Some(arrival) = simulated_arrival(choice)? {
         return Ok(arrival);
     }
-    let discovery = transport::discover().map_err(open_error)?;
+    let backend = usb_backend()?;
+    let discovery = transport::discover_with(backend).map_err(open_error)?;
     let index = discovery
         .select(&DeviceSelector::from_arg(choice.serial.as_deref()))
         .map_err(open_error)?;
-    Ok(Arrival::on_usb(&discovery.devices[index]))
+    Ok(Arrival::on_usb(&discovery.devices[index], backend))
 }
 
 /// The exit status for how the job ended.

@@ -170,7 +170,7 @@ fn open_usb(choice: &DeviceChoice) -> anyhow::Result<Device> {
 /// the `libusb` feature). Not a user-facing option: nusb is the supported path.
 const BACKEND_VAR: &str = "MTPULL_BACKEND";
 
-fn usb_backend() -> anyhow::Result<Backend> {
+pub fn usb_backend() -> anyhow::Result<Backend> {
     match std::env::var(BACKEND_VAR).as_deref() {
         Err(_) | Ok("" | "nusb") => Ok(Backend::Nusb),
         #[cfg(feature = "libusb")]

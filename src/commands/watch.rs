@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use mtpull::auto::watch::watch;
 use mtpull::auto::{Arrival, Config, DeviceEvent, lock, usb_events};
 
-use super::connect::simulated_arrival;
+use super::connect::{simulated_arrival, usb_backend};
 use super::shared::auto_job::{back_up, notifier};
 use super::shared::interrupt;
 use crate::cli::{DeviceChoice, WatchArgs};
@@ -48,7 +48,7 @@ pub fn run(choice: &DeviceChoice, args: &WatchArgs) -> anyhow::Result<ExitCode> 
                      devices plugged in are heard of through udev, so none may be seen"
                 );
             }
-            (None, usb_events()?)
+            (None, usb_events(usb_backend()?)?)
         }
     };
     note!(

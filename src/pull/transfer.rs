@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::partial::{Overrun, PartialFile};
 use super::remote::RemoteFile;
+use crate::ptp::container::HEADER_LEN;
 use crate::session::{Session, SessionError};
 
 /// Large files are fetched in pieces of this size where the device allows
@@ -55,7 +56,7 @@ fn is_overrun(error: &io::Error) -> bool {
 }
 
 /// The data container header's length, which Samsung's hang counts in.
-const CONTAINER_HEADER: u64 = 12;
+const CONTAINER_HEADER: u64 = HEADER_LEN as u64;
 
 /// How many bytes to ask of a partial read of up to `want` bytes from
 /// `offset` in a file of `size`: one less when the read would reach the end

@@ -1,8 +1,9 @@
 //! Why a device could not be found or opened, in words a person can act on.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use super::holders::{self, HolderScan};
+use super::discover::DeviceSummary;
+use super::holders::{self, HolderScan, find_holders};
 
 /// A failure to find, pick or open an MTP/PTP device.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +68,48 @@ pub enum OpenError {
         context: &'static str,
         message: String,
     },
+}
+
+/// How opening or claiming a device failed, as either backend reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum OpenFailure {
+    /// The OS refused the device node.
+    PermissionDenied,
+    /// Another program (or driver) holds the interface.
+    Busy,
+    /// The device went away.
+    Disconnected,
+    /// Anything else, in the USB library's words.
+    Other(String),
+}
+
+impl OpenError {
+    /// The error for `summary`'s device when `context` failed as `failure`
+    /// says: which rule to install, who holds the device.
+    pub(crate) fn opening(summary: &DeviceSummary, context: &'static str, failure: OpenFailure) -> OpenError {
+        let device = summary.describe();
+        let node = cfg!(target_os = "linux").then(|| summary.usbfs_node());
+        match failure {
+            OpenFailure::PermissionDenied => OpenError::PermissionDenied {
+                device,
+                node,
+                vendor_id: summary.vendor_id,
+                product_id: summary.product_id,
+            },
+            OpenFailure::Busy => {
+                let scan = node.as_ref().map_or_else(HolderScan::default, |node| {
+                    find_holders(Path::new("/proc"), node, std::process::id())
+                });
+                OpenError::Busy { device, node, scan }
+            }
+            OpenFailure::Disconnected => OpenError::Disconnected { device },
+            OpenFailure::Other(message) => OpenError::Usb {
+                device,
+                context,
+                message,
+            },
+        }
+    }
 }
 
 fn no_device_message(phones_without_mtp: &[String], not_inspected: &[String]) -> String {

@@ -11,8 +11,7 @@ use super::classify::{self, CompatFunction, InterfaceFacts};
 use super::discover::{
     self, DeviceSummary, Discovery, EndpointInfo, EndpointKind, Endpoints, RawDevice, RawInterface, UsbSpeed,
 };
-use super::error::OpenError;
-use super::holders::{HolderScan, find_holders};
+use super::error::{OpenError, OpenFailure};
 use super::phase::{PhaseReader, Received};
 use super::quirks::{self, Quirks};
 use super::{DEFAULT_TIMEOUT, DeviceStatus, Transport, TransportError, class_request};
@@ -198,28 +197,13 @@ pub(crate) fn open(
 }
 
 fn open_error(summary: &DeviceSummary, error: rusb::Error, context: &'static str) -> OpenError {
-    let device = summary.describe();
-    let node = cfg!(target_os = "linux").then(|| summary.usbfs_node());
-    match error {
-        rusb::Error::Access => OpenError::PermissionDenied {
-            device,
-            node,
-            vendor_id: summary.vendor_id,
-            product_id: summary.product_id,
-        },
-        rusb::Error::Busy => {
-            let scan = node.as_ref().map_or_else(HolderScan::default, |node| {
-                find_holders(Path::new("/proc"), node, std::process::id())
-            });
-            OpenError::Busy { device, node, scan }
-        }
-        rusb::Error::NoDevice => OpenError::Disconnected { device },
-        other => OpenError::Usb {
-            device,
-            context,
-            message: other.to_string(),
-        },
-    }
+    let failure = match error {
+        rusb::Error::Access => OpenFailure::PermissionDenied,
+        rusb::Error::Busy => OpenFailure::Busy,
+        rusb::Error::NoDevice => OpenFailure::Disconnected,
+        other => OpenFailure::Other(other.to_string()),
+    };
+    OpenError::opening(summary, context, failure)
 }
 
 /// An MTP interface claimed through libusb.

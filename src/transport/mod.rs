@@ -33,6 +33,7 @@ pub mod classify;
 pub mod discover;
 pub mod error;
 pub mod holders;
+pub mod hotplug;
 #[cfg(feature = "libusb")]
 pub mod libusb_backend;
 pub mod nusb_backend;
@@ -194,23 +195,13 @@ pub struct OpenedDevice {
     pub quirks: Quirks,
 }
 
-/// Lists the MTP/PTP devices connected, through nusb.
-pub fn discover() -> Result<Discovery, OpenError> {
-    nusb_backend::discover().map(|(discovery, _)| discovery)
-}
-
 /// Lists the MTP/PTP devices connected, through `backend`.
 pub fn discover_with(backend: Backend) -> Result<Discovery, OpenError> {
     match backend {
-        Backend::Nusb => discover(),
+        Backend::Nusb => nusb_backend::discover().map(|(discovery, _)| discovery),
         #[cfg(feature = "libusb")]
         Backend::Libusb => libusb_backend::discover().map(|(discovery, _)| discovery),
     }
-}
-
-/// Opens the device `selector` names (or the only one), through nusb.
-pub fn open_device(selector: &DeviceSelector) -> Result<OpenedDevice, OpenError> {
-    open_device_with(Backend::Nusb, selector)
 }
 
 /// Opens the device `selector` names (or the only one), through `backend`.

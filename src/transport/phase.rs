@@ -17,10 +17,10 @@
 #[cfg(any(feature = "libusb", feature = "sim", test))]
 use super::TransportError;
 
-/// Bytes of the container header: length u32, type u16, code u16, transaction u32.
-const CONTAINER_HEADER_LEN: u64 = 12;
-/// The length field of a container of 4 GiB or more: only a short packet ends it.
-const LENGTH_UNKNOWN: u32 = 0xFFFF_FFFF;
+use crate::ptp::container::{HEADER_LEN, LENGTH_UNKNOWN};
+
+/// The container header's length, counted as the phase's bytes are.
+const CONTAINER_HEADER_LEN: u64 = HEADER_LEN as u64;
 
 /// The declared length of the phase under way and how much of it has been read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

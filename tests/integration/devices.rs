@@ -3,8 +3,10 @@
 
 use mtpull::ptp::{OperationCode, ResponseCode, StorageId};
 use mtpull::pull::{BackupOptions, Event, Selection};
-use mtpull::session::Session;
-use mtpull::sim::{Fault, Profile, SimDevice, StorageSpec};
+use std::time::Duration;
+
+use mtpull::session::{ListingStrategy, Session, Timeouts};
+use mtpull::sim::{Fault, Profile, SimConfig, SimDevice, StorageSpec, Timing};
 
 use crate::backup_util::{STORAGE, phone, run_backup, run_backup_with, samples, tree};
 use crate::run::mtpull;
@@ -356,4 +358,35 @@ fn a_shifted_date_with_other_bytes_is_copied() {
     let (report, seen) = run_backup(&home, dest.path(), &BackupOptions::default());
     assert!(report.succeeded(), "{:?}", report.stopped);
     assert_eq!(report.summary.copied, 1, "{seen:?}");
+}
+
+/// Behaviour 2: a whole-device listing that outlasts the listing timeout (the
+/// phone walking its filesystem first) is cancelled without leaving the phone
+/// wedged, and the walk goes on folder by folder.
+#[test]
+fn a_slow_all_objects_listing_is_cancelled_and_the_walk_goes_folder_by_folder() {
+    let phone = SimConfig::new(Profile::Android)
+        .timing(Timing {
+            per_transaction: Duration::ZERO,
+            per_object: Duration::from_millis(40),
+            scale: 1.0,
+        })
+        .build();
+    let storage = phone.add_storage(StorageSpec::new("Internal shared storage"));
+    // 25 objects: the whole-device answer takes 1 s, a folder's at most 0.2 s.
+    phone.add_generated_tree(storage, "DCIM", 4, 5).unwrap();
+    let mut session = Session::open(Box::new(phone.connect())).unwrap();
+    session.set_timeouts(Timeouts {
+        listing: Duration::from_millis(500),
+        ..Timeouts::default()
+    });
+    let entries = session.walk(StorageId(storage), None).unwrap();
+    assert_eq!(entries.len(), 25);
+    assert_eq!(
+        session.listing_strategy(),
+        Some(ListingStrategy::PropListPerFolder)
+    );
+    assert_eq!(phone.stats().cancels, 1, "the timed-out query was cancelled");
+    // The phone answers the next command: not wedged.
+    assert_eq!(session.storage_ids().unwrap(), [StorageId(storage)]);
 }

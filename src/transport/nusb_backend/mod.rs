@@ -2,7 +2,6 @@
 
 mod transport;
 
-use std::path::Path;
 use std::time::Duration;
 
 use nusb::MaybeFuture;
@@ -12,8 +11,7 @@ use super::classify::{self, CompatFunction, InterfaceFacts};
 use super::discover::{
     self, DeviceSummary, Discovery, EndpointInfo, EndpointKind, Endpoints, RawDevice, RawInterface, UsbSpeed,
 };
-use super::error::OpenError;
-use super::holders::{HolderScan, find_holders};
+use super::error::{OpenError, OpenFailure};
 use super::quirks::{self, Quirks};
 
 pub use transport::NusbTransport;
@@ -199,7 +197,7 @@ fn device_quirks(summary: &DeviceSummary, info: &nusb::DeviceInfo) -> Result<Qui
     #[cfg(target_os = "linux")]
     let sysfs = Some(info.sysfs_path());
     #[cfg(not(target_os = "linux"))]
-    let sysfs: Option<&Path> = {
+    let sysfs: Option<&std::path::Path> = {
         let _ = info;
         None
     };
@@ -211,26 +209,11 @@ fn device_quirks(summary: &DeviceSummary, info: &nusb::DeviceInfo) -> Result<Qui
 }
 
 fn open_error(summary: &DeviceSummary, error: &nusb::Error, context: &'static str) -> OpenError {
-    let device = summary.describe();
-    let node = cfg!(target_os = "linux").then(|| summary.usbfs_node());
-    match error.kind() {
-        nusb::ErrorKind::PermissionDenied => OpenError::PermissionDenied {
-            device,
-            node,
-            vendor_id: summary.vendor_id,
-            product_id: summary.product_id,
-        },
-        nusb::ErrorKind::Busy => {
-            let scan = node.as_ref().map_or_else(HolderScan::default, |node| {
-                find_holders(Path::new("/proc"), node, std::process::id())
-            });
-            OpenError::Busy { device, node, scan }
-        }
-        nusb::ErrorKind::Disconnected => OpenError::Disconnected { device },
-        _ => OpenError::Usb {
-            device,
-            context,
-            message: error.to_string(),
-        },
-    }
+    let failure = match error.kind() {
+        nusb::ErrorKind::PermissionDenied => OpenFailure::PermissionDenied,
+        nusb::ErrorKind::Busy => OpenFailure::Busy,
+        nusb::ErrorKind::Disconnected => OpenFailure::Disconnected,
+        _ => OpenFailure::Other(error.to_string()),
+    };
+    OpenError::opening(summary, context, failure)
 }

@@ -11,7 +11,7 @@ use super::arrivals::Arrival;
 use super::config::Config;
 use super::lock::lock_device;
 use crate::pull::{Observer, PullError, RunReport, backup, device_serial};
-use crate::session::{LOCKED_HINT, Session};
+use crate::session::Session;
 use crate::transport::OpenError;
 
 /// A device held by another program (gvfs, kio, libmtp's probe) is tried
@@ -37,7 +37,11 @@ pub enum JobOutcome {
     /// The settings do not list this device.
     NotAllowed { serials: Vec<String> },
     /// The phone showed no storage for the whole wait.
-    StayedLocked { waited: Duration },
+    StayedLocked {
+        waited: Duration,
+        /// What the user must do (unlock, or tap Trust on an iPhone).
+        hint: &'static str,
+    },
     /// Stopped (Ctrl-C, service stop) before the backup started.
     Cancelled,
     /// The device could not be locked, opened or asked who it is.
@@ -75,8 +79,8 @@ impl JobOutcome {
                 "not backed up: serial {} is not in the settings' devices list",
                 serials.join(" / ")
             ),
-            JobOutcome::StayedLocked { waited } => format!(
-                "not backed up: no storage appeared within {} s; the {LOCKED_HINT}, then plug it in again",
+            JobOutcome::StayedLocked { waited, hint } => format!(
+                "not backed up: no storage appeared within {} s; the {hint}, then plug it in again",
                 waited.as_secs()
             ),
             JobOutcome::Cancelled => "stopped before the backup began".into(),
@@ -121,9 +125,9 @@ impl JobOutcome {
                     ),
                 })
             }
-            JobOutcome::StayedLocked { .. } => Some(notice(
+            JobOutcome::StayedLocked { hint, .. } => Some(notice(
                 format!("{name} was not backed up"),
-                format!("The {LOCKED_HINT}, then plug it in again."),
+                format!("The {hint}, then plug it in again."),
                 true,
             )),
             JobOutcome::Failed(reason) => {
@@ -234,6 +238,7 @@ fn wait_until_unlocked(
         (true, false) => {
             return Err(JobOutcome::StayedLocked {
                 waited: started.elapsed(),
+                hint: session.no_storage_hint(),
             });
         }
     }

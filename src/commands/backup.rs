@@ -31,6 +31,7 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &BackupArgs) -> anyhow::R
         rescan: args.rescan,
         wait_for_unlock: Duration::from_secs(args.wait),
         create_parents: false,
+        batch_time: None,
     };
     let mut device = connect::open_one(choice)?;
     let cancel = interrupt::cancel_on_ctrl_c().context("installing the Ctrl-C handler")?;

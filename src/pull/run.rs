@@ -67,6 +67,10 @@ pub struct BackupOptions {
     /// Create DEST's missing parent folders (a configured destination);
     /// otherwise only DEST itself is created, and a missing parent is an error.
     pub create_parents: bool,
+    /// The longest a batch of filed files stays uncommitted (`None`: [`BATCH_TIME`]).
+    /// Tests that count batches set a long one, so that a loaded machine does not
+    /// cut batches short.
+    pub batch_time: Option<Duration>,
 }
 
 /// How a run ended.
@@ -433,7 +437,9 @@ impl<'a> Run<'a> {
                 file,
                 outcome: &outcome,
             });
-            if self.pending.len() >= BATCH_FILES || self.last_commit.elapsed() >= BATCH_TIME {
+            if self.pending.len() >= BATCH_FILES
+                || self.last_commit.elapsed() >= self.options.batch_time.unwrap_or(BATCH_TIME)
+            {
                 self.commit()?;
             }
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use mtpull::human::{self, bytes, count};
-use mtpull::pull::{BackupOptions, Event, Observer, PullError, RunReport, Selection, backup};
+use mtpull::pull::{BackupOptions, Choice, Event, Observer, PullError, RunReport, Selection, backup};
 
 use super::connect;
 use super::shared::{exit, interrupt, progress};
@@ -31,6 +31,9 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &BackupArgs) -> anyhow::R
         rescan: args.rescan,
         wait_for_unlock: Duration::from_secs(args.wait),
         create_parents: false,
+        choice: args.selection.as_deref().map(Choice::read).transpose()?,
+        choice_path: args.selection.clone(),
+        include_rejected: args.include_rejected,
         batch_time: None,
     };
     let mut device = connect::open_one(choice)?;

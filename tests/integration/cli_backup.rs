@@ -11,7 +11,7 @@ use crate::util;
 /// A dry run of the demo phone into `dest` with `extra` options.
 fn dry_run(dest: &Path, extra: &[&str]) -> Run {
     let dest = dest.to_str().unwrap();
-    let mut args = vec!["--demo", "backup", "--dry-run", dest];
+    let mut args = vec!["--sim", "android", "backup", "--dry-run", dest];
     args.extend_from_slice(extra);
     mtpull(&args)
 }
@@ -87,7 +87,7 @@ fn since_keeps_files_captured_from_that_day_as_they_are_filed() {
         );
     }
     // The real run copies what the dry run listed.
-    let real = mtpull(&["--demo", "backup", dest_text, "--since", "2024-05-01"]).expect_status(0);
+    let real = mtpull(&["--sim", "android", "backup", dest_text, "--since", "2024-05-01"]).expect_status(0);
     assert!(real.stdout.starts_with("copied 3 files"), "{}", real.stdout);
 }
 
@@ -100,7 +100,7 @@ fn a_destination_that_cannot_be_used_fails_the_dry_run_as_the_real_run() {
     for (dest, says) in [(&file, "is a file"), (&orphan, "does not exist")] {
         let dest = dest.to_str().unwrap();
         for dry in [true, false] {
-            let mut args = vec!["--demo", "backup", dest];
+            let mut args = vec!["--sim", "android", "backup", dest];
             if dry {
                 args.push("--dry-run");
             }
@@ -122,7 +122,7 @@ fn a_destination_this_user_cannot_write_fails_before_anything_is_copied() {
     fs::create_dir(&dest).unwrap();
     let dest_text = dest.to_str().unwrap();
     for dry in [true, false] {
-        let mut args = vec!["--demo", "backup", dest_text];
+        let mut args = vec!["--sim", "android", "backup", dest_text];
         if dry {
             args.push("--dry-run");
         }
@@ -137,7 +137,7 @@ fn a_destination_this_user_cannot_write_fails_before_anything_is_copied() {
 #[test]
 fn a_first_backup_into_a_folder_of_photos_indexes_it_instead_of_copying_again() {
     let earlier = tempfile::tempdir().unwrap();
-    mtpull(&["--demo", "backup", earlier.path().to_str().unwrap()]).expect_status(0);
+    mtpull(&["--sim", "android", "backup", earlier.path().to_str().unwrap()]).expect_status(0);
     // The same photos, renamed by hand in another folder, without a manifest.
     let dest = tempfile::tempdir().unwrap();
     let mut placed = 0;
@@ -151,7 +151,7 @@ fn a_first_backup_into_a_folder_of_photos_indexes_it_instead_of_copying_again() 
     let dest_text = dest.path().to_str().unwrap();
     let dry = dry_run(dest.path(), &[]).expect_status(0);
     assert!(dry.stderr.contains("first indexes them"), "{}", dry.stderr);
-    let run = mtpull(&["--demo", "backup", dest_text]).expect_status(0);
+    let run = mtpull(&["--sim", "android", "backup", dest_text]).expect_status(0);
     assert!(
         run.stdout.contains(&format!("indexed {placed} files")),
         "{}",

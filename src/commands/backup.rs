@@ -176,6 +176,15 @@ impl<W: Write> Observer for DryRunPrinter<'_, W> {
                     human::path(&self.dest.join(&entry.dest))
                 )
             }
+            Event::WouldDelete { file, after_copy } => format!(
+                "would delete from the phone: {}{}",
+                file.display_path(),
+                if *after_copy {
+                    " (once its copy is verified)"
+                } else {
+                    " (backed up already)"
+                }
+            ),
             _ => return,
         };
         let _ = writeln!(self.out, "{line}");

@@ -175,7 +175,7 @@ impl Observer for Progress<'_> {
                 )),
             },
             Event::Locked { wait, hint } => self.log(locked_line(*wait, hint)),
-            Event::WouldCopy { .. } => {}
+            Event::WouldCopy { .. } | Event::WouldDelete { .. } => {}
         }
     }
 }

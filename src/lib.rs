@@ -15,6 +15,7 @@
 //! per-device locks share.
 
 pub mod auto;
+pub mod human;
 pub mod lock_file;
 pub mod preview;
 pub mod ptp;

@@ -16,7 +16,7 @@ use super::error::PullError;
 use super::manifest::Manifest;
 use super::remote::RemoteFile;
 use super::report::Observer;
-use super::run::{BackupOptions, make_plan};
+use super::run::{BackupOptions, Planned, list, make_plan};
 use super::select::{MediaKind, Selection, media_kind};
 use crate::session::SkippedStorage;
 
@@ -115,7 +115,15 @@ pub fn status(
         dry_run: true,
         ..BackupOptions::default()
     };
-    let (plan, stale) = make_plan(session, dest_root, &options, manifest.as_ref(), cancel, observer)?;
+    let listing = list(session, &options, cancel, observer)?;
+    let Planned { plan, stale, .. } = make_plan(
+        session,
+        dest_root,
+        &options,
+        manifest.as_ref(),
+        listing,
+        &mut Vec::new(),
+    )?;
     let failed = match &manifest {
         Some(manifest) => manifest.failed_for(&plan.serial)?,
         None => Default::default(),

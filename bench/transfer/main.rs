@@ -3,12 +3,14 @@
 //! A file of `MTPULL_BENCH_MIB` MiB (default 1024) is served by the simulator
 //! from a folder (read from disk at transfer time, as a phone reads its
 //! flash) and backed up with `pull::backup` — listing, GetObject /
-//! GetPartialObject64 through the real codec and session, BLAKE3 of every
-//! byte, fsync, filing and the manifest. The peers copy the same file on the
-//! same filesystem and fsync it: `std::fs::copy` (what `cp` does; the kernel
-//! copies, no bytes pass through the process) and a read/write loop with a
-//! 1 MiB buffer (bytes through the process, no protocol, no hash). Each is
-//! run `MTPULL_BENCH_ROUNDS` times (default 5), interleaved; medians are reported.
+//! GetPartialObject64 through the real codec and session, an XXH3-128 hash of
+//! every byte computed inline on the copying thread, fsync, filing and the
+//! manifest. The peers copy the same file on the same filesystem and fsync it:
+//! `std::fs::copy` (what `cp` does; the kernel copies, no bytes pass through
+//! the process) and a read/write loop with a 1 MiB buffer (bytes through the
+//! process, no protocol, no hash). Each is run `MTPULL_BENCH_ROUNDS` times
+//! (default 9, as bench/transfer/run.sh and the README's table), interleaved;
+//! best and median wall times and the median CPU time are reported.
 //!
 //! Run: `cargo bench --bench transfer` (or bench/transfer/run.sh for this and
 //! the 5 GiB test).
@@ -127,7 +129,8 @@ fn summarize(costs: &[Cost]) -> Summary {
 
 /// How many cores this process gets right now (1.0 to 2.0 on two cores):
 /// the same spin on one thread, then on two at once. On a shared machine the
-/// hashing thread only helps when this is near 2.
+/// figures only mean something beside this: the peers and the backup compete
+/// with whatever else runs.
 fn cores_free_now() -> f64 {
     fn spin() -> u64 {
         let mut x = 0u64;
@@ -176,7 +179,7 @@ fn main() {
         return; // `cargo test --benches` asks for a list; there are no unit benches.
     }
     let size = env_u64("MTPULL_BENCH_MIB", 1024) << 20;
-    let rounds = env_u64("MTPULL_BENCH_ROUNDS", 5).max(1);
+    let rounds = env_u64("MTPULL_BENCH_ROUNDS", 9).max(1);
     let work =
         tempfile::tempdir_in(std::env::var("MTPULL_BENCH_DIR").unwrap_or_else(|_| "target".into())).unwrap();
     let phone_root = work.path().join("phone");

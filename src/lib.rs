@@ -12,6 +12,8 @@
 //! And [`lock_file`], the one flock(2) lock that DEST's run lock and the
 //! per-device locks share.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod auto;
 pub mod lock_file;
 pub mod ptp;

@@ -36,12 +36,19 @@ pub enum SortError {
     Io {
         /// What was being done, as a verb phrase ("read", "create folder"...).
         action: &'static str,
+        /// The file or folder.
         path: PathBuf,
+        /// What the OS said.
         source: io::Error,
     },
     /// The folder template is not usable.
     #[error("invalid folder template {template:?}: {reason}")]
-    Template { template: String, reason: &'static str },
+    Template {
+        /// The pattern given.
+        template: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A planned path that is absolute or climbs out of the destination.
     #[error(
         "refusing destination path {}: it must be relative and stay inside the destination",
@@ -54,10 +61,16 @@ pub enum SortError {
         path.display(),
         file::MAX_CLASH_SUFFIX
     )]
-    TooManyClashes { path: PathBuf },
+    TooManyClashes {
+        /// The name wanted.
+        path: PathBuf,
+    },
     /// A sidecar stays where it is because its main file could not be filed.
     #[error("not filed: it travels with {}, which failed", main.display())]
-    MainNotFiled { main: PathBuf },
+    MainNotFiled {
+        /// The file the sidecar belongs with.
+        main: PathBuf,
+    },
     /// Another run holds the destination, or its state folder is unusable.
     #[error(transparent)]
     Lock(#[from] state::LockError),

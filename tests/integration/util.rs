@@ -49,4 +49,4 @@ pub fn put(path: &Path, content: &[u8], mtime: u64) {
         .unwrap();
 }
 
-pub use crate::testing::tree;
+pub(crate) use crate::testing::tree;

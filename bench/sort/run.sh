@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# Sort benchmark: mtpull sort against exiftool on the same phone-like corpus, same run.
+# Sort benchmark: mtpull sort against exiftool on the same phone-like corpus, same run,
+# like for like.
 #
 #   bench/sort/run.sh [FILES]        (default 2400 files; needs exiftool, ImageMagick, python3)
 #
 # The corpus (in bench/out/sort/, ignored by git) mimics a phone dump: 85% JPEG photos
 # with EXIF DateTimeOriginal (names carry no date), 10% MP4 videos with the moov after
-# a 2 MiB mdat, 5% PNG screenshots dated only by name. Each tool sees every file. It
-# takes about 2 GB per 2400 files and is deleted at the end unless KEEP=1.
+# a 2 MiB mdat and a GPS position in udta/\xa9xyz (so mtpull looks each video's zone up),
+# 5% PNG screenshots dated only by name. Each tool sees every file. It takes about 3 GB
+# per 2400 files and is deleted at the end unless KEEP=1.
 #
-# Measured, on a warm page cache with the corpus already on disk (sync):
-#   mtpull sort --dry-run CORPUS   (dates and plans every file, writes nothing; best of 3)
-#   mtpull sort --move CORPUS      (files for real: renames, fsyncs)
-#   exiftool -r -d %Y/%m/%d '-Directory<DateTimeOriginal' COPY   (moves the JPEGs)
-# and printed as files/s and as ratios to exiftool.
+# Three comparisons, each tool doing the same job on the same files (warm page cache,
+# corpus synced to disk first):
+#   dating, read-only:  mtpull sort --dry-run (with --jobs 1, then on all cores)
+#                       against exiftool -fast2 -r reading the same tags (DateTimeOriginal,
+#                       CreateDate, GPSCoordinates), one process, then one per core
+#                       (xargs -P): best of ROUNDS (default 3) each
+#   copying:            mtpull sort (copy, durable: data and folders fsynced)
+#                       against exiftool -o . -d %Y/%m/%d '-Directory<DateTimeOriginal'
+#                       (copies the JPEGs, no fsync); a sync before each
+#   moving:             mtpull sort --move against exiftool -d %Y/%m/%d '-Directory<DateTimeOriginal'
+# printed as files/s (the corpus's file count over the time) and as ratios.
 set -euo pipefail
 
 files=${1:-2400}
@@ -82,22 +90,61 @@ find "$out/corpus" "$out/for-exiftool" -type f -exec cat {} + >/dev/null # warm 
 mkdir -p "$out/exiftool-dest"
 sync # a phone dump on disk is long written: time the tools, not the flushing of the corpus
 
-echo "timing" >&2
-dry=999999
-for _ in 1 2 3; do
-    t=$(seconds "$mtpull" sort --dry-run "$out/corpus" "$out/mtpull-dest")
-    dry=$(calc "($t < $dry) ? $t : $dry")
-done
+rounds=${ROUNDS:-3}
+best_of() { # best_of N COMMAND...: the best time of N runs
+    local n=$1 best=999999 t
+    shift
+    for ((r = 0; r < n; r++)); do
+        t=$(seconds "$@")
+        best=$(calc "($t < $best) ? $t : $best")
+    done
+    echo "$best"
+}
+exiftool_read() { exiftool -fast2 -q -q -DateTimeOriginal -CreateDate -GPSCoordinates "$@"; }
+exiftool_read_all_cores() {
+    find "$1" -type f -print0 |
+        xargs -0 -P "$(nproc)" -n $((files / $(nproc) + 1)) \
+            exiftool -fast2 -q -q -DateTimeOriginal -CreateDate -GPSCoordinates
+}
+
+echo "timing: dating (read-only)" >&2
+dry_one=$(best_of "$rounds" "$mtpull" sort --dry-run --jobs 1 "$out/corpus" "$out/mtpull-dest")
+dry_all=$(best_of "$rounds" "$mtpull" sort --dry-run "$out/corpus" "$out/mtpull-dest")
+read_one=$(best_of "$rounds" exiftool_read -r "$out/corpus")
+read_all=$(best_of "$rounds" exiftool_read_all_cores "$out/corpus")
+
+echo "timing: copying" >&2
+mkdir -p "$out/exiftool-copy"
+sync
+copy_exif=$(cd "$out/exiftool-copy" && seconds exiftool -r -q -q -o . -d %Y/%m/%d '-Directory<DateTimeOriginal' "$out/corpus")
+sync
+copy=$(seconds "$mtpull" sort "$out/corpus" "$out/mtpull-copy")
+copied_by_exiftool=$(find "$out/exiftool-copy" -type f | wc -l)
+copied_by_mtpull=$(find "$out/mtpull-copy" -type f | wc -l)
+rm -rf "$out/exiftool-copy" "$out/mtpull-copy"
+sync
+
+echo "timing: moving" >&2
 exif=$(cd "$out/exiftool-dest" && seconds exiftool -r -q -q -d %Y/%m/%d '-Directory<DateTimeOriginal' "$out/for-exiftool")
 move=$(seconds "$mtpull" sort --move "$out/corpus" "$out/mtpull-dest")
 
 moved_by_exiftool=$(find "$out/exiftool-dest" -type f | wc -l)
 filed_by_mtpull=$(find "$out/mtpull-dest" -type f | wc -l)
-printf 'date: %s; machine: %s cores, %s\n' "$(date -u +%Y-%m-%d)" "$(nproc)" "$(uname -sr)"
-printf 'corpus: %d files (%d JPEG, %d MP4, %d PNG), warm page cache; load average: %s\n' \
+printf 'date: %s; machine: %s cores, %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" "$(uname -sr)"
+printf 'corpus: %d files (%d JPEG, %d MP4 with GPS, %d PNG), warm page cache; load average: %s\n' \
     "$files" "$photos" "$videos" "$shots" "$(cut -d' ' -f1-3 /proc/loadavg)"
-row() { printf '%-34s %8.3f s %9.0f files/s  %6.1fx exiftool\n' "$1" "$2" "$(calc "$files / $2")" "$(calc "$exif / $2")"; }
-row "exiftool (moved $moved_by_exiftool JPEGs)" "$exif"
-row "mtpull sort --dry-run" "$dry"
-row "mtpull sort --move ($filed_by_mtpull filed)" "$move"
+row() { # row LABEL SECONDS PEER_SECONDS PEER_NAME
+    printf '%-44s %8.3f s %9.0f files/s  %7.1fx %s\n' "$1" "$2" "$(calc "$files / $2")" "$(calc "$3 / $2")" "$4"
+}
+echo "dating, read-only (best of $rounds):"
+row "exiftool -fast2, 1 process" "$read_one" "$read_one" "exiftool 1 process"
+row "exiftool -fast2, $(nproc) processes" "$read_all" "$read_all" "exiftool $(nproc) processes"
+row "mtpull sort --dry-run --jobs 1" "$dry_one" "$read_one" "exiftool 1 process"
+row "mtpull sort --dry-run (all cores)" "$dry_all" "$read_all" "exiftool $(nproc) processes"
+echo "copying (one run each):"
+row "exiftool -o (copied $copied_by_exiftool JPEGs)" "$copy_exif" "$copy_exif" "exiftool -o"
+row "mtpull sort ($copied_by_mtpull copied, fsynced)" "$copy" "$copy_exif" "exiftool -o"
+echo "moving (one run each):"
+row "exiftool (moved $moved_by_exiftool JPEGs)" "$exif" "$exif" "exiftool moving"
+row "mtpull sort --move ($filed_by_mtpull filed)" "$move" "$exif" "exiftool moving"
 [[ ${KEEP:-} == 1 ]] || rm -rf "$out"

@@ -1,12 +1,14 @@
 //! What a backup run will copy: the selected device files less those the
-//! manifest already holds. Pure: no device, no disk.
+//! manifest already holds, with the files that travel with them (sidecars such as
+//! `.aae` edits, a Live Photo's video). Pure: no device, no disk.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::junk::is_junk;
 use super::remote::{FileKey, RemoteFile};
-use super::select::Selection;
+use super::select::{Selection, media_kind};
 use crate::session::SkippedStorage;
+use crate::sort::{Follows, follows};
 
 /// The files of one device that a run copies, and those it skips.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +29,9 @@ pub struct Plan {
     /// Files in `already` that the manifest knows under a drifted key (a
     /// renamed storage, a zone-shifted date): (today's key, the recorded key).
     pub recognised: Vec<(FileKey, FileKey)>,
+    /// Files that travel with another (by key): its key, and how the name follows.
+    /// Each comes right after the file it travels with.
+    pub travels_with: HashMap<FileKey, (FileKey, Follows)>,
 }
 
 impl Plan {
@@ -46,23 +51,55 @@ impl Plan {
         let mut seen = HashSet::new();
         let mut listed: Vec<RemoteFile> = listed.into_iter().collect();
         listed.sort_by(|a, b| (a.storage_id, &a.path).cmp(&(b.storage_id, &b.path)));
-        for file in listed {
-            if !selection.wants(&file) {
-                plan.not_selected += 1;
-                continue;
-            }
-            if !selection.include_junk && is_junk(&file.path) {
+        listed.retain(|file| seen.insert(file.key(serial)));
+        let leads = leads(&listed);
+        let junk = |i: usize| !selection.include_junk && is_junk(&listed[i].path);
+        let wanted: Vec<bool> = (0..listed.len())
+            .map(|i| selection.wants(&listed[i]) && !junk(i))
+            .collect();
+        // A sidecar (not media: `.aae`, `.xmp`) goes wherever the file it travels with
+        // goes, whatever the selection; a Live Photo's video is selected as a video.
+        let selected = |i: usize| {
+            wanted[i]
+                || (!junk(i)
+                    && media_kind(listed[i].name(), listed[i].format).is_none()
+                    && leads[i].as_ref().is_some_and(|(main, _)| wanted[*main]))
+        };
+        let mut order = Vec::new();
+        for (i, file) in listed.iter().enumerate() {
+            if selected(i) {
+                order.push(i);
+            } else if selection.wants(file) {
                 plan.junk += 1;
-                continue;
+            } else {
+                plan.not_selected += 1;
             }
+        }
+        // Followers right after their file: (storage, folder, lead's name, follower, name).
+        let sort_key = |i: usize| {
+            let lead = leads[i].as_ref().map_or(i, |(main, _)| *main);
+            (
+                listed[i].storage_id,
+                folder_of(&listed[i].path),
+                listed[lead].name(),
+                lead != i,
+                listed[i].name(),
+            )
+        };
+        order.sort_by(|&a, &b| sort_key(a).cmp(&sort_key(b)));
+        for i in order {
+            let file = &listed[i];
             let key = file.key(serial);
-            if !seen.insert(key.clone()) {
-                continue;
+            if let Some((main, follows)) = &leads[i]
+                && selected(*main)
+            {
+                plan.travels_with
+                    .insert(key.clone(), (listed[*main].key(serial), follows.clone()));
             }
             if backed_up.contains(&key) {
-                plan.already.push(file);
+                plan.already.push(file.clone());
             } else {
-                plan.to_copy.push(file);
+                plan.to_copy.push(file.clone());
             }
         }
         plan
@@ -72,6 +109,29 @@ impl Plan {
     pub fn bytes_to_copy(&self) -> u64 {
         self.to_copy.iter().map(|file| file.size).sum()
     }
+}
+
+/// For each file, the file of its folder it travels with, if any (indexes into `files`).
+fn leads(files: &[RemoteFile]) -> Vec<Option<(usize, Follows)>> {
+    let mut folders: HashMap<(u32, &str), Vec<usize>> = HashMap::new();
+    for (i, file) in files.iter().enumerate() {
+        folders
+            .entry((file.storage_id.0, folder_of(&file.path)))
+            .or_default()
+            .push(i);
+    }
+    let mut leads = vec![None; files.len()];
+    for members in folders.values() {
+        let names: Vec<&str> = members.iter().map(|&i| files[i].name()).collect();
+        for (position, &i) in members.iter().enumerate() {
+            leads[i] = follows(names[position], &names).map(|f| (members[f.main], f));
+        }
+    }
+    leads
+}
+
+fn folder_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(folder, _)| folder)
 }
 
 #[cfg(test)]

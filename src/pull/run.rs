@@ -239,6 +239,7 @@ fn real_run(
         filer: Filer::new(dest_root, Mode::Move),
         resolver: DateResolver::system(),
         zone_hints: ZoneHints::new(),
+        leads: Leads::new(&plan),
         summary: &mut report.summary,
         can_delete: options.delete_after,
         pending: Vec::new(),
@@ -292,6 +293,8 @@ struct Run<'a> {
     resolver: DateResolver<Local>,
     /// Offsets recorded by the photos dated so far, for videos with only UTC times.
     zone_hints: ZoneHints,
+    /// Where each file that others travel with landed (relative to DEST).
+    leads: Leads<'a>,
     summary: &'a mut Summary,
     /// Cleared when the device refuses DeleteObject altogether.
     can_delete: bool,
@@ -447,13 +450,19 @@ impl<'a> Run<'a> {
             // The hash found a candidate; only the same bytes make a duplicate.
             if same_content(temp_path, &self.dest_root.join(&existing))? {
                 fs::remove_file(temp_path).map_err(PullError::disk(temp_path))?;
+                self.leads.landed(&file.key(self.serial), existing.clone());
                 return Ok((existing, Outcome::Duplicate, None));
             }
         }
         let head = read_head(temp_path, HEAD_LEN).map_err(PullError::disk(temp_path))?;
         let dated = date_file(&self.resolver, &mut self.zone_hints, &head, file);
-        let planned = sort::plan(&self.options.template, dated.as_ref(), file.name());
+        let key = file.key(self.serial);
+        let planned = match self.leads.beside_lead(&key, Some(self.manifest))? {
+            Some(beside) => beside,
+            None => sort::plan(&self.options.template, dated.as_ref(), file.name()),
+        };
         let filed = self.filer.file(&planned, temp_path)?;
+        self.leads.landed(&key, relative(self.dest_root, &filed.path));
         let outcome = if filed.outcome == sort::Outcome::Duplicate {
             fs::remove_file(temp_path).map_err(PullError::disk(temp_path))?;
             Outcome::Duplicate
@@ -532,12 +541,18 @@ fn dry_run(
     announce(&plan, &temps, observer, &mut report.summary);
     let resolver = DateResolver::system();
     let mut hints = ZoneHints::new();
+    let mut leads = Leads::new(&plan);
     let mut predictor = Predictor::new(dest_root);
     for file in &plan.to_copy {
         let head = read_device_head(session, file, HEAD_LEN)?;
         let dated = date_file(&resolver, &mut hints, &head, file);
-        let planned = sort::plan(&options.template, dated.as_ref(), file.name());
+        let key = file.key(&plan.serial);
+        let planned = match leads.beside_lead(&key, manifest.as_ref())? {
+            Some(beside) => beside,
+            None => sort::plan(&options.template, dated.as_ref(), file.name()),
+        };
         let predicted = predictor.predict(&planned, file.size, &head);
+        leads.landed(&key, relative(dest_root, &predicted.path));
         let entry = DryRunEntry {
             dest: relative(dest_root, &predicted.path).into(),
             date_source: dated.map(|dated| dated.why()),
@@ -546,6 +561,49 @@ fn dry_run(
         observer.event(&Event::WouldCopy { file, entry: &entry });
     }
     Ok(())
+}
+
+/// Where the files that others travel with landed, so that a sidecar or a Live
+/// Photo's video is filed beside its photo, under the photo's final base name.
+struct Leads<'p> {
+    plan: &'p Plan,
+    /// Files others travel with, and (once known) where they landed.
+    landed: HashMap<&'p FileKey, Option<String>>,
+}
+
+impl<'p> Leads<'p> {
+    fn new(plan: &'p Plan) -> Self {
+        let landed = plan.travels_with.values().map(|(lead, _)| (lead, None)).collect();
+        Leads { plan, landed }
+    }
+
+    /// Notes where a file landed (relative to DEST), if others travel with it.
+    fn landed(&mut self, key: &FileKey, dest: String) {
+        if let Some(landed) = self.landed.get_mut(key) {
+            *landed = Some(dest);
+        }
+    }
+
+    /// The planned path of a file that travels with another: beside where that one
+    /// landed in this run, or in an earlier one (the manifest). `None`: it goes by its
+    /// own date (it travels with nothing, or its photo failed).
+    fn beside_lead(&self, key: &FileKey, manifest: Option<&Manifest>) -> Result<Option<PathBuf>, PullError> {
+        let Some((lead, follows)) = self.plan.travels_with.get(key) else {
+            return Ok(None);
+        };
+        let lead_dest = match self.landed.get(lead) {
+            Some(Some(dest)) => Some(dest.clone()),
+            _ => match manifest {
+                Some(manifest) => manifest.lookup(lead)?.map(|record| record.dest),
+                None => None,
+            },
+        };
+        Ok(lead_dest.map(|dest| {
+            let dest = Path::new(&dest);
+            let lead_name = dest.file_name().unwrap_or_default().to_string_lossy();
+            dest.with_file_name(follows.name_beside(&lead_name))
+        }))
+    }
 }
 
 /// Dates a device file from its first bytes. A UTC time that nothing in the file places

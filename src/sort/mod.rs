@@ -9,6 +9,7 @@
 //! Nothing here talks to a device: the pull hands over a byte prefix to date and a
 //! finished temp file to file.
 
+mod batch;
 pub mod beneath;
 pub mod date;
 pub mod file;
@@ -26,7 +27,7 @@ pub use date::{DateResolver, DateSource, Dated, HEAD_LEN, Moment};
 pub use file::{Filed, Filer, Mode, Outcome, file_into};
 pub use plan::{Names, Template, UNDATED_DIR, plan, safe_name, safe_name_for};
 pub use state::{DestLock, LockError, STATE_DIR};
-pub use tree::{Event, FileReport, Summary, TreeOptions, sort_tree};
+pub use tree::{Event, FileReport, Follows, Summary, TreeOptions, follows, sort_tree};
 
 /// What can go wrong while dating or filing, with the path a person needs to act on.
 #[derive(Debug, thiserror::Error)]

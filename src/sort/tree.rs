@@ -15,14 +15,20 @@ use std::thread;
 use chrono::TimeZone;
 use walkdir::{DirEntry, WalkDir};
 
+use super::batch::CopyBatch;
 use super::date::{ZoneHints, ZoneSource};
-use super::file::DryRun;
+use super::file::{DryRun, MAX_CLASH_SUFFIX, numbered, same_content};
+use super::plan::split_extension;
 use super::state::{DestLock, is_state_dir};
 use super::{DateResolver, Dated, Filed, Filer, Mode, Moment, Outcome, SortError, Template, plan};
 
 /// Files that travel with the file of the same base name (`IMG_1.xmp` or `IMG_1.jpg.xmp`
 /// with `IMG_1.jpg`): edits, Apple adjustments, video thumbnails.
 const SIDECAR_EXTENSIONS: [&str; 3] = ["xmp", "aae", "thm"];
+/// Photos a video of the same base name pairs with (Live Photos, motion photos).
+const PAIR_PHOTOS: [&str; 5] = ["heic", "heif", "jpg", "jpeg", "dng"];
+/// Videos that pair with a photo of the same base name.
+const PAIR_VIDEOS: [&str; 2] = ["mov", "mp4"];
 
 #[derive(Debug, Clone)]
 /// How a tree is sorted.
@@ -135,7 +141,9 @@ where
         false => Some(DestLock::acquire(dest)?),
     };
     let mut sink = if options.dry_run {
-        Sink::Dry(DryRun::new(dest))
+        Sink::Dry(DryRun::new(dest), HashMap::new())
+    } else if options.mode == Mode::Copy {
+        Sink::Staged(Staged::new(dest)?)
     } else {
         // The sources are the user's files, on disk before the run.
         let mut filer = Filer::new(dest, options.mode).settled_sources();
@@ -159,8 +167,20 @@ where
         let path = plan(&options.template, dated.as_ref(), &file_name(&item.main));
         Ok(Planned { dated, path })
     });
+    let mut waiting = Vec::new();
     for (item, planned) in walk.items.iter().zip(planned) {
-        file_item(&mut sink, item, planned, &mut emit);
+        waiting.push((item, sink.stage(item, planned)));
+        if sink.batch_is_full() {
+            sink.make_durable()?;
+            for (item, planned) in waiting.drain(..) {
+                file_item(&mut sink, dest, item, planned, &mut emit);
+            }
+            sink.end_batch()?;
+        }
+    }
+    sink.make_durable()?;
+    for (item, planned) in waiting.drain(..) {
+        file_item(&mut sink, dest, item, planned, &mut emit);
     }
     sink.finish()?;
     Ok(summary)
@@ -305,9 +325,9 @@ fn is_leftover_copy(name: &std::ffi::OsStr) -> bool {
 fn group_sidecars(mut files: Vec<PathBuf>) -> (Vec<Item>, Vec<PathBuf>) {
     files.sort();
     let (sidecars, mains): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| sidecar_extension(f).is_some());
-    let names: Vec<String> = mains.iter().map(|m| file_name(m)).collect();
+    let mut items = pair_videos_with_photos(mains);
+    let names: Vec<String> = items.iter().map(|item| file_name(&item.main)).collect();
     let owners = owners_by_base_name(&names);
-    let mut items: Vec<Item> = mains.into_iter().map(Item::alone).collect();
     let mut orphans = Vec::new();
     for path in sidecars {
         let extension = sidecar_extension(&path).unwrap_or_default().to_owned();
@@ -322,6 +342,102 @@ fn group_sidecars(mut files: Vec<PathBuf>) -> (Vec<Item>, Vec<PathBuf>) {
         }
     }
     (items, orphans)
+}
+
+/// One item per file, except that a video named like a photo of the same folder less
+/// the extensions (`IMG_1.HEIC` + `IMG_1.MOV`: a Live Photo; `PXL_2.MP.jpg` + `PXL_2.mp4`
+/// or `MVIMG_3.jpg` + `MVIMG_3.mp4`: a motion photo with its side video) travels with
+/// the photo: same folder, same base name, dated by the photo.
+fn pair_videos_with_photos(mains: Vec<PathBuf>) -> Vec<Item> {
+    let mut photos: HashMap<String, usize> = HashMap::new();
+    let mut items = Vec::new();
+    let mut videos = Vec::new();
+    for main in mains {
+        if has_extension(&main, &PAIR_VIDEOS) {
+            videos.push(main);
+            continue;
+        }
+        if has_extension(&main, &PAIR_PHOTOS) {
+            let name = file_name(&main);
+            photos
+                .entry(split_extension(&name).0.to_owned())
+                .or_insert(items.len());
+        }
+        items.push(Item::alone(main));
+    }
+    for video in videos {
+        let name = file_name(&video);
+        let (stem, extension) = split_extension(&name);
+        match photos.get(stem) {
+            Some(&index) => {
+                let photo = file_name(&items[index].main);
+                items[index].sidecars.push(Sidecar {
+                    dropped: split_extension(&photo).1.matches('.').count(),
+                    extension: extension.trim_start_matches('.').to_owned(),
+                    path: video,
+                });
+            }
+            None => items.push(Item::alone(video)),
+        }
+    }
+    items.sort_by(|a, b| a.main.cmp(&b.main));
+    items
+}
+
+/// How a file travels with another of its folder: a sidecar with its photo, a paired
+/// video with its photo. For files the pull fetches one at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Follows {
+    /// The index, in the folder's names, of the file it travels with.
+    pub main: usize,
+    dropped: usize,
+    extension: String,
+}
+
+impl Follows {
+    /// The name it takes beside its main file, once that is filed as `main_name`.
+    pub fn name_beside(&self, main_name: &str) -> String {
+        format!("{}.{}", drop_extensions(main_name, self.dropped), self.extension)
+    }
+}
+
+/// Whether the file `name` of a folder holding `folder` (all names, `name` among them)
+/// travels with another: by the same rules as [`sort_tree`] groups files.
+pub fn follows(name: &str, folder: &[&str]) -> Option<Follows> {
+    if let Some(extension) = sidecar_extension(Path::new(name)) {
+        let base = &name[..name.len() - extension.len() - 1];
+        let mains: Vec<(usize, String)> = folder
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| sidecar_extension(Path::new(n)).is_none())
+            .map(|(i, n)| (i, (*n).to_owned()))
+            .collect();
+        let names: Vec<String> = mains.iter().map(|(_, n)| n.clone()).collect();
+        let (index, dropped) = *owners_by_base_name(&names).get(base)?;
+        return Some(Follows {
+            main: mains[index].0,
+            dropped,
+            extension: extension.to_owned(),
+        });
+    }
+    if !has_extension(Path::new(name), &PAIR_VIDEOS) {
+        return None;
+    }
+    let (stem, extension) = split_extension(name);
+    let (main, photo) = folder.iter().enumerate().find(|(_, other)| {
+        has_extension(Path::new(other), &PAIR_PHOTOS) && split_extension(other).0 == stem
+    })?;
+    Some(Follows {
+        main,
+        dropped: split_extension(photo).1.matches('.').count(),
+        extension: extension.trim_start_matches('.').to_owned(),
+    })
+}
+
+fn has_extension(path: &Path, list: &[&str]) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| list.iter().any(|l| l.eq_ignore_ascii_case(e)))
 }
 
 /// Every base name a sidecar could have for each file (`a.MP.jpg`: `a.MP.jpg`, `a.MP`,
@@ -428,21 +544,183 @@ fn parallel_map<T: Sync, U: Send>(items: &[T], jobs: NonZeroUsize, f: impl Fn(&T
 /// Files for real, or only decides.
 enum Sink {
     Real(Filer),
-    Dry(DryRun),
+    /// Copy mode: copies staged and made durable a batch at a time, then moved into place.
+    Staged(Staged),
+    /// What a dry run would do, and what it would put where (path → source).
+    Dry(DryRun, HashMap<PathBuf, PathBuf>),
 }
 
-impl Sink {
-    fn file(&mut self, planned: &Path, src: &Path) -> Result<Filed, SortError> {
-        match self {
-            Sink::Real(filer) => filer.file(planned, src),
-            Sink::Dry(dry_run) => dry_run.file(planned, src),
+/// The copy mode's state: staged copies by source, and the filer that places them.
+struct Staged {
+    dest: PathBuf,
+    filer: Filer,
+    batch: CopyBatch,
+    copies: HashMap<PathBuf, Result<StagedCopy, SortError>>,
+}
+
+enum StagedCopy {
+    /// Copied to this staged file, to be moved into place.
+    At(PathBuf),
+    /// The planned name already holds these bytes: nothing was copied.
+    Duplicate(PathBuf),
+}
+
+impl Staged {
+    fn new(dest: &Path) -> Result<Staged, SortError> {
+        // The staged copies were fsynced by the batch: no second fsync before the move.
+        let mut filer = Filer::new(dest, Mode::Move).settled_sources();
+        filer.open()?;
+        Ok(Staged {
+            dest: dest.to_owned(),
+            filer,
+            batch: CopyBatch::new(dest)?,
+            copies: HashMap::new(),
+        })
+    }
+
+    /// Copies an item's files aside; a main file whose planned name holds the same bytes
+    /// (a run repeated) is not copied at all.
+    fn stage(&mut self, item: &Item, planned: &Planned) {
+        let existing = self.dest.join(&planned.path);
+        let duplicate = fs::symlink_metadata(&existing).is_ok_and(|m| m.is_file())
+            && same_content(&item.main, &existing).unwrap_or(false);
+        let main = match duplicate {
+            true => Ok(StagedCopy::Duplicate(existing)),
+            false => self.batch.stage(&item.main).map(StagedCopy::At),
+        };
+        self.copies.insert(item.main.clone(), main);
+        for sidecar in &item.sidecars {
+            let copy = self.batch.stage(&sidecar.path).map(StagedCopy::At);
+            self.copies.insert(sidecar.path.clone(), copy);
         }
     }
 
+    /// Removes the copies nothing was filed from (sidecars of a main file that failed),
+    /// then makes the batch's renames durable.
+    fn end_batch(&mut self) -> Result<(), SortError> {
+        for (_, copy) in self.copies.drain() {
+            if let Ok(StagedCopy::At(staged)) = copy {
+                self.batch.discard(&staged);
+            }
+        }
+        self.filer.sync()
+    }
+
+    fn file(&mut self, planned: &Path, src: &Path) -> Result<Filed, SortError> {
+        let staged = match self.copies.remove(src) {
+            Some(staged) => staged?,
+            None => {
+                let staged = self.batch.stage(src)?;
+                self.batch.make_durable()?;
+                StagedCopy::At(staged)
+            }
+        };
+        let staged = match staged {
+            StagedCopy::Duplicate(path) if path == self.dest.join(planned) => {
+                return Ok(Filed {
+                    path,
+                    outcome: Outcome::Duplicate,
+                });
+            }
+            // Its pair moved it to another name after all: copy it now, durably.
+            StagedCopy::Duplicate(_) => {
+                let staged = self.batch.stage(src)?;
+                self.batch.make_durable()?;
+                staged
+            }
+            StagedCopy::At(staged) => staged,
+        };
+        let filed = self.filer.file(planned, &staged);
+        if !matches!(&filed, Ok(f) if f.outcome != Outcome::Duplicate) {
+            self.batch.discard(&staged);
+        }
+        filed
+    }
+}
+
+impl Sink {
+    /// Readies an item for filing (copy mode: copies it aside).
+    fn stage(&mut self, item: &Item, planned: Result<Planned, SortError>) -> Result<Planned, SortError> {
+        if let (Sink::Staged(staged), Ok(planned)) = (&mut *self, &planned) {
+            staged.stage(item, planned);
+        }
+        planned
+    }
+
+    fn batch_is_full(&self) -> bool {
+        match self {
+            Sink::Staged(staged) => staged.batch.is_full(),
+            // Nothing is staged: file each item at once.
+            Sink::Real(_) | Sink::Dry(..) => true,
+        }
+    }
+
+    fn make_durable(&mut self) -> Result<(), SortError> {
+        match self {
+            Sink::Staged(staged) => staged.batch.make_durable(),
+            Sink::Real(_) | Sink::Dry(..) => Ok(()),
+        }
+    }
+
+    fn file(&mut self, planned: &Path, src: &Path) -> Result<Filed, SortError> {
+        match self {
+            Sink::Real(filer) => filer.file(planned, src),
+            Sink::Staged(staged) => staged.file(planned, src),
+            Sink::Dry(dry_run, claims) => {
+                let filed = dry_run.file(planned, src)?;
+                if filed.outcome != Outcome::Duplicate {
+                    claims.insert(filed.path.clone(), src.to_owned());
+                }
+                Ok(filed)
+            }
+        }
+    }
+
+    /// Copy mode: makes the batch's renames durable (each touched folder fsynced once).
+    fn end_batch(&mut self) -> Result<(), SortError> {
+        match self {
+            Sink::Staged(staged) => staged.end_batch(),
+            Sink::Real(_) | Sink::Dry(..) => Ok(()),
+        }
+    }
+
+    /// Makes the renames so far durable (their folders fsynced).
     fn finish(&mut self) -> Result<(), SortError> {
         match self {
             Sink::Real(filer) => filer.sync(),
-            Sink::Dry(_) => Ok(()),
+            Sink::Staged(staged) => staged.end_batch(),
+            Sink::Dry(..) => Ok(()),
+        }
+    }
+
+    /// The first `-N` (0: none) under which the item's main file and every file that
+    /// travels with it find their names vacant or holding their own bytes, so that a
+    /// clash renames them together (`IMG_1-1.HEIC` with `IMG_1-1.MOV`).
+    fn suffix_free_for_all(&self, dest: &Path, planned: &Path, item: &Item) -> u32 {
+        let main_name = file_name(planned);
+        (0..=MAX_CLASH_SUFFIX)
+            .find(|&n| {
+                let main = planned.with_file_name(numbered(&main_name, n));
+                let usable = |planned: &Path, src: &Path| self.usable(&dest.join(planned), src);
+                usable(&main, &item.main)
+                    && item
+                        .sidecars
+                        .iter()
+                        .all(|sidecar| usable(&sidecar.planned_beside(&main), &sidecar.path))
+            })
+            .unwrap_or(0)
+    }
+
+    /// Whether `path` is vacant or holds the bytes of `src` (in a dry run: would).
+    fn usable(&self, path: &Path, src: &Path) -> bool {
+        if let Sink::Dry(_, claims) = self
+            && let Some(claimed_by) = claims.get(path)
+        {
+            return same_content(src, claimed_by).unwrap_or(false);
+        }
+        match fs::symlink_metadata(path) {
+            Ok(meta) => meta.is_file() && same_content(src, path).unwrap_or(false),
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
         }
     }
 }
@@ -450,14 +728,24 @@ impl Sink {
 /// Files a main file, then its sidecars beside wherever it went.
 fn file_item(
     sink: &mut Sink,
+    dest: &Path,
     item: &Item,
     planned: Result<Planned, SortError>,
     emit: &mut impl FnMut(Event),
 ) {
     let (dated, result) = match planned {
         Ok(Planned { dated, path }) => {
+            // A pair or a file with sidecars takes the first suffix free for all of them.
+            let suffix = match item.sidecars.is_empty() {
+                true => 0,
+                false => sink.suffix_free_for_all(dest, &path, item),
+            };
+            let target = path.with_file_name(numbered(&file_name(&path), suffix));
             // Where it landed, as a planned path: the planned folder and the final name.
-            let result = sink.file(&path, &item.main).map(|filed| {
+            let result = sink.file(&target, &item.main).map(|mut filed| {
+                if suffix > 0 && filed.outcome == Outcome::Filed {
+                    filed.outcome = Outcome::Renamed(suffix);
+                }
                 let landed = path.with_file_name(file_name(&filed.path));
                 (filed, landed)
             });
@@ -525,8 +813,7 @@ mod tests {
             "lonely.xmp",
         ]);
         let expected = vec![
-            grouped("IMG_0002.HEIC", &[("IMG_0002.AAE", 1)]),
-            grouped("IMG_0002.MOV", &[]),
+            grouped("IMG_0002.HEIC", &[("IMG_0002.MOV", 1), ("IMG_0002.AAE", 1)]),
             grouped("IMG_1.jpg", &[("IMG_1.xmp", 1)]),
             grouped("MVI_3.MP4", &[("MVI_3.THM", 1)]),
             grouped("PXL_4.MP.jpg", &[("PXL_4.MP.jpg.xmp", 0)]),
@@ -547,6 +834,36 @@ mod tests {
         assert_eq!(sidecar(1).name_beside("IMG_1-1.jpg"), "IMG_1-1.xmp");
         assert_eq!(sidecar(0).name_beside("IMG_1-1.jpg"), "IMG_1-1.jpg.xmp");
         assert_eq!(sidecar(1).name_beside("PXL_4-2.MP.jpg"), "PXL_4-2.MP.xmp");
+    }
+
+    #[test]
+    fn a_pulled_file_follows_its_photo_by_the_same_rules() {
+        let folder = [
+            "IMG_2.AAE",
+            "IMG_2.HEIC",
+            "IMG_2.MOV",
+            "PXL_4.MP.jpg",
+            "PXL_4.mp4",
+            "VID_5.mp4",
+            "x.xmp",
+        ];
+        let follows_in = |name| follows(name, &folder);
+        assert_eq!(follows_in("IMG_2.AAE").map(|f| f.main), Some(1));
+        assert_eq!(
+            follows_in("IMG_2.AAE").unwrap().name_beside("IMG_2-1.HEIC"),
+            "IMG_2-1.AAE"
+        );
+        assert_eq!(
+            follows_in("IMG_2.MOV").unwrap().name_beside("IMG_2-1.HEIC"),
+            "IMG_2-1.MOV"
+        );
+        assert_eq!(
+            follows_in("PXL_4.mp4").unwrap().name_beside("PXL_4-1.MP.jpg"),
+            "PXL_4-1.mp4"
+        );
+        assert_eq!(follows_in("IMG_2.HEIC"), None);
+        assert_eq!(follows_in("VID_5.mp4"), None);
+        assert_eq!(follows_in("x.xmp"), None);
     }
 
     #[test]

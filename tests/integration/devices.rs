@@ -185,11 +185,14 @@ fn an_untrusted_iphone_is_waited_for_until_trust_then_backed_up() {
     assert_eq!(
         copied,
         [
+            // The photo's edits (.AAE) come with it.
+            "DCIM/100APPLE/IMG_0001.AAE",
             "DCIM/100APPLE/IMG_0001.HEIC",
             "DCIM/100APPLE/IMG_0002.MOV",
             "DCIM/101APPLE/IMG_0003.HEIC"
         ]
     );
+    assert!(tree(dest.path()).contains_key("2024/07/02/IMG_0001.AAE"));
     // Every data phase came with its header as a short transfer of its own.
     assert!(tree(dest.path()).contains_key("2024/07/02/IMG_0001.HEIC"));
 }

@@ -347,3 +347,120 @@ fn fatal_problems_exit_with_2() {
     }
     assert!(!missing.exists());
 }
+
+#[test]
+fn copies_are_made_durable_in_batches_and_a_cut_runs_staged_copies_are_removed() {
+    let root = TempDir::new().unwrap();
+    let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+    // More than two batches of 64, and a sidecar riding along in each.
+    for i in 0..150u32 {
+        let day = i % 28 + 1;
+        put(
+            &src.join(format!("DCIM/IMG_{i:03}.jpg")),
+            &photo(&format!("2024:05:{day:02} 10:00:{:02}", i % 60)),
+            SOME_MTIME,
+        );
+        put(
+            &src.join(format!("DCIM/IMG_{i:03}.xmp")),
+            format!("edit {i}").as_bytes(),
+            SOME_MTIME,
+        );
+    }
+    // What a run cut between its copy and its rename leaves.
+    let staged = dest.join(".mtpull/tmp/sort-copy-1-1.tmp");
+    put(&staged, b"half a photo", SOME_MTIME);
+
+    let output = mtpull(["sort".as_ref(), src.as_os_str(), dest.as_os_str()], UTC);
+    assert!(output.status.success(), "{output:?}");
+    let filed = tree(&dest);
+    assert_eq!(filed.len(), 300, "every photo and sidecar, nothing staged left");
+    assert!(filed.iter().all(|(path, _)| path.starts_with("2024/05/")));
+    assert!(filed.contains(&("2024/05/02/IMG_001.xmp".to_owned(), b"edit 1".to_vec())));
+    assert!(!staged.exists());
+    assert_eq!(tree(&src).len(), 300, "a copy leaves the source alone");
+}
+
+/// Live Photos and motion photos with their side videos, two of each with the same
+/// names, and a destination where one video's name is already taken.
+fn pairs_folder(src: &Path, dest: &Path) -> Vec<(String, Vec<u8>)> {
+    let live = |shade: &str| heic(&tiff(&[], &[(DATE_TIME_ORIGINAL, shade)]), 16);
+    // The videos' own (UTC) dates say another day: the pair is dated by its photo.
+    let side_video = |seed: u64| video_at_utc(1_700_000_000 + seed, &[]);
+    let files = [
+        ("A/IMG_0001.HEIC", live("2024:05:26 10:00:00")),
+        ("A/IMG_0001.MOV", side_video(1)),
+        ("A/IMG_0001.AAE", b"edits A".to_vec()),
+        ("B/IMG_0001.HEIC", live("2024:05:26 11:00:00")),
+        ("B/IMG_0001.MOV", side_video(2)),
+        ("B/IMG_0001.AAE", b"edits B".to_vec()),
+        ("A/MVIMG_20240526_120000.jpg", photo("2024:05:26 12:00:00")),
+        ("A/MVIMG_20240526_120000.mp4", side_video(3)),
+        ("B/MVIMG_20240526_120000.jpg", photo("2024:05:26 12:30:00")),
+        ("B/MVIMG_20240526_120000.mp4", side_video(4)),
+        ("A/PXL_20240526_100000000.MP.jpg", photo("2024:05:26 13:00:00")),
+    ];
+    for (path, bytes) in &files {
+        put(&src.join(path), bytes, SOME_MTIME);
+    }
+    // Someone else's video holds the name the first Live Photo's video would take.
+    put(&dest.join("2024/05/26/IMG_0002.MOV"), b"not ours", SOME_MTIME);
+    put(
+        &src.join("C/IMG_0002.HEIC"),
+        &live("2024:05:26 14:00:00"),
+        SOME_MTIME,
+    );
+    put(&src.join("C/IMG_0002.MOV"), &side_video(5), SOME_MTIME);
+    let content = |path: &str| fs::read(src.join(path)).unwrap();
+    let mut expected: Vec<(String, Vec<u8>)> = [
+        ("IMG_0001.HEIC", "A/IMG_0001.HEIC"),
+        ("IMG_0001.MOV", "A/IMG_0001.MOV"),
+        ("IMG_0001.AAE", "A/IMG_0001.AAE"),
+        ("IMG_0001-1.HEIC", "B/IMG_0001.HEIC"),
+        ("IMG_0001-1.MOV", "B/IMG_0001.MOV"),
+        ("IMG_0001-1.AAE", "B/IMG_0001.AAE"),
+        ("MVIMG_20240526_120000.jpg", "A/MVIMG_20240526_120000.jpg"),
+        ("MVIMG_20240526_120000.mp4", "A/MVIMG_20240526_120000.mp4"),
+        ("MVIMG_20240526_120000-1.jpg", "B/MVIMG_20240526_120000.jpg"),
+        ("MVIMG_20240526_120000-1.mp4", "B/MVIMG_20240526_120000.mp4"),
+        ("PXL_20240526_100000000.MP.jpg", "A/PXL_20240526_100000000.MP.jpg"),
+        ("IMG_0002-1.HEIC", "C/IMG_0002.HEIC"),
+        ("IMG_0002-1.MOV", "C/IMG_0002.MOV"),
+    ]
+    .iter()
+    .map(|(name, from)| (format!("2024/05/26/{name}"), content(from)))
+    .collect();
+    expected.push(("2024/05/26/IMG_0002.MOV".to_owned(), b"not ours".to_vec()));
+    expected.sort();
+    expected
+}
+
+#[test]
+fn live_and_motion_photo_pairs_stay_together_through_a_name_clash() {
+    for mode in [None, Some("--move")] {
+        let root = TempDir::new().unwrap();
+        let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+        let expected = pairs_folder(&src, &dest);
+        let mut args = vec![
+            "sort".as_ref(),
+            src.as_os_str(),
+            dest.as_os_str(),
+            "--json".as_ref(),
+        ];
+        let dry_args: Vec<&OsStr> = args.iter().copied().chain([OsStr::new("--dry-run")]).collect();
+        let dry = mtpull(&dry_args, UTC);
+        assert!(dry.status.success(), "{dry:?}");
+        args.extend(mode.map(OsStr::new));
+        let output = mtpull(&args, UTC);
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(tree(&dest), expected, "{mode:?}");
+        // The dry run said so, file by file.
+        let destinations = |output| -> Vec<Value> {
+            json_lines(output)
+                .into_iter()
+                .filter(|l| l["source"].is_string())
+                .map(|l| json!([l["source"], l["destination"], l["outcome"]]))
+                .collect()
+        };
+        assert_eq!(destinations(&dry), destinations(&output));
+    }
+}

@@ -268,3 +268,94 @@ fn a_backup_files_videos_shot_abroad_on_their_local_days() {
     expected.sort();
     assert_eq!(landed, expected);
 }
+
+/// `.aae` edits and `.xmp` sidecars arrive with their photo, and a Live Photo's video
+/// stays beside it — through a clash with a file already in DEST, and in a run after
+/// the photo itself was backed up.
+#[test]
+fn a_backup_brings_sidecars_and_live_videos_beside_their_photo() {
+    use mtpull::pull::{BackupOptions, Only, Selection};
+    use mtpull::sim::{Profile, SimDevice, StorageSpec};
+
+    use crate::backup_util::{at, run_backup, tree};
+
+    let heic = |when: &str| heic(&tiff(&[], &[(DATE_TIME_ORIGINAL, when)]), 8);
+    let photo = heic("2024:05:26 10:00:00");
+    // The video's own UTC date is another day: it follows the photo.
+    let video = video_at_utc(1_700_000_000, &[]);
+    let phone = SimDevice::new(Profile::Android);
+    let storage = phone.add_storage(StorageSpec::new("Internal shared storage"));
+    let mtime = at(2024, 6, 1, 12, 0, 0);
+    for (path, bytes) in [
+        ("DCIM/100APPLE/IMG_0001.HEIC", photo.clone()),
+        ("DCIM/100APPLE/IMG_0001.AAE", b"<plist>edits</plist>".to_vec()),
+        ("DCIM/100APPLE/IMG_0001.MOV", video.clone()),
+        ("DCIM/100APPLE/IMG_0003.xmp", b"<x:xmpmeta/>".to_vec()),
+        ("Download/stray.xmp", b"no photo here".to_vec()),
+    ] {
+        phone.add_file(storage, path, bytes, mtime).unwrap();
+    }
+    let dest = TempDir::new().unwrap();
+    put(
+        &dest.path().join("2024/05/26/IMG_0001.HEIC"),
+        b"someone else's",
+        SOME_MTIME,
+    );
+    let photos_only = BackupOptions {
+        selection: Selection {
+            only: Only::Photos,
+            ..Selection::new()
+        },
+        ..BackupOptions::default()
+    };
+
+    // Photos only: the video stays on the phone, the edits come with the photo.
+    let (report, _) = run_backup(&phone, dest.path(), &photos_only);
+    assert!(report.succeeded(), "{report:?}");
+    let landed: Vec<String> = tree(dest.path()).into_keys().collect();
+    assert_eq!(
+        landed,
+        [
+            "2024/05/26/IMG_0001-1.AAE",
+            "2024/05/26/IMG_0001-1.HEIC",
+            "2024/05/26/IMG_0001.HEIC",
+        ]
+    );
+
+    // Later, everything: the video joins its photo, already backed up, under its name.
+    phone
+        .add_file(
+            storage,
+            "DCIM/100APPLE/IMG_0003.HEIC",
+            heic("2024:05:27 09:00:00"),
+            mtime,
+        )
+        .unwrap();
+    let everything = BackupOptions::default();
+    let dry = BackupOptions {
+        dry_run: true,
+        ..BackupOptions::default()
+    };
+    let (_, predicted) = run_backup(&phone, dest.path(), &dry);
+    let (report, _) = run_backup(&phone, dest.path(), &everything);
+    assert!(report.succeeded(), "{report:?}");
+    let files = tree(dest.path());
+    assert_eq!(files["2024/05/26/IMG_0001-1.MOV"], video);
+    assert_eq!(files["2024/05/26/IMG_0001-1.AAE"], b"<plist>edits</plist>");
+    assert_eq!(files["2024/05/27/IMG_0003.xmp"], b"<x:xmpmeta/>");
+    assert!(!files.keys().any(|k| k.contains("stray")), "{files:?}");
+    assert_eq!(
+        predicted
+            .would_copy
+            .get("DCIM/100APPLE/IMG_0001.MOV")
+            .map(String::as_str),
+        Some("2024/05/26/IMG_0001-1.MOV")
+    );
+    assert_eq!(
+        predicted
+            .would_copy
+            .get("DCIM/100APPLE/IMG_0003.xmp")
+            .map(String::as_str),
+        Some("2024/05/27/IMG_0003.xmp")
+    );
+}

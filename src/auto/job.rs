@@ -11,7 +11,7 @@ use super::arrivals::Arrival;
 use super::config::Config;
 use super::lock::lock_device;
 use crate::pull::{DecimalBytes, Observer, PullError, RunReport, backup, device_serial};
-use crate::session::{LOCKED_HINT, Session};
+use crate::session::Session;
 use crate::transport::OpenError;
 
 /// A device held by another program (gvfs, kio, libmtp's probe) is tried
@@ -44,6 +44,8 @@ pub enum JobOutcome {
     StayedLocked {
         /// How long it was waited for.
         waited: Duration,
+        /// What the user must do (unlock, or tap Trust on an iPhone).
+        hint: &'static str,
     },
     /// Stopped (Ctrl-C, service stop) before the backup started.
     Cancelled,
@@ -84,8 +86,8 @@ impl JobOutcome {
                 "not backed up: serial {} is not in the settings' devices list",
                 serials.join(" / ")
             ),
-            JobOutcome::StayedLocked { waited } => format!(
-                "not backed up: no storage appeared within {} s; the {LOCKED_HINT}, then plug it in again",
+            JobOutcome::StayedLocked { waited, hint } => format!(
+                "not backed up: no storage appeared within {} s; the {hint}, then plug it in again",
                 waited.as_secs()
             ),
             JobOutcome::Cancelled => "stopped before the backup began".into(),
@@ -127,9 +129,9 @@ impl JobOutcome {
                     ),
                 })
             }
-            JobOutcome::StayedLocked { .. } => Some(notice(
+            JobOutcome::StayedLocked { hint, .. } => Some(notice(
                 format!("{name} was not backed up"),
-                format!("The {LOCKED_HINT}, then plug it in again."),
+                format!("The {hint}, then plug it in again."),
                 true,
             )),
             JobOutcome::Failed(reason) => {
@@ -240,6 +242,7 @@ fn wait_until_unlocked(
         (true, false) => {
             return Err(JobOutcome::StayedLocked {
                 waited: started.elapsed(),
+                hint: session.no_storage_hint(),
             });
         }
     }

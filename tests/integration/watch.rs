@@ -251,7 +251,7 @@ fn a_phone_that_stays_locked_is_given_up_on_after_the_timeout() {
     with_watch(&config, &locks, |w| {
         w.arrive(&phone);
         let ended = w.next_end();
-        let JobOutcome::StayedLocked { waited } = ended.outcome else {
+        let JobOutcome::StayedLocked { waited, .. } = ended.outcome else {
             panic!("{:?}", ended.outcome)
         };
         assert!(

@@ -55,6 +55,14 @@ CREATE TABLE IF NOT EXISTS contents (
     mtime INTEGER
 );
 CREATE INDEX IF NOT EXISTS contents_by_hash ON contents (hash);
+CREATE TABLE IF NOT EXISTS failed (
+    serial TEXT    NOT NULL,
+    path   TEXT    NOT NULL,
+    size   INTEGER NOT NULL,
+    error  TEXT    NOT NULL,
+    at     TEXT    NOT NULL,
+    PRIMARY KEY (serial, path, size)
+);
 ";
 
 /// Why the manifest could not be read or written.
@@ -323,6 +331,43 @@ impl Manifest {
         Ok(keys)
     }
 
+    /// The files of device `serial` that failed in an earlier run and are not
+    /// backed up since, as (path, size): the next run tries them last, so that
+    /// one file the phone cannot read never holds up the others.
+    pub fn failed_for(&self, serial: &str) -> Result<HashSet<(String, u64)>, ManifestError> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT path, size FROM failed WHERE serial = ?1")
+            .map_err(|e| self.db(e))?;
+        let rows = statement
+            .query_map([serial], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })
+            .map_err(|e| self.db(e))?;
+        rows.map(|row| {
+            row.map(|(path, size)| (path, size as u64))
+                .map_err(|e| self.db(e))
+        })
+        .collect()
+    }
+
+    /// Records that a file of device `serial` failed, and why.
+    pub fn record_failed(
+        &mut self,
+        serial: &str,
+        path: &str,
+        size: u64,
+        error: &str,
+    ) -> Result<(), ManifestError> {
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO failed (serial, path, size, error, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![serial, path, size_sql(size), error, Local::now().to_rfc3339()],
+            )
+            .map(drop)
+            .map_err(|e| self.db(e))
+    }
+
     /// The record of one device file, if it is backed up.
     pub fn lookup(&self, key: &FileKey) -> Result<Option<Record>, ManifestError> {
         self.connection
@@ -578,6 +623,10 @@ impl Manifest {
 /// Inserts one record (and, when copied, its content entry).
 fn insert(transaction: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
     let key = &record.key;
+    transaction.execute(
+        "DELETE FROM failed WHERE serial = ?1 AND path = ?2 AND size = ?3",
+        params![key.serial, key.path, size_sql(key.size)],
+    )?;
     transaction.execute(
         "INSERT OR REPLACE INTO files
          (serial, storage, path, size, device_date, dest, bytes, hash, outcome, copied_at)

@@ -140,6 +140,10 @@ fn make_plan(
     if let Some(manifest) = manifest {
         let current = storage_names.iter().map(String::as_str).collect();
         recognise_drifted(session, dest_root, manifest, &backed_up, &current, &mut plan)?;
+        // What failed last time goes last: it may fail again.
+        let failed = manifest.failed_for(&serial)?;
+        plan.to_copy
+            .sort_by_key(|file| failed.contains(&(file.path.clone(), file.size)));
     }
     Ok((plan, stale))
 }
@@ -313,7 +317,11 @@ impl<'a> Run<'a> {
             }
             let outcome = match self.copy(file) {
                 Ok(outcome) => outcome,
-                Err(Failure::File(error)) => FileOutcome::Failed { error },
+                Err(Failure::File(error)) => {
+                    self.manifest
+                        .record_failed(self.serial, &file.path, file.size, &error)?;
+                    FileOutcome::Failed { error }
+                }
                 Err(Failure::Run(error)) => return Err(error),
             };
             self.summary.count(&outcome);
@@ -415,6 +423,24 @@ impl<'a> Run<'a> {
                 if let SessionError::Locked { hint, .. } = source {
                     // Locked mid-run: the screen lock hid the storages.
                     return Failure::Run(PullError::Locked { hint });
+                }
+                if source.is_stall() {
+                    match self.session.recover_from_device_cancel() {
+                        Ok(true) => {
+                            return Failure::File(format!(
+                                "the phone could not read this file: it stopped the transfer and \
+                                 reported an error of its own ({source}); the next backup tries it \
+                                 again, last"
+                            ));
+                        }
+                        Ok(false) => {}
+                        Err(error) => {
+                            return Failure::Run(PullError::Device {
+                                context: format!("recovering after {}", file.display_path()),
+                                source: error,
+                            });
+                        }
+                    }
                 }
                 if source.needs_recovery() {
                     match kept {

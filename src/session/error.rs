@@ -87,6 +87,17 @@ impl SessionError {
         }
     }
 
+    /// Whether the device stalled the endpoint.
+    pub fn is_stall(&self) -> bool {
+        matches!(
+            self,
+            SessionError::Transport {
+                source: crate::transport::TransportError::Stall,
+                ..
+            }
+        )
+    }
+
     /// Whether the phone is locked (or not in File transfer mode).
     pub fn is_locked(&self) -> bool {
         matches!(self, SessionError::Locked { .. })

@@ -122,8 +122,10 @@ impl Session {
     /// (0x2003), or something unreadable.
     fn device_info_before_session(&mut self) -> Result<Option<DeviceInfo>> {
         let answer = match self.get_device_info() {
+            // An earlier client left a transaction under way: QEMU stalls the
+            // next command, Android NAKs it (the wedge) until a Cancel.
             Err(SessionError::Transport {
-                source: TransportError::Stall,
+                source: TransportError::Stall | TransportError::Timeout(_),
                 ..
             }) => {
                 self.abandon_stale_transaction()?;
@@ -136,9 +138,9 @@ impl Session {
             Err(SessionError::Device { code, .. }) if code == ResponseCode::SESSION_NOT_OPEN => Ok(None),
             Err(SessionError::Dataset { .. }) => Ok(None),
             Err(SessionError::Protocol { .. }) => {
-                // A garbled answer: drop whatever is left of it before the session.
-                self.read_ahead.clear();
-                let _ = self.transport.clear_halt();
+                // A garbled answer, or an earlier client's stale data: drop
+                // whatever is left of it (and of that transaction) first.
+                self.abandon_stale_transaction()?;
                 Ok(None)
             }
             Err(other) => Err(other),
@@ -194,20 +196,35 @@ impl Session {
         }
     }
 
-    /// Clears a stall on both bulk endpoints and opens a new session.
+    /// Gives up the transaction under way (Cancel, drain, clear halts, wait
+    /// while busy: never the class reset) and opens a new session.
     ///
     /// Object handles may change across sessions (some devices renumber
     /// them), so anything kept across a recovery should be keyed by path.
     pub fn recover(&mut self) -> Result<()> {
-        self.read_ahead.clear();
         self.listing.forget_handles();
+        self.cancel_under_way(self.last_transaction_id(), OperationCode::OPEN_SESSION)?;
+        self.open_session()
+    }
+
+    /// After a stall: asks the device why (Get Device Status). When it says
+    /// it cancelled the transfer itself (0x201F, Transaction Cancelled: what
+    /// Android does when it cannot read the file), the halts are cleared and
+    /// the session goes on, handles intact; returns whether that was so.
+    /// Otherwise nothing is done (see [`Session::recover`]).
+    pub fn recover_from_device_cancel(&mut self) -> Result<bool> {
+        let cancelled = self
+            .transport
+            .device_status()
+            .is_ok_and(|status| status.code == ResponseCode::TRANSACTION_CANCELLED.0);
+        if !cancelled {
+            return Ok(false);
+        }
+        self.read_ahead.clear();
         self.transport
             .clear_halt()
-            .map_err(|source| SessionError::Transport {
-                op: OperationCode::OPEN_SESSION,
-                source,
-            })?;
-        self.open_session()
+            .map_err(Self::transport_error(OperationCode::GET_OBJECT))?;
+        Ok(true)
     }
 
     /// The DeviceInfo read when the session was opened.

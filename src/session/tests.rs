@@ -406,10 +406,13 @@ fn waiting_gives_up_with_no_storage_when_nothing_arrives() {
 }
 
 #[test]
-fn recover_clears_the_halt_and_opens_a_new_session() {
+fn recover_cancels_drains_clears_the_halt_and_opens_a_new_session() {
     let (mut session, device) = open(&[], 512);
+    // The drain reads until the device is quiet (one timeout), then OpenSession.
+    device.time_out_reads(1);
     device.push(ok(0, &[]));
     session.recover().unwrap();
+    assert_eq!(device.cancelled().len(), 1, "Cancel, never the class reset");
     assert_eq!(device.halts_cleared(), 1);
     let last = device.commands().pop().unwrap();
     assert_eq!((last.code, last.transaction_id), (0x1002, 0));

@@ -21,6 +21,9 @@ pub(crate) enum FaultAction {
     Disconnect { after_bytes: u64 },
     /// Both bulk endpoints stall until `clear_halt`; the transaction is lost.
     Stall { after_bytes: u64 },
+    /// The device cannot read the file: it cancels the transfer itself (both
+    /// bulk endpoints stall, no response; Get Device Status says 0x201F).
+    ReadError { after_bytes: u64 },
     /// One read answers Timeout; the data is not lost and the next read continues.
     Timeout { after_bytes: u64 },
     /// The operation is answered with this code (no data phase).
@@ -47,6 +50,14 @@ impl Fault {
     /// expects a new transaction (the session stays open).
     pub fn stall_after(bytes: u64) -> Fault {
         Fault::new(FaultAction::Stall { after_bytes: bytes })
+    }
+
+    /// The device fails to read the object after `bytes` bytes of IN data,
+    /// as a phone with a disk error does: it stalls both bulk endpoints and
+    /// sends no response, and Get Device Status then reports Transaction
+    /// Cancelled (0x201F) once.
+    pub fn read_error_after(bytes: u64) -> Fault {
+        Fault::new(FaultAction::ReadError { after_bytes: bytes })
     }
 
     /// One read answers `Timeout` after `bytes` bytes of IN data; the phase
@@ -87,6 +98,7 @@ impl Armed {
         match self.fault.action {
             FaultAction::Disconnect { after_bytes }
             | FaultAction::Stall { after_bytes }
+            | FaultAction::ReadError { after_bytes }
             | FaultAction::Timeout { after_bytes } => Some(after_bytes),
             FaultAction::Respond { .. } => None,
         }

@@ -599,6 +599,10 @@ impl Link {
                 EndpointError::Disconnected
             }
             FaultAction::Stall { .. } => {
+                self.halted = true;
+                EndpointError::Stall
+            }
+            FaultAction::ReadError { .. } => {
                 self.cancel_by_device();
                 EndpointError::Stall
             }

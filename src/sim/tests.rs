@@ -1168,3 +1168,184 @@ fn profiles_parse_from_their_names() {
     let error = "blackberry".parse::<Profile>().unwrap_err();
     assert!(error.contains("ptp-camera"), "{error}");
 }
+
+/// Reads IN transfers of `max_len` from a device end until it NAKs; returns
+/// each transfer's length.
+fn transfers(end: &mut crate::sim::DeviceEnd, max_len: usize) -> Vec<usize> {
+    let mut lengths = Vec::new();
+    while let Ok(crate::sim::BulkIn::Data(bytes)) = end.bulk_in(max_len) {
+        lengths.push(bytes.len());
+    }
+    lengths
+}
+
+fn command(op: Op, tid: u32, params: &[u32]) -> Vec<u8> {
+    Message::command(op.0, tid, params).encode()
+}
+
+#[test]
+fn the_device_end_sends_packets_of_the_endpoints_size_and_zero_length_packets() {
+    for (speed, packet) in [(crate::sim::Speed::High, 512), (crate::sim::Speed::Super, 1024)] {
+        let device = SimConfig::new(Profile::Android).speed(speed).build();
+        let s = device.add_storage(StorageSpec::new("x"));
+        // A data container of exactly two packets, then its response.
+        device
+            .add_file(s, "a", Content::generated(2 * packet as u64 - 12, 1), t(1))
+            .unwrap();
+        let mut end = device.plug();
+        end.bulk_out(&command(Op::OPEN_SESSION, 0, &[1])).unwrap();
+        assert_eq!(transfers(&mut end, 4 * packet), [12]);
+        end.bulk_out(&command(Op::GET_OBJECT_HANDLES, 1, &[ALL, 0, ALL]))
+            .unwrap();
+        assert_eq!(transfers(&mut end, 4 * packet), [20, 12]);
+        end.bulk_out(&command(Op::GET_OBJECT, 2, &[1])).unwrap();
+        // Two full packets end with a zero-length packet (it ends the
+        // transfer that had room for more), then the response.
+        assert_eq!(transfers(&mut end, 4 * packet), [2 * packet, 12]);
+        end.bulk_out(&command(Op::GET_OBJECT, 3, &[1])).unwrap();
+        // A transfer that fills up exactly: the ZLP comes alone next.
+        assert_eq!(transfers(&mut end, 2 * packet), [2 * packet, 0, 12]);
+        assert_eq!(device.stats().zero_length_packets, 2);
+    }
+}
+
+#[test]
+fn qemu_sends_no_zero_length_packet_and_phases_run_together() {
+    let device = SimDevice::new(Profile::Qemu);
+    let s = device.add_storage(StorageSpec::new("x"));
+    device.add_file(s, "a", Content::generated(500, 1), t(1)).unwrap();
+    let mut end = device.plug();
+    end.bulk_out(&command(Op::OPEN_SESSION, 0, &[1])).unwrap();
+    transfers(&mut end, 4096);
+    end.bulk_out(&command(Op::GET_OBJECT_HANDLES, 1, &[ALL, 0, ALL]))
+        .unwrap();
+    transfers(&mut end, 4096);
+    end.bulk_out(&command(Op::GET_OBJECT, 2, &[1])).unwrap();
+    // 512 bytes of data and the 12-byte response in one transfer.
+    assert_eq!(transfers(&mut end, 4096), [524]);
+    assert_eq!(device.stats().zero_length_packets, 0);
+}
+
+#[test]
+fn a_split_header_goes_as_its_own_short_transfer() {
+    let quirks = crate::sim::Quirks {
+        split_header: true,
+        ..Profile::Android.quirks()
+    };
+    let device = SimConfig::new(Profile::Android).quirks(quirks).build();
+    let s = device.add_storage(StorageSpec::new("x"));
+    device
+        .add_file(s, "a", Content::generated(1000, 1), t(1))
+        .unwrap();
+    let mut end = device.plug();
+    end.bulk_out(&command(Op::OPEN_SESSION, 0, &[1])).unwrap();
+    transfers(&mut end, 4096);
+    end.bulk_out(&command(Op::GET_OBJECT_HANDLES, 1, &[ALL, 0, ALL]))
+        .unwrap();
+    transfers(&mut end, 4096);
+    end.bulk_out(&command(Op::GET_OBJECT, 2, &[1])).unwrap();
+    assert_eq!(transfers(&mut end, 4096), [12, 1000, 12]);
+}
+
+#[test]
+fn the_first_byte_waits_by_the_objects_a_listing_walks() {
+    let timing = crate::sim::Timing {
+        per_transaction: Duration::ZERO,
+        per_object: Duration::from_micros(500),
+        scale: 1.0,
+    };
+    let device = SimConfig::new(Profile::Android).timing(timing).build();
+    let s = device.add_storage(StorageSpec::new("x"));
+    device.add_generated_tree(s, "DCIM", 4, 50).unwrap();
+    let mut end = device.plug();
+    end.bulk_out(&command(Op::OPEN_SESSION, 0, &[1])).unwrap();
+    transfers(&mut end, 4096);
+    // Every object on the storage (205 of them): about 100 ms before the first byte.
+    end.bulk_out(&command(Op::GET_OBJECT_PROP_LIST, 1, &[ALL, 0, ALL, 0, ALL]))
+        .unwrap();
+    let Ok(crate::sim::BulkIn::Nak { ready_in: Some(wait) }) = end.bulk_in(4096) else {
+        panic!("the answer should wait");
+    };
+    assert!(wait > Duration::from_millis(90) && wait <= Duration::from_micros(500 * 205));
+    assert_eq!(
+        timing.first_byte_delay(205),
+        Duration::from_micros(500 * 205),
+        "deterministic"
+    );
+    let instant = crate::sim::Timing { scale: 0.0, ..timing };
+    assert_eq!(instant.first_byte_delay(205), Duration::ZERO);
+}
+
+#[test]
+fn an_abandoned_phase_survives_a_new_client_until_cancel() {
+    let (device, s) = phone(Profile::Android);
+    let mut host = Host::session(&device);
+    let video = host.find(s, "DCIM/Camera/VID_1.mp4");
+    host.tid += 1;
+    host.send(&command(Op::GET_OBJECT, host.tid, &[video])).unwrap();
+    let mut some = vec![0u8; 4096];
+    host.t.read_phase(&mut some).unwrap();
+    drop(host); // the client dies mid-phase; the cable stays in
+    let mut next = device.attach();
+    let open = command(Op::OPEN_SESSION, 0, &[1]);
+    next.write_phase(&open).unwrap();
+    assert!(
+        matches!(next.end_write_phase(), Err(TransportError::Timeout(_))),
+        "NAKed"
+    );
+    // Its reads get the stale data; a clear halt does not release the server.
+    assert!(next.read_phase(&mut some).unwrap() > 0, "stale data");
+    next.clear_halt().unwrap();
+    next.write_phase(&open).unwrap();
+    assert!(next.end_write_phase().is_err(), "still wedged");
+    next.cancel_transaction(0).unwrap();
+    next.clear_halt().unwrap(); // drops what the host had buffered
+    let cancelled = Message::decode(&read_phase(&mut next).unwrap()).unwrap();
+    assert_eq!(Rc(cancelled.code), Rc::TRANSACTION_CANCELLED);
+    let status = next.device_status().unwrap();
+    assert_eq!(
+        (status.code, status.params.len()),
+        (0x2001, 1),
+        "wLength 8, as MtpFfsHandle"
+    );
+    next.write_phase(&open).unwrap();
+    next.end_write_phase().unwrap();
+    let answer = Message::decode(&read_phase(&mut next).unwrap()).unwrap();
+    assert_eq!(Rc(answer.code), Rc::SESSION_ALREADY_OPEN);
+    assert_eq!(device.stats().connections, 1);
+}
+
+#[test]
+fn a_read_error_stalls_both_endpoints_without_a_response_and_status_says_so_once() {
+    let (device, s) = phone(Profile::Android);
+    let mut host = Host::session(&device);
+    let video = host.find(s, "DCIM/Camera/VID_1.mp4");
+    device.arm(Fault::read_error_after(3000));
+    let (got, error) = pull_until_error(&mut host, video, 1024);
+    assert_eq!(got.len(), 3000);
+    assert!(matches!(error, TransportError::Stall));
+    let status = host.t.device_status().unwrap();
+    assert_eq!(status.code, 0x201F);
+    assert_eq!(status.halted_endpoints(), [0x81, 0x01]);
+    assert_eq!(host.t.device_status().unwrap().code, 0x2001, "reported once");
+    host.t.clear_halt().unwrap();
+    assert_eq!(host.code(Op::GET_STORAGE_IDS, &[]), Rc::OK, "the session goes on");
+}
+
+#[test]
+fn the_class_reset_kills_androids_server_until_replug_and_is_counted() {
+    let (device, _) = phone(Profile::Android);
+    let mut end = device.plug();
+    end.control(crate::sim::class_request::RESET, 0, 0, &[]).unwrap();
+    assert_eq!(device.stats().class_resets, 1);
+    assert_eq!(
+        end.bulk_out(&command(Op::OPEN_SESSION, 0, &[1])),
+        Err(crate::sim::EndpointError::Nak)
+    );
+    let mut host = Host::session(&device);
+    assert_eq!(
+        host.code(Op::GET_STORAGE_IDS, &[]),
+        Rc::OK,
+        "a replug brings it back"
+    );
+}

@@ -136,6 +136,23 @@ pub struct DeviceStatus {
 }
 
 impl DeviceStatus {
+    /// The halted endpoint addresses, read leniently: Android's MtpFfsHandle
+    /// packs them as 16-bit values (and pads), so a parameter above 0xFF is
+    /// taken as two of them; zeros are padding.
+    pub fn halted_endpoints(&self) -> Vec<u8> {
+        self.params
+            .iter()
+            .flat_map(|&param| {
+                if param > 0xFF {
+                    vec![param as u16, (param >> 16) as u16]
+                } else {
+                    vec![param as u16]
+                }
+            })
+            .filter_map(|endpoint| u8::try_from(endpoint).ok().filter(|&e| e != 0))
+            .collect()
+    }
+
     /// Reads `wLength`, `Code`, then 32-bit parameters up to `wLength`.
     pub fn parse(bytes: &[u8]) -> Result<Self, TransportError> {
         let [length_low, length_high, code_low, code_high, rest @ ..] = bytes else {
@@ -257,6 +274,18 @@ mod tests {
                 params: vec![0x81, 0x02]
             }
         );
+    }
+
+    #[test]
+    fn device_status_reads_androids_packed_endpoints_leniently() {
+        // MtpFfsHandle: wLength 12, code 0x201F, then IN and OUT as 16-bit values.
+        let android = DeviceStatus::parse(&[12, 0, 0x1F, 0x20, 0x81, 0, 0x01, 0, 0, 0, 0, 0]).unwrap();
+        assert_eq!(android.code, 0x201F);
+        assert_eq!(android.halted_endpoints(), [0x81, 0x01]);
+        let spec = DeviceStatus::parse(&[12, 0, 0x1F, 0x20, 0x81, 0, 0, 0, 0x02, 0, 0, 0]).unwrap();
+        assert_eq!(spec.halted_endpoints(), [0x81, 0x02]);
+        let ok = DeviceStatus::parse(&[8, 0, 0x01, 0x20, 0, 0, 0, 0]).unwrap();
+        assert_eq!((ok.code, ok.halted_endpoints()), (0x2001, vec![]));
     }
 
     #[test]

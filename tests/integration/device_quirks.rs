@@ -200,3 +200,109 @@ fn a_get_partial_object_64_read_as_get_partial_object_falls_back_for_the_session
         "remembered"
     );
 }
+
+/// Starts a GetObject that times out midway, then the client dies without a
+/// word (a killed process, a double Ctrl-C): the device is left mid-phase.
+fn abandon_a_download(phone: &SimDevice, storage: u32, name: &str) {
+    let mut session = Session::open(Box::new(phone.connect())).unwrap();
+    let file = entry(&mut session, storage, name);
+    phone.arm(Fault::timeout_after(70_000).during(OperationCode::GET_OBJECT));
+    assert!(session.get_object(file.handle, &mut Vec::new()).is_err());
+    drop(session);
+}
+
+#[test]
+fn an_android_wedged_by_a_dead_client_is_recovered_on_open_without_the_class_reset() {
+    // Behaviour 3: the next client's command is NAKed until a Cancel.
+    let (phone, storage) = device(Profile::Android, |_| {}, &[("DCIM/VID_1.mp4", 1 << 20, 9)]);
+    abandon_a_download(&phone, storage, "VID_1.mp4");
+    phone.reset_stats();
+    let mut session = Session::open(Box::new(phone.attach())).expect("opens without a replug");
+    let file = entry(&mut session, storage, "VID_1.mp4");
+    assert!(get_object(&mut session, file.handle) == expected(9, 0, 1 << 20));
+    let stats = phone.stats();
+    assert_eq!(stats.connections, 0, "no replug");
+    assert!(stats.cancels >= 1);
+    assert_eq!(stats.class_resets, 0, "never 0x66 on Android");
+}
+
+#[test]
+fn a_camera_busy_after_cancel_is_polled_until_ready() {
+    // Behaviour 12: SIC cameras answer Device Busy after a Cancel until
+    // Get Device Status is polled.
+    let (phone, storage) = device(
+        Profile::PtpCamera,
+        |_| {},
+        &[("DCIM/100CANON/IMG_1.JPG", 1 << 20, 4)],
+    );
+    abandon_a_download(&phone, storage, "IMG_1.JPG");
+    phone.reset_stats();
+    let mut session = Session::open(Box::new(phone.attach())).expect("opens after the busy spell");
+    let file = entry(&mut session, storage, "IMG_1.JPG");
+    assert!(get_object(&mut session, file.handle) == expected(4, 0, 1 << 20));
+    let stats = phone.stats();
+    assert!(stats.status_requests >= 2, "polled while busy: {stats:?}");
+    assert_eq!(stats.class_resets, 0);
+}
+
+#[test]
+fn a_file_the_phone_cannot_read_fails_alone_and_is_tried_last_next_time() {
+    // Behaviour 5: a read error is a stall of both bulk endpoints and no
+    // response; Get Device Status says 0x201F.
+    let disk = tempfile::tempdir().unwrap();
+    let broken = disk.path().join("IMG_2.jpg");
+    std::fs::write(&broken, expected(2, 0, 200_000)).unwrap();
+    let (phone, storage) = device(
+        Profile::Android,
+        |_| {},
+        &[
+            ("DCIM/Camera/IMG_1.jpg", 100_000, 1),
+            ("DCIM/Camera/IMG_3.jpg", 100_000, 3),
+        ],
+    );
+    phone
+        .add_file(
+            storage,
+            "DCIM/Camera/IMG_2.jpg",
+            Content::file(&broken).unwrap(),
+            when(),
+        )
+        .unwrap();
+    // The phone's flash fails under the file: its reads stop after 1000 bytes.
+    std::fs::write(&broken, expected(2, 0, 1000)).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let (first, seen) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(first.stopped.is_none(), "{:?}", first.stopped);
+    assert_eq!(first.summary.failed, 1, "{:?}", seen.outcomes);
+    let failure = format!("{:?}", seen.outcomes["DCIM/Camera/IMG_2.jpg"]);
+    assert!(failure.contains("could not read this file"), "{failure}");
+    assert!(
+        backed_up(dest.path()).contains_key("IMG_3.jpg"),
+        "the run went on"
+    );
+    // Next run: the file reads again, and a new photo came in.
+    std::fs::write(&broken, expected(2, 0, 200_000)).unwrap();
+    phone
+        .add_file(
+            storage,
+            "DCIM/Camera/IMG_4.jpg",
+            Content::generated(5000, 4),
+            when(),
+        )
+        .unwrap();
+    let mut order = Vec::new();
+    let (second, _) = run_backup_with(
+        &phone,
+        dest.path(),
+        &BackupOptions::default(),
+        &AtomicBool::new(false),
+        |event| {
+            if let Event::Started { file, .. } = event {
+                order.push(file.name().to_owned());
+            }
+        },
+    );
+    assert!(second.succeeded(), "{:?}", second.stopped);
+    assert_eq!(order, ["IMG_4.jpg", "IMG_2.jpg"], "what failed goes last");
+    assert!(backed_up(dest.path())["IMG_2.jpg"] == expected(2, 0, 200_000));
+}

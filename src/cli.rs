@@ -74,6 +74,13 @@ pub enum Command {
     /// stopped (connection lost, disk full…; run again to resume), 3 no device or the
     /// phone is locked, 130 interrupted by Ctrl-C (run again to resume).
     Backup(BackupArgs),
+    /// Re-read every file backed up into DEST and check it against the hash recorded
+    /// when it was copied: missing and changed files (bit rot, edits, deletions) are
+    /// reported, never copied again.
+    ///
+    /// Exit status: 0 every file intact, 1 some missing or changed, 2 could not verify
+    /// (no manifest in DEST).
+    Verify(VerifyArgs),
     /// Back up the device just plugged in, as the auto-backup settings say
     /// (~/.config/mtpull/config.toml). The udev rule's mtpull-backup@.service runs
     /// it with --device set to the USB port. Log lines only, on stderr.
@@ -253,6 +260,17 @@ pub struct BackupArgs {
     /// Seconds to wait for a locked phone to be unlocked.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_WAIT_SECS)]
     pub wait: u64,
+}
+
+/// `mtpull verify` options.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The backup folder (holding .mtpull/manifest.sqlite3).
+    pub dest: PathBuf,
+
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

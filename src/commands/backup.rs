@@ -29,6 +29,7 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &BackupArgs) -> anyhow::R
         delete_after: args.delete_after,
         rescan: args.rescan,
         wait_for_unlock: Duration::from_secs(args.wait),
+        batch_time: None,
     };
     let mut device = connect::open_one(choice)?;
     let cancel = interrupt::cancel_on_ctrl_c().context("installing the Ctrl-C handler")?;

@@ -11,6 +11,7 @@ mod install_udev;
 mod ls;
 mod shared;
 mod sort;
+mod verify;
 mod watch;
 
 use std::process::ExitCode;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sort(args) => sort::run(device, verbose, args),
         Command::Backup(args) => backup::run(device, verbose, args),
         Command::Auto(args) => auto::run(device, args),
+        Command::Verify(args) => verify::run(args),
         Command::Watch(args) => watch::run(device, args),
         Command::Config(command) => config::run(command),
         Command::InstallUdev(args) => install_udev::run(args),

@@ -501,6 +501,36 @@ impl Manifest {
         Ok(None)
     }
 
+    /// Every file the manifest says DEST holds — its path, size and hash, each path
+    /// once, in path order — for `mtpull verify`.
+    pub fn backed_up_files(&self) -> Result<Vec<(String, u64, ContentHash)>, ManifestError> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT DISTINCT dest, bytes, hash FROM files ORDER BY dest")
+            .map_err(|e| self.db(e))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)? as u64,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(|e| self.db(e))?;
+        let mut files: Vec<(String, u64, ContentHash)> = Vec::new();
+        for row in rows {
+            let (dest, bytes, hash) = row.map_err(|e| self.db(e))?;
+            let hash = hash.parse().map_err(|e| ManifestError::Unusable {
+                path: self.path.clone(),
+                what: format!("the record of {dest}: {e}"),
+            })?;
+            if files.last().is_none_or(|(last, _, _)| *last != dest) {
+                files.push((dest, bytes, hash));
+            }
+        }
+        Ok(files)
+    }
+
     /// The records of `serial` whose file in DEST is gone, or whose size or mtime is
     /// not what was recorded (edited, replaced): those files are not backed up any more.
     pub fn stale_keys(&self, dest_root: &Path, serial: &str) -> Result<Vec<FileKey>, ManifestError> {

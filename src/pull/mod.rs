@@ -5,6 +5,7 @@
 //! - [`transfer`] into [`partial`] temp files: streaming, resumable, hashed.
 //! - [`run`]: the whole run, filing through [`crate::sort`], and `--delete-after`.
 //! - [`report`]: events for progress display, and the summary.
+//! - [`verify`]: re-reading DEST against the manifest's hashes.
 
 pub mod device;
 pub mod disk;
@@ -21,6 +22,7 @@ pub mod report;
 pub mod run;
 pub mod select;
 pub mod transfer;
+pub mod verify;
 
 pub use device::{Listing, device_serial, list_files};
 pub use error::PullError;

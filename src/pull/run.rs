@@ -62,6 +62,10 @@ pub struct BackupOptions {
     pub rescan: bool,
     /// How long to wait for a locked phone to be unlocked (zero: not at all).
     pub wait_for_unlock: Duration,
+    /// The longest a batch of filed files stays uncommitted (`None`: [`BATCH_TIME`]).
+    /// Tests that count batches set a long one, so that a loaded machine does not
+    /// cut batches short.
+    pub batch_time: Option<Duration>,
 }
 
 /// How a run ended.
@@ -329,7 +333,9 @@ impl<'a> Run<'a> {
                 file,
                 outcome: &outcome,
             });
-            if self.pending.len() >= BATCH_FILES || self.last_commit.elapsed() >= BATCH_TIME {
+            if self.pending.len() >= BATCH_FILES
+                || self.last_commit.elapsed() >= self.options.batch_time.unwrap_or(BATCH_TIME)
+            {
                 self.commit()?;
             }
         }

@@ -368,6 +368,8 @@ fn a_cut_after_several_committed_batches_loses_nothing() {
     phone.arm(Fault::disconnect_after(cut).during(OperationCode::GET_OBJECT));
     let options = BackupOptions {
         delete_after: true,
+        // Batches of 64 files exactly, however slowly this machine copies them.
+        batch_time: Some(std::time::Duration::from_secs(3600)),
         ..BackupOptions::default()
     };
     let (first, _) = run_backup(&phone, dest.path(), &options);

@@ -359,3 +359,69 @@ fn a_backup_brings_sidecars_and_live_videos_beside_their_photo() {
         Some("2024/05/27/IMG_0003.xmp")
     );
 }
+
+/// `mtpull verify` re-reads DEST against the manifest: a flipped byte and a deleted file
+/// are reported (text and JSON), nothing is copied over them, and a clean DEST passes.
+#[test]
+fn verify_reports_a_flipped_byte_and_a_deleted_file_and_repairs_nothing() {
+    use mtpull::pull::BackupOptions;
+    use mtpull::sim::Profile;
+
+    use crate::backup_util::{phone, run_backup};
+
+    let (phone, _) = phone(Profile::Android);
+    let dest = TempDir::new().unwrap();
+    let (report, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(report.succeeded(), "{report:?}");
+    let dest_arg = path_arg(dest.path());
+
+    let clean = mtpull(["verify", dest_arg.as_str(), "--json"], PARIS);
+    assert_eq!(clean.status.code(), Some(0), "{clean:?}");
+    let clean: Value = serde_json::from_str(&stdout(&clean)).unwrap();
+    assert_eq!(clean["checked"], 5);
+    assert_eq!(clean["intact"], 5);
+    assert_eq!(clean["problems"], serde_json::json!([]));
+
+    let flipped = dest.path().join("2023/03/04/IMG_A.jpg");
+    let mut bytes = std::fs::read(&flipped).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&flipped, &bytes).unwrap();
+    std::fs::remove_file(dest.path().join("2023/07/14/clip.mp4")).unwrap();
+
+    let damaged = mtpull(["verify", dest_arg.as_str(), "--json"], PARIS);
+    assert_eq!(damaged.status.code(), Some(1), "{damaged:?}");
+    let report: Value = serde_json::from_str(&stdout(&damaged)).unwrap();
+    assert_eq!(report["checked"], 5);
+    assert_eq!(report["intact"], 3);
+    assert_eq!(
+        report["problems"],
+        serde_json::json!([
+            {"path": "2023/03/04/IMG_A.jpg", "problem": "changed", "recorded_bytes": bytes.len(),
+             "found_bytes": bytes.len(), "error": null},
+            {"path": "2023/07/14/clip.mp4", "problem": "missing", "recorded_bytes": null,
+             "found_bytes": null, "error": null},
+        ])
+    );
+    assert!(String::from_utf8_lossy(&damaged.stderr).contains("verified 5 of 5 files"));
+    // Reported, not repaired: the flipped byte is still flipped, the video still gone.
+    assert_eq!(std::fs::read(&flipped).unwrap(), bytes);
+    assert!(!dest.path().join("2023/07/14/clip.mp4").exists());
+
+    let text = mtpull(["verify", dest_arg.as_str()], PARIS);
+    assert_eq!(text.status.code(), Some(1));
+    let text = stdout(&text);
+    assert!(
+        text.contains("changed    2023/03/04/IMG_A.jpg  [same size"),
+        "{text}"
+    );
+    assert!(text.contains("missing    2023/07/14/clip.mp4"), "{text}");
+    assert!(
+        text.ends_with("5 files checked: 3 intact, 2 missing or changed (nothing was copied or repaired)\n"),
+        "{text}"
+    );
+
+    let empty = TempDir::new().unwrap();
+    let none = mtpull(["verify", path_arg(empty.path()).as_str()], PARIS);
+    assert_eq!(none.status.code(), Some(2), "{none:?}");
+}

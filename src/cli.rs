@@ -257,6 +257,15 @@ pub struct BackupArgs {
     #[arg(long, conflicts_with = "dry_run")]
     pub rescan: bool,
 
+    /// Copy exactly the pictures ticked in this selection file (saved from
+    /// `mtpull preview`'s page); the unticked ones are remembered as rejected.
+    #[arg(long, value_name = "FILE")]
+    pub selection: Option<PathBuf>,
+
+    /// Also copy pictures rejected in earlier previews.
+    #[arg(long)]
+    pub include_rejected: bool,
+
     /// Seconds to wait for a locked phone to be unlocked.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_WAIT_SECS)]
     pub wait: u64,

@@ -7,6 +7,8 @@
 //! - `sim` (feature `sim`): a simulated MTP device that answers over the same trait.
 //! - [`sort`]: dating files by capture time and filing them into folders.
 //! - [`pull`]: planning and copying a backup from a device into a destination.
+//! - [`restore`]: sending files back to a device, dated, resumable after a cut.
+//! - [`preview`]: a page of the device's thumbnails on which a person chooses what to copy.
 //! - [`auto`]: backing up on connect (udev rule, systemd units, `mtpull watch`).
 //!
 //! And [`lock_file`], the one flock(2) lock that DEST's run lock and the
@@ -16,8 +18,10 @@
 
 pub mod auto;
 pub mod lock_file;
+pub mod preview;
 pub mod ptp;
 pub mod pull;
+pub mod restore;
 pub mod session;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use mtpull::pull::{BackupOptions, DecimalBytes, Event, Observer, RunReport, Selection, backup};
+use mtpull::pull::{BackupOptions, Choice, DecimalBytes, Event, Observer, RunReport, Selection, backup};
 
 use super::connect;
 use super::shared::{exit, interrupt, progress};
@@ -29,6 +29,9 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &BackupArgs) -> anyhow::R
         delete_after: args.delete_after,
         rescan: args.rescan,
         wait_for_unlock: Duration::from_secs(args.wait),
+        choice: args.selection.as_deref().map(Choice::read).transpose()?,
+        choice_path: args.selection.clone(),
+        include_rejected: args.include_rejected,
         batch_time: None,
     };
     let mut device = connect::open_one(choice)?;

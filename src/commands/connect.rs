@@ -118,12 +118,26 @@ fn refuse_demo(choice: &DeviceChoice) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The simulated device the command line asks for (`--demo`, `--sim`), if
-/// any, unlocking itself after `--sim-unlock-after`.
+/// The environment variable that turns the demo phone's USB 2 pacing off
+/// (`MTPULL_DEMO_PACE=off`), for tests of `--demo`.
+#[cfg(feature = "sim")]
+const DEMO_PACE_VAR: &str = "MTPULL_DEMO_PACE";
+
+/// The simulated device the command line asks for, if any: the demo phone
+/// (`--demo`) or the small sample tree on a device of a profile (`--sim`),
+/// unlocking itself after `--sim-unlock-after`.
 #[cfg(feature = "sim")]
 fn simulated_device(choice: &DeviceChoice) -> anyhow::Result<Option<SimDevice>> {
+    let pace = match std::env::var(DEMO_PACE_VAR).as_deref() {
+        Err(_) | Ok("" | "usb2") => sim::demo::Pace::Usb2,
+        Ok("off") => sim::demo::Pace::Off,
+        Ok(other) => anyhow::bail!("{DEMO_PACE_VAR}={other}: expected usb2 or off"),
+    };
     Ok(simulated_profile(choice)?.map(|profile| {
-        let phone = sim::demo::device_with(profile);
+        let phone = match choice.sim {
+            Some(_) => sim::demo::device_with(profile),
+            None => sim::demo::phone(pace),
+        };
         if let Some(after) = choice.sim_unlock_after {
             unlock_later(phone.clone(), Duration::from_millis(after));
         }

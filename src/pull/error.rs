@@ -85,6 +85,9 @@ pub enum PullError {
     /// An `--include`/`--exclude` pattern is malformed.
     #[error(transparent)]
     Pattern(#[from] BadPattern),
+    /// The selection file cannot be used.
+    #[error(transparent)]
+    Choice(#[from] super::choice::ChoiceError),
 }
 
 fn disk_hint(error: &io::Error) -> &'static str {

@@ -55,6 +55,15 @@ CREATE TABLE IF NOT EXISTS contents (
     mtime INTEGER
 );
 CREATE INDEX IF NOT EXISTS contents_by_hash ON contents (hash);
+CREATE TABLE IF NOT EXISTS rejected (
+    serial      TEXT    NOT NULL,
+    storage     TEXT    NOT NULL,
+    path        TEXT    NOT NULL,
+    size        INTEGER NOT NULL,
+    device_date TEXT    NOT NULL,
+    rejected_at TEXT    NOT NULL,
+    PRIMARY KEY (serial, storage, path, size, device_date)
+);
 CREATE TABLE IF NOT EXISTS failed (
     serial TEXT    NOT NULL,
     path   TEXT    NOT NULL,
@@ -329,6 +338,86 @@ impl Manifest {
             });
         }
         Ok(keys)
+    }
+
+    /// The files of device `serial` a person rejected in a preview (never
+    /// offered or copied again unless asked). An older manifest has none.
+    pub fn rejected_for(&self, serial: &str) -> Result<HashSet<FileKey>, ManifestError> {
+        let exists: bool = self
+            .connection
+            .query_row(
+                "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'rejected'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.db(e))?;
+        if !exists {
+            return Ok(HashSet::new());
+        }
+        let mut statement = self
+            .connection
+            .prepare("SELECT storage, path, size, device_date FROM rejected WHERE serial = ?1")
+            .map_err(|e| self.db(e))?;
+        let rows = statement
+            .query_map([serial], |row| {
+                Ok(FileKey {
+                    serial: serial.to_owned(),
+                    storage: row.get(0)?,
+                    path: row.get(1)?,
+                    size: row.get::<_, i64>(2)? as u64,
+                    device_date: parse_device_date(&row.get::<_, String>(3)?),
+                })
+            })
+            .map_err(|e| self.db(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.db(e))
+    }
+
+    /// Records a person's choice in one transaction: `rejected` files are
+    /// remembered as rejected, `chosen` ones are no longer.
+    pub fn record_choice<'k>(
+        &mut self,
+        chosen: impl IntoIterator<Item = &'k FileKey>,
+        rejected: impl IntoIterator<Item = &'k FileKey>,
+    ) -> Result<(), ManifestError> {
+        let path = self.path.clone();
+        let db = |source| ManifestError::Database {
+            path: path.clone(),
+            source,
+        };
+        let now = Local::now().to_rfc3339();
+        let transaction = self.connection.transaction().map_err(db)?;
+        for key in chosen {
+            transaction
+                .execute(
+                    "DELETE FROM rejected WHERE serial = ?1 AND storage = ?2 AND path = ?3
+                     AND size = ?4 AND device_date = ?5",
+                    params![
+                        key.serial,
+                        key.storage,
+                        key.path,
+                        size_sql(key.size),
+                        key.device_date_text()
+                    ],
+                )
+                .map_err(db)?;
+        }
+        for key in rejected {
+            transaction
+                .execute(
+                    "INSERT OR REPLACE INTO rejected (serial, storage, path, size, device_date, rejected_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        key.serial,
+                        key.storage,
+                        key.path,
+                        size_sql(key.size),
+                        key.device_date_text(),
+                        now
+                    ],
+                )
+                .map_err(db)?;
+        }
+        transaction.commit().map_err(db)
     }
 
     /// The files of device `serial` that failed in an earlier run and are not

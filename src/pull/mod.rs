@@ -7,6 +7,7 @@
 //! - [`report`]: events for progress display, and the summary.
 //! - [`verify`]: re-reading DEST against the manifest's hashes.
 
+pub mod choice;
 pub mod device;
 pub mod disk;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod select;
 pub mod transfer;
 pub mod verify;
 
+pub use choice::{Choice, ChoiceError};
 pub use device::{Listing, device_serial, list_files};
 pub use error::PullError;
 pub use hash::{ContentHash, ContentHasher};

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Local;
 
+use super::choice::{Choice, ChoiceError};
 use super::device::{Listing, device_instant, list_files};
 use super::disk::{DestLock, check_space};
 use super::error::PullError;
@@ -62,6 +63,13 @@ pub struct BackupOptions {
     pub rescan: bool,
     /// How long to wait for a locked phone to be unlocked (zero: not at all).
     pub wait_for_unlock: Duration,
+    /// A person's choice from the preview page: copy exactly its chosen
+    /// files, and remember its rejected ones in the manifest.
+    pub choice: Option<Choice>,
+    /// Where the choice was read from (for messages).
+    pub choice_path: Option<PathBuf>,
+    /// Copy files rejected in earlier previews too.
+    pub include_rejected: bool,
     /// The longest a batch of filed files stays uncommitted (`None`: [`BATCH_TIME`]).
     /// Tests that count batches set a long one, so that a loaded machine does not
     /// cut batches short.
@@ -139,6 +147,7 @@ fn make_plan(
     for key in &stale {
         backed_up.remove(key);
     }
+    let files = chosen_files(&serial, files, options, manifest)?;
     let mut plan = Plan::new(&serial, files, &options.selection, &backed_up);
     plan.skipped_storages = skipped_storages;
     if let Some(manifest) = manifest {
@@ -150,6 +159,43 @@ fn make_plan(
             .sort_by_key(|file| failed.contains(&(file.path.clone(), file.size)));
     }
     Ok((plan, stale))
+}
+
+/// The listed files less those a person rejected (now or in an earlier
+/// run), unless `--include-rejected`; with `--selection`, exactly the chosen.
+fn chosen_files(
+    serial: &str,
+    files: Vec<RemoteFile>,
+    options: &BackupOptions,
+    manifest: Option<&Manifest>,
+) -> Result<Vec<RemoteFile>, PullError> {
+    let choice = options.choice.as_ref();
+    if let Some(choice) = choice.filter(|c| c.device != serial) {
+        return Err(PullError::Choice(ChoiceError {
+            path: options.choice_path.clone().unwrap_or_default(),
+            what: format!(
+                "it was made for the device {:?}, and this one is {serial:?}",
+                choice.device
+            ),
+        }));
+    }
+    let mut rejected = match manifest {
+        Some(manifest) if !options.include_rejected => manifest.rejected_for(serial)?,
+        _ => Default::default(),
+    };
+    if let Some(choice) = choice {
+        if !options.include_rejected {
+            rejected.extend(choice.rejected.iter().cloned());
+        }
+        rejected.retain(|key| !choice.chosen.contains(key));
+    }
+    Ok(files
+        .into_iter()
+        .filter(|file| {
+            let key = file.key(serial);
+            !rejected.contains(&key) && choice.is_none_or(|c| c.chosen.contains(&key))
+        })
+        .collect())
 }
 
 /// Moves the files the manifest knows under a drifted key (a renamed storage,
@@ -230,6 +276,9 @@ fn real_run(
     manifest.forget(&stale)?;
     // Known under a drifted key: recorded under today's key too.
     manifest.record_aliases(&plan.recognised)?;
+    if let Some(choice) = &options.choice {
+        manifest.record_choice(&choice.chosen, &choice.rejected)?;
+    }
     let temps = TempArea::new(dest_root);
     temps.create().map_err(PullError::disk(temps.dir()))?;
     let resumable = announce(&plan, &temps, observer, &mut report.summary);

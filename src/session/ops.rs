@@ -288,23 +288,11 @@ impl Session {
         source: &mut dyn Read,
         size: u64,
     ) -> Result<ObjectHandle> {
-        let op = OperationCode::SEND_OBJECT_INFO;
-        self.require(op)?;
         let info = ObjectInfo {
             compressed_size: ObjectInfo::size_field(size),
             ..info.clone()
         };
-        let dataset = info.to_bytes();
-        let done = self.transact(op, &[storage.0, parent.0], DataOut::Bytes(&dataset), DataIn::None)?;
-        let handle = done
-            .params
-            .get(2)
-            .copied()
-            .map(ObjectHandle)
-            .ok_or_else(|| SessionError::Protocol {
-                op,
-                detail: "the response did not name the new object's handle".into(),
-            })?;
+        let handle = self.send_object_info(storage, parent, &info)?;
         self.transact(
             OperationCode::SEND_OBJECT,
             &[],
@@ -312,6 +300,49 @@ impl Session {
             DataIn::None,
         )?;
         Ok(handle)
+    }
+
+    /// SendObjectInfo of a folder: creates `name` in `parent` (0 for the
+    /// root) of `storage`, dated `date` (a PTP date string). Returns its handle.
+    pub fn create_folder(
+        &mut self,
+        storage: StorageId,
+        parent: ObjectHandle,
+        name: &str,
+        date: &str,
+    ) -> Result<ObjectHandle> {
+        let info = ObjectInfo {
+            storage_id: storage.0,
+            format: ObjectFormat::ASSOCIATION,
+            association_type: 1, // generic folder
+            parent: parent.0,
+            filename: name.to_owned(),
+            date_created: date.to_owned(),
+            date_modified: date.to_owned(),
+            ..ObjectInfo::default()
+        };
+        self.send_object_info(storage, parent, &info)
+    }
+
+    /// SendObjectInfo: the device makes the object and names its handle.
+    fn send_object_info(
+        &mut self,
+        storage: StorageId,
+        parent: ObjectHandle,
+        info: &ObjectInfo,
+    ) -> Result<ObjectHandle> {
+        let op = OperationCode::SEND_OBJECT_INFO;
+        self.require(op)?;
+        let dataset = info.to_bytes();
+        let done = self.transact(op, &[storage.0, parent.0], DataOut::Bytes(&dataset), DataIn::None)?;
+        done.params
+            .get(2)
+            .copied()
+            .map(ObjectHandle)
+            .ok_or_else(|| SessionError::Protocol {
+                op,
+                detail: "the response did not name the new object's handle".into(),
+            })
     }
 
     /// DeleteObject.

@@ -28,6 +28,26 @@ pub enum Content {
         /// Selects the byte sequence.
         seed: u64,
     },
+    /// Bytes a [`Synthesize`] makes when they are read (the demo phone's
+    /// photos: encoded on the fly, never stored).
+    Synthetic(Arc<dyn Synthesize>),
+}
+
+/// A file whose bytes are made when read, and that may carry the thumbnail
+/// the device serves for it (GetThumb).
+pub trait Synthesize: Send + Sync {
+    /// Length in bytes (known without making them).
+    fn len(&self) -> u64;
+    /// Whether there are no bytes.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// A reader of the bytes from `offset` on, up to [`Synthesize::len`].
+    fn reader_at(&self, offset: u64) -> Box<dyn Read + Send>;
+    /// The thumbnail (a JPEG) the device has for this file, if any.
+    fn thumbnail(&self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 impl std::fmt::Debug for Content {
@@ -36,6 +56,7 @@ impl std::fmt::Debug for Content {
             Content::Bytes(bytes) => write!(f, "Content::Bytes({} bytes)", bytes.len()),
             Content::File { path, len } => write!(f, "Content::File({}, {len} bytes)", path.display()),
             Content::Generated { len, seed } => write!(f, "Content::Generated({len} bytes, seed {seed})"),
+            Content::Synthetic(made) => write!(f, "Content::Synthetic({} bytes)", made.len()),
         }
     }
 }
@@ -63,12 +84,22 @@ impl Content {
         match self {
             Content::Bytes(bytes) => bytes.len() as u64,
             Content::File { len, .. } | Content::Generated { len, .. } => *len,
+            Content::Synthetic(made) => made.len(),
         }
     }
 
     /// Whether the content is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The thumbnail the device serves for this file: a synthetic file's own
+    /// (none if it has none), else one fixed small JPEG.
+    pub(crate) fn thumbnail(&self) -> Option<Vec<u8>> {
+        match self {
+            Content::Synthetic(made) => made.thumbnail(),
+            _ => Some(super::media::thumbnail()),
+        }
     }
 
     /// A reader positioned at `offset`.
@@ -87,6 +118,7 @@ impl Content {
                 seed: *seed,
                 position: offset,
             },
+            Content::Synthetic(made) => ContentReader::Synthetic(made.reader_at(offset)),
         })
     }
 
@@ -153,6 +185,7 @@ pub(crate) enum ContentReader {
     Bytes { bytes: Arc<[u8]>, position: usize },
     File(File),
     Generated { seed: u64, position: u64 },
+    Synthetic(Box<dyn Read + Send>),
 }
 
 impl Read for ContentReader {
@@ -166,6 +199,7 @@ impl Read for ContentReader {
                 Ok(n)
             }
             ContentReader::File(file) => file.read(buf),
+            ContentReader::Synthetic(reader) => reader.read(buf),
             // Unbounded: the caller clips to the content's length.
             ContentReader::Generated { seed, position } => {
                 generated_bytes(*seed, *position, buf);

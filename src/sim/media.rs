@@ -5,7 +5,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 
 /// What a camera writes into a JPEG's EXIF block.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExifTags {
     /// Make (0x010F).
     pub make: String,
@@ -108,6 +108,12 @@ impl BitWriter {
 /// A little-endian TIFF block: IFD0 (Make, Model, DateTime, ExifIFD pointer)
 /// and the Exif IFD (ExifVersion, DateTimeOriginal).
 fn tiff(tags: &ExifTags) -> Vec<u8> {
+    tiff_with_thumbnail(tags, None)
+}
+
+/// [`tiff`], and when `thumbnail` is given an IFD1 that carries it as a
+/// JPEG (Compression 6, JPEGInterchangeFormat and its length), as cameras do.
+fn tiff_with_thumbnail(tags: &ExifTags, thumbnail: Option<&[u8]>) -> Vec<u8> {
     const ASCII: u16 = 2;
     const LONG: u16 = 4;
     const UNDEFINED: u16 = 7;
@@ -138,12 +144,28 @@ fn tiff(tags: &ExifTags) -> Vec<u8> {
         exif_ifd_offset + exif_len,
         &mut exif_values,
     );
+    let ifd1_offset = exif_ifd_offset + exif_len + exif_values.len() + exif_values.len() % 2;
     let mut out = b"II*\0".to_vec();
     out.extend(8u32.to_le_bytes());
-    out.extend(ifd0.finish());
+    out.extend(ifd0.finish(if thumbnail.is_some() {
+        ifd1_offset as u32
+    } else {
+        0
+    }));
     out.extend(values);
-    out.extend(exif.finish());
+    out.extend(exif.finish(0));
     out.extend(exif_values);
+    if let Some(jpeg) = thumbnail {
+        out.resize(ifd1_offset, 0);
+        const SHORT: u16 = 3;
+        let mut ifd1 = Ifd::default();
+        ifd1.entry(0x0103, SHORT, 1, [6, 0, 0, 0]); // Compression: JPEG
+        let data_offset = ifd1_offset + 2 + 12 * 3 + 4;
+        ifd1.entry(0x0201, LONG, 1, (data_offset as u32).to_le_bytes());
+        ifd1.entry(0x0202, LONG, 1, (jpeg.len() as u32).to_le_bytes());
+        out.extend(ifd1.finish(0));
+        out.extend(jpeg);
+    }
     out
 }
 
@@ -180,12 +202,196 @@ impl Ifd {
         self.entry(tag, kind, data.len() as u32, offset.to_le_bytes());
     }
 
-    fn finish(self) -> Vec<u8> {
+    /// The IFD's bytes; `next` is the next IFD's offset (0: none).
+    fn finish(self, next: u32) -> Vec<u8> {
         let mut out = (self.entries.len() as u16).to_le_bytes().to_vec();
         self.entries.iter().for_each(|e| out.extend(e));
-        out.extend(0u32.to_le_bytes()); // no next IFD
+        out.extend(next.to_le_bytes());
         out
     }
+}
+
+/// A photo with real pixels, made on demand from a seed: a landscape (sky,
+/// sun, hills, a lake) whose colours, light and horizon the seed picks, so
+/// that every photo of the demo phone looks different in a thumbnail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Photo {
+    /// What the camera wrote (none: an edited or messenger image, no EXIF).
+    pub tags: Option<ExifTags>,
+    /// Picks the scene.
+    pub seed: u64,
+    /// Width in pixels.
+    pub width: u16,
+    /// Height in pixels.
+    pub height: u16,
+}
+
+/// The long side of an EXIF thumbnail, as phones write them.
+pub const THUMBNAIL_SIDE: u16 = 160;
+
+impl Photo {
+    /// The thumbnail: the same scene, 160 pixels on the long side.
+    pub fn thumbnail(&self) -> Vec<u8> {
+        let (w, h) = self.thumbnail_size();
+        encode(&scene(self.seed, w, h), w, h, 75, &[])
+    }
+
+    /// The thumbnail's width and height.
+    pub fn thumbnail_size(&self) -> (u16, u16) {
+        let (w, h) = (u32::from(self.width.max(1)), u32::from(self.height.max(1)));
+        let side = u32::from(THUMBNAIL_SIDE);
+        let (tw, th) = if w >= h {
+            (side, side * h / w)
+        } else {
+            (side * w / h, side)
+        };
+        (tw.max(1) as u16, th.max(1) as u16)
+    }
+
+    /// The file's first bytes, up to the image data: SOI and, for a camera
+    /// photo, the EXIF segment with the thumbnail. Cheap: the photo itself is
+    /// not encoded, so a head read costs what it would on a phone.
+    pub fn head(&self) -> Vec<u8> {
+        let mut out = vec![0xFF, 0xD8];
+        if let Some(tags) = &self.tags {
+            let mut app1 = b"Exif\0\0".to_vec();
+            app1.extend(tiff_with_thumbnail(tags, Some(&self.thumbnail())));
+            segment(&mut out, 0xE1, &app1);
+        }
+        out
+    }
+
+    /// The whole JPEG: [`Photo::head`] followed by the encoded picture.
+    pub fn jpeg(&self) -> Vec<u8> {
+        // The scene is drawn at a quarter of the size and enlarged: drawing
+        // every pixel of a 3-megapixel picture is slow in a debug build.
+        const ENLARGE: u16 = 4;
+        let (w, h) = (self.width, self.height);
+        let (sw, sh) = ((w / ENLARGE).max(1), (h / ENLARGE).max(1));
+        let rgb = enlarge(&scene(self.seed, sw, sh), sw, w, h, ENLARGE);
+        let encoded = encode(&rgb, w, h, 90, &[]);
+        let mut out = self.head();
+        // The encoder's output starts with its own SOI, which head() has.
+        out.extend(&encoded[2..]);
+        out
+    }
+}
+
+/// `small` (RGB, `small_width` wide) enlarged `factor` times by repeating
+/// pixels, cut or padded to `width`×`height`.
+fn enlarge(small: &[u8], small_width: u16, width: u16, height: u16, factor: u16) -> Vec<u8> {
+    let (sw, w, h, f) = (
+        usize::from(small_width),
+        usize::from(width),
+        usize::from(height),
+        usize::from(factor),
+    );
+    let mut out = Vec::with_capacity(w * h * 3);
+    let rows = small.len() / (sw * 3);
+    for y in 0..h {
+        let start = out.len();
+        if y % f != 0 {
+            out.extend_from_within(start - w * 3..start);
+            continue;
+        }
+        let row = &small[(y / f).min(rows - 1) * sw * 3..][..sw * 3];
+        for x in 0..w {
+            let at = (x / f).min(sw - 1) * 3;
+            out.extend_from_slice(&row[at..at + 3]);
+        }
+    }
+    out
+}
+
+/// Baseline JPEG of `rgb` pixels, with extra APPn segments.
+fn encode(rgb: &[u8], width: u16, height: u16, quality: u8, apps: &[(u8, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
+    // 4:2:0 chroma, as phone cameras write.
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+    for (n, data) in apps {
+        // Only fails for segment numbers or lengths outside JPEG's limits.
+        let _ = encoder.add_app_segment(*n, data);
+    }
+    if let Err(e) = encoder.encode(rgb, width, height, jpeg_encoder::ColorType::Rgb) {
+        unreachable!("encoding a {width}x{height} RGB buffer of the right length: {e}");
+    }
+    out
+}
+
+/// RGB pixels of the landscape `seed` picks.
+pub fn scene(seed: u64, width: u16, height: u16) -> Vec<u8> {
+    let (w, h) = (usize::from(width), usize::from(height));
+    let mix = |n: u64| {
+        let x = seed.wrapping_add(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        ((x ^ (x >> 31)) % 1000) as f32 / 1000.0
+    };
+    let (hue, light, horizon) = (mix(1), 0.55 + 0.45 * mix(2), 0.45 + 0.25 * mix(3));
+    let (sun_x, sun_y, sun_r) = (mix(4), 0.1 + 0.25 * mix(5), 0.04 + 0.06 * mix(6));
+    let (wave, phase, lake) = (2.0 + 6.0 * mix(7), std::f32::consts::TAU * mix(8), mix(9) > 0.5);
+    let sky_top = tint(hue, 0.35, 0.9 * light);
+    let sky_low = tint(hue + 0.08, 0.15, light);
+    let land = tint(hue + 0.35, 0.55, 0.55 * light);
+    let water = tint(hue + 0.5, 0.6, 0.5 * light);
+    // Everything that depends on one coordinate only is computed once per
+    // column or row: a 3-megapixel picture takes a fraction of a second.
+    let columns: Vec<[f32; 4]> = (0..w)
+        .map(|x| {
+            let fx = x as f32 / w as f32;
+            let ridge = horizon + 0.06 * (fx * wave + phase).sin() + 0.02 * (fx * wave * 3.1).sin();
+            let ripple = fx * 20.0;
+            [ridge, (fx * 40.0).sin(), ripple.sin(), ripple.cos()]
+        })
+        .collect();
+    let aspect = w as f32 / h as f32;
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        let fy = y as f32 / h as f32;
+        let (wave_row, ripple_row) = ((fy * 37.0).cos(), fy * 300.0);
+        let (ripple_sin, ripple_cos) = (ripple_row.sin(), ripple_row.cos());
+        let dy = fy - sun_y;
+        for (x, &[ridge, land_wave, col_sin, col_cos]) in columns.iter().enumerate() {
+            let dx = (x as f32 / w as f32 - sun_x) * aspect;
+            let pixel = if dx * dx + dy * dy < sun_r * sun_r {
+                [255.0, 240.0, 190.0]
+            } else if fy < ridge {
+                blend(sky_top, sky_low, fy / ridge)
+            } else if lake && fy > 0.8 {
+                // sin(a + b), from the row's and the column's parts.
+                let ripple = 0.9 + 0.1 * (ripple_sin * col_cos + ripple_cos * col_sin);
+                water.map(|c| c * ripple)
+            } else {
+                let shade = 0.75 + 0.25 * land_wave * wave_row;
+                land.map(|c| c * shade * (1.2 - 0.4 * fy))
+            };
+            rgb.extend(pixel.map(|c| c.clamp(0.0, 255.0) as u8));
+        }
+    }
+    rgb
+}
+
+/// An RGB colour (0–255) from hue, saturation and value (0–1).
+fn tint(hue: f32, saturation: f32, value: f32) -> [f32; 3] {
+    let h = (hue.fract() * 6.0, 0.0);
+    let (sector, f) = (h.0.floor() as u8 % 6, h.0.fract());
+    let (p, q, t) = (
+        value * (1.0 - saturation),
+        value * (1.0 - saturation * f),
+        value * (1.0 - saturation * (1.0 - f)),
+    );
+    let (r, g, b) = match sector {
+        0 => (value, t, p),
+        1 => (q, value, p),
+        2 => (p, value, t),
+        3 => (p, q, value),
+        4 => (t, p, value),
+        _ => (value, p, q),
+    };
+    [r * 255.0, g * 255.0, b * 255.0]
+}
+
+fn blend(a: [f32; 3], b: [f32; 3], t: f32) -> [f32; 3] {
+    [0, 1, 2].map(|i| a[i] + (b[i] - a[i]) * t)
 }
 
 /// A grey PNG of `width`×`height` pixels of `shade` (8-bit greyscale, one
@@ -298,6 +504,43 @@ mod tests {
         assert_eq!(original.display_value().to_string(), "2023-07-04 18:30:05");
         let model = exif.get_field(exif::Tag::Model, exif::In::PRIMARY).unwrap();
         assert_eq!(model.display_value().to_string(), "\"Demo Phone\"");
+    }
+
+    #[test]
+    fn a_photo_carries_its_exif_date_and_thumbnail_and_decodes() {
+        let photo = Photo {
+            tags: Some(ExifTags {
+                make: "mtpull".into(),
+                model: "Demo Phone".into(),
+                taken: taken(),
+            }),
+            seed: 3,
+            width: 320,
+            height: 240,
+        };
+        let bytes = photo.jpeg();
+        assert!(bytes.starts_with(&photo.head()));
+        let exif = exif::Reader::new()
+            .read_from_container(&mut std::io::Cursor::new(&bytes))
+            .unwrap();
+        let original = exif
+            .get_field(exif::Tag::DateTimeOriginal, exif::In::PRIMARY)
+            .unwrap();
+        assert_eq!(original.display_value().to_string(), "2023-07-04 18:30:05");
+        let offset = exif
+            .get_field(exif::Tag::JPEGInterchangeFormat, exif::In::THUMBNAIL)
+            .and_then(|f| f.value.get_uint(0))
+            .unwrap() as usize;
+        let thumb = &exif.buf()[offset..];
+        assert!(thumb.starts_with(&photo.thumbnail()));
+        let mut decoder = jpeg_decoder::Decoder::new(&bytes[..]);
+        let pixels = decoder.decode().unwrap();
+        let info = decoder.info().unwrap();
+        assert_eq!((info.width, info.height), (320, 240));
+        // Real pixels: the picture is not one flat colour.
+        let distinct: std::collections::HashSet<&[u8]> = pixels.chunks(3).collect();
+        assert!(distinct.len() > 100, "{} colours", distinct.len());
+        assert_ne!(scene(3, 16, 12), scene(4, 16, 12));
     }
 
     #[test]

@@ -82,7 +82,10 @@
 //!   a served folder; a served folder is a snapshot taken when it is added
 //!   (files added on disk later are not seen; `add_file` on it does not
 //!   write to disk).
-//! - Thumbnails are one fixed 8×8 JPEG for every image.
+//! - Thumbnails are one fixed 8×8 JPEG for every image, except for
+//!   [`Content::Synthetic`] files, which serve their own (the demo phone's
+//!   camera photos: their EXIF thumbnail) or none; ObjectInfo's thumbnail
+//!   fields always describe the fixed one.
 
 mod arrival;
 mod content;
@@ -107,7 +110,7 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-pub use content::{Content, generated_bytes};
+pub use content::{Content, Synthesize, generated_bytes};
 pub use fault::Fault;
 pub use host::SimTransport;
 pub use link::{BulkIn, DeviceEnd, EndpointError, Speed, class_request};

@@ -659,7 +659,13 @@ impl Responder<'_> {
         if node.is_folder() || !has_thumbnail(self.model.format_of(&key, node)) {
             return Err(Rc::NO_THUMBNAIL_PRESENT);
         }
-        Ok(Reply::data(thumbnail().to_vec()))
+        match node {
+            Node::File { content, .. } => content
+                .thumbnail()
+                .map(Reply::data)
+                .ok_or(Rc::NO_THUMBNAIL_PRESENT),
+            Node::Folder { .. } => Err(Rc::NO_THUMBNAIL_PRESENT),
+        }
     }
 
     /// Deletes a file, or a folder with everything in it (as Android does).

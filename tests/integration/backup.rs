@@ -426,7 +426,8 @@ fn cli_dry_run_lists_destinations_and_writes_nothing() {
     let target = dest.path().join("backup");
     let target_arg = target.to_str().unwrap();
     let dry = mtpull(&[
-        "--demo",
+        "--sim",
+        "android",
         "backup",
         "--dry-run",
         "--include",
@@ -445,7 +446,7 @@ fn cli_dry_run_lists_destinations_and_writes_nothing() {
     );
     assert!(dry.stdout.contains("nothing was written"), "{}", dry.stdout);
 
-    mtpull(&["--demo", "backup", "--include", "DCIM/**", target_arg]).expect_status(0);
+    mtpull(&["--sim", "android", "backup", "--include", "DCIM/**", target_arg]).expect_status(0);
     let real: Vec<String> = tree(&target)
         .into_keys()
         .map(|p| format!("{target_arg}/{p}"))

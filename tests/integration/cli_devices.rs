@@ -10,7 +10,7 @@ fn the_demo_phone_is_described_with_its_storage() {
         "serial:  DEMO0001",
         "1209:4d54, bus 1, port 4",
         "storage: Internal shared storage (0x00010001):",
-        "free of 59.60 GiB",
+        "free of 119.21 GiB",
     ] {
         assert!(
             run.stdout.contains(expected),

@@ -12,6 +12,8 @@ mod cli_devices;
 mod cli_ls;
 mod device_quirks;
 mod devices;
+mod preview;
+mod restore;
 mod run;
 mod safety;
 mod session_sim;

@@ -1,0 +1,444 @@
+//! Putting files back on a phone: `mtpull restore SRC… [--to DEVICE_PATH]`.
+//!
+//! - [`scan`]: which local files, their names checked and their capture dates read.
+//! - [`journal`]: the uploads in flight, so that an upload cut short is
+//!   deleted from the phone by the next run before it sends the file again.
+//! - [`restore`]: the run. Each file goes by SendObjectInfo (its capture date
+//!   as DateCreated and DateModified: Android sets the file's mtime from it)
+//!   then SendObject, into the target folder (created as needed). A file the
+//!   phone already holds under the same name and size is skipped; one with
+//!   the same name and another size is reported and left alone.
+
+pub mod journal;
+pub mod scan;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub use journal::{Journal, Pending};
+pub use scan::{LocalFile, Refused, Scan, name_problem, scan};
+
+use crate::ptp::time::format_ptp_time;
+use crate::ptp::{ObjectFormat, ObjectHandle, ObjectInfo, ResponseCode, StorageId};
+use crate::pull::device_serial;
+use crate::session::{Entry, Session, SessionError};
+
+/// The folder restored files go to unless `--to` says otherwise.
+pub const DEFAULT_FOLDER: &str = "DCIM/Restored";
+
+/// Where and how to restore.
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
+    /// The storage to send to.
+    pub storage: StorageId,
+    /// The folder on that storage, from its root, one name per element.
+    pub folder: Vec<String>,
+    /// Say what would be sent; change nothing on the phone.
+    pub dry_run: bool,
+}
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The device failed in a way that stops the run.
+    #[error("{context}: {source}")]
+    Device {
+        /// What was being done.
+        context: String,
+        /// What the session said.
+        #[source]
+        source: SessionError,
+    },
+    /// The upload journal could not be read or written.
+    #[error("upload journal: {0}")]
+    Journal(#[source] io::Error),
+    /// Ctrl-C.
+    #[error("interrupted; run the same command again to finish")]
+    Interrupted,
+}
+
+/// What became of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileOutcome {
+    /// Sent; the phone holds it now.
+    Sent,
+    /// The phone already had a file of that name and size there.
+    Already,
+    /// A dry run would send it.
+    WouldSend,
+    /// Not sent, and why.
+    Failed(String),
+}
+
+/// What a run tells its observer.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// An object a cut upload left behind was deleted (or, in a dry run, would be).
+    Cleaned { path: &'a str },
+    /// The plan: how many files and bytes to send, how many are there already.
+    Planned {
+        files: usize,
+        bytes: u64,
+        already: usize,
+    },
+    /// A file's upload starts.
+    Started { file: &'a LocalFile },
+    /// Bytes of the current file went out.
+    Sent { bytes: u64 },
+    /// A file is done, one way or another.
+    Finished {
+        file: &'a LocalFile,
+        outcome: &'a FileOutcome,
+    },
+}
+
+/// Receives a run's events (progress display, log lines).
+pub trait Observer {
+    /// One event.
+    fn event(&mut self, event: &Event<'_>);
+}
+
+impl<F: FnMut(&Event<'_>)> Observer for F {
+    fn event(&mut self, event: &Event<'_>) {
+        self(event)
+    }
+}
+
+/// How a run went.
+#[derive(Debug, Default)]
+pub struct RestoreReport {
+    /// Files sent (or, in a dry run, that would be).
+    pub sent: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Files the phone already had.
+    pub already: u64,
+    /// Files that failed.
+    pub failed: u64,
+    /// Leftovers of cut uploads deleted.
+    pub cleaned: u64,
+    /// Why the run stopped early, if it did.
+    pub stopped: Option<RestoreError>,
+}
+
+/// Sends `files` to the phone behind `session`. `journal` holds the uploads
+/// in flight; `cancel` is checked between files and while sending.
+pub fn restore(
+    session: &mut Session,
+    files: &[LocalFile],
+    options: &RestoreOptions,
+    journal: &mut Journal,
+    cancel: &AtomicBool,
+    observer: &mut dyn Observer,
+) -> RestoreReport {
+    let mut report = RestoreReport::default();
+    let mut run = Run {
+        session,
+        options,
+        journal,
+        cancel,
+        observer,
+        serial: String::new(),
+    };
+    if let Err(error) = run.all(files, &mut report) {
+        report.stopped = Some(error);
+    }
+    report
+}
+
+struct Run<'a> {
+    session: &'a mut Session,
+    options: &'a RestoreOptions,
+    journal: &'a mut Journal,
+    cancel: &'a AtomicBool,
+    observer: &'a mut dyn Observer,
+    serial: String,
+}
+
+fn device(context: impl Into<String>) -> impl FnOnce(SessionError) -> RestoreError {
+    let context = context.into();
+    move |source| RestoreError::Device { context, source }
+}
+
+impl Run<'_> {
+    fn all(&mut self, files: &[LocalFile], report: &mut RestoreReport) -> Result<(), RestoreError> {
+        self.serial = device_serial(self.session);
+        self.clean_cut_uploads(report)?;
+        let folder = self.find_folder()?;
+        let present = match &folder {
+            Some(folder) => self.children(folder)?,
+            None => HashMap::new(),
+        };
+        let (mut to_send, mut already) = (Vec::new(), Vec::new());
+        for file in files {
+            match present.get(&file.name) {
+                Some(&size) if size == file.size => already.push(file),
+                Some(&size) => {
+                    let outcome = FileOutcome::Failed(format!(
+                        "a different {} ({size} bytes) is already in {}; it is left as it is",
+                        file.name,
+                        self.options.folder.join("/")
+                    ));
+                    report.failed += 1;
+                    self.observer.event(&Event::Finished {
+                        file,
+                        outcome: &outcome,
+                    });
+                }
+                None => to_send.push(file),
+            }
+        }
+        self.observer.event(&Event::Planned {
+            files: to_send.len(),
+            bytes: to_send.iter().map(|f| f.size).sum(),
+            already: already.len(),
+        });
+        for file in already {
+            report.already += 1;
+            let outcome = FileOutcome::Already;
+            self.observer.event(&Event::Finished {
+                file,
+                outcome: &outcome,
+            });
+        }
+        if to_send.is_empty() {
+            return Ok(());
+        }
+        let parent = match folder {
+            Some(folder) => Some(folder.handle),
+            None if self.options.dry_run => None,
+            None => Some(self.create_folder()?),
+        };
+        for file in to_send {
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(RestoreError::Interrupted);
+            }
+            let outcome = match parent {
+                None => FileOutcome::WouldSend,
+                Some(_) if self.options.dry_run => FileOutcome::WouldSend,
+                Some(parent) => self.send(parent, file)?,
+            };
+            match outcome {
+                FileOutcome::Failed(_) => report.failed += 1,
+                _ => {
+                    report.sent += 1;
+                    report.bytes += file.size;
+                }
+            }
+            self.observer.event(&Event::Finished {
+                file,
+                outcome: &outcome,
+            });
+        }
+        Ok(())
+    }
+
+    /// Deletes what uploads of an earlier run left unfinished on this phone.
+    fn clean_cut_uploads(&mut self, report: &mut RestoreReport) -> Result<(), RestoreError> {
+        for pending in self.journal.pending_for(&self.serial) {
+            let names: Vec<&str> = pending.path.split('/').collect();
+            let found = self
+                .session
+                .find(StorageId(pending.storage), &names)
+                .map_err(device(format!("looking for the cut upload {}", pending.path)))?;
+            if let Some(entry) = found.filter(|e| !e.is_folder()) {
+                if self.options.dry_run {
+                    self.observer.event(&Event::Cleaned { path: &pending.path });
+                    continue;
+                }
+                self.session
+                    .delete_object(entry.handle)
+                    .map_err(device(format!("deleting the cut upload {}", pending.path)))?;
+                report.cleaned += 1;
+                self.observer.event(&Event::Cleaned { path: &pending.path });
+            }
+            if !self.options.dry_run {
+                self.journal.end(&pending).map_err(RestoreError::Journal)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn find_folder(&mut self) -> Result<Option<Entry>, RestoreError> {
+        let folder = &self.options.folder;
+        if folder.is_empty() {
+            return Ok(None);
+        }
+        let found = self
+            .session
+            .find(self.options.storage, folder)
+            .map_err(device(format!("looking for {}", folder.join("/"))))?;
+        match found {
+            Some(entry) if !entry.is_folder() => Err(RestoreError::Device {
+                context: format!("{} is a file on the phone, not a folder", folder.join("/")),
+                source: SessionError::Device {
+                    op: crate::ptp::OperationCode::SEND_OBJECT_INFO,
+                    code: ResponseCode::INVALID_PARENT_OBJECT,
+                },
+            }),
+            other => Ok(other),
+        }
+    }
+
+    /// Name → size of the files in `folder`.
+    fn children(&mut self, folder: &Entry) -> Result<HashMap<String, u64>, RestoreError> {
+        let entries = self
+            .session
+            .list_folder(self.options.storage, Some(folder))
+            .map_err(device(format!("listing {}", self.options.folder.join("/"))))?;
+        Ok(entries
+            .into_iter()
+            .filter(|e| !e.is_folder())
+            .map(|e| (e.name().to_owned(), e.size))
+            .collect())
+    }
+
+    /// Creates the target folder and any missing parent; returns its handle.
+    fn create_folder(&mut self) -> Result<ObjectHandle, RestoreError> {
+        let storage = self.options.storage;
+        let now = format_ptp_time(chrono::Local::now().naive_local());
+        let mut parent: Option<Entry> = None;
+        for (depth, name) in self.options.folder.clone().iter().enumerate() {
+            let path = self.options.folder[..=depth].join("/");
+            let existing = self
+                .session
+                .list_folder(storage, parent.as_ref())
+                .map_err(device(format!("listing {path}")))?
+                .into_iter()
+                .find(|e| e.name() == name);
+            parent = Some(match existing {
+                Some(entry) => entry,
+                None => {
+                    let handle = self
+                        .session
+                        .create_folder(
+                            storage,
+                            parent.as_ref().map_or(ObjectHandle::ROOT_PARENT, |p| p.handle),
+                            name,
+                            &now,
+                        )
+                        .map_err(device(format!("creating the folder {path}")))?;
+                    Entry {
+                        storage_id: storage,
+                        handle,
+                        parent: parent.as_ref().map_or(ObjectHandle::ROOT_PARENT, |p| p.handle),
+                        path: self.options.folder[..=depth].to_vec(),
+                        format: ObjectFormat::ASSOCIATION,
+                        size: 0,
+                        modified: None,
+                    }
+                }
+            });
+        }
+        Ok(parent.map_or(ObjectHandle::ROOT_PARENT, |p| p.handle))
+    }
+
+    /// Sends one file, journalled. A refusal of this file is its outcome; a
+    /// broken connection or a full phone stops the run.
+    fn send(&mut self, parent: ObjectHandle, file: &LocalFile) -> Result<FileOutcome, RestoreError> {
+        let mut source = match File::open(&file.path) {
+            Ok(source) => source,
+            Err(e) => {
+                return Ok(FileOutcome::Failed(format!(
+                    "cannot read {}: {e}",
+                    file.path.display()
+                )));
+            }
+        };
+        let date = format_ptp_time(file.taken);
+        let info = ObjectInfo {
+            storage_id: self.options.storage.0,
+            format: format_for(&file.name),
+            parent: parent.0,
+            filename: file.name.clone(),
+            date_created: date.clone(),
+            date_modified: date,
+            ..ObjectInfo::default()
+        };
+        let mut path = self.options.folder.clone();
+        path.push(file.name.clone());
+        let pending = Pending {
+            serial: self.serial.clone(),
+            storage: self.options.storage.0,
+            path: path.join("/"),
+            size: file.size,
+        };
+        self.journal
+            .begin(pending.clone())
+            .map_err(RestoreError::Journal)?;
+        self.observer.event(&Event::Started { file });
+        let mut counted = Counted {
+            inner: &mut source,
+            cancel: self.cancel,
+            observer: &mut *self.observer,
+        };
+        let sent = self
+            .session
+            .send_object(self.options.storage, parent, &info, &mut counted, file.size);
+        match sent {
+            Ok(_) => {
+                self.journal.end(&pending).map_err(RestoreError::Journal)?;
+                Ok(FileOutcome::Sent)
+            }
+            Err(_) if self.cancel.load(Ordering::Relaxed) => Err(RestoreError::Interrupted),
+            Err(error) => self.send_failed(file, error),
+        }
+    }
+
+    fn send_failed(&mut self, file: &LocalFile, error: SessionError) -> Result<FileOutcome, RestoreError> {
+        let code = error.response_code();
+        if code == Some(ResponseCode::OBJECT_TOO_LARGE) && file.size >= 1 << 32 {
+            return Ok(FileOutcome::Failed(format!(
+                "the phone refuses files of 4 GiB or more on this storage ({} is {} bytes; \
+                 its file system is probably FAT32): copy it another way or split it",
+                file.name, file.size
+            )));
+        }
+        if code == Some(ResponseCode::STORE_FULL) || error.needs_recovery() || error.is_locked() {
+            return Err(RestoreError::Device {
+                context: format!("sending {}", file.path.display()),
+                source: error,
+            });
+        }
+        Ok(FileOutcome::Failed(error.to_string()))
+    }
+}
+
+/// The ObjectFormat a phone expects for a file of this name.
+pub fn format_for(name: &str) -> ObjectFormat {
+    let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match extension.as_deref() {
+        Some("jpg" | "jpeg" | "jpe") => ObjectFormat::EXIF_JPEG,
+        Some("png") => ObjectFormat::PNG,
+        Some("gif") => ObjectFormat::GIF,
+        Some("bmp") => ObjectFormat::BMP,
+        Some("tif" | "tiff") => ObjectFormat::TIFF,
+        Some("dng") => ObjectFormat::DNG,
+        Some("heic" | "heif") => ObjectFormat::HEIF,
+        Some("mp4" | "m4v" | "mov") => ObjectFormat::MP4_CONTAINER,
+        Some("3gp") => ObjectFormat::CONTAINER_3GP,
+        Some("avi") => ObjectFormat::AVI,
+        Some("txt") => ObjectFormat::TEXT,
+        _ => ObjectFormat::UNDEFINED,
+    }
+}
+
+/// The file being sent: counts what goes out, and stops when Ctrl-C is pressed.
+struct Counted<'a> {
+    inner: &'a mut File,
+    cancel: &'a AtomicBool,
+    observer: &'a mut dyn Observer,
+}
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(io::Error::other("interrupted"));
+        }
+        let n = self.inner.read(buf)?;
+        self.observer.event(&Event::Sent { bytes: n as u64 });
+        Ok(n)
+    }
+}

@@ -1,0 +1,253 @@
+//! `restore` against the simulated phone: a backup restored to an empty phone
+//! and backed up again is the same backup; a cut upload is cleaned up and
+//! finished by the next run; what is there already is skipped.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+use chrono::{DateTime, Local};
+use mtpull::pull::BackupOptions;
+use mtpull::restore::{
+    self, DEFAULT_FOLDER, Event, FileOutcome, Journal, RestoreOptions, RestoreReport, scan,
+};
+use mtpull::session::Session;
+use mtpull::sim::{Content, Profile, SimDevice, StorageSpec};
+
+use crate::backup_util::{STORAGE, at, phone, run_backup, samples, tree};
+
+fn empty_phone() -> (SimDevice, u32) {
+    let phone = SimDevice::new(Profile::Android);
+    let storage = phone.add_storage(StorageSpec::new(STORAGE));
+    (phone, storage)
+}
+
+fn options(storage: u32) -> RestoreOptions {
+    RestoreOptions {
+        storage: mtpull::ptp::StorageId(storage),
+        folder: DEFAULT_FOLDER.split('/').map(String::from).collect(),
+        dry_run: false,
+    }
+}
+
+/// Plugs in, restores `sources`, unplugs; returns the report and each file's outcome.
+fn run_restore(
+    phone: &SimDevice,
+    sources: &[PathBuf],
+    options: &RestoreOptions,
+    journal: &Path,
+    cancel: &AtomicBool,
+    mut also: impl FnMut(&Event<'_>),
+) -> (RestoreReport, Vec<(String, FileOutcome)>) {
+    let scanned = scan(sources).unwrap();
+    assert!(scanned.refused.is_empty(), "{:?}", scanned.refused);
+    let mut session = Session::open(Box::new(phone.connect())).unwrap();
+    let mut journal = Journal::open(journal).unwrap();
+    let mut outcomes = Vec::new();
+    let mut observer = |event: &Event<'_>| {
+        if let Event::Finished { file, outcome } = event {
+            outcomes.push((file.name.clone(), (*outcome).clone()));
+        }
+        also(event);
+    };
+    let report = restore::restore(
+        &mut session,
+        &scanned.files,
+        options,
+        &mut journal,
+        cancel,
+        &mut observer,
+    );
+    phone.unplug();
+    (report, outcomes)
+}
+
+fn mtime(path: &Path) -> chrono::NaiveDateTime {
+    let modified: SystemTime = fs::metadata(path).unwrap().modified().unwrap();
+    DateTime::<Local>::from(modified).naive_local()
+}
+
+#[test]
+fn a_restored_backup_backs_up_to_the_same_files_and_dates() {
+    let (original, _) = phone(Profile::Android);
+    let first = tempfile::tempdir().unwrap();
+    let (report, _) = run_backup(&original, first.path(), &BackupOptions::default());
+    assert!(report.succeeded(), "{:?}", report.stopped);
+
+    let (fresh, storage) = empty_phone();
+    let state = tempfile::tempdir().unwrap();
+    let journal = state.path().join("uploads.json");
+    let never = AtomicBool::new(false);
+    let (report, outcomes) = run_restore(
+        &fresh,
+        &[first.path().to_owned()],
+        &options(storage),
+        &journal,
+        &never,
+        |_| {},
+    );
+    assert!(report.stopped.is_none(), "{:?}", report.stopped);
+    assert_eq!(report.sent as usize, samples().len(), "{outcomes:?}");
+    // The phone dates each file by its capture time, not by when it arrived.
+    let a = fresh
+        .content(storage, "DCIM/Restored/IMG_A.jpg")
+        .expect("IMG_A restored");
+    assert_eq!(a.len(), samples()[0].bytes.len() as u64);
+
+    let second = tempfile::tempdir().unwrap();
+    let (report, _) = run_backup(&fresh, second.path(), &BackupOptions::default());
+    assert!(report.succeeded(), "{:?}", report.stopped);
+    assert_eq!(
+        tree(second.path()),
+        tree(first.path()),
+        "the round trip changed the backup"
+    );
+    for sample in samples() {
+        let landed = second.path().join(sample.expected_dest);
+        let date = &sample.expected_dest[..10].replace('/', "-");
+        assert!(
+            mtime(&landed).format("%Y-%m-%d").to_string() == *date,
+            "{} is dated {} on the phone",
+            sample.expected_dest,
+            mtime(&landed)
+        );
+    }
+    assert_eq!(
+        mtime(&second.path().join("2023/03/04/IMG_A.jpg")),
+        at(2023, 3, 4, 8, 0, 0)
+    );
+    // The journal holds no upload in flight.
+    assert!(
+        Journal::open(&journal)
+            .unwrap()
+            .pending_for("SIM-ANDROID")
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_cut_upload_is_deleted_and_finished_by_the_next_run() {
+    let local = tempfile::tempdir().unwrap();
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    fs::write(local.path().join("IMG_BIG.jpg"), &big).unwrap();
+    fs::write(local.path().join("IMG_SMALL.jpg"), b"small").unwrap();
+    let (phone, storage) = empty_phone();
+    let state = tempfile::tempdir().unwrap();
+    let journal = state.path().join("uploads.json");
+
+    // Ctrl-C a megabyte into the big file.
+    let cancel = AtomicBool::new(false);
+    let mut sent = 0;
+    let (report, _) = run_restore(
+        &phone,
+        &[local.path().to_owned()],
+        &options(storage),
+        &journal,
+        &cancel,
+        |event| {
+            if let Event::Sent { bytes } = event {
+                sent += bytes;
+                if sent > 1_000_000 {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            }
+        },
+    );
+    assert!(
+        matches!(report.stopped, Some(restore::RestoreError::Interrupted)),
+        "{:?}",
+        report.stopped
+    );
+    assert!(
+        phone.content(storage, "DCIM/Restored/IMG_BIG.jpg").is_none(),
+        "a half upload is listed"
+    );
+    let pending = Journal::open(&journal).unwrap().pending_for("SIM-ANDROID");
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    // A phone that keeps what it received so far (many do) shows a short file.
+    phone
+        .add_file(
+            storage,
+            &pending[0].path,
+            Content::from(&big[..1_000_000]),
+            at(2024, 1, 1, 0, 0, 0),
+        )
+        .unwrap();
+
+    let (report, outcomes) = run_restore(
+        &phone,
+        &[local.path().to_owned()],
+        &options(storage),
+        &journal,
+        &AtomicBool::new(false),
+        |_| {},
+    );
+    assert!(report.stopped.is_none(), "{:?}", report.stopped);
+    assert_eq!(report.cleaned, 1);
+    assert_eq!(
+        outcomes,
+        [
+            ("IMG_BIG.jpg".to_owned(), FileOutcome::Sent),
+            ("IMG_SMALL.jpg".to_owned(), FileOutcome::Sent)
+        ]
+    );
+    let Some(Content::Bytes(on_phone)) = phone.content(storage, "DCIM/Restored/IMG_BIG.jpg") else {
+        panic!("IMG_BIG.jpg missing after the rerun");
+    };
+    assert!(
+        on_phone[..] == big[..],
+        "the rerun's upload differs from the file"
+    );
+    assert!(
+        Journal::open(&journal)
+            .unwrap()
+            .pending_for("SIM-ANDROID")
+            .is_empty()
+    );
+}
+
+#[test]
+fn files_already_there_are_skipped_and_a_dry_run_sends_nothing() {
+    let local = tempfile::tempdir().unwrap();
+    fs::write(local.path().join("a.jpg"), b"aaaa").unwrap();
+    fs::write(local.path().join("b.jpg"), b"bbbb").unwrap();
+    fs::write(local.path().join("c.jpg"), b"cccc").unwrap();
+    let (phone, storage) = empty_phone();
+    let when = at(2024, 1, 1, 0, 0, 0);
+    phone
+        .add_file(storage, "DCIM/Restored/a.jpg", "aaaa", when)
+        .unwrap();
+    phone
+        .add_file(storage, "DCIM/Restored/b.jpg", "not the same", when)
+        .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let journal = state.path().join("uploads.json");
+    let never = AtomicBool::new(false);
+    let dry = RestoreOptions {
+        dry_run: true,
+        ..options(storage)
+    };
+    let before = phone.paths(storage);
+    let (_, outcomes) = run_restore(&phone, &[local.path().to_owned()], &dry, &journal, &never, |_| {});
+    assert_eq!(phone.paths(storage), before, "a dry run changed the phone");
+    let outcome = |name: &str| outcomes.iter().find(|(n, _)| n == name).unwrap().1.clone();
+    assert_eq!(outcome("a.jpg"), FileOutcome::Already);
+    assert!(matches!(outcome("b.jpg"), FileOutcome::Failed(why) if why.contains("left as it is")));
+    assert_eq!(outcome("c.jpg"), FileOutcome::WouldSend);
+
+    let (report, _) = run_restore(
+        &phone,
+        &[local.path().to_owned()],
+        &options(storage),
+        &journal,
+        &never,
+        |_| {},
+    );
+    assert_eq!((report.sent, report.already, report.failed), (1, 1, 1));
+    assert!(phone.content(storage, "DCIM/Restored/c.jpg").is_some());
+    let Some(Content::Bytes(b)) = phone.content(storage, "DCIM/Restored/b.jpg") else {
+        panic!()
+    };
+    assert_eq!(&b[..], b"not the same", "a different file was replaced");
+}

@@ -19,6 +19,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "auto",
         &["ptp", "transport", "session", "sort", "pull", "lock_file"],
     ),
+    ("restore", &["ptp", "session", "sort", "pull"]),
     // Test support above the product: a simulated phone is an `auto::Arrival` too.
     ("sim", &["ptp", "transport", "auto"]),
 ];

@@ -4,6 +4,9 @@
 set -euo pipefail
 
 packages=(
+  dosfstools             # mkfs.vfat: a FAT image for the fusefat destination tests
+  fusefat                # FAT through FUSE: no hard links, no RENAME_NOREPLACE
+  ntfs-3g                # NTFS through FUSE (and mkntfs)
   libimage-exiftool-perl # fixtures and the sort benchmark's peer
   udev                   # udevadm: the auto-backup rule is tested with udevadm test
   systemd                # systemd-analyze verify checks the installed units

@@ -81,6 +81,25 @@ pub enum Command {
     /// Exit status: 0 every file intact, 1 some missing or changed, 2 could not verify
     /// (no manifest in DEST).
     Verify(VerifyArgs),
+    /// Write one offline HTML page of the device's photos and videos from their
+    /// thumbnails (nothing is downloaded whole), on which pictures are ticked or
+    /// unticked and the choice saved for `backup --selection`.
+    ///
+    /// Exit status: 0 written, 2 failed, 3 no device or the phone is locked,
+    /// 130 interrupted by Ctrl-C.
+    Preview(PreviewArgs),
+    /// Send files, or whole date folders of a backup, to the phone, dated by
+    /// capture time; what is there already (same name and size) is skipped, and
+    /// an upload cut short is deleted and sent again by the next run.
+    ///
+    /// Exit status: 0 all sent (or there), 1 some files refused or failed, 2 the run
+    /// stopped, 3 no device or the phone is locked, 130 interrupted by Ctrl-C.
+    Restore(RestoreArgs),
+    /// Delete files or folders on the device (asks first; --yes for scripts).
+    ///
+    /// Exit status: 0 deleted, 1 some could not be deleted, 2 not found, refused or
+    /// not confirmed, 3 no device or the phone is locked.
+    Rm(RmArgs),
     /// Back up the device just plugged in, as the auto-backup settings say
     /// (~/.config/mtpull/config.toml). The udev rule's mtpull-backup@.service runs
     /// it with --device set to the USB port. Log lines only, on stderr.
@@ -309,4 +328,64 @@ pub struct SortArgs {
     /// Threads that read file headers [default: number of cores].
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<NonZeroUsize>,
+}
+
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// Only under these device paths, e.g. "Internal shared storage/DCIM/Camera"
+    /// [default: everything].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
+
+    /// The page to write.
+    #[arg(short, long, value_name = "FILE", default_value = "preview.html")]
+    pub output: PathBuf,
+
+    /// The backup to compare with: pictures in its manifest are marked as
+    /// backed up, and pictures rejected earlier are left out.
+    #[arg(long, value_name = "DEST")]
+    pub dest: Option<PathBuf>,
+
+    /// Show pictures rejected in earlier choices too.
+    #[arg(long)]
+    pub include_rejected: bool,
+
+    /// Seconds to wait for a locked phone to be unlocked.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_WAIT_SECS)]
+    pub wait: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Files or folders to send (folders are walked; hidden entries such as
+    /// .mtpull/ are left out).
+    #[arg(value_name = "SRC", required = true)]
+    pub sources: Vec<PathBuf>,
+
+    /// The folder on the phone, with or without its storage's name first.
+    #[arg(long, value_name = "DEVICE_PATH", default_value = mtpull::restore::DEFAULT_FOLDER)]
+    pub to: String,
+
+    /// Say what would be sent; change nothing on the phone.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Seconds to wait for a locked phone to be unlocked.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_WAIT_SECS)]
+    pub wait: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// What to delete, storage first, e.g. "Internal shared storage/DCIM/Camera/IMG_1.jpg".
+    #[arg(value_name = "DEVICE_PATH", required = true)]
+    pub paths: Vec<String>,
+
+    /// Do not ask: delete at once (for scripts).
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Seconds to wait for a locked phone to be unlocked.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_WAIT_SECS)]
+    pub wait: u64,
 }

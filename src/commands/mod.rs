@@ -9,6 +9,9 @@ mod connect;
 mod devices;
 mod install_udev;
 mod ls;
+mod preview;
+mod restore;
+mod rm;
 mod shared;
 mod sort;
 mod verify;
@@ -31,6 +34,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup(args) => backup::run(device, verbose, args),
         Command::Auto(args) => auto::run(device, args),
         Command::Verify(args) => verify::run(args),
+        Command::Preview(args) => preview::run(device, args),
+        Command::Restore(args) => restore::run(device, args),
+        Command::Rm(args) => rm::run(device, args),
         Command::Watch(args) => watch::run(device, args),
         Command::Config(command) => config::run(command),
         Command::InstallUdev(args) => install_udev::run(args),

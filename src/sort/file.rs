@@ -250,7 +250,7 @@ impl Filer {
     /// Puts `src` at `target` unless something is there; `false` if something was.
     fn place(&mut self, src: &Path, target: &Target) -> Result<bool, SortError> {
         match self.mode {
-            Mode::Copy => self.copy_into_place(src, target),
+            Mode::Copy => self.copy_into_place(src, target, None),
             Mode::Move => self.move_into_place(src, target),
         }
     }
@@ -261,7 +261,7 @@ impl Filer {
                 .and_then(|f| f.sync_all())
                 .map_err(SortError::io("sync", src))?;
         }
-        match self.rename_noreplace(CWD, src.as_os_str(), src, target) {
+        match self.rename_noreplace(CWD, src.as_os_str(), Recorded::Here(src), target) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
             Err(e) if e.raw_os_error() == Some(Errno::XDEV.raw_os_error()) => {
@@ -285,7 +285,8 @@ impl Filer {
         intents
             .begin(&intent)
             .map_err(SortError::io("record the move of", src))?;
-        if !self.copy_into_place(src, target)? {
+        if !self.copy_into_place(src, target, Some(src))? {
+            let _ = self.opened().intents.end();
             return Ok(false);
         }
         // The copy's name must be durable before the source goes.
@@ -300,7 +301,14 @@ impl Filer {
         Ok(true)
     }
 
-    fn copy_into_place(&mut self, src: &Path, target: &Target) -> Result<bool, SortError> {
+    /// Copies `src` into a temp file, then renames that into place. `moving`: the
+    /// source of a move whose intent is already recorded (the rename records none).
+    fn copy_into_place(
+        &mut self,
+        src: &Path,
+        target: &Target,
+        moving: Option<&Path>,
+    ) -> Result<bool, SortError> {
         let (temp_name, temp) = self.create_temp()?;
         let temp_path = self.opened().temps_path.join(&temp_name);
         let placed = copy_durably(src, temp)
@@ -311,7 +319,11 @@ impl Filer {
                     .temps
                     .try_clone()
                     .map_err(SortError::io("copy", src))?;
-                match self.rename_noreplace(&temps, temp_name.as_ref(), &temp_path, target) {
+                let recorded = match moving {
+                    Some(_) => Recorded::ByCaller,
+                    None => Recorded::Here(&temp_path),
+                };
+                match self.rename_noreplace(&temps, temp_name.as_ref(), recorded, target) {
                     Ok(()) => Ok(true),
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
                     Err(e) => Err(SortError::io(
@@ -336,10 +348,19 @@ impl Filer {
         &mut self,
         from_dir: impl AsFd,
         from: &OsStr,
-        from_path: &Path,
+        recorded: Recorded,
         target: &Target,
     ) -> io::Result<()> {
         let from_dir = from_dir.as_fd();
+        let intent = match recorded {
+            Recorded::Here(from_path) => Some(Intent {
+                from: from_path.to_owned(),
+                to: target.rel.to_owned(),
+            }),
+            Recorded::ByCaller => None,
+        };
+        let begin = |intents: &IntentLog| intent.as_ref().map_or(Ok(()), |i| intents.begin(i));
+        let end = |intents: &IntentLog| if intent.is_some() { intents.end() } else { Ok(()) };
         loop {
             let opened = self.opened.as_mut().expect("opened");
             match opened.no_replace {
@@ -360,36 +381,31 @@ impl Filer {
                     }
                 }
                 NoReplace::Link => {
+                    // Two names for a moment: a cut then leaves the source to be removed.
+                    begin(&opened.intents)?;
                     match rustix::fs::linkat(from_dir, from, target.dir, target.name, AtFlags::empty()) {
                         Ok(()) => {
-                            // Two names for a moment: a cut here leaves the source to be removed.
-                            let intent = Intent {
-                                from: from_path.to_owned(),
-                                to: target.rel.to_owned(),
-                            };
-                            opened.intents.begin(&intent)?;
                             rustix::fs::fsync(target.dir)?;
                             rustix::fs::unlinkat(from_dir, from, AtFlags::empty())?;
-                            return opened.intents.end();
+                            return end(&opened.intents);
                         }
                         Err(Errno::PERM | Errno::OPNOTSUPP | Errno::NOSYS | Errno::MLINK) => {
                             opened.no_replace = NoReplace::CheckThenRename
                         }
-                        Err(e) => return Err(e.into()),
+                        Err(e) => {
+                            end(&opened.intents)?;
+                            return Err(e.into());
+                        }
                     }
                 }
                 NoReplace::CheckThenRename => {
                     if kind_at(target.dir, target.name)?.is_some() {
                         return Err(io::ErrorKind::AlreadyExists.into());
                     }
-                    let intent = Intent {
-                        from: from_path.to_owned(),
-                        to: target.rel.to_owned(),
-                    };
-                    opened.intents.begin(&intent)?;
+                    begin(&opened.intents)?;
                     rustix::fs::renameat(from_dir, from, target.dir, target.name)?;
                     rustix::fs::fsync(target.dir)?;
-                    return opened.intents.end();
+                    return end(&opened.intents);
                 }
             }
         }
@@ -431,6 +447,14 @@ impl Filer {
         self.unsynced_sources
             .insert(parent.unwrap_or(Path::new(".")).to_owned());
     }
+}
+
+/// Who records the intent of a rename that may not be atomic.
+enum Recorded<'a> {
+    /// The rename itself, with this source path.
+    Here(&'a Path),
+    /// The caller, for a move, already did (and ends it).
+    ByCaller,
 }
 
 /// Where a file is being put: its folder (open), its path relative to the

@@ -4,7 +4,7 @@
 //!
 //! Nothing here is ever filed, indexed or counted as a backup.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
@@ -121,17 +121,29 @@ impl IntentLog {
         record.push(0);
         record.extend_from_slice(intent.to.as_os_str().as_bytes());
         record.push(0);
-        let mut file = File::create(&self.path)?;
+        let mut file = self.file()?;
+        file.set_len(0)?;
         file.write_all(&record)?;
         file.sync_all()
     }
 
-    /// The step is done (its result durable): forget it.
+    /// The step is done (its result durable): forget it. The file stays, emptied: a
+    /// name made and removed for every file is churn some FUSE filesystems choke on.
+    /// Not fsynced: a record that outlives its step finds nothing to do.
     pub fn end(&self) -> io::Result<()> {
-        match fs::remove_file(&self.path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+        match OpenOptions::new().write(true).open(&self.path) {
+            Ok(file) => file.set_len(0),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
         }
+    }
+
+    fn file(&self) -> io::Result<File> {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.path)
     }
 
     /// The step a crash left unfinished, if any. A record cut short was never acted on.

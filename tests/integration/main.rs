@@ -12,6 +12,7 @@ mod cli_devices;
 mod cli_ls;
 mod device_quirks;
 mod devices;
+mod fuse_dest;
 mod preview;
 mod restore;
 mod run;

@@ -249,3 +249,44 @@ fn a_selection_for_another_phone_is_refused() {
     assert!(error.contains("made for the device \"OTHER\""), "{error}");
     assert!(tree(dest.path()).is_empty());
 }
+
+#[test]
+fn cli_preview_writes_one_page_and_restore_dry_run_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("page.html");
+    let run =
+        crate::run::mtpull(&["--sim", "android", "preview", "-o", page.to_str().unwrap()]).expect_status(0);
+    assert!(run.stdout.starts_with("wrote "), "{}", run.stdout);
+    let entries = page_items(&fs::read_to_string(&page).unwrap());
+    assert!(entries.len() >= 30, "{} entries", entries.len());
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["path"].as_str().is_some_and(|p| !p.ends_with(".txt")))
+    );
+
+    let local = dir.path().join("photos");
+    fs::create_dir_all(&local).unwrap();
+    fs::write(local.join("a.jpg"), b"aaaa").unwrap();
+    fs::write(local.join("bad?.jpg"), b"q").unwrap();
+    let run = crate::run::mtpull(&[
+        "--sim",
+        "android",
+        "restore",
+        "--dry-run",
+        local.to_str().unwrap(),
+    ])
+    .expect_status(1);
+    assert!(
+        run.stdout
+            .contains("-> Internal shared storage/DCIM/Restored/a.jpg"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("bad?.jpg: its name contains '?'"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("would send 1"), "{}", run.stdout);
+}

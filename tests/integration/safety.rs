@@ -375,7 +375,7 @@ fn a_cut_cross_filesystem_move_is_finished_by_the_next_run() {
         !src.join("IMG_20240526_101500.jpg").exists(),
         "the move was finished"
     );
-    assert!(!dest.join(".mtpull/intent").exists());
+    assert_eq!(IntentLog::new(&dest).pending().unwrap(), None);
     assert_eq!(
         fs::read(dest.join("2024/05/26/IMG_20240526_101500.jpg")).unwrap(),
         b"photo"

@@ -6,3 +6,4 @@ pub mod auto_job;
 pub mod exit;
 pub mod interrupt;
 pub mod progress;
+pub mod storages;

@@ -1,0 +1,188 @@
+//! Backups into the destinations people plug in: a FAT image mounted with `fusefat`
+//! (no hard links, no RENAME_NOREPLACE, no `:` in names, case folded) and an NTFS image
+//! mounted with `ntfs-3g` (hard links, but no RENAME_NOREPLACE). Needs root and
+//! /dev/fuse; under CI=true a mount that cannot be made fails the test.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mtpull::pull::{BackupOptions, Only, Selection};
+use mtpull::sim::{Profile, SimDevice};
+
+use crate::backup_util::{assert_all_backed_up, at, phone, run_backup, samples, tree};
+use crate::util;
+
+/// A filesystem image mounted through FUSE for one test, unmounted when dropped.
+struct FuseMount {
+    _dir: tempfile::TempDir,
+    mountpoint: PathBuf,
+}
+
+impl FuseMount {
+    /// `mkfs` makes the filesystem in the image; `mount` mounts it (image, mountpoint appended).
+    fn new(mkfs: &[&str], mount: &[&str]) -> Option<FuseMount> {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("disk.img");
+        let mountpoint = dir.path().join("mnt");
+        std::fs::create_dir(&mountpoint).unwrap();
+        std::fs::File::create(&image).unwrap().set_len(64 << 20).unwrap();
+        let run = |args: &[&str], extra: &[&Path]| {
+            Command::new(args[0])
+                .args(&args[1..])
+                .args(extra)
+                .output()
+                .map_err(|e| format!("{}: {e}", args[0]))
+                .and_then(|out| match out.status.success() {
+                    true => Ok(()),
+                    false => Err(format!("{args:?}: {}", String::from_utf8_lossy(&out.stderr))),
+                })
+        };
+        let made = run(mkfs, &[&image]).and_then(|()| run(mount, &[&image, &mountpoint]));
+        match made {
+            Ok(()) => Some(FuseMount {
+                _dir: dir,
+                mountpoint,
+            }),
+            Err(why) if std::env::var_os("CI").is_some_and(|v| v == "true") => {
+                panic!(
+                    "CI=true and this FUSE destination cannot be mounted: {why} (scripts/install-deps.sh installs it; run as root)"
+                )
+            }
+            Err(why) => {
+                eprintln!("SKIPPED (not CI): cannot mount: {why}");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for FuseMount {
+    fn drop(&mut self) {
+        let _ = Command::new("fusermount")
+            .arg("-u")
+            .arg(&self.mountpoint)
+            .status();
+    }
+}
+
+fn fat() -> Option<FuseMount> {
+    FuseMount::new(&["mkfs.vfat"], &["fusefat", "-o", "rw+"])
+}
+
+fn ntfs() -> Option<FuseMount> {
+    FuseMount::new(&["mkntfs", "-F", "-Q", "-q"], &["ntfs-3g"])
+}
+
+/// The samples, plus names FAT refuses and a pair only case tells apart.
+fn awkward_phone() -> (SimDevice, u32) {
+    let (phone, storage) = phone(Profile::Android);
+    let taken = at(2024, 3, 3, 3, 3, 3);
+    for (path, bytes) in [
+        ("DCIM/Camera/IMG_1.JPG", b"upper case".as_slice()),
+        ("DCIM/Camera/img_1.jpg", b"lower case, other bytes"),
+        ("Download/what: why?.jpg", b"colon and question mark"),
+        ("Download/trailing dot.", b"a trailing dot"),
+    ] {
+        phone.add_file(storage, path, bytes.to_vec(), taken).unwrap();
+    }
+    (phone, storage)
+}
+
+fn backs_up_everything_twice_over(dest: &Path) -> BTreeMap<String, Vec<u8>> {
+    let (phone, storage) = awkward_phone();
+    // Every file: the one with a trailing dot is no photo.
+    let options = BackupOptions {
+        selection: Selection {
+            only: Only::All,
+            ..Selection::new()
+        },
+        ..BackupOptions::default()
+    };
+    let (first, seen) = run_backup(&phone, dest, &options);
+    assert!(first.succeeded(), "{:?} {seen:?}", first.stopped);
+    // The samples, the text file, and the four awkward ones.
+    let expected = samples().len() + 1 + 4;
+    assert_eq!(first.summary.copied, expected as u64);
+    assert_all_backed_up(&phone, storage, dest);
+    let files = tree(dest);
+    assert_eq!(files.len(), expected, "{:?}", files.keys());
+    let (second, _) = run_backup(&phone, dest, &options);
+    assert!(second.succeeded(), "{:?}", second.stopped);
+    assert_eq!(
+        (second.summary.copied, second.summary.already),
+        (0, first.summary.copied)
+    );
+    assert_eq!(tree(dest), files, "the second run changes nothing");
+    assert!(
+        !std::fs::read_dir(dest.join(".mtpull/tmp")).unwrap().any(|_| true),
+        "no temp file left"
+    );
+    files
+}
+
+#[test]
+fn a_fusefat_destination_is_backed_up_into_with_safe_names() {
+    let Some(disk) = fat() else { return };
+    let files = backs_up_everything_twice_over(&disk.mountpoint.join("backup"));
+    let names: Vec<&str> = files.keys().map(String::as_str).collect();
+    assert!(names.contains(&"2024/03/03/what_ why_.jpg"), "{names:?}");
+    assert!(names.contains(&"2024/03/03/trailing dot_"), "{names:?}");
+    // IMG_1.JPG and img_1.jpg are one name on FAT: the second is numbered, not written over it.
+    let ones: Vec<&&str> = names
+        .iter()
+        .filter(|n| n.to_lowercase().contains("img_1"))
+        .collect();
+    assert_eq!(ones.len(), 2, "{names:?}");
+}
+
+#[test]
+fn an_ntfs_3g_destination_is_backed_up_into() {
+    let Some(disk) = ntfs() else { return };
+    let files = backs_up_everything_twice_over(&disk.mountpoint.join("backup"));
+    assert!(
+        files.contains_key("2024/03/03/what: why?.jpg"),
+        "{:?}",
+        files.keys()
+    );
+}
+
+#[test]
+fn sort_moves_into_a_fusefat_destination() {
+    let Some(disk) = fat() else { return };
+    let src = tempfile::tempdir().unwrap();
+    let dest = disk.mountpoint.join("sorted");
+    util::put(&src.path().join("IMG_20240526_101500.jpg"), b"one", 1_700_000_000);
+    util::put(
+        &src.path().join("IMG_20240526_101500.xmp"),
+        b"edits",
+        1_700_000_000,
+    );
+    util::put(
+        &src.path().join("a/img_20240526_101500.JPG"),
+        b"two",
+        1_700_000_000,
+    );
+    let output = util::mtpull(
+        [
+            "sort".as_ref(),
+            src.path().as_os_str(),
+            dest.as_os_str(),
+            "--move".as_ref(),
+        ],
+        "UTC",
+    );
+    assert!(output.status.success(), "{output:?}");
+    let filed: Vec<(String, Vec<u8>)> = util::tree(&dest);
+    let expected = [
+        ("2024/05/26/IMG_20240526_101500.jpg", b"one".as_slice()),
+        ("2024/05/26/IMG_20240526_101500.xmp", b"edits"),
+        ("2024/05/26/img_20240526_101500-1.JPG", b"two"),
+    ];
+    let expected: Vec<(String, Vec<u8>)> = expected
+        .iter()
+        .map(|(p, c)| (p.to_string(), c.to_vec()))
+        .collect();
+    assert_eq!(filed, expected);
+    assert!(util::tree(src.path()).is_empty(), "everything moved");
+}

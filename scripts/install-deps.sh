@@ -4,6 +4,7 @@
 set -euo pipefail
 
 packages=(
+  chromium               # the preview page is tested in headless Chromium
   dosfstools             # mkfs.vfat: a FAT image for the fusefat destination tests
   fusefat                # FAT through FUSE: no hard links, no RENAME_NOREPLACE
   ntfs-3g                # NTFS through FUSE (and mkntfs)

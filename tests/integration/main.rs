@@ -14,6 +14,7 @@ mod device_quirks;
 mod devices;
 mod fuse_dest;
 mod preview;
+mod preview_browser;
 mod restore;
 mod run;
 mod safety;

@@ -8,6 +8,7 @@ mod auto_cli;
 mod backup;
 mod backup_faults;
 mod backup_util;
+mod campaign;
 mod cli_devices;
 mod cli_ls;
 mod device_quirks;

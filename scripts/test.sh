@@ -20,5 +20,8 @@ cargo check --manifest-path fuzz/Cargo.toml
 echo "== real USB: mtpull against QEMU's usb-mtp in a guest"
 bash tests/vm/run-tests.sh
 
+echo "== real USB: mtpull against the simulated phone as a USB gadget (dummy_hcd), high and super speed"
+bash tests/vm/run-gadget-tests.sh
+
 echo "== real USB: auto-backup in a QEMU guest (udev rule, hot-plug, unplug mid-copy)"
 bash tests/vm/auto-backup.sh

@@ -268,8 +268,9 @@ pub struct BackupArgs {
     #[arg(long, value_name = "PATTERN", default_value = mtpull::sort::plan::DEFAULT_TEMPLATE)]
     pub template: Template,
 
-    /// Delete each file from the phone once its copy is verified and recorded.
-    #[arg(long, conflicts_with = "dry_run")]
+    /// Delete each file from the phone once its copy is verified and recorded
+    /// (with --dry-run: list what would be deleted).
+    #[arg(long)]
     pub delete_after: bool,
 
     /// Rebuild the manifest from what DEST holds before planning.

@@ -7,6 +7,13 @@
 # Fixture 1 (port 1) is the big file, fixture 2 (port 2) the tree. Only one of them is
 # plugged in during each phase, so every tool opens its default device: libmtp's
 # mtp-getfile walks the whole device before downloading, and must not walk the tree then.
+#
+# With MTPULL_GADGET set, two more phases follow with QEMU's devices unplugged: the same
+# peers against the simulated Android phone as a USB gadget on dummy_hcd (high speed,
+# tests/vm/guest/gadget.sh), downloading a generated 1 GiB file and listing 20,000 files in
+# 200 folders (tasks gadget-download, gadget-list); then the same phone over the in-process
+# simulated link, with no USB at all (peer "in-process", mtpull-gadget local). There every
+# client runs on CPU 1 (taskset) and the gadget on CPU 0.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,6 +27,9 @@ big_bytes=$(stat -c %s "$VM_FIXTURE_1/$big_name")
 tree_files=$(grep -c '  tree/' "$sums")
 results=$VM_OUT/results.tsv
 work=/tmp/bench
+listed_name='IMG_[0-9]{3}_[0-9]{3}\.jpg' # a file name of the tree, as verify_listing counts them
+task_prefix='' # "gadget-" in the gadget phases
+pin=()         # the CPU affinity of every client in the gadget phases
 mkdir -p "$work"
 
 log() { echo "bench: $*" >&2; }
@@ -31,12 +41,12 @@ log() { echo "bench: $*" >&2; }
 measure() {
     local peer=$1 task=$2 run=$3
     shift 3
-    /usr/bin/time -f '%e %U %S' -o "$work/time" "$@" >"$work/out" 2>"$work/err"
+    /usr/bin/time -f '%e %U %S' -o "$work/time" "${pin[@]}" "$@" >"$work/out" 2>"$work/err"
     command_status=$?
     # time(1) puts "Command exited with non-zero status N" above its line on failure.
     read -r wall user sys < <(tail -n 1 "$work/time")
     cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
-    row=("$peer" "$task" "$run" "$wall" "$cpu")
+    row=("$peer" "$task_prefix$task" "$run" "$wall" "$cpu")
 }
 
 record() { # record STATUS NOTE: completes the row measure() began
@@ -67,7 +77,7 @@ verify_download() { # verify_download FILE
 
 verify_listing() { # every IMG_FFF_NNN.jpg of the tree must appear, whatever the format
     local named
-    named=$(grep -oE 'IMG_[0-9]{3}_[0-9]{3}\.jpg' "$work/out" | sort -u | wc -l)
+    named=$(grep -oE "$listed_name" "$work/out" | sort -u | wc -l)
     if ((named != tree_files)); then
         record FAIL "listed $named of $tree_files files (exit $command_status) $(first_error)"
     elif ((command_status != 0)); then
@@ -166,3 +176,55 @@ for ((run = 1; run <= runs; run++)); do
         "list_$peer" "$run"
     done
 done
+
+# ---- the simulated phone as a USB gadget, and in process --------------------------------
+
+gadget_phases() {
+    local gadget=$here/../../tests/vm/guest/gadget.sh
+    "$usb_port" unplug 1
+    "$usb_port" unplug 2
+    pin=(taskset -c 1)
+    task_prefix=gadget-
+    big_name=big.bin
+    big_bytes=$((1 << 30))
+    big_sha=$("$MTPULL_GADGET" generated "$big_bytes" | sha256sum | cut -d' ' -f1)
+    printf '%s\n' "$big_bytes" >"$VM_OUT/gadget-big-bytes"
+    log "gadget download phase: the android profile at high speed, $big_name of $big_bytes bytes"
+    taskset -c 0 "$gadget" up high --big-file "$big_bytes" || return 1
+    libmtp_id=$(mtp-files 2>/dev/null | awk -v n="$big_name" '/^File ID:/ { id = $3 } $0 == "   Filename: " n { print id; exit }')
+    for ((run = 1; run <= runs; run++)); do
+        for peer in "${peers[@]}"; do
+            "download_$peer" "$run"
+        done
+        download_in-process "$run"
+    done
+    "$gadget" down
+
+    tree_files=20000
+    listed_name='IMG_[0-9]{5}\.jpg'
+    printf '%s\n' "$tree_files" >"$VM_OUT/gadget-tree-files"
+    log "gadget listing phase: 200 folders of 100 files"
+    taskset -c 0 "$gadget" up high --tree 200:100 || return 1
+    for ((run = 1; run <= runs; run++)); do
+        for peer in "${peers[@]}"; do
+            "list_$peer" "$run"
+        done
+        list_in-process "$run"
+    done
+    "$gadget" down
+}
+
+# The same phone and session code with no USB between them (mtpull-gadget local).
+download_in-process() {
+    mkdir -p "$work/dl"
+    measure in-process download "$1" "$MTPULL_GADGET" local --big-file "$big_bytes" download "$work/dl"
+    verify_download "$work/dl/$big_name"
+}
+list_in-process() {
+    measure in-process list "$1" "$MTPULL_GADGET" local --tree 200:100 list
+    verify_listing
+}
+
+if [[ -n ${MTPULL_GADGET:-} ]]; then
+    gadget_phases || log "the gadget did not come up: no gadget figures"
+fi

@@ -17,13 +17,16 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-PEER_ORDER = ["mtpull", "mtp-rs", "libmtp", "gphoto2", "aft"]
+PEER_ORDER = ["mtpull", "mtp-rs", "libmtp", "gphoto2", "aft", "in-process"]
+# Not a peer: mtpull's session over the in-process simulated link (no USB), gadget phases only.
+NOT_PEERS = {"mtpull", "in-process"}
 PEER_LABEL = {
     "mtpull": "mtpull",
     "mtp-rs": "mtp-rs CLI 0.11.5",
     "libmtp": "libmtp 1.1.20",
     "gphoto2": "gphoto2 2.5.28",
     "aft": "aft-mtp-cli 4.2",
+    "in-process": "mtpull session, in process (no USB)",
 }
 COMMAND = {
     ("mtpull", "download"): "`mtpull backup DEST --only all`",
@@ -36,13 +39,16 @@ COMMAND = {
     ("gphoto2", "list"): "`gphoto2 --list-files`",
     ("aft", "download"): "`aft-mtp-cli \"get F DEST\"`",
     ("aft", "list"): "`aft-mtp-cli \"ls-r /\"`",
+    ("in-process", "download"): "`mtpull-gadget local … download DEST`",
+    ("in-process", "list"): "`mtpull-gadget local … list`",
 }
 
 
 def main():
     out, machine = Path(sys.argv[1]), sys.argv[2]
-    big_bytes = int((out / "big-bytes").read_text())
-    tree_files = int((out / "tree-files").read_text())
+    def number(name):
+        path = out / name
+        return int(path.read_text()) if path.exists() else 0
     rows = list(csv.DictReader(open(out / "results.tsv"), delimiter="\t"))
 
     by_key = defaultdict(list)
@@ -58,9 +64,20 @@ def main():
     lines = [f"Run started {when} on {machine}.",
              f"{runs} runs per peer and task in one guest boot, peers interleaved. "
              "Rates and ratios are given for the median run and, after the slash, the best run.", ""]
-    for task, title, unit in (("download", f"Download one {big_bytes // 2**20} MiB file", "MB/s"),
-                              ("list", f"List {tree_files:,} files in 100 folders", "files/s")):
-        peers = [p for p in PEER_ORDER if p != "mtpull" and seconds_of(task, p)]
+    sections = [
+        ("download", number("big-bytes"), "Download one {} MiB file (QEMU's usb-mtp)", "MB/s"),
+        ("list", number("tree-files"), "List {:,} files in 100 folders (QEMU's usb-mtp)", "files/s"),
+        ("gadget-download", number("gadget-big-bytes"),
+         "Download one {} MiB file (the simulated Android phone as a gadget, dummy_hcd, high speed)", "MB/s"),
+        ("gadget-list", number("gadget-tree-files"),
+         "List {:,} files in 200 folders (the simulated Android phone as a gadget, dummy_hcd, high speed)",
+         "files/s"),
+    ]
+    for task, amount_of, title, unit in sections:
+        if not any(key[0] == task for key in by_key):
+            continue
+        title = title.format(amount_of // 2**20 if task.endswith("download") else amount_of)
+        peers = [p for p in PEER_ORDER if p not in NOT_PEERS and seconds_of(task, p)]
         fastest_median = min((statistics.median(seconds_of(task, p)) for p in peers), default=None)
         fastest_best = min((min(seconds_of(task, p)) for p in peers), default=None)
         lines += [f"#### {title}", "",
@@ -71,7 +88,7 @@ def main():
             results = by_key.get((task, peer), [])
             if not results:
                 continue
-            label, command = PEER_LABEL[peer], COMMAND[(peer, task)]
+            label, command = PEER_LABEL[peer], COMMAND[(peer, task.removeprefix("gadget-"))]
             seconds = seconds_of(task, peer)
             if not seconds:
                 notes = sorted({r["note"] for r in results})
@@ -81,8 +98,9 @@ def main():
                 continue
             cpu = statistics.median(float(r["cpu_seconds"]) for r in results if r["status"] == "ok")
             median, best = statistics.median(seconds), min(seconds)
-            amount = big_bytes / 1e6 if task == "download" else tree_files
-            ratio = f"{median / fastest_median:.2f}× / {best / fastest_best:.2f}×"
+            amount = amount_of / 1e6 if task.endswith("download") else amount_of
+            ratio = (f"{median / fastest_median:.2f}× / {best / fastest_best:.2f}×"
+                     if fastest_median else "no peer finished")
             lines.append(f"| {label} | {command} | {len(seconds)}/{len(results)} | {median:.2f} "
                          f"| {best:.2f}–{max(seconds):.2f} | {amount / median:,.1f} / {amount / best:,.1f} "
                          f"| {cpu:.2f} | {ratio} |")

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # USB benchmark: mtpull against libmtp, gphoto2, the mtp-rs CLI and aft-mtp-cli, on QEMU's
-# usb-mtp device, in one guest boot. Prints a markdown table (also kept in bench/out/).
+# usb-mtp device and then on the simulated Android phone as a USB gadget (dummy_hcd, high
+# speed: a 1 GiB file, 20,000 files), plus that phone over the in-process simulated link, all
+# in one guest boot (bench/usb/guest.sh). Prints markdown tables (also kept in bench/out/).
 #
 # usage: bench/usb/run.sh [--runs N] [--peers "libmtp gphoto2 mtp-rs aft mtpull"]
-#                         [--mtpull PATH] [--no-build] [--nice N] [--live]
+#                         [--mtpull PATH] [--no-build] [--no-gadget] [--nice N] [--live]
 #
 # The guest runs at nice -15 (--nice to change): under TCG every other process on the host's
 # two cores (a build, another guest) slows the emulated machine, and with it every figure.
-# Not part of CI: one full run takes several minutes (the 10,000-file listings dominate).
+# Not part of CI: one full run takes tens of minutes (the listings and the 1 GiB dominate).
 # Needs the Rust package registry once, to build the mtp-rs CLI into target/peers (never
 # committed).
 set -euo pipefail
@@ -15,6 +17,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 vm=$repo/tests/vm
 runs=3 peers="libmtp gphoto2 mtp-rs aft mtpull" mtpull=$repo/target/release/mtpull build=1 live=()
+gadget=$repo/target/release/mtpull-gadget
 niceness=-15
 while (($#)); do
     case $1 in
@@ -22,9 +25,10 @@ while (($#)); do
         --peers) peers=$2; shift 2 ;;
         --mtpull) mtpull=$(realpath "$2"); build=0; shift 2 ;;
         --no-build) build=0; shift ;;
+        --no-gadget) gadget=''; shift ;;
         --nice) niceness=$2; shift 2 ;;
         --live) live=(--live); shift ;;
-        *) sed -n '5,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+        *) sed -n '7,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
     esac
 done
 
@@ -61,7 +65,7 @@ nice -n "$niceness" "$vm/run-guest.sh" "${live[@]}" \
     --fixture "$fixture/tree" --desc "bench: tree" \
     --out "$out" --timeout 3600 \
     --env BENCH_RUNS="$runs" --env BENCH_PEERS="$peers" \
-    --env MTP_RS="$mtp_rs" --env MTPULL="$mtpull" \
+    --env MTP_RS="$mtp_rs" --env MTPULL="$mtpull" --env MTPULL_GADGET="$gadget" \
     -- "$repo/bench/usb/guest.sh"
 
 python3 "$repo/bench/usb/report.py" "$out" "$machine" | tee "$out/report.md"

@@ -135,6 +135,15 @@ impl<W: Write> Observer for DryRunPrinter<'_, W> {
                     self.dest.join(&entry.dest).display()
                 )
             }
+            Event::WouldDelete { file, after_copy } => format!(
+                "would delete from the phone: {}{}",
+                file.display_path(),
+                if *after_copy {
+                    " (once its copy is verified)"
+                } else {
+                    " (backed up already)"
+                }
+            ),
             _ => return,
         };
         let _ = writeln!(self.out, "{line}");

@@ -118,6 +118,14 @@ pub enum Event<'a> {
         /// Its destination.
         entry: &'a DryRunEntry,
     },
+    /// `--dry-run --delete-after`: the file would be deleted from the device
+    /// (`after_copy`: once this run's copy of it is verified and recorded).
+    WouldDelete {
+        /// The file.
+        file: &'a RemoteFile,
+        /// Whether it is copied first (else it is backed up already).
+        after_copy: bool,
+    },
     /// `--delete-after`: a backed-up file was deleted from the device, or not.
     Deleted {
         /// The file.

@@ -641,6 +641,26 @@ fn dry_run(
         };
         observer.event(&Event::WouldCopy { file, entry: &entry });
     }
+    if options.delete_after {
+        for file in &plan.already {
+            let recorded = match &manifest {
+                Some(manifest) => manifest.lookup(&file.key(&plan.serial))?.is_some(),
+                None => false,
+            };
+            if recorded {
+                observer.event(&Event::WouldDelete {
+                    file,
+                    after_copy: false,
+                });
+            }
+        }
+        for file in &plan.to_copy {
+            observer.event(&Event::WouldDelete {
+                file,
+                after_copy: true,
+            });
+        }
+    }
     Ok(())
 }
 

@@ -22,6 +22,8 @@ pub(super) struct Script {
     pub halts_cleared: usize,
     /// Commands still to refuse with a stall, as a device mid-transaction does.
     stalled_commands: usize,
+    /// Commands still to leave unread until the timeout, as a wedged Android phone does.
+    ignored_commands: usize,
     /// A command was refused: nothing comes IN until the next one is taken.
     silent: bool,
     /// Reads still to answer with a timeout, as a device busy for a while does.
@@ -72,6 +74,11 @@ impl Handle {
     /// The next `count` OUT phases are refused with a stall.
     pub(super) fn stall_commands(&self, count: usize) {
         self.0.lock().unwrap().stalled_commands = count;
+    }
+
+    /// The next `count` OUT phases time out (the device NAKs them).
+    pub(super) fn ignore_commands(&self, count: usize) {
+        self.0.lock().unwrap().ignored_commands = count;
     }
 
     pub(super) fn halts_cleared(&self) -> usize {
@@ -143,6 +150,11 @@ impl Transport for Fake {
             script.stalled_commands -= 1;
             script.silent = true;
             return Err(TransportError::Stall);
+        }
+        if script.ignored_commands > 0 {
+            script.ignored_commands -= 1;
+            script.silent = true;
+            return Err(TransportError::Timeout(Duration::from_secs(1)));
         }
         script.silent = false;
         script.sent.push(phase);

@@ -148,9 +148,10 @@ impl Session {
     }
 
     /// A device still in the middle of a transaction of an earlier client (one
-    /// killed mid-download) stalls the next command: QEMU's usb-mtp does,
-    /// having data left to send. Cancel that transaction (its id is unknown:
-    /// devices that check it see none of ours), once.
+    /// killed mid-download) stalls the next command (QEMU's usb-mtp, having
+    /// data left to send) or never reads it (Android's server, blocked writing
+    /// to a host that is gone, until Cancel). Cancel that transaction (its id
+    /// is unknown: devices that check it see none of ours), once.
     fn abandon_stale_transaction(&mut self) -> Result<()> {
         self.cancel_under_way(u32::MAX, OperationCode::GET_DEVICE_INFO)?;
         // No session is open yet: the retried GetDeviceInfo is transaction 0 again.

@@ -705,6 +705,31 @@ fn a_device_left_mid_transaction_is_cancelled_and_cleared_once_at_open() {
 }
 
 #[test]
+fn a_wedged_device_that_never_reads_the_command_is_cancelled_once_at_open() {
+    let (transport, handle) = fake::opening(&info_with(&[]), 64);
+    handle.ignore_commands(1);
+    let session = Session::open(transport).unwrap();
+    assert_eq!(handle.halts_cleared(), 1);
+    assert_eq!(session.device_info().model, "Scripted");
+
+    let (transport, handle) = fake::opening(&info_with(&[]), 64);
+    handle.ignore_commands(2);
+    let err = Session::open(transport)
+        .err()
+        .expect("a second timeout is an error");
+    assert!(
+        matches!(
+            err,
+            SessionError::Transport {
+                source: TransportError::Timeout(_),
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_device_that_wants_a_session_before_device_info_is_opened_the_other_way_round() {
     let garbage = data(OperationCode::GET_DEVICE_INFO, 0, &[0xFF; 7]);
     for first_answer in [

@@ -2,7 +2,7 @@
 //! holding a whole large object in memory.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -112,7 +112,7 @@ impl Content {
             Content::File { path, .. } => {
                 let mut file = File::open(path)?;
                 file.seek(SeekFrom::Start(offset))?;
-                ContentReader::File(file)
+                ContentReader::File(BufReader::with_capacity(FILE_READ_AHEAD, file))
             }
             Content::Generated { seed, .. } => ContentReader::Generated {
                 seed: *seed,
@@ -180,10 +180,14 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// How much of a served file is read at once: the link takes a packet at a
+/// time, and a read per packet (over 9p in the test guest) would be the cost.
+const FILE_READ_AHEAD: usize = 256 * 1024;
+
 /// A sequential reader over a [`Content`], from some offset on.
 pub(crate) enum ContentReader {
     Bytes { bytes: Arc<[u8]>, position: usize },
-    File(File),
+    File(BufReader<File>),
     Generated { seed: u64, position: u64 },
     Synthetic(Box<dyn Read + Send>),
 }

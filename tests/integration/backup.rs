@@ -468,10 +468,41 @@ fn cli_dry_run_lists_destinations_and_writes_nothing() {
 }
 
 #[test]
-fn cli_rejects_delete_after_with_dry_run() {
-    let run = mtpull(&["--demo", "backup", "--dry-run", "--delete-after", "/nonexistent"]);
-    assert_eq!(run.status, Some(2), "{}", run.stderr);
-    assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
+fn cli_delete_after_with_dry_run_lists_what_would_be_deleted() {
+    let dest = tempfile::tempdir().unwrap();
+    let dest_arg = dest.path().to_str().unwrap();
+    let camera = ["--include", "DCIM/Camera/**"];
+    let first = [&["--sim", "android", "backup"][..], &camera, &[dest_arg]].concat();
+    mtpull(&first).expect_status(0);
+    let before = tree(dest.path());
+    let dry = [
+        &["--sim", "android", "backup", "--dry-run", "--delete-after"][..],
+        &["--include", "**"],
+        &[dest_arg],
+    ]
+    .concat();
+    let run = mtpull(&dry).expect_status(0);
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("would delete from the phone: "))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("/DCIM/Camera/") && l.ends_with("(backed up already)")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("/Pictures/") && l.ends_with("(once its copy is verified)")),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("nothing was written"), "{}", run.stdout);
+    assert_eq!(tree(dest.path()), before, "the dry run changed DEST");
 }
 
 /// Sets the peak RSS (VmHWM) back to the current RSS (Linux 4.0 and later).

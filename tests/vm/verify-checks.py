@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Verifies, on the host, what tests/vm/guest/checks.sh recorded in the guest.
 
-  verify-checks.py OUTDIR FIXTURE
+  verify-checks.py OUTDIR FIXTURE [DEVICE]
 
-OUTDIR is run-guest.sh's --out (checks/ and dest/ inside), FIXTURE the folder holding the
-fixture's root/ and manifest.json. Prints one line per check; exits 1 if any failed.
+OUTDIR holds checks/ and dest/ (run-guest.sh's --out, or one speed's folder of the gadget
+tests), FIXTURE the folder holding the fixture's root/ and manifest.json, DEVICE the name
+`mtpull devices` must show (default: QEMU's usb-mtp). Prints one line per check; exits 1
+if any failed.
 """
 
 import json
@@ -44,6 +46,7 @@ def check(ok, what, detail=""):
 
 def main():
     out, fixture = Path(sys.argv[1]), Path(sys.argv[2])
+    device = sys.argv[3] if len(sys.argv) > 3 else "QEMU filesharing"
     checks = out / "checks"
     manifest = json.loads((fixture / "manifest.json").read_text())
     files = {f["path"]: f for f in manifest["files"]}
@@ -62,11 +65,11 @@ def main():
         check(ok, f"`{name}` exits 0", f"exit {status(name) or 'missing'}: {' | '.join(err[-3:])}")
         return ok
 
-    # mtpull devices: the QEMU device and its one storage.
+    # mtpull devices: the device and its one storage.
     if ran("devices"):
         shown = text("devices.out")
-        check("QEMU filesharing" in shown and storage in shown,
-              "devices shows the QEMU device with its storage", repr(shown[:300]))
+        check(device in shown and storage in shown,
+              f"devices shows {device} with its storage", repr(shown[:300]))
 
     # mtpull ls -r --json, through each backend: exactly the fixture's files and folders.
     wanted = {(f"{storage}/{p}", False, f["size"]) for p, f in files.items()}

@@ -168,7 +168,7 @@ impl Observer for Progress<'_> {
                 Some(error) => self.log(format!("kept {} on the device: {error}", file.display_path())),
             },
             Event::Locked { wait, hint } => self.log(locked_line(*wait, hint)),
-            Event::WouldCopy { .. } => {}
+            Event::WouldCopy { .. } | Event::WouldDelete { .. } => {}
         }
     }
 }

@@ -115,8 +115,10 @@ mod tests {
         };
         assert_eq!(status.code(), Some(75), "another process got the lock");
         drop(held);
+        // A child that another test forks meanwhile holds a copy of the lock's
+        // descriptor until it execs (then CLOEXEC closes it): allow that moment.
         let status = std::process::Command::new("flock")
-            .arg("--nonblock")
+            .args(["--wait", "10"])
             .arg(dir.path().join("device-SERIAL.lock"))
             .arg("true")
             .status()

@@ -335,6 +335,9 @@ pub struct Quirks {
     /// (handle, 32-bit offset, length): a request laid out as AOSP's gets
     /// 0 bytes.
     pub partial64_as_partial: bool,
+    /// GetPartialObject and GetPartialObject64 send no data at all (a broken
+    /// responder that lists them).
+    pub partial_reads_empty: bool,
     /// GetObject of a video sends a transcoded file whose length differs from
     /// the listed size (Android's "convert videos to AVC"); partial reads send
     /// the original.

@@ -639,7 +639,11 @@ impl Responder<'_> {
         if offset > size {
             return Err(Rc::INVALID_PARAMETER);
         }
-        let len = max.min(size - offset);
+        let len = if self.model.config.quirks.partial_reads_empty && partial {
+            0
+        } else {
+            max.min(size - offset)
+        };
         let hangs = self.model.config.quirks.partial_read_eof_hang
             && partial
             && len > 0

@@ -306,3 +306,33 @@ fn a_file_the_phone_cannot_read_fails_alone_and_is_tried_last_next_time() {
     assert_eq!(order, ["IMG_4.jpg", "IMG_2.jpg"], "what failed goes last");
     assert!(backed_up(dest.path())["IMG_2.jpg"] == expected(2, 0, 200_000));
 }
+
+#[test]
+fn partial_reads_that_send_nothing_are_given_up_for_get_object_with_a_note() {
+    // Behaviour 16's last step: neither partial read sends data where it is due.
+    let (phone, _) = device(
+        Profile::Android,
+        |q| q.partial_reads_empty = true,
+        &[("DCIM/Camera/IMG_1.jpg", 100_000, 6)],
+    );
+    let dest = tempfile::tempdir().unwrap();
+    phone.arm(Fault::disconnect_after(30_000).during(OperationCode::GET_OBJECT));
+    let (first, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(first.stopped.is_some(), "the cable was cut");
+    let mut notes = Vec::new();
+    let (second, seen) = run_backup_with(
+        &phone,
+        dest.path(),
+        &BackupOptions::default(),
+        &AtomicBool::new(false),
+        |event| {
+            if let Event::Note { note, .. } = event {
+                notes.push(note.to_string());
+            }
+        },
+    );
+    assert!(second.succeeded(), "{:?} {:?}", second.stopped, seen.outcomes);
+    assert!(backed_up(dest.path())["IMG_1.jpg"] == expected(6, 0, 100_000));
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("fault of its MTP server"), "{notes:?}");
+}

@@ -154,10 +154,15 @@ fn an_unavailable_storage_is_reported_and_the_others_backed_up() {
 fn an_untrusted_iphone_is_waited_for_until_trust_then_backed_up() {
     let phone = mtpull::sim::demo::device_with(Profile::IPhone);
     let dest = tempfile::tempdir().unwrap();
+    // The user taps Trust once the backup says it is waiting, however slowly
+    // this machine gets there (a timer could fire before the session is open).
+    let (waiting, asked_to_trust) = std::sync::mpsc::channel();
     let truster = {
         let phone = phone.clone();
         std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(300));
+            asked_to_trust
+                .recv_timeout(std::time::Duration::from_secs(20))
+                .expect("the backup never said it was waiting for Trust");
             phone.trust();
         })
     };
@@ -174,6 +179,7 @@ fn an_untrusted_iphone_is_waited_for_until_trust_then_backed_up() {
         |event| {
             if let Event::Locked { hint, .. } = event {
                 hints.push(*hint);
+                let _ = waiting.send(());
             }
         },
     );

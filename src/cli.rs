@@ -318,6 +318,11 @@ pub struct SortArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Which files: photos, videos, media (photos and videos) or all (also
+    /// documents and hidden files). The others are left where they are.
+    #[arg(long, value_name = "KIND", default_value = "media")]
+    pub only: mtpull::pull::Only,
+
     /// Move files instead of copying them (duplicates stay where they are).
     #[arg(long = "move")]
     pub move_files: bool,

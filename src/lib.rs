@@ -17,6 +17,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod auto;
+pub mod human;
 pub mod lock_file;
 pub mod preview;
 pub mod ptp;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::arrivals::Arrival;
 use super::config::Config;
 use super::lock::lock_device;
-use crate::pull::{DecimalBytes, Observer, PullError, RunReport, backup, device_serial};
+use crate::pull::{Observer, PullError, RunReport, backup, device_serial};
 use crate::session::Session;
 use crate::transport::OpenError;
 
@@ -108,16 +108,19 @@ impl JobOutcome {
             JobOutcome::Ran(report) => {
                 let s = &report.summary;
                 let copied = format!(
-                    "{} new files ({}) copied to {}; {} were already backed up.",
-                    s.copied,
-                    DecimalBytes(s.bytes_copied),
+                    "{} ({}) copied to {}; {} already backed up.",
+                    crate::human::count(s.copied, "new file"),
+                    crate::human::bytes(s.bytes_copied),
                     destination.display(),
                     s.already
                 );
                 Some(match &report.stopped {
                     None if s.failed == 0 => notice(format!("Backed up {name}"), copied, false),
                     None => notice(
-                        format!("Backed up {name}, {} files failed", s.failed),
+                        format!(
+                            "Backed up {name}, {} failed",
+                            crate::human::count(s.failed, "file")
+                        ),
                         format!("{copied} The failed files are tried again next time."),
                         true,
                     ),

@@ -205,6 +205,11 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// Whether the backup in `dest_root` has a manifest yet.
+    pub fn exists(dest_root: &Path) -> bool {
+        dest_root.join(STATE_DIR).join(DATABASE_FILE).is_file()
+    }
+
     /// Sets a damaged manifest aside (renamed, never deleted) and opens a new, empty
     /// one; the caller rebuilds it with [`Manifest::rescan`]. Returns where the
     /// damaged one went.

@@ -33,6 +33,6 @@ pub use manifest::{Manifest, ManifestError, Outcome, Record, RescanReport};
 pub use partial::{PartialFile, TempArea};
 pub use plan::Plan;
 pub use remote::{FileKey, RemoteFile};
-pub use report::{DecimalBytes, DryRunEntry, Event, FileOutcome, Observer, Summary};
+pub use report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
 pub use run::{BackupOptions, RunReport, backup};
 pub use select::{MediaKind, Only, Selection, media_kind, parse_since};

@@ -19,8 +19,11 @@ pub struct Plan {
     pub to_copy: Vec<RemoteFile>,
     /// Selected files the manifest already records (skipped; candidates for `--delete-after`).
     pub already: Vec<RemoteFile>,
-    /// Files listed but not selected (kind, globs, `--since`).
+    /// Files listed but not selected (kind, patterns, `--since`).
     pub not_selected: usize,
+    /// `--include`/`--exclude` patterns that match no listed file of the
+    /// chosen kinds, as given (`--include "*.mp3"`): worth a warning.
+    pub unmatched_patterns: Vec<String>,
     /// Selected files skipped as Android's trash, unfinished files,
     /// thumbnails or app data (none with `--include-junk`).
     pub junk: usize,
@@ -36,7 +39,8 @@ pub struct Plan {
 
 impl Plan {
     /// Splits the files listed on the wanted storages into "copy", "already
-    /// backed up" and "not selected". A key listed twice (a device bug, or a
+    /// backed up" and "not selected" (by kind and patterns: `--since` needs
+    /// the capture date, which the run reads). A key listed twice (a device bug, or a
     /// name with `/` in it) is kept once.
     pub fn new(
         serial: &str,
@@ -52,6 +56,12 @@ impl Plan {
         let mut listed: Vec<RemoteFile> = listed.into_iter().collect();
         listed.sort_by(|a, b| (a.storage_id, &a.path).cmp(&(b.storage_id, &b.path)));
         listed.retain(|file| seen.insert(file.key(serial)));
+        let of_kind: Vec<RemoteFile> = listed
+            .iter()
+            .filter(|file| selection.only.accepts(media_kind(file.name(), file.format)))
+            .cloned()
+            .collect();
+        plan.unmatched_patterns = selection.unmatched_patterns(&of_kind);
         let leads = leads(&listed);
         let junk = |i: usize| !selection.include_junk && is_junk(&listed[i].path);
         let wanted: Vec<bool> = (0..listed.len())

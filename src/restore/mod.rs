@@ -440,7 +440,7 @@ impl Run<'_> {
                 Ok(FileOutcome::Sent)
             }
             Err(_) if self.cancel.load(Ordering::Relaxed) => Err(RestoreError::Interrupted),
-            Err(error) if unconfirmed(&error) => self.settle_unconfirmed(file, &pending, error),
+            Err(error) if error.broke_off() => self.settle_unconfirmed(file, &pending, error),
             Err(error) => self.send_failed(file, error),
         }
     }
@@ -526,16 +526,6 @@ impl Run<'_> {
         }
         Ok(FileOutcome::Failed(error.to_string()))
     }
-}
-
-/// Whether a failed SendObject left the phone's side unknown: the
-/// transaction broke off (stall, timeout, garbled answer) instead of the
-/// phone refusing it, and it was not this side that failed to read the file.
-fn unconfirmed(error: &SessionError) -> bool {
-    matches!(
-        error,
-        SessionError::Transport { source, .. } if !matches!(source, crate::transport::TransportError::Disconnected)
-    ) || matches!(error, SessionError::Protocol { .. })
 }
 
 /// A sink that compares what it receives with a local file.

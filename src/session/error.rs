@@ -98,6 +98,19 @@ impl SessionError {
         )
     }
 
+    /// Whether the transaction broke off below the protocol (a stall, a
+    /// timeout, a garbled answer) with the device still there: what it did
+    /// with the transaction is unknown. A pulled cable is not this.
+    pub fn broke_off(&self) -> bool {
+        match self {
+            SessionError::Transport { source, .. } => {
+                !matches!(source, crate::transport::TransportError::Disconnected)
+            }
+            SessionError::Protocol { .. } => true,
+            _ => false,
+        }
+    }
+
     /// Whether the phone is locked (or not in File transfer mode).
     pub fn is_locked(&self) -> bool {
         matches!(self, SessionError::Locked { .. })

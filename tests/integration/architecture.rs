@@ -29,7 +29,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("restore", &["ptp", "session", "sort", "pull"]),
-    ("preview", &["ptp", "session", "pull"]),
+    ("preview", &["ptp", "session", "sort", "pull"]),
     // Test support above the product: a simulated phone is an `auto::Arrival` too.
     ("sim", &["ptp", "transport", "auto"]),
 ];

@@ -135,7 +135,7 @@ def udev(out):
             fail(f"mtpull watch never said {said!r}:\n{watch}")
     unit = (out / "unit.log").read_text()
     status = (out / "unit.status").read_text().strip()
-    if status != "0" or "already backed up 11" not in unit:
+    if status != "0" or "11 already backed up" not in unit:
         fail(f"the unit's command (mtpull --device 1-1 auto) did not find everything backed up (status {status}):\n{unit}")
     print("udev: tagged uaccess+systemd and SYSTEMD_USER_WANTS=mtpull-backup@1-1.service on both plug-ins; "
           "watch stopped cleanly; the unit's command found everything backed up")

@@ -101,7 +101,8 @@ def main():
         copied = re.search(r"copied (\d+) ", summary)
         check(copied and int(copied.group(1)) == len(files),
               f"backup copies all {len(files)} files", summary.strip()[-300:])
-        check("resumed 1" in summary, "backup resumes the killed download", summary.strip()[-300:])
+        check(re.search(r"\b1 resumed\b", summary) is not None, "backup resumes the killed download",
+              summary.strip()[-300:])
     dest = out / "dest"
     landed = {str(p.relative_to(dest)) for p in dest.rglob("*")
               if p.is_file() and ".mtpull" not in p.relative_to(dest).parts}
@@ -119,7 +120,7 @@ def main():
     if ran("backup-again"):
         summary = text("backup-again.out")
         check(re.search(r"copied 0 ", summary) is not None
-              and f"already backed up {len(files)}" in summary,
+              and f"{len(files)} already backed up" in summary,
               "a second backup copies nothing", summary.strip()[-300:])
 
     seconds = {n: text(f"{n}.seconds").strip() for n in ("devices", "ls", "ls-libusb", "backup", "backup-again")}

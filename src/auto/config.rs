@@ -74,13 +74,20 @@ pub enum ConfigError {
     /// The file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The settings file.
         path: PathBuf,
         #[source]
+        /// What the OS said.
         source: io::Error,
     },
     /// The file is not valid TOML, or has an unknown key or a bad value.
     #[error("{}: {message}", path.display())]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The settings file.
+        path: PathBuf,
+        /// What is wrong, and where.
+        message: String,
+    },
     /// `config init` would overwrite an existing file.
     #[error("{} already exists; edit it, or pass --force to start again from the defaults", .0.display())]
     Exists(PathBuf),

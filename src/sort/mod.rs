@@ -39,12 +39,19 @@ pub enum SortError {
     Io {
         /// What was being done, as a verb phrase ("read", "create folder"...).
         action: &'static str,
+        /// The file or folder.
         path: PathBuf,
+        /// What the OS said.
         source: io::Error,
     },
     /// The folder template is not usable.
     #[error("invalid folder template {template:?}: {reason}")]
-    Template { template: String, reason: &'static str },
+    Template {
+        /// The pattern given.
+        template: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A planned path that is absolute or climbs out of the destination.
     #[error(
         "refusing destination path {}: it must be relative and stay inside the destination",
@@ -57,13 +64,24 @@ pub enum SortError {
         path.display(),
         file::MAX_CLASH_SUFFIX
     )]
-    TooManyClashes { path: PathBuf },
+    TooManyClashes {
+        /// The name wanted.
+        path: PathBuf,
+    },
     /// A sidecar stays where it is because its main file could not be filed.
     #[error("not filed: it travels with {}, which failed", main.display())]
-    MainNotFiled { main: PathBuf },
+    MainNotFiled {
+        /// The file the sidecar belongs with.
+        main: PathBuf,
+    },
     /// The destination cannot take files (a file, no permission, no parent).
     #[error("cannot use {} as the destination: {reason}", path.display())]
-    Destination { path: PathBuf, reason: String },
+    Destination {
+        /// The destination.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Ctrl-C: the run stopped between two files.
     #[error("interrupted; what was filed stays filed, and running the same command again goes on")]
     Interrupted,

@@ -33,8 +33,11 @@ const PAIR_PHOTOS: [&str; 5] = ["heic", "heif", "jpg", "jpeg", "dng"];
 const PAIR_VIDEOS: [&str; 2] = ["mov", "mp4"];
 
 #[derive(Debug, Clone)]
+/// How a tree is sorted.
 pub struct TreeOptions {
+    /// Folder layout (a chrono strftime pattern).
     pub template: Template,
+    /// Copy or move.
     pub mode: Mode,
     /// Decide everything, write nothing.
     pub dry_run: bool,
@@ -48,27 +51,34 @@ pub struct TreeOptions {
 /// What happened to one file.
 #[derive(Debug)]
 pub struct FileReport {
+    /// The file in the source tree.
     pub source: PathBuf,
     /// The capture time used; `None` for an undated file (or one that failed early).
     pub dated: Option<Dated>,
     /// For a sidecar: the file it travels with.
     pub sidecar_of: Option<PathBuf>,
+    /// Where it was filed, or why not.
     pub result: Result<Filed, SortError>,
 }
 
 /// One line of a sort's story, in the order things happen.
 #[derive(Debug)]
 pub enum Event {
+    /// A file, filed or not.
     File(FileReport),
     /// Not a regular file: links are not followed, devices and pipes are not photos.
     Skipped {
+        /// The entry left alone.
         path: PathBuf,
+        /// Why.
         reason: &'static str,
     },
     /// Not what `--only` asks for (a document, `.nomedia`, a hidden folder):
     /// left where it is.
     Ignored {
+        /// The entry left alone.
         path: PathBuf,
+        /// Why.
         reason: &'static str,
     },
 }
@@ -77,19 +87,26 @@ pub enum Event {
 /// as duplicates) in the undated folder.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
+    /// Files filed (renamed ones included).
     pub filed: usize,
+    /// Files filed under another name, their own being taken.
     pub renamed: usize,
+    /// Files whose bytes DEST already held.
     pub duplicates: usize,
+    /// Files filed (or found) in the undated folder.
     pub undated: usize,
+    /// Entries left alone (links, devices, mtpull's own files).
     pub skipped: usize,
     /// Files and hidden folders left alone: not of the kinds `--only` asks for.
     pub ignored: usize,
+    /// Files that could not be filed.
     pub errors: usize,
 }
 
 /// How a sort ended.
 #[derive(Debug, Default)]
 pub struct Sorted {
+    /// The counts up to the end or the stop.
     pub summary: Summary,
     /// Why it stopped before the end: interrupted, or the destination took no
     /// more files (no permission, full). What was filed before stays filed.

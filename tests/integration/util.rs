@@ -49,7 +49,7 @@ pub fn put(path: &Path, content: &[u8], mtime: u64) {
         .unwrap();
 }
 
-pub use crate::testing::tree;
+pub(crate) use crate::testing::tree;
 
 /// Runs `mtpull` as a user without privileges over `root` (made readable for
 /// it): as `nobody` through setpriv(1) when the tests run as root, as is

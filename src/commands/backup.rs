@@ -146,12 +146,12 @@ impl<W: Write> Observer for DryRunPrinter<'_, W> {
                         if plan.already.len() == 1 { "is" } else { "are" }
                     ));
                 }
-                if plan.junk > 0 {
+                if !plan.junk.is_empty() {
                     skipped.push(format!(
                         "{} in Android's trash, unfinished files, thumbnails or app data {} \
                          skipped (--include-junk copies them)",
-                        count(plan.junk as u64, "file"),
-                        if plan.junk == 1 { "is" } else { "are" }
+                        count(plan.junk.len() as u64, "file"),
+                        if plan.junk.len() == 1 { "is" } else { "are" }
                     ));
                 }
                 skipped.extend(plan.skipped_storages.iter().map(|s| format!("not read: {s}")));

@@ -26,7 +26,10 @@ pub struct Plan {
     pub unmatched_patterns: Vec<String>,
     /// Selected files skipped as Android's trash, unfinished files,
     /// thumbnails or app data (none with `--include-junk`).
-    pub junk: usize,
+    pub junk: Vec<RemoteFile>,
+    /// Selected files a person rejected in a preview (skipped unless
+    /// `--include-rejected`); set by the run, which knows the rejections.
+    pub rejected: Vec<RemoteFile>,
     /// Storages the device lists that were not read, and why.
     pub skipped_storages: Vec<SkippedStorage>,
     /// Files in `already` that the manifest knows under a drifted key (a
@@ -80,7 +83,7 @@ impl Plan {
             if selected(i) {
                 order.push(i);
             } else if selection.wants(file) {
-                plan.junk += 1;
+                plan.junk.push(file.clone());
             } else {
                 plan.not_selected += 1;
             }

@@ -125,7 +125,7 @@ pub fn backup(
 }
 
 /// Lists the chosen storages, after waiting for a locked phone.
-fn list(
+pub(super) fn list(
     session: &mut Session,
     options: &BackupOptions,
     cancel: &AtomicBool,
@@ -139,16 +139,16 @@ fn list(
 
 /// What a run will do: its plan, the heads read for `--since`, and the
 /// records whose file in DEST is gone or changed (which do not count).
-struct Planned {
-    plan: Plan,
+pub(super) struct Planned {
+    pub(super) plan: Plan,
     heads: Heads,
-    stale: Vec<FileKey>,
+    pub(super) stale: Vec<FileKey>,
 }
 
 /// Plans the listed files against `manifest` (none: nothing backed up yet).
 /// With `--since`, files are dated as they will be filed, and the heads read
 /// from the device for that are kept for the dry run.
-fn make_plan(
+pub(super) fn make_plan(
     session: &mut Session,
     dest_root: &Path,
     options: &BackupOptions,
@@ -172,8 +172,12 @@ fn make_plan(
     for key in &stale {
         backed_up.remove(key);
     }
-    let files = chosen_files(&serial, files, options, manifest)?;
+    let (files, rejected) = chosen_files(&serial, files, options, manifest)?;
     let mut plan = Plan::new(&serial, files, &options.selection, &backed_up);
+    plan.rejected = rejected
+        .into_iter()
+        .filter(|file| options.selection.wants(file))
+        .collect();
     plan.skipped_storages = skipped_storages;
     for pattern in &plan.unmatched_patterns {
         notes.push(format!(
@@ -218,7 +222,7 @@ fn make_plan(
         // What failed last time goes last: it may fail again.
         let failed = manifest.failed_for(&serial)?;
         plan.to_copy
-            .sort_by_key(|file| failed.contains(&(file.path.clone(), file.size)));
+            .sort_by_key(|file| failed.contains_key(&(file.path.clone(), file.size)));
     }
     Ok(Planned { plan, heads, stale })
 }
@@ -250,12 +254,13 @@ fn backed_up_date(
 
 /// The listed files less those a person rejected (now or in an earlier
 /// run), unless `--include-rejected`; with `--selection`, exactly the chosen.
+/// Returns (kept, rejected).
 fn chosen_files(
     serial: &str,
     files: Vec<RemoteFile>,
     options: &BackupOptions,
     manifest: Option<&Manifest>,
-) -> Result<Vec<RemoteFile>, PullError> {
+) -> Result<(Vec<RemoteFile>, Vec<RemoteFile>), PullError> {
     let choice = options.choice.as_ref();
     if let Some(choice) = choice.filter(|c| c.device != serial) {
         return Err(PullError::Choice(ChoiceError {
@@ -276,13 +281,16 @@ fn chosen_files(
         }
         rejected.retain(|key| !choice.chosen.contains(key));
     }
-    Ok(files
+    let (kept, dropped) = files.into_iter().partition(|file| {
+        let key = file.key(serial);
+        !rejected.contains(&key) && choice.is_none_or(|c| c.chosen.contains(&key))
+    });
+    let dropped: Vec<RemoteFile> = dropped;
+    let rejected = dropped
         .into_iter()
-        .filter(|file| {
-            let key = file.key(serial);
-            !rejected.contains(&key) && choice.is_none_or(|c| c.chosen.contains(&key))
-        })
-        .collect())
+        .filter(|file| rejected.contains(&file.key(serial)))
+        .collect();
+    Ok((kept, rejected))
 }
 
 /// Moves the files the manifest knows under a drifted key (a renamed storage,
@@ -332,7 +340,7 @@ fn announce(plan: &Plan, temps: &TempArea, observer: &mut dyn Observer, summary:
     summary.planned = plan.to_copy.len() as u64;
     summary.planned_bytes = plan.bytes_to_copy();
     summary.already = plan.already.len() as u64;
-    summary.junk = plan.junk as u64;
+    summary.junk = plan.junk.len() as u64;
     summary.skipped_storages = plan.skipped_storages.clone();
     observer.event(&Event::Planned {
         plan,

@@ -24,6 +24,7 @@ mod run;
 mod safety;
 mod session_sim;
 mod sort;
+mod status;
 #[path = "../../src/sort/testdata.rs"]
 mod testdata;
 #[path = "../../src/testing.rs"]

@@ -188,6 +188,8 @@ struct Evidence {
     offset: Option<FixedOffset>,
     /// Where it was shot.
     position: Option<GeoPoint>,
+    /// Apple's Live Photo identifier, the same in the photo and its video.
+    content_id: Option<String>,
 }
 
 impl Evidence {
@@ -253,6 +255,7 @@ impl<Tz: TimeZone> DateResolver<Tz> {
             candidates,
             offset,
             position,
+            ..
         } = content;
         candidates
             .into_iter()
@@ -355,6 +358,14 @@ fn content_evidence<R: BufRead + Seek>(reader: &mut R) -> Evidence {
         }
         Container::Unknown => Evidence::default(),
     }
+}
+
+/// The identifier Apple gives both halves of a Live Photo — the photo's maker note
+/// (tag 0x0011) and the video's QuickTime key `com.apple.quicktime.content.identifier`
+/// — if the file holds one (read within the same budget as its dates).
+pub fn content_identifier(path: &Path) -> Option<String> {
+    let file = File::open(path).ok()?;
+    file_evidence(&file).ok()?.content_id
 }
 
 /// [`content_evidence`] over a file within the read budget, retrying a TIFF whose

@@ -27,6 +27,7 @@ use super::device::{Listing, device_instant, list_files};
 use super::disk::{DestLock, check_space};
 use super::error::PullError;
 use super::hash::ContentHash;
+use super::head::DeviceFileReader;
 use super::manifest::{Manifest, Outcome, Record, RescanReport, is_visible, mtime_of};
 use super::moved;
 use super::partial::{PartialFile, TempArea};
@@ -41,7 +42,7 @@ use crate::session::{Session, SessionError};
 use crate::sort::beneath::Root;
 use crate::sort::date::{ZoneHints, ZoneSource};
 use crate::sort::file::same_content;
-use crate::sort::{self, DateResolver, Dated, Filer, HEAD_LEN, Mode, Moment, Template};
+use crate::sort::{self, DateResolver, Dated, Filer, Mode, Moment, Template};
 
 /// Files filed before their folders are fsynced and their records committed.
 pub const BATCH_FILES: usize = 64;
@@ -317,9 +318,9 @@ fn real_run(
     }
     if run.summary.failed == 0 {
         // Downloads of files that changed or vanished on the phone can never finish.
-        let keep = plan.to_copy.iter().map(|file| file.key(&plan.serial)).collect();
+        let keep = plan.to_copy.iter().map(|file| file.key(&plan.serial));
         temps
-            .sweep(&plan.serial, &keep)
+            .sweep(&plan.serial, keep)
             .map_err(PullError::disk(temps.dir()))?;
     }
     Ok(())
@@ -535,8 +536,12 @@ impl<'a> Run<'a> {
                 return Ok((existing, Outcome::Duplicate, None));
             }
         }
-        let head = read_head(temp_path, HEAD_LEN).map_err(PullError::disk(temp_path))?;
-        let dated = date_file(&self.resolver, &mut self.zone_hints, &head, file);
+        let copy = File::open(temp_path).map_err(PullError::disk(temp_path))?;
+        let dated = self
+            .resolver
+            .resolve_reader(copy, bytes, file.name(), device_moment(file))
+            .map_err(PullError::disk(temp_path))?;
+        let dated = with_zone_hints(&mut self.zone_hints, dated);
         let key = file.key(self.serial);
         let planned = match self.leads.beside_lead(&key, Some(self.manifest))? {
             Some(beside) => beside,
@@ -625,8 +630,17 @@ fn dry_run(
     let mut leads = Leads::new(&plan);
     let mut predictor = Predictor::new(dest_root);
     for file in &plan.to_copy {
-        let head = read_device_head(session, file, HEAD_LEN)?;
-        let dated = date_file(&resolver, &mut hints, &head, file);
+        // The same bytes the real run's dating reads from its copy, read in place.
+        let mut reader = DeviceFileReader::new(session, file);
+        let dated = resolver
+            .resolve_reader(&mut reader, file.size, file.name(), device_moment(file))
+            .unwrap_or(None);
+        let read_from_device = reader.fetched();
+        let head = reader.finish().map_err(|source| PullError::Device {
+            context: format!("reading the start of {}", file.display_path()),
+            source,
+        })?;
+        let dated = with_zone_hints(&mut hints, dated);
         let key = file.key(&plan.serial);
         let planned = match leads.beside_lead(&key, manifest.as_ref())? {
             Some(beside) => beside,
@@ -638,6 +652,7 @@ fn dry_run(
             dest: relative(dest_root, &predicted.path).into(),
             date_source: dated.map(|dated| dated.why()),
             maybe_duplicate: predicted.maybe_duplicate,
+            read_from_device,
         };
         observer.event(&Event::WouldCopy { file, entry: &entry });
     }
@@ -707,16 +722,16 @@ impl<'p> Leads<'p> {
     }
 }
 
-/// Dates a device file from its first bytes. A UTC time that nothing in the file places
-/// takes the offset of the nearest photo in time dated so far in this run (the plan goes
-/// in path order, so `IMG_…` photos come before the `VID_…` videos of their folder).
-fn date_file(
-    resolver: &DateResolver<Local>,
-    hints: &mut ZoneHints,
-    head: &[u8],
-    file: &RemoteFile,
-) -> Option<Dated> {
-    let dated = resolver.resolve(head, file.name(), file.modified.as_ref().map(moment))?;
+/// The device's date for a file, as the dating's last resort.
+fn device_moment(file: &RemoteFile) -> Option<Moment> {
+    file.modified.as_ref().map(moment)
+}
+
+/// A UTC time that nothing in the file places takes the offset of the nearest photo
+/// in time dated so far in this run (the plan goes in path order, so `IMG_…` photos
+/// come before the `VID_…` videos of their folder).
+fn with_zone_hints(hints: &mut ZoneHints, dated: Option<Dated>) -> Option<Dated> {
+    let dated = dated?;
     if let Some(offset) = dated.photo_offset() {
         hints.add(dated.time, offset);
     }
@@ -729,8 +744,8 @@ fn date_file(
     }
 }
 
-/// The first `len` bytes of a device file ([`HEAD_LEN`]: what dating needs),
-/// by a partial read, or nothing when the device cannot read part of a file.
+/// The first `len` bytes of a device file by a partial read, or nothing when
+/// the device cannot read part of a file.
 fn read_device_head(session: &mut Session, file: &RemoteFile, len: usize) -> Result<Vec<u8>, PullError> {
     let mut head = Vec::with_capacity(len.min(file.size as usize));
     if file.size == 0 || !session.can_read_partially(0) {
@@ -746,7 +761,7 @@ fn read_device_head(session: &mut Session, file: &RemoteFile, len: usize) -> Res
     Ok(head)
 }
 
-/// The first `len` bytes of a local file (the same bytes [`read_device_head`] reads from the device).
+/// The first `len` bytes of a local file (the bytes [`read_device_head`] reads from the device).
 fn read_head(path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(len);
     File::open(path)?.take(len as u64).read_to_end(&mut head)?;

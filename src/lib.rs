@@ -12,9 +12,12 @@
 //! - [`auto`]: backing up on connect (udev rule, systemd units, `mtpull watch`).
 //!
 //! And [`lock_file`], the one flock(2) lock that DEST's run lock and the
-//! per-device locks share.
+//! per-device locks share; [`human`], numbers and names as people read them.
+
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod auto;
+pub mod human;
 pub mod lock_file;
 pub mod preview;
 pub mod ptp;

@@ -14,6 +14,7 @@ mod restore;
 mod rm;
 mod shared;
 mod sort;
+mod status;
 mod verify;
 mod watch;
 
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
-pub use shared::exit::of_error as exit_code;
+pub use shared::exit::{is_broken_pipe, of_error as exit_code};
 
 /// Runs the subcommand the command line names.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup(args) => backup::run(device, verbose, args),
         Command::Auto(args) => auto::run(device, args),
         Command::Verify(args) => verify::run(args),
+        Command::Status(args) => status::run(device, args),
         Command::Preview(args) => preview::run(device, args),
         Command::Restore(args) => restore::run(device, args),
         Command::Rm(args) => rm::run(device, args),

@@ -6,9 +6,8 @@ use std::path::PathBuf;
 use rustix::io::Errno;
 
 use super::manifest::ManifestError;
-use super::report::DecimalBytes;
 use super::select::BadPattern;
-use crate::session::SessionError;
+use crate::session::{ResolveError, SessionError};
 use crate::sort::SortError;
 
 /// A reason to stop the whole run (a failure of one file is a
@@ -60,7 +59,7 @@ pub enum PullError {
     #[error(
         "not enough space in {}: the backup needs {} more, {} is free; free some space or narrow the \
          selection (--only, --include, --since)",
-        dest.display(), DecimalBytes(*needed), DecimalBytes(*available)
+        dest.display(), crate::human::bytes(*needed), crate::human::bytes(*available)
     )]
     NotEnoughSpace {
         /// DEST.
@@ -76,6 +75,9 @@ pub enum PullError {
     /// Another mtpull is writing to the same DEST.
     #[error("another mtpull is backing up into {}; wait for it to finish", .0.display())]
     Busy(PathBuf),
+    /// `--storage` names a storage the device does not have.
+    #[error(transparent)]
+    NoSuchStorage(#[from] ResolveError),
     /// The manifest could not be read or written.
     #[error(transparent)]
     Manifest(#[from] ManifestError),

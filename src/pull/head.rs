@@ -10,12 +10,12 @@ use super::transfer::partial_read_len;
 use crate::session::{Session, SessionError};
 
 /// The first block read from a file: what dating a photo usually needs.
-pub const FIRST_BLOCK: u64 = 16 * 1024;
+const FIRST_BLOCK: u64 = 16 * 1024;
 /// Each later block (the rest of a large EXIF segment, a video's boxes).
 const NEXT_BLOCK: u64 = 32 * 1024;
 
 /// A device file as a `Read + Seek` source, fetched block by block.
-pub struct DeviceFileReader<'a> {
+pub(super) struct DeviceFileReader<'a> {
     session: &'a mut Session,
     file: &'a RemoteFile,
     position: u64,
@@ -33,7 +33,7 @@ pub struct DeviceFileReader<'a> {
 impl<'a> DeviceFileReader<'a> {
     /// A reader at the start of `file`. A device that cannot read part of a
     /// file reads as an empty one.
-    pub fn new(session: &'a mut Session, file: &'a RemoteFile) -> Self {
+    pub(super) fn new(session: &'a mut Session, file: &'a RemoteFile) -> Self {
         DeviceFileReader {
             session,
             file,
@@ -47,12 +47,12 @@ impl<'a> DeviceFileReader<'a> {
     }
 
     /// Bytes fetched from the device so far.
-    pub fn fetched(&self) -> u64 {
+    pub(super) fn fetched(&self) -> u64 {
         self.fetched
     }
 
     /// Ends the reading: the first block, or the error that cut it short.
-    pub fn finish(self) -> Result<Vec<u8>, SessionError> {
+    pub(super) fn finish(self) -> Result<Vec<u8>, SessionError> {
         match self.error {
             Some(error) => Err(error),
             None => Ok(self.head),

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Once;
 use std::sync::atomic::AtomicBool;
 
-use mtpull::pull::{BackupOptions, Manifest};
+use mtpull::pull::{BackupOptions, Manifest, Only};
 use mtpull::sim::Profile;
 use mtpull::sort::state::IntentLog;
 use mtpull::sort::{DateResolver, Mode, Template, TreeOptions, sort_tree};
@@ -175,14 +175,17 @@ fn sort_campaign(mode: Mode) -> u64 {
         mode,
         dry_run: false,
         jobs: NonZeroUsize::MIN,
+        // The campaign's source has a document too: every file is sorted.
+        only: Only::All,
     };
     let resolver = DateResolver::system();
+    let never = AtomicBool::new(false);
     for at in 1.. {
         let root = tempfile::tempdir().unwrap();
         let (src, dest) = (root.path().join("src"), root.path().join("dest"));
         let contents = sort_source(&src);
         let (_, cut) = cut_at(at, |crash| {
-            let _ = sort_tree(&src, &dest, &options, &resolver, |_| crash());
+            let _ = sort_tree(&src, &dest, &options, &resolver, &never, |_| crash());
         });
         if !cut {
             // Every event before this one was a cut.
@@ -204,7 +207,7 @@ fn sort_campaign(mode: Mode) -> u64 {
             let somewhere = in_dest.iter().chain(&in_src).any(|(_, b)| b == bytes);
             assert!(somewhere, "{label}: a file was lost");
         }
-        sort_tree(&src, &dest, &options, &resolver, |_| {}).unwrap();
+        sort_tree(&src, &dest, &options, &resolver, &never, |_| {}).unwrap();
         let in_dest = util::tree(&dest);
         for bytes in &contents {
             let copies = in_dest.iter().filter(|(_, b)| b == bytes).count();

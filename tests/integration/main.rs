@@ -9,8 +9,11 @@ mod backup;
 mod backup_faults;
 mod backup_util;
 mod campaign;
+mod cli_backup;
 mod cli_devices;
 mod cli_ls;
+mod cli_pipes;
+mod cli_terminal;
 mod device_quirks;
 mod devices;
 mod fuse_dest;
@@ -21,6 +24,8 @@ mod run;
 mod safety;
 mod session_sim;
 mod sort;
+mod status;
+mod templates;
 #[path = "../../src/sort/testdata.rs"]
 mod testdata;
 #[path = "../../src/testing.rs"]

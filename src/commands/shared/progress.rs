@@ -6,13 +6,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mtpull::pull::{DecimalBytes, Event, FileOutcome, Observer};
+use mtpull::human::{self, bytes, count};
+use mtpull::pull::{Event, FileOutcome, Observer};
 
 /// The line said while waiting for a locked phone (or an untrusted iPhone):
-/// `hint` says what to do.
+/// `hint` says what to do (and is not said again if the wait is in vain).
 pub fn locked_line(wait: Duration, hint: &str) -> String {
     format!(
-        "mtpull: the phone shows no storage: {hint}. Waiting up to {}s…",
+        "mtpull: the phone shows no storage: {hint}. Waiting up to {}s (Ctrl-C stops)…",
         wait.as_secs()
     )
 }
@@ -20,6 +21,10 @@ pub fn locked_line(wait: Duration, hint: &str) -> String {
 /// Progress on stderr: two bars on a terminal, one log line per file otherwise.
 pub struct Progress<'a> {
     dest: &'a Path,
+    /// Whether bars may be drawn (stderr is a terminal).
+    terminal: bool,
+    /// Drawn once there is something to copy: no `0 B/0 B` bar while waiting
+    /// for a locked phone, nor when everything is backed up already.
     bars: Option<Bars>,
     total_files: u64,
     done_files: u64,
@@ -33,27 +38,40 @@ struct Bars {
     current: ProgressBar,
 }
 
+impl Bars {
+    /// The totals bar over `total` bytes, `done` of them there already, and
+    /// the current file's line below it.
+    fn new(total: u64, done: u64) -> Bars {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let overall = multi.add(ProgressBar::new(total).with_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} ETA {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        ));
+        overall.set_position(done);
+        overall.reset_eta();
+        let current = multi.add(
+            ProgressBar::new_spinner()
+                .with_style(ProgressStyle::with_template("  {spinner} {wide_msg}").expect("valid template")),
+        );
+        current.enable_steady_tick(Duration::from_millis(200));
+        Bars {
+            _multi: multi,
+            overall,
+            current,
+        }
+    }
+}
+
 impl<'a> Progress<'a> {
     /// Bars when stderr is a terminal, log lines otherwise.
     pub fn new(dest: &'a Path) -> Self {
-        let bars = io::stderr().is_terminal().then(|| {
-            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-            let overall = multi.add(ProgressBar::new(0).with_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} ETA {eta}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            ));
-            let current = multi.add(ProgressBar::new_spinner().with_style(
-                ProgressStyle::with_template("  {spinner} {wide_msg}").expect("valid template"),
-            ));
-            current.enable_steady_tick(Duration::from_millis(200));
-            Bars { _multi: multi, overall, current }
-        });
         Progress {
             dest,
-            bars,
+            terminal: io::stderr().is_terminal(),
+            bars: None,
             total_files: 0,
             done_files: 0,
             prefix: String::new(),
@@ -65,6 +83,7 @@ impl<'a> Progress<'a> {
     pub fn plain(dest: &'a Path, prefix: String) -> Self {
         Progress {
             dest,
+            terminal: false,
             bars: None,
             total_files: 0,
             done_files: 0,
@@ -79,11 +98,12 @@ impl<'a> Progress<'a> {
         }
     }
 
-    /// Clears the current file's line and leaves the totals.
+    /// Clears the current file's line and leaves the totals where they
+    /// stand: full after a complete run, short of it after Ctrl-C or a failure.
     pub fn finish(&self) {
         if let Some(bars) = &self.bars {
             bars.current.finish_and_clear();
-            bars.overall.finish();
+            bars.overall.abandon();
         }
     }
 }
@@ -97,31 +117,30 @@ impl Observer for Progress<'_> {
             } => {
                 self.total_files = plan.to_copy.len() as u64;
                 let mut line = format!(
-                    "{} new files ({}) to copy, {} already backed up",
-                    plan.to_copy.len(),
-                    DecimalBytes(plan.bytes_to_copy()),
+                    "{} ({}) to copy, {} already backed up",
+                    count(plan.to_copy.len() as u64, "new file"),
+                    bytes(plan.bytes_to_copy()),
                     plan.already.len()
                 );
                 if *resumable_bytes > 0 {
-                    line += &format!("; resuming {} already downloaded", DecimalBytes(*resumable_bytes));
-                }
-                if let Some(bars) = &self.bars {
-                    bars.overall.set_length(plan.bytes_to_copy());
-                    bars.overall.set_position(*resumable_bytes);
-                    bars.overall.reset_eta();
-                    bars.overall.set_prefix(format!("0/{} files", self.total_files));
+                    line += &format!("; resuming {} already downloaded", bytes(*resumable_bytes));
                 }
                 self.log(line);
+                if self.terminal && self.total_files > 0 {
+                    let bars = Bars::new(plan.bytes_to_copy(), *resumable_bytes);
+                    bars.overall.set_prefix(format!("0/{} files", self.total_files));
+                    self.bars = Some(bars);
+                }
             }
             Event::Started { file, resume_from } => {
                 if let Some(bars) = &self.bars {
                     let resume = if *resume_from > 0 {
-                        format!(" (resuming at {})", DecimalBytes(*resume_from))
+                        format!(" (resuming at {})", bytes(*resume_from))
                     } else {
                         String::new()
                     };
                     bars.current
-                        .set_message(format!("{}{resume}", file.display_path()));
+                        .set_message(format!("{}{resume}", human::name(&file.display_path())));
                 }
             }
             Event::Note { file, note } => self.log(format!("{}: {note}", file.display_path())),
@@ -136,7 +155,7 @@ impl Observer for Progress<'_> {
                     bars.overall
                         .set_prefix(format!("{}/{} files", self.done_files, self.total_files));
                 }
-                let shown = |dest: &Path| self.dest.join(dest).display().to_string();
+                let shown = |dest: &Path| human::path(&self.dest.join(dest));
                 let line = match outcome {
                     FileOutcome::Copied { dest, .. } => {
                         if self.bars.is_some() {
@@ -144,28 +163,34 @@ impl Observer for Progress<'_> {
                         }
                         format!(
                             "copied {} -> {} ({})",
-                            file.display_path(),
+                            human::name(&file.display_path()),
                             shown(dest),
-                            DecimalBytes(file.size)
+                            bytes(file.size)
                         )
                     }
                     FileOutcome::Duplicate { dest } => {
                         format!(
                             "duplicate {}: already in the backup as {}",
-                            file.display_path(),
+                            human::name(&file.display_path()),
                             shown(dest)
                         )
                     }
-                    FileOutcome::Failed { error } => format!("failed {}: {error}", file.display_path()),
+                    FileOutcome::Failed { error } => {
+                        format!("failed {}: {error}", human::name(&file.display_path()))
+                    }
                 };
                 self.log(line);
             }
             Event::Deleted { file, error } => match error {
-                None if self.bars.is_none() => {
-                    self.log(format!("deleted {} from the device", file.display_path()))
-                }
+                None if self.bars.is_none() => self.log(format!(
+                    "deleted {} from the device",
+                    human::name(&file.display_path())
+                )),
                 None => {}
-                Some(error) => self.log(format!("kept {} on the device: {error}", file.display_path())),
+                Some(error) => self.log(format!(
+                    "kept {} on the device: {error}",
+                    human::name(&file.display_path())
+                )),
             },
             Event::Locked { wait, hint } => self.log(locked_line(*wait, hint)),
             Event::WouldCopy { .. } | Event::WouldDelete { .. } => {}

@@ -106,7 +106,7 @@ impl Predictor {
     pub fn would_take(&self, planned: &Path, size: u64, head: &[u8]) -> bool {
         let path = self.root.join(planned);
         match self.claims.get(&path) {
-            Some((claimed_size, claimed_head)) => *claimed_size == size && claimed_head == head,
+            Some((claimed_size, claimed_head)) => *claimed_size == size && *claimed_head == xxh3_128(head),
             None => match fs::symlink_metadata(&path) {
                 Ok(meta) => meta.is_file() && meta.len() == size && starts_with(&path, head),
                 Err(_) => true,

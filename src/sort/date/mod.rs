@@ -380,7 +380,8 @@ fn content_evidence<R: BufRead + Seek>(reader: &mut R) -> Evidence {
 /// — if the file holds one (read within the same budget as its dates).
 pub fn content_identifier(path: &Path) -> Option<String> {
     let file = File::open(path).ok()?;
-    file_evidence(&file).ok()?.content_id
+    let len = file.metadata().ok()?.len();
+    file_evidence(&file, len).ok()?.content_id
 }
 
 /// [`content_evidence`] over a file within the read budget, retrying a TIFF whose

@@ -13,12 +13,14 @@
 # tests/vm/guest/gadget.sh), downloading a generated 1 GiB file and listing 20,000 files in
 # 200 folders (tasks gadget-download, gadget-list); then the same phone over the in-process
 # simulated link, with no USB at all (peer "in-process", mtpull-gadget local). There every
-# client runs on CPU 1 (taskset) and the gadget on CPU 0.
+# client runs on CPU 1 (taskset) and the gadget on CPU 0. BENCH_PHASES picks the phases
+# (default "qemu gadget-download gadget-list").
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 usb_port=$here/../../tests/vm/guest/usb-port.sh
 runs=${BENCH_RUNS:-3}
+phases=${BENCH_PHASES:-qemu gadget-download gadget-list}
 read -r -a peers <<<"${BENCH_PEERS:-libmtp gphoto2 mtp-rs aft mtpull}"
 sums=$VM_FIXTURE_1/../../SHA256SUMS
 big_name=bench-256MiB.bin
@@ -90,9 +92,16 @@ verify_listing() { # every IMG_FFF_NNN.jpg of the tree must appear, whatever the
 # ---- the peers --------------------------------------------------------------------------
 # download_PEER RUN and list_PEER RUN each time one run and verify it.
 
+# On the simulated phone object ids change from session to session (as a phone's do), so
+# an id from mtp-files names nothing in mtp-getfile's session: there libmtp-get.py does
+# what mtp-getfile does, through libmtp, with the id looked up in its own session.
 download_libmtp() {
     mkdir -p "$work/dl"
-    measure libmtp download "$1" mtp-getfile "$libmtp_id" "$work/dl/$big_name"
+    if [[ -n $task_prefix ]]; then
+        measure libmtp download "$1" python3 "$here/libmtp-get.py" "$big_name" "$work/dl/$big_name"
+    else
+        measure libmtp download "$1" mtp-getfile "$libmtp_id" "$work/dl/$big_name"
+    fi
     verify_download "$work/dl/$big_name"
 }
 list_libmtp() {
@@ -153,8 +162,8 @@ list_mtpull() {
 }
 
 # libmtp_object_id NAME TAG: the object id libmtp's mtp-files gives NAME (mtp-getfile takes
-# an id; on these devices a file's id is the same in every session). Asked until it answers,
-# 10 times at most: a phone just enumerated may not be ready for libmtp's first open yet.
+# an id; on QEMU's device a file's id is the same in every session). Asked until it answers,
+# 10 times at most: a device just enumerated may not be ready for libmtp's first open yet.
 # Each attempt's output is kept in $VM_OUT/libmtp-id-TAG.* for when none is found.
 libmtp_object_id() {
     local name=$1 tag=$2 id='' try
@@ -175,22 +184,28 @@ printf 'peer\ttask\trun\tseconds\tcpu_seconds\tstatus\tnote\n' >"$results"
 printf '%s\n' "$big_bytes" >"$VM_OUT/big-bytes"
 printf '%s\n' "$tree_files" >"$VM_OUT/tree-files"
 
-log "download phase: only the big file's device is plugged in"
-"$usb_port" only 1
-libmtp_id=$(libmtp_object_id "$big_name" qemu)
-for ((run = 1; run <= runs; run++)); do
-    for peer in "${peers[@]}"; do
-        "download_$peer" "$run"
+qemu_phases() {
+    log "download phase: only the big file's device is plugged in"
+    "$usb_port" only 1
+    libmtp_id=$(libmtp_object_id "$big_name" qemu)
+    for ((run = 1; run <= runs; run++)); do
+        for peer in "${peers[@]}"; do
+            "download_$peer" "$run"
+        done
     done
-done
 
-log "listing phase: only the tree's device is plugged in"
-"$usb_port" only 2
-for ((run = 1; run <= runs; run++)); do
-    for peer in "${peers[@]}"; do
-        "list_$peer" "$run"
+    log "listing phase: only the tree's device is plugged in"
+    "$usb_port" only 2
+    for ((run = 1; run <= runs; run++)); do
+        for peer in "${peers[@]}"; do
+            "list_$peer" "$run"
+        done
     done
-done
+}
+wants() { [[ " $phases " == *" $1 "* ]]; }
+if wants qemu; then
+    qemu_phases
+fi
 
 # ---- the simulated phone as a USB gadget, and in process --------------------------------
 
@@ -204,16 +219,18 @@ gadget_phases() {
     big_bytes=$((1 << 30))
     big_sha=$("$MTPULL_GADGET" generated "$big_bytes" | sha256sum | cut -d' ' -f1)
     printf '%s\n' "$big_bytes" >"$VM_OUT/gadget-big-bytes"
-    log "gadget download phase: the android profile at high speed, $big_name of $big_bytes bytes"
-    taskset -c 0 "$gadget" up high --big-file "$big_bytes" || return 1
-    libmtp_id=$(libmtp_object_id "$big_name" gadget)
-    for ((run = 1; run <= runs; run++)); do
-        for peer in "${peers[@]}"; do
-            "download_$peer" "$run"
+    if wants gadget-download; then
+        log "gadget download phase: the android profile at high speed, $big_name of $big_bytes bytes"
+        taskset -c 0 "$gadget" up high --big-file "$big_bytes" || return 1
+        for ((run = 1; run <= runs; run++)); do
+            for peer in "${peers[@]}"; do
+                "download_$peer" "$run"
+            done
+            download_in-process "$run"
         done
-        download_in-process "$run"
-    done
-    "$gadget" down
+        "$gadget" down
+    fi
+    wants gadget-list || return 0
 
     tree_files=20000
     listed_name='IMG_[0-9]{5}\.jpg'

@@ -34,6 +34,8 @@ COMMAND = {
     ("mtp-rs", "download"): "`mtp-rs get /F DEST`",
     ("mtp-rs", "list"): "`mtp-rs ls --recursive /`",
     ("libmtp", "download"): "`mtp-getfile ID DEST`",
+    # Object ids change from session to session there: looked up in the download's own.
+    ("libmtp", "gadget-download"): "`libmtp-get.py F DEST` (LIBMTP_Get_File_To_File)",
     ("libmtp", "list"): "`mtp-files`",
     ("gphoto2", "download"): "`gphoto2 --get-file 1`",
     ("gphoto2", "list"): "`gphoto2 --list-files`",
@@ -88,7 +90,8 @@ def main():
             results = by_key.get((task, peer), [])
             if not results:
                 continue
-            label, command = PEER_LABEL[peer], COMMAND[(peer, task.removeprefix("gadget-"))]
+            label = PEER_LABEL[peer]
+            command = COMMAND.get((peer, task), COMMAND[(peer, task.removeprefix("gadget-"))])
             seconds = seconds_of(task, peer)
             if not seconds:
                 notes = sorted({r["note"] for r in results})

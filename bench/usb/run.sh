@@ -5,6 +5,7 @@
 # in one guest boot (bench/usb/guest.sh). Prints markdown tables (also kept in bench/out/).
 #
 # usage: bench/usb/run.sh [--runs N] [--peers "libmtp gphoto2 mtp-rs aft mtpull"]
+#                         [--phases "qemu gadget-download gadget-list"]
 #                         [--mtpull PATH] [--no-build] [--no-gadget] [--nice N] [--live]
 #
 # The guest runs at nice -15 (--nice to change): under TCG every other process on the host's
@@ -16,19 +17,20 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 vm=$repo/tests/vm
-runs=3 peers="libmtp gphoto2 mtp-rs aft mtpull" mtpull=$repo/target/release/mtpull build=1 live=()
+runs=3 peers="libmtp gphoto2 mtp-rs aft mtpull" phases="qemu gadget-download gadget-list" mtpull=$repo/target/release/mtpull build=1 live=()
 gadget=$repo/target/release/mtpull-gadget
 niceness=-15
 while (($#)); do
     case $1 in
         --runs) runs=$2; shift 2 ;;
         --peers) peers=$2; shift 2 ;;
+        --phases) phases=$2; shift 2 ;;
         --mtpull) mtpull=$(realpath "$2"); build=0; shift 2 ;;
         --no-build) build=0; shift ;;
         --no-gadget) gadget=''; shift ;;
         --nice) niceness=$2; shift 2 ;;
         --live) live=(--live); shift ;;
-        *) sed -n '7,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+        *) sed -n '7,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
     esac
 done
 
@@ -64,7 +66,7 @@ nice -n "$niceness" "$vm/run-guest.sh" "${live[@]}" \
     --fixture "$fixture/big" --desc "bench: big file" \
     --fixture "$fixture/tree" --desc "bench: tree" \
     --out "$out" --timeout 3600 \
-    --env BENCH_RUNS="$runs" --env BENCH_PEERS="$peers" \
+    --env BENCH_RUNS="$runs" --env BENCH_PEERS="$peers" --env BENCH_PHASES="$phases" \
     --env MTP_RS="$mtp_rs" --env MTPULL="$mtpull" --env MTPULL_GADGET="$gadget" \
     -- "$repo/bench/usb/guest.sh"
 

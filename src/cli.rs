@@ -273,7 +273,7 @@ pub struct BackupArgs {
     pub storage: Vec<StorageSelector>,
 
     /// Folder layout as a chrono strftime pattern.
-    #[arg(long, value_name = "PATTERN", default_value = mtpull::sort::plan::DEFAULT_TEMPLATE)]
+    #[arg(long, value_name = "PATTERN", default_value = mtpull::sort::DEFAULT_TEMPLATE)]
     pub template: Template,
 
     /// Delete each file from the phone once its copy is verified and recorded
@@ -362,7 +362,7 @@ pub struct SortArgs {
     pub move_files: bool,
 
     /// Folder layout as a chrono strftime pattern.
-    #[arg(long, value_name = "PATTERN", default_value = mtpull::sort::plan::DEFAULT_TEMPLATE)]
+    #[arg(long, value_name = "PATTERN", default_value = mtpull::sort::DEFAULT_TEMPLATE)]
     pub template: Template,
 
     /// Threads that read file headers [default: number of cores].

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::HumanBytes;
-use mtpull::ptp::time::DeviceTime;
+use mtpull::ptp::DeviceTime;
 use mtpull::session::{Entry, Place, Session, Storage};
 use serde::Serialize;
 

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use super::error::PullError;
 use super::remote::RemoteFile;
 use super::select::Selection;
-use crate::ptp::time::DeviceTime;
+use crate::ptp::DeviceTime;
 use crate::session::{Entry, Session, SkippedStorage};
 
 /// The files on the chosen storages of one device.
@@ -94,7 +94,7 @@ fn remote_file(entry: Entry, storage: &str) -> RemoteFile {
 
 /// The device's date as an instant: exact when it gave a zone, else read as
 /// this machine's local time (as Android means it).
-pub fn device_instant(time: &DeviceTime) -> Option<SystemTime> {
+pub(super) fn device_instant(time: &DeviceTime) -> Option<SystemTime> {
     let instant = match time.offset {
         Some(offset) => offset.from_local_datetime(&time.local).single()?.into(),
         None => Local.from_local_datetime(&time.local).earliest()?.into(),

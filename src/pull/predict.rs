@@ -17,7 +17,7 @@ use crate::sort::file::{MAX_CLASH_SUFFIX, numbered};
 
 /// Predicts placements in one destination.
 #[derive(Debug)]
-pub struct Predictor {
+pub(super) struct Predictor {
     root: PathBuf,
     /// Names this dry run has already handed out, with the size and head of their file.
     claims: HashMap<PathBuf, (u64, Vec<u8>)>,
@@ -25,7 +25,7 @@ pub struct Predictor {
 
 /// A predicted placement.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Prediction {
+pub(super) struct Prediction {
     /// Absolute path in DEST.
     pub path: PathBuf,
     /// A file with the same size and head already sits there: this file, most likely.
@@ -34,7 +34,7 @@ pub struct Prediction {
 
 impl Predictor {
     /// A predictor for DEST as it is now.
-    pub fn new(dest_root: &Path) -> Predictor {
+    pub(super) fn new(dest_root: &Path) -> Predictor {
         Predictor {
             root: dest_root.to_owned(),
             claims: HashMap::new(),
@@ -43,7 +43,7 @@ impl Predictor {
 
     /// Where a file of `size` bytes starting with `head`, planned at `planned`
     /// (relative), would go.
-    pub fn predict(&mut self, planned: &Path, size: u64, head: &[u8]) -> Prediction {
+    pub(super) fn predict(&mut self, planned: &Path, size: u64, head: &[u8]) -> Prediction {
         let target = self.root.join(planned);
         let name = target
             .file_name()

@@ -24,7 +24,7 @@ use std::fmt;
 
 use super::ops::{PropListQuery, ROOT};
 use super::{Result, Session, SessionError};
-use crate::ptp::time::{DeviceTime, parse_ptp_time};
+use crate::ptp::{DeviceTime, parse_ptp_time};
 use crate::ptp::{
     ObjectFormat, ObjectHandle, ObjectInfo, ObjectPropList, OperationCode, PropertyCode, StorageId,
 };

@@ -23,7 +23,7 @@ use super::plan::{Names, safe_name_for, split_extension};
 use super::state::{DestLock, Intent, IntentLog, STATE_DIR, TEMP_DIR, is_state_dir};
 
 /// The highest `-N` tried before giving up on a name.
-pub const MAX_CLASH_SUFFIX: u32 = 9999;
+pub(crate) const MAX_CLASH_SUFFIX: u32 = 9999;
 
 /// Copies on their way into place are named `copy-N.tmp` in the state's temp folder.
 const COPY_PREFIX: &str = "copy-";
@@ -617,7 +617,7 @@ fn on_disk(path: &Path) -> Result<Occupant, SortError> {
 }
 
 /// `IMG_1.jpg` numbered 2 is `IMG_1-2.jpg`; 0 is the name itself.
-pub fn numbered(name: &str, n: u32) -> String {
+pub(crate) fn numbered(name: &str, n: u32) -> String {
     if n == 0 {
         return name.to_owned();
     }
@@ -627,14 +627,14 @@ pub fn numbered(name: &str, n: u32) -> String {
 
 /// Same size, then the same bytes. Compared directly rather than hashed: it stops at
 /// the first difference and cannot collide.
-pub fn same_content(a: &Path, b: &Path) -> Result<bool, SortError> {
+pub(crate) fn same_content(a: &Path, b: &Path) -> Result<bool, SortError> {
     let file_a = File::open(a).map_err(SortError::io("open", a))?;
     let file_b = File::open(b).map_err(SortError::io("open", b))?;
     same_files(file_a, file_b).map_err(SortError::io("compare", a))
 }
 
 /// [`same_content`] for two open files.
-pub fn same_files(mut file_a: File, mut file_b: File) -> io::Result<bool> {
+pub(crate) fn same_files(mut file_a: File, mut file_b: File) -> io::Result<bool> {
     if file_a.metadata()?.len() != file_b.metadata()?.len() {
         return Ok(false);
     }

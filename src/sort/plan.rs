@@ -15,7 +15,7 @@ pub const UNDATED_DIR: &str = "undated";
 
 /// Longest file name planned, in bytes: 255 (the usual limit) less room for a `-NNNN`
 /// clash suffix.
-pub const MAX_NAME_LEN: usize = 240;
+pub(super) const MAX_NAME_LEN: usize = 240;
 
 /// The default folder layout: `YYYY/MM/DD`.
 pub const DEFAULT_TEMPLATE: &str = "%Y/%m/%d";

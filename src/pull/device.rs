@@ -36,11 +36,24 @@ pub fn device_serial(session: &Session) -> String {
     }
 }
 
+/// The device's model, for a folder template's `{device}` (its manufacturer, or
+/// its serial, when it gives no model).
+pub(super) fn device_model(session: &Session) -> String {
+    let info = session.device_info();
+    [&info.model, &info.manufacturer, &info.serial_number]
+        .into_iter()
+        .map(|text| text.trim())
+        .find(|text| !text.is_empty())
+        .unwrap_or("unknown device")
+        .to_owned()
+}
+
 /// Lists the files on every storage `selection` wants. A phone showing no
 /// storage (locked, or an iPhone not trusting this computer yet) is waited
 /// for up to `wait`, after `waiting` is called with what the user must do.
 /// Storages that cannot be read (an empty card slot, one not available) are
-/// skipped and listed in the answer; the others are read.
+/// skipped and listed in the answer; the others are read. A `--storage` that
+/// names none of the device's storages stops the run, naming those there are.
 pub fn list_files(
     session: &mut Session,
     selection: &Selection,
@@ -59,6 +72,12 @@ pub fn list_files(
         return Err(PullError::Locked {
             hint: session.no_storage_hint(),
         });
+    }
+    for wanted in &selection.storages {
+        let skipped = session.skipped_storages().iter().any(|s| wanted.matches_id(s.id));
+        if !skipped {
+            wanted.pick(&storages)?;
+        }
     }
     let mut files = Vec::new();
     for storage in storages.iter().filter(|s| selection.wants_storage(s)) {

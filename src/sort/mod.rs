@@ -33,7 +33,7 @@ pub use beneath::Root;
 pub use date::{DateResolver, DateSource, Dated, GeoPoint, HEAD_LEN, Moment, ZoneHints, ZoneSource};
 pub use file::{Filed, Filer, Mode, Outcome, file_into};
 pub use kind::{MediaKind, Only};
-pub use plan::{DEFAULT_TEMPLATE, Names, Template, UNDATED_DIR, plan, safe_name, safe_name_for};
+pub use plan::{DEFAULT_TEMPLATE, Names, Origin, Template, UNDATED_DIR, plan, safe_name, safe_name_for};
 pub use state::{DestLock, Intent, IntentLog, LockError, STATE_DIR};
 pub use tree::{Event, FileReport, Follows, Sorted, Summary, TreeOptions, follows, sort_tree};
 

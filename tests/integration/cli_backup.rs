@@ -182,3 +182,190 @@ fn a_locked_phone_leaves_no_trace_and_gives_the_hint_once() {
     );
     assert!(!dest.exists(), "a locked phone created {}", dest.display());
 }
+
+#[test]
+fn an_unknown_storage_names_the_storages_there_are_and_exits_2() {
+    let root = tempfile::tempdir().unwrap();
+    let dest = root.path().join("dest");
+    let dest_text = dest.to_str().unwrap();
+    for dry in [false, true] {
+        let mut args = vec!["--sim", "android", "backup", dest_text, "--storage", "SD card"];
+        if dry {
+            args.push("--dry-run");
+        }
+        let run = mtpull(&args).expect_status(2);
+        assert!(
+            run.stderr
+                .contains("no storage named \"SD card\"; it has \"Internal shared storage\""),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stdout.contains("copied"), "{}", run.stdout);
+    }
+    assert!(!dest.exists(), "a run that could do nothing created DEST");
+    // One known storage among the ones asked for is not enough: each must exist.
+    let run = mtpull(&[
+        "--sim",
+        "android",
+        "backup",
+        "--dry-run",
+        dest_text,
+        "--storage",
+        "internal shared storage",
+        "--storage",
+        "0x00020001",
+    ])
+    .expect_status(2);
+    assert!(run.stderr.contains("no storage 0x00020001"), "{}", run.stderr);
+}
+
+#[test]
+fn a_truncated_manifest_stops_the_run_with_the_fix_and_rescan_rebuilds_it() {
+    let dest = tempfile::tempdir().unwrap();
+    let dest_text = dest.path().to_str().unwrap();
+    mtpull(&["--sim", "android", "backup", dest_text]).expect_status(0);
+    let database = dest.path().join(".mtpull/manifest.sqlite3");
+    let half = fs::metadata(&database).unwrap().len() / 2;
+    fs::File::options()
+        .write(true)
+        .open(&database)
+        .unwrap()
+        .set_len(half)
+        .unwrap();
+    let refused = mtpull(&["--sim", "android", "backup", dest_text]).expect_status(2);
+    assert!(refused.stderr.contains("--rescan"), "{}", refused.stderr);
+    let rebuilt = mtpull(&["--sim", "android", "backup", "--rescan", dest_text]).expect_status(0);
+    assert!(rebuilt.stdout.contains(" 0 failed"), "{}", rebuilt.stdout);
+    assert!(
+        rebuilt.stdout.starts_with("indexed 39 files"),
+        "{}",
+        rebuilt.stdout
+    );
+    let again = mtpull(&["--sim", "android", "backup", dest_text]).expect_status(0);
+    assert!(
+        again
+            .stdout
+            .starts_with("copied 0 files (0 B), 39 already backed up"),
+        "{}",
+        again.stdout
+    );
+}
+
+#[test]
+fn ctrl_c_while_waiting_for_a_locked_phone_stops_at_once_with_130() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    use rustix::process::{Pid, Signal, kill_process};
+
+    let root = tempfile::tempdir().unwrap();
+    let dest = root.path().join("dest");
+    // A wait far longer than any test run: exit 3 would mean Ctrl-C was ignored.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mtpull"))
+        .args(["--sim", "locked", "backup", "--wait", "3600"])
+        .arg(&dest)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    stderr.read_line(&mut said).unwrap();
+    assert!(said.contains("Waiting up to 3600s"), "{said}");
+    kill_process(Pid::from_child(&child), Signal::INT).unwrap();
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(130), "{said}{rest}");
+    assert!(rest.contains("interrupted"), "{rest}");
+    assert!(!dest.exists(), "an interrupted wait created DEST");
+}
+
+#[test]
+fn quiet_says_nothing_but_errors() {
+    let dest = tempfile::tempdir().unwrap();
+    let dest_text = dest.path().to_str().unwrap();
+    let run = mtpull(&["-q", "--sim", "android", "backup", dest_text]).expect_status(0);
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
+    let filed = util::tree(dest.path())
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with(".mtpull"))
+        .count();
+    assert_eq!(filed, 39);
+    let dry = mtpull(&["--quiet", "--sim", "android", "backup", "-n", dest_text]).expect_status(0);
+    assert_eq!((dry.stdout.as_str(), dry.stderr.as_str()), ("", ""));
+    let failed =
+        mtpull(&["-q", "--sim", "android", "backup", dest_text, "--storage", "card"]).expect_status(2);
+    assert!(failed.stdout.is_empty(), "{}", failed.stdout);
+    assert!(
+        failed.stderr.contains("no storage named \"card\""),
+        "{}",
+        failed.stderr
+    );
+    mtpull(&["-q", "-v", "--demo", "devices"]).expect_status(2);
+}
+
+#[test]
+fn json_is_one_object_per_file_then_a_summary() {
+    let dest = tempfile::tempdir().unwrap();
+    let dest_text = dest.path().to_str().unwrap();
+    let lines = |run: &Run| -> Vec<serde_json::Value> {
+        run.stdout
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect()
+    };
+    let dry = mtpull(&["--sim", "android", "backup", "--json", "--dry-run", dest_text]).expect_status(0);
+    let dry = lines(&dry);
+    let (summary, files) = dry.split_last().unwrap();
+    assert_eq!(files.len(), 39);
+    assert!(files.iter().all(|f| f["event"] == "would_copy"), "{files:?}");
+    assert_eq!(summary["summary"]["planned"], 39);
+    assert_eq!(summary["summary"]["dry_run"], true);
+
+    let run = mtpull(&["--sim", "android", "backup", "--json", dest_text]).expect_status(0);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    let real = lines(&run);
+    let (summary, files) = real.split_last().unwrap();
+    assert_eq!(files.len(), 39);
+    for (planned, done) in dry.iter().zip(files) {
+        assert_eq!(done["event"], "copied", "{done}");
+        assert_eq!(done["source"], planned["source"]);
+        assert_eq!(
+            done["destination"], planned["destination"],
+            "the dry run predicts the run"
+        );
+        let copy = Path::new(done["destination"].as_str().unwrap());
+        assert_eq!(fs::metadata(copy).unwrap().len(), done["size"].as_u64().unwrap());
+    }
+    let summary = &summary["summary"];
+    assert_eq!(
+        (summary["copied"].as_u64(), summary["failed"].as_u64()),
+        (Some(39), Some(0))
+    );
+    assert_eq!(summary["stopped"], serde_json::Value::Null);
+
+    let again = mtpull(&["--sim", "android", "backup", "--json", dest_text]).expect_status(0);
+    let again = lines(&again);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0]["summary"]["already"], 39);
+
+    let stopped = mtpull(&[
+        "--sim",
+        "android",
+        "backup",
+        "--json",
+        dest_text,
+        "--storage",
+        "card",
+    ])
+    .expect_status(2);
+    let stopped = lines(&stopped);
+    assert!(
+        stopped[0]["summary"]["stopped"]
+            .as_str()
+            .unwrap()
+            .contains("no storage named"),
+        "{stopped:?}"
+    );
+}

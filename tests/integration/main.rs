@@ -12,6 +12,8 @@ mod campaign;
 mod cli_backup;
 mod cli_devices;
 mod cli_ls;
+mod cli_pipes;
+mod cli_terminal;
 mod device_quirks;
 mod devices;
 mod fuse_dest;
@@ -23,6 +25,7 @@ mod safety;
 mod session_sim;
 mod sort;
 mod status;
+mod templates;
 #[path = "../../src/sort/testdata.rs"]
 mod testdata;
 #[path = "../../src/testing.rs"]

@@ -15,7 +15,7 @@ pub use codes::{DevicePropCode, EventCode, ObjectFormat, OperationCode, Property
 pub use container::{ContainerKind, HEADER_LEN, Header, LENGTH_UNKNOWN, MAX_PARAMS, Message, PayloadLength};
 pub use dataset::{
     DeviceInfo, MTP_VENDOR_EXTENSION_ID, ObjectInfo, ObjectPropDesc, ObjectPropList, PropForm, PropListEntry,
-    SIZE_UNKNOWN_32, StorageInfo,
+    PropListReader, SIZE_UNKNOWN_32, StorageInfo,
 };
 pub use ids::{ObjectHandle, StorageId};
 pub use time::{DeviceTime, format_ptp_time, parse_ptp_time};

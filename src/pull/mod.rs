@@ -15,6 +15,7 @@ mod device;
 mod disk;
 mod error;
 mod hash;
+mod head;
 mod junk;
 mod manifest;
 mod moved;

@@ -283,5 +283,8 @@ fn quiet_restore_says_nothing_but_refusals_and_failures() {
     let (status, stdout, stderr) = restore(&["-q"]);
     assert_eq!(status, Some(1), "{stderr}");
     assert!(stdout.is_empty(), "{stdout}");
-    assert!(stderr.contains("not sent") && stderr.contains("what?.jpg"), "{stderr}");
+    assert!(
+        stderr.contains("not sent") && stderr.contains("what?.jpg"),
+        "{stderr}"
+    );
 }

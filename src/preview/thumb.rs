@@ -11,7 +11,7 @@ use crate::session::{Session, SessionError};
 
 /// How much of a file's head is read for its EXIF thumbnail: an EXIF
 /// segment is at most 64 KiB long, and cameras put it first.
-pub const HEAD_BYTES: u32 = 64 * 1024;
+pub(super) const HEAD_BYTES: u32 = 64 * 1024;
 
 /// Where a thumbnail came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub struct Thumbnail {
 /// The first [`HEAD_BYTES`] of a photo (its EXIF: capture date, thumbnail),
 /// read with GetPartialObject; `None` where the device cannot read part of a
 /// file or refuses this one. Errors beyond this file are returned.
-pub fn read_head(session: &mut Session, file: &RemoteFile) -> Result<Option<Vec<u8>>, SessionError> {
+pub(super) fn read_head(session: &mut Session, file: &RemoteFile) -> Result<Option<Vec<u8>>, SessionError> {
     if file.size == 0 || !session.can_read_partially(0) {
         return Ok(None);
     }
@@ -63,7 +63,7 @@ pub fn read_head(session: &mut Session, file: &RemoteFile) -> Result<Option<Vec<
 /// (the file's first bytes, when they were read). Errors that concern this
 /// file only (no thumbnail) give a placeholder; the rest (connection lost,
 /// locked phone) are returned.
-pub fn fetch(
+pub(super) fn fetch(
     session: &mut Session,
     file: &RemoteFile,
     head: Option<&[u8]>,

@@ -7,6 +7,7 @@ mod backup;
 mod config;
 mod connect;
 mod devices;
+mod docs;
 mod install_udev;
 mod ls;
 mod preview;
@@ -38,10 +39,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => verify::run(args),
         Command::Status(args) => status::run(device, args),
         Command::Preview(args) => preview::run(device, args),
-        Command::Restore(args) => restore::run(device, args),
+        Command::Restore(args) => restore::run(device, quiet, args),
         Command::Rm(args) => rm::run(device, args),
         Command::Watch(args) => watch::run(device, args),
         Command::Config(command) => config::run(command),
         Command::InstallUdev(args) => install_udev::run(args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     }
 }

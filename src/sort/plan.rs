@@ -15,7 +15,7 @@ pub const UNDATED_DIR: &str = "undated";
 
 /// Longest file name planned, in bytes: 255 (the usual limit) less room for a `-NNNN`
 /// clash suffix.
-pub const MAX_NAME_LEN: usize = 240;
+pub(super) const MAX_NAME_LEN: usize = 240;
 
 /// The default folder layout: `YYYY/MM/DD`.
 pub const DEFAULT_TEMPLATE: &str = "%Y/%m/%d";
@@ -30,13 +30,13 @@ pub enum Names {
 }
 
 /// The tokens a template may hold besides strftime's `%` sequences.
-pub const TOKENS: [&str; 4] = ["{device}", "{folder}", "{name}", "{seq}"];
+pub(super) const TOKENS: [&str; 4] = ["{device}", "{folder}", "{name}", "{seq}"];
 
 /// Stands for `{seq}` in a planned file name until the file is placed: the filer
 /// numbers it, as it numbers clashes ([`super::file::numbered`]). A control
 /// character, so no name from a phone or a folder can hold it: [`safe_name`] turns
 /// those into `_` before anything is planned.
-pub const SEQ_MARK: char = '\u{1}';
+pub(super) const SEQ_MARK: char = '\u{1}';
 
 /// What a template's tokens stand for, for one file.
 #[derive(Debug, Clone, Copy, Default)]
@@ -75,12 +75,15 @@ impl Template {
     /// `{name}`/`{seq}` only in the last level, relative, no level that climbs out
     /// (`..`) or hides (a dot-name, `.mtpull` above all), at least one folder.
     pub fn new(pattern: &str) -> Result<Template, SortError> {
-        let invalid = |reason| SortError::Template {
+        let invalid = |reason: &str| SortError::Template {
             template: pattern.to_owned(),
-            reason,
+            reason: reason.to_owned(),
         };
         if StrftimeItems::new(pattern).any(|item| matches!(item, Item::Error)) {
-            return Err(invalid("it has a % sequence chrono's strftime does not know"));
+            return Err(invalid(&format!(
+                "chrono's strftime does not know {} (%Y, %m, %d, %H, %B… are known)",
+                unknown_sequence(pattern)
+            )));
         }
         let mut sample = String::new();
         if write!(sample, "{}", NaiveDateTime::default().format(pattern)).is_err() {
@@ -163,7 +166,7 @@ impl Template {
 }
 
 /// The sample file [`Template::example`] files.
-pub const EXAMPLE: Origin<'static> = Origin {
+pub(super) const EXAMPLE: Origin<'static> = Origin {
     name: "IMG_1.jpg",
     folder: "Camera",
     device: Some("Pixel 8"),
@@ -336,6 +339,25 @@ pub(crate) fn split_extension(name: &str) -> (&str, &str) {
     (&name[..dot], &name[dot..])
 }
 
+/// The first `%` sequence of `pattern` that strftime does not know, as
+/// written ("%Q"; a lone "%" at the end).
+fn unknown_sequence(pattern: &str) -> &str {
+    let known = |sequence: &str| !StrftimeItems::new(sequence).any(|item| matches!(item, Item::Error));
+    let mut rest = pattern;
+    while let Some(at) = rest.find('%') {
+        let from = &rest[at..];
+        // The longest sequences are flag + width + letter ("%-3f", "%:z").
+        let ends = from.char_indices().skip(1).take(4).map(|(i, c)| i + c.len_utf8());
+        let mut lengths = ends.peekable();
+        let first = lengths.peek().copied().unwrap_or(from.len());
+        match lengths.find(|&end| known(&from[..end])) {
+            Some(end) => rest = &from[end..],
+            None => return &from[..first],
+        }
+    }
+    pattern
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,6 +400,17 @@ mod tests {
             plan(&Template::default(), None, &Origin::named("x.bin")),
             PathBuf::from("undated/x.bin")
         );
+    }
+
+    #[test]
+    fn an_unknown_sequence_is_named() {
+        for (pattern, named) in [("%Y/%Q", "%Q"), ("%Y/%m-%-d/%J", "%J"), ("%%Q/%Y/%", "%")] {
+            let error = Template::new(pattern).unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("does not know {named} (")),
+                "{pattern}: {error}"
+            );
+        }
     }
 
     #[test]

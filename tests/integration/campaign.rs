@@ -18,7 +18,7 @@ use std::sync::atomic::AtomicBool;
 
 use mtpull::pull::{BackupOptions, Manifest, Only};
 use mtpull::sim::Profile;
-use mtpull::sort::state::IntentLog;
+use mtpull::sort::IntentLog;
 use mtpull::sort::{DateResolver, Mode, Template, TreeOptions, sort_tree};
 
 use crate::backup_util::{assert_consistent_with, phone, phone_files, run_backup, run_backup_with, tree};

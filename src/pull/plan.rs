@@ -32,12 +32,18 @@ pub struct Plan {
     /// Files that travel with another (by key): its key, and how the name follows.
     /// Each comes right after the file it travels with.
     pub travels_with: HashMap<FileKey, (FileKey, Follows)>,
+    /// Selected files listed under the key of another (the same path, size and date:
+    /// a device that gives two files one name): not copied, reported as failed.
+    pub twins: Vec<RemoteFile>,
+    /// Keys listed more than once: which file a record of such a key holds cannot be
+    /// told, so no file under one is ever deleted from the device.
+    pub ambiguous: HashSet<FileKey>,
 }
 
 impl Plan {
     /// Splits the files listed on the wanted storages into "copy", "already
     /// backed up" and "not selected". A key listed twice (a device bug, or a
-    /// name with `/` in it) is kept once.
+    /// name with `/` in it) is kept once; the others are [`Plan::twins`].
     pub fn new(
         serial: &str,
         listed: impl IntoIterator<Item = RemoteFile>,
@@ -51,7 +57,20 @@ impl Plan {
         let mut seen = HashSet::new();
         let mut listed: Vec<RemoteFile> = listed.into_iter().collect();
         listed.sort_by(|a, b| (a.storage_id, &a.path).cmp(&(b.storage_id, &b.path)));
-        listed.retain(|file| seen.insert(file.key(serial)));
+        let mut twins = Vec::new();
+        listed.retain(|file| {
+            let key = file.key(serial);
+            if seen.insert(key.clone()) {
+                return true;
+            }
+            plan.ambiguous.insert(key);
+            twins.push(file.clone());
+            false
+        });
+        plan.twins = twins
+            .into_iter()
+            .filter(|file| selection.wants(file) && (selection.include_junk || !is_junk(&file.path)))
+            .collect();
         let leads = leads(&listed);
         let junk = |i: usize| !selection.include_junk && is_junk(&listed[i].path);
         let wanted: Vec<bool> = (0..listed.len())
@@ -105,9 +124,11 @@ impl Plan {
         plan
     }
 
-    /// Bytes the run would copy.
+    /// Bytes the run would copy (at most `u64::MAX`: a device may list any size).
     pub fn bytes_to_copy(&self) -> u64 {
-        self.to_copy.iter().map(|file| file.size).sum()
+        self.to_copy
+            .iter()
+            .fold(0, |total: u64, file| total.saturating_add(file.size))
     }
 }
 
@@ -183,7 +204,14 @@ mod tests {
             handle: ObjectHandle(99),
             ..photo.clone()
         };
-        let plan = Plan::new("S", [photo, again], &Selection::new(), &HashSet::new());
+        let plan = Plan::new(
+            "S",
+            [photo.clone(), again.clone()],
+            &Selection::new(),
+            &HashSet::new(),
+        );
         assert_eq!(plan.to_copy.len(), 1);
+        assert_eq!(plan.twins, [again]);
+        assert!(plan.ambiguous.contains(&photo.key("S")));
     }
 }

@@ -105,8 +105,9 @@ pub fn plan(template: &Template, dated: Option<&Dated>, original_name: &str) -> 
     folder.join(safe_name(original_name))
 }
 
-/// A name that is one plain path component: separators and control characters become
-/// `_`, `.` and `..` become underscores, and long names are cut (keeping the extension)
+/// A name that is one plain, visible path component: separators and control characters
+/// become `_`, `.` and `..` become underscores, so does a leading dot, and long names are
+/// cut (keeping the extension)
 /// to [`MAX_NAME_LEN`] bytes.
 pub fn safe_name(name: &str) -> String {
     let mut safe: String = name
@@ -122,6 +123,10 @@ pub fn safe_name(name: &str) -> String {
     if safe.chars().all(|c| c == '.') {
         // Empty, "." and ".." would name the folder itself or its parent.
         safe = "_".repeat(safe.len().max(1));
+    } else if safe.starts_with('.') {
+        // A hidden name is never a backup (a rescan and `--delete-after` skip them), and
+        // `.mtpull` is mtpull's own: the file is filed under a visible name.
+        safe.replace_range(..1, "_");
     }
     truncate_keeping_extension(safe)
 }
@@ -306,8 +311,21 @@ mod tests {
             let mut components = path.components();
             proptest::prop_assert!(matches!(components.next(), Some(std::path::Component::Normal(_))));
             proptest::prop_assert!(components.next().is_none());
+            proptest::prop_assert!(!safe.starts_with('.'));
             let (stem, extension) = split_extension(&safe);
             proptest::prop_assert_eq!(format!("{stem}{extension}"), safe.clone());
+        }
+
+        #[test]
+        fn any_name_is_safe_on_fat_too(name in r#"(?s).{0,300}|[./\\:?"*<>| \x00-\x1f]{0,8}"#) {
+            let safe = safe_name_for(&name, Names::Windows);
+            proptest::prop_assert!(!safe.is_empty() && safe.len() <= MAX_NAME_LEN);
+            proptest::prop_assert!(!safe.contains([':', '?', '"', '*', '<', '>', '|', '\\', '/']));
+            proptest::prop_assert!(!safe.ends_with(['.', ' ']) && !safe.chars().any(char::is_control));
+            let path = PathBuf::from(&safe);
+            let mut components = path.components();
+            proptest::prop_assert!(matches!(components.next(), Some(std::path::Component::Normal(_))));
+            proptest::prop_assert!(components.next().is_none());
         }
     }
 

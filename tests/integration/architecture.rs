@@ -11,10 +11,11 @@ use walkdir::WalkDir;
 const LAYERS: &[(&str, &[&str])] = &[
     ("ptp", &[]),
     ("lock_file", &[]),
+    ("fault_points", &[]),
     ("transport", &["ptp"]),
     ("session", &["ptp", "transport"]),
-    ("sort", &["ptp", "lock_file"]),
-    ("pull", &["ptp", "session", "sort", "lock_file"]),
+    ("sort", &["ptp", "lock_file", "fault_points"]),
+    ("pull", &["ptp", "session", "sort", "lock_file", "fault_points"]),
     (
         "auto",
         &["ptp", "transport", "session", "sort", "pull", "lock_file"],

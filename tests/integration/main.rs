@@ -14,6 +14,7 @@ mod cli_ls;
 mod device_quirks;
 mod devices;
 mod fuse_dest;
+mod hostile;
 mod preview;
 mod preview_browser;
 mod restore;

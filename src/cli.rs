@@ -81,6 +81,14 @@ pub enum Command {
     /// Exit status: 0 every file intact, 1 some missing or changed, 2 could not verify
     /// (no manifest in DEST).
     Verify(VerifyArgs),
+    /// For the connected phone: how many photos and videos it holds, how many are
+    /// backed up in DEST, which are not and why (not copied yet, failed, gone from
+    /// DEST, rejected in a preview, skipped as junk), and the date through which
+    /// everything is backed up. Changes nothing on either side.
+    ///
+    /// Exit status: 0 a backup would copy nothing, 1 some files are not backed up,
+    /// 2 the status could not be read, 3 no device or the phone is locked.
+    Status(StatusArgs),
     /// Write one offline HTML page of the device's photos and videos from their
     /// thumbnails (nothing is downloaded whole), on which pictures are ticked or
     /// unticked and the choice saved for `backup --selection`.
@@ -302,6 +310,32 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
+/// `mtpull status` options.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The backup folder [default: the settings' destination].
+    pub dest: Option<PathBuf>,
+
+    /// Print the status as one JSON object, every file not backed up included.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Which files count: photos, videos, media (photos and videos) or all.
+    #[arg(long, value_name = "KIND", default_value = "media")]
+    pub only: mtpull::pull::Only,
+
+    /// Only this storage, by name or ID (repeatable) [default: all].
+    #[arg(long, value_name = "NAME|ID")]
+    pub storage: Vec<StorageSelector>,
+
+    /// Seconds to wait for a locked phone to be unlocked.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_WAIT_SECS)]
+    pub wait: u64,
+
+    #[command(flatten)]
+    pub settings: SettingsFile,
+}
+
 #[derive(Debug, Args)]
 pub struct SortArgs {
     /// Folder to sort (walked recursively; links are not followed).
@@ -317,6 +351,11 @@ pub struct SortArgs {
     /// Print one JSON object per file and a summary object, for scripts.
     #[arg(long)]
     pub json: bool,
+
+    /// Which files: photos, videos, media (photos and videos) or all (also
+    /// documents and hidden files). The others are left where they are.
+    #[arg(long, value_name = "KIND", default_value = "media")]
+    pub only: mtpull::pull::Only,
 
     /// Move files instead of copying them (duplicates stay where they are).
     #[arg(long = "move")]

@@ -99,7 +99,7 @@ mod armed {
         }
     }
 
-    pub fn step(what: &'static str) -> io::Result<()> {
+    pub(super) fn step(what: &'static str) -> io::Result<()> {
         let Some(plan) = current() else {
             return Ok(());
         };

@@ -12,7 +12,7 @@ use walkdir::WalkDir;
 
 /// Ends a test that cannot run its check here (the caller returns right
 /// after): a note on stderr, or a failure when `CI` is set.
-pub fn cannot_run(reason: &str) {
+pub(crate) fn cannot_run(reason: &str) {
     let in_ci = std::env::var("CI").is_ok_and(|value| !value.is_empty() && value != "false");
     assert!(!in_ci, "CI is set and this test cannot run its check: {reason}");
     eprintln!("skipped: {reason}");
@@ -20,7 +20,7 @@ pub fn cannot_run(reason: &str) {
 
 /// Every regular file under `root` but mtpull's own state (`.mtpull/`): relative
 /// path and content, sorted (none when `root` does not exist).
-pub fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
     if !root.exists() {
         return Vec::new();
     }

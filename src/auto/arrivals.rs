@@ -86,7 +86,10 @@ pub enum DeviceEvent {
     /// A phone or camera is plugged in (or was, when watching started).
     Arrived(Arrival),
     /// The device that arrived with this id is gone.
-    Left { id: String },
+    Left {
+        /// The arrival's [`Arrival::id`].
+        id: String,
+    },
 }
 
 /// Starts watching USB through `backend`: the MTP/PTP devices already

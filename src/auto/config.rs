@@ -74,13 +74,20 @@ pub enum ConfigError {
     /// The file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The settings file.
         path: PathBuf,
         #[source]
+        /// What the OS said.
         source: io::Error,
     },
     /// The file is not valid TOML, or has an unknown key or a bad value.
     #[error("{}: {message}", path.display())]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The settings file.
+        path: PathBuf,
+        /// What is wrong, and where.
+        message: String,
+    },
     /// `config init` would overwrite an existing file.
     #[error("{} already exists; edit it, or pass --force to start again from the defaults", .0.display())]
     Exists(PathBuf),
@@ -230,13 +237,16 @@ impl Config {
         }
         .include(&raw.include)
         .and_then(|s| s.exclude(&raw.exclude))
-        .map_err(|e| invalid(e.to_string()))?;
+        // The settings' keys are `include` and `exclude`, not options.
+        .map_err(|e| invalid(e.to_string().trim_start_matches("--").to_owned()))?;
         Ok(Config {
             destination,
             devices,
             backup: BackupOptions {
                 selection,
                 template,
+                // The settings name the folder once, on purpose: make it whole.
+                create_parents: true,
                 ..BackupOptions::default()
             },
             unlock_timeout: raw
@@ -252,7 +262,11 @@ impl Config {
         Config {
             destination,
             devices: DevicePolicy::Any,
-            backup: BackupOptions::default(),
+            // Unattended runs make their folder whole rather than fail each arrival.
+            backup: BackupOptions {
+                create_parents: true,
+                ..BackupOptions::default()
+            },
             unlock_timeout: DEFAULT_UNLOCK_TIMEOUT,
             notify: true,
         }
@@ -391,7 +405,7 @@ mod tests {
         assert!(message("destination = \"/b\"\ndevices = []").contains("no device would ever"));
         assert!(message("destination = \"/b\"\nonly = \"songs\"").contains("only"));
         assert!(message("destination = \"/b\"\ntemplate = \"/abs/%Y\"").contains("template"));
-        assert!(message("destination = \"/b\"\ninclude = [\"[\"]").contains("bad pattern"));
+        assert!(message("destination = \"/b\"\ninclude = [\"[\"]").contains("include \"[\": unclosed"));
         assert!(message("destination = \"/b\"\ndestnation = \"/c\"").contains("destnation"));
         assert!(message("destination = \"/b\"\nunlock_timeout_secs = -1").contains("unlock_timeout_secs"));
         assert!(message("destination = ").contains("config.toml"));

@@ -24,6 +24,7 @@ pub const RULES_DIR: &str = "etc/udev/rules.d";
 pub const USER_UNIT_DIR: &str = "etc/systemd/user";
 /// The file names of the units.
 pub const BACKUP_UNIT_NAME: &str = "mtpull-backup@.service";
+/// The user unit `mtpull watch` runs as.
 pub const WATCH_UNIT_NAME: &str = "mtpull-watch.service";
 
 /// Stands for the mtpull binary in the unit files.
@@ -32,7 +33,9 @@ const MTPULL_PLACEHOLDER: &str = "@MTPULL@";
 /// One file to install.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstallFile {
+    /// Where it goes (under the prefix).
     pub path: PathBuf,
+    /// What it holds.
     pub content: String,
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::arrivals::Arrival;
 use super::config::Config;
 use super::lock::lock_device;
-use crate::pull::{DecimalBytes, Observer, PullError, RunReport, backup, device_serial};
+use crate::pull::{Observer, PullError, RunReport, backup, device_serial};
 use crate::session::Session;
 use crate::transport::OpenError;
 
@@ -22,6 +22,7 @@ const BUSY_PAUSE: Duration = Duration::from_millis(500);
 /// What a job needs besides the device.
 #[derive(Debug, Clone, Copy)]
 pub struct JobSettings<'a> {
+    /// The user's settings.
     pub config: &'a Config,
     /// Where the per-device lock files live.
     pub lock_dir: &'a Path,
@@ -35,9 +36,13 @@ pub enum JobOutcome {
     /// Another backup of this device is under way; it was left to it.
     AlreadyRunning,
     /// The settings do not list this device.
-    NotAllowed { serials: Vec<String> },
+    NotAllowed {
+        /// The serials the device goes by (MTP's, and USB's when it differs).
+        serials: Vec<String>,
+    },
     /// The phone showed no storage for the whole wait.
     StayedLocked {
+        /// How long it was waited for.
         waited: Duration,
         /// What the user must do (unlock, or tap Trust on an iPhone).
         hint: &'static str,
@@ -51,7 +56,9 @@ pub enum JobOutcome {
 /// A desktop notification's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
+    /// The notification's title.
     pub summary: String,
+    /// What it says.
     pub body: String,
     /// Something went wrong that the user should look at.
     pub urgent: bool,
@@ -101,16 +108,19 @@ impl JobOutcome {
             JobOutcome::Ran(report) => {
                 let s = &report.summary;
                 let copied = format!(
-                    "{} new files ({}) copied to {}; {} were already backed up.",
-                    s.copied,
-                    DecimalBytes(s.bytes_copied),
+                    "{} ({}) copied to {}; {} already backed up.",
+                    crate::human::count(s.copied, "new file"),
+                    crate::human::bytes(s.bytes_copied),
                     destination.display(),
                     s.already
                 );
                 Some(match &report.stopped {
                     None if s.failed == 0 => notice(format!("Backed up {name}"), copied, false),
                     None => notice(
-                        format!("Backed up {name}, {} files failed", s.failed),
+                        format!(
+                            "Backed up {name}, {} failed",
+                            crate::human::count(s.failed, "file")
+                        ),
                         format!("{copied} The failed files are tried again next time."),
                         true,
                     ),

@@ -14,6 +14,7 @@ mod restore;
 mod rm;
 mod shared;
 mod sort;
+mod status;
 mod verify;
 mod watch;
 
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup(args) => backup::run(device, verbose, args),
         Command::Auto(args) => auto::run(device, args),
         Command::Verify(args) => verify::run(args),
+        Command::Status(args) => status::run(device, args),
         Command::Preview(args) => preview::run(device, args),
         Command::Restore(args) => restore::run(device, args),
         Command::Rm(args) => rm::run(device, args),

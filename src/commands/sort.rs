@@ -2,15 +2,18 @@
 
 use std::io::{self, Write};
 use std::num::NonZeroUsize;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use mtpull::human::{self, count};
 use mtpull::sort::date::ZoneSource;
-use mtpull::sort::{DateResolver, Event, FileReport, Mode, Outcome, Summary, TreeOptions, sort_tree};
+use mtpull::sort::{
+    DateResolver, Event, FileReport, Mode, Outcome, SortError, Sorted, Summary, TreeOptions, sort_tree,
+};
 use serde_json::json;
 
-use super::shared::exit::SOME_FAILED;
+use super::shared::exit::{FATAL, INTERRUPTED, SOME_FAILED};
+use super::shared::interrupt;
 use crate::cli::{DeviceChoice, SortArgs};
 
 pub fn run(choice: &DeviceChoice, verbose: bool, args: &SortArgs) -> anyhow::Result<ExitCode> {
@@ -24,27 +27,44 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &SortArgs) -> anyhow::Res
         jobs: args
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)),
+        only: args.only,
     };
     let mut printer = Printer {
         out: io::stdout().lock(),
         json: args.json,
         verbose,
+        dry_run: args.dry_run,
         failed: None,
     };
-    let summary = sort_tree(
+    let cancel = interrupt::cancel_on_ctrl_c().context("installing the Ctrl-C handler")?;
+    let Sorted { summary, stopped } = sort_tree(
         &args.source,
         &args.dest,
         &options,
         &DateResolver::system(),
+        &cancel,
         |event| printer.event(event),
     )
-    .with_context(|| format!("cannot sort {} into {}", shown(&args.source), shown(&args.dest)))?;
-    printer.summary(&summary, args.dry_run)?;
-    Ok(if summary.errors > 0 {
-        ExitCode::from(SOME_FAILED)
-    } else {
-        ExitCode::SUCCESS
-    })
+    .with_context(|| {
+        format!(
+            "cannot sort {} into {}",
+            human::path(&args.source),
+            human::path(&args.dest)
+        )
+    })?;
+    printer.summary(&summary)?;
+    Ok(ExitCode::from(match stopped {
+        Some(SortError::Interrupted) => {
+            eprintln!("mtpull: {}", SortError::Interrupted);
+            INTERRUPTED
+        }
+        Some(error) => {
+            eprintln!("mtpull: stopped: {error}");
+            FATAL
+        }
+        None if summary.errors > 0 => SOME_FAILED,
+        None => 0,
+    }))
 }
 
 /// Writes the per-file lines (text or JSON Lines) and the summary.
@@ -52,6 +72,7 @@ struct Printer<W> {
     out: W,
     json: bool,
     verbose: bool,
+    dry_run: bool,
     /// The first write error; later lines are dropped and the run still finishes.
     failed: Option<io::Error>,
 }
@@ -67,11 +88,21 @@ impl<W: Write> Printer<W> {
             (Event::Skipped { path, reason }, true) => writeln!(
                 self.out,
                 "{}",
-                json!({ "source": path.to_string_lossy(), "outcome": "skipped", "reason": reason })
+                json!({ "source": human::path(path), "outcome": "skipped", "reason": reason })
             ),
             (Event::Skipped { path, reason }, false) => {
-                writeln!(self.out, "skipped   {}: {reason}", shown(path))
+                writeln!(self.out, "skipped   {}: {reason}", human::path(path))
             }
+            (Event::Ignored { path, reason }, true) => writeln!(
+                self.out,
+                "{}",
+                json!({ "source": human::path(path), "outcome": "ignored", "reason": reason })
+            ),
+            // Documents and hidden files are many and expected: counted, listed with -v.
+            (Event::Ignored { path, reason }, false) if self.verbose => {
+                writeln!(self.out, "ignored   {}: {reason}", human::path(path))
+            }
+            (Event::Ignored { .. }, false) => Ok(()),
         };
         self.failed = written.err();
     }
@@ -81,18 +112,21 @@ impl<W: Write> Printer<W> {
             Ok(filed) => filed,
             // Errors go to stderr so that stdout stays a clean list of what was filed.
             Err(error) => {
-                return writeln!(io::stderr(), "error     {}: {error}", shown(&report.source));
+                let _ = writeln!(io::stderr(), "error     {}: {error}", human::path(&report.source));
+                return Ok(());
             }
         };
-        let (status, arrow) = match filed.outcome {
-            Outcome::Filed => ("filed", "->"),
-            Outcome::Renamed(_) => ("renamed", "->"),
-            Outcome::Duplicate => ("duplicate", "=="),
+        let (status, arrow) = match (filed.outcome, self.dry_run) {
+            (Outcome::Filed, false) => ("filed", "->"),
+            (Outcome::Filed, true) => ("would file", "->"),
+            (Outcome::Renamed(_), false) => ("renamed", "->"),
+            (Outcome::Renamed(_), true) => ("would rename", "->"),
+            (Outcome::Duplicate, _) => ("duplicate", "=="),
         };
-        let source = shown(&report.source);
-        let dest = shown(&filed.path);
+        let source = human::path(&report.source);
+        let dest = human::path(&filed.path);
         let why = match (&report.dated, &report.sidecar_of) {
-            (_, Some(main)) => format!("with {}", shown(main)),
+            (_, Some(main)) => format!("with {}", human::path(main)),
             (None, None) => "no date".to_owned(),
             (Some(dated), None) if self.verbose => {
                 let offset = dated.offset.map(|o| format!(" {o}")).unwrap_or_default();
@@ -100,37 +134,48 @@ impl<W: Write> Printer<W> {
             }
             (Some(dated), None) => dated.why(),
         };
-        writeln!(self.out, "{status:<9} {source} {arrow} {dest}  [{why}]")
+        let width = if self.dry_run { 12 } else { 9 };
+        writeln!(self.out, "{status:<width$} {source} {arrow} {dest}  [{why}]")
     }
 
-    fn summary(&mut self, summary: &Summary, dry_run: bool) -> anyhow::Result<()> {
+    fn summary(&mut self, summary: &Summary) -> anyhow::Result<()> {
         if let Some(error) = self.failed.take() {
             return Err(error).context("cannot write the report");
         }
         let written = if self.json {
-            writeln!(self.out, "{}", summary_json(summary, dry_run))
+            writeln!(self.out, "{}", summary_json(summary, self.dry_run))
         } else {
-            let Summary {
-                filed,
-                renamed,
-                duplicates,
-                undated,
-                skipped,
-                errors,
-            } = *summary;
-            let dry = if dry_run {
-                " (dry run: nothing was written)"
-            } else {
-                ""
-            };
-            writeln!(
-                self.out,
-                "filed {filed} ({renamed} renamed), {duplicates} duplicates, {undated} undated, \
-                 {skipped} skipped, {errors} errors{dry}"
-            )
+            writeln!(self.out, "{}", summary_text(summary, self.dry_run))
         };
         written.context("cannot write the report")
     }
+}
+
+/// `filed 9 files (1 renamed), 1 duplicate, …` — or, in a dry run, what would be.
+fn summary_text(summary: &Summary, dry_run: bool) -> String {
+    let Summary {
+        filed,
+        renamed,
+        duplicates,
+        undated,
+        skipped,
+        ignored,
+        errors,
+    } = *summary;
+    let n = |n: usize| n as u64;
+    let verb = if dry_run { "would file" } else { "filed" };
+    let dry = if dry_run {
+        " (dry run: nothing was written)"
+    } else {
+        ""
+    };
+    format!(
+        "{verb} {} ({renamed} renamed), {}, {undated} undated, {skipped} skipped, {} left alone, {}{dry}",
+        count(n(filed), "file"),
+        count(n(duplicates), "duplicate"),
+        count(n(ignored), "other file"),
+        count(n(errors), "error"),
+    )
 }
 
 fn file_json(report: &FileReport) -> serde_json::Value {
@@ -141,12 +186,12 @@ fn file_json(report: &FileReport) -> serde_json::Value {
                 Outcome::Renamed(_) => "renamed",
                 Outcome::Duplicate => "duplicate",
             };
-            (outcome, Some(filed.path.to_string_lossy()), None)
+            (outcome, Some(human::path(&filed.path)), None)
         }
         Err(error) => ("error", None, Some(error.to_string())),
     };
     json!({
-        "source": report.source.to_string_lossy(),
+        "source": human::path(&report.source),
         "destination": destination,
         "outcome": outcome,
         "time": report.dated.map(|d| d.time.format("%Y-%m-%dT%H:%M:%S%.f").to_string()),
@@ -157,7 +202,7 @@ fn file_json(report: &FileReport) -> serde_json::Value {
             ZoneSource::Gps(zone) => Some(zone.name()),
             _ => None,
         }),
-        "sidecar_of": report.sidecar_of.as_ref().map(|p| p.to_string_lossy()),
+        "sidecar_of": report.sidecar_of.as_ref().map(|p| human::path(p)),
         "error": error,
     })
 }
@@ -169,20 +214,8 @@ fn summary_json(summary: &Summary, dry_run: bool) -> serde_json::Value {
         "duplicates": summary.duplicates,
         "undated": summary.undated,
         "skipped": summary.skipped,
+        "ignored": summary.ignored,
         "errors": summary.errors,
         "dry_run": dry_run,
     }})
-}
-
-/// A path for a terminal: control characters in hostile names are escaped, not obeyed.
-fn shown(path: &Path) -> String {
-    let mut shown = String::new();
-    for c in path.to_string_lossy().chars() {
-        if c.is_control() {
-            shown.extend(c.escape_default());
-        } else {
-            shown.push(c);
-        }
-    }
-    shown
 }

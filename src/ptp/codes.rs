@@ -10,7 +10,7 @@ macro_rules! open_code {
         pub struct $name(pub u16);
 
         impl $name {
-            $($(#[$cmeta])* pub const $const: $name = $name($value);)*
+            $($(#[$cmeta])* #[doc = $text] pub const $const: $name = $name($value);)*
 
             /// The specification's name for this code, if it is a known one.
             pub fn name(self) -> Option<&'static str> {

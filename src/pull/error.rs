@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use rustix::io::Errno;
 
 use super::manifest::ManifestError;
-use super::report::DecimalBytes;
 use super::select::BadPattern;
 use crate::session::SessionError;
 use crate::sort::SortError;
@@ -60,7 +59,7 @@ pub enum PullError {
     #[error(
         "not enough space in {}: the backup needs {} more, {} is free; free some space or narrow the \
          selection (--only, --include, --since)",
-        dest.display(), DecimalBytes(*needed), DecimalBytes(*available)
+        dest.display(), crate::human::bytes(*needed), crate::human::bytes(*available)
     )]
     NotEnoughSpace {
         /// DEST.

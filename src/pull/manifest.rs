@@ -17,7 +17,7 @@
 //! durable in DEST: a crash loses at most the record of the last file, and the
 //! next run finds that file again as a duplicate by content.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -204,6 +204,11 @@ impl Manifest {
         let manifest = Self { connection, path };
         manifest.prepare()?;
         Ok(manifest)
+    }
+
+    /// Whether the backup in `dest_root` has a manifest yet.
+    pub fn exists(dest_root: &Path) -> bool {
+        dest_root.join(STATE_DIR).join(DATABASE_FILE).is_file()
     }
 
     /// Sets a damaged manifest aside (renamed, never deleted) and opens a new, empty
@@ -422,20 +427,24 @@ impl Manifest {
     }
 
     /// The files of device `serial` that failed in an earlier run and are not
-    /// backed up since, as (path, size): the next run tries them last, so that
-    /// one file the phone cannot read never holds up the others.
-    pub fn failed_for(&self, serial: &str) -> Result<HashSet<(String, u64)>, ManifestError> {
+    /// backed up since, by (path, size), with the error: the next run tries them
+    /// last, so that one file the phone cannot read never holds up the others.
+    pub fn failed_for(&self, serial: &str) -> Result<HashMap<(String, u64), String>, ManifestError> {
         let mut statement = self
             .connection
-            .prepare("SELECT path, size FROM failed WHERE serial = ?1")
+            .prepare("SELECT path, size, error FROM failed WHERE serial = ?1")
             .map_err(|e| self.db(e))?;
         let rows = statement
             .query_map([serial], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
             })
             .map_err(|e| self.db(e))?;
         rows.map(|row| {
-            row.map(|(path, size)| (path, size as u64))
+            row.map(|(path, size, error)| ((path, size as u64), error))
                 .map_err(|e| self.db(e))
         })
         .collect()

@@ -6,6 +6,7 @@
 //! - [`run`]: the whole run, filing through [`crate::sort`], and `--delete-after`.
 //! - [`report`]: events for progress display, and the summary.
 //! - [`verify`]: re-reading DEST against the manifest's hashes.
+//! - [`status`]: what of the phone DEST holds, and why the rest is not there.
 
 pub mod choice;
 pub mod device;
@@ -22,6 +23,7 @@ pub mod remote;
 pub mod report;
 pub mod run;
 pub mod select;
+pub mod status;
 pub mod transfer;
 pub mod verify;
 
@@ -33,6 +35,6 @@ pub use manifest::{Manifest, ManifestError, Outcome, Record, RescanReport};
 pub use partial::{PartialFile, TempArea};
 pub use plan::Plan;
 pub use remote::{FileKey, RemoteFile};
-pub use report::{DecimalBytes, DryRunEntry, Event, FileOutcome, Observer, Summary};
+pub use report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
 pub use run::{BackupOptions, RunReport, backup};
 pub use select::{MediaKind, Only, Selection, media_kind, parse_since};

@@ -19,11 +19,17 @@ pub struct Plan {
     pub to_copy: Vec<RemoteFile>,
     /// Selected files the manifest already records (skipped; candidates for `--delete-after`).
     pub already: Vec<RemoteFile>,
-    /// Files listed but not selected (kind, globs, `--since`).
+    /// Files listed but not selected (kind, patterns, `--since`).
     pub not_selected: usize,
+    /// `--include`/`--exclude` patterns that match no listed file of the
+    /// chosen kinds, as given (`--include "*.mp3"`): worth a warning.
+    pub unmatched_patterns: Vec<String>,
     /// Selected files skipped as Android's trash, unfinished files,
     /// thumbnails or app data (none with `--include-junk`).
-    pub junk: usize,
+    pub junk: Vec<RemoteFile>,
+    /// Selected files a person rejected in a preview (skipped unless
+    /// `--include-rejected`); set by the run, which knows the rejections.
+    pub rejected: Vec<RemoteFile>,
     /// Storages the device lists that were not read, and why.
     pub skipped_storages: Vec<SkippedStorage>,
     /// Files in `already` that the manifest knows under a drifted key (a
@@ -42,7 +48,8 @@ pub struct Plan {
 
 impl Plan {
     /// Splits the files listed on the wanted storages into "copy", "already
-    /// backed up" and "not selected". A key listed twice (a device bug, or a
+    /// backed up" and "not selected" (by kind and patterns: `--since` needs
+    /// the capture date, which the run reads). A key listed twice (a device bug, or a
     /// name with `/` in it) is kept once; the others are [`Plan::twins`].
     pub fn new(
         serial: &str,
@@ -71,6 +78,12 @@ impl Plan {
             .into_iter()
             .filter(|file| selection.wants(file) && (selection.include_junk || !is_junk(&file.path)))
             .collect();
+        let of_kind: Vec<RemoteFile> = listed
+            .iter()
+            .filter(|file| selection.only.accepts(media_kind(file.name(), file.format)))
+            .cloned()
+            .collect();
+        plan.unmatched_patterns = selection.unmatched_patterns(&of_kind);
         let leads = leads(&listed);
         let junk = |i: usize| !selection.include_junk && is_junk(&listed[i].path);
         let wanted: Vec<bool> = (0..listed.len())
@@ -89,7 +102,7 @@ impl Plan {
             if selected(i) {
                 order.push(i);
             } else if selection.wants(file) {
-                plan.junk += 1;
+                plan.junk.push(file.clone());
             } else {
                 plan.not_selected += 1;
             }

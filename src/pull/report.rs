@@ -7,29 +7,8 @@ use std::time::Duration;
 
 use super::plan::Plan;
 use super::remote::RemoteFile;
+use crate::human::{bytes, count};
 use crate::session::SkippedStorage;
-
-/// A byte count in decimal units, as people read disk sizes: "15 B",
-/// "1.50 kB", "2.35 GB" (the same words the progress bars use).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DecimalBytes(pub u64);
-
-impl fmt::Display for DecimalBytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const PREFIXES: [&str; 8] = ["k", "M", "G", "T", "P", "E", "Z", "Y"];
-        let mut value = self.0 as f64;
-        if value < 1000.0 {
-            return write!(f, "{} B", self.0);
-        }
-        let mut prefix = 0;
-        value /= 1000.0;
-        while value >= 1000.0 && prefix + 1 < PREFIXES.len() {
-            value /= 1000.0;
-            prefix += 1;
-        }
-        write!(f, "{value:.2} {}B", PREFIXES[prefix])
-    }
-}
 
 /// What became of one planned file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,13 +183,13 @@ impl Summary {
         self.skipped_storages.iter().any(SkippedStorage::is_failure)
     }
 
-    /// Receive rate in decimal megabytes per second (0 when nothing was timed).
-    pub fn megabytes_per_second(&self) -> f64 {
+    /// Receive rate in bytes per second (0 when nothing was timed).
+    pub fn bytes_per_second(&self) -> u64 {
         let seconds = self.elapsed.as_secs_f64();
         if seconds > 0.0 {
-            self.bytes_received as f64 / 1e6 / seconds
+            (self.bytes_received as f64 / seconds) as u64
         } else {
-            0.0
+            0
         }
     }
 }
@@ -219,16 +198,16 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "copied {} ({}), already backed up {}, duplicates {}, undated {}, failed {}",
-            self.copied,
-            DecimalBytes(self.bytes_copied),
+            "copied {} ({}), {} already backed up, {}, {} undated, {} failed",
+            count(self.copied, "file"),
+            bytes(self.bytes_copied),
             self.already,
-            self.duplicates,
+            count(self.duplicates, "duplicate"),
             self.undated,
             self.failed
         )?;
         if self.resumed > 0 {
-            write!(f, ", resumed {}", self.resumed)?;
+            write!(f, ", {} resumed", self.resumed)?;
         }
         if self.junk > 0 {
             write!(
@@ -240,20 +219,20 @@ impl fmt::Display for Summary {
         }
         write!(
             f,
-            "; received {} in {:.1} s ({:.1} MB/s)",
-            DecimalBytes(self.bytes_received),
+            "; received {} in {:.1} s ({}/s)",
+            bytes(self.bytes_received),
             self.elapsed.as_secs_f64(),
-            self.megabytes_per_second()
+            bytes(self.bytes_per_second())
         )?;
         if self.deleted > 0 || self.delete_failed > 0 {
             write!(
                 f,
                 "; deleted {} from the device, freeing {}",
-                self.deleted,
-                DecimalBytes(self.bytes_freed)
+                count(self.deleted, "file"),
+                bytes(self.bytes_freed)
             )?;
             if self.delete_failed > 0 {
-                write!(f, " ({} refused)", self.delete_failed)?;
+                write!(f, " ({} kept)", self.delete_failed)?;
             }
         }
         for skipped in &self.skipped_storages {
@@ -266,19 +245,6 @@ impl fmt::Display for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn byte_counts_read_as_disk_sizes() {
-        let shown = |n| DecimalBytes(n).to_string();
-        assert_eq!(shown(0), "0 B");
-        assert_eq!(shown(999), "999 B");
-        assert_eq!(shown(1_000), "1.00 kB");
-        assert_eq!(shown(1_500), "1.50 kB");
-        assert_eq!(shown(1_500_000), "1.50 MB");
-        assert_eq!(shown(2_345_678_901), "2.35 GB");
-        assert_eq!(shown(1_500_000_000_000_000), "1.50 PB");
-        assert_eq!(shown(u64::MAX), "18.45 EB");
-    }
 
     #[test]
     fn counts_and_prints_a_run() {
@@ -312,19 +278,19 @@ mod tests {
             (2, 1, 1, 1)
         );
         assert_eq!(summary.bytes_copied, 4_000_000);
-        assert_eq!(summary.megabytes_per_second(), 2.5);
+        assert_eq!(summary.bytes_per_second(), 2_500_000);
         assert_eq!(
             summary.to_string(),
-            "copied 2 (4.00 MB), already backed up 3, duplicates 1, undated 1, failed 1; \
-             received 5.00 MB in 2.0 s (2.5 MB/s)"
+            "copied 2 files (4.00 MB), 3 already backed up, 1 duplicate, 1 undated, 1 failed; \
+             received 5.00 MB in 2.0 s (2.50 MB/s)"
         );
         summary.deleted = 2;
         summary.bytes_freed = 4_000_000;
         assert!(
             summary
                 .to_string()
-                .ends_with("; deleted 2 from the device, freeing 4.00 MB")
+                .ends_with("; deleted 2 files from the device, freeing 4.00 MB")
         );
-        assert_eq!(Summary::default().megabytes_per_second(), 0.0);
+        assert_eq!(Summary::default().bytes_per_second(), 0);
     }
 }

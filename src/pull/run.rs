@@ -27,21 +27,23 @@ use super::device::{Listing, device_instant, list_files};
 use super::disk::{DestLock, check_space};
 use super::error::PullError;
 use super::hash::ContentHash;
-use super::manifest::{Manifest, Outcome, Record, RescanReport, is_visible, mtime_of};
+use super::manifest::{Manifest, Outcome, Record, RescanReport, STATE_DIR, is_visible, mtime_of};
 use super::moved;
 use super::partial::{PartialFile, TempArea};
 use super::plan::Plan;
 use super::predict::Predictor;
 use super::remote::{FileKey, RemoteFile};
 use super::report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
-use super::select::Selection;
+use super::select::{Only, Selection};
 use super::transfer::{TransferError, download, partial_read_len};
 use crate::fault_points::{self, step};
+use crate::ptp::ObjectHandle;
 use crate::ptp::time::DeviceTime;
 use crate::ptp::{OperationCode, ResponseCode};
 use crate::session::{Session, SessionError};
 use crate::sort::beneath::Root;
 use crate::sort::date::{ZoneHints, ZoneSource};
+use crate::sort::dest::check_destination;
 use crate::sort::file::same_content;
 use crate::sort::{self, DateResolver, Dated, Filer, HEAD_LEN, Mode, Moment, Template};
 
@@ -65,6 +67,9 @@ pub struct BackupOptions {
     pub rescan: bool,
     /// How long to wait for a locked phone to be unlocked (zero: not at all).
     pub wait_for_unlock: Duration,
+    /// Create DEST's missing parent folders (a configured destination);
+    /// otherwise only DEST itself is created, and a missing parent is an error.
+    pub create_parents: bool,
     /// A person's choice from the preview page: copy exactly its chosen
     /// files, and remember its rejected ones in the manifest.
     pub choice: Option<Choice>,
@@ -85,8 +90,12 @@ pub struct RunReport {
     pub summary: Summary,
     /// Why the run stopped early, if it did.
     pub stopped: Option<PullError>,
-    /// What `--rescan` found.
+    /// What `--rescan` found, or the indexing of a DEST that held files
+    /// but no manifest yet.
     pub rescan: Option<RescanReport>,
+    /// Things a person should know about the run that are not errors
+    /// (a pattern that matched nothing, a dry run's limits).
+    pub notes: Vec<String>,
 }
 
 impl RunReport {
@@ -108,31 +117,47 @@ pub fn backup(
     observer: &mut dyn Observer,
 ) -> RunReport {
     let mut report = RunReport::default();
-    let started = Instant::now();
     let result = if options.dry_run {
         dry_run(session, dest_root, options, cancel, observer, &mut report)
     } else {
         real_run(session, dest_root, options, cancel, observer, &mut report)
     };
-    report.summary.elapsed = started.elapsed();
     report.stopped = result.err();
     report
 }
 
-/// Lists the device and plans against `manifest` (none: nothing backed up yet).
-/// Records whose file in DEST is gone or changed do not count (returned apart).
-fn make_plan(
+/// Lists the chosen storages, after waiting for a locked phone.
+pub(super) fn list(
+    session: &mut Session,
+    options: &BackupOptions,
+    cancel: &AtomicBool,
+    observer: &mut dyn Observer,
+) -> Result<Listing, PullError> {
+    let wait = options.wait_for_unlock;
+    list_files(session, &options.selection, wait, cancel, |hint| {
+        observer.event(&Event::Locked { wait, hint })
+    })
+}
+
+/// What a run will do: its plan, the heads read for `--since`, and the
+/// records whose file in DEST is gone or changed (which do not count).
+pub(super) struct Planned {
+    pub(super) plan: Plan,
+    heads: Heads,
+    pub(super) stale: Vec<FileKey>,
+}
+
+/// Plans the listed files against `manifest` (none: nothing backed up yet).
+/// With `--since`, files are dated as they will be filed, and the heads read
+/// from the device for that are kept for the dry run.
+pub(super) fn make_plan(
     session: &mut Session,
     dest_root: &Path,
     options: &BackupOptions,
     manifest: Option<&Manifest>,
-    cancel: &AtomicBool,
-    observer: &mut dyn Observer,
-) -> Result<(Plan, Vec<FileKey>), PullError> {
-    let wait = options.wait_for_unlock;
-    let listing = list_files(session, &options.selection, wait, cancel, |hint| {
-        observer.event(&Event::Locked { wait, hint })
-    })?;
+    listing: Listing,
+    notes: &mut Vec<String>,
+) -> Result<Planned, PullError> {
     let Listing {
         serial,
         files,
@@ -149,28 +174,95 @@ fn make_plan(
     for key in &stale {
         backed_up.remove(key);
     }
-    let files = chosen_files(&serial, files, options, manifest)?;
+    let (files, rejected) = chosen_files(&serial, files, options, manifest)?;
     let mut plan = Plan::new(&serial, files, &options.selection, &backed_up);
+    plan.rejected = rejected
+        .into_iter()
+        .filter(|file| options.selection.wants(file))
+        .collect();
     plan.skipped_storages = skipped_storages;
+    for pattern in &plan.unmatched_patterns {
+        notes.push(format!(
+            "{pattern} matches no {} on the device",
+            match options.selection.only {
+                Only::Photos => "photo",
+                Only::Videos => "video",
+                Only::Media => "photo or video",
+                Only::All => "file",
+            }
+        ));
+    }
+    let mut heads = Heads::new();
+    if options.selection.since.is_some() {
+        let resolver = DateResolver::system();
+        // Dated in plan order, as the run and the dry run date them.
+        let mut hints = ZoneHints::new();
+        let to_copy = std::mem::take(&mut plan.to_copy);
+        for file in to_copy {
+            let head = read_device_head(session, &file, HEAD_LEN)?;
+            let dated = date_file(&resolver, &mut hints, &head, &file);
+            if options.selection.wants_date(dated.map(|d| d.time)) {
+                heads.insert(file.handle, head);
+                plan.to_copy.push(file);
+            } else {
+                plan.not_selected += 1;
+            }
+        }
+        let already = std::mem::take(&mut plan.already);
+        for file in already {
+            let dated = backed_up_date(session, dest_root, manifest, &serial, &file, &resolver)?;
+            if options.selection.wants_date(dated.map(|d| d.time)) {
+                plan.already.push(file);
+            } else {
+                plan.not_selected += 1;
+            }
+        }
+    }
     if let Some(manifest) = manifest {
         let current = storage_names.iter().map(String::as_str).collect();
         recognise_drifted(session, dest_root, manifest, &backed_up, &current, &mut plan)?;
         // What failed last time goes last: it may fail again.
         let failed = manifest.failed_for(&serial)?;
         plan.to_copy
-            .sort_by_key(|file| failed.contains(&(file.path.clone(), file.size)));
+            .sort_by_key(|file| failed.contains_key(&(file.path.clone(), file.size)));
     }
-    Ok((plan, stale))
+    Ok(Planned { plan, heads, stale })
+}
+
+/// Heads of device files read while planning, by object handle.
+type Heads = HashMap<ObjectHandle, Vec<u8>>;
+
+/// The capture date of a file backed up earlier: from its copy in DEST when
+/// the manifest knows it (a local read), else from the device.
+fn backed_up_date(
+    session: &mut Session,
+    dest_root: &Path,
+    manifest: Option<&Manifest>,
+    serial: &str,
+    file: &RemoteFile,
+    resolver: &DateResolver<Local>,
+) -> Result<Option<Dated>, PullError> {
+    let fallback = file.modified.as_ref().map(moment);
+    let record = manifest
+        .map(|m| m.lookup(&file.key(serial)))
+        .transpose()?
+        .flatten();
+    if let Some(Ok(dated)) = record.map(|r| resolver.resolve_path(&dest_root.join(&r.dest), fallback)) {
+        return Ok(dated);
+    }
+    let head = read_device_head(session, file, HEAD_LEN)?;
+    Ok(resolver.resolve(&head, file.name(), fallback))
 }
 
 /// The listed files less those a person rejected (now or in an earlier
 /// run), unless `--include-rejected`; with `--selection`, exactly the chosen.
+/// Returns (kept, rejected).
 fn chosen_files(
     serial: &str,
     files: Vec<RemoteFile>,
     options: &BackupOptions,
     manifest: Option<&Manifest>,
-) -> Result<Vec<RemoteFile>, PullError> {
+) -> Result<(Vec<RemoteFile>, Vec<RemoteFile>), PullError> {
     let choice = options.choice.as_ref();
     if let Some(choice) = choice.filter(|c| c.device != serial) {
         return Err(PullError::Choice(ChoiceError {
@@ -191,13 +283,16 @@ fn chosen_files(
         }
         rejected.retain(|key| !choice.chosen.contains(key));
     }
-    Ok(files
+    let (kept, dropped) = files.into_iter().partition(|file| {
+        let key = file.key(serial);
+        !rejected.contains(&key) && choice.is_none_or(|c| c.chosen.contains(&key))
+    });
+    let dropped: Vec<RemoteFile> = dropped;
+    let rejected = dropped
         .into_iter()
-        .filter(|file| {
-            let key = file.key(serial);
-            !rejected.contains(&key) && choice.is_none_or(|c| c.chosen.contains(&key))
-        })
-        .collect())
+        .filter(|file| rejected.contains(&file.key(serial)))
+        .collect();
+    Ok((kept, rejected))
 }
 
 /// Moves the files the manifest knows under a drifted key (a renamed storage,
@@ -247,7 +342,7 @@ fn announce(plan: &Plan, temps: &TempArea, observer: &mut dyn Observer, summary:
     summary.planned = plan.to_copy.len() as u64;
     summary.planned_bytes = plan.bytes_to_copy();
     summary.already = plan.already.len() as u64;
-    summary.junk = plan.junk as u64;
+    summary.junk = plan.junk.len() as u64;
     summary.skipped_storages = plan.skipped_storages.clone();
     observer.event(&Event::Planned {
         plan,
@@ -264,16 +359,30 @@ fn real_run(
     observer: &mut dyn Observer,
     report: &mut RunReport,
 ) -> Result<(), PullError> {
+    check_destination(dest_root, options.create_parents)?;
+    // Nothing is created in DEST before the phone has shown its files: a
+    // locked phone leaves no trace.
+    let listing = list(session, options, cancel, observer)?;
+    let first_backup = !Manifest::exists(dest_root);
     // Creates DEST durably (its parent fsynced) before anything is filed into it.
     let _lock = DestLock::acquire(dest_root)?;
     let mut manifest = match Manifest::open(dest_root) {
         Err(error) if options.rescan && error.is_damaged() => Manifest::replace_damaged(dest_root)?.0,
         opened => opened?,
     };
-    if options.rescan {
+    // A first backup into a folder that already holds photos indexes them, so
+    // that what is there under another name is not copied again.
+    if options.rescan || (first_backup && holds_files(dest_root)?) {
         report.rescan = Some(manifest.rescan(dest_root)?);
     }
-    let (plan, stale) = make_plan(session, dest_root, options, Some(&manifest), cancel, observer)?;
+    let Planned { plan, stale, .. } = make_plan(
+        session,
+        dest_root,
+        options,
+        Some(&manifest),
+        listing,
+        &mut report.notes,
+    )?;
     // Deleted or edited in DEST since: copied again (an edited file keeps its name).
     manifest.forget(&stale)?;
     // Known under a drifted key: recorded under today's key too.
@@ -306,6 +415,8 @@ fn real_run(
         pending_contents: HashMap::new(),
         last_commit: Instant::now(),
     };
+    // The rate is the transfer's: not the wait for an unlock, nor the listing.
+    let transfer_started = Instant::now();
     let copied = run.copy_all(&plan.to_copy);
     for twin in &plan.twins {
         let error = format!(
@@ -320,6 +431,7 @@ fn real_run(
             outcome: &outcome,
         });
     }
+    run.summary.elapsed = transfer_started.elapsed();
     // Whatever stopped the run, what was filed gets recorded.
     let committed = run.commit();
     copied.and(committed)?;
@@ -651,8 +763,25 @@ fn dry_run(
     observer: &mut dyn Observer,
     report: &mut RunReport,
 ) -> Result<(), PullError> {
+    check_destination(dest_root, options.create_parents)?;
+    let listing = list(session, options, cancel, observer)?;
     let manifest = Manifest::open_read_only(dest_root)?;
-    let (plan, _) = make_plan(session, dest_root, options, manifest.as_ref(), cancel, observer)?;
+    if manifest.is_none() && holds_files(dest_root)? {
+        report.notes.push(format!(
+            "{} holds files but no backup manifest: the real run first indexes them, so that \
+             photos already there under another name are not copied again; this dry run can \
+             only spot those under the same name",
+            dest_root.display()
+        ));
+    }
+    let Planned { plan, mut heads, .. } = make_plan(
+        session,
+        dest_root,
+        options,
+        manifest.as_ref(),
+        listing,
+        &mut report.notes,
+    )?;
     let temps = TempArea::new(dest_root);
     announce(&plan, &temps, observer, &mut report.summary);
     let resolver = DateResolver::system();
@@ -660,7 +789,10 @@ fn dry_run(
     let mut leads = Leads::new(&plan);
     let mut predictor = Predictor::new(dest_root);
     for file in &plan.to_copy {
-        let head = read_device_head(session, file, HEAD_LEN)?;
+        let head = match heads.remove(&file.handle) {
+            Some(head) => head,
+            None => read_device_head(session, file, HEAD_LEN)?,
+        };
         let dated = date_file(&resolver, &mut hints, &head, file);
         let key = file.key(&plan.serial);
         let planned = match leads.beside_lead(&key, manifest.as_ref())? {
@@ -697,6 +829,22 @@ fn dry_run(
         }
     }
     Ok(())
+}
+
+/// Whether DEST holds anything besides mtpull's own state (a missing DEST holds nothing).
+fn holds_files(dest_root: &Path) -> Result<bool, PullError> {
+    let entries = match fs::read_dir(dest_root) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(error) => return Err(PullError::disk(dest_root)(error)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(PullError::disk(dest_root))?;
+        if entry.file_name() != STATE_DIR {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Where the files that others travel with landed, so that a sidecar or a Live

@@ -1,46 +1,22 @@
 //! Which device files a backup wants: photos and videos by default, narrowed
-//! by storage, `--only`, `--include`/`--exclude` globs and `--since`.
-
-use std::fmt;
-use std::str::FromStr;
+//! by storage, `--only` and `--include`/`--exclude` patterns. `--since` is
+//! kept here too, but it is checked against the capture date, which only
+//! the run can read ([`Selection::wants_date`]).
 
 use chrono::{NaiveDate, NaiveDateTime};
-use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::remote::RemoteFile;
 use crate::ptp::ObjectFormat;
 use crate::session::{Storage, StorageSelector};
-
-/// Photo or video, as far as the name and the device's format code tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MediaKind {
-    /// Still images (JPEG, HEIC, PNG, raw…).
-    Photo,
-    /// Videos (MP4, MOV, 3GP…).
-    Video,
-}
-
-const PHOTO_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "jpe", "heic", "heif", "hif", "avif", "png", "gif", "webp", "bmp", "tif", "tiff", "dng",
-    "jxl", "raw", "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "orf", "rw2", "raf", "pef", "srw",
-    "x3f", "3fr", "erf", "kdc", "mrw",
-];
-const VIDEO_EXTENSIONS: &[&str] = &[
-    "mp4", "m4v", "mov", "qt", "3gp", "3g2", "mkv", "webm", "avi", "mts", "m2ts", "ts", "mpg", "mpeg", "wmv",
-    "asf", "flv",
-];
+use crate::sort::kind::kind_by_name;
+pub use crate::sort::kind::{MediaKind, Only};
 
 /// What a file is: its extension decides when it is a known media extension
 /// (phones often report HEIC or WebP as "Undefined"); otherwise the device's format code.
 pub fn media_kind(name: &str, format: ObjectFormat) -> Option<MediaKind> {
-    let extension = name.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase());
-    if let Some(ext) = extension.as_deref() {
-        if PHOTO_EXTENSIONS.contains(&ext) {
-            return Some(MediaKind::Photo);
-        }
-        if VIDEO_EXTENSIONS.contains(&ext) {
-            return Some(MediaKind::Video);
-        }
+    if let Some(kind) = kind_by_name(name) {
+        return Some(kind);
     }
     match format {
         ObjectFormat::UNDEFINED_VIDEO
@@ -53,56 +29,6 @@ pub fn media_kind(name: &str, format: ObjectFormat) -> Option<MediaKind> {
         // 0x3800–0x38FF is the PTP image range (JPEG, TIFF, PNG, HEIF, DNG…).
         ObjectFormat(code) if (0x3800..=0x38FF).contains(&code) => Some(MediaKind::Photo),
         _ => None,
-    }
-}
-
-/// `--only`: which kinds of file to back up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Only {
-    /// Photos only.
-    Photos,
-    /// Videos only.
-    Videos,
-    /// Photos and videos (the default).
-    #[default]
-    Media,
-    /// Every file, media or not.
-    All,
-}
-
-impl Only {
-    fn accepts(self, kind: Option<MediaKind>) -> bool {
-        match self {
-            Only::Photos => kind == Some(MediaKind::Photo),
-            Only::Videos => kind == Some(MediaKind::Video),
-            Only::Media => kind.is_some(),
-            Only::All => true,
-        }
-    }
-}
-
-impl FromStr for Only {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text.to_ascii_lowercase().as_str() {
-            "photos" | "photo" => Ok(Only::Photos),
-            "videos" | "video" => Ok(Only::Videos),
-            "media" => Ok(Only::Media),
-            "all" => Ok(Only::All),
-            _ => Err(format!("{text:?}: expected photos, videos, media or all")),
-        }
-    }
-}
-
-impl fmt::Display for Only {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Only::Photos => "photos",
-            Only::Videos => "videos",
-            Only::Media => "media",
-            Only::All => "all",
-        })
     }
 }
 
@@ -127,15 +53,126 @@ pub fn parse_since(text: &str) -> Result<NaiveDateTime, String> {
     ))
 }
 
-/// A glob in `--include`/`--exclude` did not parse.
+/// A pattern in `--include`/`--exclude` did not parse.
 #[derive(Debug, thiserror::Error)]
-#[error("bad pattern {pattern:?}: {source}")]
+#[error("--{option} {pattern:?}: {reason}")]
 pub struct BadPattern {
+    /// `include` or `exclude`.
+    pub option: &'static str,
     /// The pattern as given.
     pub pattern: String,
-    /// What globset said.
-    #[source]
-    pub source: globset::Error,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// The patterns of one option, compiled; each glob remembers its pattern.
+#[derive(Debug, Clone)]
+pub struct Patterns {
+    option: &'static str,
+    given: Vec<String>,
+    set: GlobSet,
+    /// For each glob in `set`, the index of the pattern it came from.
+    owner: Vec<usize>,
+}
+
+impl Patterns {
+    /// Compiles `--option` patterns (none: `None`).
+    ///
+    /// As rsync and fd read them: a pattern without a `/` matches a name at
+    /// any depth (`*.mp4`, `Camera`); one with a `/` inside is anchored at the
+    /// storage's root (`DCIM/Camera`) or, first, its name (`SD card/DCIM`); a
+    /// trailing `/` matches folders only. A folder that matches brings all it
+    /// holds. `*` stays within a name, `**` crosses folders; case is ignored.
+    pub fn new(option: &'static str, given: &[String]) -> Result<Option<Patterns>, BadPattern> {
+        if given.is_empty() {
+            return Ok(None);
+        }
+        let mut set = GlobSetBuilder::new();
+        let mut owner = Vec::new();
+        for (index, pattern) in given.iter().enumerate() {
+            let bad = |reason: String| BadPattern {
+                option,
+                pattern: pattern.clone(),
+                reason,
+            };
+            for glob in expand(pattern).map_err(bad)? {
+                let glob = GlobBuilder::new(&glob)
+                    .case_insensitive(true)
+                    .literal_separator(true)
+                    .build()
+                    .map_err(|e| bad(e.kind().to_string()))?;
+                set.add(glob);
+                owner.push(index);
+            }
+        }
+        let set = set.build().map_err(|e| BadPattern {
+            option,
+            pattern: given.join(" "),
+            reason: e.kind().to_string(),
+        })?;
+        Ok(Some(Patterns {
+            option,
+            given: given.to_vec(),
+            set,
+            owner,
+        }))
+    }
+
+    /// Whether any pattern matches the file's path (inside its storage, or with the storage's name in front).
+    fn is_match(&self, file: &RemoteFile) -> bool {
+        self.set.is_match(&file.path) || self.set.is_match(file.display_path())
+    }
+
+    /// Marks in `hit` the patterns that match the file.
+    fn mark(&self, file: &RemoteFile, hit: &mut [bool]) {
+        let display = file.display_path();
+        for glob in self
+            .set
+            .matches(&file.path)
+            .into_iter()
+            .chain(self.set.matches(&display))
+        {
+            hit[self.owner[glob]] = true;
+        }
+    }
+
+    /// `--option PATTERN` for each pattern that matches none of `files`.
+    pub fn unmatched<'a>(&self, files: impl IntoIterator<Item = &'a RemoteFile>) -> Vec<String> {
+        let mut hit = vec![false; self.given.len()];
+        for file in files {
+            self.mark(file, &mut hit);
+        }
+        self.given
+            .iter()
+            .zip(hit)
+            .filter(|(_, hit)| !hit)
+            .map(|(pattern, _)| format!("--{} {pattern:?}", self.option))
+            .collect()
+    }
+}
+
+/// The globs one pattern stands for (see [`Patterns::new`]).
+fn expand(pattern: &str) -> Result<Vec<String>, String> {
+    let folder_only = pattern.ends_with('/');
+    let anchored = pattern.starts_with('/');
+    let core = pattern.trim_matches('/');
+    if core.is_empty() {
+        return Err("an empty pattern matches nothing; give a name or a path such as DCIM/Camera".into());
+    }
+    let roots: Vec<String> = if anchored || core.contains('/') {
+        vec![core.to_owned()]
+    } else {
+        vec![core.to_owned(), format!("**/{core}")]
+    };
+    let mut globs = Vec::new();
+    for root in roots {
+        // A folder's contents; for a pattern not limited to folders, also a file of that name.
+        globs.push(format!("{root}/**"));
+        if !folder_only {
+            globs.push(root);
+        }
+    }
+    Ok(globs)
 }
 
 /// The whole selection.
@@ -146,11 +183,12 @@ pub struct Selection {
     /// Kinds of file.
     pub only: Only,
     /// Device paths to keep (none: all); set by [`Selection::include`].
-    pub include: Option<GlobSet>,
+    pub include: Option<Patterns>,
     /// Device paths to drop; set by [`Selection::exclude`].
-    pub exclude: Option<GlobSet>,
-    /// Only files whose device date is at or after this (undated files are kept:
-    /// nothing is dropped for lack of a date).
+    pub exclude: Option<Patterns>,
+    /// Only files captured at or after this (wall-clock time where they were
+    /// shot, as they are filed); files without a date are kept: nothing is
+    /// dropped for lack of a date.
     pub since: Option<NaiveDateTime>,
     /// Also Android's trash, unfinished files, thumbnails and app data
     /// (see [`super::junk`]); skipped by default.
@@ -163,19 +201,16 @@ impl Selection {
         Self::default()
     }
 
-    /// Keeps only files matching one of `patterns` (none given: no narrowing).
-    ///
-    /// Patterns match the path inside the storage (`DCIM/**`) or with the
-    /// storage's name in front (`SD card/DCIM/**`), case-insensitively; `*`
-    /// stays within a folder, `**` crosses folders.
+    /// Keeps only files matching one of `patterns` (none given: no narrowing);
+    /// see [`Patterns::new`] for what they match.
     pub fn include(mut self, patterns: &[String]) -> Result<Self, BadPattern> {
-        self.include = compile(patterns)?;
+        self.include = Patterns::new("include", patterns)?;
         Ok(self)
     }
 
     /// Drops files matching any of `patterns` (same syntax as [`Selection::include`]).
     pub fn exclude(mut self, patterns: &[String]) -> Result<Self, BadPattern> {
-        self.exclude = compile(patterns)?;
+        self.exclude = Patterns::new("exclude", patterns)?;
         Ok(self)
     }
 
@@ -184,44 +219,30 @@ impl Selection {
         self.storages.is_empty() || self.storages.iter().any(|wanted| wanted.matches(storage))
     }
 
-    /// Whether the file is wanted (its storage is checked separately).
+    /// Whether the file is wanted by kind and patterns (its storage is
+    /// checked separately, and its date by [`Selection::wants_date`]).
     pub fn wants(&self, file: &RemoteFile) -> bool {
-        let matches = |set: &GlobSet| set.is_match(&file.path) || set.is_match(file.display_path());
         self.only.accepts(media_kind(file.name(), file.format))
-            && self.include.as_ref().is_none_or(matches)
-            && !self.exclude.as_ref().is_some_and(matches)
-            && match (self.since, file.modified) {
-                (Some(since), Some(modified)) => modified.local >= since,
-                _ => true,
-            }
+            && self.include.as_ref().is_none_or(|p| p.is_match(file))
+            && !self.exclude.as_ref().is_some_and(|p| p.is_match(file))
     }
-}
 
-fn compile(patterns: &[String]) -> Result<Option<GlobSet>, BadPattern> {
-    if patterns.is_empty() {
-        return Ok(None);
+    /// Whether a file captured at `captured` (none: undated) passes `--since`.
+    pub fn wants_date(&self, captured: Option<NaiveDateTime>) -> bool {
+        match (self.since, captured) {
+            (Some(since), Some(captured)) => captured >= since,
+            _ => true,
+        }
     }
-    let mut set = GlobSetBuilder::new();
-    for pattern in patterns {
-        set.add(glob(pattern)?);
-    }
-    let set = set.build().map_err(|source| BadPattern {
-        pattern: patterns.join(" "),
-        source,
-    })?;
-    Ok(Some(set))
-}
 
-fn glob(pattern: &str) -> Result<Glob, BadPattern> {
-    // A leading `/` means "from the storage's root", which is what paths are relative to.
-    GlobBuilder::new(pattern.trim_start_matches('/'))
-        .case_insensitive(true)
-        .literal_separator(true)
-        .build()
-        .map_err(|source| BadPattern {
-            pattern: pattern.to_owned(),
-            source,
-        })
+    /// The `--include`/`--exclude` patterns that match none of `files`, as given.
+    pub fn unmatched_patterns(&self, files: &[RemoteFile]) -> Vec<String> {
+        [&self.include, &self.exclude]
+            .into_iter()
+            .flatten()
+            .flat_map(|patterns| patterns.unmatched(files))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -334,18 +355,70 @@ mod tests {
     }
 
     #[test]
-    fn since_keeps_newer_and_undated() {
-        let old = file("DCIM/old.jpg", 1, "2023-12-31 23:59:59");
-        let new = file("DCIM/new.jpg", 1, "2024-01-01 00:00:00");
-        let undated = file("DCIM/undated.jpg", 1, "");
+    fn patterns_without_a_slash_match_names_anywhere() {
+        let camera = typed("DCIM/Camera/IMG_1.jpg", ObjectFormat::EXIF_JPEG);
+        let video = typed("DCIM/Camera/VID_1.mp4", ObjectFormat::MP4_CONTAINER);
+        let shot = typed("Pictures/Screenshots/Screenshot_1.png", ObjectFormat::PNG);
+        let nested = typed("Android/media/app/DCIM/x.jpg", ObjectFormat::EXIF_JPEG);
+        let files = [&camera, &video, &shot, &nested];
+        let picks = |pattern: &str| {
+            let s = Selection::new().include(&[pattern.to_owned()]).unwrap();
+            files.map(|f| s.wants(f))
+        };
+        assert_eq!(picks("*.mp4"), [false, true, false, false]);
+        assert_eq!(picks("*.MP4"), [false, true, false, false]);
+        // A folder name brings its contents, at any depth; a trailing `/` too.
+        assert_eq!(picks("DCIM"), [true, true, false, true]);
+        assert_eq!(picks("DCIM/"), [true, true, false, true]);
+        assert_eq!(picks("camera"), [true, true, false, false]);
+        // With a slash inside or in front: from the storage's root.
+        assert_eq!(picks("/DCIM"), [true, true, false, false]);
+        assert_eq!(picks("DCIM/Camera"), [true, true, false, false]);
+        assert_eq!(picks("Internal shared storage/DCIM"), [true, true, false, false]);
+        // A trailing `/` is for folders only: no file is named so.
+        assert_eq!(picks("IMG_1.jpg/"), [false, false, false, false]);
+        assert_eq!(picks("IMG_1.jpg"), [true, false, false, false]);
+    }
+
+    #[test]
+    fn patterns_that_match_nothing_are_named() {
+        let camera = typed("DCIM/Camera/IMG_1.jpg", ObjectFormat::EXIF_JPEG);
+        let selection = Selection::new()
+            .include(&["DCIM".into(), "*.mp3".into()])
+            .unwrap()
+            .exclude(&["Screenshots".into()])
+            .unwrap();
+        assert_eq!(
+            selection.unmatched_patterns(&[camera]),
+            ["--include \"*.mp3\"", "--exclude \"Screenshots\""]
+        );
+    }
+
+    #[test]
+    fn bad_patterns_name_the_option_once() {
+        let error = Selection::new()
+            .exclude(&["DCIM/[".into()])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(error.matches("DCIM/[").count(), 1, "{error}");
+        assert!(
+            error.starts_with("--exclude \"DCIM/[\": unclosed character class"),
+            "{error}"
+        );
+        assert!(Selection::new().include(&["/".into()]).is_err());
+    }
+
+    #[test]
+    fn since_keeps_later_captures_and_undated() {
         let since = Selection {
             since: Some(parse_since("2024-01-01").unwrap()),
             ..Selection::new()
         };
-        assert_eq!(
-            [&old, &new, &undated].map(|f| since.wants(f)),
-            [false, true, true]
-        );
+        let at = |text| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok();
+        assert!(!since.wants_date(at("2023-12-31 23:59:59")));
+        assert!(since.wants_date(at("2024-01-01 00:00:00")));
+        assert!(since.wants_date(None));
+        assert!(Selection::new().wants_date(at("1999-01-01 00:00:00")));
         assert_eq!(
             parse_since("2024-05-26T10:15").unwrap(),
             NaiveDateTime::parse_from_str("2024-05-26 10:15:00", "%Y-%m-%d %H:%M:%S").unwrap()

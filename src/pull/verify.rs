@@ -16,8 +16,9 @@ pub enum Problem {
     Missing,
     /// Its bytes are not the ones copied (bit rot, an edit, a replacement).
     Changed {
-        /// The size recorded when it was copied, and the size now.
+        /// The size recorded when it was copied.
         recorded_bytes: u64,
+        /// The size now.
         found_bytes: u64,
     },
     /// It could not be read.

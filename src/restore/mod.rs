@@ -77,20 +77,34 @@ pub enum FileOutcome {
 #[derive(Debug)]
 pub enum Event<'a> {
     /// An object a cut upload left behind was deleted (or, in a dry run, would be).
-    Cleaned { path: &'a str },
+    Cleaned {
+        /// The object's path on the device.
+        path: &'a str,
+    },
     /// The plan: how many files and bytes to send, how many are there already.
     Planned {
+        /// Files to send.
         files: usize,
+        /// Their bytes.
         bytes: u64,
+        /// Files the device has already.
         already: usize,
     },
     /// A file's upload starts.
-    Started { file: &'a LocalFile },
+    Started {
+        /// The file.
+        file: &'a LocalFile,
+    },
     /// Bytes of the current file went out.
-    Sent { bytes: u64 },
+    Sent {
+        /// How many, since the last event.
+        bytes: u64,
+    },
     /// A file is done, one way or another.
     Finished {
+        /// The file.
         file: &'a LocalFile,
+        /// How it went.
         outcome: &'a FileOutcome,
     },
 }

@@ -10,7 +10,7 @@ use crate::ptp::{Codec, DeviceInfo, Header, Message, OperationCode, ResponseCode
 use crate::transport::{Transport, TransportError};
 
 #[derive(Default)]
-pub struct Script {
+pub(super) struct Script {
     /// IN phases still to play, whole.
     phases: VecDeque<Vec<u8>>,
     /// Bytes of the front phase already read.
@@ -33,27 +33,27 @@ pub struct Script {
 }
 
 /// The transport half; the test keeps a [`Handle`] to the same script.
-pub struct Fake {
+pub(super) struct Fake {
     script: Arc<Mutex<Script>>,
     /// Most bytes one `read_phase` returns (small, to split headers across reads).
     chunk: usize,
 }
 
 #[derive(Clone)]
-pub struct Handle(Arc<Mutex<Script>>);
+pub(super) struct Handle(Arc<Mutex<Script>>);
 
 impl Handle {
-    pub fn push(&self, phase: Vec<u8>) -> &Self {
+    pub(super) fn push(&self, phase: Vec<u8>) -> &Self {
         self.0.lock().unwrap().phases.push_back(phase);
         self
     }
 
-    pub fn push_event(&self, packet: Vec<u8>) {
+    pub(super) fn push_event(&self, packet: Vec<u8>) {
         self.0.lock().unwrap().events.push_back(packet);
     }
 
     /// The commands sent, decoded (data phases skipped).
-    pub fn commands(&self) -> Vec<Message> {
+    pub(super) fn commands(&self) -> Vec<Message> {
         let script = self.0.lock().unwrap();
         script
             .sent
@@ -63,41 +63,41 @@ impl Handle {
             .collect()
     }
 
-    pub fn sent(&self) -> Vec<Vec<u8>> {
+    pub(super) fn sent(&self) -> Vec<Vec<u8>> {
         self.0.lock().unwrap().sent.clone()
     }
 
-    pub fn unread_phases(&self) -> usize {
+    pub(super) fn unread_phases(&self) -> usize {
         self.0.lock().unwrap().phases.len()
     }
 
     /// The next `count` OUT phases are refused with a stall.
-    pub fn stall_commands(&self, count: usize) {
+    pub(super) fn stall_commands(&self, count: usize) {
         self.0.lock().unwrap().stalled_commands = count;
     }
 
     /// The next `count` OUT phases time out (the device NAKs them).
-    pub fn ignore_commands(&self, count: usize) {
+    pub(super) fn ignore_commands(&self, count: usize) {
         self.0.lock().unwrap().ignored_commands = count;
     }
 
-    pub fn halts_cleared(&self) -> usize {
+    pub(super) fn halts_cleared(&self) -> usize {
         self.0.lock().unwrap().halts_cleared
     }
 
     /// The next `count` reads time out (the phases stay for later reads).
-    pub fn time_out_reads(&self, count: usize) {
+    pub(super) fn time_out_reads(&self, count: usize) {
         self.0.lock().unwrap().timeouts = count;
     }
 
     /// The transactions cancelled with the class Cancel request.
-    pub fn cancelled(&self) -> Vec<u32> {
+    pub(super) fn cancelled(&self) -> Vec<u32> {
         self.0.lock().unwrap().cancelled.clone()
     }
 }
 
 /// A fake transport with nothing scripted yet.
-pub fn new(chunk: usize) -> (Box<dyn Transport>, Handle) {
+pub(super) fn new(chunk: usize) -> (Box<dyn Transport>, Handle) {
     let script = Arc::new(Mutex::new(Script::default()));
     (
         Box::new(Fake {
@@ -109,7 +109,7 @@ pub fn new(chunk: usize) -> (Box<dyn Transport>, Handle) {
 }
 
 /// A fake transport whose device answers GetDeviceInfo with `info` and opens a session.
-pub fn opening(info: &DeviceInfo, chunk: usize) -> (Box<dyn Transport>, Handle) {
+pub(super) fn opening(info: &DeviceInfo, chunk: usize) -> (Box<dyn Transport>, Handle) {
     let (transport, handle) = new(chunk);
     handle.push(data(OperationCode::GET_DEVICE_INFO, 0, &info.to_bytes()));
     handle.push(ok(0, &[]));
@@ -118,18 +118,18 @@ pub fn opening(info: &DeviceInfo, chunk: usize) -> (Box<dyn Transport>, Handle) 
 }
 
 /// A data container for `op` in transaction `tid`.
-pub fn data(op: OperationCode, tid: u32, payload: &[u8]) -> Vec<u8> {
+pub(super) fn data(op: OperationCode, tid: u32, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     Header::for_data(op.0, tid, payload.len() as u64).encode(&mut out);
     out.extend_from_slice(payload);
     out
 }
 
-pub fn response(code: ResponseCode, tid: u32, params: &[u32]) -> Vec<u8> {
+pub(super) fn response(code: ResponseCode, tid: u32, params: &[u32]) -> Vec<u8> {
     Message::response(code.0, tid, params).encode()
 }
 
-pub fn ok(tid: u32, params: &[u32]) -> Vec<u8> {
+pub(super) fn ok(tid: u32, params: &[u32]) -> Vec<u8> {
     response(ResponseCode::OK, tid, params)
 }
 

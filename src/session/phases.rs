@@ -50,7 +50,7 @@ pub(super) struct Completed {
 pub(super) struct BoundedVec(Vec<u8>);
 
 impl BoundedVec {
-    pub fn into_inner(self) -> Vec<u8> {
+    pub(super) fn into_inner(self) -> Vec<u8> {
         self.0
     }
 }

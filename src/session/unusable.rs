@@ -36,7 +36,9 @@ pub enum SkipReason {
 /// A storage the device lists that this session does not read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SkippedStorage {
+    /// The storage.
     pub id: StorageId,
+    /// Why it is not read.
     pub reason: SkipReason,
 }
 

@@ -18,9 +18,9 @@ use super::state::{STATE_DIR, TEMP_DIR};
 use crate::fault_points::step;
 
 /// Files copied before their data is fsynced and renamed into place.
-pub const BATCH_FILES: usize = 64;
+pub(super) const BATCH_FILES: usize = 64;
 /// Bytes copied before the batch is made durable, whatever the count.
-pub const BATCH_BYTES: u64 = 256 * 1024 * 1024;
+pub(super) const BATCH_BYTES: u64 = 256 * 1024 * 1024;
 /// Threads fsyncing a batch: enough for the filesystem to group the commits.
 const SYNC_THREADS: usize = 8;
 
@@ -29,7 +29,7 @@ const STAGED_SUFFIX: &str = ".tmp";
 
 /// Staged copies waiting to be made durable.
 #[derive(Debug)]
-pub struct CopyBatch {
+pub(super) struct CopyBatch {
     dir: PathBuf,
     staged: Vec<File>,
     bytes: u64,
@@ -38,7 +38,7 @@ pub struct CopyBatch {
 
 impl CopyBatch {
     /// Stages into `DEST/.mtpull/tmp/`, first removing what a cut run left there.
-    pub fn new(dest: &Path) -> Result<CopyBatch, SortError> {
+    pub(super) fn new(dest: &Path) -> Result<CopyBatch, SortError> {
         let dir = dest.join(STATE_DIR).join(TEMP_DIR);
         step("make the temp folder")
             .and_then(|()| fs::create_dir_all(&dir))
@@ -53,7 +53,7 @@ impl CopyBatch {
     }
 
     /// Copies `src` (data and mtime) to a new staged file, not yet fsynced.
-    pub fn stage(&mut self, src: &Path) -> Result<PathBuf, SortError> {
+    pub(super) fn stage(&mut self, src: &Path) -> Result<PathBuf, SortError> {
         self.serial += 1;
         let name = format!(
             "{STAGED_PREFIX}{}-{}{STAGED_SUFFIX}",
@@ -76,12 +76,12 @@ impl CopyBatch {
     }
 
     /// Whether enough is staged to make it durable now.
-    pub fn is_full(&self) -> bool {
+    pub(super) fn is_full(&self) -> bool {
         self.staged.len() >= BATCH_FILES || self.bytes >= BATCH_BYTES
     }
 
     /// Fsyncs every staged file's data; after this they may be renamed into place.
-    pub fn make_durable(&mut self) -> Result<(), SortError> {
+    pub(super) fn make_durable(&mut self) -> Result<(), SortError> {
         let staged = std::mem::take(&mut self.staged);
         self.bytes = 0;
         if let Err(e) = step("sync staged copies") {
@@ -105,7 +105,7 @@ impl CopyBatch {
     }
 
     /// Removes a staged file that was not placed (a duplicate, or a failure).
-    pub fn discard(&self, staged: &Path) {
+    pub(super) fn discard(&self, staged: &Path) {
         // Best effort: a leftover is removed by the next copy run.
         let _ = step("discard a staged copy").and_then(|()| fs::remove_file(staged));
     }

@@ -33,6 +33,7 @@ const COPY_SUFFIX: &str = ".tmp";
 /// Whether the source stays where it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Copy the file; the source stays.
     Copy,
     /// Rename into place (copy, then delete, across filesystems). Duplicates are left
     /// where they are.
@@ -64,7 +65,9 @@ impl Outcome {
 /// Where a file ended up (for a duplicate: the existing copy) and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filed {
+    /// Where the file is now (relative to DEST).
     pub path: PathBuf,
+    /// Whether it was filed, renamed or found as a duplicate.
     pub outcome: Outcome,
 }
 
@@ -124,6 +127,7 @@ pub fn file_into(dest_root: &Path, planned: &Path, src: &Path, mode: Mode) -> Re
 }
 
 impl Filer {
+    /// A filer into `dest_root` that copies or moves as `mode` says.
     pub fn new(dest_root: impl Into<PathBuf>, mode: Mode) -> Filer {
         Filer {
             root_path: dest_root.into(),

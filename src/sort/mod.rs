@@ -12,7 +12,9 @@
 mod batch;
 pub mod beneath;
 pub mod date;
+pub mod dest;
 pub mod file;
+pub mod kind;
 pub mod plan;
 pub mod state;
 pub mod tree;
@@ -27,7 +29,7 @@ pub use date::{DateResolver, DateSource, Dated, HEAD_LEN, Moment};
 pub use file::{Filed, Filer, Mode, Outcome, file_into};
 pub use plan::{Names, Template, UNDATED_DIR, plan, safe_name, safe_name_for};
 pub use state::{DestLock, LockError, STATE_DIR};
-pub use tree::{Event, FileReport, Follows, Summary, TreeOptions, follows, sort_tree};
+pub use tree::{Event, FileReport, Follows, Sorted, Summary, TreeOptions, follows, sort_tree};
 
 /// What can go wrong while dating or filing, with the path a person needs to act on.
 #[derive(Debug, thiserror::Error)]
@@ -37,12 +39,19 @@ pub enum SortError {
     Io {
         /// What was being done, as a verb phrase ("read", "create folder"...).
         action: &'static str,
+        /// The file or folder.
         path: PathBuf,
+        /// What the OS said.
         source: io::Error,
     },
     /// The folder template is not usable.
     #[error("invalid folder template {template:?}: {reason}")]
-    Template { template: String, reason: &'static str },
+    Template {
+        /// The pattern given.
+        template: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A planned path that is absolute or climbs out of the destination.
     #[error(
         "refusing destination path {}: it must be relative and stay inside the destination",
@@ -55,10 +64,27 @@ pub enum SortError {
         path.display(),
         file::MAX_CLASH_SUFFIX
     )]
-    TooManyClashes { path: PathBuf },
+    TooManyClashes {
+        /// The name wanted.
+        path: PathBuf,
+    },
     /// A sidecar stays where it is because its main file could not be filed.
     #[error("not filed: it travels with {}, which failed", main.display())]
-    MainNotFiled { main: PathBuf },
+    MainNotFiled {
+        /// The file the sidecar belongs with.
+        main: PathBuf,
+    },
+    /// The destination cannot take files (a file, no permission, no parent).
+    #[error("cannot use {} as the destination: {reason}", path.display())]
+    Destination {
+        /// The destination.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Ctrl-C: the run stopped between two files.
+    #[error("interrupted; what was filed stays filed, and running the same command again goes on")]
+    Interrupted,
     /// Another run holds the destination, or its state folder is unusable.
     #[error(transparent)]
     Lock(#[from] state::LockError),

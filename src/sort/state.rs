@@ -95,7 +95,9 @@ fn refuse_link(state: &Path) -> io::Result<()> {
 /// an unlink, or by a rename the filesystem may carry out as a copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Intent {
+    /// The file being put in place (absolute).
     pub from: PathBuf,
+    /// Where it goes (relative to DEST).
     pub to: PathBuf,
 }
 
@@ -106,6 +108,7 @@ pub struct IntentLog {
 }
 
 impl IntentLog {
+    /// The intent record of `dest_root`.
     pub fn new(dest_root: &Path) -> IntentLog {
         IntentLog {
             path: dest_root.join(STATE_DIR).join(INTENT_FILE),

@@ -4,19 +4,19 @@
 //! path), so it uses nothing but std.
 #![allow(dead_code)] // each test binary uses a different subset
 
-pub const DATE_TIME: u16 = 0x0132;
-pub const DATE_TIME_ORIGINAL: u16 = 0x9003;
-pub const DATE_TIME_DIGITIZED: u16 = 0x9004;
-pub const OFFSET_TIME_ORIGINAL: u16 = 0x9011;
-pub const SUB_SEC_TIME_ORIGINAL: u16 = 0x9291;
+pub(super) const DATE_TIME: u16 = 0x0132;
+pub(super) const DATE_TIME_ORIGINAL: u16 = 0x9003;
+pub(super) const DATE_TIME_DIGITIZED: u16 = 0x9004;
+pub(super) const OFFSET_TIME_ORIGINAL: u16 = 0x9011;
+pub(super) const SUB_SEC_TIME_ORIGINAL: u16 = 0x9291;
 const EXIF_IFD_POINTER: u16 = 0x8769;
 
 /// Seconds from 1904-01-01 to 1970-01-01: QuickTime's epoch.
-pub const QUICKTIME_EPOCH_TO_UNIX: u64 = 2_082_844_800;
+pub(super) const QUICKTIME_EPOCH_TO_UNIX: u64 = 2_082_844_800;
 
 /// An EXIF block (a little-endian TIFF structure): ASCII fields in IFD0, and ASCII fields
 /// in an Exif IFD. Laid out as header, Exif IFD, IFD0.
-pub fn tiff(ifd0: &[(u16, &str)], exif: &[(u16, &str)]) -> Vec<u8> {
+pub(super) fn tiff(ifd0: &[(u16, &str)], exif: &[(u16, &str)]) -> Vec<u8> {
     let exif_ifd = ascii_ifd(exif, None, 8);
     let ifd0_at = 8 + exif_ifd.len();
     let mut out = b"II*\0".to_vec();
@@ -59,7 +59,7 @@ fn ascii_ifd(fields: &[(u16, &str)], exif_pointer: Option<u32>, at: usize) -> Ve
 }
 
 /// A TIFF whose IFDs come after `pad` bytes of image data, as libtiff writes them.
-pub fn tiff_with_trailing_ifds(exif: &[(u16, &str)], pad: usize) -> Vec<u8> {
+pub(super) fn tiff_with_trailing_ifds(exif: &[(u16, &str)], pad: usize) -> Vec<u8> {
     let ifd_at = 8 + pad;
     let mut out = b"II*\0".to_vec();
     out.extend((ifd_at as u32).to_le_bytes());
@@ -69,7 +69,7 @@ pub fn tiff_with_trailing_ifds(exif: &[(u16, &str)], pad: usize) -> Vec<u8> {
 }
 
 /// A JPEG with the EXIF block in APP1, after `padding` bytes of other APPn segments.
-pub fn jpeg_with_padding(tiff: &[u8], padding: usize) -> Vec<u8> {
+pub(super) fn jpeg_with_padding(tiff: &[u8], padding: usize) -> Vec<u8> {
     let mut out = vec![0xff, 0xd8];
     let mut left = padding;
     while left > 0 {
@@ -87,19 +87,19 @@ pub fn jpeg_with_padding(tiff: &[u8], padding: usize) -> Vec<u8> {
     out
 }
 
-pub fn jpeg(tiff: &[u8]) -> Vec<u8> {
+pub(super) fn jpeg(tiff: &[u8]) -> Vec<u8> {
     jpeg_with_padding(tiff, 0)
 }
 
 /// A JPEG with a pixel pattern `seed` and no metadata at all.
-pub fn plain_jpeg(seed: u8) -> Vec<u8> {
+pub(super) fn plain_jpeg(seed: u8) -> Vec<u8> {
     let mut out = vec![0xff, 0xd8, 0xff, 0xda, 0x00, 0x02];
     out.extend((0..64u8).map(|i| i.wrapping_mul(seed) & 0x7f));
     out.extend([0xff, 0xd9]);
     out
 }
 
-pub fn png(tiff: &[u8]) -> Vec<u8> {
+pub(super) fn png(tiff: &[u8]) -> Vec<u8> {
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     out.extend(png_chunk(b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]));
     out.extend(png_chunk(b"eXIf", tiff));
@@ -115,7 +115,7 @@ fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     out
 }
 
-pub fn webp(tiff: &[u8]) -> Vec<u8> {
+pub(super) fn webp(tiff: &[u8]) -> Vec<u8> {
     let mut chunks = riff_chunk(b"VP8X", &[0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // EXIF flag
     chunks.extend(riff_chunk(b"EXIF", tiff));
     let mut out = b"RIFF".to_vec();
@@ -136,7 +136,7 @@ fn riff_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
 }
 
 /// An ISO box.
-pub fn bx(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+pub(super) fn bx(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
     let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
     out.extend(kind);
     out.extend(body);
@@ -144,14 +144,14 @@ pub fn bx(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
 }
 
 /// An ISO full box (version, zero flags).
-pub fn full_box(kind: &[u8; 4], version: u8, body: &[u8]) -> Vec<u8> {
+pub(super) fn full_box(kind: &[u8; 4], version: u8, body: &[u8]) -> Vec<u8> {
     let mut content = vec![version, 0, 0, 0];
     content.extend(body);
     bx(kind, &content)
 }
 
 /// A HEIC: `ftyp`, a `meta` locating an Exif item in `mdat` after `padding` bytes.
-pub fn heic(tiff: &[u8], padding: usize) -> Vec<u8> {
+pub(super) fn heic(tiff: &[u8], padding: usize) -> Vec<u8> {
     let ftyp = bx(b"ftyp", b"heic\0\0\0\0mif1heic");
     let hdlr = full_box(b"hdlr", 0, b"\0\0\0\0pict\0\0\0\0\0\0\0\0\0\0\0\0\0");
     let infe = full_box(b"infe", 2, b"\0\x01\0\0Exif\0");
@@ -178,7 +178,7 @@ pub fn heic(tiff: &[u8], padding: usize) -> Vec<u8> {
 }
 
 /// `mvhd`, `tkhd` or `mdhd` with a creation time in seconds since 1904, in either version.
-pub fn time_box(kind: &[u8; 4], version: u8, seconds_since_1904: u64) -> Vec<u8> {
+pub(super) fn time_box(kind: &[u8; 4], version: u8, seconds_since_1904: u64) -> Vec<u8> {
     let mut body = Vec::new();
     if version == 1 {
         body.extend(seconds_since_1904.to_be_bytes());
@@ -192,18 +192,18 @@ pub fn time_box(kind: &[u8; 4], version: u8, seconds_since_1904: u64) -> Vec<u8>
 }
 
 /// Seconds since 1904 for a Unix time.
-pub fn since_1904(unix: u64) -> u64 {
+pub(super) fn since_1904(unix: u64) -> u64 {
     unix + QUICKTIME_EPOCH_TO_UNIX
 }
 
 /// A `trak` with a `tkhd` and an `mdia/mdhd`.
-pub fn track(tkhd_seconds: u64, mdhd_seconds: u64) -> Vec<u8> {
+pub(super) fn track(tkhd_seconds: u64, mdhd_seconds: u64) -> Vec<u8> {
     let mdia = bx(b"mdia", &time_box(b"mdhd", 0, mdhd_seconds));
     bx(b"trak", &[time_box(b"tkhd", 0, tkhd_seconds), mdia].concat())
 }
 
 /// QuickTime metadata (`meta` without version) holding `com.apple.quicktime.creationdate`.
-pub fn quicktime_creationdate(value: &str) -> Vec<u8> {
+pub(super) fn quicktime_creationdate(value: &str) -> Vec<u8> {
     quicktime_keys(&[
         ("com.apple.quicktime.make", "Apple"),
         ("com.apple.quicktime.creationdate", value),
@@ -211,7 +211,7 @@ pub fn quicktime_creationdate(value: &str) -> Vec<u8> {
 }
 
 /// QuickTime metadata (`meta` without version, `keys` + `ilst`) as iPhones write it.
-pub fn quicktime_keys(entries: &[(&str, &str)]) -> Vec<u8> {
+pub(super) fn quicktime_keys(entries: &[(&str, &str)]) -> Vec<u8> {
     let hdlr = full_box(b"hdlr", 0, b"\0\0\0\0mdta\0\0\0\0\0\0\0\0\0\0\0\0\0");
     let mut keys_body = (entries.len() as u32).to_be_bytes().to_vec();
     for (key, _) in entries {
@@ -236,7 +236,7 @@ pub fn quicktime_keys(entries: &[(&str, &str)]) -> Vec<u8> {
 
 /// `udta` holding `©xyz`, the position as Android's MediaMuxer writes it
 /// (`+33.8688+151.2093/`).
-pub fn android_position(iso6709: &str) -> Vec<u8> {
+pub(super) fn android_position(iso6709: &str) -> Vec<u8> {
     let mut body = (iso6709.len() as u16).to_be_bytes().to_vec();
     body.extend(0x15c7u16.to_be_bytes()); // language code
     body.extend(iso6709.as_bytes());
@@ -244,7 +244,7 @@ pub fn android_position(iso6709: &str) -> Vec<u8> {
 }
 
 /// A video shot at `utc` (an `mvhd` creation time), with optional other `moov` boxes.
-pub fn video_at_utc(unix: u64, extra: &[Vec<u8>]) -> Vec<u8> {
+pub(super) fn video_at_utc(unix: u64, extra: &[Vec<u8>]) -> Vec<u8> {
     let mut children = vec![time_box(b"mvhd", 0, since_1904(unix))];
     children.extend_from_slice(extra);
     mp4(&children, 64, true)
@@ -252,7 +252,7 @@ pub fn video_at_utc(unix: u64, extra: &[Vec<u8>]) -> Vec<u8> {
 
 /// An MP4: `ftyp`, then `moov` (holding `moov_children`) before or after an `mdat` of
 /// `mdat_len` bytes.
-pub fn mp4(moov_children: &[Vec<u8>], mdat_len: usize, moov_first: bool) -> Vec<u8> {
+pub(super) fn mp4(moov_children: &[Vec<u8>], mdat_len: usize, moov_first: bool) -> Vec<u8> {
     let ftyp = bx(b"ftyp", b"isom\0\0\x02\0isomiso2mp41");
     let moov = bx(b"moov", &moov_children.concat());
     let mdat = bx(b"mdat", &vec![0x42; mdat_len]);

@@ -9,7 +9,7 @@ use std::fs;
 use std::num::NonZeroUsize;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 
 use chrono::TimeZone;
@@ -17,7 +17,9 @@ use walkdir::{DirEntry, WalkDir};
 
 use super::batch::CopyBatch;
 use super::date::{ZoneHints, ZoneSource};
+use super::dest::{check_destination, stops_the_run};
 use super::file::{DryRun, MAX_CLASH_SUFFIX, numbered, same_content};
+use super::kind::{Only, kind_by_name};
 use super::plan::split_extension;
 use super::state::{DestLock, is_state_dir};
 use super::{DateResolver, Dated, Filed, Filer, Mode, Moment, Outcome, SortError, Template, plan};
@@ -31,33 +33,52 @@ const PAIR_PHOTOS: [&str; 5] = ["heic", "heif", "jpg", "jpeg", "dng"];
 const PAIR_VIDEOS: [&str; 2] = ["mov", "mp4"];
 
 #[derive(Debug, Clone)]
+/// How a tree is sorted.
 pub struct TreeOptions {
+    /// Folder layout (a chrono strftime pattern).
     pub template: Template,
+    /// Copy or move.
     pub mode: Mode,
     /// Decide everything, write nothing.
     pub dry_run: bool,
     /// Threads that read headers.
     pub jobs: NonZeroUsize,
+    /// Which files are sorted (photos and videos by default); the others,
+    /// and hidden files and folders unless `All`, are left where they are.
+    pub only: Only,
 }
 
 /// What happened to one file.
 #[derive(Debug)]
 pub struct FileReport {
+    /// The file in the source tree.
     pub source: PathBuf,
     /// The capture time used; `None` for an undated file (or one that failed early).
     pub dated: Option<Dated>,
     /// For a sidecar: the file it travels with.
     pub sidecar_of: Option<PathBuf>,
+    /// Where it was filed, or why not.
     pub result: Result<Filed, SortError>,
 }
 
 /// One line of a sort's story, in the order things happen.
 #[derive(Debug)]
 pub enum Event {
+    /// A file, filed or not.
     File(FileReport),
     /// Not a regular file: links are not followed, devices and pipes are not photos.
     Skipped {
+        /// The entry left alone.
         path: PathBuf,
+        /// Why.
+        reason: &'static str,
+    },
+    /// Not what `--only` asks for (a document, `.nomedia`, a hidden folder):
+    /// left where it is.
+    Ignored {
+        /// The entry left alone.
+        path: PathBuf,
+        /// Why.
         reason: &'static str,
     },
 }
@@ -66,12 +87,30 @@ pub enum Event {
 /// as duplicates) in the undated folder.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
+    /// Files filed (renamed ones included).
     pub filed: usize,
+    /// Files filed under another name, their own being taken.
     pub renamed: usize,
+    /// Files whose bytes DEST already held.
     pub duplicates: usize,
+    /// Files filed (or found) in the undated folder.
     pub undated: usize,
+    /// Entries left alone (links, devices, mtpull's own files).
     pub skipped: usize,
+    /// Files and hidden folders left alone: not of the kinds `--only` asks for.
+    pub ignored: usize,
+    /// Files that could not be filed.
     pub errors: usize,
+}
+
+/// How a sort ended.
+#[derive(Debug, Default)]
+pub struct Sorted {
+    /// The counts up to the end or the stop.
+    pub summary: Summary,
+    /// Why it stopped before the end: interrupted, or the destination took no
+    /// more files (no permission, full). What was filed before stays filed.
+    pub stopped: Option<SortError>,
 }
 
 impl Summary {
@@ -79,6 +118,10 @@ impl Summary {
         let report = match event {
             Event::Skipped { .. } => {
                 self.skipped += 1;
+                return;
+            }
+            Event::Ignored { .. } => {
+                self.ignored += 1;
                 return;
             }
             Event::File(report) => report,
@@ -100,27 +143,28 @@ impl Summary {
     }
 }
 
-/// Sorts every regular file under `src` into `dest`, reporting each through `on_event`.
+/// Sorts the photos and videos under `src` into `dest`, reporting each file through `on_event`.
 ///
-/// Per-file problems are reported and counted, and the run goes on; an `Err` means the
-/// run could not start (`src` is not a folder, `dest` is a file) or could not make its
-/// result durable.
+/// Per-file problems are reported and counted, and the run goes on. It stops
+/// (in [`Sorted::stopped`]) when `cancel` is raised — between files, so that
+/// no temp file is left — or when the destination takes no more files. An
+/// `Err` means the run could not start (`src` is not a folder, `dest` cannot
+/// be written) or could not make its result durable.
 pub fn sort_tree<Tz>(
     src: &Path,
     dest: &Path,
     options: &TreeOptions,
     resolver: &DateResolver<Tz>,
+    cancel: &AtomicBool,
     mut on_event: impl FnMut(&Event),
-) -> Result<Summary, SortError>
+) -> Result<Sorted, SortError>
 where
     Tz: TimeZone + Sync,
 {
     if !src.is_dir() {
         return Err(SortError::NotAFolder(src.to_owned()));
     }
-    if dest.exists() && !dest.is_dir() {
-        return Err(SortError::NotAFolder(dest.to_owned()));
-    }
+    check_destination(dest, false)?;
     // The only writer in DEST: what a cut run left there can be finished or removed.
     let _lock = match options.dry_run {
         true => None,
@@ -142,7 +186,7 @@ where
         summary.count(&event);
         on_event(&event);
     };
-    let mut walk = Walk::new(dest);
+    let mut walk = Walk::new(dest, options.only);
     walk.tree(src);
     walk.events.into_iter().for_each(&mut emit);
 
@@ -153,23 +197,47 @@ where
         let path = plan(&options.template, dated.as_ref(), &file_name(&item.main));
         Ok(Planned { dated, path })
     });
+    let mut stopped = None;
     let mut waiting = Vec::new();
     for (item, planned) in walk.items.iter().zip(planned) {
+        if cancel.load(Ordering::Relaxed) {
+            stopped = Some(SortError::Interrupted);
+            break;
+        }
         waiting.push((item, sink.stage(item, planned)));
         if sink.batch_is_full() {
-            sink.make_durable()?;
-            for (item, planned) in waiting.drain(..) {
-                file_item(&mut sink, dest, item, planned, &mut emit);
+            stopped = file_batch(&mut sink, dest, &mut waiting, &mut emit)?;
+            if stopped.is_some() {
+                break;
             }
             sink.end_batch()?;
         }
     }
-    sink.make_durable()?;
-    for (item, planned) in waiting.drain(..) {
-        file_item(&mut sink, dest, item, planned, &mut emit);
+    // What was staged before Ctrl-C is filed; after a full disk, nothing more.
+    if (stopped.is_none() || matches!(stopped, Some(SortError::Interrupted)))
+        && let Some(error) = file_batch(&mut sink, dest, &mut waiting, &mut emit)?
+    {
+        stopped = Some(error);
     }
     sink.finish()?;
-    Ok(summary)
+    Ok(Sorted { summary, stopped })
+}
+
+/// Makes a staged batch durable and files it; returns the error that means
+/// the destination takes no more files, if one came (the rest is dropped).
+fn file_batch(
+    sink: &mut Sink,
+    dest: &Path,
+    waiting: &mut Vec<(&Item, Result<Planned, SortError>)>,
+    emit: &mut impl FnMut(Event),
+) -> Result<Option<SortError>, SortError> {
+    sink.make_durable()?;
+    for (item, planned) in waiting.drain(..) {
+        if let Err(error) = file_item(sink, dest, item, planned, emit) {
+            return Ok(Some(error));
+        }
+    }
+    Ok(None)
 }
 
 /// A file to sort, with the sidecars that go where it goes.
@@ -214,15 +282,17 @@ struct Walk {
     events: Vec<Event>,
     /// The destination's (device, inode) when it lies inside the source: not walked.
     dest_id: Option<(u64, u64)>,
+    only: Only,
 }
 
 impl Walk {
-    fn new(dest: &Path) -> Walk {
+    fn new(dest: &Path, only: Only) -> Walk {
         let dest_id = fs::metadata(dest).ok().map(|m| (m.dev(), m.ino()));
         Walk {
             items: Vec::new(),
             events: Vec::new(),
             dest_id,
+            only,
         }
     }
 
@@ -247,13 +317,32 @@ impl Walk {
         // A folder's files come one after the other: group each folder's sidecars.
         for folder in files.chunk_by(|a: &PathBuf, b: &PathBuf| a.parent() == b.parent()) {
             let (items, orphans) = group_sidecars(folder.to_vec());
-            self.items.extend(items);
+            for item in items {
+                self.take(item);
+            }
             for orphan in orphans {
                 // Dated on its own it would land away from its photo (already moved,
                 // say, by a run that was cut): it stays.
                 self.skipped(orphan, "sidecar with no photo beside it: left where it is");
             }
         }
+    }
+
+    /// Sorts a file and its sidecars if `--only` wants its kind; else leaves them.
+    fn take(&mut self, item: Item) {
+        if self.only.accepts(kind_by_name(&file_name(&item.main))) {
+            self.items.push(item);
+            return;
+        }
+        let reason = match self.only {
+            Only::Photos => "not a photo",
+            Only::Videos => "not a video",
+            _ => "not a photo or video",
+        };
+        for sidecar in item.sidecars {
+            self.ignored(sidecar.path, reason);
+        }
+        self.ignored(item.main, reason);
     }
 
     /// Takes one entry of the walk: a file to sort, or a skip. Returns true for a
@@ -263,6 +352,12 @@ impl Walk {
         let kind = entry.file_type();
         if is_state_dir(entry.file_name()) {
             self.skipped(path, "mtpull's own state, never sorted");
+            return kind.is_dir();
+        }
+        // `.thumbnails/`, `.DS_Store`, `.nomedia`: not the user's photos.
+        let hidden = entry.file_name().as_encoded_bytes().starts_with(b".");
+        if hidden && self.only != Only::All && !is_leftover_copy(entry.file_name()) {
+            self.ignored(path, "hidden");
             return kind.is_dir();
         }
         if kind.is_dir() {
@@ -283,6 +378,10 @@ impl Walk {
     fn is_dest(&self, dir: &Path) -> bool {
         let id = fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()));
         id.is_some() && id == self.dest_id
+    }
+
+    fn ignored(&mut self, path: PathBuf, reason: &'static str) {
+        self.events.push(Event::Ignored { path, reason });
     }
 
     fn skipped(&mut self, path: PathBuf, reason: &'static str) {
@@ -458,11 +557,22 @@ fn drop_extensions(name: &str, count: usize) -> &str {
     })
 }
 
+/// The file name as text; bytes that are not UTF-8 become `%XX`, so two such
+/// names stay two names in DEST (not both `�`).
 fn file_name(path: &Path) -> String {
-    path.file_name()
+    let mut name = String::new();
+    for chunk in path
+        .file_name()
         .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned()
+        .as_encoded_bytes()
+        .utf8_chunks()
+    {
+        name.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            name.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    name
 }
 
 /// A main file's capture time and planned place.
@@ -711,14 +821,15 @@ impl Sink {
     }
 }
 
-/// Files a main file, then its sidecars beside wherever it went.
+/// Files a main file, then its sidecars beside wherever it went. An error
+/// that means the destination takes no more files is returned, not reported.
 fn file_item(
     sink: &mut Sink,
     dest: &Path,
     item: &Item,
     planned: Result<Planned, SortError>,
     emit: &mut impl FnMut(Event),
-) {
+) -> Result<(), SortError> {
     let (dated, result) = match planned {
         Ok(Planned { dated, path }) => {
             // A pair or a file with sidecars takes the first suffix free for all of them.
@@ -739,6 +850,10 @@ fn file_item(
         }
         Err(e) => (None, Err(e)),
     };
+    let result = match result {
+        Err(error) if stops_the_run(&error, dest) => return Err(error),
+        other => other,
+    };
     let landed = result.as_ref().ok().map(|(_, landed)| landed.clone());
     emit(Event::File(FileReport {
         source: item.main.clone(),
@@ -753,6 +868,9 @@ fn file_item(
                 main: item.main.clone(),
             }),
         };
+        if result.as_ref().is_err_and(|error| stops_the_run(error, dest)) {
+            return result.map(|_| ());
+        }
         emit(Event::File(FileReport {
             source: sidecar.path.clone(),
             dated,
@@ -760,6 +878,7 @@ fn file_item(
             result,
         }));
     }
+    Ok(())
 }
 
 #[cfg(test)]

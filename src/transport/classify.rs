@@ -28,8 +28,11 @@ pub const EXTENDED_COMPAT_ID_INDEX: u16 = 0x0004;
 /// What the descriptors say about one interface.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct InterfaceFacts {
+    /// bInterfaceClass.
     pub class: u8,
+    /// bInterfaceSubClass.
     pub subclass: u8,
+    /// bInterfaceProtocol.
     pub protocol: u8,
     /// The interface string (iInterface), if the device has one.
     pub interface_string: Option<String>,
@@ -71,7 +74,9 @@ pub enum Evidence {
 /// The verdict on one interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Classification {
+    /// MTP or plain PTP.
     pub protocol: Protocol,
+    /// What told us so.
     pub evidence: Evidence,
 }
 
@@ -152,8 +157,11 @@ pub fn parse_os_string_descriptor(bytes: &[u8]) -> Option<u8> {
 /// One function section of the extended compat ID descriptor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompatFunction {
+    /// The first interface of the function.
     pub first_interface: u8,
+    /// Its compatible ID ("MTP", "PTP", …).
     pub compatible_id: String,
+    /// Its sub-compatible ID.
     pub sub_compatible_id: String,
 }
 

@@ -19,7 +19,9 @@ pub const QEMU_USB_VENDOR: u16 = 0x46f4;
 /// The endpoints of an MTP/PTP interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Endpoints {
+    /// The bulk IN endpoint's address.
     pub bulk_in: u8,
+    /// The bulk OUT endpoint's address.
     pub bulk_out: u8,
     /// The event endpoint. PTP requires one; a few devices leave it out.
     pub interrupt_in: Option<u8>,
@@ -32,9 +34,13 @@ pub struct Endpoints {
 /// How an endpoint moves data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointKind {
+    /// Control.
     Control,
+    /// Isochronous.
     Isochronous,
+    /// Bulk.
     Bulk,
+    /// Interrupt.
     Interrupt,
 }
 
@@ -53,8 +59,11 @@ impl EndpointKind {
 /// One endpoint descriptor's essentials: address (bit 7 set = IN), kind, wMaxPacketSize.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EndpointInfo {
+    /// bEndpointAddress (bit 7: IN).
     pub address: u8,
+    /// Its transfer type.
     pub kind: EndpointKind,
+    /// wMaxPacketSize.
     pub max_packet_size: usize,
 }
 
@@ -106,10 +115,15 @@ impl fmt::Display for Endpoints {
 /// Connection speed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum UsbSpeed {
+    /// 1.5 Mbit/s.
     Low,
+    /// 12 Mbit/s.
     Full,
+    /// 480 Mbit/s.
     High,
+    /// 5 Gbit/s.
     Super,
+    /// 10 Gbit/s or more.
     SuperPlus,
 }
 
@@ -128,7 +142,9 @@ impl fmt::Display for UsbSpeed {
 /// An MTP/PTP device found on USB, and the interface mtpull will use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceSummary {
+    /// idVendor.
     pub vendor_id: u16,
+    /// idProduct.
     pub product_id: u16,
     /// The bus number (Linux and libusb number buses from 1).
     pub bus_number: u8,
@@ -136,13 +152,19 @@ pub struct DeviceSummary {
     pub address: u8,
     /// Hub ports from the root to the device; stable for a given socket.
     pub port_chain: Vec<u8>,
+    /// The manufacturer string, when the device gives one.
     pub manufacturer: Option<String>,
+    /// The product string, when the device gives one.
     pub product: Option<String>,
+    /// The serial number string, when the device gives one.
     pub serial: Option<String>,
+    /// The link speed, when the OS says.
     pub speed: Option<UsbSpeed>,
     /// bInterfaceNumber of the MTP/PTP interface.
     pub interface: u8,
+    /// MTP or plain PTP.
     pub protocol: Protocol,
+    /// What told us so.
     pub evidence: Evidence,
     /// The Microsoft OS descriptor's compatible ID for the interface, when asked:
     /// "PTP" on an Android phone means it is in PTP mode (DCIM and Pictures only).
@@ -244,6 +266,7 @@ pub(crate) fn require_usb_subsystem() -> Result<(), OpenError> {
 /// What enumeration found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Discovery {
+    /// The MTP/PTP devices, by where they are plugged in.
     pub devices: Vec<DeviceSummary>,
     /// Android phones that show no MTP interface (charging only / debugging only).
     pub phones_without_mtp: Vec<String>,

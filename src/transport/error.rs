@@ -28,44 +28,70 @@ pub enum OpenError {
 
     /// `--device` named something that is not connected.
     #[error("no MTP/PTP device has the serial number or location \"{wanted}\"; connected:{}", list_or_none(.connected))]
-    NoMatch { wanted: String, connected: Vec<String> },
+    NoMatch {
+        /// What `--device` said.
+        wanted: String,
+        /// The devices there are, one line each.
+        connected: Vec<String>,
+    },
 
     /// Several devices and no `--device` to choose.
     #[error("several MTP/PTP devices are connected; pick one with --device SERIAL:{}", indented(.connected))]
-    SeveralDevices { connected: Vec<String> },
+    SeveralDevices {
+        /// The devices there are, one line each.
+        connected: Vec<String>,
+    },
 
     /// The OS refused to open the device node.
     #[error("{}", permission_message(.device, .node.as_ref(), *.vendor_id, *.product_id))]
     PermissionDenied {
+        /// The device, described.
         device: String,
+        /// Its usbfs node, on Linux.
         node: Option<PathBuf>,
+        /// idVendor, for the udev rule.
         vendor_id: u16,
+        /// idProduct, for the udev rule.
         product_id: u16,
     },
 
     /// Another program has claimed the interface.
     #[error("{}", busy_message(.device, .node.as_ref(), .scan))]
     Busy {
+        /// The device, described.
         device: String,
+        /// Its usbfs node, on Linux.
         node: Option<PathBuf>,
+        /// Who has it open.
         scan: HolderScan,
     },
 
     /// The device went away while it was being opened.
     #[error("{device} was unplugged (or reset itself) while mtpull was opening it: plug it in again")]
-    Disconnected { device: String },
+    Disconnected {
+        /// The device, described.
+        device: String,
+    },
 
     /// The interface lacks the endpoints MTP needs.
     #[error(
         "{device}: interface {interface} has no bulk IN and bulk OUT endpoint pair, so it cannot carry MTP"
     )]
-    NoEndpoints { device: String, interface: u8 },
+    NoEndpoints {
+        /// The device, described.
+        device: String,
+        /// bInterfaceNumber.
+        interface: u8,
+    },
 
     /// Anything else the USB stack reported.
     #[error("{device}: {context}: {message}")]
     Usb {
+        /// The device, described.
         device: String,
+        /// What was being done.
         context: &'static str,
+        /// The USB library's words.
         message: String,
     },
 }

@@ -18,6 +18,7 @@ pub fn usbfs_node(bus_number: u8, address: u8) -> PathBuf {
 /// A process that has the device node open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
+    /// Its process id.
     pub pid: u32,
     /// The program's name: argv\[0\]'s file name, else `/proc/PID/comm`.
     pub name: String,
@@ -26,6 +27,7 @@ pub struct Holder {
 /// What a scan of `/proc` found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HolderScan {
+    /// The processes found with it open.
     pub holders: Vec<Holder>,
     /// Processes whose open files could not be read (another user's, usually).
     pub unreadable: usize,

@@ -178,14 +178,14 @@ impl DeviceStatus {
 /// Device Reset (0x66) is left out on purpose: it can kill Android's MTP server
 /// until the cable is replugged.
 pub(crate) mod class_request {
-    pub const CANCEL: u8 = 0x64;
-    pub const GET_DEVICE_STATUS: u8 = 0x67;
+    pub(crate) const CANCEL: u8 = 0x64;
+    pub(crate) const GET_DEVICE_STATUS: u8 = 0x67;
     /// Room for the status header and a few endpoint parameters.
-    pub const DEVICE_STATUS_MAX_LEN: u16 = 64;
+    pub(crate) const DEVICE_STATUS_MAX_LEN: u16 = 64;
     const CANCELLATION_CODE: u16 = 0x4001;
 
     /// Cancel's data stage: the cancellation code, then the transaction id.
-    pub fn cancel_data(transaction_id: u32) -> [u8; 6] {
+    pub(crate) fn cancel_data(transaction_id: u32) -> [u8; 6] {
         let mut data = [0; 6];
         data[..2].copy_from_slice(&CANCELLATION_CODE.to_le_bytes());
         data[2..].copy_from_slice(&transaction_id.to_le_bytes());
@@ -206,7 +206,9 @@ pub enum Backend {
 
 /// An opened device: the transport to talk MTP over and what was found about it.
 pub struct OpenedDevice {
+    /// The transport to talk MTP over.
     pub transport: Box<dyn Transport>,
+    /// What was found about the device (its endpoints filled in).
     pub summary: DeviceSummary,
     /// How the transport treats this device (printed with `-v`).
     pub quirks: Quirks,

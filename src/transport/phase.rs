@@ -34,7 +34,7 @@ impl PhaseBounds {
     /// How many of `wanted` bytes may be read now. Until the length field is
     /// known, reads stop at the end of the container header, so that a read can
     /// never run past a phase shorter than the caller's buffer.
-    pub fn limit(&self, wanted: usize) -> usize {
+    pub(crate) fn limit(&self, wanted: usize) -> usize {
         let left = match self.declared {
             Some(declared) => declared.saturating_sub(self.consumed),
             None if self.consumed < CONTAINER_HEADER_LEN => CONTAINER_HEADER_LEN - self.consumed,
@@ -44,7 +44,7 @@ impl PhaseBounds {
     }
 
     /// Accounts for bytes just read from the phase.
-    pub fn record(&mut self, bytes: &[u8]) {
+    pub(crate) fn record(&mut self, bytes: &[u8]) {
         for (offset, &byte) in bytes.iter().enumerate() {
             let position = self.consumed + offset as u64;
             if position >= 4 {
@@ -64,17 +64,17 @@ impl PhaseBounds {
     /// more) has been read: a short transfer here is a device sending the
     /// header on its own (iPhones converting HEIC, Garmin, old Android;
     /// libgphoto2's split header data), not the phase's end.
-    pub fn awaits_payload(&self) -> bool {
+    pub(crate) fn awaits_payload(&self) -> bool {
         self.consumed == CONTAINER_HEADER_LEN && self.declared != Some(CONTAINER_HEADER_LEN)
     }
 
     /// Whether the container's declared length has been read in full.
-    pub fn complete(&self) -> bool {
+    pub(crate) fn complete(&self) -> bool {
         self.declared.is_some_and(|declared| self.consumed >= declared)
     }
 
     /// Starts over for the next phase.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         *self = Self::default();
     }
 }
@@ -103,7 +103,7 @@ pub(crate) struct PhaseReader {
 #[cfg(any(feature = "libusb", feature = "sim", test))]
 impl PhaseReader {
     /// `transfer_size` must be a non-zero multiple of the packet size.
-    pub fn new(transfer_size: usize) -> Self {
+    pub(crate) fn new(transfer_size: usize) -> Self {
         Self {
             transfer: vec![0; transfer_size],
             start: 0,
@@ -115,7 +115,7 @@ impl PhaseReader {
 
     /// Reads from the phase under way; `Ok(0)` exactly once at its end.
     /// `bulk_in` performs one transfer into the buffer it is given.
-    pub fn read(
+    pub(crate) fn read(
         &mut self,
         out: &mut [u8],
         mut bulk_in: impl FnMut(&mut [u8]) -> Result<Received, TransportError>,
@@ -188,7 +188,7 @@ impl PhaseReader {
     }
 
     /// Drops what is buffered (after a stall is cleared).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         (self.start, self.end, self.ends_phase) = (0, 0, false);
         self.bounds.reset();
     }

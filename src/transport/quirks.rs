@@ -86,8 +86,11 @@ pub enum Match {
 
 /// One row of the table: which devices, and what they need.
 pub struct Row {
+    /// What the row is about, for `-v`.
     pub name: &'static str,
+    /// Which devices it applies to.
     pub matches: Match,
+    /// What it changes.
     pub apply: fn(&mut Quirks),
 }
 
@@ -122,7 +125,9 @@ pub const TABLE: &[Row] = &[
 pub struct DeviceFacts {
     /// The PCI host controller (vendor, device, is an xHCI), when known.
     pub controller: Option<(u16, u16, bool)>,
+    /// idVendor.
     pub vendor_id: u16,
+    /// idProduct.
     pub product_id: u16,
 }
 

@@ -11,7 +11,9 @@ use super::discover::{EndpointInfo, EndpointKind, Endpoints};
 /// The PCI USB host controller a device hangs off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HostController {
+    /// PCI vendor id.
     pub vendor: u16,
+    /// PCI device id.
     pub device: u16,
     /// Programming interface 0x30: an xHCI.
     pub is_xhci: bool,

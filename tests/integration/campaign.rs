@@ -30,7 +30,7 @@ use std::sync::Once;
 use std::sync::atomic::AtomicBool;
 
 use mtpull::fault_points::{self, Action, Crash, Plan};
-use mtpull::pull::{BackupOptions, Manifest};
+use mtpull::pull::{BackupOptions, Manifest, Only};
 use mtpull::restore::{self, DEFAULT_FOLDER, Journal, RestoreOptions};
 use mtpull::session::Session;
 use mtpull::sim::{Content, Profile, SimDevice, StorageSpec};
@@ -345,13 +345,16 @@ fn sort_cut(mode: Mode, point: Point) -> Reached {
         mode,
         dry_run: false,
         jobs: NonZeroUsize::MIN,
+        // The campaign's source has a document too: every file is sorted.
+        only: Only::All,
     };
     let resolver = DateResolver::system();
+    let never = AtomicBool::new(false);
     let root = tempfile::tempdir().unwrap();
     let (src, dest) = (root.path().join("src"), root.path().join("dest"));
     let contents = sort_source(&src);
     let reached = cut(point, |progress| {
-        let _ = sort_tree(&src, &dest, &options, &resolver, |_| progress());
+        let _ = sort_tree(&src, &dest, &options, &resolver, &never, |_| progress());
     });
     if !reached.cut {
         return reached;
@@ -373,7 +376,7 @@ fn sort_cut(mode: Mode, point: Point) -> Reached {
         assert!(somewhere, "{label}: a file was lost");
     }
     nothing_outside(root.path(), &["src", "dest"], &label);
-    sort_tree(&src, &dest, &options, &resolver, |_| {}).unwrap();
+    sort_tree(&src, &dest, &options, &resolver, &never, |_| {}).unwrap();
     let in_dest = util::tree(&dest);
     for bytes in &contents {
         let copies = in_dest.iter().filter(|(_, b)| b == bytes).count();

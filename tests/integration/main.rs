@@ -9,6 +9,7 @@ mod backup;
 mod backup_faults;
 mod backup_util;
 mod campaign;
+mod cli_backup;
 mod cli_devices;
 mod cli_ls;
 mod device_quirks;
@@ -22,6 +23,7 @@ mod run;
 mod safety;
 mod session_sim;
 mod sort;
+mod status;
 #[path = "../../src/sort/testdata.rs"]
 mod testdata;
 #[path = "../../src/testing.rs"]

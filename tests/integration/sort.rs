@@ -85,7 +85,6 @@ fn expected_tree() -> Vec<(String, Vec<u8>)> {
             plain_jpeg(1),
         ),
         ("2024/01/01/IMG-20240101-WA0001.jpg".to_owned(), plain_jpeg(2)),
-        ("undated/notes.txt".to_owned(), b"no date here".to_vec()),
         ("undated/bad_name_.jpg".to_owned(), plain_jpeg(3)),
         (format!("undated/{cut_name}"), plain_jpeg(4)),
     ];
@@ -96,7 +95,7 @@ fn expected_tree() -> Vec<(String, Vec<u8>)> {
 fn counts(filed: u64, renamed: u64, duplicates: u64, undated: u64, dry_run: bool) -> Value {
     json!({
         "filed": filed, "renamed": renamed, "duplicates": duplicates, "undated": undated,
-        "skipped": 1, "errors": 0, "dry_run": dry_run,
+        "skipped": 1, "ignored": 1, "errors": 0, "dry_run": dry_run,
     })
 }
 
@@ -125,13 +124,13 @@ fn a_messy_folder_becomes_the_expected_tree_and_a_second_run_files_nothing() {
 
     let first = mtpull(sort_args(&dirs, &["--json"]), JAPAN);
     assert!(first.status.success(), "{first:?}");
-    assert_eq!(summary(&first), counts(10, 1, 1, 3, false));
+    assert_eq!(summary(&first), counts(9, 1, 1, 2, false));
     assert_eq!(tree(&dirs.dest), expected_tree());
     assert_eq!(tree(&dirs.src), before, "a copy leaves the source as it was");
 
     let second = mtpull(sort_args(&dirs, &["--json"]), JAPAN);
     assert!(second.status.success(), "{second:?}");
-    assert_eq!(summary(&second), counts(0, 0, 11, 3, false));
+    assert_eq!(summary(&second), counts(0, 0, 10, 2, false));
     assert_eq!(tree(&dirs.dest), expected_tree());
 }
 
@@ -171,9 +170,9 @@ fn the_json_report_names_each_file_its_destination_and_date_source() {
     assert_eq!(line_for("Old/IMG_1.jpg")["outcome"], "duplicate");
     assert_eq!(line_for("MP.jpg")["date_source"], "file_name");
     assert_eq!(line_for("WA0001.jpg")["date_source"], "file_name_date");
-    assert_eq!(line_for("notes.txt")["date_source"], Value::Null);
+    assert_eq!(line_for("notes.txt")["outcome"], "ignored");
     assert_eq!(line_for("link")["outcome"], "skipped");
-    assert_eq!(summary(&output), counts(10, 1, 1, 3, true));
+    assert_eq!(summary(&output), counts(9, 1, 1, 2, true));
 }
 
 #[test]
@@ -193,7 +192,14 @@ fn a_dry_run_writes_nothing_and_prints_each_file_with_its_date_source() {
         "control characters must be escaped:\n{text}"
     );
     assert!(!text.contains('\u{1b}'));
-    assert!(text.ends_with("filed 10 (1 renamed), 1 duplicates, 3 undated, 1 skipped, 0 errors (dry run: nothing was written)\n"), "{text}");
+    assert!(
+        text.ends_with(
+            "would file 9 files (1 renamed), 1 duplicate, 2 undated, 1 skipped, 1 other file left alone, \
+             0 errors (dry run: nothing was written)\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.lines().any(|l| l.starts_with("filed")), "{text}");
 }
 
 #[test]
@@ -219,7 +225,11 @@ fn move_takes_filed_files_away_and_leaves_duplicates() {
     assert!(output.status.success(), "{output:?}");
     assert_eq!(tree(&dirs.dest), expected_tree());
     let left: Vec<String> = tree(&dirs.src).into_iter().map(|(path, _)| path).collect();
-    assert_eq!(left, ["Old/IMG_1.jpg"]);
+    assert_eq!(
+        left,
+        ["Old/IMG_1.jpg", "notes.txt"],
+        "duplicates and documents stay"
+    );
 }
 
 #[test]
@@ -232,7 +242,7 @@ fn per_file_errors_are_reported_and_the_run_goes_on() {
     let summary = summary(&output);
     assert_eq!(
         (summary["errors"].as_u64(), summary["filed"].as_u64()),
-        (Some(8), Some(3))
+        (Some(8), Some(2))
     );
     let errors: Vec<Value> = json_lines(&output)
         .into_iter()
@@ -247,7 +257,7 @@ fn per_file_errors_are_reported_and_the_run_goes_on() {
         };
         assert!(message.contains(expected), "{error}");
     }
-    assert_eq!(tree(&dirs.dest).len(), 4, "three undated files and the obstacle");
+    assert_eq!(tree(&dirs.dest).len(), 3, "two undated files and the obstacle");
 }
 
 #[test]
@@ -346,6 +356,228 @@ fn fatal_problems_exit_with_2() {
         assert!(!output.stderr.is_empty(), "{args:?} said nothing");
     }
     assert!(!missing.exists());
+}
+
+/// A phone dump with what is not a photo: documents, system files, hidden thumbnails.
+fn with_clutter(src: &Path) {
+    put(
+        &src.join("DCIM/IMG_20240526_101500.jpg"),
+        &plain_jpeg(1),
+        SOME_MTIME,
+    );
+    put(&src.join("DCIM/clip.mp4"), &video(), SOME_MTIME);
+    put(
+        &src.join("DCIM/.thumbnails/IMG_20240526_101500.jpg"),
+        &plain_jpeg(2),
+        SOME_MTIME,
+    );
+    for name in [
+        ".DS_Store",
+        ".nomedia",
+        "Thumbs.db",
+        "boarding-pass.pdf",
+        "readme.txt",
+    ] {
+        put(&src.join("DCIM").join(name), name.as_bytes(), SOME_MTIME);
+    }
+}
+
+#[test]
+fn only_photos_and_videos_are_sorted_unless_asked_and_the_rest_stays() {
+    let root = TempDir::new().unwrap();
+    let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+    with_clutter(&src);
+    let moved = mtpull(
+        [
+            "sort".as_ref(),
+            src.as_os_str(),
+            dest.as_os_str(),
+            "--move".as_ref(),
+        ],
+        UTC,
+    );
+    assert!(moved.status.success(), "{moved:?}");
+    let filed: Vec<String> = tree(&dest).into_iter().map(|(path, _)| path).collect();
+    assert_eq!(
+        filed,
+        ["2024/05/26/IMG_20240526_101500.jpg", "2024/05/26/clip.mp4"]
+    );
+    let left: Vec<String> = tree(&src).into_iter().map(|(path, _)| path).collect();
+    assert_eq!(
+        left,
+        [
+            "DCIM/.DS_Store",
+            "DCIM/.nomedia",
+            "DCIM/.thumbnails/IMG_20240526_101500.jpg",
+            "DCIM/Thumbs.db",
+            "DCIM/boarding-pass.pdf",
+            "DCIM/readme.txt"
+        ]
+    );
+    assert!(
+        stdout(&moved).contains("6 other files left alone"),
+        "{}",
+        stdout(&moved)
+    );
+
+    let dest_all = root.path().join("all");
+    let all = mtpull(
+        [
+            "sort".as_ref(),
+            src.as_os_str(),
+            dest_all.as_os_str(),
+            "--only=all".as_ref(),
+            "--json".as_ref(),
+        ],
+        UTC,
+    );
+    assert!(all.status.success(), "{all:?}");
+    assert_eq!(summary(&all)["ignored"], 0);
+    assert_eq!(tree(&dest_all).len(), 6);
+
+    let photos = mtpull(
+        [
+            "sort".as_ref(),
+            src.as_os_str(),
+            root.path().join("none").as_os_str(),
+            "--only=videos".as_ref(),
+            "--json".as_ref(),
+        ],
+        UTC,
+    );
+    assert_eq!(summary(&photos)["filed"], 0, "{photos:?}");
+}
+
+#[test]
+fn an_unwritable_destination_is_one_error_and_exit_2() {
+    let root = TempDir::new().unwrap();
+    let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+    with_clutter(&src);
+    fs::create_dir(&dest).unwrap();
+    for dry in [false, true] {
+        let mut args = vec!["sort", src.to_str().unwrap(), dest.to_str().unwrap()];
+        if dry {
+            args.push("--dry-run");
+        }
+        let output = as_unprivileged_user(root.path(), &args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("cannot write into"), "{stderr}");
+    }
+}
+
+#[test]
+fn names_that_are_not_utf8_stay_distinct_in_text_and_json() {
+    use std::os::unix::ffi::OsStrExt;
+    let root = TempDir::new().unwrap();
+    let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+    for (byte, n) in [(0xff, 1), (0xfe, 2)] {
+        let name = [b'x', byte, b'.', b'j', b'p', b'g'];
+        put(&src.join(OsStr::from_bytes(&name)), &plain_jpeg(n), SOME_MTIME);
+    }
+    let text = stdout(&mtpull(
+        [
+            "sort".as_ref(),
+            src.as_os_str(),
+            dest.as_os_str(),
+            "--dry-run".as_ref(),
+        ],
+        UTC,
+    ));
+    assert!(
+        text.contains("x\\xff.jpg") && text.contains("x\\xfe.jpg"),
+        "{text}"
+    );
+    assert!(!text.contains('\u{fffd}'), "{text}");
+    let json = mtpull(
+        [
+            "sort".as_ref(),
+            src.as_os_str(),
+            dest.as_os_str(),
+            "--json".as_ref(),
+        ],
+        UTC,
+    );
+    let sources: Vec<String> = json_lines(&json)
+        .iter()
+        .filter_map(|line| line["source"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(sources.len(), 2, "{json:?}");
+    assert_ne!(sources[0], sources[1]);
+    let mut written: Vec<String> = tree(&dest).into_iter().map(|(path, _)| path).collect();
+    written.sort();
+    assert_eq!(written, ["2023/11/14/x%FE.jpg", "2023/11/14/x%FF.jpg"]);
+}
+
+#[test]
+fn ctrl_c_stops_between_files_leaves_no_temp_file_and_says_so() {
+    use std::process::{Command, Stdio};
+    let root = TempDir::new().unwrap();
+    let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+    // Enough big files that the run is surely still copying when interrupted.
+    let big = vec![7u8; 8 << 20];
+    for n in 0..30 {
+        let mut photo = plain_jpeg(n);
+        photo.extend_from_slice(&big);
+        put(
+            &src.join(format!("IMG_20240526_1015{n:02}.jpg")),
+            &photo,
+            SOME_MTIME,
+        );
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_mtpull"))
+        .args(["sort".as_ref(), src.as_os_str(), dest.as_os_str()])
+        .env("TZ", "UTC")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the copying to start, then press Ctrl-C.
+    let day = dest.join("2024/05/26");
+    let staged = dest.join(".mtpull/tmp");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let count = |dir: &Path| fs::read_dir(dir).map_or(0, |d| d.count());
+    // Copies are staged in batches, then filed: wait for the first staged copy.
+    while count(&staged) + count(&day) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sort never started filing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    use rustix::process::{Pid, Signal, kill_process};
+    kill_process(Pid::from_child(&child), Signal::INT).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let text = stdout(&output);
+    assert!(text.lines().last().unwrap().starts_with("filed "), "{text}");
+    let names: Vec<String> = fs::read_dir(&day)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    let temps = fs::read_dir(dest.join(".mtpull/tmp")).map_or(0, |d| d.count());
+    assert_eq!(temps, 0, "a copy was left in DEST/.mtpull/tmp");
+    assert!(names.len() < 30, "the run was not interrupted: {names:?}");
+}
+
+#[test]
+fn a_killed_runs_temp_file_is_removed_by_the_next_run() {
+    let root = TempDir::new().unwrap();
+    let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+    put(&src.join("IMG_20240526_101500.jpg"), &plain_jpeg(1), SOME_MTIME);
+    // What a SIGKILLed run leaves: a copy on its way into place.
+    let temps = dest.join(".mtpull/tmp");
+    fs::create_dir_all(&temps).unwrap();
+    let stale = temps.join("copy-7.tmp");
+    fs::write(&stale, vec![0u8; 4096]).unwrap();
+    let output = mtpull(["sort".as_ref(), src.as_os_str(), dest.as_os_str()], UTC);
+    assert!(output.status.success(), "{output:?}");
+    assert!(!stale.exists());
+    assert_eq!(tree(&dest).len(), 1);
 }
 
 #[test]

@@ -49,4 +49,25 @@ pub fn put(path: &Path, content: &[u8], mtime: u64) {
         .unwrap();
 }
 
-pub use crate::testing::tree;
+pub(crate) use crate::testing::tree;
+
+/// Runs `mtpull` as a user without privileges over `root` (made readable for
+/// it): as `nobody` through setpriv(1) when the tests run as root, as is
+/// when they do not. Root would write anywhere, which is not what users meet.
+pub fn as_unprivileged_user<S: AsRef<OsStr>>(root: &Path, args: &[S]) -> Output {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
+    let binary = env!("CARGO_BIN_EXE_mtpull");
+    let mut command = if rustix::process::getuid().is_root() {
+        let mut command = Command::new("setpriv");
+        command.args(["--reuid=65534", "--regid=65534", "--clear-groups", binary]);
+        command
+    } else {
+        Command::new(binary)
+    };
+    command
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("cannot run setpriv (util-linux), which the tests need when run as root")
+}

@@ -6,13 +6,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mtpull::pull::{DecimalBytes, Event, FileOutcome, Observer};
+use mtpull::human::{self, bytes, count};
+use mtpull::pull::{Event, FileOutcome, Observer};
 
 /// The line said while waiting for a locked phone (or an untrusted iPhone):
-/// `hint` says what to do.
+/// `hint` says what to do (and is not said again if the wait is in vain).
 pub fn locked_line(wait: Duration, hint: &str) -> String {
     format!(
-        "mtpull: the phone shows no storage: {hint}. Waiting up to {}s…",
+        "mtpull: the phone shows no storage: {hint}. Waiting up to {}s (Ctrl-C stops)…",
         wait.as_secs()
     )
 }
@@ -97,13 +98,13 @@ impl Observer for Progress<'_> {
             } => {
                 self.total_files = plan.to_copy.len() as u64;
                 let mut line = format!(
-                    "{} new files ({}) to copy, {} already backed up",
-                    plan.to_copy.len(),
-                    DecimalBytes(plan.bytes_to_copy()),
+                    "{} ({}) to copy, {} already backed up",
+                    count(plan.to_copy.len() as u64, "new file"),
+                    bytes(plan.bytes_to_copy()),
                     plan.already.len()
                 );
                 if *resumable_bytes > 0 {
-                    line += &format!("; resuming {} already downloaded", DecimalBytes(*resumable_bytes));
+                    line += &format!("; resuming {} already downloaded", bytes(*resumable_bytes));
                 }
                 if let Some(bars) = &self.bars {
                     bars.overall.set_length(plan.bytes_to_copy());
@@ -116,12 +117,12 @@ impl Observer for Progress<'_> {
             Event::Started { file, resume_from } => {
                 if let Some(bars) = &self.bars {
                     let resume = if *resume_from > 0 {
-                        format!(" (resuming at {})", DecimalBytes(*resume_from))
+                        format!(" (resuming at {})", bytes(*resume_from))
                     } else {
                         String::new()
                     };
                     bars.current
-                        .set_message(format!("{}{resume}", file.display_path()));
+                        .set_message(format!("{}{resume}", human::name(&file.display_path())));
                 }
             }
             Event::Note { file, note } => self.log(format!("{}: {note}", file.display_path())),
@@ -136,7 +137,7 @@ impl Observer for Progress<'_> {
                     bars.overall
                         .set_prefix(format!("{}/{} files", self.done_files, self.total_files));
                 }
-                let shown = |dest: &Path| self.dest.join(dest).display().to_string();
+                let shown = |dest: &Path| human::path(&self.dest.join(dest));
                 let line = match outcome {
                     FileOutcome::Copied { dest, .. } => {
                         if self.bars.is_some() {
@@ -144,28 +145,34 @@ impl Observer for Progress<'_> {
                         }
                         format!(
                             "copied {} -> {} ({})",
-                            file.display_path(),
+                            human::name(&file.display_path()),
                             shown(dest),
-                            DecimalBytes(file.size)
+                            bytes(file.size)
                         )
                     }
                     FileOutcome::Duplicate { dest } => {
                         format!(
                             "duplicate {}: already in the backup as {}",
-                            file.display_path(),
+                            human::name(&file.display_path()),
                             shown(dest)
                         )
                     }
-                    FileOutcome::Failed { error } => format!("failed {}: {error}", file.display_path()),
+                    FileOutcome::Failed { error } => {
+                        format!("failed {}: {error}", human::name(&file.display_path()))
+                    }
                 };
                 self.log(line);
             }
             Event::Deleted { file, error } => match error {
-                None if self.bars.is_none() => {
-                    self.log(format!("deleted {} from the device", file.display_path()))
-                }
+                None if self.bars.is_none() => self.log(format!(
+                    "deleted {} from the device",
+                    human::name(&file.display_path())
+                )),
                 None => {}
-                Some(error) => self.log(format!("kept {} on the device: {error}", file.display_path())),
+                Some(error) => self.log(format!(
+                    "kept {} on the device: {error}",
+                    human::name(&file.display_path())
+                )),
             },
             Event::Locked { wait, hint } => self.log(locked_line(*wait, hint)),
             Event::WouldCopy { .. } | Event::WouldDelete { .. } => {}

@@ -67,12 +67,19 @@ impl Moment {
 /// Which source a capture time came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DateSource {
+    /// EXIF DateTimeOriginal (when the photo was taken).
     ExifDateTimeOriginal,
+    /// EXIF DateTimeDigitized.
     ExifDateTimeDigitized,
+    /// EXIF DateTime (last changed; the weakest EXIF date).
     ExifDateTime,
+    /// QuickTime's `com.apple.quicktime.creationdate` (local time with its offset).
     QuickTimeCreationDate,
+    /// The movie header's creation time (UTC).
     Mvhd,
+    /// A track header's creation time (UTC).
     Tkhd,
+    /// A media header's creation time (UTC).
     Mdhd,
     /// A date and time in the file name.
     FileName,
@@ -122,6 +129,7 @@ impl fmt::Display for DateSource {
 pub struct Dated {
     /// The local wall-clock time the file is filed by.
     pub time: NaiveDateTime,
+    /// Which record of the file it came from.
     pub source: DateSource,
     /// The UTC offset of `time` when known: as recorded in the file (EXIF OffsetTime*,
     /// QuickTime creationdate), or the zone's offset when a UTC time was converted.

@@ -64,7 +64,9 @@ impl fmt::Display for ZoneSource {
 /// A position on Earth in decimal degrees, as a file records it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GeoPoint {
+    /// Degrees north (negative: south).
     pub latitude: f64,
+    /// Degrees east (negative: west).
     pub longitude: f64,
 }
 
@@ -129,6 +131,7 @@ pub struct ZoneHints {
 }
 
 impl ZoneHints {
+    /// No hints yet.
     pub fn new() -> ZoneHints {
         ZoneHints::default()
     }

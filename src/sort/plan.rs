@@ -105,9 +105,8 @@ pub fn plan(template: &Template, dated: Option<&Dated>, original_name: &str) -> 
     folder.join(safe_name(original_name))
 }
 
-/// A name that is one plain, visible path component: separators and control characters
-/// become `_`, `.` and `..` become underscores, so does a leading dot, and long names are
-/// cut (keeping the extension)
+/// A name that is one plain path component: separators and control characters become
+/// `_`, `.` and `..` become underscores, and long names are cut (keeping the extension)
 /// to [`MAX_NAME_LEN`] bytes.
 pub fn safe_name(name: &str) -> String {
     let mut safe: String = name
@@ -123,19 +122,21 @@ pub fn safe_name(name: &str) -> String {
     if safe.chars().all(|c| c == '.') {
         // Empty, "." and ".." would name the folder itself or its parent.
         safe = "_".repeat(safe.len().max(1));
-    } else if safe.starts_with('.') {
-        // A hidden name is never a backup (a rescan and `--delete-after` skip them), and
-        // `.mtpull` is mtpull's own: the file is filed under a visible name.
-        safe.replace_range(..1, "_");
     }
     truncate_keeping_extension(safe)
 }
 
-/// [`safe_name`] for a filesystem that takes only `names`: on FAT and exFAT the
-/// characters they refuse become `_`, and so do trailing dots and spaces (which
+/// [`safe_name`] as a file's name in DEST, on a filesystem that takes only `names`: a
+/// leading dot becomes `_` (a hidden file never counts as a backup); on FAT and exFAT
+/// the characters they refuse become `_`, and so do trailing dots and spaces (which
 /// Windows drops, making `a.` and `a` one name).
 pub fn safe_name_for(name: &str, names: Names) -> String {
-    let safe = safe_name(name);
+    let mut safe = safe_name(name);
+    if safe.starts_with('.') {
+        // A hidden file is never a backup (a rescan and `--delete-after` pass over them):
+        // a file is filed under a visible name.
+        safe.replace_range(..1, "_");
+    }
     if names == Names::Posix {
         return safe;
     }
@@ -311,7 +312,7 @@ mod tests {
             let mut components = path.components();
             proptest::prop_assert!(matches!(components.next(), Some(std::path::Component::Normal(_))));
             proptest::prop_assert!(components.next().is_none());
-            proptest::prop_assert!(!safe.starts_with('.'));
+            proptest::prop_assert!(!safe_name_for(&name, Names::Posix).starts_with('.'));
             let (stem, extension) = split_extension(&safe);
             proptest::prop_assert_eq!(format!("{stem}{extension}"), safe.clone());
         }
@@ -322,6 +323,7 @@ mod tests {
             proptest::prop_assert!(!safe.is_empty() && safe.len() <= MAX_NAME_LEN);
             proptest::prop_assert!(!safe.contains([':', '?', '"', '*', '<', '>', '|', '\\', '/']));
             proptest::prop_assert!(!safe.ends_with(['.', ' ']) && !safe.chars().any(char::is_control));
+            proptest::prop_assert!(!safe.starts_with('.'));
             let path = PathBuf::from(&safe);
             let mut components = path.components();
             proptest::prop_assert!(matches!(components.next(), Some(std::path::Component::Normal(_))));

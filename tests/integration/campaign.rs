@@ -515,11 +515,11 @@ fn restore_cut_at_every_step_loses_nothing() {
 
 #[test]
 #[should_panic(expected = "a deletion before its copy is durable")]
-fn the_durability_check_sees_a_deletion_before_the_fsync() {
+fn the_durability_check_sees_a_deletion_before_the_commit() {
     let log = [
         "rename into place",
-        "commit the manifest",
+        "sync a folder",
         "delete a file from the phone",
     ];
-    deletions_follow_durable_copies(&log, "a run that forgot the fsync");
+    deletions_follow_durable_copies(&log, "a run that forgot the commit");
 }

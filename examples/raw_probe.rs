@@ -299,7 +299,7 @@ fn run(options: &Options) -> Result<(), String> {
         summary
             .endpoints
             .map_or("endpoints unknown".into(), |e| e.to_string()),
-        summary.speed.map_or("unknown".into(), |s| s.to_string())
+        summary.usb.speed.map_or("unknown".into(), |s| s.to_string())
     );
     let mut transport = opened.transport;
     let transport = transport.as_mut();

@@ -272,7 +272,10 @@ pub struct BackupArgs {
     #[arg(long, value_name = "NAME|ID")]
     pub storage: Vec<StorageSelector>,
 
-    /// Folder layout as a chrono strftime pattern.
+    /// Folder layout: a chrono strftime pattern with the tokens {device} (the phone's
+    /// model) and {folder} (the folder on the phone: Camera, Screenshots…); {name}
+    /// (original name) and {seq} (0001, 0002… per folder) in the last level make it
+    /// the file's name, e.g. '{device}/%Y/%Y%m%d_{seq}'.
     #[arg(long, value_name = "PATTERN", default_value = mtpull::sort::plan::DEFAULT_TEMPLATE)]
     pub template: Template,
 
@@ -361,7 +364,9 @@ pub struct SortArgs {
     #[arg(long = "move")]
     pub move_files: bool,
 
-    /// Folder layout as a chrono strftime pattern.
+    /// Folder layout: a chrono strftime pattern with the token {folder} (the folder
+    /// holding the file in SOURCE); {name} (original name) and {seq} (0001, 0002… per
+    /// folder) in the last level make it the file's name, e.g. '%Y/{folder}/%m%d_{seq}'.
     #[arg(long, value_name = "PATTERN", default_value = mtpull::sort::plan::DEFAULT_TEMPLATE)]
     pub template: Template,
 

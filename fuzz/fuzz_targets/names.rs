@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 use mtpull::ptp::time::parse_ptp_time;
 use mtpull::pull::parse_since;
 use mtpull::sort::plan::MAX_NAME_LEN;
-use mtpull::sort::{Names, follows, safe_name_for};
+use mtpull::sort::{Names, follows, safe_name, safe_name_for};
 
 fn one_plain_component(name: &str) {
     assert!(!name.is_empty() && name.len() <= MAX_NAME_LEN, "{name:?}");
@@ -24,7 +24,8 @@ fn one_plain_component(name: &str) {
 fuzz_target!(|bytes: &[u8]| {
     let text = String::from_utf8_lossy(bytes);
     for names in [Names::Posix, Names::Windows] {
-        let safe = safe_name_for(&text, names);
+        // As filing sees it: the planned name (`plan`), made safe for the filesystem.
+        let safe = safe_name_for(&safe_name(&text), names);
         one_plain_component(&safe);
         if names == Names::Windows {
             assert!(!safe.contains([':', '?', '"', '*', '<', '>', '|', '\\']), "{safe:?}");

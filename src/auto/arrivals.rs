@@ -55,12 +55,12 @@ impl Arrival {
     /// A device found on USB, opened through `backend` by its place (which a
     /// replugged device with the same serial elsewhere does not share).
     pub fn on_usb(summary: &DeviceSummary, backend: Backend) -> Arrival {
-        let location = summary.location();
+        let location = summary.usb.location();
         let selector = DeviceSelector::Named(location.clone());
         Arrival::new(
             location.clone(),
-            format!("{} at USB {location}", summary.describe()),
-            summary.serial.clone(),
+            format!("{} at USB {location}", summary.usb.describe()),
+            summary.usb.serial.clone(),
             move || transport::open_device_with(backend, &selector).map(|opened| opened.transport),
         )
     }

@@ -135,7 +135,9 @@ destination = @DESTINATION@
 # `mtpull devices` shows them, e.g. ["R58M1234567", "28101FDH2000XY"].
 devices = "any"
 
-# Folder layout under destination, a chrono strftime pattern.
+# Folder layout under destination: a chrono strftime pattern, with the tokens
+# {device} (the phone's model) and {folder} (Camera, Screenshots…); {name} and
+# {seq} (0001, 0002… per folder) in the last level name the file.
 template = "%Y/%m/%d"
 
 # Which files: "media" (photos and videos), "photos", "videos" or "all".
@@ -326,13 +328,6 @@ mod tests {
         Config::parse(text, Path::new("config.toml"), Some(Path::new("/home/ana")))
     }
 
-    fn example_moment() -> chrono::NaiveDateTime {
-        chrono::NaiveDate::from_ymd_opt(2024, 5, 26)
-            .unwrap()
-            .and_hms_opt(10, 15, 0)
-            .unwrap()
-    }
-
     fn message(text: &str) -> String {
         parse(text).unwrap_err().to_string()
     }
@@ -343,10 +338,7 @@ mod tests {
         assert_eq!(config.destination, Path::new("/home/ana/Pictures/Phone"));
         assert_eq!(config.devices, DevicePolicy::Any);
         assert_eq!(config.backup.selection.only, Only::Media);
-        assert_eq!(
-            config.backup.template.render(&example_moment()),
-            Path::new("2024/05/26")
-        );
+        assert_eq!(config.backup.template.to_string(), "%Y/%m/%d");
         assert_eq!(config.unlock_timeout, Duration::from_secs(120));
         assert!(config.notify);
         assert!(!config.backup.delete_after && !config.backup.dry_run);
@@ -379,10 +371,7 @@ mod tests {
             config.devices,
             DevicePolicy::Serials(vec!["R58M1234567".into(), "28101FDH2000XY".into()])
         );
-        assert_eq!(
-            config.backup.template.render(&example_moment()),
-            Path::new("2024/05")
-        );
+        assert_eq!(config.backup.template.to_string(), "%Y/%m");
         assert_eq!(config.backup.selection.only, Only::Photos);
         assert!(config.backup.selection.include.is_some());
         assert!(config.backup.selection.exclude.is_some());

@@ -62,14 +62,11 @@ fn show(path: &Path) -> anyhow::Result<ExitCode> {
     println!("settings:       {}", path.display());
     println!("destination:    {}", config.destination.display());
     println!("devices:        {}", config.devices);
-    let taken = chrono::NaiveDate::from_ymd_opt(2024, 5, 26)
-        .and_then(|day| day.and_hms_opt(10, 15, 0))
-        .expect("a valid date");
     println!(
-        "folders:        {}/IMG.jpg for a photo taken on 26 May 2024",
+        "folders:        {} for a Pixel 8's DCIM/Camera/IMG_1.jpg taken on 26 May 2024",
         config
             .destination
-            .join(config.backup.template.render(&taken))
+            .join(config.backup.template.example())
             .display()
     );
     println!("only:           {}", config.backup.selection.only);

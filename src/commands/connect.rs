@@ -11,7 +11,7 @@ use mtpull::auto::Arrival;
 use mtpull::session::Session;
 #[cfg(feature = "sim")]
 use mtpull::sim::{self, Profile, SimDevice};
-use mtpull::transport::{self, Backend, DeviceSelector, DeviceSummary, OpenError, OpenedDevice, Quirks};
+use mtpull::transport::{self, Backend, DeviceSelector, OpenError, OpenedDevice, Quirks};
 
 use super::shared::exit::NoDevice;
 use crate::cli::DeviceChoice;
@@ -78,7 +78,11 @@ pub fn open_all(choice: &DeviceChoice) -> anyhow::Result<Vec<anyhow::Result<Devi
         .iter()
         .map(|summary| {
             // Serial first; a device without one is found again by its location.
-            let wanted = summary.serial.clone().unwrap_or_else(|| summary.location());
+            let wanted = summary
+                .usb
+                .serial
+                .clone()
+                .unwrap_or_else(|| summary.usb.location());
             let opened =
                 transport::open_device_with(backend, &DeviceSelector::Named(wanted)).map_err(open_error)?;
             session_on(opened)
@@ -200,22 +204,16 @@ pub fn usb_backend() -> anyhow::Result<Backend> {
 fn session_on(opened: OpenedDevice) -> anyhow::Result<Device> {
     let summary = opened.summary;
     let session = Session::open(opened.transport)
-        .with_context(|| format!("starting an MTP session with {}", summary.describe()))?;
+        .with_context(|| format!("starting an MTP session with {}", summary.usb.describe()))?;
     Ok(Device {
         session,
         usb: UsbPlace {
-            vendor_id: summary.vendor_id,
-            product_id: summary.product_id,
-            location: format!("bus {}, port {}", summary.bus_number, port_path(&summary)),
+            vendor_id: summary.usb.vendor_id,
+            product_id: summary.usb.product_id,
+            location: format!("bus {}, port {}", summary.usb.bus_number, summary.usb.ports()),
         },
         quirks: Some(opened.quirks),
     })
-}
-
-/// Hub ports from the root to the device, as Linux writes them ("4.2").
-fn port_path(summary: &DeviceSummary) -> String {
-    let ports: Vec<String> = summary.port_chain.iter().map(u8::to_string).collect();
-    ports.join(".")
 }
 
 /// Opening errors keep their words; "no device" also sets the exit status.

@@ -36,6 +36,18 @@ pub fn device_serial(session: &Session) -> String {
     }
 }
 
+/// The device's model, for a folder template's `{device}` (its manufacturer, or
+/// its serial, when it gives no model).
+pub fn device_model(session: &Session) -> String {
+    let info = session.device_info();
+    [&info.model, &info.manufacturer, &info.serial_number]
+        .into_iter()
+        .map(|text| text.trim())
+        .find(|text| !text.is_empty())
+        .unwrap_or("unknown device")
+        .to_owned()
+}
+
 /// Lists the files on every storage `selection` wants. A phone showing no
 /// storage (locked, or an iPhone not trusting this computer yet) is waited
 /// for up to `wait`, after `waiting` is called with what the user must do.

@@ -13,7 +13,7 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::sort::file::{MAX_CLASH_SUFFIX, numbered};
+use crate::sort::file::{MAX_CLASH_SUFFIX, numbered, seq_stems, stem_key};
 
 /// Predicts placements in one destination.
 #[derive(Debug)]
@@ -50,12 +50,16 @@ impl Predictor {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let dir = target.parent().unwrap_or(&self.root).to_owned();
+        let stems = seq_stems(&name, &dir, self.claims.keys().map(PathBuf::as_path));
         for n in 0..=MAX_CLASH_SUFFIX {
-            let path = dir.join(numbered(&name, n));
+            let candidate = numbered(&name, n);
+            let path = dir.join(&candidate);
             let same = match self.claims.get(&path) {
                 Some((claimed_size, claimed_head)) => *claimed_size == size && claimed_head == head,
                 None => match fs::symlink_metadata(&path) {
                     Ok(meta) => meta.is_file() && meta.len() == size && starts_with(&path, head),
+                    // Its number borne by a file of another extension: taken.
+                    Err(_) if stems.as_ref().is_some_and(|s| s.contains(&stem_key(&candidate))) => false,
                     Err(_) => {
                         self.claims.insert(path.clone(), (size, head.to_vec()));
                         return Prediction {

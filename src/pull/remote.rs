@@ -5,6 +5,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::ptp::time::DeviceTime;
 use crate::ptp::{ObjectFormat, ObjectHandle, StorageId};
+use crate::sort::plan::Origin;
 
 /// The size a device lists for an object of 4 GiB or more when it cannot
 /// say more (ObjectInfo's 32-bit field, with no 64-bit ObjectSize property).
@@ -38,6 +39,25 @@ impl RemoteFile {
     /// The file name: the last component of the path.
     pub fn name(&self) -> &str {
         self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+
+    /// The last level of the folder holding it (`Camera` for `DCIM/Camera/IMG_1.jpg`),
+    /// or the storage's name for a file at the top.
+    pub fn folder_name(&self) -> &str {
+        let folder = self.path.rsplit_once('/').map_or("", |(folder, _)| folder);
+        match folder.rsplit('/').next() {
+            Some(last) if !last.is_empty() => last,
+            _ => &self.storage,
+        }
+    }
+
+    /// What a folder template's tokens stand for, for this file of a device of `model`.
+    pub fn origin<'a>(&'a self, model: &'a str) -> Origin<'a> {
+        Origin {
+            name: self.name(),
+            folder: self.folder_name(),
+            device: Some(model),
+        }
     }
 
     /// `storage/path`, as `mtpull ls` shows it.
@@ -112,6 +132,19 @@ pub(crate) mod tests {
                 .ok()
                 .map(|local| DeviceTime { local, offset: None }),
         }
+    }
+
+    #[test]
+    fn folder_names_for_templates() {
+        assert_eq!(file("DCIM/Camera/IMG_1.jpg", 1, "").folder_name(), "Camera");
+        assert_eq!(
+            file("Pictures/Screenshots/a.png", 1, "").folder_name(),
+            "Screenshots"
+        );
+        assert_eq!(file("top.jpg", 1, "").folder_name(), "Internal shared storage");
+        let photo = file("DCIM/Camera/IMG_1.jpg", 1, "");
+        let origin = photo.origin("Pixel 8");
+        assert_eq!((origin.name, origin.device), ("IMG_1.jpg", Some("Pixel 8")));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use chrono::Local;
 
 use super::choice::{Choice, ChoiceError};
-use super::device::{Listing, device_instant, list_files};
+use super::device::{Listing, device_instant, device_model, list_files};
 use super::disk::{DestLock, check_space};
 use super::error::PullError;
 use super::hash::ContentHash;
@@ -395,6 +395,7 @@ fn real_run(
     let resumable = announce(&plan, &temps, observer, &mut report.summary);
     check_space(dest_root, plan.bytes_to_copy().saturating_sub(resumable))?;
 
+    let model = device_model(session);
     let mut run = Run {
         session,
         dest_root,
@@ -404,6 +405,7 @@ fn real_run(
         manifest: &mut manifest,
         temps: &temps,
         serial: &plan.serial,
+        model,
         filer: Filer::new(dest_root, Mode::Move),
         resolver: DateResolver::system(),
         zone_hints: ZoneHints::new(),
@@ -480,6 +482,8 @@ struct Run<'a> {
     manifest: &'a mut Manifest,
     temps: &'a TempArea,
     serial: &'a str,
+    /// The device's model, for `{device}` in the template.
+    model: String,
     filer: Filer,
     resolver: DateResolver<Local>,
     /// Offsets recorded by the photos dated so far, for videos with only UTC times.
@@ -678,7 +682,7 @@ impl<'a> Run<'a> {
         let key = file.key(self.serial);
         let planned = match self.leads.beside_lead(&key, Some(self.manifest))? {
             Some(beside) => beside,
-            None => sort::plan(&self.options.template, dated.as_ref(), file.name()),
+            None => sort::plan(&self.options.template, dated.as_ref(), &file.origin(&self.model)),
         };
         let filed = self.filer.file(&planned, temp_path)?;
         self.leads.landed(&key, relative(self.dest_root, &filed.path));
@@ -788,6 +792,7 @@ fn dry_run(
     let mut hints = ZoneHints::new();
     let mut leads = Leads::new(&plan);
     let mut predictor = Predictor::new(dest_root);
+    let model = device_model(session);
     for file in &plan.to_copy {
         let head = match heads.remove(&file.handle) {
             Some(head) => head,
@@ -797,7 +802,7 @@ fn dry_run(
         let key = file.key(&plan.serial);
         let planned = match leads.beside_lead(&key, manifest.as_ref())? {
             Some(beside) => beside,
-            None => sort::plan(&options.template, dated.as_ref(), file.name()),
+            None => sort::plan(&options.template, dated.as_ref(), &file.origin(&model)),
         };
         let predicted = predictor.predict(&planned, file.size, &head);
         leads.landed(&key, relative(dest_root, &predicted.path));

@@ -7,7 +7,7 @@
 //! filesystems with neither, a check then a rename under the destination's lock), after
 //! the data was fsynced; a copy is first written to a temp file in `DEST/.mtpull/tmp/`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::{self, File, FileTimes};
 use std::io::{self, Read};
@@ -19,7 +19,7 @@ use rustix::io::Errno;
 
 use super::SortError;
 use super::beneath::{self, Root, kind_at, open_file_in};
-use super::plan::{Names, safe_name_for, split_extension};
+use super::plan::{Names, SEQ_MARK, safe_name_for, split_extension};
 use super::state::{DestLock, Intent, IntentLog, STATE_DIR, TEMP_DIR, is_state_dir};
 use crate::fault_points::step;
 
@@ -52,6 +52,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// A placement of `planned` numbered `n`: a `{seq}` number is no rename.
+    fn for_slot(planned: &str, n: u32) -> Outcome {
+        match planned.contains(SEQ_MARK) {
+            true => Outcome::Filed,
+            false => Outcome::for_suffix(n),
+        }
+    }
+
     /// A placement under the name with suffix `-n` (0: no suffix).
     fn for_suffix(n: u32) -> Outcome {
         if n == 0 {
@@ -205,8 +213,9 @@ impl Filer {
                 })
                 .map_err(SortError::io("create folder", &dir_path))?
         };
+        let stems = seq_stems(&name, &dir_path, []);
         loop {
-            let slot = find_slot(&dir_path, &name, src, |candidate| {
+            let slot = find_slot(&dir_path, &name, src, stems.as_ref(), |candidate| {
                 occupant_in(&dir, candidate, &dir_path)
             })?;
             match slot {
@@ -223,7 +232,7 @@ impl Filer {
                         name: &free,
                     };
                     if self.place(src, &target)? {
-                        let outcome = Outcome::for_suffix(n);
+                        let outcome = Outcome::for_slot(&name, n);
                         return Ok(Filed {
                             path: dir_path.join(free),
                             outcome,
@@ -587,15 +596,20 @@ enum Slot {
 
 /// The first of `name`, `name-1`, `name-2`… that is vacant or holds the same bytes as
 /// `src`. On a filesystem that ignores case, `img_1.jpg` finds `IMG_1.JPG` there.
+///
+/// For a name planned with `{seq}`, `seq_stems` are the stems already numbered in `dir`
+/// ([`seq_stems`]): a number is taken whatever the extension that bears it.
 fn find_slot(
     dir: &Path,
     name: &str,
     src: &Path,
+    seq_stems: Option<&HashSet<String>>,
     mut occupant: impl FnMut(&str) -> Result<Occupant, SortError>,
 ) -> Result<Slot, SortError> {
     for n in 0..=MAX_CLASH_SUFFIX {
         let candidate = numbered(name, n);
         match occupant(&candidate)? {
+            Occupant::Vacant if seq_stems.is_some_and(|stems| stems.contains(&stem_key(&candidate))) => {}
             Occupant::Vacant => return Ok(Slot::Free(candidate, n)),
             Occupant::File(content) => {
                 let source = File::open(src).map_err(SortError::io("open", src))?;
@@ -632,8 +646,44 @@ fn on_disk(path: &Path) -> Result<Occupant, SortError> {
     }
 }
 
-/// `IMG_1.jpg` numbered 2 is `IMG_1-2.jpg`; 0 is the name itself.
+/// For a name planned with `{seq}` ([`SEQ_MARK`]): the stems (lowercase) of the files
+/// in `dir` and of `claimed` paths in it (a dry run's), else `None`. A number another
+/// file bears under another extension is taken: `_0003.jpg` and `_0003.HEIC` would be
+/// two shots under one number.
+pub fn seq_stems<'a>(
+    name: &str,
+    dir: &Path,
+    claimed: impl IntoIterator<Item = &'a Path>,
+) -> Option<HashSet<String>> {
+    if !name.contains(SEQ_MARK) {
+        return None;
+    }
+    let mut stems: HashSet<String> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .map(|name| stem_key(&name))
+        .collect();
+    stems.extend(
+        claimed
+            .into_iter()
+            .filter(|path| path.parent() == Some(dir))
+            .filter_map(|path| path.file_name()?.to_str().map(stem_key)),
+    );
+    Some(stems)
+}
+
+/// A name's stem, lowercase (filesystems that ignore case see one name).
+pub fn stem_key(name: &str) -> String {
+    split_extension(name).0.to_lowercase()
+}
+
+/// `IMG_1.jpg` numbered 2 is `IMG_1-2.jpg`; 0 is the name itself. A name planned
+/// with `{seq}` ([`SEQ_MARK`]) is numbered there instead, from 0001.
 pub fn numbered(name: &str, n: u32) -> String {
+    if name.contains(SEQ_MARK) {
+        return name.replace(SEQ_MARK, &format!("{:04}", u64::from(n) + 1));
+    }
     if n == 0 {
         return name.to_owned();
     }
@@ -701,7 +751,8 @@ impl DryRun {
     pub(crate) fn file(&mut self, planned: &Path, src: &Path) -> Result<Filed, SortError> {
         let (dir_rel, name) = target_of(planned)?;
         let dir = self.root.join(dir_rel);
-        let slot = find_slot(&dir, name, src, |candidate| {
+        let stems = seq_stems(name, &dir, self.claims.keys().map(PathBuf::as_path));
+        let slot = find_slot(&dir, name, src, stems.as_ref(), |candidate| {
             let path = dir.join(candidate);
             match self.claims.get(&path) {
                 Some(claimed_by) => Ok(Occupant::File(
@@ -718,7 +769,7 @@ impl DryRun {
             Slot::Free(free, n) => {
                 let path = dir.join(free);
                 self.claims.insert(path.clone(), src.to_owned());
-                let outcome = Outcome::for_suffix(n);
+                let outcome = Outcome::for_slot(name, n);
                 Filed { path, outcome }
             }
         })

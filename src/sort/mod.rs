@@ -27,7 +27,7 @@ use std::path::PathBuf;
 
 pub use date::{DateResolver, DateSource, Dated, HEAD_LEN, Moment};
 pub use file::{Filed, Filer, Mode, Outcome, file_into};
-pub use plan::{Names, Template, UNDATED_DIR, plan, safe_name, safe_name_for};
+pub use plan::{Names, Origin, Template, UNDATED_DIR, plan, safe_name, safe_name_for};
 pub use state::{DestLock, LockError, STATE_DIR};
 pub use tree::{Event, FileReport, Follows, Sorted, Summary, TreeOptions, follows, sort_tree};
 

@@ -29,12 +29,51 @@ pub enum Names {
     Windows,
 }
 
-/// A strftime pattern (chrono's syntax) for the dated folders, `/` separating levels.
+/// The tokens a template may hold besides strftime's `%` sequences.
+pub const TOKENS: [&str; 4] = ["{device}", "{folder}", "{name}", "{seq}"];
+
+/// Stands for `{seq}` in a planned file name until the file is placed: the filer
+/// numbers it, as it numbers clashes ([`super::file::numbered`]). A control
+/// character, so no name from a phone or a folder can hold it: [`safe_name`] turns
+/// those into `_` before anything is planned.
+pub const SEQ_MARK: char = '\u{1}';
+
+/// What a template's tokens stand for, for one file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Origin<'a> {
+    /// Its name where it was found (`IMG_1.jpg`): the name it is filed under,
+    /// and `{name}` without its extension.
+    pub name: &'a str,
+    /// `{folder}`: the folder holding it there, its last level (`Camera`, `Screenshots`).
+    pub folder: &'a str,
+    /// `{device}`: the model of the phone it came from (`None` for local files).
+    pub device: Option<&'a str>,
+}
+
+impl<'a> Origin<'a> {
+    /// A file with only a name (nothing for `{folder}` or `{device}`).
+    pub fn named(name: &'a str) -> Origin<'a> {
+        Origin {
+            name,
+            ..Origin::default()
+        }
+    }
+}
+
+/// A folder layout: a strftime pattern (chrono's syntax), `/` separating levels, with
+/// the tokens `{device}` and `{folder}` in any level, and `{name}` and `{seq}` in the
+/// last: a last level holding either names the file (its extension is kept).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template(String);
+pub struct Template {
+    pattern: String,
+    /// Whether the last level names the file (holds `{name}` or `{seq}`).
+    names_file: bool,
+}
 
 impl Template {
-    /// Checks the pattern: strftime items chrono knows, relative, at least one folder.
+    /// Checks the pattern up front: strftime items chrono knows, known tokens only,
+    /// `{name}`/`{seq}` only in the last level, relative, no level that climbs out
+    /// (`..`) or hides (a dot-name, `.mtpull` above all), at least one folder.
     pub fn new(pattern: &str) -> Result<Template, SortError> {
         let invalid = |reason| SortError::Template {
             template: pattern.to_owned(),
@@ -54,36 +93,140 @@ impl Template {
                 "folders are made inside the destination: drop the leading /",
             ));
         }
-        let template = Template(pattern.to_owned());
-        let sample = template.render(&NaiveDateTime::default());
-        if sample.as_os_str().is_empty() {
-            return Err(invalid("it names no folder"));
+        if unknown_token(pattern) {
+            return Err(invalid(
+                "it has a {…} token mtpull does not know: {device}, {folder}, {name} and {seq} are",
+            ));
         }
-        if sample
-            .components()
-            .next()
-            .is_some_and(|first| super::state::is_state_dir(first.as_os_str()))
+        let levels: Vec<&str> = pattern.split('/').filter(|level| !level.is_empty()).collect();
+        let names_file_at = |level: &str| level.contains("{name}") || level.contains("{seq}");
+        let last = levels.len().saturating_sub(1);
+        if levels.iter().take(last).any(|level| names_file_at(level)) {
+            return Err(invalid(
+                "{name} and {seq} name the file: use them in the last level only",
+            ));
+        }
+        if let Some(first) = levels.first()
+            && super::state::is_state_dir(std::ffi::OsStr::new(first))
         {
             return Err(invalid("it points into .mtpull, mtpull's own state folder"));
         }
-        Ok(template)
+        if levels.iter().any(|level| level.starts_with('.')) {
+            return Err(invalid(
+                "a level is . or .., or starts with a dot: files must stay in the destination, visible",
+            ));
+        }
+        let names_file = levels.last().is_some_and(|level| names_file_at(level));
+        if levels.len() == usize::from(names_file) {
+            return Err(invalid("it names no folder"));
+        }
+        Ok(Template {
+            pattern: pattern.to_owned(),
+            names_file,
+        })
     }
 
-    /// The folder for a capture time, each level made safe (`..` cannot climb out).
-    /// (Formatting cannot fail: [`Template::new`] tried it.)
-    pub fn render(&self, time: &NaiveDateTime) -> PathBuf {
-        time.format(&self.0)
-            .to_string()
-            .split('/')
-            .filter(|level| !level.is_empty())
-            .map(safe_name)
-            .collect()
+    /// Whether it uses `{device}` (which only a backup from a device can fill).
+    pub fn uses_device(&self) -> bool {
+        self.pattern.contains("{device}")
+    }
+
+    /// Where a file captured at `time` goes, relative to the destination: its folders,
+    /// then its name — the original made safe, or the last level filled in. Each level
+    /// is one plain component (a token's `/` or `..` cannot climb out) and none is
+    /// hidden. (Formatting cannot fail: [`Template::new`] tried it.)
+    pub fn path_for(&self, time: &NaiveDateTime, origin: &Origin<'_>) -> PathBuf {
+        let formatted = time.format(&self.pattern).to_string();
+        let levels: Vec<&str> = formatted.split('/').filter(|level| !level.is_empty()).collect();
+        let (folders, file_level) = match (self.names_file, levels.split_last()) {
+            (true, Some((last, folders))) => (folders, Some(*last)),
+            _ => (&levels[..], None),
+        };
+        let mut path: PathBuf = folders
+            .iter()
+            .map(|level| visible(safe_name(&fill(level, origin, ""))))
+            .collect();
+        path.push(match file_level {
+            Some(level) => file_name(level, origin),
+            None => safe_name(origin.name),
+        });
+        path
+    }
+
+    /// Where a sample photo from a phone would go on 26 May 2024 at 10:15 (to show a layout).
+    pub fn example(&self) -> PathBuf {
+        let taken = chrono::NaiveDate::from_ymd_opt(2024, 5, 26)
+            .and_then(|day| day.and_hms_opt(10, 15, 0))
+            .unwrap_or_default();
+        self.path_for(&taken, &EXAMPLE)
+    }
+}
+
+/// The sample file [`Template::example`] files.
+pub const EXAMPLE: Origin<'static> = Origin {
+    name: "IMG_1.jpg",
+    folder: "Camera",
+    device: Some("Pixel 8"),
+};
+
+/// Whether `pattern` has a `{word}` that is not one of [`TOKENS`].
+fn unknown_token(pattern: &str) -> bool {
+    let mut rest = pattern;
+    while let Some(open) = rest.find('{') {
+        rest = &rest[open..];
+        let word_end = rest[1..]
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .map_or(rest.len(), |i| i + 1);
+        if rest[word_end..].starts_with('}') && !TOKENS.contains(&&rest[..=word_end]) {
+            return true;
+        }
+        rest = &rest[1..];
+    }
+    false
+}
+
+/// A level with `{device}`, `{folder}` and `{name}` (as `stem`) filled in, each value
+/// made one plain component first.
+fn fill(level: &str, origin: &Origin<'_>, stem: &str) -> String {
+    level
+        .replace("{device}", &safe_name(origin.device.unwrap_or("unknown device")))
+        .replace("{folder}", &safe_name(origin.folder))
+        .replace("{name}", &safe_name(stem))
+}
+
+/// The file name a last level holding `{name}` or `{seq}` gives: filled in, `{seq}`
+/// left as [`SEQ_MARK`] for the filer, the original extension kept.
+fn file_name(level: &str, origin: &Origin<'_>) -> String {
+    let (stem, extension) = split_extension(origin.name);
+    let pieces: Vec<String> = level
+        .split("{seq}")
+        .map(|piece| fill(piece, origin, stem).chars().map(plain).collect())
+        .collect();
+    let extension: String = extension.chars().map(plain).collect();
+    let name = format!("{}{extension}", pieces.join(&SEQ_MARK.to_string()));
+    visible(truncate_keeping_extension(name))
+}
+
+/// A dot-name would be hidden (and a manifest never counts hidden files): `_` for the dot.
+fn visible(level: String) -> String {
+    match level.strip_prefix('.') {
+        Some(rest) => format!("_{rest}"),
+        None => level,
+    }
+}
+
+impl std::fmt::Display for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.pattern)
     }
 }
 
 impl Default for Template {
     fn default() -> Self {
-        Template(DEFAULT_TEMPLATE.to_owned())
+        Template {
+            pattern: DEFAULT_TEMPLATE.to_owned(),
+            names_file: false,
+        }
     }
 }
 
@@ -95,29 +238,37 @@ impl FromStr for Template {
     }
 }
 
-/// The relative path a file goes to: its dated folder (or [`UNDATED_DIR`]) and its
-/// name made safe. Clashes are settled when filing, not here.
-pub fn plan(template: &Template, dated: Option<&Dated>, original_name: &str) -> PathBuf {
-    let folder = match dated {
-        Some(dated) => template.render(&dated.time),
-        None => PathBuf::from(UNDATED_DIR),
-    };
-    folder.join(safe_name(original_name))
+/// The relative path a file goes to: where the template puts it (or
+/// [`UNDATED_DIR`], under its own name made safe). Clashes are settled when filing,
+/// not here.
+pub fn plan(template: &Template, dated: Option<&Dated>, origin: &Origin<'_>) -> PathBuf {
+    match dated {
+        Some(dated) => template.path_for(&dated.time, origin),
+        None => PathBuf::from(UNDATED_DIR).join(safe_name(origin.name)),
+    }
+}
+
+/// One character of a plain name: separators and control characters become `_`.
+fn plain(c: char) -> char {
+    if c == '/' || c == '\\' || c.is_control() {
+        '_'
+    } else {
+        c
+    }
 }
 
 /// A name that is one plain path component: separators and control characters become
 /// `_`, `.` and `..` become underscores, and long names are cut (keeping the extension)
 /// to [`MAX_NAME_LEN`] bytes.
 pub fn safe_name(name: &str) -> String {
+    made_safe(name, false)
+}
+
+/// [`safe_name`], keeping a [`SEQ_MARK`] when `keep_mark`.
+fn made_safe(name: &str, keep_mark: bool) -> String {
     let mut safe: String = name
         .chars()
-        .map(|c| {
-            if c == '/' || c == '\\' || c.is_control() {
-                '_'
-            } else {
-                c
-            }
-        })
+        .map(|c| if keep_mark && c == SEQ_MARK { c } else { plain(c) })
         .collect();
     if safe.chars().all(|c| c == '.') {
         // Empty, "." and ".." would name the folder itself or its parent.
@@ -126,12 +277,13 @@ pub fn safe_name(name: &str) -> String {
     truncate_keeping_extension(safe)
 }
 
-/// [`safe_name`] as a file's name in DEST, on a filesystem that takes only `names`: a
-/// leading dot becomes `_` (a hidden file never counts as a backup); on FAT and exFAT
-/// the characters they refuse become `_`, and so do trailing dots and spaces (which
-/// Windows drops, making `a.` and `a` one name).
+/// A planned name (from [`plan()`]) made safe for a filesystem that takes only
+/// `names`: a leading dot becomes `_` (a hidden file never counts as a backup); on FAT
+/// and exFAT the characters they refuse become `_`, and so do trailing dots and spaces
+/// (which Windows drops, making `a.` and `a` one name). A [`SEQ_MARK`] is kept for the
+/// filer to number.
 pub fn safe_name_for(name: &str, names: Names) -> String {
-    let mut safe = safe_name(name);
+    let mut safe = made_safe(name, true);
     if safe.starts_with('.') {
         // A hidden file is never a backup (a rescan and `--delete-after` pass over them):
         // a file is filed under a visible name.
@@ -210,7 +362,7 @@ mod tests {
         let path = plan(
             &Template::default(),
             Some(&dated("2024-05-26 23:59:59")),
-            "IMG_1.jpg",
+            &Origin::named("IMG_1.jpg"),
         );
         assert_eq!(path, PathBuf::from("2024/05/26/IMG_1.jpg"));
     }
@@ -218,14 +370,18 @@ mod tests {
     #[test]
     fn custom_template_is_rendered_with_strftime() {
         let template = Template::new("%Y/%Y-%m %B").unwrap();
-        let path = plan(&template, Some(&dated("2024-05-26 10:00:00")), "a.jpg");
+        let path = plan(
+            &template,
+            Some(&dated("2024-05-26 10:00:00")),
+            &Origin::named("a.jpg"),
+        );
         assert_eq!(path, PathBuf::from("2024/2024-05 May/a.jpg"));
     }
 
     #[test]
     fn undated_files_go_to_the_undated_folder() {
         assert_eq!(
-            plan(&Template::default(), None, "x.bin"),
+            plan(&Template::default(), None, &Origin::named("x.bin")),
             PathBuf::from("undated/x.bin")
         );
     }
@@ -246,10 +402,9 @@ mod tests {
             let error = Template::new(pattern).unwrap_err();
             assert!(error.to_string().contains("state folder"), "{pattern}: {error}");
         }
-        assert!(
-            Template::new("photos/.mtpull/%Y").is_ok(),
-            "only DEST's own is mtpull's"
-        );
+        // Deeper, it is not mtpull's; but a hidden level is refused all the same.
+        let error = Template::new("photos/.mtpull/%Y").unwrap_err();
+        assert!(error.to_string().contains("starts with a dot"), "{error}");
     }
 
     #[test]
@@ -267,10 +422,101 @@ mod tests {
     }
 
     #[test]
-    fn template_cannot_climb_out() {
-        let template = Template::new("../%Y/./x").unwrap();
-        let path = template.render(&dated("2024-05-26 10:00:00").time);
-        assert_eq!(path, PathBuf::from("__/2024/_/x"));
+    fn templates_that_climb_out_or_hide_are_refused() {
+        for pattern in ["../%Y", "%Y/../../x", "%Y/./x", ".photos/%Y", "%Y/.hidden/%d"] {
+            let error = Template::new(pattern).unwrap_err();
+            assert!(
+                error.to_string().contains("starts with a dot"),
+                "{pattern}: {error}"
+            );
+        }
+    }
+
+    fn taken() -> NaiveDateTime {
+        dated("2024-05-26 10:15:00").time
+    }
+
+    #[test]
+    fn tokens_fill_folders_and_names() {
+        let origin = Origin {
+            name: "PXL_20240526_101500.MP.jpg",
+            folder: "Camera",
+            device: Some("Pixel 8"),
+        };
+        let cases = [
+            (
+                "{device}/%Y/%Y-%m-%d",
+                "Pixel 8/2024/2024-05-26/PXL_20240526_101500.MP.jpg",
+            ),
+            ("%Y/{folder}", "2024/Camera/PXL_20240526_101500.MP.jpg"),
+            (
+                "%Y/%m/%Y%m%d-{name}",
+                "2024/05/20240526-PXL_20240526_101500.MP.jpg",
+            ),
+            ("%Y/%Y%m%d_{seq}", "2024/20240526_\u{1}.MP.jpg"),
+            (
+                "{device} {folder}/{name} {seq}",
+                "Pixel 8 Camera/PXL_20240526_101500 \u{1}.MP.jpg",
+            ),
+        ];
+        for (pattern, expected) in cases {
+            let template = Template::new(pattern).unwrap();
+            assert_eq!(
+                template.path_for(&taken(), &origin),
+                PathBuf::from(expected),
+                "{pattern}"
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_token_values_stay_one_visible_level() {
+        let origin = Origin {
+            name: ".hidden.jpg",
+            folder: "..",
+            device: Some("../../etc/.mtpull"),
+        };
+        let template = Template::new("{device}/{folder}/{name}").unwrap();
+        let path = template.path_for(&taken(), &origin);
+        assert_eq!(path, PathBuf::from("_._.._etc_.mtpull/__/_hidden.jpg"));
+        // A device model that is mtpull's own folder is not: the level is made visible.
+        let state = Origin {
+            device: Some(".mtpull"),
+            ..origin
+        };
+        let path = Template::new("{device}/%Y").unwrap().path_for(&taken(), &state);
+        assert_eq!(path, PathBuf::from("_mtpull/2024/.hidden.jpg"));
+        // A name holding the mark cannot number itself.
+        let marked = Origin::named("a\u{1}.jpg");
+        let path = Template::new("%Y/{name}").unwrap().path_for(&taken(), &marked);
+        assert_eq!(path, PathBuf::from("2024/a_.jpg"));
+    }
+
+    #[test]
+    fn bad_tokens_are_refused_up_front() {
+        let refused = [
+            ("%Y/{model}", "does not know"),
+            ("{name}/%Y", "last level only"),
+            ("{seq}/%Y/x", "last level only"),
+            ("{seq}", "names no folder"),
+        ];
+        for (pattern, why) in refused {
+            let error = Template::new(pattern).unwrap_err();
+            assert!(error.to_string().contains(why), "{pattern}: {error}");
+        }
+        for pattern in ["%Y/{x", "%Y/a{b c}", "{device}/%Y", "%Y/{folder}/{name}-{seq}"] {
+            assert!(Template::new(pattern).is_ok(), "{pattern}");
+        }
+        assert!(Template::new("{device}/%Y").unwrap().uses_device());
+        assert!(!Template::default().uses_device());
+    }
+
+    #[test]
+    fn the_example_shows_a_whole_path() {
+        assert_eq!(
+            Template::new("{device}/%Y/{seq}-{name}").unwrap().example(),
+            PathBuf::from("Pixel 8/2024/\u{1}-IMG_1.jpg")
+        );
     }
 
     #[test]
@@ -288,7 +534,7 @@ mod tests {
         ];
         for (hostile, expected) in cases {
             assert_eq!(safe_name(hostile), expected, "for {hostile:?}");
-            let path = plan(&Template::default(), None, hostile);
+            let path = plan(&Template::default(), None, &Origin::named(hostile));
             assert_eq!(path.components().count(), 2, "{path:?} has extra levels");
         }
     }
@@ -319,7 +565,8 @@ mod tests {
 
         #[test]
         fn any_name_is_safe_on_fat_too(name in r#"(?s).{0,300}|[./\\:?"*<>| \x00-\x1f]{0,8}"#) {
-            let safe = safe_name_for(&name, Names::Windows);
+            // As filing sees it: the planned name, made safe for FAT.
+            let safe = safe_name_for(&safe_name(&name), Names::Windows);
             proptest::prop_assert!(!safe.is_empty() && safe.len() <= MAX_NAME_LEN);
             proptest::prop_assert!(!safe.contains([':', '?', '"', '*', '<', '>', '|', '\\', '/']));
             proptest::prop_assert!(!safe.ends_with(['.', ' ']) && !safe.chars().any(char::is_control));

@@ -18,9 +18,9 @@ use walkdir::{DirEntry, WalkDir};
 use super::batch::CopyBatch;
 use super::date::{ZoneHints, ZoneSource};
 use super::dest::{check_destination, stops_the_run};
-use super::file::{DryRun, MAX_CLASH_SUFFIX, numbered, same_content};
+use super::file::{DryRun, MAX_CLASH_SUFFIX, numbered, same_content, seq_stems, stem_key};
 use super::kind::{Only, kind_by_name};
-use super::plan::split_extension;
+use super::plan::{Origin, SEQ_MARK, split_extension};
 use super::state::{DestLock, is_state_dir};
 use super::{DateResolver, Dated, Filed, Filer, Mode, Moment, Outcome, SortError, Template, plan};
 
@@ -164,6 +164,12 @@ where
     if !src.is_dir() {
         return Err(SortError::NotAFolder(src.to_owned()));
     }
+    if options.template.uses_device() {
+        return Err(SortError::Template {
+            template: options.template.to_string(),
+            reason: "{device} names the phone a backup reads; sort has no device to name",
+        });
+    }
     check_destination(dest, false)?;
     // The only writer in DEST: what a cut run left there can be finished or removed.
     let _lock = match options.dry_run {
@@ -194,7 +200,14 @@ where
     zone_from_nearby_photos(&walk.items, &mut dated);
     let planned = dated.into_iter().zip(&walk.items).map(|(dated, item)| {
         let dated = dated?;
-        let path = plan(&options.template, dated.as_ref(), &file_name(&item.main));
+        let name = file_name(&item.main);
+        let folder = folder_name(&item.main);
+        let origin = Origin {
+            name: &name,
+            folder: &folder,
+            device: None,
+        };
+        let path = plan(&options.template, dated.as_ref(), &origin);
         Ok(Planned { dated, path })
     });
     let mut stopped = None;
@@ -575,6 +588,20 @@ fn file_name(path: &Path) -> String {
     name
 }
 
+/// `{folder}` for a file: the last level of the folder holding it.
+fn folder_name(path: &Path) -> String {
+    let Some(parent) = path.parent() else {
+        return String::new();
+    };
+    match parent.file_name() {
+        Some(_) => file_name(parent),
+        // `.` or `..`: the folder's own name.
+        None => fs::canonicalize(parent)
+            .map(|p| file_name(&p))
+            .unwrap_or_default(),
+    }
+}
+
 /// A main file's capture time and planned place.
 struct Planned {
     dated: Option<Dated>,
@@ -794,17 +821,38 @@ impl Sink {
     /// clash renames them together (`IMG_1-1.HEIC` with `IMG_1-1.MOV`).
     fn suffix_free_for_all(&self, dest: &Path, planned: &Path, item: &Item) -> u32 {
         let main_name = file_name(planned);
+        let dir = dest.join(planned.parent().unwrap_or(Path::new("")));
+        let claimed = match self {
+            Sink::Dry(_, claims) => claims.keys().map(PathBuf::as_path).collect(),
+            _ => Vec::new(),
+        };
+        let stems = seq_stems(&main_name, &dir, claimed);
         (0..=MAX_CLASH_SUFFIX)
             .find(|&n| {
                 let main = planned.with_file_name(numbered(&main_name, n));
                 let usable = |planned: &Path, src: &Path| self.usable(&dest.join(planned), src);
-                usable(&main, &item.main)
+                // A `{seq}` number borne by a file of another extension is taken.
+                let numbered_elsewhere = stems.as_ref().is_some_and(|stems| {
+                    stems.contains(&stem_key(&file_name(&main))) && self.vacant(&dest.join(&main))
+                });
+                !numbered_elsewhere
+                    && usable(&main, &item.main)
                     && item
                         .sidecars
                         .iter()
                         .all(|sidecar| usable(&sidecar.planned_beside(&main), &sidecar.path))
             })
             .unwrap_or(0)
+    }
+
+    /// Whether nothing is at `path` (in a dry run: nor claimed).
+    fn vacant(&self, path: &Path) -> bool {
+        if let Sink::Dry(_, claims) = self
+            && claims.contains_key(path)
+        {
+            return false;
+        }
+        fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
     }
 
     /// Whether `path` is vacant or holds the bytes of `src` (in a dry run: would).
@@ -837,10 +885,16 @@ fn file_item(
                 true => 0,
                 false => sink.suffix_free_for_all(dest, &path, item),
             };
-            let target = path.with_file_name(numbered(&file_name(&path), suffix));
+            // A lone file planned with `{seq}` is numbered by the filer.
+            let target = match item.sidecars.is_empty() {
+                true => path.clone(),
+                false => path.with_file_name(numbered(&file_name(&path), suffix)),
+            };
             // Where it landed, as a planned path: the planned folder and the final name.
             let result = sink.file(&target, &item.main).map(|mut filed| {
-                if suffix > 0 && filed.outcome == Outcome::Filed {
+                // A `{seq}` number is no rename.
+                let numbered_by_seq = file_name(&path).contains(SEQ_MARK);
+                if suffix > 0 && filed.outcome == Outcome::Filed && !numbered_by_seq {
                     filed.outcome = Outcome::Renamed(suffix);
                 }
                 let landed = path.with_file_name(file_name(&filed.path));

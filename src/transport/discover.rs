@@ -139,9 +139,11 @@ impl fmt::Display for UsbSpeed {
     }
 }
 
-/// An MTP/PTP device found on USB, and the interface mtpull will use.
+/// What USB says about a device, whatever its interfaces: who made it, where it
+/// is plugged in, and its strings. Both a backend's raw view of a device and a
+/// found MTP/PTP device carry one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceSummary {
+pub struct UsbIdentity {
     /// idVendor.
     pub vendor_id: u16,
     /// idProduct.
@@ -160,30 +162,24 @@ pub struct DeviceSummary {
     pub serial: Option<String>,
     /// The link speed, when the OS says.
     pub speed: Option<UsbSpeed>,
-    /// bInterfaceNumber of the MTP/PTP interface.
-    pub interface: u8,
-    /// MTP or plain PTP.
-    pub protocol: Protocol,
-    /// What told us so.
-    pub evidence: Evidence,
-    /// The Microsoft OS descriptor's compatible ID for the interface, when asked:
-    /// "PTP" on an Android phone means it is in PTP mode (DCIM and Pictures only).
-    pub os_compat_id: Option<String>,
-    /// Known from sysfs before opening on Linux, and always after opening.
-    pub endpoints: Option<Endpoints>,
 }
 
-impl DeviceSummary {
+impl UsbIdentity {
     /// `vvvv:pppp` in hex, as lsusb prints it.
     pub fn vid_pid(&self) -> String {
         format!("{:04x}:{:04x}", self.vendor_id, self.product_id)
     }
 
+    /// The hub ports from the root to the device, as Linux writes them: `4.2`.
+    pub fn ports(&self) -> String {
+        let ports: Vec<String> = self.port_chain.iter().map(u8::to_string).collect();
+        ports.join(".")
+    }
+
     /// Where it is plugged in, as Linux names it in sysfs: `1-4.2` is bus 1, port 4
     /// of the root hub, then port 2 of the hub there.
     pub fn location(&self) -> String {
-        let ports: Vec<String> = self.port_chain.iter().map(u8::to_string).collect();
-        format!("{}-{}", self.bus_number, ports.join("."))
+        format!("{}-{}", self.bus_number, self.ports())
     }
 
     /// "Manufacturer Product", or the vid:pid when the device names neither.
@@ -212,18 +208,6 @@ impl DeviceSummary {
         }
     }
 
-    /// One line for lists: serial (or location), name, vid:pid, location.
-    pub fn one_line(&self) -> String {
-        let id = self.serial.clone().unwrap_or_else(|| self.location());
-        format!(
-            "{id}  {} ({}, {}) at {}",
-            self.name(),
-            self.vid_pid(),
-            self.protocol,
-            self.location()
-        )
-    }
-
     /// The usbfs device node (Linux).
     pub fn usbfs_node(&self) -> PathBuf {
         usbfs_node(self.bus_number, self.address)
@@ -233,6 +217,39 @@ impl DeviceSummary {
     /// location for devices without one.
     pub fn matches(&self, wanted: &str) -> bool {
         self.serial.as_deref() == Some(wanted) || self.location() == wanted
+    }
+}
+
+/// An MTP/PTP device found on USB, and the interface mtpull will use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSummary {
+    /// What USB says about the device.
+    pub usb: UsbIdentity,
+    /// bInterfaceNumber of the MTP/PTP interface.
+    pub interface: u8,
+    /// MTP or plain PTP.
+    pub protocol: Protocol,
+    /// What told us so.
+    pub evidence: Evidence,
+    /// The Microsoft OS descriptor's compatible ID for the interface, when asked:
+    /// "PTP" on an Android phone means it is in PTP mode (DCIM and Pictures only).
+    pub os_compat_id: Option<String>,
+    /// Known from sysfs before opening on Linux, and always after opening.
+    pub endpoints: Option<Endpoints>,
+}
+
+impl DeviceSummary {
+    /// One line for lists: serial (or location), name, vid:pid, location.
+    pub fn one_line(&self) -> String {
+        let usb = &self.usb;
+        let id = usb.serial.clone().unwrap_or_else(|| usb.location());
+        format!(
+            "{id}  {} ({}, {}) at {}",
+            usb.name(),
+            usb.vid_pid(),
+            self.protocol,
+            usb.location()
+        )
     }
 }
 
@@ -296,9 +313,9 @@ impl Discovery {
                 let by_serial = self
                     .devices
                     .iter()
-                    .position(|d| d.serial.as_deref() == Some(wanted.as_str()));
+                    .position(|d| d.usb.serial.as_deref() == Some(wanted.as_str()));
                 by_serial
-                    .or_else(|| self.devices.iter().position(|d| d.matches(wanted)))
+                    .or_else(|| self.devices.iter().position(|d| d.usb.matches(wanted)))
                     .ok_or_else(|| OpenError::NoMatch {
                         wanted: wanted.clone(),
                         connected: listed(),
@@ -321,33 +338,14 @@ pub(crate) struct RawInterface {
 /// One USB device as a backend sees it, before any decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RawDevice {
-    pub vendor_id: u16,
-    pub product_id: u16,
+    pub usb: UsbIdentity,
     pub device_class: u8,
-    pub bus_number: u8,
-    pub address: u8,
-    pub port_chain: Vec<u8>,
-    pub manufacturer: Option<String>,
-    pub product: Option<String>,
-    pub serial: Option<String>,
-    pub speed: Option<UsbSpeed>,
     pub interfaces: Vec<RawInterface>,
 }
 
 impl RawDevice {
     fn describe(&self) -> String {
-        let name: Vec<&str> = [self.manufacturer.as_deref(), self.product.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect();
-        let ports: Vec<String> = self.port_chain.iter().map(u8::to_string).collect();
-        let id = format!("{:04x}:{:04x}", self.vendor_id, self.product_id);
-        let location = format!("{}-{}", self.bus_number, ports.join("."));
-        if name.is_empty() {
-            format!("{id} at {location}")
-        } else {
-            format!("{} ({id}) at {location}", name.join(" "))
-        }
+        format!("{} at {}", self.usb.describe(), self.usb.location())
     }
 }
 
@@ -414,15 +412,7 @@ pub(crate) fn evaluate(
 
 fn summary(device: &RawDevice, interface: &RawInterface, classification: Classification) -> DeviceSummary {
     DeviceSummary {
-        vendor_id: device.vendor_id,
-        product_id: device.product_id,
-        bus_number: device.bus_number,
-        address: device.address,
-        port_chain: device.port_chain.clone(),
-        manufacturer: device.manufacturer.clone(),
-        product: device.product.clone(),
-        serial: device.serial.clone(),
-        speed: device.speed,
+        usb: device.usb.clone(),
         interface: interface.number,
         protocol: classification.protocol,
         evidence: classification.evidence,
@@ -445,7 +435,10 @@ pub(crate) fn collect<H>(verdicts: impl IntoIterator<Item = (Verdict, H)>) -> (D
             Verdict::Unrelated => {}
         }
     }
-    found.sort_by(|(a, _), (b, _)| (a.bus_number, &a.port_chain).cmp(&(b.bus_number, &b.port_chain)));
+    found.sort_by(|(a, _), (b, _)| {
+        let place = |d: &DeviceSummary| (d.usb.bus_number, d.usb.port_chain.clone());
+        place(a).cmp(&place(b))
+    });
     let (devices, handles) = found.into_iter().unzip();
     discovery.devices = devices;
     (discovery, handles)
@@ -530,16 +523,18 @@ mod tests {
 
     fn device(serial: Option<&str>, interfaces: Vec<RawInterface>) -> RawDevice {
         RawDevice {
-            vendor_id: 0x18d1,
-            product_id: 0x4ee2,
+            usb: UsbIdentity {
+                vendor_id: 0x18d1,
+                product_id: 0x4ee2,
+                bus_number: 1,
+                address: 5,
+                port_chain: vec![4, 2],
+                manufacturer: Some("Google".into()),
+                product: Some("Pixel 7".into()),
+                serial: serial.map(str::to_owned),
+                speed: Some(UsbSpeed::High),
+            },
             device_class: 0,
-            bus_number: 1,
-            address: 5,
-            port_chain: vec![4, 2],
-            manufacturer: Some("Google".into()),
-            product: Some("Pixel 7".into()),
-            serial: serial.map(str::to_owned),
-            speed: Some(UsbSpeed::High),
             interfaces,
         }
     }
@@ -568,21 +563,22 @@ mod tests {
         assert_eq!(summary.interface, 0);
         assert_eq!(summary.protocol, Protocol::Mtp);
         assert_eq!(summary.evidence, Evidence::InterfaceString);
-        assert_eq!(summary.vid_pid(), "18d1:4ee2");
-        assert_eq!(summary.location(), "1-4.2");
-        assert_eq!(summary.name(), "Google Pixel 7");
-        assert_eq!(summary.describe(), "Google Pixel 7 (18d1:4ee2)");
-        let unnamed = DeviceSummary {
+        assert_eq!(summary.usb.vid_pid(), "18d1:4ee2");
+        assert_eq!(summary.usb.ports(), "4.2");
+        assert_eq!(summary.usb.location(), "1-4.2");
+        assert_eq!(summary.usb.name(), "Google Pixel 7");
+        assert_eq!(summary.usb.describe(), "Google Pixel 7 (18d1:4ee2)");
+        let unnamed = UsbIdentity {
             manufacturer: None,
             product: None,
-            ..summary.clone()
+            ..summary.usb.clone()
         };
         assert_eq!(unnamed.describe(), "18d1:4ee2");
         assert_eq!(
             summary.one_line(),
             "28101FDH2000XY  Google Pixel 7 (18d1:4ee2, MTP) at 1-4.2"
         );
-        assert_eq!(summary.usbfs_node(), PathBuf::from("/dev/bus/usb/001/005"));
+        assert_eq!(summary.usb.usbfs_node(), PathBuf::from("/dev/bus/usb/001/005"));
         assert_eq!(summary.endpoints, Some(mtp_endpoints()));
     }
 
@@ -672,7 +668,7 @@ mod tests {
 
     fn found(serial: Option<&str>, ports: Vec<u8>) -> DeviceSummary {
         let mut raw = device(serial, vec![interface(0, 6, 1, 1, Some("MTP"))]);
-        raw.port_chain = ports;
+        raw.usb.port_chain = ports;
         match evaluate(raw, must_not_probe) {
             Verdict::Found(summary) => summary,
             other => panic!("{other:?}"),
@@ -733,7 +729,7 @@ mod tests {
         let serials: Vec<_> = discovery
             .devices
             .iter()
-            .map(|d| d.serial.clone().unwrap())
+            .map(|d| d.usb.serial.clone().unwrap())
             .collect();
         assert_eq!(serials, ["A", "C", "B"]);
     }

@@ -113,14 +113,14 @@ impl OpenError {
     /// The error for `summary`'s device when `context` failed as `failure`
     /// says: which rule to install, who holds the device.
     pub(crate) fn opening(summary: &DeviceSummary, context: &'static str, failure: OpenFailure) -> OpenError {
-        let device = summary.describe();
-        let node = cfg!(target_os = "linux").then(|| summary.usbfs_node());
+        let device = summary.usb.describe();
+        let node = cfg!(target_os = "linux").then(|| summary.usb.usbfs_node());
         match failure {
             OpenFailure::PermissionDenied => OpenError::PermissionDenied {
                 device,
                 node,
-                vendor_id: summary.vendor_id,
-                product_id: summary.product_id,
+                vendor_id: summary.usb.vendor_id,
+                product_id: summary.usb.product_id,
             },
             OpenFailure::Busy => {
                 let scan = node.as_ref().map_or_else(HolderScan::default, |node| {

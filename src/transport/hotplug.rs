@@ -68,7 +68,7 @@ pub fn watch(backend: Backend) -> Result<Watch, WatchError> {
     let mut present = VecDeque::new();
     for info in connected {
         if let Some(summary) = discovery.devices.iter().find(|s| same_place(s, &info)) {
-            places.insert(info.id(), summary.location());
+            places.insert(info.id(), summary.usb.location());
             present.push_back(summary.clone());
         }
     }
@@ -91,7 +91,7 @@ impl Iterator for Watch {
             match self.events.next()? {
                 HotplugEvent::Connected(info) => {
                     if let Some(summary) = settled_summary(self.backend, &info) {
-                        self.places.insert(info.id(), summary.location());
+                        self.places.insert(info.id(), summary.usb.location());
                         return Some(Hotplug::Arrived(summary));
                     }
                 }
@@ -121,5 +121,5 @@ fn settled_summary(backend: Backend, info: &nusb::DeviceInfo) -> Option<DeviceSu
 }
 
 fn same_place(summary: &DeviceSummary, info: &nusb::DeviceInfo) -> bool {
-    summary.port_chain == info.port_chain() && summary.bus_number == nusb_backend::bus_number(info)
+    summary.usb.port_chain == info.port_chain() && summary.usb.bus_number == nusb_backend::bus_number(info)
 }

@@ -9,7 +9,8 @@ use rusb::{Context, Device, DeviceHandle, Direction, Recipient, RequestType, Tra
 
 use super::classify::{self, CompatFunction, InterfaceFacts};
 use super::discover::{
-    self, DeviceSummary, Discovery, EndpointInfo, EndpointKind, Endpoints, RawDevice, RawInterface, UsbSpeed,
+    self, DeviceSummary, Discovery, EndpointInfo, EndpointKind, Endpoints, RawDevice, RawInterface,
+    UsbIdentity, UsbSpeed,
 };
 use super::error::{OpenError, OpenFailure};
 use super::phase::{PhaseReader, Received};
@@ -100,16 +101,18 @@ fn raw_device(device: &Device<Context>) -> Option<(RawDevice, Option<DeviceHandl
         .collect();
 
     let raw = RawDevice {
-        vendor_id: descriptor.vendor_id(),
-        product_id: descriptor.product_id(),
+        usb: UsbIdentity {
+            vendor_id: descriptor.vendor_id(),
+            product_id: descriptor.product_id(),
+            bus_number: device.bus_number(),
+            address: device.address(),
+            port_chain: device.port_numbers().unwrap_or_default(),
+            manufacturer: read(descriptor.manufacturer_string_index()),
+            product: read(descriptor.product_string_index()),
+            serial: read(descriptor.serial_number_string_index()),
+            speed: speed(device.speed()),
+        },
         device_class: descriptor.class_code(),
-        bus_number: device.bus_number(),
-        address: device.address(),
-        port_chain: device.port_numbers().unwrap_or_default(),
-        manufacturer: read(descriptor.manufacturer_string_index()),
-        product: read(descriptor.product_string_index()),
-        serial: read(descriptor.serial_number_string_index()),
-        speed: speed(device.speed()),
         interfaces,
     };
     Some((raw, handle))
@@ -165,17 +168,16 @@ pub(crate) fn open(
     device: Device<Context>,
 ) -> Result<(LibusbTransport, Quirks), OpenError> {
     #[cfg(target_os = "linux")]
-    let sysfs = Some(Path::new("/sys/bus/usb/devices").join(summary.location()));
+    let sysfs = Some(Path::new("/sys/bus/usb/devices").join(summary.usb.location()));
     #[cfg(not(target_os = "linux"))]
     let sysfs: Option<std::path::PathBuf> = None;
-    let quirks =
-        quirks::quirks_at(sysfs.as_deref(), summary.vendor_id, summary.product_id).map_err(|message| {
-            OpenError::Usb {
-                device: summary.describe(),
-                context: "reading the device quirks",
-                message,
-            }
-        })?;
+    let quirks = quirks::quirks_at(sysfs.as_deref(), summary.usb.vendor_id, summary.usb.product_id).map_err(
+        |message| OpenError::Usb {
+            device: summary.usb.describe(),
+            context: "reading the device quirks",
+            message,
+        },
+    )?;
     if quirks.pin_to_interrupt_cpu {
         quirks::keep_on_interrupt_cpu();
     }
@@ -188,7 +190,7 @@ pub(crate) fn open(
         .claim_interface(summary.interface)
         .map_err(|e| open_error(summary, e, "claiming the MTP interface"))?;
     let endpoints = summary.endpoints.ok_or_else(|| OpenError::NoEndpoints {
-        device: summary.describe(),
+        device: summary.usb.describe(),
         interface: summary.interface,
     })?;
     let event_poll = quirks.event_poll.unwrap_or(Duration::MAX);

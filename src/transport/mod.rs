@@ -45,7 +45,7 @@ pub mod sysfs;
 use std::time::Duration;
 
 pub use classify::{Evidence, Protocol};
-pub use discover::{DeviceSelector, DeviceSummary, Discovery, Endpoints, UsbSpeed};
+pub use discover::{DeviceSelector, DeviceSummary, Discovery, Endpoints, UsbIdentity, UsbSpeed};
 pub use error::OpenError;
 pub use quirks::Quirks;
 

@@ -24,6 +24,7 @@ mod safety;
 mod session_sim;
 mod sort;
 mod status;
+mod templates;
 #[path = "../../src/sort/testdata.rs"]
 mod testdata;
 #[path = "../../src/testing.rs"]

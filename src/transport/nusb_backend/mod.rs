@@ -9,7 +9,8 @@ use nusb::transfer::{ControlIn, ControlType, Recipient};
 
 use super::classify::{self, CompatFunction, InterfaceFacts};
 use super::discover::{
-    self, DeviceSummary, Discovery, EndpointInfo, EndpointKind, Endpoints, RawDevice, RawInterface, UsbSpeed,
+    self, DeviceSummary, Discovery, EndpointInfo, EndpointKind, Endpoints, RawDevice, RawInterface,
+    UsbIdentity, UsbSpeed,
 };
 use super::error::{OpenError, OpenFailure};
 use super::quirks::{self, Quirks};
@@ -65,27 +66,29 @@ fn raw_device(info: &nusb::DeviceInfo) -> RawDevice {
         })
         .collect();
     RawDevice {
-        vendor_id: info.vendor_id(),
-        product_id: info.product_id(),
+        usb: UsbIdentity {
+            vendor_id: info.vendor_id(),
+            product_id: info.product_id(),
+            bus_number: bus_number(info),
+            address: info.device_address(),
+            port_chain: info.port_chain().to_vec(),
+            manufacturer: info.manufacturer_string().map(str::to_owned),
+            product: info.product_string().map(str::to_owned),
+            serial: info.serial_number().map(str::to_owned),
+            speed: info.speed().and_then(speed),
+        },
         device_class: info.class(),
-        bus_number: bus_number(info),
-        address: info.device_address(),
-        port_chain: info.port_chain().to_vec(),
-        manufacturer: info.manufacturer_string().map(str::to_owned),
-        product: info.product_string().map(str::to_owned),
-        serial: info.serial_number().map(str::to_owned),
-        speed: info.speed().and_then(speed),
         interfaces,
     }
 }
 
-/// The bus a device sits on, as `DeviceSummary::bus_number` records it.
+/// The bus a device sits on, as `UsbIdentity::bus_number` records it.
 #[cfg(target_os = "linux")]
 pub(crate) fn bus_number(info: &nusb::DeviceInfo) -> u8 {
     info.busnum()
 }
 
-/// The bus a device sits on, as `DeviceSummary::bus_number` records it.
+/// The bus a device sits on, as `UsbIdentity::bus_number` records it.
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn bus_number(info: &nusb::DeviceInfo) -> u8 {
     info.bus_id().parse().unwrap_or(0)
@@ -181,12 +184,12 @@ pub(crate) fn open(
             }))
         })
         .ok_or_else(|| OpenError::NoEndpoints {
-            device: summary.describe(),
+            device: summary.usb.describe(),
             interface: summary.interface,
         })?;
     summary.endpoints = Some(endpoints);
     let transport = NusbTransport::new(interface, endpoints, &quirks).map_err(|e| OpenError::Usb {
-        device: summary.describe(),
+        device: summary.usb.describe(),
         context: "opening the endpoints",
         message: e.to_string(),
     })?;
@@ -201,10 +204,12 @@ fn device_quirks(summary: &DeviceSummary, info: &nusb::DeviceInfo) -> Result<Qui
         let _ = info;
         None
     };
-    quirks::quirks_at(sysfs, summary.vendor_id, summary.product_id).map_err(|message| OpenError::Usb {
-        device: summary.describe(),
-        context: "reading the device quirks",
-        message,
+    quirks::quirks_at(sysfs, summary.usb.vendor_id, summary.usb.product_id).map_err(|message| {
+        OpenError::Usb {
+            device: summary.usb.describe(),
+            context: "reading the device quirks",
+            message,
+        }
     })
 }
 

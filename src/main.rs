@@ -10,7 +10,6 @@ macro_rules! note {
 mod cli;
 mod commands;
 
-use std::io;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -20,18 +19,10 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => code,
         // A reader that stops early (`mtpull ls | head`) is not a failure.
-        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) if commands::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             note!("mtpull: {error:#}");
             ExitCode::from(commands::exit_code(&error))
         }
     }
-}
-
-/// Whether writing to stdout failed because its reader went away.
-fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error
-        .chain()
-        .filter_map(|cause| cause.downcast_ref::<io::Error>())
-        .any(|cause| cause.kind() == io::ErrorKind::BrokenPipe)
 }

@@ -95,8 +95,24 @@ fn simulated_profile(choice: &DeviceChoice) -> anyhow::Result<Option<Profile>> {
     if let Some(name) = &choice.sim {
         return name.parse().map(Some).map_err(anyhow::Error::msg);
     }
-    let demo = choice.demo || choice.serial.as_deref() == Some(DEMO_SERIAL);
-    Ok(demo.then_some(Profile::Android))
+    let named_demo = choice.serial.as_deref().is_some_and(names_demo_phone);
+    if choice.demo
+        && let Some(serial) = choice.serial.as_deref().filter(|s| !names_demo_phone(s))
+    {
+        anyhow::bail!(
+            "--demo talks to the simulated phone, whose serial is {}, not {serial:?}: \
+             leave out --demo to use the device --device names",
+            sim::demo::identity().serial
+        );
+    }
+    Ok((choice.demo || named_demo).then_some(Profile::Android))
+}
+
+/// Whether a `--device` value names the demo phone: "demo", or the serial
+/// `mtpull --demo devices` shows (any case).
+#[cfg(feature = "sim")]
+fn names_demo_phone(serial: &str) -> bool {
+    serial.eq_ignore_ascii_case(DEMO_SERIAL) || serial.eq_ignore_ascii_case(&sim::demo::identity().serial)
 }
 
 /// The simulated device the command line asks for (`--demo`, `--sim`), if

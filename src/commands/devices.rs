@@ -10,13 +10,23 @@ use indicatif::HumanBytes;
 use mtpull::session::Session;
 
 use super::connect::{self, Device};
-use super::shared::exit::{NO_DEVICE, SOME_FAILED};
+use super::shared::exit::{NO_DEVICE, SOME_FAILED, is_broken_pipe};
 use crate::cli::DeviceChoice;
 
 /// Prints each device and its storages. A phone without storage gets the
 /// reason and the fix, and the exit code says "locked".
 pub fn run(choice: &DeviceChoice, verbose: bool) -> anyhow::Result<ExitCode> {
-    let devices = connect::open_all(choice)?;
+    let mut devices = connect::open_all(choice)?;
+    if devices.len() == 1 {
+        // One device: its error is the command's, said once, with its exit status.
+        let mut device = devices.pop().expect("one device")?;
+        let has_storage = describe(&mut io::stdout().lock(), &mut device, verbose)?;
+        return Ok(if has_storage {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(NO_DEVICE)
+        });
+    }
     let total = devices.len();
     let mut failed = 0;
     let mut locked = false;
@@ -27,6 +37,8 @@ pub fn run(choice: &DeviceChoice, verbose: bool) -> anyhow::Result<ExitCode> {
         }
         match device.and_then(|mut device| describe(&mut out, &mut device, verbose)) {
             Ok(has_storage) => locked |= !has_storage,
+            // A reader that quit (`devices | head`) ends the listing quietly.
+            Err(err) if is_broken_pipe(&err) => return Err(err),
             Err(err) => {
                 failed += 1;
                 note!("mtpull: {err:#}");
@@ -34,7 +46,7 @@ pub fn run(choice: &DeviceChoice, verbose: bool) -> anyhow::Result<ExitCode> {
         }
     }
     if failed == total {
-        anyhow::bail!("no device could be read");
+        anyhow::bail!("none of the {total} devices could be read");
     }
     if locked {
         // The reason and the fix are printed beside the device.

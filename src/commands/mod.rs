@@ -22,7 +22,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
-pub use shared::exit::of_error as exit_code;
+pub use shared::exit::{is_broken_pipe, of_error as exit_code};
 
 /// Runs the subcommand the command line names.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {

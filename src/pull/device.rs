@@ -52,7 +52,8 @@ pub fn device_model(session: &Session) -> String {
 /// storage (locked, or an iPhone not trusting this computer yet) is waited
 /// for up to `wait`, after `waiting` is called with what the user must do.
 /// Storages that cannot be read (an empty card slot, one not available) are
-/// skipped and listed in the answer; the others are read.
+/// skipped and listed in the answer; the others are read. A `--storage` that
+/// names none of the device's storages stops the run, naming those there are.
 pub fn list_files(
     session: &mut Session,
     selection: &Selection,
@@ -71,6 +72,12 @@ pub fn list_files(
         return Err(PullError::Locked {
             hint: session.no_storage_hint(),
         });
+    }
+    for wanted in &selection.storages {
+        let skipped = session.skipped_storages().iter().any(|s| wanted.matches_id(s.id));
+        if !skipped {
+            wanted.pick(&storages)?;
+        }
     }
     let mut files = Vec::new();
     for storage in storages.iter().filter(|s| selection.wants_storage(s)) {

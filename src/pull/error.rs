@@ -7,7 +7,7 @@ use rustix::io::Errno;
 
 use super::manifest::ManifestError;
 use super::select::BadPattern;
-use crate::session::SessionError;
+use crate::session::{ResolveError, SessionError};
 use crate::sort::SortError;
 
 /// A reason to stop the whole run (a failure of one file is a
@@ -75,6 +75,9 @@ pub enum PullError {
     /// Another mtpull is writing to the same DEST.
     #[error("another mtpull is backing up into {}; wait for it to finish", .0.display())]
     Busy(PathBuf),
+    /// `--storage` names a storage the device does not have.
+    #[error(transparent)]
+    NoSuchStorage(#[from] ResolveError),
     /// The manifest could not be read or written.
     #[error(transparent)]
     Manifest(#[from] ManifestError),

@@ -76,6 +76,12 @@ impl StorageSelector {
         self.text.eq_ignore_ascii_case(&storage.name) || self.id == Some(storage.id)
     }
 
+    /// Whether the id `id` is the one meant (for storages known by id only,
+    /// such as one that is listed but cannot be read).
+    pub fn matches_id(&self, id: StorageId) -> bool {
+        self.id == Some(id)
+    }
+
     /// "storage 0x00010001" or "storage named \"SD card\"", for messages.
     fn describe(&self) -> String {
         match self.id {

@@ -182,3 +182,101 @@ fn a_locked_phone_leaves_no_trace_and_gives_the_hint_once() {
     );
     assert!(!dest.exists(), "a locked phone created {}", dest.display());
 }
+
+#[test]
+fn an_unknown_storage_names_the_storages_there_are_and_exits_2() {
+    let root = tempfile::tempdir().unwrap();
+    let dest = root.path().join("dest");
+    let dest_text = dest.to_str().unwrap();
+    for dry in [false, true] {
+        let mut args = vec!["--sim", "android", "backup", dest_text, "--storage", "SD card"];
+        if dry {
+            args.push("--dry-run");
+        }
+        let run = mtpull(&args).expect_status(2);
+        assert!(
+            run.stderr
+                .contains("no storage named \"SD card\"; it has \"Internal shared storage\""),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stdout.contains("copied"), "{}", run.stdout);
+    }
+    assert!(!dest.exists(), "a run that could do nothing created DEST");
+    // One known storage among the ones asked for is not enough: each must exist.
+    let run = mtpull(&[
+        "--sim",
+        "android",
+        "backup",
+        "--dry-run",
+        dest_text,
+        "--storage",
+        "internal shared storage",
+        "--storage",
+        "0x00020001",
+    ])
+    .expect_status(2);
+    assert!(run.stderr.contains("no storage 0x00020001"), "{}", run.stderr);
+}
+
+#[test]
+fn a_truncated_manifest_stops_the_run_with_the_fix_and_rescan_rebuilds_it() {
+    let dest = tempfile::tempdir().unwrap();
+    let dest_text = dest.path().to_str().unwrap();
+    mtpull(&["--sim", "android", "backup", dest_text]).expect_status(0);
+    let database = dest.path().join(".mtpull/manifest.sqlite3");
+    let half = fs::metadata(&database).unwrap().len() / 2;
+    fs::File::options()
+        .write(true)
+        .open(&database)
+        .unwrap()
+        .set_len(half)
+        .unwrap();
+    let refused = mtpull(&["--sim", "android", "backup", dest_text]).expect_status(2);
+    assert!(refused.stderr.contains("--rescan"), "{}", refused.stderr);
+    let rebuilt = mtpull(&["--sim", "android", "backup", "--rescan", dest_text]).expect_status(0);
+    assert!(rebuilt.stdout.contains(" 0 failed"), "{}", rebuilt.stdout);
+    assert!(
+        rebuilt.stdout.starts_with("indexed 39 files"),
+        "{}",
+        rebuilt.stdout
+    );
+    let again = mtpull(&["--sim", "android", "backup", dest_text]).expect_status(0);
+    assert!(
+        again
+            .stdout
+            .starts_with("copied 0 files (0 B), 39 already backed up"),
+        "{}",
+        again.stdout
+    );
+}
+
+#[test]
+fn ctrl_c_while_waiting_for_a_locked_phone_stops_at_once_with_130() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    use rustix::process::{Pid, Signal, kill_process};
+
+    let root = tempfile::tempdir().unwrap();
+    let dest = root.path().join("dest");
+    // A wait far longer than any test run: exit 3 would mean Ctrl-C was ignored.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mtpull"))
+        .args(["--sim", "locked", "backup", "--wait", "3600"])
+        .arg(&dest)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    stderr.read_line(&mut said).unwrap();
+    assert!(said.contains("Waiting up to 3600s"), "{said}");
+    kill_process(Pid::from_child(&child), Signal::INT).unwrap();
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(130), "{said}{rest}");
+    assert!(rest.contains("interrupted"), "{rest}");
+    assert!(!dest.exists(), "an interrupted wait created DEST");
+}

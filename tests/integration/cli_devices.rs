@@ -60,3 +60,31 @@ fn an_unknown_profile_is_a_usage_error() {
     let run = mtpull(&["--sim", "toaster", "devices"]).expect_status(2);
     assert!(run.stderr.contains("unknown device profile"), "{}", run.stderr);
 }
+
+#[test]
+fn a_device_that_is_not_there_is_one_message_and_exit_3() {
+    let run = mtpull(&["--device", "XYZ", "devices"]).expect_status(3);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
+
+#[test]
+fn the_demo_phone_answers_to_the_serial_devices_shows() {
+    for serial in ["DEMO0001", "demo0001", "demo"] {
+        let run = mtpull(&["--device", serial, "devices"]).expect_status(0);
+        assert!(
+            run.stdout.contains("serial:  DEMO0001"),
+            "{serial}: {}",
+            run.stdout
+        );
+    }
+    // Both at once is fine as long as they agree.
+    mtpull(&["--demo", "--device", "DEMO0001", "devices"]).expect_status(0);
+}
+
+#[test]
+fn demo_with_another_device_is_refused_not_ignored() {
+    let run = mtpull(&["--demo", "--device", "XYZ", "devices"]).expect_status(2);
+    assert!(run.stderr.contains("\"XYZ\""), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}

@@ -12,6 +12,8 @@ mod campaign;
 mod cli_backup;
 mod cli_devices;
 mod cli_ls;
+mod cli_pipes;
+mod cli_terminal;
 mod device_quirks;
 mod devices;
 mod fuse_dest;

@@ -50,3 +50,12 @@ pub fn of_report(report: &RunReport) -> u8 {
         Some(_) => FATAL,
     }
 }
+
+/// Whether writing to stdout failed because its reader went away
+/// (`mtpull ls | head`): not a failure, and said nowhere.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|cause| cause.kind() == std::io::ErrorKind::BrokenPipe)
+}

@@ -21,6 +21,10 @@ pub fn locked_line(wait: Duration, hint: &str) -> String {
 /// Progress on stderr: two bars on a terminal, one log line per file otherwise.
 pub struct Progress<'a> {
     dest: &'a Path,
+    /// Whether bars may be drawn (stderr is a terminal).
+    terminal: bool,
+    /// Drawn once there is something to copy: no `0 B/0 B` bar while waiting
+    /// for a locked phone, nor when everything is backed up already.
     bars: Option<Bars>,
     total_files: u64,
     done_files: u64,
@@ -34,27 +38,40 @@ struct Bars {
     current: ProgressBar,
 }
 
+impl Bars {
+    /// The totals bar over `total` bytes, `done` of them there already, and
+    /// the current file's line below it.
+    fn new(total: u64, done: u64) -> Bars {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let overall = multi.add(ProgressBar::new(total).with_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} ETA {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        ));
+        overall.set_position(done);
+        overall.reset_eta();
+        let current = multi.add(
+            ProgressBar::new_spinner()
+                .with_style(ProgressStyle::with_template("  {spinner} {wide_msg}").expect("valid template")),
+        );
+        current.enable_steady_tick(Duration::from_millis(200));
+        Bars {
+            _multi: multi,
+            overall,
+            current,
+        }
+    }
+}
+
 impl<'a> Progress<'a> {
     /// Bars when stderr is a terminal, log lines otherwise.
     pub fn new(dest: &'a Path) -> Self {
-        let bars = io::stderr().is_terminal().then(|| {
-            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-            let overall = multi.add(ProgressBar::new(0).with_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} ETA {eta}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            ));
-            let current = multi.add(ProgressBar::new_spinner().with_style(
-                ProgressStyle::with_template("  {spinner} {wide_msg}").expect("valid template"),
-            ));
-            current.enable_steady_tick(Duration::from_millis(200));
-            Bars { _multi: multi, overall, current }
-        });
         Progress {
             dest,
-            bars,
+            terminal: io::stderr().is_terminal(),
+            bars: None,
             total_files: 0,
             done_files: 0,
             prefix: String::new(),
@@ -66,6 +83,7 @@ impl<'a> Progress<'a> {
     pub fn plain(dest: &'a Path, prefix: String) -> Self {
         Progress {
             dest,
+            terminal: false,
             bars: None,
             total_files: 0,
             done_files: 0,
@@ -80,11 +98,12 @@ impl<'a> Progress<'a> {
         }
     }
 
-    /// Clears the current file's line and leaves the totals.
+    /// Clears the current file's line and leaves the totals where they
+    /// stand: full after a complete run, short of it after Ctrl-C or a failure.
     pub fn finish(&self) {
         if let Some(bars) = &self.bars {
             bars.current.finish_and_clear();
-            bars.overall.finish();
+            bars.overall.abandon();
         }
     }
 }
@@ -106,13 +125,12 @@ impl Observer for Progress<'_> {
                 if *resumable_bytes > 0 {
                     line += &format!("; resuming {} already downloaded", bytes(*resumable_bytes));
                 }
-                if let Some(bars) = &self.bars {
-                    bars.overall.set_length(plan.bytes_to_copy());
-                    bars.overall.set_position(*resumable_bytes);
-                    bars.overall.reset_eta();
-                    bars.overall.set_prefix(format!("0/{} files", self.total_files));
-                }
                 self.log(line);
+                if self.terminal && self.total_files > 0 {
+                    let bars = Bars::new(plan.bytes_to_copy(), *resumable_bytes);
+                    bars.overall.set_prefix(format!("0/{} files", self.total_files));
+                    self.bars = Some(bars);
+                }
             }
             Event::Started { file, resume_from } => {
                 if let Some(bars) = &self.bars {

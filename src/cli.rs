@@ -22,6 +22,11 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// Errors only: no progress, no per-file lines, no summary (backup, sort);
+    /// the exit status tells how it went.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
     #[command(flatten)]
     pub device: DeviceChoice,
 }
@@ -56,7 +61,7 @@ pub enum Command {
     ///
     /// Exit status: 0 listed, 1 some devices could not be read, 3 no device,
     /// or a phone is locked.
-    Devices,
+    Devices(DevicesArgs),
     /// List files on the device, like ls.
     ///
     /// Exit status: 0 listed, 1 some storages failed, 2 not found or failed,
@@ -139,6 +144,14 @@ impl DeviceChoice {
 
 /// How long to wait for a locked phone, unless told.
 const DEFAULT_WAIT_SECS: u64 = 30;
+
+/// `mtpull devices` options.
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    /// One JSON object per device (JSON Lines; fields in the README).
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// `mtpull ls` options.
 #[derive(Debug, Args)]
@@ -244,6 +257,11 @@ pub struct BackupArgs {
     /// Show each file that would be copied, its size and destination; write nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
+
+    /// One JSON object per file on stdout, then a summary object (JSON Lines;
+    /// fields in the README); no progress bars.
+    #[arg(long)]
+    pub json: bool,
 
     /// Which files: photos, videos, media (photos and videos) or all.
     #[arg(long, value_name = "KIND", default_value = "media")]

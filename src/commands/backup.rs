@@ -8,13 +8,16 @@ use std::time::Duration;
 
 use anyhow::Context;
 use mtpull::human::{self, bytes, count};
-use mtpull::pull::{BackupOptions, Choice, Event, Observer, PullError, RunReport, Selection, backup};
+use mtpull::pull::{
+    BackupOptions, Choice, Event, FileOutcome, Observer, PullError, RunReport, Selection, backup,
+};
+use serde_json::json;
 
 use super::connect;
 use super::shared::{exit, interrupt, progress};
 use crate::cli::{BackupArgs, DeviceChoice};
 
-pub fn run(choice: &DeviceChoice, verbose: bool, args: &BackupArgs) -> anyhow::Result<ExitCode> {
+pub fn run(choice: &DeviceChoice, verbose: bool, quiet: bool, args: &BackupArgs) -> anyhow::Result<ExitCode> {
     let options = BackupOptions {
         selection: Selection {
             storages: args.storage.clone(),
@@ -38,33 +41,92 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &BackupArgs) -> anyhow::R
     };
     let mut device = connect::open_one(choice)?;
     let cancel = interrupt::cancel_on_ctrl_c().context("installing the Ctrl-C handler")?;
-    let (report, waited) = if args.dry_run {
-        let mut printer = DryRunPrinter {
+    let shown = Shown::from(args, quiet);
+    let mut reporter = match shown {
+        Shown::Json => Reporter::Json(JsonLines {
+            out: io::stdout().lock(),
+            dest: &args.dest,
+        }),
+        Shown::Quiet => Reporter::FailuresOnly,
+        Shown::Text if args.dry_run => Reporter::DryRun(DryRunPrinter {
             out: io::stdout().lock(),
             dest: &args.dest,
             files: 0,
             bytes: 0,
-        };
-        let mut watched = Waited::on(&mut printer);
-        let report = backup(&mut device.session, &args.dest, &options, &cancel, &mut watched);
-        let waited = watched.waited;
-        if report.stopped.is_none() {
-            printer.totals()?;
-        }
-        (report, waited)
-    } else {
-        let mut progress = progress::Progress::new(&args.dest);
-        let mut watched = Waited::on(&mut progress);
-        let report = backup(&mut device.session, &args.dest, &options, &cancel, &mut watched);
-        let waited = watched.waited;
-        progress.finish();
-        (report, waited)
+        }),
+        Shown::Text => Reporter::Progress(progress::Progress::new(&args.dest)),
     };
+    let mut watched = Waited::on(&mut reporter);
+    let report = backup(&mut device.session, &args.dest, &options, &cancel, &mut watched);
+    let waited = watched.waited;
+    match &mut reporter {
+        Reporter::DryRun(printer) if report.stopped.is_none() => printer.totals()?,
+        Reporter::Progress(progress) => progress.finish(),
+        _ => {}
+    }
+    drop(reporter);
     if verbose {
         note!("{}", device.quirks_line());
         note!("transactions: {}", device.session.stats());
     }
-    conclude(&report, args.dry_run, waited)
+    conclude(&report, args.dry_run, waited, shown)
+}
+
+/// How a run is told: as text (bars or log lines, or a dry run's list),
+/// errors only (`--quiet`), or JSON Lines (`--json`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    Text,
+    Quiet,
+    Json,
+}
+
+impl Shown {
+    fn from(args: &BackupArgs, quiet: bool) -> Shown {
+        match (args.json, quiet) {
+            (true, _) => Shown::Json,
+            (false, true) => Shown::Quiet,
+            (false, false) => Shown::Text,
+        }
+    }
+}
+
+/// The observer each way of telling uses.
+enum Reporter<'a> {
+    Progress(progress::Progress<'a>),
+    DryRun(DryRunPrinter<'a, io::StdoutLock<'static>>),
+    Json(JsonLines<'a>),
+    FailuresOnly,
+}
+
+impl Observer for Reporter<'_> {
+    fn event(&mut self, event: &Event<'_>) {
+        match self {
+            Reporter::Progress(progress) => progress.event(event),
+            Reporter::DryRun(printer) => printer.event(event),
+            Reporter::Json(lines) => lines.event(event),
+            Reporter::FailuresOnly => failure_line(event),
+        }
+    }
+}
+
+/// `--quiet`: a file that failed, or that mtpull kept on the phone, is an
+/// error to report; nothing else is said.
+fn failure_line(event: &Event<'_>) {
+    match event {
+        Event::Finished {
+            file,
+            outcome: FileOutcome::Failed { error },
+        } => note!("mtpull: failed {}: {error}", human::name(&file.display_path())),
+        Event::Deleted {
+            file,
+            error: Some(error),
+        } => note!(
+            "mtpull: kept {} on the device: {error}",
+            human::name(&file.display_path())
+        ),
+        _ => {}
+    }
 }
 
 /// Passes events on, noting whether the run waited for a locked phone.
@@ -91,25 +153,36 @@ impl Observer for Waited<'_> {
 /// Prints the summary and the reason a run stopped; picks the exit status.
 /// After a wait for a locked phone in vain, the hint (said when the wait
 /// began) is not said again.
-fn conclude(report: &RunReport, dry_run: bool, waited: Option<Duration>) -> anyhow::Result<ExitCode> {
+fn conclude(
+    report: &RunReport,
+    dry_run: bool,
+    waited: Option<Duration>,
+    shown: Shown,
+) -> anyhow::Result<ExitCode> {
     let mut out = io::stdout().lock();
-    if let Some(rescan) = &report.rescan {
-        writeln!(
-            out,
-            "indexed {} ({}) in the destination; {} kept, {} dropped (their files are gone or changed)",
-            count(rescan.files, "file"),
-            bytes(rescan.bytes),
-            count(rescan.records_kept, "record"),
-            rescan.records_dropped
-        )?;
-    }
-    for note in &report.notes {
-        note!("mtpull: note: {note}");
-    }
-    // A run stopped before it had a plan has nothing to sum up.
-    let planned = report.stopped.is_none() || report.summary.planned + report.summary.already > 0;
-    if !dry_run && planned {
-        writeln!(out, "{}", report.summary)?;
+    match shown {
+        Shown::Text => {
+            if let Some(rescan) = &report.rescan {
+                writeln!(
+                    out,
+                    "indexed {} ({}) in the destination; {} kept, {} dropped (their files are gone or changed)",
+                    count(rescan.files, "file"),
+                    bytes(rescan.bytes),
+                    count(rescan.records_kept, "record"),
+                    rescan.records_dropped
+                )?;
+            }
+            for note in &report.notes {
+                note!("mtpull: note: {note}");
+            }
+            // A run stopped before it had a plan has nothing to sum up.
+            let planned = report.stopped.is_none() || report.summary.planned + report.summary.already > 0;
+            if !dry_run && planned {
+                writeln!(out, "{}", report.summary)?;
+            }
+        }
+        Shown::Json => writeln!(out, "{}", json_summary(report, dry_run))?,
+        Shown::Quiet => {}
     }
     match (&report.stopped, waited) {
         (Some(PullError::Locked { .. }), Some(wait)) => note!(
@@ -120,6 +193,101 @@ fn conclude(report: &RunReport, dry_run: bool, waited: Option<Duration>) -> anyh
         (None, _) => {}
     }
     Ok(ExitCode::from(exit::of_report(report)))
+}
+
+/// `--json`: one object per file as it is done (or would be), then
+/// [`json_summary`]. The README lists every field.
+struct JsonLines<'a> {
+    out: io::StdoutLock<'static>,
+    dest: &'a Path,
+}
+
+impl Observer for JsonLines<'_> {
+    fn event(&mut self, event: &Event<'_>) {
+        let shown = |dest: &Path| human::path(&self.dest.join(dest));
+        let line = match event {
+            Event::Finished { file, outcome } => match outcome {
+                FileOutcome::Copied { dest, undated, .. } => json!({
+                    "event": "copied",
+                    "source": file.display_path(),
+                    "size": file.size,
+                    "destination": shown(dest),
+                    "undated": undated,
+                }),
+                FileOutcome::Duplicate { dest } => json!({
+                    "event": "duplicate",
+                    "source": file.display_path(),
+                    "size": file.size,
+                    "destination": shown(dest),
+                }),
+                FileOutcome::Failed { error } => json!({
+                    "event": "failed",
+                    "source": file.display_path(),
+                    "size": file.size,
+                    "error": error,
+                }),
+            },
+            Event::WouldCopy { file, entry } => json!({
+                "event": "would_copy",
+                "source": file.display_path(),
+                "size": file.size,
+                "destination": shown(&entry.dest),
+                "date_source": entry.date_source,
+                "maybe_duplicate": entry.maybe_duplicate,
+            }),
+            Event::WouldDelete { file, after_copy } => json!({
+                "event": "would_delete",
+                "source": file.display_path(),
+                "after_copy": after_copy,
+            }),
+            Event::Deleted { file, error: None } => json!({
+                "event": "deleted",
+                "source": file.display_path(),
+            }),
+            Event::Deleted {
+                file,
+                error: Some(error),
+            } => json!({
+                "event": "kept",
+                "source": file.display_path(),
+                "error": error,
+            }),
+            // A locked phone is still said on stderr: a person may be watching.
+            Event::Locked { wait, hint } => {
+                note!("{}", progress::locked_line(*wait, hint));
+                return;
+            }
+            _ => return,
+        };
+        let _ = writeln!(self.out, "{line}");
+    }
+}
+
+/// The last line of `--json`: the run's counts, notes and why it stopped.
+fn json_summary(report: &RunReport, dry_run: bool) -> serde_json::Value {
+    let s = &report.summary;
+    json!({ "summary": {
+        "dry_run": dry_run,
+        "planned": s.planned,
+        "planned_bytes": s.planned_bytes,
+        "copied": s.copied,
+        "bytes_copied": s.bytes_copied,
+        "already": s.already,
+        "duplicates": s.duplicates,
+        "undated": s.undated,
+        "failed": s.failed,
+        "resumed": s.resumed,
+        "bytes_received": s.bytes_received,
+        "deleted": s.deleted,
+        "bytes_freed": s.bytes_freed,
+        "delete_failed": s.delete_failed,
+        "junk": s.junk,
+        "skipped_storages": s.skipped_storages.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "seconds": s.elapsed.as_secs_f64(),
+        "indexed": report.rescan.as_ref().map(|r| r.files),
+        "notes": report.notes,
+        "stopped": report.stopped.as_ref().map(ToString::to_string),
+    }})
 }
 
 /// `--dry-run`: one line per file to stdout, then totals.

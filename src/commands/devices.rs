@@ -6,21 +6,22 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context;
-use indicatif::HumanBytes;
+use mtpull::human::bytes;
 use mtpull::session::Session;
+use serde_json::json;
 
 use super::connect::{self, Device};
 use super::shared::exit::{NO_DEVICE, SOME_FAILED, is_broken_pipe};
-use crate::cli::DeviceChoice;
+use crate::cli::{DeviceChoice, DevicesArgs};
 
 /// Prints each device and its storages. A phone without storage gets the
 /// reason and the fix, and the exit code says "locked".
-pub fn run(choice: &DeviceChoice, verbose: bool) -> anyhow::Result<ExitCode> {
+pub fn run(choice: &DeviceChoice, verbose: bool, args: &DevicesArgs) -> anyhow::Result<ExitCode> {
     let mut devices = connect::open_all(choice)?;
     if devices.len() == 1 {
         // One device: its error is the command's, said once, with its exit status.
         let mut device = devices.pop().expect("one device")?;
-        let has_storage = describe(&mut io::stdout().lock(), &mut device, verbose)?;
+        let has_storage = describe(&mut io::stdout().lock(), &mut device, verbose, args.json)?;
         return Ok(if has_storage {
             ExitCode::SUCCESS
         } else {
@@ -32,10 +33,10 @@ pub fn run(choice: &DeviceChoice, verbose: bool) -> anyhow::Result<ExitCode> {
     let mut locked = false;
     let mut out = io::stdout().lock();
     for (i, device) in devices.into_iter().enumerate() {
-        if i > 0 {
+        if i > 0 && !args.json {
             writeln!(out)?;
         }
-        match device.and_then(|mut device| describe(&mut out, &mut device, verbose)) {
+        match device.and_then(|mut device| describe(&mut out, &mut device, verbose, args.json)) {
             Ok(has_storage) => locked |= !has_storage,
             // A reader that quit (`devices | head`) ends the listing quietly.
             Err(err) if is_broken_pipe(&err) => return Err(err),
@@ -58,10 +59,45 @@ pub fn run(choice: &DeviceChoice, verbose: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes one device; returns whether it showed any storage.
-fn describe(out: &mut impl Write, device: &mut Device, verbose: bool) -> anyhow::Result<bool> {
+/// Writes one device (text, or one JSON line); returns whether it showed any storage.
+fn describe(out: &mut impl Write, device: &mut Device, verbose: bool, json: bool) -> anyhow::Result<bool> {
     let session: &mut Session = &mut device.session;
     let info = session.device_info().clone();
+    // `devices` reports a locked phone rather than waiting for it.
+    let storages = session
+        .storages(Duration::ZERO, &AtomicBool::new(false), |_| {})
+        .context("reading the storages")?;
+    let skipped: Vec<String> = session
+        .skipped_storages()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let no_storage = (storages.is_empty() && skipped.is_empty()).then(|| session.no_storage_hint());
+    if verbose {
+        note!("{}: {}", info.serial_number, session.stats());
+        note!("{}: {}", info.serial_number, device.quirks_line());
+    }
+    if json {
+        let line = json!({
+            "manufacturer": info.manufacturer,
+            "model": info.model,
+            "serial": info.serial_number,
+            "vendor_id": format!("{:04x}", device.usb.vendor_id),
+            "product_id": format!("{:04x}", device.usb.product_id),
+            "location": device.usb.location,
+            "storages": storages.iter().map(|storage| json!({
+                "id": storage.id.to_string(),
+                "name": storage.name,
+                "free_bytes": storage.info.free_space_bytes,
+                "capacity_bytes": storage.info.max_capacity,
+                "writable": storage.info.is_writable(),
+            })).collect::<Vec<_>>(),
+            "skipped_storages": skipped,
+            "no_storage": no_storage,
+        });
+        writeln!(out, "{line}")?;
+        return Ok(!storages.is_empty());
+    }
     writeln!(out, "{} {}", info.manufacturer, info.model)?;
     writeln!(out, "  serial:  {}", info.serial_number)?;
     writeln!(
@@ -69,15 +105,11 @@ fn describe(out: &mut impl Write, device: &mut Device, verbose: bool) -> anyhow:
         "  usb:     {:04x}:{:04x}, {}",
         device.usb.vendor_id, device.usb.product_id, device.usb.location
     )?;
-    // `devices` reports a locked phone rather than waiting for it.
-    let storages = session
-        .storages(Duration::ZERO, &AtomicBool::new(false), |_| {})
-        .context("reading the storages")?;
-    for skipped in session.skipped_storages() {
+    for skipped in &skipped {
         writeln!(out, "  storage: not read — {skipped}")?;
     }
-    if storages.is_empty() && session.skipped_storages().is_empty() {
-        writeln!(out, "  storage: none — {}", session.no_storage_hint())?;
+    if let Some(hint) = no_storage {
+        writeln!(out, "  storage: none — {hint}")?;
     }
     for storage in &storages {
         writeln!(
@@ -85,18 +117,14 @@ fn describe(out: &mut impl Write, device: &mut Device, verbose: bool) -> anyhow:
             "  storage: {} ({}): {} free of {}{}",
             storage.name,
             storage.id,
-            HumanBytes(storage.info.free_space_bytes),
-            HumanBytes(storage.info.max_capacity),
+            bytes(storage.info.free_space_bytes),
+            bytes(storage.info.max_capacity),
             if storage.info.is_writable() {
                 ""
             } else {
                 ", read-only"
             },
         )?;
-    }
-    if verbose {
-        note!("{}: {}", info.serial_number, session.stats());
-        note!("{}: {}", info.serial_number, device.quirks_line());
     }
     Ok(!storages.is_empty())
 }

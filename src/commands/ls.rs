@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context;
-use indicatif::HumanBytes;
+use mtpull::human::bytes;
 use mtpull::ptp::time::DeviceTime;
 use mtpull::session::{Entry, Place, Session, Storage};
 use serde::Serialize;
@@ -21,7 +21,8 @@ use crate::cli::{DeviceChoice, LsArgs};
 /// One line of output (or one JSON object).
 #[derive(Serialize)]
 struct Row {
-    storage_id: u32,
+    /// "0x00010001", as every other output writes a storage's id.
+    storage_id: String,
     storage: String,
     /// The storage's name, then the names down to this object.
     path: String,
@@ -123,7 +124,7 @@ fn row(storage: &str, entry: &Entry) -> Row {
         path.push_str(name);
     }
     Row {
-        storage_id: entry.storage_id.0,
+        storage_id: entry.storage_id.to_string(),
         storage: storage.to_string(),
         path,
         name: entry.name().to_string(),
@@ -138,7 +139,7 @@ fn row(storage: &str, entry: &Entry) -> Row {
 
 fn storage_row(storage: &Storage) -> Row {
     Row {
-        storage_id: storage.id.0,
+        storage_id: storage.id.to_string(),
         storage: storage.name.clone(),
         path: storage.name.clone(),
         name: storage.name.clone(),
@@ -175,7 +176,7 @@ fn print(rows: &[Row], args: &LsArgs) -> io::Result<()> {
             let size = if row.folder {
                 "-".to_string()
             } else {
-                HumanBytes(row.size).to_string()
+                bytes(row.size)
             };
             let date = row.modified.as_deref().map_or("-", |d| d.get(..16).unwrap_or(d));
             let kind = if row.folder { 'd' } else { '-' };

@@ -28,11 +28,12 @@ pub use shared::exit::{is_broken_pipe, of_error as exit_code};
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let device = &cli.device;
     let verbose = cli.verbose > 0;
+    let quiet = cli.quiet;
     match &cli.command {
-        Command::Devices => devices::run(device, verbose),
+        Command::Devices(args) => devices::run(device, verbose, args),
         Command::Ls(args) => ls::run(device, verbose, args),
-        Command::Sort(args) => sort::run(device, verbose, args),
-        Command::Backup(args) => backup::run(device, verbose, args),
+        Command::Sort(args) => sort::run(device, verbose, quiet, args),
+        Command::Backup(args) => backup::run(device, verbose, quiet, args),
         Command::Auto(args) => auto::run(device, args),
         Command::Verify(args) => verify::run(args),
         Command::Status(args) => status::run(device, args),

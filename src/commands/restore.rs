@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use indicatif::DecimalBytes;
+use mtpull::human;
 use mtpull::restore::{self, Event, FileOutcome, Journal, RestoreError, RestoreOptions, scan};
 use mtpull::session::StorageSelector;
 
@@ -59,15 +59,15 @@ pub fn run(choice: &DeviceChoice, args: &RestoreArgs) -> anyhow::Result<ExitCode
         } => {
             note!(
                 "{files} files ({}) to send to {target}, {already} there already",
-                DecimalBytes(*bytes)
+                human::bytes(*bytes)
             )
         }
         Event::Finished { file, outcome } => match outcome {
-            FileOutcome::Sent => note!("sent {} ({})", file.path.display(), DecimalBytes(file.size)),
+            FileOutcome::Sent => note!("sent {} ({})", file.path.display(), human::bytes(file.size)),
             FileOutcome::WouldSend => println!(
                 "{}  {}  -> {target}/{}",
                 file.path.display(),
-                DecimalBytes(file.size),
+                human::bytes(file.size),
                 file.name
             ),
             FileOutcome::Already => {}
@@ -87,7 +87,7 @@ pub fn run(choice: &DeviceChoice, args: &RestoreArgs) -> anyhow::Result<ExitCode
     println!(
         "{verb} {} ({}), {} there already, {} failed, {} refused",
         report.sent,
-        DecimalBytes(report.bytes),
+        human::bytes(report.bytes),
         report.already,
         report.failed,
         scanned.refused.len()

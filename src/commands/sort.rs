@@ -16,7 +16,7 @@ use super::shared::exit::{FATAL, INTERRUPTED, SOME_FAILED};
 use super::shared::interrupt;
 use crate::cli::{DeviceChoice, SortArgs};
 
-pub fn run(choice: &DeviceChoice, verbose: bool, args: &SortArgs) -> anyhow::Result<ExitCode> {
+pub fn run(choice: &DeviceChoice, verbose: bool, quiet: bool, args: &SortArgs) -> anyhow::Result<ExitCode> {
     if choice.is_given() {
         bail!("sort works on local folders; --demo and --device are for commands that talk to a phone");
     }
@@ -32,6 +32,7 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &SortArgs) -> anyhow::Res
     let mut printer = Printer {
         out: io::stdout().lock(),
         json: args.json,
+        quiet: quiet && !args.json,
         verbose,
         dry_run: args.dry_run,
         failed: None,
@@ -71,6 +72,8 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &SortArgs) -> anyhow::Res
 struct Printer<W> {
     out: W,
     json: bool,
+    /// `--quiet` (text only): per-file errors, nothing else.
+    quiet: bool,
     verbose: bool,
     dry_run: bool,
     /// The first write error; later lines are dropped and the run still finishes.
@@ -85,6 +88,7 @@ impl<W: Write> Printer<W> {
         let written = match (event, self.json) {
             (Event::File(report), true) => writeln!(self.out, "{}", file_json(report)),
             (Event::File(report), false) => self.file_text(report),
+            (_, false) if self.quiet => Ok(()),
             (Event::Skipped { path, reason }, true) => writeln!(
                 self.out,
                 "{}",
@@ -116,6 +120,9 @@ impl<W: Write> Printer<W> {
                 return Ok(());
             }
         };
+        if self.quiet {
+            return Ok(());
+        }
         let (status, arrow) = match (filed.outcome, self.dry_run) {
             (Outcome::Filed, false) => ("filed", "->"),
             (Outcome::Filed, true) => ("would file", "->"),
@@ -144,6 +151,8 @@ impl<W: Write> Printer<W> {
         }
         let written = if self.json {
             writeln!(self.out, "{}", summary_json(summary, self.dry_run))
+        } else if self.quiet {
+            Ok(())
         } else {
             writeln!(self.out, "{}", summary_text(summary, self.dry_run))
         };

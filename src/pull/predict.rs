@@ -84,6 +84,32 @@ impl Predictor {
     }
 }
 
+impl Predictor {
+    /// The paths this dry run has handed out.
+    pub fn claimed(&self) -> impl Iterator<Item = &Path> {
+        self.claims.keys().map(PathBuf::as_path)
+    }
+
+    /// Whether nothing is at `planned` (relative), on disk or predicted.
+    pub fn is_vacant(&self, planned: &Path) -> bool {
+        let path = self.root.join(planned);
+        !self.claims.contains_key(&path) && fs::symlink_metadata(&path).is_err()
+    }
+
+    /// Whether a file of `size` bytes starting with `head` would land at `planned`
+    /// (relative) as it is: the name is vacant, or seems to hold this file already.
+    pub fn would_take(&self, planned: &Path, size: u64, head: &[u8]) -> bool {
+        let path = self.root.join(planned);
+        match self.claims.get(&path) {
+            Some((claimed_size, claimed_head)) => *claimed_size == size && claimed_head == head,
+            None => match fs::symlink_metadata(&path) {
+                Ok(meta) => meta.is_file() && meta.len() == size && starts_with(&path, head),
+                Err(_) => true,
+            },
+        }
+    }
+}
+
 /// Whether the file at `path` begins with `head`.
 fn starts_with(path: &Path, head: &[u8]) -> bool {
     let mut start = Vec::with_capacity(head.len());

@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::Read;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -44,8 +44,8 @@ use crate::session::{Session, SessionError};
 use crate::sort::beneath::Root;
 use crate::sort::date::{ZoneHints, ZoneSource};
 use crate::sort::dest::check_destination;
-use crate::sort::file::same_content;
-use crate::sort::{self, DateResolver, Dated, Filer, HEAD_LEN, Mode, Moment, Template};
+use crate::sort::file::{MAX_CLASH_SUFFIX, numbered, same_content, seq_stems, stem_key};
+use crate::sort::{self, DateResolver, Dated, Filer, Follows, HEAD_LEN, Mode, Moment, Template};
 
 /// Files filed before their folders are fsynced and their records committed.
 pub const BATCH_FILES: usize = 64;
@@ -682,7 +682,18 @@ impl<'a> Run<'a> {
         let key = file.key(self.serial);
         let planned = match self.leads.beside_lead(&key, Some(self.manifest))? {
             Some(beside) => beside,
-            None => sort::plan(&self.options.template, dated.as_ref(), &file.origin(&self.model)),
+            None => {
+                let planned = sort::plan(&self.options.template, dated.as_ref(), &file.origin(&self.model));
+                let root = self.dest_root;
+                let dir = root.join(planned.parent().unwrap_or(Path::new("")));
+                let vacant = |path: &Path| {
+                    fs::symlink_metadata(root.join(path)).is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+                };
+                let fits =
+                    |path: &Path| vacant(path) || same_content(temp_path, &root.join(path)).unwrap_or(false);
+                self.leads
+                    .room_for_group(&key, planned, (&dir, Vec::new()), fits, vacant)
+            }
         };
         let filed = self.filer.file(&planned, temp_path)?;
         self.leads.landed(&key, relative(self.dest_root, &filed.path));
@@ -802,7 +813,14 @@ fn dry_run(
         let key = file.key(&plan.serial);
         let planned = match leads.beside_lead(&key, manifest.as_ref())? {
             Some(beside) => beside,
-            None => sort::plan(&options.template, dated.as_ref(), &file.origin(&model)),
+            None => {
+                let planned = sort::plan(&options.template, dated.as_ref(), &file.origin(&model));
+                let dir = dest_root.join(planned.parent().unwrap_or(Path::new("")));
+                let fits = |path: &Path| predictor.would_take(path, file.size, &head);
+                let vacant = |path: &Path| predictor.is_vacant(path);
+                let claimed = predictor.claimed().collect();
+                leads.room_for_group(&key, planned, (&dir, claimed), fits, vacant)
+            }
         };
         let predicted = predictor.predict(&planned, file.size, &head);
         leads.landed(&key, relative(dest_root, &predicted.path));
@@ -858,12 +876,63 @@ struct Leads<'p> {
     plan: &'p Plan,
     /// Files others travel with, and (once known) where they landed.
     landed: HashMap<&'p FileKey, Option<String>>,
+    /// For each file, how the files this run copies with it are named beside it.
+    companions: HashMap<&'p FileKey, Vec<&'p Follows>>,
 }
 
 impl<'p> Leads<'p> {
     fn new(plan: &'p Plan) -> Self {
         let landed = plan.travels_with.values().map(|(lead, _)| (lead, None)).collect();
-        Leads { plan, landed }
+        let mut companions: HashMap<&FileKey, Vec<&Follows>> = HashMap::new();
+        for file in &plan.to_copy {
+            if let Some((lead, follows)) = plan.travels_with.get(&file.key(&plan.serial)) {
+                companions.entry(lead).or_default().push(follows);
+            }
+        }
+        Leads {
+            plan,
+            landed,
+            companions,
+        }
+    }
+
+    /// Where a file that others travel with goes so that they all find room beside
+    /// it: `planned`, numbered by the first `-N` (or `{seq}` number) under which its
+    /// own name `fits` and its companions' names are `vacant`, so that a clash renames
+    /// the pair together (`IMG_1-1.HEIC` with `IMG_1-1.MOV`, never `IMG_1.HEIC` beside
+    /// `IMG_1-1.MOV`). Unchanged for a file that travels alone.
+    fn room_for_group(
+        &self,
+        key: &FileKey,
+        planned: PathBuf,
+        (dir_in_dest, claimed): (&Path, Vec<&Path>),
+        mut fits: impl FnMut(&Path) -> bool,
+        vacant: impl Fn(&Path) -> bool,
+    ) -> PathBuf {
+        let Some(companions) = self.companions.get(key) else {
+            return planned;
+        };
+        let name = planned
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let stems = seq_stems(&name, dir_in_dest, claimed);
+        (0..=MAX_CLASH_SUFFIX)
+            .map(|n| planned.with_file_name(numbered(&name, n)))
+            .find(|candidate| {
+                let own = candidate.file_name().unwrap_or_default().to_string_lossy();
+                let numbered_elsewhere = stems
+                    .as_ref()
+                    .is_some_and(|stems| stems.contains(&stem_key(&own)))
+                    && vacant(candidate);
+                !numbered_elsewhere
+                    && fits(candidate)
+                    && companions
+                        .iter()
+                        .all(|follows| vacant(&candidate.with_file_name(follows.name_beside(&own))))
+            })
+            .unwrap_or(planned)
     }
 
     /// Notes where a file landed (relative to DEST), if others travel with it.

@@ -280,3 +280,92 @@ fn ctrl_c_while_waiting_for_a_locked_phone_stops_at_once_with_130() {
     assert!(rest.contains("interrupted"), "{rest}");
     assert!(!dest.exists(), "an interrupted wait created DEST");
 }
+
+#[test]
+fn quiet_says_nothing_but_errors() {
+    let dest = tempfile::tempdir().unwrap();
+    let dest_text = dest.path().to_str().unwrap();
+    let run = mtpull(&["-q", "--sim", "android", "backup", dest_text]).expect_status(0);
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
+    let filed = util::tree(dest.path())
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with(".mtpull"))
+        .count();
+    assert_eq!(filed, 39);
+    let dry = mtpull(&["--quiet", "--sim", "android", "backup", "-n", dest_text]).expect_status(0);
+    assert_eq!((dry.stdout.as_str(), dry.stderr.as_str()), ("", ""));
+    let failed =
+        mtpull(&["-q", "--sim", "android", "backup", dest_text, "--storage", "card"]).expect_status(2);
+    assert!(failed.stdout.is_empty(), "{}", failed.stdout);
+    assert!(
+        failed.stderr.contains("no storage named \"card\""),
+        "{}",
+        failed.stderr
+    );
+    mtpull(&["-q", "-v", "--demo", "devices"]).expect_status(2);
+}
+
+#[test]
+fn json_is_one_object_per_file_then_a_summary() {
+    let dest = tempfile::tempdir().unwrap();
+    let dest_text = dest.path().to_str().unwrap();
+    let lines = |run: &Run| -> Vec<serde_json::Value> {
+        run.stdout
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect()
+    };
+    let dry = mtpull(&["--sim", "android", "backup", "--json", "--dry-run", dest_text]).expect_status(0);
+    let dry = lines(&dry);
+    let (summary, files) = dry.split_last().unwrap();
+    assert_eq!(files.len(), 39);
+    assert!(files.iter().all(|f| f["event"] == "would_copy"), "{files:?}");
+    assert_eq!(summary["summary"]["planned"], 39);
+    assert_eq!(summary["summary"]["dry_run"], true);
+
+    let run = mtpull(&["--sim", "android", "backup", "--json", dest_text]).expect_status(0);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    let real = lines(&run);
+    let (summary, files) = real.split_last().unwrap();
+    assert_eq!(files.len(), 39);
+    for (planned, done) in dry.iter().zip(files) {
+        assert_eq!(done["event"], "copied", "{done}");
+        assert_eq!(done["source"], planned["source"]);
+        assert_eq!(
+            done["destination"], planned["destination"],
+            "the dry run predicts the run"
+        );
+        let copy = Path::new(done["destination"].as_str().unwrap());
+        assert_eq!(fs::metadata(copy).unwrap().len(), done["size"].as_u64().unwrap());
+    }
+    let summary = &summary["summary"];
+    assert_eq!(
+        (summary["copied"].as_u64(), summary["failed"].as_u64()),
+        (Some(39), Some(0))
+    );
+    assert_eq!(summary["stopped"], serde_json::Value::Null);
+
+    let again = mtpull(&["--sim", "android", "backup", "--json", dest_text]).expect_status(0);
+    let again = lines(&again);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0]["summary"]["already"], 39);
+
+    let stopped = mtpull(&[
+        "--sim",
+        "android",
+        "backup",
+        "--json",
+        dest_text,
+        "--storage",
+        "card",
+    ])
+    .expect_status(2);
+    let stopped = lines(&stopped);
+    assert!(
+        stopped[0]["summary"]["stopped"]
+            .as_str()
+            .unwrap()
+            .contains("no storage named"),
+        "{stopped:?}"
+    );
+}

@@ -10,7 +10,7 @@ fn the_demo_phone_is_described_with_its_storage() {
         "serial:  DEMO0001",
         "1209:4d54, bus 1, port 4",
         "storage: Internal shared storage (0x00010001):",
-        "free of 119.21 GiB",
+        "free of 128.00 GB",
     ] {
         assert!(
             run.stdout.contains(expected),
@@ -87,4 +87,35 @@ fn demo_with_another_device_is_refused_not_ignored() {
     let run = mtpull(&["--demo", "--device", "XYZ", "devices"]).expect_status(2);
     assert!(run.stderr.contains("\"XYZ\""), "{}", run.stderr);
     assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
+
+#[test]
+fn json_is_one_object_per_device_with_its_storages() {
+    let run = mtpull(&["--demo", "devices", "--json"]).expect_status(0);
+    let devices: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(devices.len(), 1, "{}", run.stdout);
+    let phone = &devices[0];
+    assert_eq!(phone["serial"], "DEMO0001");
+    assert_eq!(
+        (phone["vendor_id"].as_str(), phone["product_id"].as_str()),
+        (Some("1209"), Some("4d54"))
+    );
+    let storage = &phone["storages"][0];
+    assert_eq!(storage["id"], "0x00010001");
+    assert_eq!(storage["name"], "Internal shared storage");
+    assert_eq!(storage["capacity_bytes"], 128_000_000_000u64);
+    assert!(storage["free_bytes"].as_u64().unwrap() < 128_000_000_000);
+    assert_eq!(phone["no_storage"], serde_json::Value::Null);
+
+    let locked = mtpull(&["--sim", "locked", "devices", "--json"]).expect_status(3);
+    let locked: serde_json::Value = serde_json::from_str(locked.stdout.trim()).unwrap();
+    assert_eq!(locked["storages"], serde_json::json!([]));
+    assert!(
+        locked["no_storage"].as_str().unwrap().contains("File transfer"),
+        "{locked}"
+    );
 }

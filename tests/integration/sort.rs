@@ -696,3 +696,33 @@ fn live_and_motion_photo_pairs_stay_together_through_a_name_clash() {
         assert_eq!(destinations(&dry), destinations(&output));
     }
 }
+
+#[test]
+fn quiet_sorts_without_a_word_and_still_reports_errors() {
+    let root = TempDir::new().unwrap();
+    let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+    put(&src.join("IMG_20240526_101500.jpg"), &plain_jpeg(1), SOME_MTIME);
+    put(&src.join("IMG_20240526_101501.jpg"), &plain_jpeg(2), SOME_MTIME);
+    let output = mtpull(
+        ["-q".as_ref(), "sort".as_ref(), src.as_os_str(), dest.as_os_str()],
+        UTC,
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert!(output.stdout.is_empty() && output.stderr.is_empty(), "{output:?}");
+    assert_eq!(tree(&dest).len(), 2);
+    // An unreadable file is still an error worth a word, and exit 1.
+    use std::os::unix::fs::PermissionsExt;
+    let locked = src.join("IMG_20240526_101502.jpg");
+    put(&locked, &plain_jpeg(3), SOME_MTIME);
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+    let open_dest = root.path().join("dest2");
+    fs::create_dir(&open_dest).unwrap();
+    fs::set_permissions(&open_dest, fs::Permissions::from_mode(0o777)).unwrap();
+    let args = ["-q", "sort", src.to_str().unwrap(), open_dest.to_str().unwrap()];
+    let output = as_unprivileged_user(root.path(), &args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(output.stdout.is_empty(), "{output:?}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("IMG_20240526_101502.jpg"), "{stderr}");
+}

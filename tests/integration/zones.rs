@@ -425,3 +425,59 @@ fn verify_reports_a_flipped_byte_and_a_deleted_file_and_repairs_nothing() {
     let none = mtpull(["verify", path_arg(empty.path()).as_str()], PARIS);
     assert_eq!(none.status.code(), Some(2), "{none:?}");
 }
+
+/// In `backup`, a name clash on a Live Photo's video renames the pair together: the
+/// photo's name is free but the video's is taken, so both take `-1` (never
+/// `IMG_0001.HEIC` beside `IMG_0001-1.MOV`), as the dry run says first; an `.AAE`
+/// follows them.
+#[test]
+fn a_backup_renames_a_live_pair_together_when_only_the_videos_name_is_taken() {
+    use mtpull::pull::BackupOptions;
+    use mtpull::sim::{Profile, SimDevice, StorageSpec};
+
+    use crate::backup_util::{at, run_backup, tree};
+
+    let photo = heic(&tiff(&[], &[(DATE_TIME_ORIGINAL, "2024:05:26 10:00:00")]), 8);
+    let video = video_at_utc(1_700_000_000, &[]);
+    let phone = SimDevice::new(Profile::Android);
+    let storage = phone.add_storage(StorageSpec::new("Internal shared storage"));
+    for (path, bytes) in [
+        ("DCIM/100APPLE/IMG_0001.HEIC", photo.clone()),
+        ("DCIM/100APPLE/IMG_0001.MOV", video.clone()),
+        ("DCIM/100APPLE/IMG_0001.AAE", b"<plist>edits</plist>".to_vec()),
+    ] {
+        phone
+            .add_file(storage, path, bytes, at(2024, 6, 1, 12, 0, 0))
+            .unwrap();
+    }
+    let dest = TempDir::new().unwrap();
+    put(
+        &dest.path().join("2024/05/26/IMG_0001.MOV"),
+        b"another phone's video",
+        SOME_MTIME,
+    );
+    let dry = BackupOptions {
+        dry_run: true,
+        ..BackupOptions::default()
+    };
+    let (_, predicted) = run_backup(&phone, dest.path(), &dry);
+    let mut predicted: Vec<String> = predicted.would_copy.into_values().collect();
+    predicted.sort();
+    let expected = [
+        "2024/05/26/IMG_0001-1.AAE",
+        "2024/05/26/IMG_0001-1.HEIC",
+        "2024/05/26/IMG_0001-1.MOV",
+    ];
+    assert_eq!(predicted, expected);
+    let (report, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(report.succeeded(), "{report:?}");
+    let files = tree(dest.path());
+    assert_eq!(files["2024/05/26/IMG_0001-1.HEIC"], photo);
+    assert_eq!(files["2024/05/26/IMG_0001-1.MOV"], video);
+    assert_eq!(files["2024/05/26/IMG_0001.MOV"], b"another phone's video");
+    assert_eq!(files.len(), 4, "{:?}", files.keys());
+    // A second run copies nothing and moves nothing.
+    let (again, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert_eq!((again.summary.copied, again.summary.already), (0, 3));
+    assert_eq!(tree(dest.path()).len(), 4);
+}

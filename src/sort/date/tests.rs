@@ -663,3 +663,80 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn samsungs_utc_offset_key_puts_a_utc_video_in_the_zone_where_it_was_shot() {
+    let keys = quicktime_keys(&[
+        ("com.android.version", "14"),
+        ("com.samsung.android.utc_offset", "+1000"),
+    ]);
+    let found = paris()
+        .resolve(&shot_video(&[keys]), "20240526_213000.mp4", None)
+        .unwrap();
+    assert_eq!(found.time, at("2024-05-26 21:30:00"));
+    assert_eq!(
+        (found.source, found.zone, found.offset),
+        (DateSource::Mvhd, ZoneSource::FileOffset, Some(zone(10)))
+    );
+}
+
+#[test]
+fn sonys_xml_creation_date_gives_its_offset() {
+    let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+        <NonRealTimeMeta xmlns=\"urn:schemas-professionalDisc:nonRealTimeMeta:ver.2.20\">\n\
+        <CreationDate value=\"2024-05-26T04:30:00-07:00\"/>\n</NonRealTimeMeta>\n";
+    let handler = full_box(b"hdlr", 0, b"\0\0\0\0nrtm\0\0\0\0\0\0\0\0\0\0\0\0\0");
+    let meta = full_box(b"meta", 0, &[handler, bx(b"xml ", xml.as_bytes())].concat());
+    let video = [shot_video(&[]), meta].concat();
+    let found = paris().resolve(&video, "C0001.MP4", None).unwrap();
+    assert_eq!(found.time, at("2024-05-26 04:30:00"));
+    assert_eq!(
+        (found.zone, found.offset),
+        (ZoneSource::FileOffset, Some(zone(-7)))
+    );
+}
+
+#[test]
+fn the_user_media_time_zone_entry_gives_its_offset() {
+    // MTDT: one entry of 12 bytes, tag 0x0b, language 0x15c7, encoding 0, +540 minutes.
+    let mut mtdt = 1u16.to_be_bytes().to_vec();
+    mtdt.extend(12u16.to_be_bytes());
+    mtdt.extend(0x0bu32.to_be_bytes());
+    mtdt.extend(0x15c7u16.to_be_bytes());
+    mtdt.extend(0u16.to_be_bytes());
+    mtdt.extend(540i16.to_be_bytes());
+    let usmt = bx(
+        b"uuid",
+        &[
+            b"USMT\x21\xd2\x4f\xce\xbb\x88\x69\x5c\xfa\xc9\xc7\x40".to_vec(),
+            bx(b"MTDT", &mtdt),
+        ]
+        .concat(),
+    );
+    let found = paris()
+        .resolve(&shot_video(&[usmt]), "MAH00001.MP4", None)
+        .unwrap();
+    assert_eq!(found.time, at("2024-05-26 20:30:00"));
+    assert_eq!(
+        (found.zone, found.offset),
+        (ZoneSource::FileOffset, Some(zone(9)))
+    );
+}
+
+#[test]
+fn offsets_in_maker_fields_are_read_strictly() {
+    for (text, minutes) in [("+0900", Some(540)), ("+09:00", Some(540)), ("-0430", Some(-270))] {
+        let keys = quicktime_keys(&[("com.samsung.android.utc_offset", text)]);
+        let found = paris().resolve(&shot_video(&[keys]), "v.mp4", None).unwrap();
+        assert_eq!(
+            found.offset,
+            minutes.map(|m| FixedOffset::east_opt(m * 60).unwrap()),
+            "{text}"
+        );
+    }
+    for bad in ["0900", "+9", "+09:60", "+ab:cd", ""] {
+        let keys = quicktime_keys(&[("com.samsung.android.utc_offset", bad)]);
+        let found = paris().resolve(&shot_video(&[keys]), "v.mp4", None).unwrap();
+        assert_eq!(found.zone, ZoneSource::Computer, "{bad:?}");
+    }
+}

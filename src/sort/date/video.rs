@@ -3,8 +3,11 @@
 //! The walk reads each box's 8- or 16-byte header and seeks over the bodies it does not
 //! need (above all `mdat`), so a `moov` at the end of a large file costs a few small
 //! reads. It visits `moov/mvhd`, `moov/trak/tkhd`, `moov/trak/mdia/mdhd`, the
-//! QuickTime metadata in `moov/meta` and `moov/udta/meta` (creation date, location),
-//! and the position Android writes in `moov/udta/©xyz`.
+//! QuickTime metadata in `moov/meta` and `moov/udta/meta` (creation date, location,
+//! Samsung's UTC offset), the position Android writes in `moov/udta/©xyz`, and the
+//! offsets Sony writes: the `CreationDate` of its non-real-time XML (a top-level
+//! `meta` holding an `xml ` box, or a top-level `uuid`) and the TimeZone entry of the
+//! `USMT` user-media box (`moov/uuid`, IEC 62481-style `MTDT` entries).
 
 use std::io::{Read, Seek};
 
@@ -22,6 +25,16 @@ const MAX_BOXES: u32 = 4096;
 const MAX_KEYS_LEN: u64 = 64 * 1024;
 const MAX_VALUE_LEN: u64 = 256;
 const CREATIONDATE_KEY: &[u8] = b"com.apple.quicktime.creationdate";
+/// Samsung's offset of the local time from UTC, as text: `+0900`.
+const SAMSUNG_OFFSET_KEY: &[u8] = b"com.samsung.android.utc_offset";
+/// Sony's XML metadata is a few kilobytes.
+const MAX_XML_LEN: u64 = 64 * 1024;
+/// Where Sony's XML states the recording's local time with its offset.
+const SONY_CREATION_DATE: &[u8] = b"<CreationDate value=\"";
+/// The `uuid` of the user-media box (`USMT` and 12 more bytes).
+const USMT_UUID: [u8; 16] = *b"USMT\x21\xd2\x4f\xce\xbb\x88\x69\x5c\xfa\xc9\xc7\x40";
+/// The `MTDT` entry holding the offset from UTC in minutes (signed 16 bits).
+const MTDT_TIME_ZONE: u32 = 0x0b;
 const LOCATION_KEY: &[u8] = b"com.apple.quicktime.location.ISO6709";
 /// Android's `udta` position box (`©xyz`).
 const XYZ: [u8; 4] = *b"\xa9xyz";
@@ -47,6 +60,8 @@ struct Found {
     tkhd: Vec<Candidate>,
     mdhd: Vec<Candidate>,
     position: Option<GeoPoint>,
+    /// A UTC offset from a maker's own field (Samsung, Sony).
+    maker_offset: Option<FixedOffset>,
 }
 
 impl Found {
@@ -57,9 +72,10 @@ impl Found {
             tkhd,
             mdhd,
             position,
+            maker_offset,
         } = self;
         Evidence {
-            offset: creationdate.and_then(|c| c.offset),
+            offset: creationdate.and_then(|c| c.offset).or(maker_offset),
             candidates: creationdate
                 .into_iter()
                 .chain(mvhd)
@@ -76,6 +92,16 @@ impl Found {
 struct MetaKeys {
     creationdate: Option<u32>,
     location: Option<u32>,
+    samsung_offset: Option<u32>,
+}
+
+impl MetaKeys {
+    fn any(&self) -> bool {
+        self.creationdate
+            .or(self.location)
+            .or(self.samsung_offset)
+            .is_some()
+    }
 }
 
 /// A byte range of the file; `end` is `None` when it runs to the end of the file.
@@ -117,9 +143,67 @@ impl<R: Read + Seek> Walk<'_, R> {
     }
 
     fn top_level(&mut self, header: &BoxHeader) {
-        if &header.kind == b"moov" {
-            self.children(header.body, Self::movie);
+        match &header.kind {
+            b"moov" => self.children(header.body, Self::movie),
+            // Sony: a full box (version, flags) holding a handler and an `xml ` box.
+            b"meta" => {
+                let children = Span {
+                    start: header.body.start + 4,
+                    end: header.body.end,
+                };
+                self.children(children, Self::sony_meta);
+            }
+            b"uuid" => self.sony_xml(header),
+            _ => {}
         }
+    }
+
+    fn sony_meta(&mut self, header: &BoxHeader) {
+        if &header.kind == b"xml " {
+            self.sony_xml(header);
+        }
+    }
+
+    /// The offset of Sony's `<CreationDate value="2024-05-26T21:30:00+10:00"/>`.
+    fn sony_xml(&mut self, header: &BoxHeader) {
+        if self.found.maker_offset.is_some() {
+            return;
+        }
+        let Some(xml) = self.body(header, MAX_XML_LEN) else {
+            return;
+        };
+        let Some(at) = xml
+            .windows(SONY_CREATION_DATE.len())
+            .position(|window| window == SONY_CREATION_DATE)
+        else {
+            return;
+        };
+        let value = &xml[at + SONY_CREATION_DATE.len()..];
+        let value = &value[..value.iter().position(|&b| b == b'"').unwrap_or(value.len())];
+        self.found.maker_offset = std::str::from_utf8(value)
+            .ok()
+            .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+            .map(|time| *time.offset());
+    }
+
+    /// Sony's user-media box: its `MTDT` list may hold the offset from UTC in minutes.
+    fn user_media(&mut self, header: &BoxHeader) {
+        let Some(head) = self.read(header.body.start, 16) else {
+            return;
+        };
+        if head != USMT_UUID || self.found.maker_offset.is_some() {
+            return;
+        }
+        let children = Span {
+            start: header.body.start + 16,
+            end: header.body.end,
+        };
+        self.children(children, |walk, header| {
+            if &header.kind == b"MTDT" {
+                let body = walk.body(header, MAX_KEYS_LEN).unwrap_or_default();
+                walk.found.maker_offset = mtdt_time_zone(&body);
+            }
+        });
     }
 
     fn movie(&mut self, header: &BoxHeader) {
@@ -130,6 +214,7 @@ impl<R: Read + Seek> Walk<'_, R> {
             b"trak" => self.children(header.body, Self::track),
             b"meta" => self.meta(header),
             b"udta" => self.children(header.body, Self::user_data),
+            b"uuid" => self.user_media(header),
             _ => {}
         }
     }
@@ -187,11 +272,10 @@ impl<R: Read + Seek> Walk<'_, R> {
                 self.keys = MetaKeys {
                     creationdate: key_index(&keys, CREATIONDATE_KEY),
                     location: key_index(&keys, LOCATION_KEY),
+                    samsung_offset: key_index(&keys, SAMSUNG_OFFSET_KEY),
                 };
             }
-            b"ilst" if self.keys.creationdate.or(self.keys.location).is_some() => {
-                self.children(header.body, Self::item)
-            }
+            b"ilst" if self.keys.any() => self.children(header.body, Self::item),
             _ => {}
         }
     }
@@ -202,7 +286,19 @@ impl<R: Read + Seek> Walk<'_, R> {
             self.children(header.body, Self::creationdate_value);
         } else if index == self.keys.location {
             self.children(header.body, Self::location_value);
+        } else if index == self.keys.samsung_offset {
+            self.children(header.body, Self::samsung_offset_value);
         }
+    }
+
+    fn samsung_offset_value(&mut self, header: &BoxHeader) {
+        if &header.kind != b"data" || self.found.maker_offset.is_some() {
+            return;
+        }
+        // A `data` box: type indicator (4 bytes) and locale (4 bytes), then the value.
+        self.found.maker_offset = self
+            .body(header, MAX_VALUE_LEN)
+            .and_then(|value| parse_offset_text(value.get(8..)?));
     }
 
     fn location_value(&mut self, header: &BoxHeader) {
@@ -326,6 +422,44 @@ fn parse_creationdate(value: &[u8]) -> Option<(NaiveDateTime, Option<FixedOffset
     }
     let t = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
     Some((t, None))
+}
+
+/// `+0900`, `+09:00`, `-0430`: an offset from UTC.
+fn parse_offset_text(text: &[u8]) -> Option<FixedOffset> {
+    let text = std::str::from_utf8(text).ok()?.trim_end_matches(['\0', ' ']);
+    let sign = match text.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let digits: String = text[1..].chars().filter(|&c| c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    let minutes: i32 = digits[2..].parse().ok()?;
+    if minutes >= 60 {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
+}
+
+/// The TimeZone entry of an `MTDT` list: a count (2 bytes), then entries of size (2,
+/// counting these 10 header bytes), tag (4), language (2), encoding (2) and value.
+fn mtdt_time_zone(body: &[u8]) -> Option<FixedOffset> {
+    let count = u16::from_be_bytes(body.get(..2)?.try_into().ok()?);
+    let mut rest = body.get(2..)?;
+    for _ in 0..count {
+        let size = usize::from(u16::from_be_bytes(rest.get(..2)?.try_into().ok()?));
+        let entry = rest.get(..size).filter(|_| size >= 10)?;
+        let tag = u32::from_be_bytes(entry[2..6].try_into().ok()?);
+        if tag == MTDT_TIME_ZONE {
+            let minutes = i16::from_be_bytes(entry.get(10..12)?.try_into().ok()?);
+            return FixedOffset::east_opt(i32::from(minutes) * 60);
+        }
+        rest = &rest[size..];
+    }
+    None
 }
 
 /// Seconds since 1904 (UTC) as an instant; zero and pre-2000 values are unset clocks.

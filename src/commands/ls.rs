@@ -119,7 +119,7 @@ fn list_place(session: &mut Session, place: &Place, recursive: bool) -> anyhow::
 
 fn row(storage: &str, entry: &Entry) -> Row {
     let mut path = storage.to_string();
-    for name in &entry.path {
+    for name in entry.path() {
         path.push('/');
         path.push_str(name);
     }

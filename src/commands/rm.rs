@@ -27,7 +27,7 @@ pub fn run(choice: &DeviceChoice, args: &RmArgs) -> anyhow::Result<ExitCode> {
         let shown = format!(
             "{}/{}{}",
             place.storage.name,
-            object.path.join("/"),
+            object.path().join("/"),
             if object.is_folder() {
                 "/ (and everything in it)"
             } else {

@@ -14,7 +14,8 @@ pub use codec::{Codec, DecodeError, DecodeResult, Reader, Writer};
 pub use codes::{DevicePropCode, EventCode, ObjectFormat, OperationCode, PropertyCode, ResponseCode};
 pub use container::{ContainerKind, Header, Message, PayloadLength};
 pub use dataset::{
-    DeviceInfo, ObjectInfo, ObjectPropDesc, ObjectPropList, PropForm, PropListEntry, StorageInfo,
+    DeviceInfo, ObjectInfo, ObjectPropDesc, ObjectPropList, PropForm, PropListEntry, PropListReader,
+    StorageInfo,
 };
 pub use ids::{ObjectHandle, StorageId};
 pub use value::{DataType, Value};

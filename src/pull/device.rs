@@ -103,7 +103,7 @@ fn remote_file(entry: Entry, storage: &str) -> RemoteFile {
     RemoteFile {
         storage_id: entry.storage_id,
         storage: storage.to_owned(),
-        path: entry.path.join("/"),
+        path: entry.path().join("/"),
         handle: entry.handle,
         format: entry.format,
         size: entry.size,

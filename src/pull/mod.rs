@@ -13,6 +13,7 @@ pub mod device;
 pub mod disk;
 pub mod error;
 pub mod hash;
+mod head;
 pub mod junk;
 pub mod manifest;
 pub mod moved;

@@ -67,19 +67,29 @@ impl TempArea {
 
     /// Removes this device's temp files whose key is not in `keep`: downloads
     /// of files that changed or vanished on the phone. Returns how many went.
-    pub fn sweep(&self, serial: &str, keep: &HashSet<FileKey>) -> io::Result<usize> {
-        let wanted: HashSet<PathBuf> = keep.iter().map(|key| self.path_for(key)).collect();
+    ///
+    /// The keys are only gone through when this device has temp files left
+    /// (after a complete run it has none, and 100,000 keys need not be made).
+    pub fn sweep(&self, serial: &str, keep: impl IntoIterator<Item = FileKey>) -> io::Result<usize> {
         let prefix = format!("{}-", serial_tag(serial));
-        let mut removed = 0;
+        let mut left = Vec::new();
         for entry in fs::read_dir(&self.dir)? {
             let entry = entry?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            if name.starts_with(&prefix) && name.ends_with(SUFFIX) && !wanted.contains(&entry.path()) {
-                step("remove a stale download")?;
-                fs::remove_file(entry.path())?;
-                removed += 1;
+            if name.starts_with(&prefix) && name.ends_with(SUFFIX) {
+                left.push(entry.path());
             }
+        }
+        if left.is_empty() {
+            return Ok(0);
+        }
+        let wanted: HashSet<PathBuf> = keep.into_iter().map(|key| self.path_for(&key)).collect();
+        let mut removed = 0;
+        for path in left.into_iter().filter(|path| !wanted.contains(path)) {
+            step("remove a stale download")?;
+            fs::remove_file(path)?;
+            removed += 1;
         }
         Ok(removed)
     }
@@ -321,7 +331,7 @@ mod tests {
         assert_eq!(area.resumable_len(&a), 4);
         assert_eq!(area.resumable_len(&b), 0, "longer than the file: not a prefix");
 
-        let removed = area.sweep("PHONE1", &HashSet::from([a.clone()])).unwrap();
+        let removed = area.sweep("PHONE1", [a.clone()]).unwrap();
         assert_eq!(removed, 1);
         assert!(area.path_for(&a).exists());
         assert!(!area.path_for(&b).exists());

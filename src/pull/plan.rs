@@ -61,29 +61,27 @@ impl Plan {
             serial: serial.to_owned(),
             ..Plan::default()
         };
-        let mut seen = HashSet::new();
         let mut listed: Vec<RemoteFile> = listed.into_iter().collect();
         listed.sort_by(|a, b| (a.storage_id, &a.path).cmp(&(b.storage_id, &b.path)));
-        let mut twins = Vec::new();
-        listed.retain(|file| {
-            let key = file.key(serial);
-            if seen.insert(key.clone()) {
-                return true;
-            }
-            plan.ambiguous.insert(key);
-            twins.push(file.clone());
-            false
-        });
-        plan.twins = twins
-            .into_iter()
-            .filter(|file| selection.wants(file) && (selection.include_junk || !is_junk(&file.path)))
-            .collect();
-        let of_kind: Vec<RemoteFile> = listed
+        // What makes the key, borrowed (the serial is the same for all).
+        let mut seen = HashSet::new();
+        let first: Vec<bool> = listed
             .iter()
-            .filter(|file| selection.only.accepts(media_kind(file.name(), file.format)))
-            .cloned()
+            .map(|f| seen.insert((&f.storage, &f.path, f.size, f.modified.map(|t| t.local))))
             .collect();
-        plan.unmatched_patterns = selection.unmatched_patterns(&of_kind);
+        drop(seen);
+        for (file, _) in listed.iter().zip(&first).filter(|(_, first)| !**first) {
+            plan.ambiguous.insert(file.key(serial));
+            if selection.wants(file) && (selection.include_junk || !is_junk(&file.path)) {
+                plan.twins.push(file.clone());
+            }
+        }
+        let mut first = first.into_iter();
+        listed.retain(|_| first.next().unwrap_or(true));
+        let of_kind = listed
+            .iter()
+            .filter(|file| selection.only.accepts(media_kind(file.name(), file.format)));
+        plan.unmatched_patterns = selection.unmatched_patterns(of_kind);
         let leads = leads(&listed);
         let junk = |i: usize| !selection.include_junk && is_junk(&listed[i].path);
         let wanted: Vec<bool> = (0..listed.len())
@@ -119,19 +117,26 @@ impl Plan {
             )
         };
         order.sort_by(|&a, &b| sort_key(a).cmp(&sort_key(b)));
-        for i in order {
-            let file = &listed[i];
-            let key = file.key(serial);
+        for &i in &order {
             if let Some((main, follows)) = &leads[i]
                 && selected(*main)
             {
-                plan.travels_with
-                    .insert(key.clone(), (listed[*main].key(serial), follows.clone()));
+                plan.travels_with.insert(
+                    listed[i].key(serial),
+                    (listed[*main].key(serial), follows.clone()),
+                );
             }
-            if backed_up.contains(&key) {
-                plan.already.push(file.clone());
+        }
+        // Each file moves into the plan (100,000 of them are not copied).
+        let mut files: Vec<Option<RemoteFile>> = listed.into_iter().map(Some).collect();
+        for i in order {
+            let Some(file) = files[i].take() else {
+                continue;
+            };
+            if backed_up.contains(&file.key(serial)) {
+                plan.already.push(file);
             } else {
-                plan.to_copy.push(file.clone());
+                plan.to_copy.push(file);
             }
         }
         plan

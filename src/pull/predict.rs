@@ -13,14 +13,17 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use xxhash_rust::xxh3::xxh3_128;
+
 use crate::sort::file::{MAX_CLASH_SUFFIX, numbered, seq_stems, stem_key};
 
 /// Predicts placements in one destination.
 #[derive(Debug)]
 pub struct Predictor {
     root: PathBuf,
-    /// Names this dry run has already handed out, with the size and head of their file.
-    claims: HashMap<PathBuf, (u64, Vec<u8>)>,
+    /// Names this dry run has already handed out, with the size of their file and
+    /// the hash of its head (not the head: 100,000 heads of up to 128 KiB would not fit).
+    claims: HashMap<PathBuf, (u64, u128)>,
 }
 
 /// A predicted placement.
@@ -55,13 +58,15 @@ impl Predictor {
             let candidate = numbered(&name, n);
             let path = dir.join(&candidate);
             let same = match self.claims.get(&path) {
-                Some((claimed_size, claimed_head)) => *claimed_size == size && claimed_head == head,
+                Some((claimed_size, claimed_head)) => {
+                    *claimed_size == size && *claimed_head == xxh3_128(head)
+                }
                 None => match fs::symlink_metadata(&path) {
                     Ok(meta) => meta.is_file() && meta.len() == size && starts_with(&path, head),
                     // Its number borne by a file of another extension: taken.
                     Err(_) if stems.as_ref().is_some_and(|s| s.contains(&stem_key(&candidate))) => false,
                     Err(_) => {
-                        self.claims.insert(path.clone(), (size, head.to_vec()));
+                        self.claims.insert(path.clone(), (size, xxh3_128(head)));
                         return Prediction {
                             path,
                             maybe_duplicate: false,
@@ -101,7 +106,7 @@ impl Predictor {
     pub fn would_take(&self, planned: &Path, size: u64, head: &[u8]) -> bool {
         let path = self.root.join(planned);
         match self.claims.get(&path) {
-            Some((claimed_size, claimed_head)) => *claimed_size == size && claimed_head == head,
+            Some((claimed_size, claimed_head)) => *claimed_size == size && *claimed_head == xxh3_128(head),
             None => match fs::symlink_metadata(&path) {
                 Ok(meta) => meta.is_file() && meta.len() == size && starts_with(&path, head),
                 Err(_) => true,

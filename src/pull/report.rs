@@ -43,6 +43,8 @@ pub struct DryRunEntry {
     pub date_source: Option<String>,
     /// DEST already has a file of this name and size there: likely a duplicate.
     pub maybe_duplicate: bool,
+    /// Bytes of the file read from the device to date it.
+    pub read_from_device: u64,
 }
 
 /// Something a run did, as it happens.

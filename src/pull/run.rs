@@ -27,6 +27,7 @@ use super::device::{Listing, device_instant, device_model, list_files};
 use super::disk::{DestLock, check_space};
 use super::error::PullError;
 use super::hash::ContentHash;
+use super::head::DeviceFileReader;
 use super::manifest::{Manifest, Outcome, Record, RescanReport, STATE_DIR, is_visible, mtime_of};
 use super::moved;
 use super::partial::{PartialFile, TempArea};
@@ -45,7 +46,7 @@ use crate::sort::beneath::Root;
 use crate::sort::date::{ZoneHints, ZoneSource};
 use crate::sort::dest::check_destination;
 use crate::sort::file::{MAX_CLASH_SUFFIX, numbered, same_content, seq_stems, stem_key};
-use crate::sort::{self, DateResolver, Dated, Filer, Follows, HEAD_LEN, Mode, Moment, Template};
+use crate::sort::{self, DateResolver, Dated, Filer, Follows, Mode, Moment, Template};
 
 /// Files filed before their folders are fsynced and their records committed.
 pub const BATCH_FILES: usize = 64;
@@ -199,10 +200,10 @@ pub(super) fn make_plan(
         let mut hints = ZoneHints::new();
         let to_copy = std::mem::take(&mut plan.to_copy);
         for file in to_copy {
-            let head = read_device_head(session, &file, HEAD_LEN)?;
-            let dated = date_file(&resolver, &mut hints, &head, &file);
+            let on_device = date_on_device(session, &resolver, &file)?;
+            let dated = with_zone_hints(&mut hints, on_device.dated);
             if options.selection.wants_date(dated.map(|d| d.time)) {
-                heads.insert(file.handle, head);
+                heads.insert(file.handle, on_device);
                 plan.to_copy.push(file);
             } else {
                 plan.not_selected += 1;
@@ -229,8 +230,39 @@ pub(super) fn make_plan(
     Ok(Planned { plan, heads, stale })
 }
 
-/// Heads of device files read while planning, by object handle.
-type Heads = HashMap<ObjectHandle, Vec<u8>>;
+/// Device files dated while planning, by object handle.
+type Heads = HashMap<ObjectHandle, DatedOnDevice>;
+
+/// A device file dated in place, as the real run dates its copy.
+struct DatedOnDevice {
+    /// Its date, before the zone hints of the run are applied.
+    dated: Option<Dated>,
+    /// Its first block (for a dry run's name-clash prediction).
+    head: Vec<u8>,
+    /// Bytes read from the device to date it.
+    read: u64,
+}
+
+/// Dates a device file from the bytes its date readers ask for, read in place
+/// with partial reads (nothing when the device cannot read part of a file).
+fn date_on_device(
+    session: &mut Session,
+    resolver: &DateResolver<Local>,
+    file: &RemoteFile,
+) -> Result<DatedOnDevice, PullError> {
+    let mut reader = DeviceFileReader::new(session, file);
+    // The reader never fails a read: a device error ends the file early and is
+    // reported below.
+    let dated = resolver
+        .resolve_reader(&mut reader, file.size, file.name(), device_moment(file))
+        .unwrap_or(None);
+    let read = reader.fetched();
+    let head = reader.finish().map_err(|source| PullError::Device {
+        context: format!("reading the start of {}", file.display_path()),
+        source,
+    })?;
+    Ok(DatedOnDevice { dated, head, read })
+}
 
 /// The capture date of a file backed up earlier: from its copy in DEST when
 /// the manifest knows it (a local read), else from the device.
@@ -250,8 +282,7 @@ fn backed_up_date(
     if let Some(Ok(dated)) = record.map(|r| resolver.resolve_path(&dest_root.join(&r.dest), fallback)) {
         return Ok(dated);
     }
-    let head = read_device_head(session, file, HEAD_LEN)?;
-    Ok(resolver.resolve(&head, file.name(), fallback))
+    Ok(date_on_device(session, resolver, file)?.dated)
 }
 
 /// The listed files less those a person rejected (now or in an earlier
@@ -447,9 +478,9 @@ fn real_run(
     }
     if run.summary.failed == 0 {
         // Downloads of files that changed or vanished on the phone can never finish.
-        let keep = plan.to_copy.iter().map(|file| file.key(&plan.serial)).collect();
+        let keep = plan.to_copy.iter().map(|file| file.key(&plan.serial));
         temps
-            .sweep(&plan.serial, &keep)
+            .sweep(&plan.serial, keep)
             .map_err(PullError::disk(temps.dir()))?;
     }
     Ok(())
@@ -677,8 +708,12 @@ impl<'a> Run<'a> {
                 return Ok((existing, Outcome::Duplicate, None));
             }
         }
-        let head = read_head(temp_path, HEAD_LEN).map_err(PullError::disk(temp_path))?;
-        let dated = date_file(&self.resolver, &mut self.zone_hints, &head, file);
+        let copy = File::open(temp_path).map_err(PullError::disk(temp_path))?;
+        let dated = self
+            .resolver
+            .resolve_reader(copy, bytes, file.name(), device_moment(file))
+            .map_err(PullError::disk(temp_path))?;
+        let dated = with_zone_hints(&mut self.zone_hints, dated);
         let key = file.key(self.serial);
         let planned = match self.leads.beside_lead(&key, Some(self.manifest))? {
             Some(beside) => beside,
@@ -805,11 +840,12 @@ fn dry_run(
     let mut predictor = Predictor::new(dest_root);
     let model = device_model(session);
     for file in &plan.to_copy {
-        let head = match heads.remove(&file.handle) {
-            Some(head) => head,
-            None => read_device_head(session, file, HEAD_LEN)?,
+        let on_device = match heads.remove(&file.handle) {
+            Some(on_device) => on_device,
+            None => date_on_device(session, &resolver, file)?,
         };
-        let dated = date_file(&resolver, &mut hints, &head, file);
+        let dated = with_zone_hints(&mut hints, on_device.dated);
+        let (head, read_from_device) = (on_device.head, on_device.read);
         let key = file.key(&plan.serial);
         let planned = match leads.beside_lead(&key, manifest.as_ref())? {
             Some(beside) => beside,
@@ -828,6 +864,7 @@ fn dry_run(
             dest: relative(dest_root, &predicted.path).into(),
             date_source: dated.map(|dated| dated.why()),
             maybe_duplicate: predicted.maybe_duplicate,
+            read_from_device,
         };
         observer.event(&Event::WouldCopy { file, entry: &entry });
     }
@@ -964,16 +1001,16 @@ impl<'p> Leads<'p> {
     }
 }
 
-/// Dates a device file from its first bytes. A UTC time that nothing in the file places
-/// takes the offset of the nearest photo in time dated so far in this run (the plan goes
-/// in path order, so `IMG_…` photos come before the `VID_…` videos of their folder).
-fn date_file(
-    resolver: &DateResolver<Local>,
-    hints: &mut ZoneHints,
-    head: &[u8],
-    file: &RemoteFile,
-) -> Option<Dated> {
-    let dated = resolver.resolve(head, file.name(), file.modified.as_ref().map(moment))?;
+/// The device's date for a file, as the dating's last resort.
+fn device_moment(file: &RemoteFile) -> Option<Moment> {
+    file.modified.as_ref().map(moment)
+}
+
+/// A UTC time that nothing in the file places takes the offset of the nearest photo
+/// in time dated so far in this run (the plan goes in path order, so `IMG_…` photos
+/// come before the `VID_…` videos of their folder).
+fn with_zone_hints(hints: &mut ZoneHints, dated: Option<Dated>) -> Option<Dated> {
+    let dated = dated?;
     if let Some(offset) = dated.photo_offset() {
         hints.add(dated.time, offset);
     }
@@ -986,8 +1023,8 @@ fn date_file(
     }
 }
 
-/// The first `len` bytes of a device file ([`HEAD_LEN`]: what dating needs),
-/// by a partial read, or nothing when the device cannot read part of a file.
+/// The first `len` bytes of a device file by a partial read, or nothing when
+/// the device cannot read part of a file.
 fn read_device_head(session: &mut Session, file: &RemoteFile, len: usize) -> Result<Vec<u8>, PullError> {
     let mut head = Vec::with_capacity(len.min(file.size as usize));
     if file.size == 0 || !session.can_read_partially(0) {
@@ -1003,7 +1040,7 @@ fn read_device_head(session: &mut Session, file: &RemoteFile, len: usize) -> Res
     Ok(head)
 }
 
-/// The first `len` bytes of a local file (the same bytes [`read_device_head`] reads from the device).
+/// The first `len` bytes of a local file (the bytes [`read_device_head`] reads from the device).
 fn read_head(path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(len);
     File::open(path)?.take(len as u64).read_to_end(&mut head)?;

@@ -236,11 +236,14 @@ impl Selection {
     }
 
     /// The `--include`/`--exclude` patterns that match none of `files`, as given.
-    pub fn unmatched_patterns(&self, files: &[RemoteFile]) -> Vec<String> {
+    pub fn unmatched_patterns<'a>(
+        &self,
+        files: impl IntoIterator<Item = &'a RemoteFile> + Clone,
+    ) -> Vec<String> {
         [&self.include, &self.exclude]
             .into_iter()
             .flatten()
-            .flat_map(|patterns| patterns.unmatched(files))
+            .flat_map(|patterns| patterns.unmatched(files.clone()))
             .collect()
     }
 }

@@ -21,14 +21,20 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
+use std::sync::Arc;
 
 use super::ops::{PropListQuery, ROOT};
 use super::{Result, Session, SessionError};
 use crate::ptp::time::{DeviceTime, parse_ptp_time};
 use crate::ptp::{
-    ObjectFormat, ObjectHandle, ObjectInfo, ObjectPropList, OperationCode, PropertyCode, StorageId,
+    ObjectFormat, ObjectHandle, ObjectInfo, OperationCode, PropListEntry, PropertyCode, StorageId, Value,
 };
 use crate::transport::TransportError;
+
+/// The names of a folder from the storage's root down (empty: the root), as
+/// the device gave them: one copy per folder, shared by every entry in it, so
+/// that 100,000 objects do not carry 100,000 copies of their folders' names.
+pub type FolderPath = Arc<[String]>;
 
 /// One object on a storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,9 +45,10 @@ pub struct Entry {
     pub handle: ObjectHandle,
     /// Its folder's handle; [`ObjectHandle::ROOT_PARENT`] at the storage's root.
     pub parent: ObjectHandle,
-    /// Names from the storage's root down to this object, as the device gave
-    /// them (untrusted). The last one is the object's own name.
-    pub path: Vec<String>,
+    /// Its folder's names from the storage's root (untrusted).
+    pub folder: FolderPath,
+    /// Its own name, as the device gave it (untrusted).
+    pub name: String,
     /// Folder (Association) or file format.
     pub format: ObjectFormat,
     /// Size in bytes (0 for folders). `u32::MAX` when the device said
@@ -54,12 +61,31 @@ pub struct Entry {
 impl Entry {
     /// The object's own name.
     pub fn name(&self) -> &str {
-        self.path.last().map_or("", String::as_str)
+        &self.name
+    }
+
+    /// Names from the storage's root down to this object; the last one is its own.
+    pub fn path(&self) -> Vec<&str> {
+        self.folder
+            .iter()
+            .map(String::as_str)
+            .chain([self.name.as_str()])
+            .collect()
+    }
+
+    /// How many folders down from the root it is (0: at the root).
+    pub fn depth(&self) -> usize {
+        self.folder.len()
     }
 
     /// Whether this is a folder.
     pub fn is_folder(&self) -> bool {
         self.format.is_folder()
+    }
+
+    /// The folder path of this folder's children.
+    fn as_folder(&self) -> FolderPath {
+        self.folder.iter().cloned().chain([self.name.clone()]).collect()
     }
 }
 
@@ -93,8 +119,9 @@ pub(super) struct Memory {
     last_used: Option<ListingStrategy>,
     /// ObjectInfos (with exact sizes) read during the listing under way.
     infos: HashMap<ObjectHandle, (ObjectInfo, u64)>,
-    /// The all-objects GetObjectPropList answer, for every storage (this session's handles).
-    every_object: Option<Vec<Record>>,
+    /// The all-objects GetObjectPropList answer for the storages not walked
+    /// yet (this session's handles).
+    every_object: Option<EveryObject>,
 }
 
 impl Memory {
@@ -230,58 +257,106 @@ impl Session {
     /// whose parent is missing, or a loop).
     ///
     /// The device's answer covers every storage, and a phone may take a minute
-    /// to give it: it is asked once per session and kept for the other storages.
+    /// to give it: it is asked once per session and what belongs to the other
+    /// storages is kept for them.
     fn walk_all_objects(&mut self, storage: StorageId) -> Result<Option<Vec<Entry>>> {
         let every = match self.listing.every_object.take() {
-            Some(every) => every,
-            None => Record::group(&self.object_prop_list(&PropListQuery::all_objects())?),
+            Some(every) if !every.walked.contains(&storage.0) => every,
+            _ => EveryObject {
+                records: self.prop_list_records(&PropListQuery::all_objects())?,
+                walked: Vec::new(),
+            },
         };
-        let records: Vec<&Record> = every
-            .iter()
-            .filter(|r| r.storage.is_none_or(|s| s == storage.0))
-            .collect();
-        let entries = Self::entries_of(storage, &records);
-        self.listing.every_object = Some(every);
-        entries
+        let EveryObject { records, mut walked } = every;
+        let (mine, others): (Vec<Record>, Vec<Record>) = records
+            .into_iter()
+            .partition(|r| r.storage.is_none_or(|s| s == storage.0));
+        // Records naming no storage belong to every storage.
+        let shared = mine.iter().filter(|r| r.storage.is_none()).cloned();
+        let kept: Vec<Record> = others.into_iter().chain(shared).collect();
+        walked.push(storage.0);
+        self.listing.every_object = Some(EveryObject {
+            records: kept,
+            walked,
+        });
+        Self::entries_of(storage, mine)
     }
 
-    /// The records of one storage as entries, paths from the root.
-    fn entries_of(storage: StorageId, records: &[&Record]) -> Result<Option<Vec<Entry>>> {
+    /// The records of one storage as entries, each folder before its contents.
+    fn entries_of(storage: StorageId, records: Vec<Record>) -> Result<Option<Vec<Entry>>> {
         let index: HashMap<u32, usize> = records.iter().enumerate().map(|(i, r)| (r.handle, i)).collect();
-        let mut entries = Vec::with_capacity(records.len());
-        for record in records {
-            // Follow the parents up to the root; more steps than objects is a loop.
-            let mut names = vec![record.name()?];
-            let mut parent = record.parent_or_root();
-            while parent != 0 {
-                let Some(&i) = index.get(&parent) else {
-                    return Ok(None);
-                };
-                if names.len() > records.len() {
+        // Each object's depth, following the parents up to the root; more steps
+        // than objects is a loop.
+        let mut depths: Vec<Option<u32>> = vec![None; records.len()];
+        for start in 0..records.len() {
+            let mut chain = Vec::new();
+            let mut at = start;
+            // The depth of the object above the chain's top (-1: the root).
+            let above = loop {
+                if let Some(depth) = depths[at] {
+                    break i64::from(depth);
+                }
+                if chain.len() > records.len() {
                     return Ok(None);
                 }
-                names.push(records[i].name()?);
-                parent = records[i].parent_or_root();
+                chain.push(at);
+                match records[at].parent_or_root() {
+                    0 => break -1,
+                    parent => match index.get(&parent) {
+                        Some(&i) => at = i,
+                        None => return Ok(None),
+                    },
+                }
+            };
+            for (down, &i) in chain.iter().rev().enumerate() {
+                depths[i] = u32::try_from(above + 1 + down as i64).ok();
             }
-            names.reverse();
-            entries.push(record.entry(storage, names)?);
         }
-        entries.sort_by_key(|e| e.path.len());
+        drop(index);
+        let mut order: Vec<usize> = (0..records.len()).collect();
+        order.sort_by_key(|&i| depths[i]);
+        drop(depths);
+        let mut slots: Vec<Option<Record>> = records.into_iter().map(Some).collect();
+        // Folder handle -> the path its children share, made once per folder.
+        let mut folders: HashMap<u32, FolderPath> = HashMap::from([(0, FolderPath::from([]))]);
+        let mut entries = Vec::with_capacity(slots.len());
+        for i in order {
+            let Some(record) = slots[i].take() else {
+                continue;
+            };
+            let Some(folder) = folders.get(&record.parent_or_root()).cloned() else {
+                // The parent is not a folder listed before: no tree.
+                return Ok(None);
+            };
+            let entry = record.into_entry(storage, folder)?;
+            if entry.is_folder() {
+                folders.insert(entry.handle.0, entry.as_folder());
+            }
+            entries.push(entry);
+        }
         Ok(Some(entries))
+    }
+
+    /// GetObjectPropList, grouped by object as it arrives.
+    fn prop_list_records(&mut self, query: &PropListQuery) -> Result<Vec<Record>> {
+        let mut records = Records::default();
+        self.object_prop_list_each(query, &mut |element| records.add(element))?;
+        Ok(records.list)
     }
 
     fn list_folder_by_prop_list(&mut self, storage: StorageId, folder: Option<&Entry>) -> Result<Vec<Entry>> {
         let folder_handle = folder.map_or(ObjectHandle::ROOT_PARENT, |f| f.handle);
-        let list = self.object_prop_list(&PropListQuery::children(folder_handle))?;
+        let records = self.prop_list_records(&PropListQuery::children(folder_handle))?;
         let handle = folder_handle.0;
+        let path = folder.map_or_else(|| FolderPath::from([]), Entry::as_folder);
         // Android adds the folder itself to its children, and answers the
         // root's children of every storage: keep only this folder's.
-        Record::group(&list)
+        records
             .into_iter()
             .filter(|r| r.handle != handle)
             .filter(|r| r.parent.is_none_or(|_| r.parent_or_root() == handle))
             .filter(|r| r.storage.is_none_or(|s| s == storage.0))
-            .map(|r| r.entry(storage, child_path(folder, r.name()?)))
+            .map(|r| r.into_entry(storage, path.clone()))
             .collect()
     }
 
@@ -312,10 +387,11 @@ impl Session {
             Some(folder) => info.parent == folder.handle.0,
             None => info.parent == 0 || info.parent == ROOT.0 || !listed.contains(&ObjectHandle(info.parent)),
         };
+        let path = folder.map_or_else(|| FolderPath::from([]), Entry::as_folder);
         Ok(children
             .into_iter()
             .filter(|(_, info, _)| belongs(info))
-            .map(|(handle, info, size)| entry_from_info(handle, folder, &info, size))
+            .map(|(handle, info, size)| entry_from_info(handle, folder, &path, &info, size))
             .collect())
     }
 
@@ -337,19 +413,20 @@ impl Session {
     }
 }
 
-fn child_path(folder: Option<&Entry>, name: String) -> Vec<String> {
-    let mut path = folder.map_or_else(Vec::new, |f| f.path.clone());
-    path.push(name);
-    path
-}
-
-fn entry_from_info(handle: ObjectHandle, folder: Option<&Entry>, info: &ObjectInfo, size: u64) -> Entry {
+fn entry_from_info(
+    handle: ObjectHandle,
+    folder: Option<&Entry>,
+    path: &FolderPath,
+    info: &ObjectInfo,
+    size: u64,
+) -> Entry {
     let modified = parse_ptp_time(&info.date_modified).or_else(|| parse_ptp_time(&info.date_created));
     Entry {
         storage_id: StorageId(info.storage_id),
         handle,
         parent: folder.map_or(ObjectHandle::ROOT_PARENT, |f| f.handle),
-        path: child_path(folder, info.filename.clone()),
+        folder: path.clone(),
+        name: info.filename.clone(),
         format: info.format,
         size: if info.format.is_folder() { 0 } else { size },
         modified,
@@ -365,8 +442,17 @@ fn is_refusal(err: &SessionError) -> bool {
     )
 }
 
+/// What is left of the all-objects answer once some storages took theirs.
+#[derive(Debug)]
+pub(super) struct EveryObject {
+    /// The records of the storages not walked yet (and those naming no storage).
+    records: Vec<Record>,
+    /// Storages already walked from it: walking one again asks the device again.
+    walked: Vec<u32>,
+}
+
 /// One object's properties gathered from an ObjectPropList.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Record {
     handle: u32,
     storage: Option<u32>,
@@ -378,36 +464,47 @@ struct Record {
     created: Option<DeviceTime>,
 }
 
-impl Record {
-    /// Groups a list's elements by object, in the order objects first appear.
-    fn group(list: &ObjectPropList) -> Vec<Record> {
-        let mut records: Vec<Record> = Vec::new();
-        let mut index: HashMap<u32, usize> = HashMap::new();
-        for element in &list.entries {
-            let i = *index.entry(element.handle).or_insert_with(|| {
-                records.push(Record {
+/// An ObjectPropList's elements grouped by object, in the order objects first appear.
+#[derive(Default)]
+struct Records {
+    list: Vec<Record>,
+    /// Where each handle's record is in `list`. Elements come grouped by object
+    /// in practice, so the last record is tried first.
+    index: HashMap<u32, usize>,
+}
+
+impl Records {
+    fn add(&mut self, element: PropListEntry) {
+        let i = match self.list.last() {
+            Some(last) if last.handle == element.handle => self.list.len() - 1,
+            _ => *self.index.entry(element.handle).or_insert_with(|| {
+                self.list.push(Record {
                     handle: element.handle,
                     ..Record::default()
                 });
-                records.len() - 1
-            });
-            let record = &mut records[i];
-            let number = element.value.as_u64();
-            let text = element.value.as_str();
-            match element.property {
-                PropertyCode::STORAGE_ID => record.storage = number.map(|v| v as u32),
-                PropertyCode::OBJECT_FORMAT => record.format = number.map(|v| ObjectFormat(v as u16)),
-                PropertyCode::OBJECT_SIZE => record.size = number,
-                PropertyCode::PARENT_OBJECT => record.parent = number.map(|v| v as u32),
-                PropertyCode::OBJECT_FILE_NAME => record.name = text.map(str::to_owned),
-                PropertyCode::DATE_MODIFIED => record.modified = text.and_then(parse_ptp_time),
-                PropertyCode::DATE_CREATED => record.created = text.and_then(parse_ptp_time),
-                _ => {}
+                self.list.len() - 1
+            }),
+        };
+        let record = &mut self.list[i];
+        let number = element.value.as_u64();
+        match element.property {
+            PropertyCode::STORAGE_ID => record.storage = number.map(|v| v as u32),
+            PropertyCode::OBJECT_FORMAT => record.format = number.map(|v| ObjectFormat(v as u16)),
+            PropertyCode::OBJECT_SIZE => record.size = number,
+            PropertyCode::PARENT_OBJECT => record.parent = number.map(|v| v as u32),
+            PropertyCode::OBJECT_FILE_NAME => {
+                if let Value::Str(name) = element.value {
+                    record.name = Some(name);
+                }
             }
+            PropertyCode::DATE_MODIFIED => record.modified = element.value.as_str().and_then(parse_ptp_time),
+            PropertyCode::DATE_CREATED => record.created = element.value.as_str().and_then(parse_ptp_time),
+            _ => {}
         }
-        records
     }
+}
 
+impl Record {
     /// The parent handle, with both spellings of "the root" as 0.
     fn parent_or_root(&self) -> u32 {
         match self.parent {
@@ -416,17 +513,17 @@ impl Record {
         }
     }
 
-    fn name(&self) -> Result<String> {
-        self.name.clone().ok_or_else(|| self.missing("ObjectFileName"))
-    }
-
-    fn entry(&self, storage: StorageId, path: Vec<String>) -> Result<Entry> {
+    fn into_entry(mut self, storage: StorageId, folder: FolderPath) -> Result<Entry> {
         let format = self.format.ok_or_else(|| self.missing("ObjectFormat"))?;
+        let Some(name) = self.name.take() else {
+            return Err(self.missing("ObjectFileName"));
+        };
         Ok(Entry {
             storage_id: self.storage.map_or(storage, StorageId),
             handle: ObjectHandle(self.handle),
             parent: ObjectHandle(self.parent_or_root()),
-            path,
+            folder,
+            name,
             format,
             size: if format.is_folder() {
                 0

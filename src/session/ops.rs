@@ -5,12 +5,45 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use super::phases::{DataIn, DataOut};
+use super::phases::{DataIn, DataOut, MAX_DATASET_LEN};
 use super::{Result, Session, SessionError};
 use crate::ptp::{
     Codec, DataType, DeviceInfo, EventCode, ObjectFormat, ObjectHandle, ObjectInfo, ObjectPropList,
-    OperationCode, PropertyCode, Reader, StorageId, StorageInfo, Value,
+    OperationCode, PropListEntry, PropListReader, PropertyCode, Reader, StorageId, StorageInfo, Value,
 };
+
+/// Feeds a data phase to a [`PropListReader`]. A malformed dataset is
+/// remembered and the rest of the phase read and dropped, so that the
+/// transaction completes and the session stays usable.
+struct PropListSink<'v> {
+    reader: PropListReader,
+    visit: &'v mut dyn FnMut(PropListEntry),
+    /// Bytes received, bounded like every dataset ([`MAX_DATASET_LEN`]).
+    received: usize,
+    error: Option<crate::ptp::DecodeError>,
+}
+
+impl Write for PropListSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.received += buf.len();
+        if self.error.is_none() && self.received > MAX_DATASET_LEN {
+            self.error = Some(crate::ptp::DecodeError::invalid(
+                "ObjectPropList",
+                format!("longer than {} MiB", MAX_DATASET_LEN >> 20),
+            ));
+        }
+        if self.error.is_none()
+            && let Err(error) = self.reader.push(buf, self.visit)
+        {
+            self.error = Some(error);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// "All": every storage (GetObjectHandles), every object (GetObjectPropList's
 /// handle and depth), every property (its property code).
@@ -153,10 +186,38 @@ impl Session {
 
     /// GetObjectPropList.
     pub fn object_prop_list(&mut self, query: &PropListQuery) -> Result<ObjectPropList> {
+        let mut entries = Vec::new();
+        self.object_prop_list_each(query, &mut |entry| entries.push(entry))?;
+        Ok(ObjectPropList { entries })
+    }
+
+    /// GetObjectPropList, each element handed to `visit` as it arrives: the
+    /// dataset (tens of MiB for a whole phone) is never held as a whole.
+    pub fn object_prop_list_each(
+        &mut self,
+        query: &PropListQuery,
+        visit: &mut dyn FnMut(PropListEntry),
+    ) -> Result<()> {
         let op = OperationCode::GET_OBJECT_PROP_LIST;
         self.require(op)?;
         let q = query;
-        self.query(op, &[q.handle, q.format, q.property, q.group, q.depth])
+        let mut sink = PropListSink {
+            reader: PropListReader::new(),
+            visit,
+            received: 0,
+            error: None,
+        };
+        self.transact(
+            op,
+            &[q.handle, q.format, q.property, q.group, q.depth],
+            DataOut::None,
+            DataIn::Sink(&mut sink),
+        )?;
+        let dataset = match sink.error {
+            Some(error) => Err(error),
+            None => sink.reader.finish(),
+        };
+        dataset.map_err(|source| SessionError::Dataset { op, source })
     }
 
     /// GetObjectPropValue of a property whose type is `data_type`.

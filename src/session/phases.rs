@@ -18,7 +18,7 @@ const MAX_RESPONSE_LEN: usize = 1024;
 
 /// The largest dataset kept in memory (a GetObjectPropList of a whole phone
 /// is a few megabytes); anything larger is a device gone wrong.
-const MAX_DATASET_LEN: usize = 256 << 20;
+pub(super) const MAX_DATASET_LEN: usize = 256 << 20;
 
 /// What the initiator sends after the command.
 pub(super) enum DataOut<'a> {

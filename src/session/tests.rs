@@ -522,7 +522,7 @@ fn a_refused_all_objects_listing_falls_back_to_one_request_per_folder_once() {
     device.push(data(PROP_LIST, 3, &prop_list(&[photo, dcim])));
     device.push(ok(3, &[]));
     let entries = session.walk(StorageId(0x10001), None).unwrap();
-    let paths: Vec<_> = entries.iter().map(|e| e.path.join("/")).collect();
+    let paths: Vec<_> = entries.iter().map(|e| e.path().join("/")).collect();
     assert_eq!(paths, ["DCIM", "DCIM/IMG_1.jpg"]);
     assert_eq!(entries[1].size, 5 << 30);
     assert_eq!(entries[1].parent, ObjectHandle(1));
@@ -561,7 +561,7 @@ fn an_accepted_all_objects_listing_is_one_round_trip() {
     device.push(data(PROP_LIST, 1, &prop_list(&objects)));
     device.push(ok(1, &[]));
     let entries = session.walk(StorageId(0x10001), None).unwrap();
-    let paths: Vec<_> = entries.iter().map(|e| e.path.join("/")).collect();
+    let paths: Vec<_> = entries.iter().map(|e| e.path().join("/")).collect();
     assert_eq!(
         paths,
         ["DCIM", "DCIM/IMG_1.jpg"],
@@ -616,7 +616,7 @@ fn children_whose_object_info_names_another_parent_are_dropped_and_asked_once() 
     device.push(data(OperationCode::GET_OBJECT_HANDLES, 4, &u32_array(&[5, 6])));
     device.push(ok(4, &[]));
     let entries = session.walk(StorageId(1), None).unwrap();
-    let paths: Vec<String> = entries.iter().map(|e| e.path.join("/")).collect();
+    let paths: Vec<String> = entries.iter().map(|e| e.path().join("/")).collect();
     assert_eq!(paths, ["100CANON", "100CANON/IMG_0001.JPG"]);
     assert_eq!(entries[1].parent, ObjectHandle(5));
     assert_eq!(session.stats().count(OperationCode::GET_OBJECT_INFO), 2);
@@ -665,7 +665,7 @@ fn find_follows_a_path_one_folder_at_a_time() {
     device.push(ok(2, &[]));
     let found = session.find(StorageId(7), &["DCIM", "Camera"]).unwrap().unwrap();
     assert_eq!(
-        (found.handle, found.path.join("/")),
+        (found.handle, found.path().join("/")),
         (ObjectHandle(2), "DCIM/Camera".to_string())
     );
     device.push(data(PROP_LIST, 3, &prop_list(&[])));
@@ -768,8 +768,8 @@ fn the_all_objects_answer_is_asked_once_per_session_for_every_storage() {
     device.push(ok(1, &[]));
     let first = session.walk(StorageId(0x10001), None).unwrap();
     let second = session.walk(StorageId(0x20001), None).unwrap();
-    assert_eq!(first[0].path, ["a.jpg"]);
-    assert_eq!(second[0].path, ["b.jpg"]);
+    assert_eq!(first[0].path(), ["a.jpg"]);
+    assert_eq!(second[0].path(), ["b.jpg"]);
     assert_eq!(session.stats().count(PROP_LIST), 1);
     assert_eq!(session.listing_strategy(), Some(ListingStrategy::AllObjects));
 }
@@ -784,7 +784,7 @@ fn an_all_objects_query_that_times_out_is_cancelled_and_the_walk_goes_folder_by_
     device.push(data(PROP_LIST, 2, &prop_list(&[photo])));
     device.push(ok(2, &[]));
     let entries = session.walk(StorageId(0x10001), None).unwrap();
-    assert_eq!(entries[0].path, ["a.jpg"]);
+    assert_eq!(entries[0].path(), ["a.jpg"]);
     assert_eq!(device.cancelled(), [1], "the timed-out transaction was cancelled");
     assert_eq!(device.halts_cleared(), 1);
     let queries: Vec<(u32, Vec<u32>)> = device

@@ -218,9 +218,12 @@ impl InPhase {
             }
         };
         let payload_len = payload.len() as u64 + body_left;
-        let mut head = Vec::with_capacity(HEADER_LEN + payload.len());
-        Header::for_data(op.0, transaction, payload_len).encode(&mut head);
-        head.extend(payload);
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        Header::for_data(op.0, transaction, payload_len).encode(&mut header);
+        // The header goes in front of the payload in its own buffer: a listing of
+        // 100,000 objects is tens of MiB, not to be held twice.
+        let mut head = payload;
+        head.splice(0..0, header);
         let total = head.len() as u64 + body_left;
         Ok(InPhase {
             op,

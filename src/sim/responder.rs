@@ -19,8 +19,8 @@ use crate::ptp::dataset::MTP_VENDOR_EXTENSION_ID;
 use crate::ptp::time::{format_ptp_time, parse_ptp_time};
 use crate::ptp::{
     Codec, ContainerKind, DataType, DeviceInfo, EventCode, Header, Message, ObjectFormat, ObjectInfo,
-    ObjectPropDesc, ObjectPropList, OperationCode as Op, PropForm, PropListEntry, PropertyCode as Prop,
-    ResponseCode as Rc, Value, Writer,
+    ObjectPropDesc, OperationCode as Op, PropForm, PropListEntry, PropertyCode as Prop, ResponseCode as Rc,
+    Value, Writer,
 };
 
 /// What the IN data phase carries.
@@ -923,20 +923,26 @@ impl Responder<'_> {
             };
         }
         keys.extend(itself);
-        let mut entries = Vec::with_capacity(keys.len() * props.len());
+        // Encoded as it is built: a phone of 100,000 objects answers tens of
+        // MiB, which should not be held twice (as elements, then as bytes).
+        let mut out = Vec::new();
+        out.put_u32((keys.len() * props.len()) as u32);
         for key in &keys {
             let facts = self.facts(key)?;
-            entries.extend(props.iter().map(|&property| PropListEntry {
-                handle: facts.handle,
-                property,
-                value: facts.value(key.storage, property),
-            }));
+            for &property in &props {
+                let element = PropListEntry {
+                    handle: facts.handle,
+                    property,
+                    value: facts.value(key.storage, property),
+                };
+                element.encode(&mut out);
+            }
         }
         let walked = if walked_all {
             self.model.object_count(&self.model.visible_storage_ids())
         } else {
             keys.len() as u64
         };
-        Ok(Reply::dataset(&ObjectPropList { entries }).touching(walked))
+        Ok(Reply::data(out).touching(walked))
     }
 }

@@ -160,6 +160,85 @@ fn a_dry_run_writes_nothing_and_names_the_real_destinations() {
     }
 }
 
+/// An MP4 whose `moov` (with its `mvhd` date) comes after `mdat_len` bytes of media
+/// data, as many cameras write it.
+fn mp4_with_moov_last(created_utc: chrono::NaiveDateTime, mdat_len: usize) -> Vec<u8> {
+    let plain = mtpull::sim::media::mp4(created_utc, 1000);
+    let mut boxes = BTreeMap::new();
+    let mut at = 0;
+    while at + 8 <= plain.len() {
+        let len = u32::from_be_bytes(plain[at..at + 4].try_into().unwrap()) as usize;
+        boxes.insert(plain[at + 4..at + 8].to_vec(), plain[at..at + len].to_vec());
+        at += len;
+    }
+    let mut out = boxes[&b"ftyp"[..]].clone();
+    out.extend(((8 + mdat_len) as u32).to_be_bytes());
+    out.extend(b"mdat");
+    out.extend(vec![0u8; mdat_len]);
+    out.extend(&boxes[&b"moov"[..]]);
+    out
+}
+
+#[test]
+fn a_dry_run_reads_only_the_headers_dating_needs_and_dates_as_the_real_run() {
+    let (phone, storage) = phone(Profile::Android);
+    // A photo with 1 MiB of image data after its EXIF, and a video whose date is
+    // only in a `moov` after 1 MiB of media data (its name and mtime say other days).
+    let mut big_photo = photo(at(2022, 7, 8, 9, 10, 11), 90);
+    big_photo.extend(vec![0x55; 1 << 20]);
+    phone
+        .add_file(storage, "DCIM/Camera/big.jpg", big_photo, at(2024, 1, 1, 0, 0, 0))
+        .unwrap();
+    let video = mp4_with_moov_last(at(2021, 6, 5, 12, 0, 0), 1 << 20);
+    phone
+        .add_file(storage, "DCIM/Camera/clip.mp4", video, at(2024, 1, 1, 0, 0, 0))
+        .unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let dry = BackupOptions {
+        dry_run: true,
+        ..BackupOptions::default()
+    };
+    let mut read = BTreeMap::new();
+    let (report, predicted) = crate::backup_util::run_backup_with(
+        &phone,
+        dest.path(),
+        &dry,
+        &std::sync::atomic::AtomicBool::new(false),
+        |event| {
+            if let mtpull::pull::Event::WouldCopy { file, entry } = event {
+                read.insert(file.path.clone(), (entry.read_from_device, file.size));
+            }
+        },
+    );
+    assert!(report.succeeded(), "{:?}", report.stopped);
+    assert_eq!(predicted.would_copy["DCIM/Camera/big.jpg"], "2022/07/08/big.jpg");
+    assert_eq!(
+        predicted.would_copy["DCIM/Camera/clip.mp4"],
+        "2021/06/05/clip.mp4"
+    );
+    // The photo's EXIF is in its first 16 KiB: nothing more is read.
+    let (photo_read, _) = read["DCIM/Camera/big.jpg"];
+    assert!(photo_read <= 16 << 10, "read {photo_read} bytes of the photo");
+    // The video: its first block, then the `moov` at its end, not the media data.
+    let (video_read, video_size) = read["DCIM/Camera/clip.mp4"];
+    assert!(
+        video_read <= 64 << 10 && video_size > 1 << 20,
+        "read {video_read} of {video_size} bytes"
+    );
+    for (path, (bytes, size)) in &read {
+        assert!(bytes <= size, "{path}: read {bytes} of {size} bytes");
+    }
+
+    let (real, done) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(real.succeeded(), "{:?}", real.stopped);
+    for path in ["DCIM/Camera/big.jpg", "DCIM/Camera/clip.mp4"] {
+        let FileOutcome::Copied { dest: filed, .. } = &done.outcomes[path] else {
+            panic!("{path}: {:?}", done.outcomes[path]);
+        };
+        assert_eq!(filed.to_string_lossy(), predicted.would_copy[path], "{path}");
+    }
+}
+
 #[test]
 fn delete_after_removes_only_verified_files() {
     let (phone, storage) = phone(Profile::Android);

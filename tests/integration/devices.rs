@@ -246,7 +246,7 @@ fn a_camera_ignoring_the_parent_filter_is_listed_exactly_once_per_object() {
     let mut session = Session::open(Box::new(camera.connect())).unwrap();
     assert_eq!(session.device_info().serial_number, "SIM-CAMERA-QUIRKY");
     let entries = session.walk(StorageId(storage), None).unwrap();
-    let mut paths: Vec<String> = entries.iter().map(|e| e.path.join("/")).collect();
+    let mut paths: Vec<String> = entries.iter().map(|e| e.path().join("/")).collect();
     paths.sort();
     assert_eq!(
         paths,

@@ -34,7 +34,7 @@ fn open(phone: &SimDevice) -> Session {
 }
 
 fn paths(entries: &[Entry]) -> BTreeSet<String> {
-    entries.iter().map(|e| e.path.join("/")).collect()
+    entries.iter().map(|e| e.path().join("/")).collect()
 }
 
 fn when() -> chrono::NaiveDateTime {
@@ -234,7 +234,7 @@ fn storages_are_named_by_description_then_label_and_paths_resolve_through_them()
     // The label names the storage in a path, in any case, as --storage does.
     let place = session.resolve(&storages, "card/DCIM/a.jpg").unwrap();
     assert_eq!(place.storage.id, StorageId(card));
-    assert_eq!(place.object.unwrap().path, ["DCIM", "a.jpg"]);
+    assert_eq!(place.object.unwrap().path(), ["DCIM", "a.jpg"]);
     let by_id = session
         .resolve(&storages, &format!("{}/DCIM", StorageId(card)))
         .unwrap();

@@ -9,5 +9,5 @@ mod storage_info;
 pub use device_info::{DeviceInfo, MTP_VENDOR_EXTENSION_ID};
 pub use object_info::{ObjectInfo, SIZE_UNKNOWN_32};
 pub use prop_desc::{ObjectPropDesc, PropForm};
-pub use prop_list::{ObjectPropList, PropListEntry};
+pub use prop_list::{ObjectPropList, PropListEntry, PropListReader};
 pub use storage_info::StorageInfo;

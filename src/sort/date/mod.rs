@@ -238,9 +238,24 @@ impl<Tz: TimeZone> DateResolver<Tz> {
     /// opened; unreadable or broken metadata falls through to the next source.
     pub fn resolve_path(&self, path: &Path, fallback: Option<Moment>) -> Result<Option<Dated>, SortError> {
         let file = File::open(path).map_err(SortError::io("open", path))?;
-        let content = file_evidence(&file).map_err(SortError::io("read", path))?;
+        let len = file.metadata().map_err(SortError::io("read", path))?.len();
         let name = path.file_name().unwrap_or_default().to_string_lossy();
-        Ok(self.first_accepted(content, &name, fallback))
+        self.resolve_reader(file, len, &name, fallback)
+            .map_err(SortError::io("read", path))
+    }
+
+    /// Dates the `len` bytes `source` reads, named `file_name`, reading only their
+    /// headers as [`DateResolver::resolve_path`] does (what it reads and where depends
+    /// only on the bytes: a file on a phone read in place is dated as its copy is).
+    pub fn resolve_reader(
+        &self,
+        source: impl Read + Seek,
+        len: u64,
+        file_name: &str,
+        fallback: Option<Moment>,
+    ) -> io::Result<Option<Dated>> {
+        let content = file_evidence(source, len)?;
+        Ok(self.first_accepted(content, file_name, fallback))
     }
 
     fn first_accepted(&self, content: Evidence, file_name: &str, fallback: Option<Moment>) -> Option<Dated> {
@@ -359,16 +374,16 @@ fn content_evidence<R: BufRead + Seek>(reader: &mut R) -> Evidence {
 
 /// [`content_evidence`] over a file within the read budget, retrying a TIFF whose
 /// metadata lies past the head with the larger TIFF budget.
-fn file_evidence(file: &File) -> io::Result<Evidence> {
-    let mut reader = BufReader::with_capacity(READ_CHUNK, Budget::new(file, HEAD_LEN as u64));
+fn file_evidence(mut source: impl Read + Seek, len: u64) -> io::Result<Evidence> {
+    let mut reader = BufReader::with_capacity(READ_CHUNK, Budget::new(&mut source, HEAD_LEN as u64));
     let container = Container::sniff(reader.fill_buf()?);
     let found = content_evidence(&mut reader);
-    if !found.is_empty() || container != Container::Tiff || file.metadata()?.len() <= HEAD_LEN as u64 {
+    drop(reader);
+    if !found.is_empty() || container != Container::Tiff || len <= HEAD_LEN as u64 {
         return Ok(found);
     }
-    let mut file = file;
-    file.seek(SeekFrom::Start(0))?;
-    let mut reader = BufReader::with_capacity(READ_CHUNK, Budget::new(file, TIFF_LIMIT));
+    source.seek(SeekFrom::Start(0))?;
+    let mut reader = BufReader::with_capacity(READ_CHUNK, Budget::new(source, TIFF_LIMIT));
     Ok(content_evidence(&mut reader))
 }
 

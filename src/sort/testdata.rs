@@ -10,6 +10,7 @@ pub(super) const DATE_TIME_DIGITIZED: u16 = 0x9004;
 pub(super) const OFFSET_TIME_ORIGINAL: u16 = 0x9011;
 pub(super) const SUB_SEC_TIME_ORIGINAL: u16 = 0x9291;
 const EXIF_IFD_POINTER: u16 = 0x8769;
+const MAKER_NOTE: u16 = 0x927C;
 
 /// Seconds from 1904-01-01 to 1970-01-01: QuickTime's epoch.
 pub(super) const QUICKTIME_EPOCH_TO_UNIX: u64 = 2_082_844_800;
@@ -28,15 +29,24 @@ pub(super) fn tiff(ifd0: &[(u16, &str)], exif: &[(u16, &str)]) -> Vec<u8> {
 
 /// An IFD placed at `at`, followed by the strings that do not fit in an entry.
 fn ascii_ifd(fields: &[(u16, &str)], exif_pointer: Option<u32>, at: usize) -> Vec<u8> {
+    let fields: Vec<(u16, u16, Vec<u8>)> = fields
+        .iter()
+        .map(|&(tag, text)| (tag, 2, [text.as_bytes(), &[0]].concat())) // ASCII
+        .collect();
+    ifd(&fields, exif_pointer, at)
+}
+
+/// An IFD placed at `at` of (tag, type, value bytes) fields, followed by the values
+/// that do not fit in an entry.
+fn ifd(fields: &[(u16, u16, Vec<u8>)], exif_pointer: Option<u32>, at: usize) -> Vec<u8> {
     let count = fields.len() + usize::from(exif_pointer.is_some());
     let mut data_at = at + 2 + 12 * count + 4;
     let mut entries = (count as u16).to_le_bytes().to_vec();
     let mut data = Vec::new();
-    for &(tag, text) in fields {
-        let mut value = text.as_bytes().to_vec();
-        value.push(0);
+    for (tag, kind, value) in fields {
+        let mut value = value.clone();
         entries.extend(tag.to_le_bytes());
-        entries.extend(2u16.to_le_bytes()); // ASCII
+        entries.extend(kind.to_le_bytes());
         entries.extend((value.len() as u32).to_le_bytes());
         if value.len() <= 4 {
             value.resize(4, 0);
@@ -56,6 +66,37 @@ fn ascii_ifd(fields: &[(u16, &str)], exif_pointer: Option<u32>, at: usize) -> Ve
     entries.extend(0u32.to_le_bytes());
     entries.extend(data);
     entries
+}
+
+/// [`tiff`] whose Exif IFD also holds a MakerNote (UNDEFINED) of these bytes.
+pub(super) fn tiff_with_maker_note(exif: &[(u16, &str)], note: &[u8]) -> Vec<u8> {
+    let mut fields: Vec<(u16, u16, Vec<u8>)> = exif
+        .iter()
+        .map(|&(tag, text)| (tag, 2, [text.as_bytes(), &[0]].concat()))
+        .collect();
+    fields.push((MAKER_NOTE, 7, note.to_vec()));
+    let exif_ifd = ifd(&fields, None, 8);
+    let ifd0_at = 8 + exif_ifd.len();
+    let mut out = b"II*\0".to_vec();
+    out.extend((ifd0_at as u32).to_le_bytes());
+    out.extend(exif_ifd);
+    out.extend(ifd(&[], Some(8), ifd0_at));
+    out
+}
+
+/// An iPhone's maker note holding a Live Photo identifier (tag 0x0011): the prefix,
+/// version 1, big-endian, then one IFD whose offsets count from the note's start.
+pub(super) fn apple_maker_note(content_id: &str) -> Vec<u8> {
+    let mut note = b"Apple iOS\0\0\x01MM".to_vec();
+    let value = [content_id.as_bytes(), &[0]].concat();
+    note.extend(1u16.to_be_bytes());
+    note.extend(0x0011u16.to_be_bytes());
+    note.extend(2u16.to_be_bytes()); // ASCII
+    note.extend((value.len() as u32).to_be_bytes());
+    note.extend(((14 + 2 + 12 + 4) as u32).to_be_bytes());
+    note.extend(0u32.to_be_bytes());
+    note.extend(value);
+    note
 }
 
 /// A TIFF whose IFDs come after `pad` bytes of image data, as libtiff writes them.

@@ -16,7 +16,7 @@ use chrono::TimeZone;
 use walkdir::{DirEntry, WalkDir};
 
 use super::batch::CopyBatch;
-use super::date::{ZoneHints, ZoneSource};
+use super::date::{self, ZoneHints, ZoneSource};
 use super::dest::{check_destination, stops_the_run};
 use super::file::{DryRun, MAX_CLASH_SUFFIX, numbered, same_content, seq_stems, stem_key};
 use super::kind::{Only, kind_by_name};
@@ -463,23 +463,64 @@ fn pair_videos_with_photos(mains: Vec<PathBuf>) -> Vec<Item> {
         }
         items.push(Item::alone(main));
     }
+    let mut unnamed = Vec::new();
     for video in videos {
         let name = file_name(&video);
-        let (stem, extension) = split_extension(&name);
-        match photos.get(stem) {
-            Some(&index) => {
-                let photo = file_name(&items[index].main);
-                items[index].sidecars.push(Sidecar {
-                    dropped: split_extension(&photo).1.matches('.').count(),
-                    extension: extension.trim_start_matches('.').to_owned(),
-                    path: video,
-                });
-            }
+        match photos.get(split_extension(&name).0) {
+            Some(&index) => pair(&mut items[index], video),
+            None => unnamed.push(video),
+        }
+    }
+    let mut by_id = LivePhotoIds::default();
+    for video in unnamed {
+        match by_id.photo_of(&video, &items) {
+            Some(index) => pair(&mut items[index], video),
             None => items.push(Item::alone(video)),
         }
     }
     items.sort_by(|a, b| a.main.cmp(&b.main));
     items
+}
+
+/// Makes `video` travel with the photo of `item`, named after it.
+fn pair(item: &mut Item, video: PathBuf) {
+    let photo = file_name(&item.main);
+    let name = file_name(&video);
+    item.sidecars.push(Sidecar {
+        dropped: split_extension(&photo).1.matches('.').count(),
+        extension: split_extension(&name).1.trim_start_matches('.').to_owned(),
+        path: video,
+    });
+}
+
+/// Live Photos whose two halves are not named alike (renamed on the way): Apple writes
+/// one identifier into the photo's maker note and the video's `content.identifier` key.
+/// The photos' identifiers are read only when a `.MOV` of the folder has one.
+#[derive(Default)]
+struct LivePhotoIds {
+    /// Identifier → index of a photo with no video yet; `None` until first needed.
+    photos: Option<HashMap<String, usize>>,
+}
+
+impl LivePhotoIds {
+    /// The index among `items` of the lone photo that shares `video`'s identifier.
+    fn photo_of(&mut self, video: &Path, items: &[Item]) -> Option<usize> {
+        if !has_extension(video, &["mov"]) {
+            return None;
+        }
+        let id = date::content_identifier(video)?;
+        let photos = self.photos.get_or_insert_with(|| {
+            let lone_photos = items
+                .iter()
+                .enumerate()
+                .filter(|(_, item)| item.sidecars.is_empty() && has_extension(&item.main, &PAIR_PHOTOS));
+            lone_photos
+                .filter_map(|(index, item)| Some((date::content_identifier(&item.main)?, index)))
+                .collect()
+        });
+        // One video per photo.
+        photos.remove(&id)
+    }
 }
 
 /// How a file travels with another of its folder: a sidecar with its photo, a paired

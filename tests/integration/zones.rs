@@ -481,3 +481,38 @@ fn a_backup_renames_a_live_pair_together_when_only_the_videos_name_is_taken() {
     assert_eq!((again.summary.copied, again.summary.already), (0, 3));
     assert_eq!(tree(dest.path()).len(), 4);
 }
+
+/// A Live Photo whose halves were renamed apart (`IMG_1234.HEIC`, `IMG_5678.MOV`) is
+/// still one pair in `sort`: Apple's identifier in the photo's maker note and in the
+/// video's `content.identifier` key matches them; the video is dated by the photo and
+/// named after it. A MOV with another identifier, and one with none, stay alone.
+#[test]
+fn sort_pairs_a_live_photo_renamed_apart_by_its_content_identifier() {
+    let root = TempDir::new().unwrap();
+    let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+    let id = "8A5B4E5C-1F3D-4A7B-9C2E-0123456789AB";
+    let photo = heic(
+        &tiff_with_maker_note(
+            &[(DATE_TIME_ORIGINAL, "2024:05:26 23:50:00")],
+            &apple_maker_note(id),
+        ),
+        8,
+    );
+    let keys = |id: &str| quicktime_keys(&[("com.apple.quicktime.content.identifier", id)]);
+    // The video's own UTC time is the next day everywhere near Paris: it follows the photo.
+    let video = video_at_utc(PARIS_NIGHT_UTC + 86_400, &[keys(id)]);
+    let stranger = video_at_utc(PARIS_NIGHT_UTC + 86_400, &[keys("another-id")]);
+    let plain = video_at_utc(PARIS_NIGHT_UTC + 86_400, &[]);
+    put(&src.join("IMG_1234.HEIC"), &photo, SOME_MTIME);
+    put(&src.join("IMG_5678.MOV"), &video, SOME_MTIME);
+    put(&src.join("IMG_9999.MOV"), &stranger, SOME_MTIME);
+    put(&src.join("clip.MOV"), &plain, SOME_MTIME);
+    let output = mtpull(["sort", &path_arg(&src), &path_arg(&dest)], PARIS);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let files = crate::backup_util::tree(&dest);
+    assert_eq!(files["2024/05/26/IMG_1234.HEIC"], photo);
+    assert_eq!(files["2024/05/26/IMG_1234.MOV"], video);
+    assert_eq!(files["2024/05/28/IMG_9999.MOV"], stranger);
+    assert_eq!(files["2024/05/28/clip.MOV"], plain);
+    assert_eq!(files.len(), 4, "{:?}", files.keys());
+}

@@ -188,6 +188,8 @@ struct Evidence {
     offset: Option<FixedOffset>,
     /// Where it was shot.
     position: Option<GeoPoint>,
+    /// Apple's Live Photo identifier, the same in the photo and its video.
+    content_id: Option<String>,
 }
 
 impl Evidence {
@@ -268,6 +270,7 @@ impl<Tz: TimeZone> DateResolver<Tz> {
             candidates,
             offset,
             position,
+            ..
         } = content;
         candidates
             .into_iter()
@@ -370,6 +373,15 @@ fn content_evidence<R: BufRead + Seek>(reader: &mut R) -> Evidence {
         }
         Container::Unknown => Evidence::default(),
     }
+}
+
+/// The identifier Apple gives both halves of a Live Photo — the photo's maker note
+/// (tag 0x0011) and the video's QuickTime key `com.apple.quicktime.content.identifier`
+/// — if the file holds one (read within the same budget as its dates).
+pub fn content_identifier(path: &Path) -> Option<String> {
+    let file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    file_evidence(&file, len).ok()?.content_id
 }
 
 /// [`content_evidence`] over a file within the read budget, retrying a TIFF whose

@@ -53,7 +53,58 @@ pub(super) fn evidence<R: BufRead + Seek>(reader: &mut R) -> Evidence {
         candidates,
         offset,
         position: position(&exif),
+        content_id: apple_content_id(&exif),
     }
+}
+
+/// An Apple maker note: this prefix, 2 bytes of version, the byte order (`MM`/`II`),
+/// then an IFD whose offsets count from the note's first byte.
+const APPLE_MAKER_NOTE: &[u8] = b"Apple iOS\0";
+/// The maker note's Live Photo identifier (ASCII), shared with the Live Photo's video.
+const APPLE_CONTENT_IDENTIFIER: u16 = 0x0011;
+
+/// The Live Photo identifier in an iPhone photo's maker note.
+fn apple_content_id(exif: &Exif) -> Option<String> {
+    let Value::Undefined(note, _) = &exif.get_field(Tag::MakerNote, In::PRIMARY)?.value else {
+        return None;
+    };
+    if !note.starts_with(APPLE_MAKER_NOTE) {
+        return None;
+    }
+    let little = note.get(12..14)? == b"II";
+    let u16_at = |at: usize| -> Option<u16> {
+        let bytes: [u8; 2] = note.get(at..at + 2)?.try_into().ok()?;
+        Some(if little {
+            u16::from_le_bytes(bytes)
+        } else {
+            u16::from_be_bytes(bytes)
+        })
+    };
+    let u32_at = |at: usize| -> Option<u32> {
+        let bytes: [u8; 4] = note.get(at..at + 4)?.try_into().ok()?;
+        Some(if little {
+            u32::from_le_bytes(bytes)
+        } else {
+            u32::from_be_bytes(bytes)
+        })
+    };
+    const IFD: usize = 14;
+    let count = usize::from(u16_at(IFD)?);
+    (0..count).find_map(|i| {
+        let entry = IFD + 2 + i * 12;
+        // tag (2), type (2; 2 is ASCII), count (4), value or offset (4)
+        if u16_at(entry)? != APPLE_CONTENT_IDENTIFIER || u16_at(entry + 2)? != 2 {
+            return None;
+        }
+        let len = usize::try_from(u32_at(entry + 4)?).ok()?;
+        let start = match len <= 4 {
+            true => entry + 8,
+            false => usize::try_from(u32_at(entry + 8)?).ok()?,
+        };
+        let text = note.get(start..start.checked_add(len)?)?;
+        let text = std::str::from_utf8(text).ok()?.trim_end_matches('\0');
+        (!text.is_empty()).then(|| text.to_owned())
+    })
 }
 
 /// `+10:00`, `-07:00` as EXIF 2.31 writes offsets.

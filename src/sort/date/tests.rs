@@ -740,3 +740,41 @@ fn offsets_in_maker_fields_are_read_strictly() {
         assert_eq!(found.zone, ZoneSource::Computer, "{bad:?}");
     }
 }
+
+#[test]
+fn apples_live_photo_identifier_is_read_from_the_photo_and_its_video() {
+    let id = "8A5B4E5C-1F3D-4A7B-9C2E-0123456789AB";
+    let photo = heic(
+        &tiff_with_maker_note(
+            &[(DATE_TIME_ORIGINAL, "2024:05:26 10:00:00")],
+            &apple_maker_note(id),
+        ),
+        8,
+    );
+    let keys = quicktime_keys(&[("com.apple.quicktime.content.identifier", id)]);
+    let video = shot_video(&[keys]);
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in [("IMG_1.HEIC", &photo), ("IMG_2.MOV", &video)] {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        assert_eq!(
+            content_identifier(&dir.path().join(name)).as_deref(),
+            Some(id),
+            "{name}"
+        );
+    }
+    // The photo is still dated by its EXIF.
+    let found = paris().resolve(&photo, "IMG_1.HEIC", None).unwrap();
+    assert_eq!(found.time, at("2024-05-26 10:00:00"));
+    // Another maker's note, or none: no identifier.
+    let other = heic(
+        &tiff_with_maker_note(
+            &[(DATE_TIME_ORIGINAL, "2024:05:26 10:00:00")],
+            b"Nikon\0\x02\x10\0\0MM",
+        ),
+        8,
+    );
+    std::fs::write(dir.path().join("other.HEIC"), other).unwrap();
+    assert_eq!(content_identifier(&dir.path().join("other.HEIC")), None);
+    std::fs::write(dir.path().join("plain.mp4"), shot_video(&[])).unwrap();
+    assert_eq!(content_identifier(&dir.path().join("plain.mp4")), None);
+}

@@ -25,6 +25,8 @@ const MAX_BOXES: u32 = 4096;
 const MAX_KEYS_LEN: u64 = 64 * 1024;
 const MAX_VALUE_LEN: u64 = 256;
 const CREATIONDATE_KEY: &[u8] = b"com.apple.quicktime.creationdate";
+/// Apple's Live Photo identifier, shared with the photo's maker note.
+const CONTENT_ID_KEY: &[u8] = b"com.apple.quicktime.content.identifier";
 /// Samsung's offset of the local time from UTC, as text: `+0900`.
 const SAMSUNG_OFFSET_KEY: &[u8] = b"com.samsung.android.utc_offset";
 /// Sony's XML metadata is a few kilobytes.
@@ -62,6 +64,7 @@ struct Found {
     position: Option<GeoPoint>,
     /// A UTC offset from a maker's own field (Samsung, Sony).
     maker_offset: Option<FixedOffset>,
+    content_id: Option<String>,
 }
 
 impl Found {
@@ -73,6 +76,7 @@ impl Found {
             mdhd,
             position,
             maker_offset,
+            content_id,
         } = self;
         Evidence {
             offset: creationdate.and_then(|c| c.offset).or(maker_offset),
@@ -83,6 +87,7 @@ impl Found {
                 .chain(mdhd)
                 .collect(),
             position,
+            content_id,
         }
     }
 }
@@ -93,13 +98,13 @@ struct MetaKeys {
     creationdate: Option<u32>,
     location: Option<u32>,
     samsung_offset: Option<u32>,
+    content_id: Option<u32>,
 }
 
 impl MetaKeys {
     fn any(&self) -> bool {
-        self.creationdate
-            .or(self.location)
-            .or(self.samsung_offset)
+        (self.creationdate.or(self.location))
+            .or(self.samsung_offset.or(self.content_id))
             .is_some()
     }
 }
@@ -273,6 +278,7 @@ impl<R: Read + Seek> Walk<'_, R> {
                     creationdate: key_index(&keys, CREATIONDATE_KEY),
                     location: key_index(&keys, LOCATION_KEY),
                     samsung_offset: key_index(&keys, SAMSUNG_OFFSET_KEY),
+                    content_id: key_index(&keys, CONTENT_ID_KEY),
                 };
             }
             b"ilst" if self.keys.any() => self.children(header.body, Self::item),
@@ -288,7 +294,21 @@ impl<R: Read + Seek> Walk<'_, R> {
             self.children(header.body, Self::location_value);
         } else if index == self.keys.samsung_offset {
             self.children(header.body, Self::samsung_offset_value);
+        } else if index == self.keys.content_id {
+            self.children(header.body, Self::content_id_value);
         }
+    }
+
+    fn content_id_value(&mut self, header: &BoxHeader) {
+        if &header.kind != b"data" || self.found.content_id.is_some() {
+            return;
+        }
+        // A `data` box: type indicator (4 bytes) and locale (4 bytes), then the value.
+        self.found.content_id = self
+            .body(header, MAX_VALUE_LEN)
+            .and_then(|value| String::from_utf8(value.get(8..)?.to_vec()).ok())
+            .map(|text| text.trim_end_matches('\0').to_owned())
+            .filter(|text| !text.is_empty());
     }
 
     fn samsung_offset_value(&mut self, header: &BoxHeader) {

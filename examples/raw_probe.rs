@@ -18,7 +18,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use mtpull::ptp::container::HEADER_LEN;
+use mtpull::ptp::HEADER_LEN;
 use mtpull::ptp::{
     Codec, ContainerKind, DeviceInfo, Header, Message, ObjectFormat, ObjectInfo, OperationCode, Reader,
     ResponseCode,

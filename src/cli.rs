@@ -294,7 +294,7 @@ pub struct BackupArgs {
     /// model) and {folder} (the folder on the phone: Camera, Screenshots…); {name}
     /// (original name) and {seq} (0001, 0002… per folder) in the last level make it
     /// the file's name, e.g. '{device}/%Y/%Y%m%d_{seq}'.
-    #[arg(long, value_name = "PATTERN", default_value = mtpull::sort::plan::DEFAULT_TEMPLATE)]
+    #[arg(long, value_name = "PATTERN", default_value = mtpull::sort::DEFAULT_TEMPLATE)]
     pub template: Template,
 
     /// Delete each file from the phone once its copy is verified and recorded
@@ -385,7 +385,7 @@ pub struct SortArgs {
     /// Folder layout: a chrono strftime pattern with the token {folder} (the folder
     /// holding the file in SOURCE); {name} (original name) and {seq} (0001, 0002… per
     /// folder) in the last level make it the file's name, e.g. '%Y/{folder}/%m%d_{seq}'.
-    #[arg(long, value_name = "PATTERN", default_value = mtpull::sort::plan::DEFAULT_TEMPLATE)]
+    #[arg(long, value_name = "PATTERN", default_value = mtpull::sort::DEFAULT_TEMPLATE)]
     pub template: Template,
 
     /// Threads that read file headers [default: number of cores].

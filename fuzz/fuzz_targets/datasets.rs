@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mtpull::ptp::time::parse_ptp_time;
+use mtpull::ptp::parse_ptp_time;
 use mtpull::ptp::{Codec, DeviceInfo, ObjectInfo, ObjectPropDesc, ObjectPropList, StorageInfo};
 
 fn round_trip<T: Codec + PartialEq + std::fmt::Debug>(bytes: &[u8]) {

@@ -4,18 +4,18 @@
 //!
 //! - [`config`]: the user's settings (`~/.config/mtpull/config.toml`).
 //! - [`install`]: the rule and units from `udev/`, ready to install.
-//! - [`arrivals`]: devices coming and going, from USB or a simulator.
+//! - `arrivals`: devices coming and going, from USB or a simulator ([`Arrival`]).
 //! - [`job`]: one device's backup: lock, open, allow, wait for unlock, back up.
-//! - [`watch`]: a job for every arrival, until stopped.
-//! - [`lock`], [`notify`]: one backup per device; desktop notifications.
+//! - `watch`: a job for every arrival, until stopped ([`watch()`]).
+//! - [`lock`], `notify`: one backup per device; desktop notifications ([`Notifier`]).
 
-pub mod arrivals;
+mod arrivals;
 pub mod config;
 pub mod install;
 pub mod job;
 pub mod lock;
-pub mod notify;
-pub mod watch;
+mod notify;
+mod watch;
 
 #[cfg(test)]
 mod rules_test;
@@ -25,3 +25,4 @@ pub use config::{Config, ConfigError, DevicePolicy};
 pub use job::{JobOutcome, JobSettings, Notice};
 pub use lock::lock_device;
 pub use notify::Notifier;
+pub use watch::watch;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use mtpull::human::bytes;
-use mtpull::ptp::time::DeviceTime;
+use mtpull::ptp::DeviceTime;
 use mtpull::session::{Entry, Place, Session, Storage};
 use serde::Serialize;
 

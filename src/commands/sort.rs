@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use mtpull::human::{self, count};
-use mtpull::sort::date::ZoneSource;
+use mtpull::sort::ZoneSource;
 use mtpull::sort::{
     DateResolver, Event, FileReport, Mode, Outcome, SortError, Sorted, Summary, TreeOptions, sort_tree,
 };

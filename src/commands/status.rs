@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use mtpull::auto::Config;
-use mtpull::pull::status::{Count, Missing, Status, status};
+use mtpull::pull::{Count, Missing, Status, status};
 use mtpull::pull::{Event, PullError, RemoteFile, Selection};
 use serde_json::json;
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use mtpull::pull::verify::{Problem, VerifyReport, verify};
+use mtpull::pull::{Problem, VerifyReport, verify};
 use serde_json::json;
 
 use super::shared::exit;

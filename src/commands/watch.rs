@@ -8,8 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
 use anyhow::{Context, bail};
-use mtpull::auto::watch::watch;
-use mtpull::auto::{Arrival, Config, DeviceEvent, lock, usb_events};
+use mtpull::auto::{Arrival, Config, DeviceEvent, lock, usb_events, watch};
 
 use super::connect::{simulated_arrival, usb_backend};
 use super::shared::auto_job::{back_up, notifier};

@@ -1,12 +1,12 @@
 //! `mtpull preview`: a page of thumbnails of a device's pictures, fetched
 //! without downloading the pictures, on which a person ticks what to copy.
 //!
-//! - [`thumb`]: one thumbnail (GetThumb, else the EXIF thumbnail in the head, else none).
-//! - [`page`]: the self-contained HTML page, and the selection file it saves.
+//! - `thumb`: one [`Thumbnail`] (GetThumb, else the EXIF thumbnail in the head, else none).
+//! - `page`: the self-contained HTML page ([`render`]), and the selection file it saves.
 //! - [`collect`]: thumbnails for a listing, with what is backed up already.
 
-pub mod page;
-pub mod thumb;
+mod page;
+mod thumb;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -10,7 +10,7 @@ use crate::session::{Session, SessionError};
 
 /// How much of a file's head is read for its EXIF thumbnail: an EXIF
 /// segment is at most 64 KiB long, and cameras put it first.
-pub const HEAD_BYTES: u32 = 64 * 1024;
+pub(super) const HEAD_BYTES: u32 = 64 * 1024;
 
 /// Where a thumbnail came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +46,11 @@ pub struct Thumbnail {
 /// Fetches `file`'s thumbnail. Errors that concern this file only (no
 /// thumbnail, unreadable head) give a placeholder; the rest (connection lost,
 /// locked phone) are returned.
-pub fn fetch(session: &mut Session, file: &RemoteFile, is_photo: bool) -> Result<Thumbnail, SessionError> {
+pub(super) fn fetch(
+    session: &mut Session,
+    file: &RemoteFile,
+    is_photo: bool,
+) -> Result<Thumbnail, SessionError> {
     let mut jpeg = Vec::new();
     match session.get_thumb(file.handle, &mut jpeg) {
         Ok(_) if looks_like_jpeg(&jpeg) => {

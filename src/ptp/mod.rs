@@ -2,22 +2,23 @@
 //! byte slices. Nothing here does I/O, and every parser is total: any bytes
 //! give a value or a [`DecodeError`], never a panic.
 
-pub mod codec;
-pub mod codes;
-pub mod container;
-pub mod dataset;
-pub mod ids;
-pub mod time;
-pub mod value;
+mod codec;
+mod codes;
+mod container;
+mod dataset;
+mod ids;
+mod time;
+mod value;
 
-pub use codec::{Codec, DecodeError, DecodeResult, Reader, Writer};
+pub use codec::{Codec, DecodeError, DecodeResult, MAX_STRING_UNITS, Reader, Writer};
 pub use codes::{DevicePropCode, EventCode, ObjectFormat, OperationCode, PropertyCode, ResponseCode};
-pub use container::{ContainerKind, Header, Message, PayloadLength};
+pub use container::{ContainerKind, HEADER_LEN, Header, LENGTH_UNKNOWN, MAX_PARAMS, Message, PayloadLength};
 pub use dataset::{
-    DeviceInfo, ObjectInfo, ObjectPropDesc, ObjectPropList, PropForm, PropListEntry, PropListReader,
-    StorageInfo,
+    DeviceInfo, MTP_VENDOR_EXTENSION_ID, ObjectInfo, ObjectPropDesc, ObjectPropList, PropForm, PropListEntry,
+    PropListReader, SIZE_UNKNOWN_32, StorageInfo,
 };
 pub use ids::{ObjectHandle, StorageId};
+pub use time::{DeviceTime, format_ptp_time, parse_ptp_time};
 pub use value::{DataType, Value};
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use super::remote::FileKey;
 
 /// The `format` a selection file must have.
-pub const SELECTION_FORMAT: &str = "mtpull-selection/1";
+pub(crate) const SELECTION_FORMAT: &str = "mtpull-selection/1";
 
 /// What a person chose for one device.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use super::error::PullError;
 use super::remote::RemoteFile;
 use super::select::Selection;
-use crate::ptp::time::DeviceTime;
+use crate::ptp::DeviceTime;
 use crate::session::{Entry, Session, SkippedStorage};
 
 /// The files on the chosen storages of one device.
@@ -38,7 +38,7 @@ pub fn device_serial(session: &Session) -> String {
 
 /// The device's model, for a folder template's `{device}` (its manufacturer, or
 /// its serial, when it gives no model).
-pub fn device_model(session: &Session) -> String {
+pub(super) fn device_model(session: &Session) -> String {
     let info = session.device_info();
     [&info.model, &info.manufacturer, &info.serial_number]
         .into_iter()
@@ -113,7 +113,7 @@ fn remote_file(entry: Entry, storage: &str) -> RemoteFile {
 
 /// The device's date as an instant: exact when it gave a zone, else read as
 /// this machine's local time (as Android means it).
-pub fn device_instant(time: &DeviceTime) -> Option<SystemTime> {
+pub(super) fn device_instant(time: &DeviceTime) -> Option<SystemTime> {
     let instant = match time.offset {
         Some(offset) => offset.from_local_datetime(&time.local).single()?.into(),
         None => Local.from_local_datetime(&time.local).earliest()?.into(),

@@ -6,7 +6,7 @@ use std::path::Path;
 use super::error::PullError;
 
 /// Room kept free beyond the plan's bytes: the manifest, folders, the filesystem's own needs.
-pub const SPACE_MARGIN: u64 = 1 << 20;
+pub(super) const SPACE_MARGIN: u64 = 1 << 20;
 
 /// Bytes this user may still write on the filesystem holding `path` (statvfs).
 pub fn free_space(path: &Path) -> io::Result<u64> {
@@ -15,7 +15,7 @@ pub fn free_space(path: &Path) -> io::Result<u64> {
 }
 
 /// Fails up front when DEST cannot hold `needed` more bytes (plus [`SPACE_MARGIN`]).
-pub fn check_space(dest_root: &Path, needed: u64) -> Result<(), PullError> {
+pub(super) fn check_space(dest_root: &Path, needed: u64) -> Result<(), PullError> {
     let available = free_space(dest_root).map_err(PullError::disk(dest_root))?;
     let needed = needed.saturating_add(SPACE_MARGIN);
     if needed > available {
@@ -28,7 +28,7 @@ pub fn check_space(dest_root: &Path, needed: u64) -> Result<(), PullError> {
     Ok(())
 }
 
-pub use crate::sort::state::DestLock;
+pub(super) use crate::sort::state::DestLock;
 
 impl From<crate::sort::LockError> for PullError {
     fn from(error: crate::sort::LockError) -> Self {

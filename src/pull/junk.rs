@@ -14,7 +14,7 @@
 //! A backup skips them unless asked (`--include-junk`) and counts what it skipped.
 
 /// Whether the path (inside its storage, `/`-separated) is one of those.
-pub fn is_junk(path: &str) -> bool {
+pub(super) fn is_junk(path: &str) -> bool {
     let mut components = path.split('/').filter(|c| !c.is_empty());
     let first_two = (components.next(), components.next());
     if let (Some(top), Some(below)) = first_two {

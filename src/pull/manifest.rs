@@ -31,7 +31,7 @@ use super::remote::FileKey;
 use crate::fault_points::step;
 use crate::sort::beneath::Root;
 
-pub use crate::sort::state::STATE_DIR;
+pub(super) use crate::sort::state::STATE_DIR;
 const DATABASE_FILE: &str = "manifest.sqlite3";
 const SCHEMA_VERSION: i64 = 2;
 
@@ -802,13 +802,13 @@ fn parse_device_date(text: &str) -> Option<NaiveDateTime> {
 }
 
 /// Whether a path in DEST is one a person sees: no level of it is a dot-name.
-pub fn is_visible(dest: &str) -> bool {
+pub(super) fn is_visible(dest: &str) -> bool {
     dest.split('/')
         .all(|level| !level.is_empty() && !level.starts_with('.'))
 }
 
 /// A file's mtime in nanoseconds since the epoch, as recorded.
-pub fn mtime_of(meta: &fs::Metadata) -> i64 {
+pub(super) fn mtime_of(meta: &fs::Metadata) -> i64 {
     use std::os::unix::fs::MetadataExt;
     meta.mtime()
         .saturating_mul(1_000_000_000)

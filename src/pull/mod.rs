@@ -1,35 +1,38 @@
 //! Backing up a device into a destination folder: planning what is new,
 //! copying it resumably and verified, filing it by date, and recording it.
 //!
-//! - [`select`] and [`plan`]: which files a run wants, less what the [`manifest`] holds.
-//! - [`transfer`] into [`partial`] temp files: streaming, resumable, hashed.
-//! - [`run`]: the whole run, filing through [`crate::sort`], and `--delete-after`.
-//! - [`report`]: events for progress display, and the summary.
-//! - [`verify`]: re-reading DEST against the manifest's hashes.
-//! - [`status`]: what of the phone DEST holds, and why the rest is not there.
+//! - `select` and `plan`: which files a run wants ([`Selection`], [`Plan`]), less
+//!   what the [`Manifest`] holds.
+//! - `transfer` into `partial` temp files ([`PartialFile`]): streaming, resumable, hashed.
+//! - `run`: the whole run ([`backup()`]), filing through [`crate::sort`], and
+//!   `--delete-after`.
+//! - `report`: events for progress display ([`Event`], [`Observer`]), and the [`Summary`].
+//! - `verify`: re-reading DEST against the manifest's hashes ([`verify()`]).
+//! - `status`: what of the phone DEST holds, and why the rest is not there ([`status()`]).
 
-pub mod choice;
-pub mod device;
-pub mod disk;
-pub mod error;
-pub mod hash;
+pub(crate) mod choice;
+mod device;
+mod disk;
+mod error;
+mod hash;
 mod head;
-pub mod junk;
-pub mod manifest;
-pub mod moved;
-pub mod partial;
-pub mod plan;
-pub mod predict;
-pub mod remote;
-pub mod report;
-pub mod run;
-pub mod select;
-pub mod status;
-pub mod transfer;
-pub mod verify;
+mod junk;
+mod manifest;
+mod moved;
+mod partial;
+mod plan;
+mod predict;
+mod remote;
+mod report;
+mod run;
+mod select;
+mod status;
+mod transfer;
+mod verify;
 
 pub use choice::{Choice, ChoiceError};
 pub use device::{Listing, device_serial, list_files};
+pub use disk::free_space;
 pub use error::PullError;
 pub use hash::{ContentHash, ContentHasher};
 pub use manifest::{Manifest, ManifestError, Outcome, Record, RescanReport};
@@ -39,3 +42,5 @@ pub use remote::{FileKey, RemoteFile};
 pub use report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
 pub use run::{BackupOptions, RunReport, backup};
 pub use select::{MediaKind, Only, Selection, media_kind, parse_since};
+pub use status::{Count, Missing, Status, status};
+pub use verify::{Problem, VerifyReport, verify};

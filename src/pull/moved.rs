@@ -27,7 +27,7 @@ use chrono::NaiveDateTime;
 use super::remote::{FileKey, RemoteFile};
 
 /// Bytes compared to confirm that a file under a drifted key is the copy in DEST.
-pub const CONFIRM_LEN: usize = 16 * 1024;
+pub(super) const CONFIRM_LEN: usize = 16 * 1024;
 
 /// The largest zone change: UTC-12 to UTC+14.
 const MAX_SHIFT_SECONDS: i64 = 26 * 3600;
@@ -35,7 +35,7 @@ const MAX_SHIFT_SECONDS: i64 = 26 * 3600;
 const ZONE_STEP_SECONDS: i64 = 15 * 60;
 
 /// Whether two device dates can be the same moment shown in two time zones.
-pub fn zone_shifted(a: NaiveDateTime, b: NaiveDateTime) -> bool {
+pub(super) fn zone_shifted(a: NaiveDateTime, b: NaiveDateTime) -> bool {
     let seconds = (a - b).num_seconds().abs();
     let sub_second_equal = (a - b).subsec_nanos() == 0;
     seconds != 0 && seconds <= MAX_SHIFT_SECONDS && seconds % ZONE_STEP_SECONDS == 0 && sub_second_equal
@@ -43,7 +43,7 @@ pub fn zone_shifted(a: NaiveDateTime, b: NaiveDateTime) -> bool {
 
 /// A planned file the manifest may know under another key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
+pub(super) struct Candidate {
     /// Its index in the plan's files to copy.
     pub index: usize,
     /// The key the manifest knows it by.
@@ -54,7 +54,7 @@ pub struct Candidate {
 
 /// The candidates among `to_copy` (none of which matched a key exactly).
 /// `current_storages` are the names of the storages the device shows now.
-pub fn candidates(
+pub(super) fn candidates(
     to_copy: &[RemoteFile],
     backed_up: &HashSet<FileKey>,
     serial: &str,

@@ -113,7 +113,7 @@ pub struct PartialFile {
 /// The device sent more bytes than the size it listed.
 #[derive(Debug, thiserror::Error)]
 #[error("the device sent more than the {expected} bytes it listed for this file")]
-pub struct Overrun {
+pub(super) struct Overrun {
     /// The listed size.
     pub expected: u64,
 }

@@ -19,7 +19,7 @@ use crate::sort::file::{MAX_CLASH_SUFFIX, numbered, seq_stems, stem_key};
 
 /// Predicts placements in one destination.
 #[derive(Debug)]
-pub struct Predictor {
+pub(super) struct Predictor {
     root: PathBuf,
     /// Names this dry run has already handed out, with the size of their file and
     /// the hash of its head (not the head: 100,000 heads of up to 128 KiB would not fit).
@@ -28,7 +28,7 @@ pub struct Predictor {
 
 /// A predicted placement.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Prediction {
+pub(super) struct Prediction {
     /// Absolute path in DEST.
     pub path: PathBuf,
     /// A file with the same size and head already sits there: this file, most likely.
@@ -37,7 +37,7 @@ pub struct Prediction {
 
 impl Predictor {
     /// A predictor for DEST as it is now.
-    pub fn new(dest_root: &Path) -> Predictor {
+    pub(super) fn new(dest_root: &Path) -> Predictor {
         Predictor {
             root: dest_root.to_owned(),
             claims: HashMap::new(),
@@ -46,7 +46,7 @@ impl Predictor {
 
     /// Where a file of `size` bytes starting with `head`, planned at `planned`
     /// (relative), would go.
-    pub fn predict(&mut self, planned: &Path, size: u64, head: &[u8]) -> Prediction {
+    pub(super) fn predict(&mut self, planned: &Path, size: u64, head: &[u8]) -> Prediction {
         let target = self.root.join(planned);
         let name = target
             .file_name()
@@ -91,19 +91,19 @@ impl Predictor {
 
 impl Predictor {
     /// The paths this dry run has handed out.
-    pub fn claimed(&self) -> impl Iterator<Item = &Path> {
+    pub(super) fn claimed(&self) -> impl Iterator<Item = &Path> {
         self.claims.keys().map(PathBuf::as_path)
     }
 
     /// Whether nothing is at `planned` (relative), on disk or predicted.
-    pub fn is_vacant(&self, planned: &Path) -> bool {
+    pub(super) fn is_vacant(&self, planned: &Path) -> bool {
         let path = self.root.join(planned);
         !self.claims.contains_key(&path) && fs::symlink_metadata(&path).is_err()
     }
 
     /// Whether a file of `size` bytes starting with `head` would land at `planned`
     /// (relative) as it is: the name is vacant, or seems to hold this file already.
-    pub fn would_take(&self, planned: &Path, size: u64, head: &[u8]) -> bool {
+    pub(super) fn would_take(&self, planned: &Path, size: u64, head: &[u8]) -> bool {
         let path = self.root.join(planned);
         match self.claims.get(&path) {
             Some((claimed_size, claimed_head)) => *claimed_size == size && *claimed_head == xxh3_128(head),

@@ -3,13 +3,13 @@
 use chrono::NaiveDateTime;
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::ptp::time::DeviceTime;
+use crate::ptp::DeviceTime;
 use crate::ptp::{ObjectFormat, ObjectHandle, StorageId};
-use crate::sort::plan::Origin;
+use crate::sort::Origin;
 
 /// The size a device lists for an object of 4 GiB or more when it cannot
 /// say more (ObjectInfo's 32-bit field, with no 64-bit ObjectSize property).
-pub const UNKNOWN_SIZE: u64 = 0xFFFF_FFFF;
+pub(super) const UNKNOWN_SIZE: u64 = 0xFFFF_FFFF;
 
 /// One file on the device, as listed in this session.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -38,8 +38,8 @@ use super::report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
 use super::select::{Only, Selection};
 use super::transfer::{TransferError, download, partial_read_len};
 use crate::fault_points::{self, step};
+use crate::ptp::DeviceTime;
 use crate::ptp::ObjectHandle;
-use crate::ptp::time::DeviceTime;
 use crate::ptp::{OperationCode, ResponseCode};
 use crate::session::{Session, SessionError};
 use crate::sort::beneath::Root;
@@ -49,9 +49,9 @@ use crate::sort::file::{MAX_CLASH_SUFFIX, numbered, same_content, seq_stems, ste
 use crate::sort::{self, DateResolver, Dated, Filer, Follows, Mode, Moment, Template};
 
 /// Files filed before their folders are fsynced and their records committed.
-pub const BATCH_FILES: usize = 64;
+pub(super) const BATCH_FILES: usize = 64;
 /// The longest a filed file waits for its batch to be committed.
-pub const BATCH_TIME: Duration = Duration::from_secs(2);
+pub(super) const BATCH_TIME: Duration = Duration::from_secs(2);
 
 /// What a run does.
 #[derive(Debug, Clone, Default)]

@@ -7,21 +7,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::partial::{Overrun, PartialFile};
 use super::remote::RemoteFile;
-use crate::ptp::container::HEADER_LEN;
+use crate::ptp::HEADER_LEN;
 use crate::session::{Session, SessionError};
 
 /// Large files are fetched in pieces of this size where the device allows
 /// partial reads, so that Ctrl-C takes effect within one piece (a data phase
 /// under way is always read to its end) and a cut costs one round trip to resume.
-pub const PIECE: u64 = 64 << 20;
+pub(super) const PIECE: u64 = 64 << 20;
 
 /// On resume, this much of what the temp file holds is fetched again and
 /// compared, so a temp file whose tail never reached the disk is caught.
-pub const OVERLAP: u64 = 64 << 10;
+pub(super) const OVERLAP: u64 = 64 << 10;
 
 /// Why a download stopped.
 #[derive(Debug)]
-pub enum TransferError {
+pub(super) enum TransferError {
     /// The device or the link failed (see [`SessionError::needs_recovery`]).
     Session(SessionError),
     /// Writing the temp file failed.
@@ -65,7 +65,7 @@ const CONTAINER_HEADER: u64 = HEADER_LEN as u64;
 /// (libmtp's SAMSUNG_OFFSET_BUG). The byte left out comes with the next read.
 /// Every device gets this: it costs one round trip in 512 end-of-file reads,
 /// and a Samsung not yet known as one is spared the hang.
-pub fn partial_read_len(size: u64, offset: u64, want: u64) -> u64 {
+pub(super) fn partial_read_len(size: u64, offset: u64, want: u64) -> u64 {
     let want = want.min(size.saturating_sub(offset));
     if want > 1 && offset + want == size && (want + CONTAINER_HEADER).is_multiple_of(512) {
         want - 1
@@ -80,7 +80,7 @@ pub fn partial_read_len(size: u64, offset: u64, want: u64) -> u64 {
 /// bytes written so far stay in `part` (a prefix of the file) for a later resume.
 /// Returns a note for the user when the device misbehaved and the file was
 /// read another way.
-pub fn download(
+pub(super) fn download(
     session: &mut Session,
     file: &RemoteFile,
     part: &mut PartialFile,

@@ -1,7 +1,7 @@
 //! Putting files back on a phone: `mtpull restore SRC… [--to DEVICE_PATH]`.
 //!
-//! - [`scan`]: which local files, their names checked and their capture dates read.
-//! - [`journal`]: the uploads in flight, so that an upload cut short is
+//! - `scan`: which local files ([`scan()`]), their names checked and their capture dates read.
+//! - `journal`: the uploads in flight ([`Journal`]), so that an upload cut short is
 //!   deleted from the phone by the next run before it sends the file again.
 //! - [`restore`]: the run. Each file goes by SendObjectInfo (its capture date
 //!   as DateCreated and DateModified: Android sets the file's mtime from it)
@@ -9,8 +9,8 @@
 //!   phone already holds under the same name and size is skipped; one with
 //!   the same name and another size is reported and left alone.
 
-pub mod journal;
-pub mod scan;
+mod journal;
+mod scan;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -21,7 +21,7 @@ pub use journal::{Journal, Pending};
 pub use scan::{LocalFile, Refused, Scan, name_problem, scan};
 
 use crate::fault_points;
-use crate::ptp::time::format_ptp_time;
+use crate::ptp::format_ptp_time;
 use crate::ptp::{ObjectFormat, ObjectHandle, ObjectInfo, OperationCode, ResponseCode, StorageId};
 use crate::pull::device_serial;
 use crate::session::{Entry, Session, SessionError};

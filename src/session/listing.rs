@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use super::ops::{PropListQuery, ROOT};
 use super::{Result, Session, SessionError};
-use crate::ptp::time::{DeviceTime, parse_ptp_time};
+use crate::ptp::{DeviceTime, parse_ptp_time};
 use crate::ptp::{
     ObjectFormat, ObjectHandle, ObjectInfo, OperationCode, PropListEntry, PropertyCode, StorageId, Value,
 };
@@ -34,7 +34,7 @@ use crate::transport::TransportError;
 /// The names of a folder from the storage's root down (empty: the root), as
 /// the device gave them: one copy per folder, shared by every entry in it, so
 /// that 100,000 objects do not carry 100,000 copies of their folders' names.
-pub type FolderPath = Arc<[String]>;
+pub(super) type FolderPath = Arc<[String]>;
 
 /// One object on a storage.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,9 +2,9 @@
 //! numbers transactions, moves command, data and response phases, and turns
 //! what the device says into typed errors.
 //!
-//! - [`error`]: the error type and the words for each failure.
+//! - `error`: the error type and the words for each failure.
 //! - `ops`: one method per MTP operation (GetObject, SendObject, …).
-//! - [`listing`]: walking a storage with as few round trips as the device allows.
+//! - `listing`: walking a storage with as few round trips as the device allows.
 //! - `storage`: the storages (waiting for a locked phone), choosing one by
 //!   name or id, and resolving a path to its storage and object.
 //!
@@ -20,14 +20,14 @@
 //! until the cable is replugged): [`Session::recover`] clears the halt on both
 //! bulk endpoints and opens a new session.
 
-pub mod error;
-pub mod listing;
+mod error;
+mod listing;
 mod ops;
 mod phases;
 mod stats;
 mod storage;
-pub mod timeouts;
-pub mod unusable;
+mod timeouts;
+mod unusable;
 
 use std::time::Duration;
 

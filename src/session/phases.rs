@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 
 use super::error::{READING_SOURCE, WRITING_SINK};
 use super::{Result, Session, SessionError};
-use crate::ptp::container::HEADER_LEN;
+use crate::ptp::HEADER_LEN;
 use crate::ptp::{ContainerKind, Header, Message, OperationCode, PayloadLength, ResponseCode};
 
 /// Bytes asked of the transport per read: large, so a bulk phase moves in few calls.

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use super::fake::{self, data, ok, response};
 use super::*;
-use crate::ptp::value::{DataType, Value};
 use crate::ptp::{
     Codec, ObjectFormat, ObjectHandle, ObjectInfo, ObjectPropList, PropListEntry, PropertyCode, StorageId,
     StorageInfo, Writer,
 };
+use crate::ptp::{DataType, Value};
 
 fn info_with(ops: &[OperationCode]) -> DeviceInfo {
     let mut ops = ops.to_vec();
@@ -100,7 +100,7 @@ fn unknown_length_data_is_read_until_the_phase_ends() {
     let (mut session, device) = open(&[], 4096);
     let mut phase = Vec::new();
     crate::ptp::Header {
-        length: crate::ptp::container::LENGTH_UNKNOWN,
+        length: crate::ptp::LENGTH_UNKNOWN,
         kind: ContainerKind::Data,
         code: OperationCode::GET_OBJECT.0,
         transaction_id: 1,

@@ -18,7 +18,7 @@ use super::{Result, Session, SessionError};
 use crate::ptp::{ResponseCode, StorageId, StorageInfo};
 
 /// The storage id an untrusted iPhone lists instead of its real storage.
-pub const UNTRUSTED_PLACEHOLDER: StorageId = StorageId(0xFEED_FACE);
+pub(super) const UNTRUSTED_PLACEHOLDER: StorageId = StorageId(0xFEED_FACE);
 
 /// What to tell a person whose iPhone shows only its placeholder storage.
 pub const UNTRUSTED_HINT: &str = "iPhone does not trust this computer yet: unlock it and tap \

@@ -13,7 +13,7 @@ use super::content::ContentReader;
 use super::fault::FaultAction;
 use super::model::Model;
 use super::responder::{DataSource, OutData, Reply, Server};
-use crate::ptp::container::HEADER_LEN;
+use crate::ptp::HEADER_LEN;
 use crate::ptp::{ContainerKind, EventCode, Header, Message, OperationCode, ResponseCode};
 
 /// The Still Image class requests a host sends on the control endpoint.

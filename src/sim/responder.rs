@@ -14,14 +14,14 @@ use super::media;
 use super::model::{ALL, Model, ObjKey};
 use super::profiles::Profile;
 use super::tree::{Node, has_thumbnail, is_valid_name};
-use crate::ptp::container::HEADER_LEN;
-use crate::ptp::dataset::MTP_VENDOR_EXTENSION_ID;
-use crate::ptp::time::{format_ptp_time, parse_ptp_time};
+use crate::ptp::HEADER_LEN;
+use crate::ptp::MTP_VENDOR_EXTENSION_ID;
 use crate::ptp::{
     Codec, ContainerKind, DataType, DeviceInfo, EventCode, Header, Message, ObjectFormat, ObjectInfo,
     ObjectPropDesc, OperationCode as Op, PropForm, PropListEntry, PropertyCode as Prop, ResponseCode as Rc,
     Value, Writer,
 };
+use crate::ptp::{format_ptp_time, parse_ptp_time};
 
 /// What the IN data phase carries.
 pub(crate) enum DataSource {

@@ -513,7 +513,7 @@ fn objects_of_4_gib_and_more_have_an_unknown_length_field() {
     assert_eq!(n, 12, "the first read stops at the header");
     let n = 12 + host.t.read_phase(&mut first[12..]).unwrap();
     let header = Header::decode(&first).unwrap();
-    assert_eq!(header.length, crate::ptp::container::LENGTH_UNKNOWN);
+    assert_eq!(header.length, crate::ptp::LENGTH_UNKNOWN);
     assert!(first[12..n] == generated(9, 0, n - 12));
     // Abandon the transfer the way an initiator recovers from Android's wedge.
     host.t.cancel_transaction(host.tid).unwrap();

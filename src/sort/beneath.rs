@@ -91,7 +91,7 @@ impl Root {
 
 /// Opens the regular file `name` in `dir` for reading, refusing a link or anything
 /// that is not a regular file.
-pub fn open_file_in(dir: impl AsFd, name: impl AsRef<OsStr>) -> io::Result<File> {
+pub(crate) fn open_file_in(dir: impl AsFd, name: impl AsRef<OsStr>) -> io::Result<File> {
     let fd = rustix::fs::openat(
         dir,
         name.as_ref(),
@@ -105,7 +105,7 @@ pub fn open_file_in(dir: impl AsFd, name: impl AsRef<OsStr>) -> io::Result<File>
 }
 
 /// What a name in a folder is, without following a link: `None` when nothing is there.
-pub fn kind_at(dir: impl AsFd, name: impl AsRef<OsStr>) -> io::Result<Option<FileType>> {
+pub(crate) fn kind_at(dir: impl AsFd, name: impl AsRef<OsStr>) -> io::Result<Option<FileType>> {
     match rustix::fs::statat(dir, name.as_ref(), AtFlags::SYMLINK_NOFOLLOW) {
         Ok(stat) => Ok(Some(FileType::from_raw_mode(stat.st_mode))),
         Err(rustix::io::Errno::NOENT) => Ok(None),
@@ -114,7 +114,7 @@ pub fn kind_at(dir: impl AsFd, name: impl AsRef<OsStr>) -> io::Result<Option<Fil
 }
 
 /// Creates `path` and its missing parents, fsyncing the parent of each folder made.
-pub fn create_durably(path: &Path) -> io::Result<()> {
+pub(crate) fn create_durably(path: &Path) -> io::Result<()> {
     if rustix::fs::statat(CWD, path, AtFlags::empty()).is_ok() {
         return Ok(());
     }
@@ -134,7 +134,7 @@ pub fn create_durably(path: &Path) -> io::Result<()> {
 }
 
 /// Fsyncs a folder (making the entries made or removed in it durable).
-pub fn sync_dir_at(dir: impl AsFd, relative: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir_at(dir: impl AsFd, relative: &Path) -> io::Result<()> {
     let fd = rustix::fs::openat(dir, relative, dir_flags(), Mode::empty())?;
     step("sync a folder")?;
     rustix::fs::fsync(&fd)?;

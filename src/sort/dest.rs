@@ -15,7 +15,7 @@ use super::SortError;
 /// in rsync — a typo should not grow a tree of folders — unless
 /// `missing_parents` allows them (a configured destination): then the
 /// nearest folder that exists must be writable.
-pub fn check_destination(dest: &Path, missing_parents: bool) -> Result<(), SortError> {
+pub(crate) fn check_destination(dest: &Path, missing_parents: bool) -> Result<(), SortError> {
     let unusable = |reason: String| SortError::Destination {
         path: dest.to_owned(),
         reason,
@@ -56,7 +56,7 @@ pub fn check_destination(dest: &Path, missing_parents: bool) -> Result<(), SortE
 
 /// Whether an error while filing into `dest` means no other file can be
 /// filed either: no permission, a read-only filesystem, a full disk or quota.
-pub fn stops_the_run(error: &SortError, dest: &Path) -> bool {
+pub(crate) fn stops_the_run(error: &SortError, dest: &Path) -> bool {
     match error {
         SortError::Io { path, source, .. } => {
             path.starts_with(dest)

@@ -24,7 +24,7 @@ use super::state::{DestLock, Intent, IntentLog, STATE_DIR, TEMP_DIR, is_state_di
 use crate::fault_points::step;
 
 /// The highest `-N` tried before giving up on a name.
-pub const MAX_CLASH_SUFFIX: u32 = 9999;
+pub(crate) const MAX_CLASH_SUFFIX: u32 = 9999;
 
 /// Copies on their way into place are named `copy-N.tmp` in the state's temp folder.
 const COPY_PREFIX: &str = "copy-";
@@ -650,7 +650,7 @@ fn on_disk(path: &Path) -> Result<Occupant, SortError> {
 /// in `dir` and of `claimed` paths in it (a dry run's), else `None`. A number another
 /// file bears under another extension is taken: `_0003.jpg` and `_0003.HEIC` would be
 /// two shots under one number.
-pub fn seq_stems<'a>(
+pub(crate) fn seq_stems<'a>(
     name: &str,
     dir: &Path,
     claimed: impl IntoIterator<Item = &'a Path>,
@@ -674,13 +674,13 @@ pub fn seq_stems<'a>(
 }
 
 /// A name's stem, lowercase (filesystems that ignore case see one name).
-pub fn stem_key(name: &str) -> String {
+pub(crate) fn stem_key(name: &str) -> String {
     split_extension(name).0.to_lowercase()
 }
 
 /// `IMG_1.jpg` numbered 2 is `IMG_1-2.jpg`; 0 is the name itself. A name planned
 /// with `{seq}` ([`SEQ_MARK`]) is numbered there instead, from 0001.
-pub fn numbered(name: &str, n: u32) -> String {
+pub(crate) fn numbered(name: &str, n: u32) -> String {
     if name.contains(SEQ_MARK) {
         return name.replace(SEQ_MARK, &format!("{:04}", u64::from(n) + 1));
     }
@@ -693,14 +693,14 @@ pub fn numbered(name: &str, n: u32) -> String {
 
 /// Same size, then the same bytes. Compared directly rather than hashed: it stops at
 /// the first difference and cannot collide.
-pub fn same_content(a: &Path, b: &Path) -> Result<bool, SortError> {
+pub(crate) fn same_content(a: &Path, b: &Path) -> Result<bool, SortError> {
     let file_a = File::open(a).map_err(SortError::io("open", a))?;
     let file_b = File::open(b).map_err(SortError::io("open", b))?;
     same_files(file_a, file_b).map_err(SortError::io("compare", a))
 }
 
 /// [`same_content`] for two open files.
-pub fn same_files(mut file_a: File, mut file_b: File) -> io::Result<bool> {
+pub(crate) fn same_files(mut file_a: File, mut file_b: File) -> io::Result<bool> {
     if file_a.metadata()?.len() != file_b.metadata()?.len() {
         return Ok(false);
     }

@@ -25,7 +25,7 @@ const VIDEO_EXTENSIONS: &[&str] = &[
 
 /// What a file is by its extension; `None` for anything else (documents,
 /// `.nomedia`, `Thumbs.db`, sidecars on their own).
-pub fn kind_by_name(name: &str) -> Option<MediaKind> {
+pub(crate) fn kind_by_name(name: &str) -> Option<MediaKind> {
     let extension = name.rsplit_once('.')?.1.to_ascii_lowercase();
     if PHOTO_EXTENSIONS.contains(&extension.as_str()) {
         Some(MediaKind::Photo)

@@ -1,23 +1,27 @@
 //! Dating photos and videos by capture time and filing them into folders.
 //!
 //! The pieces, in the order a file meets them:
-//! - [`date`]: when was it captured? EXIF, video boxes, the file name, then a fallback.
-//! - [`plan`](mod@plan): where does it go? `DEST/<template>/<safe name>` or `DEST/undated/<safe name>`.
-//! - [`file`](mod@file): put it there atomically, never overwriting; identical content is a duplicate.
-//! - [`tree`]: all of the above for a whole local folder (the `mtpull sort` command).
+//! - `date`: when was it captured? EXIF, video boxes, the file name, then a
+//!   fallback ([`DateResolver`]).
+//! - `plan`: where does it go? `DEST/<template>/<safe name>` or `DEST/undated/<safe name>`
+//!   ([`plan()`], [`Template`]).
+//! - `file`: put it there atomically, never overwriting; identical content is a
+//!   duplicate ([`Filer`]).
+//! - `tree`: all of the above for a whole local folder, the `mtpull sort` command
+//!   ([`sort_tree`]).
 //!
 //! Nothing here talks to a device: the pull hands over a byte prefix to date and a
 //! finished temp file to file.
 
 mod batch;
-pub mod beneath;
-pub mod date;
-pub mod dest;
-pub mod file;
-pub mod kind;
-pub mod plan;
-pub mod state;
-pub mod tree;
+pub(crate) mod beneath;
+pub(crate) mod date;
+pub(crate) mod dest;
+pub(crate) mod file;
+pub(crate) mod kind;
+mod plan;
+pub(crate) mod state;
+mod tree;
 
 #[cfg(test)]
 mod testdata;
@@ -25,10 +29,12 @@ mod testdata;
 use std::io;
 use std::path::PathBuf;
 
-pub use date::{DateResolver, DateSource, Dated, HEAD_LEN, Moment};
+pub use beneath::Root;
+pub use date::{DateResolver, DateSource, Dated, GeoPoint, HEAD_LEN, Moment, ZoneHints, ZoneSource};
 pub use file::{Filed, Filer, Mode, Outcome, file_into};
-pub use plan::{Names, Origin, Template, UNDATED_DIR, plan, safe_name, safe_name_for};
-pub use state::{DestLock, LockError, STATE_DIR};
+pub use kind::{MediaKind, Only};
+pub use plan::{DEFAULT_TEMPLATE, Names, Origin, Template, UNDATED_DIR, plan, safe_name, safe_name_for};
+pub use state::{DestLock, Intent, IntentLog, LockError, STATE_DIR};
 pub use tree::{Event, FileReport, Follows, Sorted, Summary, TreeOptions, follows, sort_tree};
 
 /// What can go wrong while dating or filing, with the path a person needs to act on.

@@ -15,7 +15,7 @@ pub const UNDATED_DIR: &str = "undated";
 
 /// Longest file name planned, in bytes: 255 (the usual limit) less room for a `-NNNN`
 /// clash suffix.
-pub const MAX_NAME_LEN: usize = 240;
+pub(super) const MAX_NAME_LEN: usize = 240;
 
 /// The default folder layout: `YYYY/MM/DD`.
 pub const DEFAULT_TEMPLATE: &str = "%Y/%m/%d";
@@ -30,13 +30,13 @@ pub enum Names {
 }
 
 /// The tokens a template may hold besides strftime's `%` sequences.
-pub const TOKENS: [&str; 4] = ["{device}", "{folder}", "{name}", "{seq}"];
+pub(super) const TOKENS: [&str; 4] = ["{device}", "{folder}", "{name}", "{seq}"];
 
 /// Stands for `{seq}` in a planned file name until the file is placed: the filer
 /// numbers it, as it numbers clashes ([`super::file::numbered`]). A control
 /// character, so no name from a phone or a folder can hold it: [`safe_name`] turns
 /// those into `_` before anything is planned.
-pub const SEQ_MARK: char = '\u{1}';
+pub(super) const SEQ_MARK: char = '\u{1}';
 
 /// What a template's tokens stand for, for one file.
 #[derive(Debug, Clone, Copy, Default)]
@@ -163,7 +163,7 @@ impl Template {
 }
 
 /// The sample file [`Template::example`] files.
-pub const EXAMPLE: Origin<'static> = Origin {
+pub(super) const EXAMPLE: Origin<'static> = Origin {
     name: "IMG_1.jpg",
     folder: "Camera",
     device: Some("Pixel 8"),

@@ -17,7 +17,7 @@ use crate::lock_file::LockFile;
 /// The folder inside DEST that holds mtpull's own state.
 pub const STATE_DIR: &str = ".mtpull";
 /// Temp files: downloads in progress and copies on their way into place.
-pub const TEMP_DIR: &str = "tmp";
+pub(crate) const TEMP_DIR: &str = "tmp";
 const LOCK_FILE: &str = "lock";
 const INTENT_FILE: &str = "intent";
 
@@ -43,7 +43,7 @@ pub enum LockError {
 
 /// Whether a name (any level inside DEST) is mtpull's state folder. Compared without
 /// case: on FAT and exFAT `.MTPULL` is the same folder.
-pub fn is_state_dir(name: &std::ffi::OsStr) -> bool {
+pub(crate) fn is_state_dir(name: &std::ffi::OsStr) -> bool {
     name.as_bytes().eq_ignore_ascii_case(STATE_DIR.as_bytes())
 }
 

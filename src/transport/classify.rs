@@ -17,17 +17,17 @@
 use std::fmt;
 
 /// USB interface class for still-image devices (PTP, MTP).
-pub const CLASS_STILL_IMAGE: u8 = 0x06;
+pub(crate) const CLASS_STILL_IMAGE: u8 = 0x06;
 /// USB interface class "vendor specific".
-pub const CLASS_VENDOR: u8 = 0xFF;
+pub(crate) const CLASS_VENDOR: u8 = 0xFF;
 /// String descriptor index of the Microsoft OS string descriptor.
-pub const OS_STRING_INDEX: u8 = 0xEE;
+pub(crate) const OS_STRING_INDEX: u8 = 0xEE;
 /// wIndex of the vendor request that returns the extended compat ID descriptor.
-pub const EXTENDED_COMPAT_ID_INDEX: u16 = 0x0004;
+pub(crate) const EXTENDED_COMPAT_ID_INDEX: u16 = 0x0004;
 
 /// What the descriptors say about one interface.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct InterfaceFacts {
+pub(crate) struct InterfaceFacts {
     /// bInterfaceClass.
     pub class: u8,
     /// bInterfaceSubClass.
@@ -73,7 +73,7 @@ pub enum Evidence {
 
 /// The verdict on one interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Classification {
+pub(crate) struct Classification {
     /// MTP or plain PTP.
     pub protocol: Protocol,
     /// What told us so.
@@ -93,7 +93,7 @@ fn names_mtp(facts: &InterfaceFacts) -> bool {
 
 /// Decides whether an interface speaks MTP or PTP. `None`: neither (or unknown yet:
 /// see [`wants_os_descriptor`]).
-pub fn classify(facts: &InterfaceFacts) -> Option<Classification> {
+pub(crate) fn classify(facts: &InterfaceFacts) -> Option<Classification> {
     let compat = facts.os_compat_id.as_deref();
     let classified = |protocol, evidence| Some(Classification { protocol, evidence });
     match facts.class {
@@ -131,21 +131,25 @@ pub fn classify(facts: &InterfaceFacts) -> Option<Classification> {
 /// interrupt IN) and `has_kernel_driver` whether the OS bound a driver to it: a
 /// vendor interface that is driven (a serial adapter, a modem) is left alone, as
 /// libmtp does, because some devices misbehave when probed.
-pub fn wants_os_descriptor(facts: &InterfaceFacts, endpoints_fit: bool, has_kernel_driver: bool) -> bool {
+pub(crate) fn wants_os_descriptor(
+    facts: &InterfaceFacts,
+    endpoints_fit: bool,
+    has_kernel_driver: bool,
+) -> bool {
     let unsettled = facts.os_compat_id.is_none() && !names_mtp(facts);
     unsettled && endpoints_fit && facts.class == CLASS_VENDOR && !has_kernel_driver
 }
 
 /// Android's ADB interface (vendor class, subclass 0x42, protocol 1): a phone that
 /// shows only this is connected with USB debugging but without file transfer.
-pub fn is_android_debug_bridge(facts: &InterfaceFacts) -> bool {
+pub(crate) fn is_android_debug_bridge(facts: &InterfaceFacts) -> bool {
     (facts.class, facts.subclass, facts.protocol) == (CLASS_VENDOR, 0x42, 0x01)
 }
 
 /// Reads the Microsoft OS string descriptor (index 0xEE): the vendor request code
 /// that fetches the OS feature descriptors, or `None` when the bytes are not an
 /// OS string descriptor.
-pub fn parse_os_string_descriptor(bytes: &[u8]) -> Option<u8> {
+pub(crate) fn parse_os_string_descriptor(bytes: &[u8]) -> Option<u8> {
     const SIGNATURE: &[u8; 14] = b"M\0S\0F\0T\x001\x000\x000\0";
     let (header, rest) = bytes.split_first_chunk::<2>()?;
     let (signature, rest) = rest.split_first_chunk::<14>()?;
@@ -156,7 +160,7 @@ pub fn parse_os_string_descriptor(bytes: &[u8]) -> Option<u8> {
 
 /// One function section of the extended compat ID descriptor.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompatFunction {
+pub(crate) struct CompatFunction {
     /// The first interface of the function.
     pub first_interface: u8,
     /// Its compatible ID ("MTP", "PTP", …).
@@ -167,7 +171,7 @@ pub struct CompatFunction {
 
 /// Reads the extended compat ID descriptor (vendor request, wIndex 4). Total:
 /// sections cut short by the device are dropped, garbage gives an empty list.
-pub fn parse_extended_compat_id(bytes: &[u8]) -> Vec<CompatFunction> {
+pub(crate) fn parse_extended_compat_id(bytes: &[u8]) -> Vec<CompatFunction> {
     const HEADER_LEN: usize = 16;
     const SECTION_LEN: usize = 24;
     let Some((header, sections)) = bytes.split_first_chunk::<HEADER_LEN>() else {
@@ -203,7 +207,7 @@ fn ascii_id(bytes: &[u8]) -> String {
 /// The compatible ID the descriptor gives `interface`. A descriptor with a single
 /// section is taken to describe the device's one function whatever interface
 /// number it names (libmtp reads only the first section; some devices number it 0).
-pub fn compat_id_for_interface(functions: &[CompatFunction], interface: u8) -> Option<&str> {
+pub(crate) fn compat_id_for_interface(functions: &[CompatFunction], interface: u8) -> Option<&str> {
     let exact = functions.iter().find(|f| f.first_interface == interface);
     let only = match functions {
         [single] => Some(single),

@@ -14,7 +14,7 @@ use super::error::OpenError;
 use super::holders::usbfs_node;
 
 /// USB vendor id of the devices QEMU emulates (usb-mtp is 46f4:0004).
-pub const QEMU_USB_VENDOR: u16 = 0x46f4;
+pub(super) const QEMU_USB_VENDOR: u16 = 0x46f4;
 
 /// The endpoints of an MTP/PTP interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

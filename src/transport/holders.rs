@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The device node Linux's usbfs gives a device: `/dev/bus/usb/BBB/DDD`.
-pub fn usbfs_node(bus_number: u8, address: u8) -> PathBuf {
+pub(super) fn usbfs_node(bus_number: u8, address: u8) -> PathBuf {
     PathBuf::from(format!("/dev/bus/usb/{bus_number:03}/{address:03}"))
 }
 
@@ -35,7 +35,7 @@ pub struct HolderScan {
 
 /// Lists the processes under `proc_root` with `node` open, leaving out
 /// `own_pid` (mtpull itself has the node open when claiming fails).
-pub fn find_holders(proc_root: &Path, node: &Path, own_pid: u32) -> HolderScan {
+pub(super) fn find_holders(proc_root: &Path, node: &Path, own_pid: u32) -> HolderScan {
     let mut scan = HolderScan::default();
     let Ok(entries) = fs::read_dir(proc_root) else {
         return scan;
@@ -85,7 +85,7 @@ fn program_name(process: &Path) -> String {
 }
 
 /// What to run to make `holder` let go of the phone.
-pub fn release_advice(holder: &Holder) -> String {
+pub(super) fn release_advice(holder: &Holder) -> String {
     let pid = holder.pid;
     let name = holder.name.as_str();
     match name {
@@ -136,7 +136,7 @@ pub fn release_advice(holder: &Holder) -> String {
 }
 
 /// The whole message for a device that another process holds.
-pub fn busy_message(device: &str, node: &Path, scan: &HolderScan) -> String {
+pub(super) fn busy_message(device: &str, node: &Path, scan: &HolderScan) -> String {
     let mut message = format!("{device} is in use by another program");
     match scan.holders.as_slice() {
         [] => {

@@ -209,7 +209,7 @@ fn open_error(summary: &DeviceSummary, error: rusb::Error, context: &'static str
 }
 
 /// An MTP interface claimed through libusb.
-pub struct LibusbTransport {
+pub(super) struct LibusbTransport {
     handle: DeviceHandle<Context>,
     interface: u8,
     endpoints: Endpoints,
@@ -236,11 +236,6 @@ impl LibusbTransport {
             timeout: DEFAULT_TIMEOUT,
             event_poll,
         }
-    }
-
-    /// The endpoints in use.
-    pub fn endpoints(&self) -> Endpoints {
-        self.endpoints
     }
 
     /// Sends the first `len` pending bytes, one transfer of at most

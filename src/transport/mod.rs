@@ -29,18 +29,18 @@
 //!   64 (12 + size ≡ 0 mod 64) is affected;
 //! - Get Device Status (0x67) answers nothing.
 
-pub mod classify;
-pub mod discover;
-pub mod error;
-pub mod holders;
+pub(crate) mod classify;
+mod discover;
+mod error;
+mod holders;
 pub mod hotplug;
 #[cfg(feature = "libusb")]
-pub mod libusb_backend;
-pub mod nusb_backend;
+mod libusb_backend;
+mod nusb_backend;
 pub(crate) mod phase;
-pub mod quirks;
+mod quirks;
 #[cfg(target_os = "linux")]
-pub mod sysfs;
+mod sysfs;
 
 use std::time::Duration;
 

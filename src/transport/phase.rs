@@ -17,7 +17,7 @@
 #[cfg(any(feature = "libusb", feature = "sim", test))]
 use super::TransportError;
 
-use crate::ptp::container::{HEADER_LEN, LENGTH_UNKNOWN};
+use crate::ptp::{HEADER_LEN, LENGTH_UNKNOWN};
 
 /// The container header's length, counted as the phase's bytes are.
 const CONTAINER_HEADER_LEN: u64 = HEADER_LEN as u64;

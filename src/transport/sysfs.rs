@@ -10,7 +10,7 @@ use super::discover::{EndpointInfo, EndpointKind, Endpoints};
 
 /// The PCI USB host controller a device hangs off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HostController {
+pub(super) struct HostController {
     /// PCI vendor id.
     pub vendor: u16,
     /// PCI device id.
@@ -22,7 +22,7 @@ pub struct HostController {
 /// Finds the host controller above `device_dir` (a sysfs device path, as
 /// `/sys/devices/pci0000:00/0000:00:04.0/usb1/1-1`): the first ancestor whose
 /// PCI class is "USB controller" (0x0c03).
-pub fn host_controller(device_dir: &Path) -> Option<HostController> {
+pub(super) fn host_controller(device_dir: &Path) -> Option<HostController> {
     let hex = |dir: &Path, name: &str| -> Option<u32> {
         let text = fs::read_to_string(dir.join(name)).ok()?;
         u32::from_str_radix(text.trim().trim_start_matches("0x"), 16).ok()
@@ -46,7 +46,10 @@ const DESCRIPTOR_ENDPOINT: u8 = 0x05;
 /// `active_configuration`, from the concatenated raw descriptors (device
 /// descriptor, then every configuration with its interfaces and endpoints).
 /// Total: malformed descriptors end the walk.
-pub fn endpoints_by_interface(descriptors: &[u8], active_configuration: u8) -> BTreeMap<u8, Endpoints> {
+pub(super) fn endpoints_by_interface(
+    descriptors: &[u8],
+    active_configuration: u8,
+) -> BTreeMap<u8, Endpoints> {
     let mut found: BTreeMap<u8, Vec<EndpointInfo>> = BTreeMap::new();
     let mut in_active_configuration = false;
     let mut current_interface = None;
@@ -88,7 +91,7 @@ pub fn endpoints_by_interface(descriptors: &[u8], active_configuration: u8) -> B
 }
 
 /// Endpoints per interface of the device at `device_dir` (`/sys/bus/usb/devices/1-4`).
-pub fn read_endpoints(device_dir: &Path) -> BTreeMap<u8, Endpoints> {
+pub(super) fn read_endpoints(device_dir: &Path) -> BTreeMap<u8, Endpoints> {
     let descriptors = fs::read(device_dir.join("descriptors")).unwrap_or_default();
     let active = fs::read_to_string(device_dir.join("bConfigurationValue"))
         .ok()
@@ -100,7 +103,7 @@ pub fn read_endpoints(device_dir: &Path) -> BTreeMap<u8, Endpoints> {
 /// Interfaces of the device at `device_dir` that a kernel driver drives. An
 /// interface claimed by a program through usbfs does not count: that is not a
 /// driver that might be upset by a probe.
-pub fn kernel_driven_interfaces(device_dir: &Path) -> Vec<u8> {
+pub(super) fn kernel_driven_interfaces(device_dir: &Path) -> Vec<u8> {
     let Ok(entries) = fs::read_dir(device_dir) else {
         return Vec::new();
     };

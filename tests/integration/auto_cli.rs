@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use mtpull::auto::lock::lock_device;
+use mtpull::auto::lock_device;
 use rustix::process::{Pid, Signal, kill_process};
 
 use crate::{testing, util};

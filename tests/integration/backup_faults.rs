@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use mtpull::ptp::{OperationCode, ResponseCode};
-use mtpull::pull::{BackupOptions, Event, PullError, disk::free_space};
+use mtpull::pull::{BackupOptions, Event, PullError, free_space};
 use mtpull::sim::{Content, Fault, Profile, SimDevice};
 
 use crate::backup_util::{

@@ -34,7 +34,7 @@ use mtpull::pull::{BackupOptions, Manifest, Only};
 use mtpull::restore::{self, DEFAULT_FOLDER, Journal, RestoreOptions};
 use mtpull::session::Session;
 use mtpull::sim::{Content, Profile, SimDevice, StorageSpec};
-use mtpull::sort::state::IntentLog;
+use mtpull::sort::IntentLog;
 use mtpull::sort::{DateResolver, Mode, Template, TreeOptions, sort_tree};
 
 use crate::backup_util::{

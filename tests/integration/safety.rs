@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 
 use mtpull::pull::{BackupOptions, Event, FileOutcome, Manifest, PullError};
 use mtpull::sim::Profile;
-use mtpull::sort::state::{Intent, IntentLog};
+use mtpull::sort::{Intent, IntentLog};
 
 use crate::backup_util::{
     assert_all_backed_up, assert_consistent, at, phone, phone_files, run_backup, run_backup_with, samples,

@@ -5,8 +5,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use mtpull::ptp::{OperationCode, ResponseCode};
-use mtpull::pull::status::{Missing, Status, status};
 use mtpull::pull::{BackupOptions, Manifest, Selection};
+use mtpull::pull::{Missing, Status, status};
 use mtpull::session::Session;
 use mtpull::sim::{Fault, Profile, SimDevice};
 use serde_json::Value;
@@ -132,7 +132,7 @@ fn status_says_which_files_are_not_backed_up_and_why() {
     assert_eq!(found.photos.on_phone, 7);
     assert_eq!(
         found.videos,
-        mtpull::pull::status::Count {
+        mtpull::pull::Count {
             on_phone: 1,
             in_dest: 0
         }

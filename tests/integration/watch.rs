@@ -10,8 +10,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::Duration;
 
-use mtpull::auto::watch::watch;
-use mtpull::auto::{Arrival, Config, DeviceEvent, DevicePolicy, JobOutcome, JobSettings, job};
+use mtpull::auto::{Arrival, Config, DeviceEvent, DevicePolicy, JobOutcome, JobSettings, job, watch};
 use mtpull::ptp::OperationCode;
 use mtpull::pull::{Event, PullError, RunReport};
 use mtpull::sim::{DeviceIdentity, Fault, Profile, SimConfig, SimDevice, StorageSpec};

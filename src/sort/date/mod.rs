@@ -21,7 +21,7 @@
 mod name;
 mod photo;
 mod video;
-pub mod zone;
+pub(crate) mod zone;
 
 use std::fmt;
 use std::fs::File;
@@ -39,7 +39,7 @@ pub const HEAD_LEN: usize = 128 * 1024;
 
 /// How much of a TIFF/DNG [`DateResolver::resolve_path`] reads when its metadata is
 /// not within [`HEAD_LEN`] (TIFF writers may put the directories after the image data).
-pub const TIFF_LIMIT: u64 = 256 * 1024 * 1024;
+pub(crate) const TIFF_LIMIT: u64 = 256 * 1024 * 1024;
 
 /// Small reads: box headers are a few bytes apart from seeks, and every buffer refill
 /// counts against the read budget.
@@ -378,7 +378,7 @@ fn content_evidence<R: BufRead + Seek>(reader: &mut R) -> Evidence {
 /// The identifier Apple gives both halves of a Live Photo — the photo's maker note
 /// (tag 0x0011) and the video's QuickTime key `com.apple.quicktime.content.identifier`
 /// — if the file holds one (read within the same budget as its dates).
-pub fn content_identifier(path: &Path) -> Option<String> {
+pub(crate) fn content_identifier(path: &Path) -> Option<String> {
     let file = File::open(path).ok()?;
     let len = file.metadata().ok()?.len();
     file_evidence(&file, len).ok()?.content_id

@@ -16,7 +16,7 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, Offset, TimeDelta, TimeZone, 
 use chrono_tz::Tz;
 
 /// How far in time a photo's offset is trusted for a video taken near it.
-pub const NEARBY_PHOTO_WINDOW: TimeDelta = TimeDelta::hours(6);
+pub(crate) const NEARBY_PHOTO_WINDOW: TimeDelta = TimeDelta::hours(6);
 
 /// Which evidence set the wall-clock time of a dated file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +116,7 @@ fn decimal_degrees(text: &str, degree_digits: usize) -> Option<f64> {
 }
 
 /// The local wall clock and offset of `instant` in `zone`.
-pub fn local_in<Z: TimeZone>(zone: &Z, instant: DateTime<Utc>) -> (NaiveDateTime, FixedOffset) {
+pub(crate) fn local_in<Z: TimeZone>(zone: &Z, instant: DateTime<Utc>) -> (NaiveDateTime, FixedOffset) {
     let local = zone.from_utc_datetime(&instant.naive_utc());
     (local.naive_local(), local.offset().fix())
 }

@@ -15,7 +15,7 @@ use super::discover::{
 use super::error::{OpenError, OpenFailure};
 use super::quirks::{self, Quirks};
 
-pub use transport::NusbTransport;
+pub(super) use transport::NusbTransport;
 
 /// How long the descriptor probe waits for each control request.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);

@@ -29,7 +29,7 @@ const QUEUED_OUT_TRANSFERS: usize = 4;
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An MTP interface claimed through nusb.
-pub struct NusbTransport {
+pub(crate) struct NusbTransport {
     interface: nusb::Interface,
     endpoints: Endpoints,
     // `None` only while being rebuilt (clear halt) or after a failure there.
@@ -70,16 +70,6 @@ impl NusbTransport {
             event_poll: quirks.event_poll.unwrap_or(Duration::MAX),
             bounds: PhaseBounds::default(),
         })
-    }
-
-    /// The endpoints in use.
-    pub fn endpoints(&self) -> Endpoints {
-        self.endpoints
-    }
-
-    /// How many bulk-IN transfers are kept submitted.
-    pub fn queue_depth(&self) -> usize {
-        self.queue_depth
     }
 
     fn bulk_in(&mut self) -> Result<&mut EndpointRead<Bulk>, TransportError> {

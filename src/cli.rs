@@ -66,11 +66,13 @@ pub enum Command {
     ///
     /// Exit status: 0 listed, 1 some storages failed, 2 not found or failed,
     /// 3 no device, or the phone stayed locked.
+    #[command(after_help = LS_EXAMPLES)]
     Ls(LsArgs),
     /// File the photos and videos of a local folder into date folders by capture time.
     ///
     /// Exit status: 0 all files filed (or duplicates), 1 some files failed, 2 the run
     /// could not start.
+    #[command(after_help = SORT_EXAMPLES)]
     Sort(SortArgs),
     /// Copy the photos and videos not yet backed up off the phone into DEST, filed by
     /// capture date; resumable, verified, and recorded in DEST/.mtpull/.
@@ -78,6 +80,7 @@ pub enum Command {
     /// Exit status: 0 everything planned is backed up, 1 some files failed, 2 the run
     /// stopped (connection lost, disk full…; run again to resume), 3 no device or the
     /// phone is locked, 130 interrupted by Ctrl-C (run again to resume).
+    #[command(after_help = BACKUP_EXAMPLES)]
     Backup(BackupArgs),
     /// Re-read every file backed up into DEST and check it against the hash recorded
     /// when it was copied: missing and changed files (bit rot, edits, deletions) are
@@ -133,7 +136,57 @@ pub enum Command {
     /// Install the udev rule and the systemd user units that back up phones and
     /// cameras when they are plugged in (as root); --uninstall removes them.
     InstallUdev(InstallUdevArgs),
+    /// Print a shell completion script, e.g.
+    /// `mtpull completions bash > ~/.local/share/bash-completion/completions/mtpull`.
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command into a folder, e.g.
+    /// `mtpull man --dir ~/.local/share/man/man1`.
+    Man(ManArgs),
 }
+
+/// `mtpull completions` options.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// `mtpull man` options.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write mtpull.1 and one mtpull-COMMAND.1 per command into this folder
+    /// instead of printing mtpull.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// `mtpull ls --help`'s examples (each is parsed by a test).
+const LS_EXAMPLES: &str = "Examples:
+  mtpull ls                                        # the storages
+  mtpull ls \"Internal shared storage/DCIM/Camera\" -l   # one folder, with sizes and dates
+  mtpull ls -r --storage 0x00010001                # everything on one storage
+  mtpull ls -r --json                              # every file, as JSON for scripts
+  mtpull --demo ls -r -l                           # the demo phone, no phone needed";
+
+/// `mtpull sort --help`'s examples.
+const SORT_EXAMPLES: &str = "Examples:
+  mtpull sort ~/phone-dump ~/Pictures --dry-run    # what would go where, and why
+  mtpull sort ~/phone-dump ~/Pictures              # copy into ~/Pictures/YYYY/MM/DD
+  mtpull sort ~/phone-dump ~/Pictures --move       # move instead of copying
+  mtpull sort ~/phone-dump ~/Pictures --only videos --template %Y/%Y-%m
+  mtpull sort ~/phone-dump ~/Pictures --json       # one JSON object per file, then a summary";
+
+/// `mtpull backup --help`'s examples.
+const BACKUP_EXAMPLES: &str = "Examples:
+  mtpull backup ~/Pictures/Phone --dry-run         # what would be copied where
+  mtpull backup ~/Pictures/Phone                   # copy what is new; run again to resume
+  mtpull backup ~/Pictures/Phone --only videos --since 2024-05-01
+  mtpull backup ~/Pictures/Phone --include DCIM --exclude Screenshots
+  mtpull backup ~/Pictures/Phone --delete-after    # free the phone once copies are safe
+  mtpull -q backup ~/Pictures/Phone                # errors only, for cron
+  mtpull backup ~/Pictures/Phone --json            # one JSON object per file, then a summary
+  mtpull --demo backup /tmp/photos                 # try it without a phone";
 
 impl DeviceChoice {
     /// Whether the command line names a device at all.
@@ -389,8 +442,17 @@ pub struct SortArgs {
     pub template: Template,
 
     /// Threads that read file headers [default: number of cores].
-    #[arg(short, long, value_name = "N")]
+    #[arg(short, long, value_name = "N", value_parser = threads)]
     pub jobs: Option<NonZeroUsize>,
+}
+
+/// `-j N`: a count of threads, at least one.
+fn threads(text: &str) -> Result<NonZeroUsize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("at least one thread is needed (or leave -j out: one per core)".to_owned()),
+        Ok(n) => Ok(NonZeroUsize::new(n).expect("not zero")),
+        Err(_) => Err("expected a whole number of threads, such as 4".to_owned()),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -451,4 +513,43 @@ pub struct RmArgs {
     /// Seconds to wait for a locked phone to be unlocked.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_WAIT_SECS)]
     pub wait: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    /// Splits an example into words: double quotes group, `#` starts a comment.
+    fn words(example: &str) -> Vec<String> {
+        let command = example.split(" #").next().unwrap();
+        let mut words = Vec::new();
+        for (i, part) in command.split('"').enumerate() {
+            if i % 2 == 1 {
+                words.push(part.to_owned());
+            } else {
+                words.extend(part.split_whitespace().map(str::to_owned));
+            }
+        }
+        words
+    }
+
+    #[test]
+    fn every_help_example_parses() {
+        let mut seen = 0;
+        for examples in [LS_EXAMPLES, SORT_EXAMPLES, BACKUP_EXAMPLES] {
+            for example in examples.lines().skip(1) {
+                let parsed = Cli::try_parse_from(words(example));
+                assert!(parsed.is_ok(), "{example}: {}", parsed.unwrap_err());
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 18);
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -67,11 +67,37 @@ fn push_char(shown: &mut String, c: char) {
     }
 }
 
+/// `text` in at most `width` characters: a long one loses its middle (`…`),
+/// keeping its start and, longer, its end — where a path's file name is.
+pub fn middle(text: &str, width: usize) -> String {
+    let length = text.chars().count();
+    if length <= width {
+        return text.to_owned();
+    }
+    let kept = width.saturating_sub(1);
+    let head = kept / 3;
+    let tail = kept - head;
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(length - tail).collect();
+    format!("{start}…{end}")
+}
+
 #[cfg(test)]
 mod tests {
     use std::ffi::OsStr;
 
     use super::*;
+
+    #[test]
+    fn a_long_name_loses_its_middle_and_keeps_its_end() {
+        let path = "Internal shared storage/DCIM/Camera/PXL_20240526_101500123.MP.jpg";
+        assert_eq!(middle(path, 100), path);
+        let cut = middle(path, 40);
+        assert_eq!(cut.chars().count(), 40);
+        assert_eq!(cut, "Internal shar…_20240526_101500123.MP.jpg");
+        assert_eq!(middle("ééééé", 3), "…éé");
+        assert_eq!(middle("abc", 0), "…");
+    }
 
     #[test]
     fn bytes_use_one_decimal_scale() {

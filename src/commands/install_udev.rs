@@ -20,10 +20,13 @@ pub fn run(args: &InstallUdevArgs) -> anyhow::Result<ExitCode> {
     if args.prefix == Path::new("/") {
         reload_udev(args.dry_run);
     } else {
-        println!(
-            "udev not reloaded: the files went under {}",
-            args.prefix.display()
-        );
+        let (reload, files) = match (args.dry_run, args.uninstall) {
+            (true, false) => ("udev would not be reloaded", "would go under"),
+            (true, true) => ("udev would not be reloaded", "would be removed from"),
+            (false, false) => ("udev not reloaded", "went under"),
+            (false, true) => ("udev not reloaded", "were removed from"),
+        };
+        println!("{reload}: the files {files} {}", args.prefix.display());
     }
     Ok(ExitCode::SUCCESS)
 }

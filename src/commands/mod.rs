@@ -7,6 +7,7 @@ mod backup;
 mod config;
 mod connect;
 mod devices;
+mod docs;
 mod install_udev;
 mod ls;
 mod preview;
@@ -43,5 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::run(device, args),
         Command::Config(command) => config::run(command),
         Command::InstallUdev(args) => install_udev::run(args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     }
 }

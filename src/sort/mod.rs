@@ -56,7 +56,7 @@ pub enum SortError {
         /// The pattern given.
         template: String,
         /// What is wrong with it.
-        reason: &'static str,
+        reason: String,
     },
     /// A planned path that is absolute or climbs out of the destination.
     #[error(

@@ -75,12 +75,15 @@ impl Template {
     /// `{name}`/`{seq}` only in the last level, relative, no level that climbs out
     /// (`..`) or hides (a dot-name, `.mtpull` above all), at least one folder.
     pub fn new(pattern: &str) -> Result<Template, SortError> {
-        let invalid = |reason| SortError::Template {
+        let invalid = |reason: &str| SortError::Template {
             template: pattern.to_owned(),
-            reason,
+            reason: reason.to_owned(),
         };
         if StrftimeItems::new(pattern).any(|item| matches!(item, Item::Error)) {
-            return Err(invalid("it has a % sequence chrono's strftime does not know"));
+            return Err(invalid(&format!(
+                "chrono's strftime does not know {} (%Y, %m, %d, %H, %B… are known)",
+                unknown_sequence(pattern)
+            )));
         }
         let mut sample = String::new();
         if write!(sample, "{}", NaiveDateTime::default().format(pattern)).is_err() {
@@ -342,6 +345,25 @@ pub(crate) fn split_extension(name: &str) -> (&str, &str) {
     (&name[..dot], &name[dot..])
 }
 
+/// The first `%` sequence of `pattern` that strftime does not know, as
+/// written ("%Q"; a lone "%" at the end).
+fn unknown_sequence(pattern: &str) -> &str {
+    let known = |sequence: &str| !StrftimeItems::new(sequence).any(|item| matches!(item, Item::Error));
+    let mut rest = pattern;
+    while let Some(at) = rest.find('%') {
+        let from = &rest[at..];
+        // The longest sequences are flag + width + letter ("%-3f", "%:z").
+        let ends = from.char_indices().skip(1).take(4).map(|(i, c)| i + c.len_utf8());
+        let mut lengths = ends.peekable();
+        let first = lengths.peek().copied().unwrap_or(from.len());
+        match lengths.find(|&end| known(&from[..end])) {
+            Some(end) => rest = &from[end..],
+            None => return &from[..first],
+        }
+    }
+    pattern
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,6 +406,17 @@ mod tests {
             plan(&Template::default(), None, &Origin::named("x.bin")),
             PathBuf::from("undated/x.bin")
         );
+    }
+
+    #[test]
+    fn an_unknown_sequence_is_named() {
+        for (pattern, named) in [("%Y/%Q", "%Q"), ("%Y/%m-%-d/%J", "%J"), ("%%Q/%Y/%", "%")] {
+            let error = Template::new(pattern).unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("does not know {named} (")),
+                "{pattern}: {error}"
+            );
+        }
     }
 
     #[test]

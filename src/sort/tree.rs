@@ -167,7 +167,7 @@ where
     if options.template.uses_device() {
         return Err(SortError::Template {
             template: options.template.to_string(),
-            reason: "{device} names the phone a backup reads; sort has no device to name",
+            reason: "{device} names the phone a backup reads; sort has no device to name".to_owned(),
         });
     }
     check_destination(dest, false)?;

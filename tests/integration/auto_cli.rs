@@ -356,6 +356,13 @@ fn install_udev_writes_rule_and_units_under_a_prefix_and_removes_them() {
         dry.stdout
     );
     assert!(!prefix.exists(), "a dry run writes nothing");
+    assert!(
+        dry.stdout.contains(&format!(
+            "udev would not be reloaded: the files would go under {prefix_arg}"
+        )),
+        "{}",
+        dry.stdout
+    );
 
     user.run(&["install-udev", "--prefix", prefix_arg]).expect(0);
     assert_eq!(fs::read_to_string(&rule).unwrap(), mtpull::auto::install::RULES);

@@ -21,12 +21,17 @@ struct OnTerminal {
 
 impl OnTerminal {
     fn start(args: &[&str]) -> OnTerminal {
+        OnTerminal::sized(args, 120)
+    }
+
+    /// With a terminal `columns` wide.
+    fn sized(args: &[&str], columns: u16) -> OnTerminal {
         let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
         grantpt(&master).unwrap();
         unlockpt(&master).unwrap();
         let size = Winsize {
             ws_row: 30,
-            ws_col: 120,
+            ws_col: columns,
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
@@ -145,4 +150,21 @@ fn no_empty_bar_while_waiting_for_a_locked_phone_or_with_nothing_to_copy() {
         !drawn.contains("0/0 files") && !drawn.contains("0 B/0 B"),
         "{drawn}"
     );
+}
+
+#[test]
+fn a_long_file_name_loses_its_middle_not_its_end() {
+    let dest = tempfile::tempdir().unwrap();
+    // 60 columns; the demo phone's first files are WhatsApp images ~100 characters deep.
+    let run = OnTerminal::sized(&["--demo", "backup", dest.path().to_str().unwrap()], 60);
+    run.wait_for("a file name cut short", |drawn| drawn.contains("WA0000"));
+    kill_process(Pid::from_child(&run.child), Signal::INT).unwrap();
+    let (_, _, drawn) = run.end();
+    let cut = drawn
+        .split('…')
+        .skip(1)
+        .find(|after| after.contains(".jpg"))
+        .unwrap_or_else(|| panic!("no name cut in the middle:\n{drawn}"));
+    let name = cut.split(".jpg").next().unwrap();
+    assert!(name.ends_with("-WA0000"), "the end of the name was lost: {name}");
 }

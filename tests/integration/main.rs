@@ -11,6 +11,7 @@ mod backup_util;
 mod campaign;
 mod cli_backup;
 mod cli_devices;
+mod cli_docs;
 mod cli_ls;
 mod cli_pipes;
 mod cli_terminal;

@@ -726,3 +726,22 @@ fn quiet_sorts_without_a_word_and_still_reports_errors() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("IMG_20240526_101502.jpg"), "{stderr}");
 }
+
+#[test]
+fn options_that_cannot_work_say_why_in_words() {
+    let root = TempDir::new().unwrap();
+    let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+    fs::create_dir(&src).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args: Vec<&OsStr> = vec!["sort".as_ref(), src.as_os_str(), dest.as_os_str()];
+        args.extend(extra.iter().map(OsStr::new));
+        let output = mtpull(args, UTC);
+        assert_eq!(output.status.code(), Some(2), "{extra:?}: {output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = run(&["-j", "0"]);
+    assert!(stderr.contains("at least one thread"), "{stderr}");
+    let stderr = run(&["--template", "%Y/%Q"]);
+    assert!(stderr.contains("does not know %Q"), "{stderr}");
+    assert!(!dest.exists());
+}

@@ -18,6 +18,15 @@ pub fn locked_line(wait: Duration, hint: &str) -> String {
     )
 }
 
+/// Columns of the terminal on stderr (80 when it does not say).
+fn terminal_width() -> usize {
+    rustix::termios::tcgetwinsize(io::stderr())
+        .ok()
+        .map(|size| usize::from(size.ws_col))
+        .filter(|&columns| columns > 0)
+        .unwrap_or(80)
+}
+
 /// Progress on stderr: two bars on a terminal, one log line per file otherwise.
 pub struct Progress<'a> {
     dest: &'a Path,
@@ -139,8 +148,10 @@ impl Observer for Progress<'_> {
                     } else {
                         String::new()
                     };
-                    bars.current
-                        .set_message(format!("{}{resume}", human::name(&file.display_path())));
+                    // The spinner and its margin take 4 columns; the file name's end matters most.
+                    let room = terminal_width().saturating_sub(4 + resume.chars().count());
+                    let shown = human::middle(&human::name(&file.display_path()), room);
+                    bars.current.set_message(format!("{shown}{resume}"));
                 }
             }
             Event::Note { file, note } => self.log(format!("{}: {note}", file.display_path())),

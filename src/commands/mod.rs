@@ -39,7 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => verify::run(args),
         Command::Status(args) => status::run(device, args),
         Command::Preview(args) => preview::run(device, args),
-        Command::Restore(args) => restore::run(device, args),
+        Command::Restore(args) => restore::run(device, quiet, args),
         Command::Rm(args) => rm::run(device, args),
         Command::Watch(args) => watch::run(device, args),
         Command::Config(command) => config::run(command),

@@ -15,7 +15,7 @@ use super::shared::exit::{INTERRUPTED, SOME_FAILED};
 use super::shared::{interrupt, storages};
 use crate::cli::{DeviceChoice, RestoreArgs};
 
-pub fn run(choice: &DeviceChoice, args: &RestoreArgs) -> anyhow::Result<ExitCode> {
+pub fn run(choice: &DeviceChoice, quiet: bool, args: &RestoreArgs) -> anyhow::Result<ExitCode> {
     let scanned = scan(&args.sources).context("reading what to restore")?;
     for refused in &scanned.refused {
         note!("mtpull: not sent: {}: {}", refused.path.display(), refused.reason);
@@ -50,6 +50,12 @@ pub fn run(choice: &DeviceChoice, args: &RestoreArgs) -> anyhow::Result<ExitCode
     let target = format!("{}/{}", storage.name, options.folder.join("/"));
     let dry = args.dry_run;
     let mut observer = |event: &Event<'_>| match event {
+        // `--quiet`: only a file that failed is said.
+        Event::Finished {
+            file,
+            outcome: FileOutcome::Failed(why),
+        } => note!("failed {}: {why}", file.path.display()),
+        _ if quiet => {}
         Event::Cleaned { path } if dry => note!("would delete {path}, left unfinished by a cut upload"),
         Event::Cleaned { path } => note!("deleted {path}, left unfinished by a cut upload"),
         Event::Planned {
@@ -58,7 +64,8 @@ pub fn run(choice: &DeviceChoice, args: &RestoreArgs) -> anyhow::Result<ExitCode
             already,
         } => {
             note!(
-                "{files} files ({}) to send to {target}, {already} there already",
+                "{} ({}) to send to {target}, {already} there already",
+                human::count(*files as u64, "file"),
                 human::bytes(*bytes)
             )
         }
@@ -71,7 +78,7 @@ pub fn run(choice: &DeviceChoice, args: &RestoreArgs) -> anyhow::Result<ExitCode
                 file.name
             ),
             FileOutcome::Already => {}
-            FileOutcome::Failed(why) => note!("failed {}: {why}", file.path.display()),
+            FileOutcome::Failed(_) => {}
         },
         Event::Started { .. } | Event::Sent { .. } => {}
     };
@@ -84,14 +91,16 @@ pub fn run(choice: &DeviceChoice, args: &RestoreArgs) -> anyhow::Result<ExitCode
         &mut observer,
     );
     let verb = if dry { "would send" } else { "sent" };
-    println!(
-        "{verb} {} ({}), {} there already, {} failed, {} refused",
-        report.sent,
-        human::bytes(report.bytes),
-        report.already,
-        report.failed,
-        scanned.refused.len()
-    );
+    if !quiet {
+        println!(
+            "{verb} {} ({}), {} there already, {} failed, {} refused",
+            report.sent,
+            human::bytes(report.bytes),
+            report.already,
+            report.failed,
+            scanned.refused.len()
+        );
+    }
     match report.stopped {
         Some(RestoreError::Interrupted) => {
             note!("mtpull: interrupted; run the same command again to finish");

@@ -413,3 +413,33 @@ fn verify_units(units: &[&Path]) {
     let complaints: Vec<&str> = stderr.lines().filter(|l| l.contains("mtpull")).collect();
     assert!(output.status.success() && complaints.is_empty(), "{stderr}");
 }
+
+#[test]
+fn watch_logging_into_a_closed_pipe_backs_up_and_stops_cleanly() {
+    let user = User::new();
+    let dest = user.dest();
+    let (reader, writer) = std::io::pipe().unwrap();
+    // The log's reader is gone before watch says a word (`mtpull watch 2>&1 | head -0`).
+    drop(reader);
+    let mut command = user.command(&["--sim", "android", "watch", dest.to_str().unwrap()]);
+    command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(writer);
+    let mut child = command.spawn().unwrap();
+    drop(command);
+    // The end of the backup is the desktop notification it sends.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while user.notifications().is_empty() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "watch ended with a closed log"
+        );
+        assert!(std::time::Instant::now() < deadline, "the backup never finished");
+        thread::sleep(Duration::from_millis(20));
+    }
+    kill_process(Pid::from_child(&child), Signal::INT).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let media = util::tree(&dest)
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with(".mtpull"))
+        .count();
+    assert_eq!(media, 39);
+}

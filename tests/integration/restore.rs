@@ -251,3 +251,40 @@ fn files_already_there_are_skipped_and_a_dry_run_sends_nothing() {
     };
     assert_eq!(&b[..], b"not the same", "a different file was replaced");
 }
+
+#[test]
+fn quiet_restore_says_nothing_but_refusals_and_failures() {
+    let root = tempfile::tempdir().unwrap();
+    let src = root.path().join("src");
+    crate::util::put(&src.join("IMG_20240526_101500.jpg"), b"photo", 1_700_000_000);
+    let restore = |extra: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_mtpull"))
+            .args(extra)
+            .args(["--sim", "android", "restore"])
+            .arg(&src)
+            .env("XDG_STATE_HOME", root.path().join("state"))
+            .env("TZ", "UTC")
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (status, stdout, stderr) = restore(&[]);
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(stdout.starts_with("sent 1 "), "{stdout}");
+    assert!(stderr.contains("1 file (5 B) to send"), "{stderr}");
+    let (status, stdout, stderr) = restore(&["-q"]);
+    assert_eq!((status, stdout.as_str(), stderr.as_str()), (Some(0), "", ""));
+    // A name a phone would refuse is still said.
+    crate::util::put(&src.join("what?.jpg"), b"photo", 1_700_000_000);
+    let (status, stdout, stderr) = restore(&["-q"]);
+    assert_eq!(status, Some(1), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("not sent") && stderr.contains("what?.jpg"),
+        "{stderr}"
+    );
+}

@@ -315,34 +315,25 @@ impl Manifest {
         }
     }
 
+    /// Runs `sql` with `params` and collects what `row` makes of each row.
+    fn query<T, C: FromIterator<T>>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<C, ManifestError> {
+        let mut statement = self.connection.prepare(sql).map_err(|e| self.db(e))?;
+        let rows = statement.query_map(params, row).map_err(|e| self.db(e))?;
+        rows.collect::<Result<C, _>>().map_err(|e| self.db(e))
+    }
+
     /// Every key recorded for the device `serial` (for planning in one query).
     pub fn keys_for(&self, serial: &str) -> Result<HashSet<FileKey>, ManifestError> {
-        let mut statement = self
-            .connection
-            .prepare("SELECT storage, path, size, device_date FROM files WHERE serial = ?1")
-            .map_err(|e| self.db(e))?;
-        let rows = statement
-            .query_map([serial], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, String>(3)?,
-                ))
-            })
-            .map_err(|e| self.db(e))?;
-        let mut keys = HashSet::new();
-        for row in rows {
-            let (storage, path, size, date) = row.map_err(|e| self.db(e))?;
-            keys.insert(FileKey {
-                serial: serial.to_owned(),
-                storage,
-                path,
-                size: size as u64,
-                device_date: parse_device_date(&date),
-            });
-        }
-        Ok(keys)
+        self.query(
+            &format!("SELECT {KEY_COLUMNS} FROM files WHERE serial = ?1"),
+            [serial],
+            |row| key_of(serial, row),
+        )
     }
 
     /// The files of device `serial` a person rejected in a preview (never
@@ -359,22 +350,11 @@ impl Manifest {
         if !exists {
             return Ok(HashSet::new());
         }
-        let mut statement = self
-            .connection
-            .prepare("SELECT storage, path, size, device_date FROM rejected WHERE serial = ?1")
-            .map_err(|e| self.db(e))?;
-        let rows = statement
-            .query_map([serial], |row| {
-                Ok(FileKey {
-                    serial: serial.to_owned(),
-                    storage: row.get(0)?,
-                    path: row.get(1)?,
-                    size: row.get::<_, i64>(2)? as u64,
-                    device_date: parse_device_date(&row.get::<_, String>(3)?),
-                })
-            })
-            .map_err(|e| self.db(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.db(e))
+        self.query(
+            &format!("SELECT {KEY_COLUMNS} FROM rejected WHERE serial = ?1"),
+            [serial],
+            |row| key_of(serial, row),
+        )
     }
 
     /// Records a person's choice in one transaction: `rejected` files are
@@ -429,24 +409,11 @@ impl Manifest {
     /// backed up since, by (path, size), with the error: the next run tries them
     /// last, so that one file the phone cannot read never holds up the others.
     pub fn failed_for(&self, serial: &str) -> Result<HashMap<(String, u64), String>, ManifestError> {
-        let mut statement = self
-            .connection
-            .prepare("SELECT path, size, error FROM failed WHERE serial = ?1")
-            .map_err(|e| self.db(e))?;
-        let rows = statement
-            .query_map([serial], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, String>(2)?,
-                ))
-            })
-            .map_err(|e| self.db(e))?;
-        rows.map(|row| {
-            row.map(|(path, size, error)| ((path, size as u64), error))
-                .map_err(|e| self.db(e))
-        })
-        .collect()
+        self.query(
+            "SELECT path, size, error FROM failed WHERE serial = ?1",
+            [serial],
+            |row| Ok(((row.get(0)?, row.get::<_, i64>(1)? as u64), row.get(2)?)),
+        )
     }
 
     /// Records that a file of device `serial` failed, and why.
@@ -602,22 +569,13 @@ impl Manifest {
     /// Every file the manifest says DEST holds — its path, size and hash, each path
     /// once, in path order — for `mtpull verify`.
     pub fn backed_up_files(&self) -> Result<Vec<(String, u64, ContentHash)>, ManifestError> {
-        let mut statement = self
-            .connection
-            .prepare("SELECT DISTINCT dest, bytes, hash FROM files ORDER BY dest")
-            .map_err(|e| self.db(e))?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, i64>(1)? as u64,
-                    row.get::<_, String>(2)?,
-                ))
-            })
-            .map_err(|e| self.db(e))?;
+        let rows: Vec<(String, u64, String)> = self.query(
+            "SELECT DISTINCT dest, bytes, hash FROM files ORDER BY dest",
+            [],
+            |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64, row.get(2)?)),
+        )?;
         let mut files: Vec<(String, u64, ContentHash)> = Vec::new();
-        for row in rows {
-            let (dest, bytes, hash) = row.map_err(|e| self.db(e))?;
+        for (dest, bytes, hash) in rows {
             let hash = hash.parse().map_err(|e| ManifestError::Unusable {
                 path: self.path.clone(),
                 what: format!("the record of {dest}: {e}"),
@@ -632,33 +590,22 @@ impl Manifest {
     /// The records of `serial` whose file in DEST is gone, or whose size or mtime is
     /// not what was recorded (edited, replaced): those files are not backed up any more.
     pub fn stale_keys(&self, dest_root: &Path, serial: &str) -> Result<Vec<FileKey>, ManifestError> {
-        let mut statement = self
-            .connection
-            .prepare(
-                "SELECT f.storage, f.path, f.size, f.device_date, f.dest, f.bytes, c.mtime
-                 FROM files f LEFT JOIN contents c ON c.dest = f.dest WHERE f.serial = ?1",
-            )
-            .map_err(|e| self.db(e))?;
-        let rows = statement
-            .query_map([serial], |row| {
+        let rows: Vec<(FileKey, String, u64, Option<i64>)> = self.query(
+            "SELECT f.storage, f.path, f.size, f.device_date, f.dest, f.bytes, c.mtime
+             FROM files f LEFT JOIN contents c ON c.dest = f.dest WHERE f.serial = ?1",
+            [serial],
+            |row| {
                 Ok((
-                    FileKey {
-                        serial: serial.to_owned(),
-                        storage: row.get(0)?,
-                        path: row.get(1)?,
-                        size: row.get::<_, i64>(2)? as u64,
-                        device_date: parse_device_date(&row.get::<_, String>(3)?),
-                    },
-                    row.get::<_, String>(4)?,
+                    key_of(serial, row)?,
+                    row.get(4)?,
                     row.get::<_, i64>(5)? as u64,
-                    row.get::<_, Option<i64>>(6)?,
+                    row.get(6)?,
                 ))
-            })
-            .map_err(|e| self.db(e))?;
+            },
+        )?;
         let root = Root::open(dest_root).ok();
         let mut stale = Vec::new();
-        for row in rows {
-            let (key, dest, bytes, mtime) = row.map_err(|e| self.db(e))?;
+        for (key, dest, bytes, mtime) in rows {
             let meta = root
                 .as_ref()
                 .filter(|_| is_visible(&dest))
@@ -788,6 +735,20 @@ fn insert(transaction: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite:
 }
 
 /// Sizes above i64::MAX cannot come from a real device; clamp rather than wrap.
+/// The columns of a [`FileKey`] but its serial, in the order [`key_of`] reads them.
+const KEY_COLUMNS: &str = "storage, path, size, device_date";
+
+/// The key of device `serial`'s file whose [`KEY_COLUMNS`] lead `row`.
+fn key_of(serial: &str, row: &rusqlite::Row<'_>) -> rusqlite::Result<FileKey> {
+    Ok(FileKey {
+        serial: serial.to_owned(),
+        storage: row.get(0)?,
+        path: row.get(1)?,
+        size: row.get::<_, i64>(2)? as u64,
+        device_date: parse_device_date(&row.get::<_, String>(3)?),
+    })
+}
+
 fn size_sql(size: u64) -> i64 {
     i64::try_from(size).unwrap_or(i64::MAX)
 }

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The bytes of a simulated file.
@@ -248,11 +248,6 @@ fn generated_word(seed: u64, index: u64) -> u64 {
         .wrapping_add(seed.wrapping_mul(0xD6E8_FEB8_6659_FD93))
         .wrapping_mul(0x9E37_79B9_7F4A_7C15);
     x ^ (x >> 29)
-}
-
-/// Whether `path` names a regular file we can serve (not a link).
-pub(crate) fn is_plain_file(path: &Path) -> bool {
-    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
 }
 
 #[cfg(test)]

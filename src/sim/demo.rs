@@ -56,8 +56,14 @@ pub fn device_with(profile: Profile) -> SimDevice {
         }
         return phone;
     }
-    for (path, content, mtime) in files() {
-        // The paths are fixed and valid: a failure here is a bug in this list.
+    furnish(&phone, storage, files());
+    phone
+}
+
+/// Puts `files` on `storage`, and the empty folders every Android phone has.
+fn furnish(phone: &SimDevice, storage: u32, files: Vec<(String, Content, NaiveDateTime)>) {
+    // The paths are fixed and valid: a failure here is a bug in these lists.
+    for (path, content, mtime) in files {
         if let Err(e) = phone.add_file(storage, &path, content, mtime) {
             unreachable!("demo file {path}: {e}");
         }
@@ -74,7 +80,6 @@ pub fn device_with(profile: Profile) -> SimDevice {
             unreachable!("demo folder {folder}: {e}");
         }
     }
-    phone
 }
 
 fn at(year: i32, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> NaiveDateTime {
@@ -254,23 +259,7 @@ pub fn phone(pace: Pace) -> SimDevice {
         })
         .build();
     let storage = phone.add_storage(StorageSpec::new(STORAGE_DESCRIPTION).capacity(128_000_000_000));
-    for (path, content, mtime) in phone_files(pace) {
-        if let Err(e) = phone.add_file(storage, &path, content, mtime) {
-            unreachable!("demo file {path}: {e}");
-        }
-    }
-    for folder in [
-        "Alarms",
-        "Music",
-        "Movies",
-        "Podcasts",
-        "Ringtones",
-        "Notifications",
-    ] {
-        if let Err(e) = phone.add_folder(storage, folder, at(2023, 1, 15, 9, 0, 0)) {
-            unreachable!("demo folder {folder}: {e}");
-        }
-    }
+    furnish(&phone, storage, phone_files(pace));
     phone
 }
 

@@ -485,23 +485,32 @@ mod tests {
             .unwrap()
     }
 
-    #[test]
-    fn jpeg_exif_date_reads_back_with_kamadak_exif() {
-        let tags = ExifTags {
+    fn demo_tags() -> ExifTags {
+        ExifTags {
             make: "mtpull".into(),
             model: "Demo Phone".into(),
             taken: taken(),
-        };
-        let bytes = jpeg(Some(&tags), 90);
-        assert_eq!(&bytes[..2], [0xFF, 0xD8]);
-        assert_eq!(&bytes[bytes.len() - 2..], [0xFF, 0xD9]);
+        }
+    }
+
+    /// The EXIF of a JPEG, which must carry `taken()` as DateTimeOriginal.
+    fn exif_dated_taken(bytes: &[u8]) -> exif::Exif {
         let exif = exif::Reader::new()
-            .read_from_container(&mut std::io::Cursor::new(&bytes))
+            .read_from_container(&mut std::io::Cursor::new(bytes))
             .unwrap();
         let original = exif
             .get_field(exif::Tag::DateTimeOriginal, exif::In::PRIMARY)
             .unwrap();
         assert_eq!(original.display_value().to_string(), "2023-07-04 18:30:05");
+        exif
+    }
+
+    #[test]
+    fn jpeg_exif_date_reads_back_with_kamadak_exif() {
+        let bytes = jpeg(Some(&demo_tags()), 90);
+        assert_eq!(&bytes[..2], [0xFF, 0xD8]);
+        assert_eq!(&bytes[bytes.len() - 2..], [0xFF, 0xD9]);
+        let exif = exif_dated_taken(&bytes);
         let model = exif.get_field(exif::Tag::Model, exif::In::PRIMARY).unwrap();
         assert_eq!(model.display_value().to_string(), "\"Demo Phone\"");
     }
@@ -509,24 +518,14 @@ mod tests {
     #[test]
     fn a_photo_carries_its_exif_date_and_thumbnail_and_decodes() {
         let photo = Photo {
-            tags: Some(ExifTags {
-                make: "mtpull".into(),
-                model: "Demo Phone".into(),
-                taken: taken(),
-            }),
+            tags: Some(demo_tags()),
             seed: 3,
             width: 320,
             height: 240,
         };
         let bytes = photo.jpeg();
         assert!(bytes.starts_with(&photo.head()));
-        let exif = exif::Reader::new()
-            .read_from_container(&mut std::io::Cursor::new(&bytes))
-            .unwrap();
-        let original = exif
-            .get_field(exif::Tag::DateTimeOriginal, exif::In::PRIMARY)
-            .unwrap();
-        assert_eq!(original.display_value().to_string(), "2023-07-04 18:30:05");
+        let exif = exif_dated_taken(&bytes);
         let offset = exif
             .get_field(exif::Tag::JPEGInterchangeFormat, exif::In::THUMBNAIL)
             .and_then(|f| f.value.get_uint(0))

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
+use walkdir::WalkDir;
 
 use super::SimError;
-use super::content::{Content, is_plain_file};
+use super::content::Content;
 use crate::ptp::{ObjectFormat, StorageInfo};
 
 /// How a storage presents itself (the StorageInfo dataset) and what it allows.
@@ -255,9 +256,28 @@ impl Storage {
     }
 
     /// Reads a host folder into this storage's tree (files are served from
-    /// disk when read). Links and names that are not UTF-8 are skipped.
+    /// disk when read). Links, and names that are not UTF-8 (with all below
+    /// them), are left out.
     pub(crate) fn load_folder(&mut self, root: &Path, writable: bool) -> Result<(), SimError> {
-        self.root = scan_folder(root)?;
+        self.root = BTreeMap::new();
+        let entries = WalkDir::new(root)
+            .min_depth(1)
+            .into_iter()
+            .filter_entry(|entry| entry.file_name().to_str().is_some());
+        for entry in entries {
+            let entry = entry.map_err(|error| SimError::Io {
+                path: error.path().unwrap_or(root).to_path_buf(),
+                source: error.into(),
+            })?;
+            if let Some((path, node)) = node_for(root, &entry)? {
+                let (parent, name) = split_parent(&path);
+                // The walk yields a folder before what it holds.
+                let children = self
+                    .children_mut(parent)
+                    .expect("the walk reached its parent first");
+                children.insert(name.to_owned(), node);
+            }
+        }
         self.disk = Some(DiskRoot {
             root: root.to_path_buf(),
             writable,
@@ -266,39 +286,36 @@ impl Storage {
     }
 }
 
-fn scan_folder(dir: &Path) -> Result<BTreeMap<String, Node>, SimError> {
-    let io_error = |source| SimError::Io {
-        path: dir.to_path_buf(),
-        source,
+/// The device path (below `root`) and the node of one entry of a host folder:
+/// an empty folder or a file served from disk; none for links, devices, pipes.
+fn node_for(root: &Path, entry: &walkdir::DirEntry) -> Result<Option<(String, Node)>, SimError> {
+    let metadata = entry.metadata().map_err(|error| SimError::Io {
+        path: entry.path().to_path_buf(),
+        source: error.into(),
+    })?;
+    let mtime = metadata.modified().map(host_time).unwrap_or_default();
+    let node = if metadata.is_dir() {
+        Node::Folder {
+            mtime,
+            children: BTreeMap::new(),
+        }
+    } else if metadata.is_file() {
+        Node::File {
+            mtime,
+            content: Content::File {
+                path: entry.path().to_path_buf(),
+                len: metadata.len(),
+            },
+        }
+    } else {
+        return Ok(None);
     };
-    let mut children = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).map_err(io_error)? {
-        let entry = entry.map_err(io_error)?;
-        let path = entry.path();
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        let metadata = std::fs::symlink_metadata(&path).map_err(io_error)?;
-        let mtime = metadata.modified().map(host_time).unwrap_or_default();
-        let node = if metadata.is_dir() {
-            Node::Folder {
-                mtime,
-                children: scan_folder(&path)?,
-            }
-        } else if is_plain_file(&path) {
-            Node::File {
-                mtime,
-                content: Content::File {
-                    path,
-                    len: metadata.len(),
-                },
-            }
-        } else {
-            continue;
-        };
-        children.insert(name, node);
-    }
-    Ok(children)
+    let relative = entry
+        .path()
+        .strip_prefix(root)
+        .expect("the walk stays below its root");
+    let parts: Vec<&str> = relative.iter().filter_map(|part| part.to_str()).collect();
+    Ok(Some((parts.join("/"), node)))
 }
 
 /// A host file time as the wall-clock time a phone in this time zone shows.
@@ -439,10 +456,18 @@ mod tests {
         std::fs::write(dir.path().join("DCIM/Camera/a.jpg"), b"jpeg").unwrap();
         #[cfg(unix)]
         std::os::unix::fs::symlink("/etc/passwd", dir.path().join("link")).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let not_utf8 = dir.path().join(std::ffi::OsStr::from_bytes(b"bad\xff"));
+            std::fs::create_dir(&not_utf8).unwrap();
+            std::fs::write(not_utf8.join("b.jpg"), b"jpeg").unwrap();
+        }
         let mut s = Storage::new(1, StorageSpec::new("x"));
         s.load_folder(dir.path(), false).unwrap();
         assert_eq!(s.node("DCIM/Camera/a.jpg").unwrap().size(), 4);
         assert!(s.node("link").is_none());
+        assert_eq!(s.children("").unwrap().keys().collect::<Vec<_>>(), ["DCIM"]);
         assert!(!s.is_writable());
         assert_eq!(s.disk_path("DCIM/a"), Some(dir.path().join("DCIM").join("a")));
     }

@@ -370,6 +370,7 @@ mod tests {
             offset: None,
             zone: crate::sort::date::ZoneSource::WallClock,
             instant: None,
+            burst: None,
         }
     }
 

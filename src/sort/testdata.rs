@@ -84,13 +84,18 @@ pub(super) fn tiff_with_maker_note(exif: &[(u16, &str)], note: &[u8]) -> Vec<u8>
     out
 }
 
-/// An iPhone's maker note holding a Live Photo identifier (tag 0x0011): the prefix,
-/// version 1, big-endian, then one IFD whose offsets count from the note's start.
+/// An iPhone's maker note holding a Live Photo identifier (tag 0x0011).
 pub(super) fn apple_maker_note(content_id: &str) -> Vec<u8> {
+    apple_maker_note_with(0x0011, content_id)
+}
+
+/// An iPhone's maker note holding one ASCII entry: the prefix, version 1, big-endian,
+/// then one IFD whose offsets count from the note's start.
+pub(super) fn apple_maker_note_with(tag: u16, text: &str) -> Vec<u8> {
     let mut note = b"Apple iOS\0\0\x01MM".to_vec();
-    let value = [content_id.as_bytes(), &[0]].concat();
+    let value = [text.as_bytes(), &[0]].concat();
     note.extend(1u16.to_be_bytes());
-    note.extend(0x0011u16.to_be_bytes());
+    note.extend(tag.to_be_bytes());
     note.extend(2u16.to_be_bytes()); // ASCII
     note.extend((value.len() as u32).to_be_bytes());
     note.extend(((14 + 2 + 12 + 4) as u32).to_be_bytes());

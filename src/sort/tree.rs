@@ -5,6 +5,7 @@
 //! and from one run to the next.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fs;
 use std::num::NonZeroUsize;
 use std::os::unix::fs::MetadataExt;
@@ -198,6 +199,7 @@ where
 
     let mut dated = parallel_map(&walk.items, options.jobs, |item| date_item(item, resolver));
     zone_from_nearby_photos(&walk.items, &mut dated);
+    date_bursts_by_their_first_shot(&walk.items, &mut dated);
     let planned = dated.into_iter().zip(&walk.items).map(|(dated, item)| {
         let dated = dated?;
         let name = file_name(&item.main);
@@ -656,6 +658,46 @@ fn date_item<Tz: TimeZone>(item: &Item, resolver: &DateResolver<Tz>) -> Result<O
     resolver.resolve_path(&item.main, Some(Moment::Instant(modified.into())))
 }
 
+/// Every shot of a burst is dated by the burst's first (in name order: `…_BURST000_COVER`
+/// before `…_BURST001`), so that a burst is never split between two folders (one shot
+/// at 23:59:59, the next at 00:00:00). A burst: the files of one folder that share
+/// Apple's BurstUUID, or a name before `_BURST` and digits (`IMG20240828140543_BURST019.jpg`).
+fn date_bursts_by_their_first_shot(items: &[Item], dated: &mut [Result<Option<Dated>, SortError>]) {
+    let mut first: HashMap<(Option<&Path>, BurstKey), Dated> = HashMap::new();
+    for (item, dated) in items.iter().zip(dated.iter_mut()) {
+        let Ok(Some(found)) = dated else {
+            continue;
+        };
+        let key = match (found.burst, burst_name_prefix(&item.main)) {
+            (Some(id), _) => BurstKey::Id(id),
+            (None, Some(prefix)) => BurstKey::Name(prefix),
+            (None, None) => continue,
+        };
+        match first.entry((item.main.parent(), key)) {
+            Entry::Occupied(shot) => *found = *shot.get(),
+            Entry::Vacant(slot) => {
+                slot.insert(*found);
+            }
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum BurstKey {
+    Id(u64),
+    Name(String),
+}
+
+/// `IMG20240828140543` for `IMG20240828140543_BURST019.jpg` (or `…_BURST000_COVER.jpg`).
+fn burst_name_prefix(path: &Path) -> Option<String> {
+    let name = file_name(path);
+    let (stem, _) = split_extension(&name);
+    let at = stem.to_ascii_uppercase().rfind("_BURST")?;
+    let digits = &stem[at + "_BURST".len()..];
+    let numbered = digits.chars().next().is_some_and(|c| c.is_ascii_digit());
+    (numbered && at > 0).then(|| stem[..at].to_owned())
+}
+
 /// Gives a UTC time that nothing in its own file placed (no offset, no position) the
 /// offset of the nearest photo in time from the same folder — one camera roll — that
 /// recorded one.
@@ -979,6 +1021,20 @@ fn file_item(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn burst_names_give_their_common_prefix() {
+        for (name, prefix) in [
+            ("IMG20240828140543_BURST019.jpg", Some("IMG20240828140543")),
+            ("IMG20240726095652_BURST000_COVER.jpg", Some("IMG20240726095652")),
+            ("IMG_20240627_201530_burst042.jpg", Some("IMG_20240627_201530")),
+            ("IMG_1.jpg", None),
+            ("_BURST001.jpg", None),
+            ("IMG_BURSTY.jpg", None),
+        ] {
+            assert_eq!(burst_name_prefix(Path::new(name)).as_deref(), prefix, "{name}");
+        }
+    }
 
     fn paths(names: &[&str]) -> Vec<PathBuf> {
         names.iter().map(|n| PathBuf::from("d").join(n)).collect()

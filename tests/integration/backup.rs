@@ -9,7 +9,8 @@ use mtpull::pull::{BackupOptions, FileOutcome, Only, PullError, Selection, parse
 use mtpull::sim::{Content, Fault, Profile};
 
 use crate::backup_util::{
-    assert_all_backed_up, assert_consistent, at, phone, phone_files, photo, run_backup, samples, tree,
+    assert_all_backed_up, assert_consistent, at, backed_up, phone, phone_files, photo, run_backup, samples,
+    tree,
 };
 use crate::run::mtpull;
 
@@ -281,13 +282,7 @@ fn delete_after_removes_only_verified_files() {
 
 #[test]
 fn delete_after_spares_files_whose_backup_copy_changed() {
-    let (phone, storage) = phone(Profile::Android);
-    let dest = tempfile::tempdir().unwrap();
-    assert!(
-        run_backup(&phone, dest.path(), &BackupOptions::default())
-            .0
-            .succeeded()
-    );
+    let (phone, storage, dest) = backed_up(Profile::Android);
     // Someone edits one backed-up file: its phone original must stay.
     fs::write(dest.path().join("2023/12/24/IMG_B.jpg"), b"edited in DEST").unwrap();
     let options = BackupOptions {
@@ -344,13 +339,7 @@ fn the_same_bytes_twice_on_the_phone_are_filed_once() {
 
 #[test]
 fn a_lost_manifest_is_rebuilt_by_rescan_and_nothing_is_filed_twice() {
-    let (phone, storage) = phone(Profile::Android);
-    let dest = tempfile::tempdir().unwrap();
-    assert!(
-        run_backup(&phone, dest.path(), &BackupOptions::default())
-            .0
-            .succeeded()
-    );
+    let (phone, storage, dest) = backed_up(Profile::Android);
     fs::remove_dir_all(dest.path().join(".mtpull")).unwrap();
 
     let options = BackupOptions {
@@ -371,13 +360,7 @@ fn a_lost_manifest_is_rebuilt_by_rescan_and_nothing_is_filed_twice() {
 #[test]
 fn files_filed_but_not_recorded_are_found_again_not_filed_twice() {
     // As after a crash between the rename into DEST and the manifest's commit.
-    let (phone, storage) = phone(Profile::Android);
-    let dest = tempfile::tempdir().unwrap();
-    assert!(
-        run_backup(&phone, dest.path(), &BackupOptions::default())
-            .0
-            .succeeded()
-    );
+    let (phone, storage, dest) = backed_up(Profile::Android);
     fs::remove_dir_all(dest.path().join(".mtpull")).unwrap();
     let (report, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
     assert!(report.succeeded(), "{:?}", report.stopped);

@@ -100,6 +100,16 @@ pub fn phone(profile: Profile) -> (SimDevice, u32) {
     (phone, storage)
 }
 
+/// A phone of `profile` (see [`phone`]) backed up once, successfully, into a
+/// new DEST.
+pub fn backed_up(profile: Profile) -> (SimDevice, u32, tempfile::TempDir) {
+    let (phone, storage) = phone(profile);
+    let dest = tempfile::tempdir().unwrap();
+    let (report, seen) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(report.succeeded(), "{:?} {seen:?}", report.stopped);
+    (phone, storage, dest)
+}
+
 /// Every file one run reported, by device path.
 #[derive(Debug, Default)]
 pub struct Seen {

@@ -13,8 +13,8 @@ use mtpull::sim::Profile;
 use mtpull::sort::{Intent, IntentLog};
 
 use crate::backup_util::{
-    assert_all_backed_up, assert_consistent, at, phone, phone_files, run_backup, run_backup_with, samples,
-    tree,
+    assert_all_backed_up, assert_consistent, at, backed_up, phone, phone_files, run_backup, run_backup_with,
+    samples, tree,
 };
 use crate::util::{self, put};
 
@@ -108,17 +108,13 @@ fn delete_after_checks_the_copy_again_right_before_deleting() {
 
 #[test]
 fn a_rerun_after_a_crash_indexes_what_it_finds_so_nothing_is_filed_twice() {
-    let (phone, storage) = phone(Profile::Android);
-    let dest = tempfile::tempdir().unwrap();
-    assert!(
-        run_backup(&phone, dest.path(), &BackupOptions::default())
-            .0
-            .succeeded()
-    );
+    let (phone, storage, dest) = backed_up(Profile::Android);
     // A crash before the first commit: files placed, nothing recorded.
     fs::remove_dir_all(dest.path().join(".mtpull")).unwrap();
     let (rerun, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(rerun.succeeded(), "{:?}", rerun.stopped);
     assert_eq!((rerun.summary.copied, rerun.summary.duplicates), (0, 5));
+    assert_consistent(&phone, storage, dest.path());
     // The same bytes arrive under another key: a duplicate, not a second copy.
     phone
         .add_file(
@@ -140,13 +136,7 @@ fn a_rerun_after_a_crash_indexes_what_it_finds_so_nothing_is_filed_twice() {
 
 #[test]
 fn a_file_deleted_or_edited_in_dest_is_noticed_without_rescan() {
-    let (phone, _) = phone(Profile::Android);
-    let dest = tempfile::tempdir().unwrap();
-    assert!(
-        run_backup(&phone, dest.path(), &BackupOptions::default())
-            .0
-            .succeeded()
-    );
+    let (phone, _, dest) = backed_up(Profile::Android);
     let [a, b] = [&samples()[0], &samples()[1]];
     fs::remove_file(dest.path().join(a.expected_dest)).unwrap();
     // Edited in place, same size: only the mtime tells.
@@ -179,13 +169,7 @@ fn a_file_deleted_or_edited_in_dest_is_noticed_without_rescan() {
 
 #[test]
 fn a_damaged_manifest_names_the_destination_and_rescan_rebuilds_it() {
-    let (phone, storage) = phone(Profile::Android);
-    let dest = tempfile::tempdir().unwrap();
-    assert!(
-        run_backup(&phone, dest.path(), &BackupOptions::default())
-            .0
-            .succeeded()
-    );
+    let (phone, storage, dest) = backed_up(Profile::Android);
     let database = dest.path().join(".mtpull/manifest.sqlite3");
     fs::write(&database, vec![0x5a; 8192]).unwrap();
 
@@ -275,13 +259,7 @@ fn a_full_or_closed_stderr_never_panics_a_backup() {
 
 #[test]
 fn sort_leaves_mtpull_state_alone() {
-    let (phone, _) = phone(Profile::Android);
-    let dest = tempfile::tempdir().unwrap();
-    assert!(
-        run_backup(&phone, dest.path(), &BackupOptions::default())
-            .0
-            .succeeded()
-    );
+    let (phone, _, dest) = backed_up(Profile::Android);
     let state_before: Vec<String> = fs::read_dir(dest.path().join(".mtpull"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

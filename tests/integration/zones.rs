@@ -516,3 +516,65 @@ fn sort_pairs_a_live_photo_renamed_apart_by_its_content_identifier() {
     assert_eq!(files["2024/05/28/clip.MOV"], plain);
     assert_eq!(files.len(), 4, "{:?}", files.keys());
 }
+
+/// A burst that runs over midnight stays in one folder, dated by its first shot: an
+/// Android burst by its names (`…_BURST000_COVER`, `…_BURST001`), an iPhone burst by
+/// the BurstUUID in its maker notes. A photo of the next day outside the burst is not
+/// pulled in.
+#[test]
+fn sort_keeps_a_burst_over_midnight_in_one_folder() {
+    const BURST_UUID: u16 = 0x000b;
+    let root = TempDir::new().unwrap();
+    let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+    let exif = |when| jpeg(&tiff(&[], &[(DATE_TIME_ORIGINAL, when)]));
+    let apple = |when, burst: &str| {
+        jpeg(&tiff_with_maker_note(
+            &[(DATE_TIME_ORIGINAL, when)],
+            &apple_maker_note_with(BURST_UUID, burst),
+        ))
+    };
+    put(
+        &src.join("a/IMG20240526235959_BURST000_COVER.jpg"),
+        &exif("2024:05:26 23:59:59"),
+        SOME_MTIME,
+    );
+    put(
+        &src.join("a/IMG20240526235959_BURST001.jpg"),
+        &exif("2024:05:27 00:00:00"),
+        SOME_MTIME,
+    );
+    put(
+        &src.join("a/IMG20240527000001.jpg"),
+        &exif("2024:05:27 00:00:01"),
+        SOME_MTIME,
+    );
+    put(
+        &src.join("b/IMG_0001.JPG"),
+        &apple("2024:05:26 23:59:59", "BURST-A"),
+        SOME_MTIME,
+    );
+    put(
+        &src.join("b/IMG_0002.JPG"),
+        &apple("2024:05:27 00:00:00", "BURST-A"),
+        SOME_MTIME,
+    );
+    put(
+        &src.join("b/IMG_0003.JPG"),
+        &apple("2024:05:27 00:00:00", "BURST-B"),
+        SOME_MTIME,
+    );
+    let output = mtpull(["sort", &path_arg(&src), &path_arg(&dest)], PARIS);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let landed: Vec<String> = crate::backup_util::tree(&dest).into_keys().collect();
+    assert_eq!(
+        landed,
+        [
+            "2024/05/26/IMG20240526235959_BURST000_COVER.jpg",
+            "2024/05/26/IMG20240526235959_BURST001.jpg",
+            "2024/05/26/IMG_0001.JPG",
+            "2024/05/26/IMG_0002.JPG",
+            "2024/05/27/IMG20240527000001.jpg",
+            "2024/05/27/IMG_0003.JPG",
+        ]
+    );
+}

@@ -138,6 +138,8 @@ pub struct Dated {
     pub zone: ZoneSource,
     /// The UTC instant `time` was converted from, if it was.
     pub instant: Option<DateTime<Utc>>,
+    /// The burst it is a shot of (Apple's BurstUUID, hashed), if the file says.
+    pub burst: Option<u64>,
 }
 
 impl Dated {
@@ -190,6 +192,8 @@ struct Evidence {
     position: Option<GeoPoint>,
     /// Apple's Live Photo identifier, the same in the photo and its video.
     content_id: Option<String>,
+    /// Apple's burst identifier, the same in every shot of one burst.
+    burst_id: Option<String>,
 }
 
 impl Evidence {
@@ -270,13 +274,16 @@ impl<Tz: TimeZone> DateResolver<Tz> {
             candidates,
             offset,
             position,
+            burst_id,
             ..
         } = content;
+        let burst = burst_id.map(|id| xxhash_rust::xxh3::xxh3_64(id.as_bytes()));
         candidates
             .into_iter()
             .chain(name::candidate(file_name))
             .chain(fallback)
             .find_map(|candidate| self.accept(candidate, offset, position))
+            .map(|dated| Dated { burst, ..dated })
     }
 
     /// Turns a candidate into local wall-clock time, or rejects it. A UTC instant is
@@ -320,6 +327,7 @@ impl<Tz: TimeZone> DateResolver<Tz> {
             offset,
             zone,
             instant,
+            burst: None,
         })
     }
 }

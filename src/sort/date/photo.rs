@@ -53,7 +53,8 @@ pub(super) fn evidence<R: BufRead + Seek>(reader: &mut R) -> Evidence {
         candidates,
         offset,
         position: position(&exif),
-        content_id: apple_content_id(&exif),
+        content_id: apple_note_text(&exif, APPLE_CONTENT_IDENTIFIER),
+        burst_id: apple_note_text(&exif, APPLE_BURST_UUID),
     }
 }
 
@@ -62,9 +63,11 @@ pub(super) fn evidence<R: BufRead + Seek>(reader: &mut R) -> Evidence {
 const APPLE_MAKER_NOTE: &[u8] = b"Apple iOS\0";
 /// The maker note's Live Photo identifier (ASCII), shared with the Live Photo's video.
 const APPLE_CONTENT_IDENTIFIER: u16 = 0x0011;
+/// The maker note's burst identifier (ASCII), the same in every shot of one burst.
+const APPLE_BURST_UUID: u16 = 0x000b;
 
-/// The Live Photo identifier in an iPhone photo's maker note.
-fn apple_content_id(exif: &Exif) -> Option<String> {
+/// An ASCII entry (`tag`) of an iPhone photo's maker note.
+fn apple_note_text(exif: &Exif, tag: u16) -> Option<String> {
     let Value::Undefined(note, _) = &exif.get_field(Tag::MakerNote, In::PRIMARY)?.value else {
         return None;
     };
@@ -93,7 +96,7 @@ fn apple_content_id(exif: &Exif) -> Option<String> {
     (0..count).find_map(|i| {
         let entry = IFD + 2 + i * 12;
         // tag (2), type (2; 2 is ASCII), count (4), value or offset (4)
-        if u16_at(entry)? != APPLE_CONTENT_IDENTIFIER || u16_at(entry + 2)? != 2 {
+        if u16_at(entry)? != tag || u16_at(entry + 2)? != 2 {
             return None;
         }
         let len = usize::try_from(u32_at(entry + 4)?).ok()?;

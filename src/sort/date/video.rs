@@ -88,6 +88,7 @@ impl Found {
                 .collect(),
             position,
             content_id,
+            burst_id: None,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use mtpull::auto::Config;
+use mtpull::human::{self, count};
 use mtpull::pull::{Count, Missing, Status, status};
 use mtpull::pull::{Event, PullError, RemoteFile, Selection};
 use serde_json::json;
@@ -99,7 +100,7 @@ fn write_text(out: &mut impl Write, found: &Status, dest: &std::path::Path) -> i
     for skipped in &found.skipped_storages {
         writeln!(out, "  not read: {skipped}")?;
     }
-    let mut junk = 0;
+    let mut junk: u64 = 0;
     for (file, why) in &found.missing {
         if *why == Missing::Junk {
             junk += 1;
@@ -109,7 +110,7 @@ fn write_text(out: &mut impl Write, found: &Status, dest: &std::path::Path) -> i
             out,
             "{:<15} {}  ({}{})",
             label(why),
-            file.display_path(),
+            human::name(&file.display_path()),
             date_text(file),
             explain(why)
         )?;
@@ -117,8 +118,10 @@ fn write_text(out: &mut impl Write, found: &Status, dest: &std::path::Path) -> i
     if junk > 0 {
         writeln!(
             out,
-            "{junk} files in Android's trash, unfinished files, thumbnails or app data are left out \
-             (--json lists them; backup --include-junk copies them)"
+            "{} in Android's trash, unfinished files, thumbnails or app data {} left out \
+             (--json lists them; backup --include-junk copies them)",
+            count(junk, "file"),
+            if junk == 1 { "is" } else { "are" }
         )?;
     }
     let through = found
@@ -131,8 +134,8 @@ fn write_text(out: &mut impl Write, found: &Status, dest: &std::path::Path) -> i
         let through = through.unwrap_or_else(|| "nothing backed up before the oldest file missing".into());
         writeln!(
             out,
-            "{through} (by the phone's dates); {} files to copy: run mtpull backup {}",
-            found.pending(),
+            "{through} (by the phone's dates); {} to copy: run mtpull backup {}",
+            count(found.pending() as u64, "file"),
             dest.display()
         )
     }

@@ -197,7 +197,7 @@ fn status_command_reports_a_file_only_on_the_phone_in_text_and_json() {
         text.contains("not copied yet  Internal shared storage/DCIM/Camera/VID_20240526_101630.mp4"),
         "{text}"
     );
-    assert!(text.contains("1 files to copy"), "{text}");
+    assert!(text.contains("1 file to copy"), "{text}");
 
     let rest = mtpull([&sim[..], &["backup", &dest_arg]].concat(), PARIS);
     assert_eq!(rest.status.code(), Some(0), "{rest:?}");

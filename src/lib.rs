@@ -11,12 +11,14 @@
 //! - [`preview`]: a page of the device's thumbnails on which a person chooses what to copy.
 //! - [`auto`]: backing up on connect (udev rule, systemd units, `mtpull watch`).
 //!
-//! And [`lock_file`], the one flock(2) lock that DEST's run lock and the
+//! And [`fault_points`], where a test cuts or fails a run at any file-system step;
+//! [`lock_file`], the one flock(2) lock that DEST's run lock and the
 //! per-device locks share; [`human`], numbers and names as people read them.
 
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod auto;
+pub mod fault_points;
 pub mod human;
 pub mod lock_file;
 pub mod preview;

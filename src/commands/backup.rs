@@ -330,7 +330,7 @@ impl<W: Write> Observer for DryRunPrinter<'_, W> {
             }
             Event::WouldCopy { file, entry } => {
                 self.files += 1;
-                self.bytes += file.size;
+                self.bytes = self.bytes.saturating_add(file.size);
                 let source = entry.date_source.as_deref().unwrap_or("no date found");
                 let note = if entry.maybe_duplicate {
                     ", probably already there"

@@ -28,6 +28,7 @@ use walkdir::WalkDir;
 
 use super::hash::ContentHash;
 use super::remote::FileKey;
+use crate::fault_points::step;
 use crate::sort::beneath::Root;
 
 pub(super) use crate::sort::state::STATE_DIR;
@@ -523,6 +524,10 @@ impl Manifest {
         for record in records {
             insert(&transaction, record).map_err(db)?;
         }
+        step("commit the manifest").map_err(|source| ManifestError::Io {
+            path: path.clone(),
+            source,
+        })?;
         transaction.commit().map_err(db)
     }
 

@@ -18,6 +18,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use super::hash::{ContentHash, ContentHasher};
 use super::manifest::STATE_DIR;
 use super::remote::{FileKey, UNKNOWN_SIZE};
+use crate::fault_points::step;
 
 const TEMP_DIR: &str = "tmp";
 const SUFFIX: &str = ".part";
@@ -39,6 +40,7 @@ impl TempArea {
 
     /// Creates the folder if needed.
     pub fn create(&self) -> io::Result<()> {
+        step("make the temp folder")?;
         fs::create_dir_all(&self.dir)
     }
 
@@ -85,6 +87,7 @@ impl TempArea {
         let wanted: HashSet<PathBuf> = keep.into_iter().map(|key| self.path_for(&key)).collect();
         let mut removed = 0;
         for path in left.into_iter().filter(|path| !wanted.contains(path)) {
+            step("remove a stale download")?;
             fs::remove_file(path)?;
             removed += 1;
         }
@@ -121,6 +124,7 @@ impl PartialFile {
     /// Bytes already there are hashed, so the final hash covers the whole
     /// file; a file longer than `expected` cannot be a prefix and is started over.
     pub fn open(path: &Path, expected: Option<u64>) -> io::Result<PartialFile> {
+        step("open a download")?;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -179,6 +183,7 @@ impl PartialFile {
 
     /// Throws away what is held and starts from byte 0.
     pub fn restart(&mut self) -> io::Result<()> {
+        step("restart a download")?;
         self.file.set_len(0)?;
         self.file.seek(SeekFrom::Start(0))?;
         self.hasher = ContentHasher::new();
@@ -189,6 +194,7 @@ impl PartialFile {
     /// Makes what is held durable and closes the file, for a later resume.
     /// Returns the bytes kept (after a failed write, what reached the file).
     pub fn suspend(self) -> io::Result<u64> {
+        step("sync a suspended download")?;
         self.file.sync_data()?;
         Ok(self.file.metadata()?.len())
     }
@@ -206,6 +212,7 @@ impl PartialFile {
         if let Some(modified) = modified {
             self.file.set_times(FileTimes::new().set_modified(modified))?;
         }
+        step("sync a finished download")?;
         self.file.sync_all()?;
         Ok((self.path, self.len, self.hasher.finish()))
     }
@@ -220,6 +227,7 @@ impl Write for PartialFile {
             return Err(io::Error::other(Overrun { expected }));
         }
         // Whole blocks only, so that the hash always covers exactly the bytes in the file.
+        step("write a download")?;
         self.file.write_all(bytes)?;
         self.hasher.update(bytes);
         self.len += bytes.len() as u64;

@@ -38,13 +38,19 @@ pub struct Plan {
     /// Files that travel with another (by key): its key, and how the name follows.
     /// Each comes right after the file it travels with.
     pub travels_with: HashMap<FileKey, (FileKey, Follows)>,
+    /// Selected files listed under the key of another (the same path, size and date:
+    /// a device that gives two files one name): not copied, reported as failed.
+    pub twins: Vec<RemoteFile>,
+    /// Keys listed more than once: which file a record of such a key holds cannot be
+    /// told, so no file under one is ever deleted from the device.
+    pub ambiguous: HashSet<FileKey>,
 }
 
 impl Plan {
     /// Splits the files listed on the wanted storages into "copy", "already
     /// backed up" and "not selected" (by kind and patterns: `--since` needs
     /// the capture date, which the run reads). A key listed twice (a device bug, or a
-    /// name with `/` in it) is kept once.
+    /// name with `/` in it) is kept once; the others are [`Plan::twins`].
     pub fn new(
         serial: &str,
         listed: impl IntoIterator<Item = RemoteFile>,
@@ -64,6 +70,12 @@ impl Plan {
             .map(|f| seen.insert((&f.storage, &f.path, f.size, f.modified.map(|t| t.local))))
             .collect();
         drop(seen);
+        for (file, _) in listed.iter().zip(&first).filter(|(_, first)| !**first) {
+            plan.ambiguous.insert(file.key(serial));
+            if selection.wants(file) && (selection.include_junk || !is_junk(&file.path)) {
+                plan.twins.push(file.clone());
+            }
+        }
         let mut first = first.into_iter();
         listed.retain(|_| first.next().unwrap_or(true));
         let of_kind = listed
@@ -130,9 +142,11 @@ impl Plan {
         plan
     }
 
-    /// Bytes the run would copy.
+    /// Bytes the run would copy (at most `u64::MAX`: a device may list any size).
     pub fn bytes_to_copy(&self) -> u64 {
-        self.to_copy.iter().map(|file| file.size).sum()
+        self.to_copy
+            .iter()
+            .fold(0, |total: u64, file| total.saturating_add(file.size))
     }
 }
 
@@ -208,7 +222,14 @@ mod tests {
             handle: ObjectHandle(99),
             ..photo.clone()
         };
-        let plan = Plan::new("S", [photo, again], &Selection::new(), &HashSet::new());
+        let plan = Plan::new(
+            "S",
+            [photo.clone(), again.clone()],
+            &Selection::new(),
+            &HashSet::new(),
+        );
         assert_eq!(plan.to_copy.len(), 1);
+        assert_eq!(plan.twins, [again]);
+        assert!(plan.ambiguous.contains(&photo.key("S")));
     }
 }

@@ -37,8 +37,10 @@ use super::remote::{FileKey, RemoteFile};
 use super::report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
 use super::select::{Only, Selection};
 use super::transfer::{TransferError, download, partial_read_len};
+use crate::fault_points::{self, step};
 use crate::ptp::DeviceTime;
 use crate::ptp::ObjectHandle;
+use crate::ptp::{OperationCode, ResponseCode};
 use crate::session::{Session, SessionError};
 use crate::sort::beneath::Root;
 use crate::sort::date::{ZoneHints, ZoneSource};
@@ -367,7 +369,7 @@ fn announce(plan: &Plan, temps: &TempArea, observer: &mut dyn Observer, summary:
         .to_copy
         .iter()
         .map(|file| temps.resumable_len(&file.key(&plan.serial)))
-        .sum();
+        .fold(0, u64::saturating_add);
     summary.planned = plan.to_copy.len() as u64;
     summary.planned_bytes = plan.bytes_to_copy();
     summary.already = plan.already.len() as u64;
@@ -441,6 +443,7 @@ fn real_run(
         leads: Leads::new(&plan),
         summary: &mut report.summary,
         can_delete: options.delete_after,
+        ambiguous: &plan.ambiguous,
         pending: Vec::new(),
         pending_contents: HashMap::new(),
         last_commit: Instant::now(),
@@ -448,6 +451,19 @@ fn real_run(
     // The rate is the transfer's: not the wait for an unlock, nor the listing.
     let transfer_started = Instant::now();
     let copied = run.copy_all(&plan.to_copy);
+    for twin in &plan.twins {
+        let error = format!(
+            "the device lists another file as {} with the same size and date: only one is \
+             copied, and neither is deleted; rename one on the phone",
+            twin.display_path()
+        );
+        let outcome = FileOutcome::Failed { error };
+        run.summary.count(&outcome);
+        run.observer.event(&Event::Finished {
+            file: twin,
+            outcome: &outcome,
+        });
+    }
     run.summary.elapsed = transfer_started.elapsed();
     // Whatever stopped the run, what was filed gets recorded.
     let committed = run.commit();
@@ -456,7 +472,7 @@ fn real_run(
         for file in &plan.already {
             match run.manifest.lookup(&file.key(run.serial))? {
                 Some(record) => run.delete_from_device(file, &record),
-                None => run.refuse_delete(file),
+                None => run.refuse_delete(file, MISSING_COPY),
             }
         }
     }
@@ -469,6 +485,12 @@ fn real_run(
     }
     Ok(())
 }
+
+/// Why `--delete-after` keeps a file whose copy is not as recorded.
+const MISSING_COPY: &str = "not deleted: its backup copy is missing or changed; run with --rescan";
+/// Why `--delete-after` keeps a file listed twice.
+const TWIN: &str = "not deleted: the device lists another file under the same name, size and \
+     date, and which of them was copied cannot be told; rename one on the phone";
 
 /// A file failed (the run goes on) or the run must stop.
 enum Failure {
@@ -502,6 +524,8 @@ struct Run<'a> {
     summary: &'a mut Summary,
     /// Cleared when the device refuses DeleteObject altogether.
     can_delete: bool,
+    /// Keys the device lists more than once: never deleted.
+    ambiguous: &'a HashSet<FileKey>,
     /// Filed files whose folders and records are not yet durable.
     pending: Vec<(&'a RemoteFile, Record)>,
     /// Where the pending files' bytes are, for duplicates within a batch.
@@ -677,7 +701,9 @@ impl<'a> Run<'a> {
         if let Some(existing) = known {
             // The hash found a candidate; only the same bytes make a duplicate.
             if same_content(temp_path, &self.dest_root.join(&existing))? {
-                fs::remove_file(temp_path).map_err(PullError::disk(temp_path))?;
+                step("remove a duplicate download")
+                    .and_then(|()| fs::remove_file(temp_path))
+                    .map_err(PullError::disk(temp_path))?;
                 self.leads.landed(&file.key(self.serial), existing.clone());
                 return Ok((existing, Outcome::Duplicate, None));
             }
@@ -707,7 +733,9 @@ impl<'a> Run<'a> {
         let filed = self.filer.file(&planned, temp_path)?;
         self.leads.landed(&key, relative(self.dest_root, &filed.path));
         let outcome = if filed.outcome == sort::Outcome::Duplicate {
-            fs::remove_file(temp_path).map_err(PullError::disk(temp_path))?;
+            step("remove a duplicate download")
+                .and_then(|()| fs::remove_file(temp_path))
+                .map_err(PullError::disk(temp_path))?;
             Outcome::Duplicate
         } else {
             Outcome::Copied
@@ -732,11 +760,10 @@ impl<'a> Run<'a> {
     }
 
     /// Reports a file kept on the device because its backup copy is not as recorded.
-    fn refuse_delete(&mut self, file: &RemoteFile) {
-        let error = "not deleted: its backup copy is missing or changed; run with --rescan".to_owned();
+    fn refuse_delete(&mut self, file: &RemoteFile, why: &str) {
         self.observer.event(&Event::Deleted {
             file,
-            error: Some(error),
+            error: Some(why.to_owned()),
         });
         self.summary.delete_failed += 1;
     }
@@ -747,14 +774,22 @@ impl<'a> Run<'a> {
         if !self.can_delete {
             return;
         }
-        if !self.backup_verified(record) {
-            return self.refuse_delete(file);
+        if self.ambiguous.contains(&record.key) {
+            return self.refuse_delete(file, TWIN);
         }
-        let result = self.session.delete_object(file.handle);
+        if !self.backup_verified(record) {
+            return self.refuse_delete(file, MISSING_COPY);
+        }
+        let result = fault_points::step("delete a file from the phone")
+            .map_err(|_| SessionError::Device {
+                code: ResponseCode::GENERAL_ERROR,
+                op: OperationCode::DELETE_OBJECT,
+            })
+            .and_then(|()| self.session.delete_object(file.handle));
         let error = match result {
             Ok(()) => {
                 self.summary.deleted += 1;
-                self.summary.bytes_freed += file.size;
+                self.summary.bytes_freed = self.summary.bytes_freed.saturating_add(file.size);
                 None
             }
             Err(error) => {

@@ -100,7 +100,13 @@ pub(super) fn download(
         session.get_object(file.handle, &mut sink)?;
         return Ok(None);
     }
+    if file.size == 0 {
+        return empty_file(session, file, part, received);
+    }
     let mut note = None;
+    // Whether pieces were read: they stop at the listed size, so only a look past it
+    // shows a listing that is too short.
+    let mut by_pieces = false;
     // Only bytes from an earlier run need checking against the device.
     let mut check_tail = !part.is_empty();
     // GetObject sent other bytes than listed: read the original in pieces.
@@ -159,6 +165,7 @@ pub(super) fn download(
             },
         };
         let sent = session.get_partial_object(file.handle, start, want as u32, &mut sink)?;
+        by_pieces = true;
         if sink.mismatch {
             // The temp file does not hold what the device has: start over.
             part.restart()?;
@@ -183,7 +190,54 @@ pub(super) fn download(
             file.size
         )));
     }
+    if by_pieces {
+        beyond_the_listed_size(session, file)?;
+    }
     Ok(note)
+}
+
+/// A file listed at 0 bytes: copied empty only if the device sends nothing for it. A
+/// listing can say 0 for a file still being written, or lie; an empty copy taken on
+/// its word would let `--delete-after` delete the photo.
+fn empty_file(
+    session: &mut Session,
+    file: &RemoteFile,
+    part: &mut PartialFile,
+    received: &mut dyn FnMut(u64),
+) -> Result<Option<String>, TransferError> {
+    if !part.is_empty() {
+        part.restart()?;
+    }
+    let mut sink = Metered {
+        inner: part,
+        received,
+    };
+    match session.get_object(file.handle, &mut sink) {
+        Ok(0) => Ok(None),
+        Ok(_) => Err(listed_short(file)),
+        Err(SessionError::Io { source, .. }) if is_overrun(&source) => Err(listed_short(file)),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// After reading a file in pieces up to its listed size: one byte more is asked for,
+/// and must not come (partial reads clip at the end of the file). A device whose
+/// listing is shorter than the file would otherwise leave a cut copy that counts as
+/// the backup. A device that refuses the read at the end is taken at its word.
+fn beyond_the_listed_size(session: &mut Session, file: &RemoteFile) -> Result<(), TransferError> {
+    match session.get_partial_object(file.handle, file.size, 1, &mut io::sink()) {
+        Ok(0) => Ok(()),
+        Ok(_) => Err(listed_short(file)),
+        Err(error) if error.needs_recovery() => Err(error.into()),
+        Err(_) => Ok(()),
+    }
+}
+
+fn listed_short(file: &RemoteFile) -> TransferError {
+    TransferError::Mismatch(format!(
+        "the device holds more than the {} bytes it listed for this file",
+        file.size
+    ))
 }
 
 /// Counts bytes on their way to the temp file.

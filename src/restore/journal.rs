@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::fault_points::step;
+
 /// One upload in flight.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
@@ -78,9 +80,12 @@ impl Journal {
             fs::create_dir_all(dir)?;
         }
         let temp = self.path.with_extension("tmp");
+        step("write the restore journal")?;
         let mut file = File::create(&temp)?;
         file.write_all(&serde_json::to_vec_pretty(&self.entries).map_err(io::Error::other)?)?;
+        step("sync the restore journal")?;
         file.sync_all()?;
+        step("rename the restore journal into place")?;
         fs::rename(&temp, &self.path)
     }
 }

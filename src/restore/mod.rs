@@ -20,8 +20,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub use journal::{Journal, Pending};
 pub use scan::{LocalFile, Refused, Scan, name_problem, scan};
 
+use crate::fault_points;
 use crate::ptp::format_ptp_time;
-use crate::ptp::{ObjectFormat, ObjectHandle, ObjectInfo, ResponseCode, StorageId};
+use crate::ptp::{ObjectFormat, ObjectHandle, ObjectInfo, OperationCode, ResponseCode, StorageId};
 use crate::pull::device_serial;
 use crate::session::{Entry, Session, SessionError};
 
@@ -262,8 +263,12 @@ impl Run<'_> {
                     self.observer.event(&Event::Cleaned { path: &pending.path });
                     continue;
                 }
-                self.session
-                    .delete_object(entry.handle)
+                fault_points::step("delete a cut upload from the phone")
+                    .map_err(|_| SessionError::Device {
+                        code: ResponseCode::GENERAL_ERROR,
+                        op: OperationCode::DELETE_OBJECT,
+                    })
+                    .and_then(|()| self.session.delete_object(entry.handle))
                     .map_err(device(format!("deleting the cut upload {}", pending.path)))?;
                 report.cleaned += 1;
                 self.observer.event(&Event::Cleaned { path: &pending.path });
@@ -389,9 +394,15 @@ impl Run<'_> {
             cancel: self.cancel,
             observer: &mut *self.observer,
         };
-        let sent = self
-            .session
-            .send_object(self.options.storage, parent, &info, &mut counted, file.size);
+        let sent = match fault_points::step("send a file to the phone") {
+            Ok(()) => self
+                .session
+                .send_object(self.options.storage, parent, &info, &mut counted, file.size),
+            Err(_) => Err(SessionError::Device {
+                code: ResponseCode::GENERAL_ERROR,
+                op: OperationCode::SEND_OBJECT,
+            }),
+        };
         match sent {
             Ok(_) => {
                 self.journal.end(&pending).map_err(RestoreError::Journal)?;

@@ -92,6 +92,7 @@ mod content;
 pub mod demo;
 mod fault;
 mod host;
+mod lie;
 mod link;
 pub mod media;
 mod model;
@@ -113,6 +114,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 pub use content::{Content, Synthesize, generated_bytes};
 pub use fault::Fault;
 pub use host::SimTransport;
+pub use lie::Lie;
 pub use link::{BulkIn, DeviceEnd, EndpointError, Speed, class_request};
 pub use profiles::{Profile, Quirks, Timing};
 pub use tree::StorageSpec;
@@ -612,6 +614,13 @@ impl SimDevice {
     /// trigger is reached.
     pub fn arm(&self, fault: Fault) {
         self.lock().model.faults.arm(fault);
+    }
+
+    /// Makes the device lie about one object from now on (see [`Lie`]).
+    pub fn lie(&self, storage: u32, path: &str, lie: Lie) -> Result<(), SimError> {
+        let path = normalize(path)?;
+        self.lock().model.lies.tell(ObjKey::new(storage, path), lie);
+        Ok(())
     }
 
     /// Disarms every fault.

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use super::fault::Faults;
+use super::lie::Lies;
 use super::tree::{Node, Storage, join, split_parent};
 use super::{SimConfig, SimStats};
 use crate::ptp::ObjectFormat;
@@ -121,6 +122,8 @@ pub(crate) struct Model {
     pub(crate) untrusted: bool,
     pub(crate) handles: Handles,
     pub(crate) faults: Faults,
+    /// What a hostile device reports instead of the truth.
+    pub(crate) lies: Lies,
     pub(crate) stats: SimStats,
 }
 
@@ -133,6 +136,7 @@ impl Model {
             storages: Vec::new(),
             handles: Handles::default(),
             faults: Faults::default(),
+            lies: Lies::default(),
             stats: SimStats::default(),
         }
     }

@@ -559,15 +559,27 @@ impl Responder<'_> {
         let handle = self.model.handles.assign(key);
         let parent = key.parent().map_or(0, |p| self.model.handles.assign(&p));
         let node = self.model.node(key).ok_or(Rc::INVALID_OBJECT_HANDLE)?;
-        Ok(ObjectFacts {
+        let truth = ObjectFacts {
             handle,
             parent,
             format: self.model.format_of(key, node),
             size: node.size(),
             is_folder: node.is_folder(),
             name: key.name().to_string(),
-            // Android: DateCreated = DateModified = the file's mtime, no zone.
-            date: format_ptp_time(node.mtime()),
+            date: String::new(),
+        };
+        let mtime = node.mtime();
+        // Android: DateCreated = DateModified = the file's mtime, no zone.
+        let date = format_ptp_time(self.model.lies.date(key, mtime));
+        let Some(lie) = self.model.lies.about(key) else {
+            return Ok(ObjectFacts { date, ..truth });
+        };
+        Ok(ObjectFacts {
+            format: lie.format.unwrap_or(truth.format),
+            size: lie.size.unwrap_or(truth.size),
+            name: lie.name.clone().unwrap_or(truth.name),
+            date,
+            ..truth
         })
     }
 

@@ -15,6 +15,7 @@ use std::thread;
 
 use super::SortError;
 use super::state::{STATE_DIR, TEMP_DIR};
+use crate::fault_points::step;
 
 /// Files copied before their data is fsynced and renamed into place.
 pub(super) const BATCH_FILES: usize = 64;
@@ -39,7 +40,9 @@ impl CopyBatch {
     /// Stages into `DEST/.mtpull/tmp/`, first removing what a cut run left there.
     pub(super) fn new(dest: &Path) -> Result<CopyBatch, SortError> {
         let dir = dest.join(STATE_DIR).join(TEMP_DIR);
-        fs::create_dir_all(&dir).map_err(SortError::io("create folder", &dir))?;
+        step("make the temp folder")
+            .and_then(|()| fs::create_dir_all(&dir))
+            .map_err(SortError::io("create folder", &dir))?;
         remove_leftovers(&dir).map_err(SortError::io("remove stale copies in", &dir))?;
         Ok(CopyBatch {
             dir,
@@ -81,6 +84,9 @@ impl CopyBatch {
     pub(super) fn make_durable(&mut self) -> Result<(), SortError> {
         let staged = std::mem::take(&mut self.staged);
         self.bytes = 0;
+        if let Err(e) = step("sync staged copies") {
+            return Err(SortError::io("sync copies in", &self.dir)(e));
+        }
         let chunk = staged.len().div_ceil(SYNC_THREADS).max(1);
         let failed = thread::scope(|scope| {
             let workers: Vec<_> = staged
@@ -101,12 +107,13 @@ impl CopyBatch {
     /// Removes a staged file that was not placed (a duplicate, or a failure).
     pub(super) fn discard(&self, staged: &Path) {
         // Best effort: a leftover is removed by the next copy run.
-        let _ = fs::remove_file(staged);
+        let _ = step("discard a staged copy").and_then(|()| fs::remove_file(staged));
     }
 }
 
 fn copy_data(src: &Path, to: &Path) -> io::Result<(File, u64)> {
     let mut source = File::open(src)?;
+    step("stage a copy")?;
     let mut copy = File::create_new(to)?;
     let len = io::copy(&mut source, &mut copy)?;
     copy.set_times(FileTimes::new().set_modified(source.metadata()?.modified()?))?;
@@ -119,6 +126,7 @@ fn remove_leftovers(dir: &Path) -> io::Result<()> {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name.starts_with(STAGED_PREFIX) && name.ends_with(STAGED_SUFFIX) {
+            step("remove a stale staged copy")?;
             fs::remove_file(entry.path())?;
         }
     }

@@ -14,6 +14,8 @@ use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
 
+use crate::fault_points::step;
+
 /// Folders are made as `mkdir -p` would (the umask applies).
 const FOLDER_MODE: u32 = 0o777;
 
@@ -62,6 +64,7 @@ impl Root {
             fd = match rustix::fs::openat(&fd, name, dir_flags(), Mode::empty()) {
                 Ok(next) => next,
                 Err(rustix::io::Errno::NOENT) if create => {
+                    step("make a folder")?;
                     match rustix::fs::mkdirat(&fd, name, Mode::from_raw_mode(FOLDER_MODE)) {
                         Ok(()) => created(&walked),
                         Err(rustix::io::Errno::EXIST) => {}
@@ -118,6 +121,7 @@ pub(crate) fn create_durably(path: &Path) -> io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         create_durably(parent)?;
     }
+    step("make DEST or a parent")?;
     match rustix::fs::mkdir(path, Mode::from_raw_mode(FOLDER_MODE)) {
         Ok(()) | Err(rustix::io::Errno::EXIST) => {}
         Err(e) => return Err(e.into()),
@@ -132,6 +136,7 @@ pub(crate) fn create_durably(path: &Path) -> io::Result<()> {
 /// Fsyncs a folder (making the entries made or removed in it durable).
 pub(crate) fn sync_dir_at(dir: impl AsFd, relative: &Path) -> io::Result<()> {
     let fd = rustix::fs::openat(dir, relative, dir_flags(), Mode::empty())?;
+    step("sync a folder")?;
     rustix::fs::fsync(&fd)?;
     Ok(())
 }

@@ -21,6 +21,7 @@ use super::SortError;
 use super::beneath::{self, Root, kind_at, open_file_in};
 use super::plan::{Names, SEQ_MARK, safe_name_for, split_extension};
 use super::state::{DestLock, Intent, IntentLog, STATE_DIR, TEMP_DIR, is_state_dir};
+use crate::fault_points::step;
 
 /// The highest `-N` tried before giving up on a name.
 pub(crate) const MAX_CLASH_SUFFIX: u32 = 9999;
@@ -267,7 +268,7 @@ impl Filer {
     fn move_into_place(&mut self, src: &Path, target: &Target) -> Result<bool, SortError> {
         if self.fsync_sources {
             File::open(src)
-                .and_then(|f| f.sync_all())
+                .and_then(|f| step("sync a source").and_then(|()| f.sync_all()))
                 .map_err(SortError::io("sync", src))?;
         }
         match self.rename_noreplace(CWD, src.as_os_str(), Recorded::Here(src), target) {
@@ -299,9 +300,12 @@ impl Filer {
             return Ok(false);
         }
         // The copy's name must be durable before the source goes.
-        rustix::fs::fsync(target.dir)
-            .map_err(|e| SortError::io("sync folder", self.root_path.join(target.rel))(e.into()))?;
-        fs::remove_file(src).map_err(SortError::io("remove the moved", src))?;
+        step("sync a folder")
+            .and_then(|()| Ok(rustix::fs::fsync(target.dir)?))
+            .map_err(SortError::io("sync folder", self.root_path.join(target.rel)))?;
+        step("remove a moved source")
+            .and_then(|()| fs::remove_file(src))
+            .map_err(SortError::io("remove the moved", src))?;
         self.source_left(src);
         self.opened()
             .intents
@@ -374,6 +378,7 @@ impl Filer {
             let opened = self.opened.as_mut().expect("opened");
             match opened.no_replace {
                 NoReplace::Kernel => {
+                    step("rename into place")?;
                     match rustix::fs::renameat_with(
                         from_dir,
                         from,
@@ -392,9 +397,12 @@ impl Filer {
                 NoReplace::Link => {
                     // Two names for a moment: a cut then leaves the source to be removed.
                     begin(&opened.intents)?;
+                    step("link into place")?;
                     match rustix::fs::linkat(from_dir, from, target.dir, target.name, AtFlags::empty()) {
                         Ok(()) => {
+                            step("sync a folder")?;
                             rustix::fs::fsync(target.dir)?;
+                            step("unlink the linked source")?;
                             rustix::fs::unlinkat(from_dir, from, AtFlags::empty())?;
                             return end(&opened.intents);
                         }
@@ -412,7 +420,9 @@ impl Filer {
                         return Err(io::ErrorKind::AlreadyExists.into());
                     }
                     begin(&opened.intents)?;
+                    step("rename into place")?;
                     rustix::fs::renameat(from_dir, from, target.dir, target.name)?;
+                    step("sync a folder")?;
                     rustix::fs::fsync(target.dir)?;
                     return end(&opened.intents);
                 }
@@ -426,6 +436,9 @@ impl Filer {
             self.temp_serial += 1;
             let name = format!("{COPY_PREFIX}{}{COPY_SUFFIX}", self.temp_serial);
             let opened = self.opened();
+            if let Err(e) = step("create a copy") {
+                return Err(SortError::io("create a temp file in", &opened.temps_path)(e));
+            }
             let created = rustix::fs::openat(
                 &opened.temps,
                 name.as_str(),
@@ -500,6 +513,7 @@ fn sweep_copies(temps: &OwnedFd) -> io::Result<()> {
         let entry = entry?;
         let name = entry.file_name().to_bytes();
         if name.starts_with(COPY_PREFIX.as_bytes()) && name.ends_with(COPY_SUFFIX.as_bytes()) {
+            step("remove a stale copy")?;
             rustix::fs::unlinkat(temps, entry.file_name(), AtFlags::empty())?;
         }
     }
@@ -556,8 +570,10 @@ fn target_of(planned: &Path) -> Result<(&Path, &str), SortError> {
 /// The source's bytes into `temp`, with the source's mtime, on disk before returning.
 fn copy_durably(src: &Path, mut temp: File) -> io::Result<()> {
     let mut source = File::open(src)?;
+    step("write a copy")?;
     io::copy(&mut source, &mut temp)?;
     temp.set_times(FileTimes::new().set_modified(source.metadata()?.modified()?))?;
+    step("sync a copy")?;
     temp.sync_all()
 }
 

@@ -281,11 +281,17 @@ fn made_safe(name: &str, keep_mark: bool) -> String {
 }
 
 /// A planned name (from [`plan()`]) made safe for a filesystem that takes only
-/// `names`: on FAT and exFAT the characters they refuse become `_`, and so do
-/// trailing dots and spaces (which Windows drops, making `a.` and `a` one name).
-/// A [`SEQ_MARK`] is kept for the filer to number.
+/// `names`: a leading dot becomes `_` (a hidden file never counts as a backup); on FAT
+/// and exFAT the characters they refuse become `_`, and so do trailing dots and spaces
+/// (which Windows drops, making `a.` and `a` one name). A [`SEQ_MARK`] is kept for the
+/// filer to number.
 pub fn safe_name_for(name: &str, names: Names) -> String {
-    let safe = made_safe(name, true);
+    let mut safe = made_safe(name, true);
+    if safe.starts_with('.') {
+        // A hidden file is never a backup (a rescan and `--delete-after` pass over them):
+        // a file is filed under a visible name.
+        safe.replace_range(..1, "_");
+    }
     if names == Names::Posix {
         return safe;
     }
@@ -586,8 +592,23 @@ mod tests {
             let mut components = path.components();
             proptest::prop_assert!(matches!(components.next(), Some(std::path::Component::Normal(_))));
             proptest::prop_assert!(components.next().is_none());
+            proptest::prop_assert!(!safe_name_for(&name, Names::Posix).starts_with('.'));
             let (stem, extension) = split_extension(&safe);
             proptest::prop_assert_eq!(format!("{stem}{extension}"), safe.clone());
+        }
+
+        #[test]
+        fn any_name_is_safe_on_fat_too(name in r#"(?s).{0,300}|[./\\:?"*<>| \x00-\x1f]{0,8}"#) {
+            // As filing sees it: the planned name, made safe for FAT.
+            let safe = safe_name_for(&safe_name(&name), Names::Windows);
+            proptest::prop_assert!(!safe.is_empty() && safe.len() <= MAX_NAME_LEN);
+            proptest::prop_assert!(!safe.contains([':', '?', '"', '*', '<', '>', '|', '\\', '/']));
+            proptest::prop_assert!(!safe.ends_with(['.', ' ']) && !safe.chars().any(char::is_control));
+            proptest::prop_assert!(!safe.starts_with('.'));
+            let path = PathBuf::from(&safe);
+            let mut components = path.components();
+            proptest::prop_assert!(matches!(components.next(), Some(std::path::Component::Normal(_))));
+            proptest::prop_assert!(components.next().is_none());
         }
     }
 

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::beneath::{self, Root};
+use crate::fault_points::step;
 use crate::lock_file::LockFile;
 
 /// The folder inside DEST that holds mtpull's own state.
@@ -121,9 +122,11 @@ impl IntentLog {
         record.push(0);
         record.extend_from_slice(intent.to.as_os_str().as_bytes());
         record.push(0);
+        step("record an intent")?;
         let mut file = self.file()?;
         file.set_len(0)?;
         file.write_all(&record)?;
+        step("sync the intent")?;
         file.sync_all()
     }
 
@@ -131,6 +134,7 @@ impl IntentLog {
     /// name made and removed for every file is churn some FUSE filesystems choke on.
     /// Not fsynced: a record that outlives its step finds nothing to do.
     pub fn end(&self) -> io::Result<()> {
+        step("clear the intent")?;
         match OpenOptions::new().write(true).open(&self.path) {
             Ok(file) => file.set_len(0),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -179,13 +183,16 @@ impl IntentLog {
             (Ok(from), Ok(to)) => {
                 let parent = intent.to.parent().unwrap_or(Path::new(""));
                 if super::file::same_files(from, to)? {
+                    step("finish a cut move")?;
                     fs::remove_file(&intent.from)?;
                     sync_parent(&intent.from)?;
                     Some(intent.from.clone())
                 } else {
                     let dir = root.dir(parent, false, &mut |_| {})?;
                     let name = intent.to.file_name().unwrap_or_default();
+                    step("undo a half-made file")?;
                     rustix::fs::unlinkat(&dir, name, rustix::fs::AtFlags::empty())?;
+                    step("sync a folder")?;
                     rustix::fs::fsync(&dir)?;
                     Some(intent.to.clone())
                 }

@@ -497,4 +497,22 @@ mod tests {
         assert_eq!(parse_extended_compat_id(&lying_count).len(), 2);
         assert!(parse_extended_compat_id(&[0xFF; 64]).is_empty());
     }
+
+    proptest::proptest! {
+        /// Any bytes as the OS string and compat ID descriptors: a vendor code or none,
+        /// and never more functions than whole sections sent. A descriptor only differing
+        /// from a valid one in its section count keeps sections that were really sent.
+        #[test]
+        fn os_descriptors_are_total(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            count in proptest::prelude::any::<u8>(),
+        ) {
+            let _ = parse_os_string_descriptor(&bytes);
+            proptest::prop_assert!(parse_extended_compat_id(&bytes).len() <= bytes.len() / 24);
+            let mut lying = compat_descriptor(&[(0, b"MTP"), (1, b"PTP")]);
+            lying[8] = count;
+            let parsed = parse_extended_compat_id(&lying);
+            proptest::prop_assert_eq!(parsed.len(), usize::from(count).min(2));
+        }
+    }
 }

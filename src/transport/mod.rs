@@ -351,4 +351,18 @@ mod tests {
                 .contains("device status")
         );
     }
+
+    proptest::proptest! {
+        /// Any answer to Get Device Status: an error or a status whose lists are bounded
+        /// by the bytes sent, never a panic.
+        #[test]
+        fn device_status_is_total(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)) {
+            if let Ok(status) = DeviceStatus::parse(&bytes) {
+                proptest::prop_assert!(status.params.len() <= bytes.len() / 4);
+                proptest::prop_assert!(status.halted_endpoints().len() <= 2 * status.params.len());
+            } else {
+                proptest::prop_assert!(bytes.len() < 4);
+            }
+        }
+    }
 }

@@ -12,10 +12,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("ptp", &[]),
     ("lock_file", &[]),
     ("human", &[]),
+    ("fault_points", &[]),
     ("transport", &["ptp"]),
     ("session", &["ptp", "transport"]),
-    ("sort", &["ptp", "lock_file"]),
-    ("pull", &["ptp", "session", "sort", "lock_file", "human"]),
+    ("sort", &["ptp", "lock_file", "fault_points"]),
+    (
+        "pull",
+        &["ptp", "session", "sort", "lock_file", "human", "fault_points"],
+    ),
     (
         "auto",
         &[
@@ -28,7 +32,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "human",
         ],
     ),
-    ("restore", &["ptp", "session", "sort", "pull"]),
+    ("restore", &["ptp", "session", "sort", "pull", "fault_points"]),
     ("preview", &["ptp", "session", "pull"]),
     // Test support above the product: a simulated phone is an `auto::Arrival` too.
     ("sim", &["ptp", "transport", "auto"]),

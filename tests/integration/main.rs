@@ -18,6 +18,7 @@ mod cli_terminal;
 mod device_quirks;
 mod devices;
 mod fuse_dest;
+mod hostile;
 mod preview;
 mod preview_browser;
 mod restore;

@@ -625,6 +625,43 @@ proptest! {
             prop_assert!(found.time <= at("2025-01-16 12:00:00"));
         }
     }
+
+    /// Names shaped like the patterns the parser knows, with any digits, separators and
+    /// tails: a date is a real calendar date no later than a day after "now", and a name
+    /// whose digits spell a valid past local time is dated by exactly those digits.
+    #[test]
+    fn dated_looking_names_give_real_dates_or_none(
+        prefix in "(IMG|VID|MVIMG|PANO|Screenshot|PXL|)[_-]?",
+        date in "[0-9]{8}",
+        separator in "[_-]",
+        time in "[0-9]{6,9}|WA[0-9]{0,4}",
+        tail in "(\\.MP)?(\\.jpg|\\.mp4|_[0-9]{3}\\.jpg|[^/]{0,8})",
+    ) {
+        let name = format!("{prefix}{date}{separator}{time}{tail}");
+        let found = resolver(0).resolve(&[], &name, None);
+        if let Some(found) = &found {
+            prop_assert!(found.time <= at("2025-01-16 12:00:00"), "{name}: {found:?}");
+        }
+        let digits = |range: std::ops::Range<usize>| date.get(range).and_then(|d| d.parse::<u32>().ok());
+        let spelled = chrono::NaiveDate::from_ymd_opt(
+            i32::try_from(digits(0..4).unwrap()).unwrap(),
+            digits(4..6).unwrap(),
+            digits(6..8).unwrap(),
+        )
+        .filter(|d| chrono::Datelike::year(d) > 0)
+        .and_then(|d| {
+            let t = |r: std::ops::Range<usize>| time.get(r).and_then(|x| x.parse::<u32>().ok());
+            d.and_hms_opt(t(0..2)?, t(2..4)?, t(4..6)?)
+        })
+        .filter(|t| *t != chrono::DateTime::UNIX_EPOCH.naive_utc() && *t <= at("2025-01-16 12:00:00"));
+        let camera = ["IMG", "VID", "MVIMG", "PANO", "Screenshot"]
+            .iter()
+            .any(|p| prefix == format!("{p}_") || prefix == format!("{p}-"));
+        let samsung = prefix.is_empty() && separator == "_" && time.len() == 6 && !tail.starts_with(|c: char| c.is_ascii_digit());
+        if (camera || samsung) && !time.starts_with('W') && let Some(spelled) = spelled {
+            prop_assert_eq!(found.map(|f| f.time), Some(spelled), "{}", name);
+        }
+    }
 }
 
 #[test]

@@ -1,0 +1,133 @@
+//! Fault points: every step that changes DEST, mtpull's state or the phone (a file
+//! created, written, fsynced, renamed, linked or removed, a folder made or fsynced, a
+//! manifest commit, an intent record, a deletion or an upload on the device) first calls
+//! [`step`]. Normally that does nothing. A test (the cut campaign) arms a [`Plan`] on its
+//! thread that crashes the run at the n-th step, or makes that step fail as a failed
+//! system call would, and then checks what the cut left.
+//!
+//! The plan is per thread, so tests running in parallel do not see each other's. Every
+//! step of a run is taken on the thread that started it (worker threads only date files
+//! or fsync a batch whose step was taken before they started).
+//! Without the `sim` feature (the simulator and everything tests need) steps compile
+//! to nothing.
+
+use std::io;
+
+/// What happens at the chosen step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// The process dies there: the run unwinds with a [`Crash`] payload.
+    Crash,
+    /// The step's system call fails (EIO), and the run carries on as it would.
+    Fail,
+}
+
+/// The payload a crash unwinds with: the step it happened at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Crash(pub &'static str);
+
+#[cfg(feature = "sim")]
+mod armed {
+    use std::cell::RefCell;
+    use std::io;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use super::{Action, Crash};
+
+    /// Which step to cut, and the steps seen so far.
+    #[derive(Debug)]
+    pub struct Plan {
+        at: u64,
+        action: Action,
+        seen: AtomicU64,
+        hit: Mutex<Option<&'static str>>,
+        log: Mutex<Vec<&'static str>>,
+    }
+
+    impl Plan {
+        /// Cuts at the `at`-th step (1-based; 0 never cuts, to count the steps).
+        pub fn new(at: u64, action: Action) -> Arc<Plan> {
+            Arc::new(Plan {
+                at,
+                action,
+                seen: AtomicU64::new(0),
+                hit: Mutex::new(None),
+                log: Mutex::new(Vec::new()),
+            })
+        }
+
+        /// Steps taken so far.
+        pub fn steps(&self) -> u64 {
+            self.seen.load(Ordering::SeqCst)
+        }
+
+        /// Every step taken, in order (the cut one last).
+        pub fn log(&self) -> Vec<&'static str> {
+            self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        }
+
+        /// The step that was cut, if the run reached it.
+        pub fn hit(&self) -> Option<&'static str> {
+            *self.hit.lock().unwrap_or_else(|e| e.into_inner())
+        }
+    }
+
+    thread_local! {
+        static PLAN: RefCell<Option<Arc<Plan>>> = const { RefCell::new(None) };
+    }
+
+    /// Arms `plan` on this thread until the guard is dropped.
+    pub fn adopt(plan: Option<Arc<Plan>>) -> Armed {
+        let before = PLAN.with(|p| p.replace(plan));
+        Armed(before)
+    }
+
+    /// The plan armed on this thread (to carry into worker threads).
+    pub fn current() -> Option<Arc<Plan>> {
+        PLAN.with(|p| p.borrow().clone())
+    }
+
+    /// Restores the thread's previous plan when dropped.
+    #[must_use = "the plan is disarmed when this is dropped"]
+    pub struct Armed(Option<Arc<Plan>>);
+
+    impl Drop for Armed {
+        fn drop(&mut self) {
+            let before = self.0.take();
+            PLAN.with(|p| *p.borrow_mut() = before);
+        }
+    }
+
+    pub(super) fn step(what: &'static str) -> io::Result<()> {
+        let Some(plan) = current() else {
+            return Ok(());
+        };
+        let n = plan.seen.fetch_add(1, Ordering::SeqCst) + 1;
+        plan.log.lock().unwrap_or_else(|e| e.into_inner()).push(what);
+        if n != plan.at {
+            return Ok(());
+        }
+        *plan.hit.lock().unwrap_or_else(|e| e.into_inner()) = Some(what);
+        match plan.action {
+            Action::Crash => std::panic::panic_any(Crash(what)),
+            Action::Fail => Err(io::Error::other(format!("injected failure at step {n} ({what})"))),
+        }
+    }
+}
+
+#[cfg(feature = "sim")]
+pub use armed::{Armed, Plan, adopt, current};
+
+/// Marks one step that changes DEST, mtpull's state or the phone (see the module).
+/// Fails only when a test armed a failure here.
+#[inline]
+pub fn step(what: &'static str) -> io::Result<()> {
+    #[cfg(feature = "sim")]
+    return armed::step(what);
+    #[cfg(not(feature = "sim"))]
+    {
+        let _ = what;
+        Ok(())
+    }
+}

@@ -854,8 +854,9 @@ fn dry_run(
                 let dir = dest_root.join(planned.parent().unwrap_or(Path::new("")));
                 let fits = |path: &Path| predictor.would_take(path, file.size, &head);
                 let vacant = |path: &Path| predictor.is_vacant(path);
-                let claimed = predictor.claimed().collect();
-                leads.room_for_group(&key, planned, (&dir, claimed), fits, vacant)
+                // Gone through only for a group planned with `{seq}`: a dry run of
+                // 100,000 files must not copy every claim for each file.
+                leads.room_for_group(&key, planned, (&dir, predictor.claimed()), fits, vacant)
             }
         };
         let predicted = predictor.predict(&planned, file.size, &head);
@@ -938,11 +939,11 @@ impl<'p> Leads<'p> {
     /// own name `fits` and its companions' names are `vacant`, so that a clash renames
     /// the pair together (`IMG_1-1.HEIC` with `IMG_1-1.MOV`, never `IMG_1.HEIC` beside
     /// `IMG_1-1.MOV`). Unchanged for a file that travels alone.
-    fn room_for_group(
+    fn room_for_group<'c>(
         &self,
         key: &FileKey,
         planned: PathBuf,
-        (dir_in_dest, claimed): (&Path, Vec<&Path>),
+        (dir_in_dest, claimed): (&Path, impl IntoIterator<Item = &'c Path>),
         mut fits: impl FnMut(&Path) -> bool,
         vacant: impl Fn(&Path) -> bool,
     ) -> PathBuf {

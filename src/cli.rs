@@ -27,31 +27,35 @@ pub struct Cli {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
+    /// Given before the command (`mtpull --demo backup DEST`); the commands
+    /// that open a device take the same options after their name too.
     #[command(flatten)]
     pub device: DeviceChoice,
 }
 
 /// Which device a command talks to: all a command that opens one needs to know.
-#[derive(Debug, Args)]
+/// Not global: only the top level and the commands that open a device list it,
+/// so `sort`, `config` and `install-udev` neither show nor take it.
+#[derive(Debug, Clone, Default, Args)]
 pub struct DeviceChoice {
     /// Talk to a simulated phone with sample photos instead of USB hardware.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub demo: bool,
 
     /// The device to use, by USB serial number, when several are connected
     /// ("demo" is the simulated phone).
-    #[arg(long = "device", value_name = "SERIAL", global = true)]
+    #[arg(long = "device", value_name = "SERIAL")]
     pub serial: Option<String>,
 
     /// For tests and demos: talk to a simulated device of this profile
     /// (android, locked, samsung, ptp-camera, qemu, iphone, camera-quirky) instead of USB.
     #[cfg(feature = "sim")]
-    #[arg(long, global = true, value_name = "PROFILE", hide = true)]
+    #[arg(long, value_name = "PROFILE", hide = true)]
     pub sim: Option<String>,
 
     /// For tests: the simulated locked phone is unlocked after this many milliseconds.
     #[cfg(feature = "sim")]
-    #[arg(long, global = true, value_name = "MS", hide = true)]
+    #[arg(long, value_name = "MS", hide = true)]
     pub sim_unlock_after: Option<u64>,
 }
 
@@ -144,6 +148,29 @@ pub enum Command {
     Man(ManArgs),
 }
 
+impl Command {
+    /// The name the command is typed as.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Devices(_) => "devices",
+            Command::Ls(_) => "ls",
+            Command::Sort(_) => "sort",
+            Command::Backup(_) => "backup",
+            Command::Verify(_) => "verify",
+            Command::Status(_) => "status",
+            Command::Preview(_) => "preview",
+            Command::Restore(_) => "restore",
+            Command::Rm(_) => "rm",
+            Command::Auto(_) => "auto",
+            Command::Watch(_) => "watch",
+            Command::Config(_) => "config",
+            Command::InstallUdev(_) => "install-udev",
+            Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
+        }
+    }
+}
+
 /// `mtpull completions` options.
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -193,6 +220,37 @@ impl DeviceChoice {
     pub fn is_given(&self) -> bool {
         self.demo || self.serial.is_some()
     }
+
+    /// The choice given before the command name together with the one given
+    /// after it; naming two different devices is an error.
+    pub fn with(&self, after: &DeviceChoice) -> Result<DeviceChoice, String> {
+        Ok(DeviceChoice {
+            demo: self.demo || after.demo,
+            serial: one_of("--device", &self.serial, &after.serial)?,
+            #[cfg(feature = "sim")]
+            sim: one_of("--sim", &self.sim, &after.sim)?,
+            #[cfg(feature = "sim")]
+            sim_unlock_after: one_of(
+                "--sim-unlock-after",
+                &self.sim_unlock_after,
+                &after.sim_unlock_after,
+            )?,
+        })
+    }
+}
+
+/// The value given before or after the command name; two different ones clash.
+fn one_of<T: Clone + PartialEq + std::fmt::Display>(
+    option: &str,
+    before: &Option<T>,
+    after: &Option<T>,
+) -> Result<Option<T>, String> {
+    match (before, after) {
+        (Some(a), Some(b)) if a != b => Err(format!(
+            "{option} is given twice ({a} before the command, {b} after it): give it once"
+        )),
+        _ => Ok(before.clone().or_else(|| after.clone())),
+    }
 }
 
 /// How long to wait for a locked phone, unless told.
@@ -201,6 +259,9 @@ const DEFAULT_WAIT_SECS: u64 = 30;
 /// `mtpull devices` options.
 #[derive(Debug, Args)]
 pub struct DevicesArgs {
+    #[command(flatten)]
+    pub device: DeviceChoice,
+
     /// One JSON object per device (JSON Lines; fields in the README).
     #[arg(long)]
     pub json: bool,
@@ -209,6 +270,9 @@ pub struct DevicesArgs {
 /// `mtpull ls` options.
 #[derive(Debug, Args)]
 pub struct LsArgs {
+    #[command(flatten)]
+    pub device: DeviceChoice,
+
     /// What to list: a storage, then folders, e.g. "Internal shared storage/DCIM/Camera"
     /// (inside --storage when given). Nothing lists the storages.
     pub path: Option<String>,
@@ -250,11 +314,17 @@ impl SettingsFile {
 #[derive(Debug, Args)]
 pub struct AutoArgs {
     #[command(flatten)]
+    pub device: DeviceChoice,
+
+    #[command(flatten)]
     pub settings: SettingsFile,
 }
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
+    #[command(flatten)]
+    pub device: DeviceChoice,
+
     /// Folder to back up into [default: the settings' destination].
     pub dest: Option<PathBuf>,
 
@@ -304,6 +374,9 @@ pub struct InstallUdevArgs {
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
+    #[command(flatten)]
+    pub device: DeviceChoice,
+
     /// Folder to back up into: DEST/<template>/NAME, or DEST/undated/NAME.
     pub dest: PathBuf,
 
@@ -387,6 +460,9 @@ pub struct VerifyArgs {
 /// `mtpull status` options.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    #[command(flatten)]
+    pub device: DeviceChoice,
+
     /// The backup folder [default: the settings' destination].
     pub dest: Option<PathBuf>,
 
@@ -457,6 +533,9 @@ fn threads(text: &str) -> Result<NonZeroUsize, String> {
 
 #[derive(Debug, Args)]
 pub struct PreviewArgs {
+    #[command(flatten)]
+    pub device: DeviceChoice,
+
     /// Only under these device paths, e.g. "Internal shared storage/DCIM/Camera"
     /// [default: everything].
     #[arg(value_name = "PATH")]
@@ -482,6 +561,9 @@ pub struct PreviewArgs {
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
+    #[command(flatten)]
+    pub device: DeviceChoice,
+
     /// Files or folders to send (folders are walked; hidden entries such as
     /// .mtpull/ are left out).
     #[arg(value_name = "SRC", required = true)]
@@ -502,6 +584,9 @@ pub struct RestoreArgs {
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
+    #[command(flatten)]
+    pub device: DeviceChoice,
+
     /// What to delete, storage first, e.g. "Internal shared storage/DCIM/Camera/IMG_1.jpg".
     #[arg(value_name = "DEVICE_PATH", required = true)]
     pub paths: Vec<String>,
@@ -546,6 +631,47 @@ mod tests {
             }
         }
         assert_eq!(seen, 18);
+    }
+
+    /// Every `mtpull --demo …` and `mtpull --device …` the README shows: the
+    /// device options go before the command as well as after it.
+    #[test]
+    fn the_readmes_device_forms_parse() {
+        let readme = include_str!("../README.md");
+        let mut seen = 0;
+        for start in ["mtpull --demo ", "mtpull --device "] {
+            for (at, _) in readme.match_indices(start) {
+                let line = readme[at..].lines().next().unwrap();
+                let example = line.split('`').next().unwrap().split(" >").next().unwrap();
+                let parsed = Cli::try_parse_from(words(example));
+                assert!(parsed.is_ok(), "{example}: {}", parsed.unwrap_err());
+                assert!(parsed.unwrap().device.is_given(), "{example}");
+                seen += 1;
+            }
+        }
+        assert!(seen >= 8, "only {seen} forms found in the README");
+    }
+
+    #[test]
+    fn device_options_before_and_after_the_command_combine() {
+        let cli = Cli::try_parse_from(["mtpull", "--demo", "ls", "--device", "demo"]).unwrap();
+        let Command::Ls(args) = &cli.command else {
+            panic!("{cli:?}")
+        };
+        let both = cli.device.with(&args.device).unwrap();
+        assert!(both.demo);
+        assert_eq!(both.serial.as_deref(), Some("demo"));
+        let cli = Cli::try_parse_from(["mtpull", "--device", "A", "ls", "--device", "B"]).unwrap();
+        let Command::Ls(args) = &cli.command else {
+            panic!("{cli:?}")
+        };
+        assert!(cli.device.with(&args.device).is_err());
+        for local in [
+            &["mtpull", "sort", "--demo", "a", "b"][..],
+            &["mtpull", "config", "show", "--device", "X"],
+        ] {
+            assert!(Cli::try_parse_from(local).is_err(), "{local:?}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::num::NonZeroUsize;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use mtpull::human::{self, count};
 use mtpull::sort::ZoneSource;
 use mtpull::sort::{
@@ -14,12 +14,9 @@ use serde_json::json;
 
 use super::shared::exit::{FATAL, INTERRUPTED, SOME_FAILED};
 use super::shared::interrupt;
-use crate::cli::{DeviceChoice, SortArgs};
+use crate::cli::SortArgs;
 
-pub fn run(choice: &DeviceChoice, verbose: bool, quiet: bool, args: &SortArgs) -> anyhow::Result<ExitCode> {
-    if choice.is_given() {
-        bail!("sort works on local folders; --demo and --device are for commands that talk to a phone");
-    }
+pub fn run(verbose: bool, quiet: bool, args: &SortArgs) -> anyhow::Result<ExitCode> {
     let options = TreeOptions {
         template: args.template.clone(),
         mode: if args.move_files { Mode::Move } else { Mode::Copy },

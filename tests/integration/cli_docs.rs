@@ -90,3 +90,65 @@ fn help_shows_examples_for_backup_sort_and_ls() {
         }
     }
 }
+
+#[test]
+fn device_options_are_offered_only_by_commands_that_open_a_device() {
+    for command in [
+        &["sort", "--help"][..],
+        &["config", "--help"],
+        &["config", "init", "--help"],
+        &["config", "show", "--help"],
+        &["install-udev", "--help"],
+        &["verify", "--help"],
+    ] {
+        let help = mtpull(command).expect_status(0).stdout;
+        assert!(help.contains("Usage:"), "{command:?}:\n{help}");
+        for option in ["--demo", "--device"] {
+            assert!(!help.contains(option), "{command:?} lists {option}:\n{help}");
+        }
+    }
+    for command in [
+        "devices", "ls", "backup", "status", "preview", "restore", "rm", "auto", "watch",
+    ] {
+        let help = mtpull(&[command, "--help"]).expect_status(0).stdout;
+        for option in ["--demo", "--device <SERIAL>"] {
+            assert!(help.contains(option), "{command} lacks {option}:\n{help}");
+        }
+    }
+}
+
+#[test]
+fn device_options_work_before_or_after_the_command_and_not_for_sort() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("dest");
+    let dest = dest.to_str().unwrap();
+    for args in [
+        &["--demo", "ls"][..],
+        &["ls", "--demo"],
+        &["--device", "demo", "devices"],
+        &["devices", "--device", "DEMO0001"],
+    ] {
+        let output = mtpull(args).expect_status(0);
+        assert!(
+            output.stdout.contains("Internal shared storage"),
+            "{args:?}: {}",
+            output.stdout
+        );
+    }
+    let clash = mtpull(&["--device", "demo", "ls", "--device", "OTHER"]).expect_status(2);
+    assert!(
+        clash.stderr.contains("--device is given twice"),
+        "{}",
+        clash.stderr
+    );
+    let src = dir.path().to_str().unwrap();
+    let misplaced = mtpull(&["sort", "--demo", src, dest]).expect_status(2);
+    assert!(misplaced.stderr.contains("--demo"), "{}", misplaced.stderr);
+    let before = mtpull(&["--demo", "sort", src, dest]).expect_status(2);
+    assert!(
+        before.stderr.contains("sort works on local files"),
+        "{}",
+        before.stderr
+    );
+    assert!(!dir.path().join("dest").exists(), "a refused sort wrote DEST");
+}

@@ -4,8 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mtpull::transport::DeviceStatus;
-use mtpull::transport::classify::{parse_extended_compat_id, parse_os_string_descriptor};
+use mtpull::transport::{DeviceStatus, parse_extended_compat_id, parse_os_string_descriptor};
 
 fuzz_target!(|bytes: &[u8]| {
     let _ = parse_os_string_descriptor(bytes);

@@ -149,7 +149,7 @@ pub(crate) fn is_android_debug_bridge(facts: &InterfaceFacts) -> bool {
 /// Reads the Microsoft OS string descriptor (index 0xEE): the vendor request code
 /// that fetches the OS feature descriptors, or `None` when the bytes are not an
 /// OS string descriptor.
-pub(crate) fn parse_os_string_descriptor(bytes: &[u8]) -> Option<u8> {
+pub fn parse_os_string_descriptor(bytes: &[u8]) -> Option<u8> {
     const SIGNATURE: &[u8; 14] = b"M\0S\0F\0T\x001\x000\x000\0";
     let (header, rest) = bytes.split_first_chunk::<2>()?;
     let (signature, rest) = rest.split_first_chunk::<14>()?;
@@ -160,7 +160,7 @@ pub(crate) fn parse_os_string_descriptor(bytes: &[u8]) -> Option<u8> {
 
 /// One function section of the extended compat ID descriptor.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CompatFunction {
+pub struct CompatFunction {
     /// The first interface of the function.
     pub first_interface: u8,
     /// Its compatible ID ("MTP", "PTP", …).
@@ -171,7 +171,7 @@ pub(crate) struct CompatFunction {
 
 /// Reads the extended compat ID descriptor (vendor request, wIndex 4). Total:
 /// sections cut short by the device are dropped, garbage gives an empty list.
-pub(crate) fn parse_extended_compat_id(bytes: &[u8]) -> Vec<CompatFunction> {
+pub fn parse_extended_compat_id(bytes: &[u8]) -> Vec<CompatFunction> {
     const HEADER_LEN: usize = 16;
     const SECTION_LEN: usize = 24;
     let Some((header, sections)) = bytes.split_first_chunk::<HEADER_LEN>() else {

@@ -44,7 +44,10 @@ mod sysfs;
 
 use std::time::Duration;
 
-pub use classify::{Evidence, Protocol};
+// The descriptor parsers are public for the fuzz targets (fuzz/usb_descriptors).
+pub use classify::{
+    CompatFunction, Evidence, Protocol, parse_extended_compat_id, parse_os_string_descriptor,
+};
 pub use discover::{DeviceSelector, DeviceSummary, Discovery, Endpoints, UsbIdentity, UsbSpeed};
 pub use error::OpenError;
 pub use quirks::Quirks;

@@ -14,13 +14,13 @@
 # 200 folders (tasks gadget-download, gadget-list); then the same phone over the in-process
 # simulated link, with no USB at all (peer "in-process", mtpull-gadget local). There every
 # client runs on CPU 1 (taskset) and the gadget on CPU 0. BENCH_PHASES picks the phases
-# (default "qemu gadget-download gadget-list").
+# (default "qemu startup gadget-download gadget-list").
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 usb_port=$here/../../tests/vm/guest/usb-port.sh
 runs=${BENCH_RUNS:-3}
-phases=${BENCH_PHASES:-qemu gadget-download gadget-list}
+phases=${BENCH_PHASES:-qemu startup gadget-download gadget-list}
 read -r -a peers <<<"${BENCH_PEERS:-libmtp gphoto2 mtp-rs aft mtpull}"
 sums=$VM_FIXTURE_1/../../SHA256SUMS
 big_name=bench-256MiB.bin
@@ -184,9 +184,21 @@ printf 'peer\ttask\trun\tseconds\tcpu_seconds\tstatus\tnote\n' >"$results"
 printf '%s\n' "$big_bytes" >"$VM_OUT/big-bytes"
 printf '%s\n' "$tree_files" >"$VM_OUT/tree-files"
 
+# The CPU column with the most xHCI interrupts in /proc/interrupts: mtpull keeps its USB
+# threads there behind QEMU's xHCI (src/transport/quirks.rs); the peers are pinned to the
+# same CPU in the QEMU phases, so that every client gets the same help from the affinity.
+interrupt_cpu() {
+    awk 'NR == 1 { cpus = NF; next }
+         /xhci/ { for (i = 2; i <= cpus + 1; i++) total[i - 2] += $i }
+         END { best = 0; for (c = 1; c < cpus; c++) if (total[c] > total[best]) best = c; print best }' \
+        /proc/interrupts
+}
+
 qemu_phases() {
     log "download phase: only the big file's device is plugged in"
     "$usb_port" only 1
+    pin=(taskset -c "$(interrupt_cpu)")
+    log "every client pinned with ${pin[*]}"
     libmtp_id=$(libmtp_object_id "$big_name" qemu)
     for ((run = 1; run <= runs; run++)); do
         for peer in "${peers[@]}"; do
@@ -196,15 +208,27 @@ qemu_phases() {
 
     log "listing phase: only the tree's device is plugged in"
     "$usb_port" only 2
+    pin=(taskset -c "$(interrupt_cpu)")
+    log "every client pinned with ${pin[*]}"
     for ((run = 1; run <= runs; run++)); do
         for peer in "${peers[@]}"; do
             "list_$peer" "$run"
         done
     done
+    pin=()
 }
 wants() { [[ " $phases " == *" $1 "* ]]; }
 if wants qemu; then
     qemu_phases
+fi
+
+# `mtpull devices` from exec to exit with QEMU's big-file device plugged in (discovery,
+# claiming the interface, OpenSession, GetDeviceInfo, the storages, the output), beside
+# `true`; bench/usb/startup.py times them and appends its rows to results.tsv.
+if wants startup; then
+    log "startup phase: mtpull devices, only the big file's device plugged in"
+    "$usb_port" only 1
+    python3 "$here/startup.py" "$results" "${STARTUP_RUNS:-20}" "$MTPULL" || log "startup phase failed"
 fi
 
 # ---- the simulated phone as a USB gadget, and in process --------------------------------

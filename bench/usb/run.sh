@@ -5,7 +5,7 @@
 # in one guest boot (bench/usb/guest.sh). Prints markdown tables (also kept in bench/out/).
 #
 # usage: bench/usb/run.sh [--runs N] [--peers "libmtp gphoto2 mtp-rs aft mtpull"]
-#                         [--phases "qemu gadget-download gadget-list"]
+#                         [--phases "qemu startup gadget-download gadget-list"]
 #                         [--mtpull PATH] [--no-build] [--no-gadget] [--nice N] [--live]
 #
 # The guest runs at nice -15 (--nice to change): under TCG every other process on the host's
@@ -17,7 +17,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 vm=$repo/tests/vm
-runs=3 peers="libmtp gphoto2 mtp-rs aft mtpull" phases="qemu gadget-download gadget-list" mtpull=$repo/target/release/mtpull build=1 live=()
+runs=3 peers="libmtp gphoto2 mtp-rs aft mtpull" phases="qemu startup gadget-download gadget-list" mtpull=$repo/target/release/mtpull build=1 live=()
 gadget=$repo/target/release/mtpull-gadget
 niceness=-15
 while (($#)); do

@@ -163,11 +163,13 @@ fn iso_date(time: DeviceTime) -> String {
 }
 
 fn print(rows: &[Row], args: &LsArgs) -> io::Result<()> {
-    let mut out = io::stdout().lock();
+    // The rows are all known: one write per buffer, not one system call per line
+    // (stdout alone flushes at every newline).
+    let mut out = io::BufWriter::new(io::stdout().lock());
     if args.json {
         serde_json::to_writer_pretty(&mut out, rows)?;
         writeln!(out)?;
-        return Ok(());
+        return out.flush();
     }
     for row in rows {
         let shown = if args.recursive { &row.path } else { &row.name };
@@ -190,7 +192,7 @@ fn print(rows: &[Row], args: &LsArgs) -> io::Result<()> {
             writeln!(out, "{}{slash}", printable(shown))?;
         }
     }
-    Ok(())
+    out.flush()
 }
 
 /// Names come from the device: control characters are shown escaped so

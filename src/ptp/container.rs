@@ -28,7 +28,7 @@ pub enum ContainerKind {
 }
 
 impl ContainerKind {
-    fn from_wire(value: u16) -> DecodeResult<Self> {
+    pub(crate) fn from_wire(value: u16) -> DecodeResult<Self> {
         match value {
             1 => Ok(ContainerKind::Command),
             2 => Ok(ContainerKind::Data),
@@ -125,6 +125,71 @@ impl Header {
     }
 }
 
+/// The longest command, response or event container: a header and five parameters.
+pub const MAX_MESSAGE_LEN: usize = HEADER_LEN + 4 * MAX_PARAMS;
+
+/// Up to [`MAX_PARAMS`] parameters held inline: a transaction's command and
+/// response cost no allocation.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Params {
+    values: [u32; MAX_PARAMS],
+    len: usize,
+}
+
+impl Params {
+    /// The first [`MAX_PARAMS`] of `values` (more is a caller's bug: they are not sent).
+    pub fn new(values: &[u32]) -> Params {
+        let len = values.len().min(MAX_PARAMS);
+        let mut inline = [0; MAX_PARAMS];
+        inline[..len].copy_from_slice(&values[..len]);
+        Params { values: inline, len }
+    }
+}
+
+impl std::ops::Deref for Params {
+    type Target = [u32];
+    fn deref(&self) -> &[u32] {
+        &self.values[..self.len]
+    }
+}
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// A command, response or event container in wire form, built in place.
+#[derive(Clone, Copy)]
+pub struct EncodedMessage {
+    bytes: [u8; MAX_MESSAGE_LEN],
+    len: usize,
+}
+
+impl EncodedMessage {
+    /// Header, then each parameter.
+    pub fn new(kind: ContainerKind, code: u16, transaction_id: u32, params: &[u32]) -> EncodedMessage {
+        let params = Params::new(params);
+        let len = HEADER_LEN + 4 * params.len();
+        let mut bytes = [0; MAX_MESSAGE_LEN];
+        bytes[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        bytes[4..6].copy_from_slice(&kind.to_wire().to_le_bytes());
+        bytes[6..8].copy_from_slice(&code.to_le_bytes());
+        bytes[8..12].copy_from_slice(&transaction_id.to_le_bytes());
+        for (slot, param) in bytes[HEADER_LEN..len].chunks_exact_mut(4).zip(params.iter()) {
+            slot.copy_from_slice(&param.to_le_bytes());
+        }
+        EncodedMessage { bytes, len }
+    }
+}
+
+impl std::ops::Deref for EncodedMessage {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 /// A command, response or event: a header and its parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
@@ -172,18 +237,7 @@ impl Message {
     /// The wire form: header, then each parameter. More than [`MAX_PARAMS`]
     /// parameters is a caller's bug, so the extra ones are not sent.
     pub fn encode(&self) -> Vec<u8> {
-        let params = &self.params[..self.params.len().min(MAX_PARAMS)];
-        let length = (HEADER_LEN + 4 * params.len()) as u32;
-        let mut out = Vec::with_capacity(length as usize);
-        Header {
-            length,
-            kind: self.kind,
-            code: self.code,
-            transaction_id: self.transaction_id,
-        }
-        .encode(&mut out);
-        params.iter().for_each(|p| out.put_u32(*p));
-        out
+        EncodedMessage::new(self.kind, self.code, self.transaction_id, &self.params).to_vec()
     }
 
     /// Parses a whole command, response or event container.
@@ -191,6 +245,17 @@ impl Message {
     /// Parameters are read as far as the length field says; a device that
     /// pads the container beyond its length field is tolerated.
     pub fn decode(bytes: &[u8]) -> DecodeResult<Message> {
+        let (header, params) = Message::decode_inline(bytes)?;
+        Ok(Message {
+            kind: header.kind,
+            code: header.code,
+            transaction_id: header.transaction_id,
+            params: params.to_vec(),
+        })
+    }
+
+    /// [`Message::decode`] with the parameters held inline (no allocation).
+    pub fn decode_inline(bytes: &[u8]) -> DecodeResult<(Header, Params)> {
         let header = Header::decode(bytes)?;
         if header.kind == ContainerKind::Data {
             return Err(DecodeError::invalid(
@@ -214,15 +279,12 @@ impl Message {
             ));
         }
         let mut r = Reader::new(&bytes[HEADER_LEN..]);
-        let params = (0..payload / 4)
-            .map(|_| r.u32("parameter"))
-            .collect::<DecodeResult<_>>()?;
-        Ok(Message {
-            kind: header.kind,
-            code: header.code,
-            transaction_id: header.transaction_id,
-            params,
-        })
+        let mut params = Params::default();
+        for slot in &mut params.values[..payload / 4] {
+            *slot = r.u32("parameter")?;
+        }
+        params.len = payload / 4;
+        Ok((header, params))
     }
 
     /// The parameter at `index`, or 0 when the device left it out (the
@@ -275,6 +337,20 @@ mod tests {
         assert!(Message::decode(&[12, 0, 0, 0, 9, 0, 1, 0x20, 0, 0, 0, 0]).is_err());
         // Claims one parameter but the bytes stop.
         assert!(Message::decode(&[16, 0, 0, 0, 3, 0, 1, 0x20, 0, 0, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn messages_built_in_place_match_the_allocating_forms() {
+        for params in [&[][..], &[1], &[1, 2, 3, 4, 5], &[1, 2, 3, 4, 5, 6]] {
+            let message = Message::command(0x1008u16, 9, params);
+            let encoded = EncodedMessage::new(ContainerKind::Command, 0x1008, 9, params);
+            assert_eq!(&encoded[..], &message.encode()[..], "{params:?}");
+            let (header, decoded) = Message::decode_inline(&encoded).unwrap();
+            assert_eq!((header.code, header.transaction_id), (0x1008, 9));
+            assert_eq!(&decoded[..], &params[..params.len().min(MAX_PARAMS)]);
+            assert_eq!(Message::decode(&encoded).unwrap().params, &decoded[..]);
+        }
+        assert_eq!(format!("{:?}", Params::new(&[1, 2])), "[1, 2]");
     }
 
     #[test]

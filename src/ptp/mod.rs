@@ -12,7 +12,10 @@ mod value;
 
 pub use codec::{Codec, DecodeError, DecodeResult, MAX_STRING_UNITS, Reader, Writer};
 pub use codes::{DevicePropCode, EventCode, ObjectFormat, OperationCode, PropertyCode, ResponseCode};
-pub use container::{ContainerKind, HEADER_LEN, Header, LENGTH_UNKNOWN, MAX_PARAMS, Message, PayloadLength};
+pub use container::{
+    ContainerKind, EncodedMessage, HEADER_LEN, Header, LENGTH_UNKNOWN, MAX_MESSAGE_LEN, MAX_PARAMS, Message,
+    Params, PayloadLength,
+};
 pub use dataset::{
     DeviceInfo, MTP_VENDOR_EXTENSION_ID, ObjectInfo, ObjectPropDesc, ObjectPropList, PropForm, PropListEntry,
     PropListReader, SIZE_UNKNOWN_32, StorageInfo,

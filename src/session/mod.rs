@@ -43,6 +43,9 @@ use crate::ptp::{Codec, ContainerKind, DeviceInfo, EventCode, Message, Operation
 use crate::transport::{Transport, TransportError};
 use phases::{DataIn, DataOut};
 
+/// The largest dataset buffer a session keeps for the next dataset.
+const KEPT_DATASET_CAPACITY: usize = 64 << 10;
+
 /// The session id mtpull opens (any non-zero value would do).
 pub const SESSION_ID: u32 = 1;
 
@@ -76,6 +79,8 @@ pub struct Session {
     buffer: Vec<u8>,
     /// IN bytes read past the end of a data phase (the next container's start).
     read_ahead: Vec<u8>,
+    /// The last dataset's bytes, kept so that the next one is read without allocating.
+    dataset: Vec<u8>,
     listing: listing::Memory,
     /// What partial reads turned out to do on this device.
     partial_reads: ops::PartialReads,
@@ -98,6 +103,7 @@ impl Session {
             skipped_storages: Vec::new(),
             buffer: vec![0; phases::READ_CHUNK],
             read_ahead: Vec::new(),
+            dataset: Vec::new(),
             listing: listing::Memory::default(),
             partial_reads: ops::PartialReads::default(),
             timeouts: Timeouts::default(),
@@ -311,8 +317,16 @@ impl Session {
 
     /// Reads a dataset-returning operation's data phase and decodes it.
     fn query<T: Codec>(&mut self, op: OperationCode, params: &[u32]) -> Result<T> {
-        let bytes = self.query_bytes(op, params)?;
-        T::decode(&bytes).map_err(|source| SessionError::Dataset { op, source })
+        let mut bytes = phases::BoundedVec::reusing(std::mem::take(&mut self.dataset));
+        let done = self.transact(op, params, DataOut::None, DataIn::Sink(&mut bytes));
+        let bytes = bytes.into_inner();
+        let decoded =
+            done.and_then(|_| T::decode(&bytes).map_err(|source| SessionError::Dataset { op, source }));
+        // A listing's datasets are small; a large one is not worth holding on to.
+        if bytes.capacity() <= KEPT_DATASET_CAPACITY {
+            self.dataset = bytes;
+        }
+        decoded
     }
 
     /// Reads an operation's data phase into memory (datasets only: bounded).

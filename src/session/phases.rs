@@ -7,7 +7,9 @@ use std::io::{self, Read, Write};
 use super::error::{READING_SOURCE, WRITING_SINK};
 use super::{Result, Session, SessionError};
 use crate::ptp::HEADER_LEN;
-use crate::ptp::{ContainerKind, Header, Message, OperationCode, PayloadLength, ResponseCode};
+use crate::ptp::{
+    ContainerKind, EncodedMessage, Header, Message, OperationCode, Params, PayloadLength, ResponseCode,
+};
 
 /// Bytes asked of the transport per read: large, so a bulk phase moves in few calls.
 pub(super) const READ_CHUNK: usize = 1 << 20;
@@ -41,7 +43,7 @@ pub(super) enum DataIn<'a> {
 /// A completed transaction: the response parameters and the data bytes received.
 #[derive(Debug)]
 pub(super) struct Completed {
-    pub params: Vec<u32>,
+    pub params: Params,
     pub received: u64,
 }
 
@@ -50,6 +52,12 @@ pub(super) struct Completed {
 pub(super) struct BoundedVec(Vec<u8>);
 
 impl BoundedVec {
+    /// An empty one writing into `bytes`'s allocation.
+    pub(super) fn reusing(mut bytes: Vec<u8>) -> BoundedVec {
+        bytes.clear();
+        BoundedVec(bytes)
+    }
+
     pub(super) fn into_inner(self) -> Vec<u8> {
         self.0
     }
@@ -112,7 +120,7 @@ impl Session {
             }
             _ => (self.read_response(op, transaction_id, header, ended)?, (0, None)),
         };
-        let code = ResponseCode(response.code);
+        let code = ResponseCode(response.0.code);
         if code != ResponseCode::OK {
             return Err(self.device_error(op, code));
         }
@@ -126,7 +134,7 @@ impl Session {
             });
         }
         Ok(Completed {
-            params: response.params,
+            params: response.1,
             received: received.0,
         })
     }
@@ -150,7 +158,7 @@ impl Session {
     }
 
     fn send_command(&mut self, op: OperationCode, transaction_id: u32, params: &[u32]) -> Result<()> {
-        let command = Message::command(op.0, transaction_id, params).encode();
+        let command = EncodedMessage::new(ContainerKind::Command, op.0, transaction_id, params);
         self.transport
             .write_phase(&command)
             .map_err(Self::transport_error(op))?;
@@ -256,7 +264,7 @@ impl Session {
         transaction_id: u32,
         header: Header,
         mut ended: bool,
-    ) -> Result<Message> {
+    ) -> Result<(Header, Params)> {
         if header.kind != ContainerKind::Response {
             self.drain_phase(op, ended)?;
             return Err(protocol(
@@ -274,7 +282,7 @@ impl Session {
             ended = n == 0;
             filled += n;
         }
-        let message = Message::decode(&self.buffer[..filled])
+        let message = Message::decode_inline(&self.buffer[..filled])
             .map_err(|err| protocol(op, format!("an unreadable response ({err})")))?;
         self.check_ids(op, transaction_id, &header, header.code)?;
         Ok(message)
@@ -344,7 +352,8 @@ impl Session {
                 // Either the phase's end (zero-length or short packet) or,
                 // from a device that omits the zero-length packet, the response.
                 let n = self.read_some(op, 0, HEADER_LEN)?;
-                self.read_ahead = self.buffer[..n].to_vec();
+                self.read_ahead.clear();
+                self.read_ahead.extend_from_slice(&self.buffer[..n]);
             }
         }
         Ok((received, sink_error))

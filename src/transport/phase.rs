@@ -17,7 +17,7 @@
 #[cfg(any(feature = "libusb", feature = "sim", test))]
 use super::TransportError;
 
-use crate::ptp::{HEADER_LEN, LENGTH_UNKNOWN};
+use crate::ptp::{ContainerKind, HEADER_LEN, LENGTH_UNKNOWN};
 
 /// The container header's length, counted as the phase's bytes are.
 const CONTAINER_HEADER_LEN: u64 = HEADER_LEN as u64;
@@ -25,9 +25,11 @@ const CONTAINER_HEADER_LEN: u64 = HEADER_LEN as u64;
 /// The declared length of the phase under way and how much of it has been read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct PhaseBounds {
-    header: [u8; 4],
+    /// The container's length and type fields, as they arrive.
+    header: [u8; 6],
     consumed: u64,
     declared: Option<u64>,
+    kind: Option<ContainerKind>,
 }
 
 impl PhaseBounds {
@@ -47,14 +49,19 @@ impl PhaseBounds {
     pub(crate) fn record(&mut self, bytes: &[u8]) {
         for (offset, &byte) in bytes.iter().enumerate() {
             let position = self.consumed + offset as u64;
-            if position >= 4 {
+            if position >= 6 {
                 break;
             }
             self.header[position as usize] = byte;
             if position == 3 {
-                let length = u32::from_le_bytes(self.header);
+                let [a, b, c, d, ..] = self.header;
+                let length = u32::from_le_bytes([a, b, c, d]);
                 let plausible = length != LENGTH_UNKNOWN && u64::from(length) >= CONTAINER_HEADER_LEN;
                 self.declared = plausible.then_some(u64::from(length));
+            }
+            if position == 5 {
+                self.kind =
+                    ContainerKind::from_wire(u16::from_le_bytes([self.header[4], self.header[5]])).ok();
             }
         }
         self.consumed += bytes.len() as u64;
@@ -66,6 +73,11 @@ impl PhaseBounds {
     /// libgphoto2's split header data), not the phase's end.
     pub(crate) fn awaits_payload(&self) -> bool {
         self.consumed == CONTAINER_HEADER_LEN && self.declared != Some(CONTAINER_HEADER_LEN)
+    }
+
+    /// The container's type, once its type field has been read.
+    pub(crate) fn kind(&self) -> Option<ContainerKind> {
+        self.kind
     }
 
     /// Whether the container's declared length has been read in full.
@@ -481,6 +493,26 @@ mod tests {
         assert_eq!(bounds.limit(4096), 0);
         bounds.reset();
         assert_eq!(bounds, PhaseBounds::default());
+    }
+
+    #[test]
+    fn bounds_know_the_container_type_once_its_field_has_arrived() {
+        let data_header = [20, 0, 0, 0, 2, 0, 0x08, 0x10, 7, 0, 0, 0];
+        let mut bounds = PhaseBounds::default();
+        for (i, byte) in data_header.iter().enumerate() {
+            assert_eq!(bounds.kind(), None, "before byte {i}");
+            bounds.record(&[*byte]);
+            if i == 5 {
+                break;
+            }
+        }
+        assert_eq!(bounds.kind(), Some(ContainerKind::Data));
+        bounds.reset();
+        bounds.record(&[12, 0, 0, 0, 3, 0, 1, 0x20, 7, 0, 0, 0]);
+        assert_eq!(bounds.kind(), Some(ContainerKind::Response));
+        bounds.reset();
+        bounds.record(&[12, 0, 0, 0, 9, 0]);
+        assert_eq!(bounds.kind(), None, "an unknown type is no kind");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The nusb backend: enumeration, the OS descriptor probe, opening and claiming.
 
+mod pipes;
 mod transport;
 
 use std::time::Duration;

@@ -5,27 +5,17 @@
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
 use mtpull::preview::{self, Item, ThumbSource};
-use mtpull::pull::{BackupOptions, Choice, Manifest, Selection, device_serial, list_files};
-use mtpull::session::Session;
+use mtpull::pull::{BackupOptions, Choice, Manifest, Selection, device_serial};
 use mtpull::sim::media::{ExifTags, Photo};
 use mtpull::sim::{Profile, SimDevice};
 
-use crate::backup_util::{at, phone, run_backup, samples, tree};
+use crate::backup_util::{at, listed, phone, run_backup, samples, tree};
 
 /// Lists the phone and fetches every thumbnail, as `mtpull preview` does.
 fn preview_items(phone: &SimDevice, backed_up_in: Option<&std::path::Path>) -> (String, Vec<Item>) {
-    let mut session = Session::open(Box::new(phone.connect())).unwrap();
-    let listing = list_files(
-        &mut session,
-        &Selection::new(),
-        Duration::ZERO,
-        &AtomicBool::new(false),
-        |_| {},
-    )
-    .unwrap();
+    let (mut session, listing) = listed(phone);
     let serial = device_serial(&session);
     let backed_up = match backed_up_in.and_then(|d| Manifest::open_read_only(d).unwrap()) {
         Some(manifest) => manifest.keys_for(&serial).unwrap(),
@@ -274,6 +264,28 @@ fn a_selection_for_another_phone_is_refused() {
     let error = report.stopped.expect("refused").to_string();
     assert!(error.contains("made for the device \"OTHER\""), "{error}");
     assert!(tree(dest.path()).is_empty());
+}
+
+#[test]
+fn quiet_preview_writes_the_page_without_a_word_but_still_tells_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("page.html");
+    let run = crate::run::mtpull(&["-q", "--sim", "android", "preview", "-o", page.to_str().unwrap()])
+        .expect_status(0);
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
+    assert!(page_items(&fs::read_to_string(&page).unwrap()).len() >= 30);
+    let nowhere = dir.path().join("missing/page.html");
+    let run = crate::run::mtpull(&[
+        "-q",
+        "--sim",
+        "android",
+        "preview",
+        "-o",
+        nowhere.to_str().unwrap(),
+    ]);
+    assert_ne!(run.status, Some(0));
+    assert!(run.stderr.contains("missing/page.html"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
 }
 
 #[test]

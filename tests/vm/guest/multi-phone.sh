@@ -5,8 +5,8 @@
 # "backup stopped" or "not backed up" line); then Ctrl-C. ROUNDS (default 1) runs it again
 # that many times into the same DEST.
 #
-#   $VM_OUT/watch-R.log    round R's log
-#   $VM_OUT/ended-R.txt    one line per device, as its backup ended: seconds since the watch
+#   $VM_OUT/watch-R.log    round R's log, each line after the moment it was written
+#   $VM_OUT/ended-R.txt    one line per device whose backup ended: seconds since the watch
 #                          started, then its log line
 # DEST (default /tmp/dest, the guest's tmpfs) and, with CHECK=1, the checks of
 # tests/vm/multi-phone-check.py against every fixture afterwards.
@@ -20,30 +20,34 @@ rounds=${ROUNDS:-1}
 patience=${PATIENCE:-400}
 ended_pattern=': (backup finished|backup stopped|not backed up)'
 
+# Each log line gets the moment it was written ($EPOCHREALTIME: no process per line, which
+# under TCG would take longer than the backups being timed).
+stamped() {
+    local line
+    while IFS= read -r line; do
+        printf '%s %s\n' "$EPOCHREALTIME" "$line"
+    done
+}
+
 for round in $(seq 1 "$rounds"); do
     log=$out/watch-$round.log
-    ended=$out/ended-$round.txt
-    : >"$ended"
-    start=$(date +%s.%N)
-    "$mtpull" watch "$dest" 2>"$log" &
+    start=$EPOCHREALTIME
+    "$mtpull" watch "$dest" 2> >(stamped >"$log") &
     watch_pid=$!
-    seen=0 deadline=$((SECONDS + patience))
-    while ((seen < count)); do
+    deadline=$((SECONDS + patience))
+    while ended=$(grep -cE -- "$ended_pattern" "$log" 2>/dev/null || true); ((${ended:-0} < count)); do
         if ((SECONDS > deadline)) || ! kill -0 "$watch_pid" 2>/dev/null; then
-            echo "guest: round $round: $seen of $count backups ended; the watch said:" >&2
+            echo "guest: round $round: not every backup ended; the watch said:" >&2
             cat "$log" >&2
             kill -INT "$watch_pid" 2>/dev/null || true
             exit 1
         fi
-        now=$(date +%s.%N)
-        while IFS= read -r line; do
-            awk -v now="$now" -v start="$start" -v line="$line" 'BEGIN { printf "%.2f %s\n", now - start, line }' >>"$ended"
-            seen=$((seen + 1))
-        done < <(grep -E -- "$ended_pattern" "$log" | tail -n +$((seen + 1)))
-        sleep 0.1
+        sleep 0.2
     done
     kill -INT "$watch_pid"
     wait "$watch_pid" || true
+    grep -E -- "$ended_pattern" "$log" |
+        awk -v start="$start" '{ at = $1; $1 = ""; printf "%.2f%s\n", at - start, $0 }' >"$out/ended-$round.txt"
     echo "guest: round $round: $count backups ended" >&2
 done
 

@@ -44,6 +44,8 @@ pub(crate) struct NusbTransport {
     event_poll: Duration,
     /// The container length of the IN phase under way.
     bounds: PhaseBounds,
+    /// The device descriptor's serial number string.
+    pub(crate) usb_serial: Option<String>,
 }
 
 impl NusbTransport {
@@ -70,6 +72,7 @@ impl NusbTransport {
             queue_depth,
             event_poll: quirks.event_poll.unwrap_or(Duration::MAX),
             bounds: PhaseBounds::default(),
+            usb_serial: None,
         })
     }
 
@@ -160,6 +163,10 @@ impl NusbTransport {
 impl Transport for NusbTransport {
     fn max_packet_size(&self) -> usize {
         self.endpoints.bulk_max_packet_size
+    }
+
+    fn usb_serial(&self) -> Option<&str> {
+        self.usb_serial.as_deref()
     }
 
     fn write_phase(&mut self, data: &[u8]) -> Result<(), TransportError> {

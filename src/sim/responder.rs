@@ -977,7 +977,8 @@ impl Responder<'_> {
                 element.encode(&mut out);
             }
         }
-        let walked = if walked_all {
+        // A format filter still walks every object; without one, the keys are all of them.
+        let walked = if walked_all && format != 0 {
             self.model.object_count(&self.model.visible_storage_ids())
         } else {
             keys.len() as u64

@@ -231,12 +231,15 @@ fn local(device: SimDevice, task: LocalTask) -> Result<()> {
     match task {
         LocalTask::List => {
             let mut objects = 0;
+            // Buffered, as `mtpull ls` writes: stdout alone makes one system call a line.
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
             for storage in storages {
                 for entry in session.walk(storage, None)? {
-                    println!("{}", entry.name());
+                    writeln!(out, "{}", entry.name())?;
                     objects += 1;
                 }
             }
+            out.flush()?;
             eprintln!(
                 "listed {objects} objects in {:.2} s",
                 started.elapsed().as_secs_f64()

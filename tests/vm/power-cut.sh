@@ -21,8 +21,9 @@
 # MTPULL=BINARY runs another build (with --no-build).
 #
 # usage: tests/vm/power-cut.sh [--cuts N] [--fs ext4|vfat|exfat] [--seed N] [--cache MODE]
-#                              [--no-build] [--keep-going] [--delay-ms MS]
-# --delay-ms cuts every time that long after the start (to reproduce a cut).
+#                              [--no-build] [--keep-going] [--delay-ms MS] [--span S]
+# --delay-ms cuts every time that long after the start (to reproduce a cut); --span skips
+# the uncut run and draws delays from 0 to S seconds.
 # Results: target/vm/out/power-FS/results.jsonl (one line per cut) and a summary on stdout;
 # a failing cut's two guest outputs and disk image are kept in failed-N/. Exit 1 if any
 # cut broke an invariant.
@@ -30,7 +31,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 vm=$repo/tests/vm
-cuts=3 fs=ext4 seed=$(($(od -An -N2 -tu2 /dev/urandom))) build=1 cache=unsafe keep_going=0 fixed_delay_ms=''
+cuts=3 fs=ext4 seed=$(($(od -An -N2 -tu2 /dev/urandom))) build=1 cache=unsafe keep_going=0 fixed_delay_ms='' span=''
 while (($#)); do
     case $1 in
         --cuts) cuts=$2; shift 2 ;;
@@ -40,6 +41,7 @@ while (($#)); do
         --no-build) build=0; shift ;;
         --keep-going) keep_going=1; shift ;;
         --delay-ms) fixed_delay_ms=$2; shift 2 ;;
+        --span) span=$2; shift 2 ;;
         *) sed -n '23,24p' "$0" | sed 's/^# //' >&2; exit 2 ;;
     esac
 done
@@ -100,15 +102,17 @@ fsck_image() {
     echo $? >"$1.status"
 }
 
-# The calibration run: whole, uncut, checked like a cut's rerun.
-reset
-boot whole whole default
-wait "$guest_pid" || { cat "$work/whole.log" >&2; echo "power-cut: the uncut run failed" >&2; exit 1; }
-phone_state "$work/whole/phone-after"
-fsck_image "$work/whole/fsck"
-python3 "$vm/verify-power.py" whole "$fixture" "$work/whole" --fs "$fs" >>"$results" ||
-    { tail -n 1 "$results" >&2; exit 1; }
-span=$(<"$work/whole/checks/backup.seconds")
+# The calibration run: whole, uncut, checked like a cut's rerun (--span SECONDS skips it).
+if [[ -z $span ]]; then
+    reset
+    boot whole whole default
+    wait "$guest_pid" || { cat "$work/whole.log" >&2; echo "power-cut: the uncut run failed" >&2; exit 1; }
+    phone_state "$work/whole/phone-after"
+    fsck_image "$work/whole/fsck"
+    python3 "$vm/verify-power.py" whole "$fixture" "$work/whole" --fs "$fs" >>"$results" ||
+        { tail -n 1 "$results" >&2; exit 1; }
+    span=$(<"$work/whole/checks/backup.seconds")
+fi
 echo "power-cut: an uncut backup --delete-after takes ${span}s here; cuts come 0-${span}s after it starts" >&2
 
 failed=0
@@ -118,16 +122,19 @@ for ((n = 1; n <= cuts; n++)); do
     # A delay in [0, span] in milliseconds, from bash's seeded RANDOM (15 bits, twice).
     delay_ms=$(awk -v r=$(((RANDOM << 15) | RANDOM)) -v s="$span" 'BEGIN { printf "%d", r / 1073741824 * s * 1000 }')
     delay_ms=${fixed_delay_ms:-$delay_ms}
-    boot run run "$writeback"
-    # Wait for the guest to say the backup started (or for the guest to end: a failure).
-    until [[ -f $work/run/checks/started ]] || ! kill -0 "$guest_pid" 2>/dev/null; do
-        sleep 0.05
+    # A boot that never starts the backup (a guest that did not come up) is no cut: again.
+    for ((attempt = 1; ; attempt++)); do
+        boot run run "$writeback"
+        until [[ -f $work/run/checks/started ]] || ! kill -0 "$guest_pid" 2>/dev/null; do
+            sleep 0.05
+        done
+        [[ -f $work/run/checks/started ]] && break
+        wait "$guest_pid" || true
+        echo "power-cut: cut $n: the guest never started the backup (attempt $attempt):" >&2
+        tail -n 5 "$work/run.log" >&2
+        ((attempt < 3)) || exit 1
+        reset
     done
-    if [[ ! -f $work/run/checks/started ]]; then
-        cat "$work/run.log" >&2
-        echo "power-cut: cut $n: the guest never started the backup" >&2
-        exit 1
-    fi
     sleep "$(awk -v ms="$delay_ms" 'BEGIN { printf "%.3f", ms / 1000 }')"
     kill -KILL "$(<"$work/run.pid")"
     wait "$guest_pid" || true

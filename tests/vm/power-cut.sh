@@ -14,9 +14,10 @@
 # acknowledged; a disk that also drops its own volatile cache is not modelled.
 #
 # First one uncut boot (a "whole" run, itself checked) measures how long the backup takes
-# here; each cut then comes after a delay drawn uniformly from 0 to that long after the
-# guest says the backup started. Cuts alternate between lazy writeback (the guest holds
-# un-fsynced data for a minute: only what mtpull fsynced survives) and the kernel's own.
+# here; each cut then comes after a delay drawn uniformly from 0 to 1.25 times that long
+# after the guest says the backup started (so some land after it ended, before writeback).
+# Cuts alternate between lazy writeback (the guest holds un-fsynced data for a minute: only
+# what mtpull fsynced survives) and the kernel's own.
 #
 # MTPULL=BINARY runs another build (with --no-build).
 #
@@ -113,14 +114,15 @@ if [[ -z $span ]]; then
         { tail -n 1 "$results" >&2; exit 1; }
     span=$(<"$work/whole/checks/backup.seconds")
 fi
-echo "power-cut: an uncut backup --delete-after takes ${span}s here; cuts come 0-${span}s after it starts" >&2
+echo "power-cut: an uncut backup --delete-after takes ${span}s here; cuts come up to 1.25 times that after it starts" >&2
 
 failed=0
 for ((n = 1; n <= cuts; n++)); do
     reset
     writeback=$( ((n % 2)) && echo lazy || echo default)
-    # A delay in [0, span] in milliseconds, from bash's seeded RANDOM (15 bits, twice).
-    delay_ms=$(awk -v r=$(((RANDOM << 15) | RANDOM)) -v s="$span" 'BEGIN { printf "%d", r / 1073741824 * s * 1000 }')
+    # A delay in [0, 1.25 span] in milliseconds, from bash's seeded RANDOM (15 bits, twice):
+    # about one cut in five comes after the backup has ended, before the guest's writeback.
+    delay_ms=$(awk -v r=$(((RANDOM << 15) | RANDOM)) -v s="$span" 'BEGIN { printf "%d", r / 1073741824 * s * 1250 }')
     delay_ms=${fixed_delay_ms:-$delay_ms}
     # A boot that never starts the backup (a guest that did not come up) is no cut: again.
     for ((attempt = 1; ; attempt++)); do

@@ -4,10 +4,17 @@
   make-fixture.py test    small photos with EXIF dates, a 300 MiB video, names with spaces
                           and Unicode, edge-case sizes, an empty folder
   make-fixture.py bench   big/: one 256 MiB file; tree/: 10,000 small files in 100 folders
+<<<<<<< HEAD
   make-fixture.py fat     names FAT and exFAT refuse, a case-only clash, two names that become
                           one, a 5 MiB video (dest-fs-tests.sh: kernel vfat, exfat, ext4 as DEST)
   make-fixture.py power   40 photos of 4 KiB to 512 KiB and a 4 MiB video, all different
                           (power-cut.sh: the phone a backup --delete-after empties while cut)
+=======
+  make-fixture.py phone --phone N [--video-mib M]
+                          phone N of several plugged in together: a photo under the same
+                          path, size and date as on every other phone but its own bytes, a
+                          picture every phone holds, and its own M MiB video (default 48)
+>>>>>>> main
 
 Output (under target/vm/fixtures/KIND/ unless --out is given):
   root/          the folder to pass to run-guest.sh --fixture
@@ -202,6 +209,7 @@ def build_bench(root, rng):
     return capture
 
 
+<<<<<<< HEAD
 def build_fat(root, rng):
     """Photos whose names a FAT or exFAT destination cannot take as they are, all taken the
     same day so they meet in one date folder: `:?"*<>|`, a trailing dot and a trailing
@@ -241,6 +249,24 @@ def build_power(root, rng):
     video = "DCIM/Camera/VID_20240502_180000.mp4"
     write_mp4(root / video, 4 * MIB, utc(2024, 5, 2, 16, 0, 0), rng)
     capture[video] = {"mp4_creation_time_utc": "2024-05-02T16:00:00Z"}
+=======
+def build_phone(root, rng, number, video_mib):
+    """Phone `number` of several into one library (tests/vm/multi-phone.sh, bench/multi)."""
+    capture = {}
+    # The same key on every phone (path, size, device date): only the bytes differ.
+    same_key = "DCIM/Camera/IMG_0001.jpg"
+    taken = datetime(2024, 5, 1, 9, 30, 0)
+    write(root / same_key, gray_jpeg(20 + 10 * number, exif=exif_segment(taken)).ljust(16 * 1024, b"\0"))
+    capture[same_key] = {"exif_datetime_original": taken.strftime("%Y:%m:%d %H:%M:%S")}
+    # A picture every phone was sent: filed once.
+    shared = "Pictures/WhatsApp/IMG-20240102-WA0001.jpg"
+    sent = datetime(2024, 1, 2, 18, 0, 0)
+    write(root / shared, gray_jpeg(200, exif=exif_segment(sent)))
+    capture[shared] = {"exif_datetime_original": sent.strftime("%Y:%m:%d %H:%M:%S")}
+    video = f"DCIM/Camera/VID_2023080{number}_183000.mp4"
+    write_mp4(root / video, video_mib * MIB, utc(2023, 8, number, 16, 30, 0), rng)
+    capture[video] = {"mp4_creation_time_utc": f"2023-08-0{number}T16:30:00Z"}
+>>>>>>> main
     return capture
 
 
@@ -267,15 +293,26 @@ def write_manifest(stage, root, capture):
     (stage / "SHA256SUMS").write_text("".join(f"{f['sha256']}  {f['path']}\n" for f in files))
 
 
+<<<<<<< HEAD
 BUILDERS = {"test": build_test, "bench": build_bench, "fat": build_fat, "power": build_power}
+=======
+BUILDERS = {"test": build_test, "bench": build_bench, "phone": build_phone}
+>>>>>>> main
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("kind", choices=BUILDERS)
     parser.add_argument("--out", type=Path, help="default: target/vm/fixtures/KIND")
+    parser.add_argument("--phone", type=int, choices=range(1, 10), default=1)
+    parser.add_argument("--video-mib", type=int, default=48)
     args = parser.parse_args()
-    out = (args.out or REPO_ROOT / "target/vm/fixtures" / args.kind).resolve()
+    build = BUILDERS[args.kind]
+    name = args.kind
+    if args.kind == "phone":
+        name = f"phone{args.phone}-{args.video_mib}MiB"
+        build = lambda root, rng: build_phone(root, rng, args.phone, args.video_mib)
+    out = (args.out or REPO_ROOT / "target/vm/fixtures" / name).resolve()
 
     key = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
     stamp = out / "stamp"
@@ -287,7 +324,7 @@ def main():
     shutil.rmtree(stage, ignore_errors=True)
     root = stage / "root"
     root.mkdir(parents=True)
-    capture = BUILDERS[args.kind](root, random.Random(f"mtpull-{args.kind}-fixture"))
+    capture = build(root, random.Random(f"mtpull-{name}-fixture"))
     write_manifest(stage, root, capture)
     (stage / "stamp").write_text(key)
     shutil.rmtree(out, ignore_errors=True)

@@ -5,7 +5,11 @@ set -euo pipefail
 
 packages=(
   chromium               # the preview page is tested in headless Chromium
-  dosfstools             # mkfs.vfat: a FAT image for the fusefat destination tests
+  dosfstools             # mkfs.vfat, fsck.vfat: FAT images (fusefat, and kernel vfat in the guest)
+  exfatprogs             # mkfs.exfat, fsck.exfat: the exFAT image the guest backs up into
+  e2fsprogs              # mkfs.ext4, e2fsck, debugfs: the guest's ext4 images, read back without a mount
+  sqlite3                # the guest reads DEST's manifest with the sqlite3 shell
+  mtools                 # mcopy: reads the guest's FAT image back on the host without a mount
   fusefat                # FAT through FUSE: no hard links, no RENAME_NOREPLACE
   ntfs-3g                # NTFS through FUSE (and mkntfs)
   libimage-exiftool-perl # fixtures and the sort benchmark's peer

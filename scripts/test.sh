@@ -20,6 +20,12 @@ cargo check --manifest-path fuzz/Cargo.toml
 echo "== real USB: mtpull against QEMU's usb-mtp in a guest"
 bash tests/vm/run-tests.sh
 
+echo "== real USB: backups into kernel vfat, exfat and ext4 on a virtio disk in a QEMU guest"
+bash tests/vm/run-dest-tests.sh
+
+echo "== power cuts: QEMU killed during backup --delete-after, DEST on ext4 (bounded form: 2 cuts)"
+bash tests/vm/power-cut.sh --cuts 2 --no-build
+
 echo "== real USB: mtpull against the simulated phone as a USB gadget (dummy_hcd), high and super speed"
 bash tests/vm/run-gadget-tests.sh
 

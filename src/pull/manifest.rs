@@ -264,9 +264,13 @@ impl Manifest {
         self.connection
             .query_row("SELECT COUNT(*) FROM sqlite_master", [], |_| Ok(()))
             .map_err(|e| self.db(e))?;
-        // FULL: a committed record survives a power cut, not just a crash.
+        // EXTRA, not FULL: in the rollback-journal mode a commit is the journal's unlink,
+        // and only EXTRA fsyncs the folder after it. With FULL a power cut soon after a
+        // commit brings the journal back and the next open rolls the commit back — after
+        // `--delete-after` has deleted that batch from the phone (tests/vm/power-cut.sh
+        // lost 23 of 41 records so).
         self.connection
-            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .execute_batch("PRAGMA synchronous = EXTRA; PRAGMA foreign_keys = ON;")
             .map_err(|e| self.db(e))?;
         self.connection
             .busy_timeout(std::time::Duration::from_secs(10))
@@ -916,6 +920,18 @@ mod tests {
             manifest.lookup(&duplicate.key).unwrap().unwrap().outcome,
             Outcome::Duplicate
         );
+    }
+
+    #[test]
+    fn a_commit_is_durable_at_a_power_cut() {
+        let root = tempfile::tempdir().unwrap();
+        let manifest = Manifest::open(root.path()).unwrap();
+        // 3 = EXTRA: the journal's unlink, which is the commit, is fsynced too.
+        let level: i64 = manifest
+            .connection
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(level, 3);
     }
 
     #[test]

@@ -4,10 +4,17 @@
   make-fixture.py test    small photos with EXIF dates, a 300 MiB video, names with spaces
                           and Unicode, edge-case sizes, an empty folder
   make-fixture.py bench   big/: one 256 MiB file; tree/: 10,000 small files in 100 folders
+<<<<<<< HEAD
+  make-fixture.py fat     names FAT and exFAT refuse, a case-only clash, two names that become
+                          one, a 5 MiB video (dest-fs-tests.sh: kernel vfat, exfat, ext4 as DEST)
+  make-fixture.py power   40 photos of 4 KiB to 512 KiB and a 4 MiB video, all different
+                          (power-cut.sh: the phone a backup --delete-after empties while cut)
+=======
   make-fixture.py phone --phone N [--video-mib M]
                           phone N of several plugged in together: a photo under the same
                           path, size and date as on every other phone but its own bytes, a
                           picture every phone holds, and its own M MiB video (default 48)
+>>>>>>> main
 
 Output (under target/vm/fixtures/KIND/ unless --out is given):
   root/          the folder to pass to run-guest.sh --fixture
@@ -202,6 +209,47 @@ def build_bench(root, rng):
     return capture
 
 
+<<<<<<< HEAD
+def build_fat(root, rng):
+    """Photos whose names a FAT or exFAT destination cannot take as they are, all taken the
+    same day so they meet in one date folder: `:?"*<>|`, a trailing dot and a trailing
+    space (each must become `_`), `a:b` and `a?b` (which then both become `a_b`), and
+    `IMG_1.JPG` beside `img_1.jpg` (one name to FAT). Every file has its own bytes."""
+    day = datetime(2023, 7, 14, 10, 15, 0)
+    names = ["IMG_1.JPG", "img_1.jpg", "what?.jpg", "a:b.jpg", "a?b.jpg", 'say "cheese".jpg',
+             "star*.jpg", "<angle>.jpg", "pipe|.jpg", "trailing dot.jpg.", "trailing space.jpg ",
+             "Été à Nice.jpg", "plain.jpg"]
+    capture = {}
+    for index, name in enumerate(names):
+        taken = day.replace(second=index)
+        path = f"DCIM/Camera/{name}"
+        write(root / path, gray_jpeg(20 + 15 * index, exif=exif_segment(taken)))
+        capture[path] = {"exif_datetime_original": taken.strftime("%Y:%m:%d %H:%M:%S")}
+    video = "DCIM/Camera/VID_20230714_101600.mp4"
+    write_mp4(root / video, 5 * MIB, utc(2023, 7, 14, 10, 16, 0), rng)
+    capture[video] = {"mp4_creation_time_utc": "2023-07-14T10:16:00Z"}
+    return capture
+
+
+def build_power(root, rng):
+    """40 photos over three days and a video, every one distinct: small ones (a transfer,
+    an fsync each, a batch commit every 2 s) and a larger one (seconds of transfer under
+    TCG), so a power cut lands in every phase of a backup --delete-after."""
+    capture = {}
+    for index in range(40):
+        taken = datetime(2024, 5, 1 + index % 3, 9, 0, index)
+        path = f"DCIM/Camera/IMG_{taken:%Y%m%d_%H%M%S}.jpg"
+        # Comment segments of noise after the EXIF make the sizes vary, 4 KiB to 512 KiB.
+        size = 4096 << (index % 8)
+        pad = b""
+        while len(pad) < size:
+            pad += jpeg_segment(0xFE, rng.randbytes(min(65000, size - len(pad))))
+        write(root / path, gray_jpeg(30 + index, exif=exif_segment(taken) + pad))
+        capture[path] = {"exif_datetime_original": taken.strftime("%Y:%m:%d %H:%M:%S")}
+    video = "DCIM/Camera/VID_20240502_180000.mp4"
+    write_mp4(root / video, 4 * MIB, utc(2024, 5, 2, 16, 0, 0), rng)
+    capture[video] = {"mp4_creation_time_utc": "2024-05-02T16:00:00Z"}
+=======
 def build_phone(root, rng, number, video_mib):
     """Phone `number` of several into one library (tests/vm/multi-phone.sh, bench/multi)."""
     capture = {}
@@ -218,6 +266,7 @@ def build_phone(root, rng, number, video_mib):
     video = f"DCIM/Camera/VID_2023080{number}_183000.mp4"
     write_mp4(root / video, video_mib * MIB, utc(2023, 8, number, 16, 30, 0), rng)
     capture[video] = {"mp4_creation_time_utc": f"2023-08-0{number}T16:30:00Z"}
+>>>>>>> main
     return capture
 
 
@@ -244,7 +293,11 @@ def write_manifest(stage, root, capture):
     (stage / "SHA256SUMS").write_text("".join(f"{f['sha256']}  {f['path']}\n" for f in files))
 
 
+<<<<<<< HEAD
+BUILDERS = {"test": build_test, "bench": build_bench, "fat": build_fat, "power": build_power}
+=======
 BUILDERS = {"test": build_test, "bench": build_bench, "phone": build_phone}
+>>>>>>> main
 
 
 def main():

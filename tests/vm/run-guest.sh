@@ -2,7 +2,8 @@
 # Runs a host command inside a QEMU guest that has QEMU's usb-mtp device attached.
 #
 # usage: run-guest.sh [--fixture DIR [--desc TEXT]]... [--rw] --out OUTDIR [--timeout SECS]
-#                     [--env NAME=VALUE]... [--keep PATH]... [--live] [--monitor SOCKET] -- COMMAND [ARG...]
+#                     [--env NAME=VALUE]... [--keep PATH]... [--live] [--monitor SOCKET]
+#                     [--disk IMAGE]... [--disk-cache MODE] [--pidfile FILE] -- COMMAND [ARG...]
 #
 # Each --fixture adds one usb-mtp device serving DIR (read-only unless --rw), on port N of
 # the xHCI controller for the N-th fixture: sysfs /sys/bus/usb/devices/1-N in the guest.
@@ -26,18 +27,26 @@
 # Afterwards COMMAND's stdout is replayed on stdout and its exit status is ours; its stderr
 # is replayed on stderr on success, and the whole guest console on failure (--live streams
 # the console instead). OUTDIR/vm/ keeps stdout, stderr, status, console.log and dmesg.txt.
-# Exit status: COMMAND's, or 124 when the guest timed out, 125 when it never ran COMMAND.
+# --disk IMAGE attaches a raw disk image as a virtio disk (a DEST on a real filesystem in the
+# guest); the N-th has serial mtpull-disk-N, so /sys/block/vd*/serial names it, and the job
+# gets VM_DISK_COUNT and VM_DISK_N=IMAGE. The driver is not in the initramfs: the job loads
+# it (`modprobe virtio_blk`, with the host's modules). --disk-cache sets QEMU's cache= for
+# them (default writeback, QEMU's own default). --pidfile FILE: QEMU writes its pid there,
+# so a host script can kill it (a power cut).
+#
+# Exit status: COMMAND's, or 124 when the guest timed out (or QEMU was killed), 125 when it
+# never ran COMMAND.
 set -euo pipefail
 # shellcheck source=tests/vm/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
-    sed -n '4,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '4,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
-out='' readonly=on timeout=600 live=0 monitor=''
-fixtures=() descs=() extra_env=() keep=()
+out='' readonly=on timeout=600 live=0 monitor='' disk_cache=writeback pidfile=''
+fixtures=() descs=() extra_env=() keep=() disks=()
 while (($#)); do
     case $1 in
         --fixture) fixtures+=("$2"); shift 2 ;;
@@ -49,6 +58,9 @@ while (($#)); do
         --keep) keep+=("$(realpath "$2")"); shift 2 ;;
         --live) live=1; shift ;;
         --monitor) monitor=$2; shift 2 ;;
+        --disk) disks+=("$2"); shift 2 ;;
+        --disk-cache) disk_cache=$2; shift 2 ;;
+        --pidfile) pidfile=$2; shift 2 ;;
         --) shift; break ;;
         *) usage ;;
     esac
@@ -64,6 +76,10 @@ out=$(realpath "$out")
 for i in "${!fixtures[@]}"; do
     [[ -d ${fixtures[i]} ]] || die "fixture ${fixtures[i]} is not a directory"
     fixtures[i]=$(realpath "${fixtures[i]}")
+done
+for i in "${!disks[@]}"; do
+    [[ -f ${disks[i]} ]] || die "disk image ${disks[i]} is not a file"
+    disks[i]=$(realpath "${disks[i]}")
 done
 
 # The guest mounts its own tmpfs over /tmp, hiding the host's; what the run needs from
@@ -113,6 +129,10 @@ fi
     for i in "${!fixtures[@]}"; do
         printf 'export VM_FIXTURE_%d=%q\n' $((i + 1)) "${fixtures[i]}"
     done
+    printf 'export VM_DISK_COUNT=%q\n' "${#disks[@]}"
+    for i in "${!disks[@]}"; do
+        printf 'export VM_DISK_%d=%q\n' $((i + 1)) "${disks[i]}"
+    done
     for assignment in "${extra_env[@]}"; do
         printf 'export %q=%q\n' "${assignment%%=*}" "${assignment#*=}"
     done
@@ -158,6 +178,14 @@ for i in "${!fixtures[@]}"; do
     desc=${descs[i]:-$desc}
     qemu+=(-device "usb-mtp,bus=usbhc.0,port=$port,rootdir=$(qemu_escape "${fixtures[i]}"),readonly=$readonly,desc=$(qemu_escape "$desc")")
 done
+
+for i in "${!disks[@]}"; do
+    qemu+=(-drive "if=none,id=disk$((i + 1)),format=raw,cache=$disk_cache,file=$(qemu_escape "${disks[i]}")"
+        -device "virtio-blk-pci,drive=disk$((i + 1)),serial=mtpull-disk-$((i + 1))")
+done
+if [[ -n $pidfile ]]; then
+    qemu+=(-pidfile "$(qemu_escape "$pidfile")")
+fi
 
 console=$out/vm/console.log
 set +e

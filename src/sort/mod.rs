@@ -15,6 +15,7 @@
 
 mod batch;
 pub(crate) mod beneath;
+mod contents;
 pub(crate) mod date;
 pub(crate) mod dest;
 pub(crate) mod file;

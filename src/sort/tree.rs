@@ -17,11 +17,12 @@ use chrono::TimeZone;
 use walkdir::{DirEntry, WalkDir};
 
 use super::batch::CopyBatch;
+use super::contents::Contents;
 use super::date::{self, ZoneHints, ZoneSource};
 use super::dest::{check_destination, stops_the_run};
 use super::file::{DryRun, MAX_CLASH_SUFFIX, numbered, same_content, seq_stems, stem_key};
 use super::kind::{Only, kind_by_name};
-use super::plan::{Origin, SEQ_MARK, split_extension};
+use super::plan::{Names, Origin, SEQ_MARK, safe_name_for, split_extension};
 use super::state::{DestLock, is_state_dir};
 use super::{DateResolver, Dated, Filed, Filer, Mode, Moment, Outcome, SortError, Template, plan};
 
@@ -178,7 +179,7 @@ where
         false => Some(DestLock::acquire(dest)?),
     };
     let mut sink = if options.dry_run {
-        Sink::Dry(DryRun::new(dest), HashMap::new())
+        Sink::Dry(DryRun::new(dest))
     } else if options.mode == Mode::Copy {
         Sink::Staged(Staged::new(dest)?)
     } else {
@@ -188,6 +189,9 @@ where
         filer.open()?;
         Sink::Real(filer)
     };
+    // Names made safe for DEST's filesystem before anything is decided, so that a pair's
+    // clash and a dry run see the names the files will have.
+    let names = sink.names()?;
     let mut summary = Summary::default();
     let mut emit = |event: Event| {
         summary.count(&event);
@@ -197,6 +201,11 @@ where
     walk.tree(src);
     walk.events.into_iter().for_each(&mut emit);
 
+    // What DEST holds under any name, so that no photo is filed twice.
+    let mut contents = match walk.items.is_empty() {
+        true => Contents::default(),
+        false => Contents::of(dest),
+    };
     let mut dated = parallel_map(&walk.items, options.jobs, |item| date_item(item, resolver));
     zone_from_nearby_photos(&walk.items, &mut dated);
     date_bursts_by_their_first_shot(&walk.items, &mut dated);
@@ -210,6 +219,7 @@ where
             device: None,
         };
         let path = plan(&options.template, dated.as_ref(), &origin);
+        let path = path.with_file_name(safe_name_for(&file_name(&path), names));
         Ok(Planned { dated, path })
     });
     let mut stopped = None;
@@ -219,9 +229,9 @@ where
             stopped = Some(SortError::Interrupted);
             break;
         }
-        waiting.push((item, sink.stage(item, planned)));
+        waiting.push((item, sink.stage(item, planned, &contents)));
         if sink.batch_is_full() {
-            stopped = file_batch(&mut sink, dest, &mut waiting, &mut emit)?;
+            stopped = file_batch(&mut sink, dest, &mut contents, &mut waiting, &mut emit)?;
             if stopped.is_some() {
                 break;
             }
@@ -230,7 +240,7 @@ where
     }
     // What was staged before Ctrl-C is filed; after a full disk, nothing more.
     if (stopped.is_none() || matches!(stopped, Some(SortError::Interrupted)))
-        && let Some(error) = file_batch(&mut sink, dest, &mut waiting, &mut emit)?
+        && let Some(error) = file_batch(&mut sink, dest, &mut contents, &mut waiting, &mut emit)?
     {
         stopped = Some(error);
     }
@@ -243,12 +253,13 @@ where
 fn file_batch(
     sink: &mut Sink,
     dest: &Path,
+    contents: &mut Contents,
     waiting: &mut Vec<(&Item, Result<Planned, SortError>)>,
     emit: &mut impl FnMut(Event),
 ) -> Result<Option<SortError>, SortError> {
     sink.make_durable()?;
     for (item, planned) in waiting.drain(..) {
-        if let Err(error) = file_item(sink, dest, item, planned, emit) {
+        if let Err(error) = file_item(sink, dest, contents, item, planned, emit) {
             return Ok(Some(error));
         }
     }
@@ -752,8 +763,8 @@ enum Sink {
     Real(Filer),
     /// Copy mode: copies staged and made durable a batch at a time, then moved into place.
     Staged(Staged),
-    /// What a dry run would do, and what it would put where (path → source).
-    Dry(DryRun, HashMap<PathBuf, PathBuf>),
+    /// What a dry run would do, and what it would put where.
+    Dry(DryRun),
 }
 
 /// The copy mode's state: staged copies by source, and the filer that places them.
@@ -784,15 +795,13 @@ impl Staged {
         })
     }
 
-    /// Copies an item's files aside; a main file whose planned name holds the same bytes
-    /// (a run repeated) is not copied at all.
-    fn stage(&mut self, item: &Item, planned: &Planned) {
-        let existing = self.dest.join(&planned.path);
-        let duplicate = fs::symlink_metadata(&existing).is_ok_and(|m| m.is_file())
-            && same_content(&item.main, &existing).unwrap_or(false);
-        let main = match duplicate {
-            true => Ok(StagedCopy::Duplicate(existing)),
-            false => self.batch.stage(&item.main).map(StagedCopy::At),
+    /// Copies an item's files aside; a main file whose bytes DEST holds (a run
+    /// repeated, a photo filed under another name) is not copied at all.
+    fn stage(&mut self, item: &Item, planned: &Planned, contents: &Contents) {
+        let near = self.dest.join(&planned.path);
+        let main = match contents.holding(&item.main, near.parent()) {
+            Some(existing) => Ok(StagedCopy::Duplicate(existing.to_owned())),
+            None => self.batch.stage(&item.main).map(StagedCopy::At),
         };
         self.copies.insert(item.main.clone(), main);
         for sidecar in &item.sidecars {
@@ -846,11 +855,57 @@ impl Staged {
 
 impl Sink {
     /// Readies an item for filing (copy mode: copies it aside).
-    fn stage(&mut self, item: &Item, planned: Result<Planned, SortError>) -> Result<Planned, SortError> {
+    fn stage(
+        &mut self,
+        item: &Item,
+        planned: Result<Planned, SortError>,
+        contents: &Contents,
+    ) -> Result<Planned, SortError> {
         if let (Sink::Staged(staged), Ok(planned)) = (&mut *self, &planned) {
-            staged.stage(item, planned);
+            staged.stage(item, planned, contents);
         }
         planned
+    }
+
+    /// Where DEST already holds the bytes of the item's main file under another name or
+    /// in another folder — if each file that travels with it finds its name beside that
+    /// copy vacant or holding its own bytes (else the group is filed together anew).
+    fn held_elsewhere(
+        &self,
+        dest: &Path,
+        contents: &Contents,
+        item: &Item,
+        planned: &Path,
+    ) -> Option<PathBuf> {
+        let found = contents.holding(&item.main, dest.join(planned).parent())?;
+        let inside = found.strip_prefix(dest).ok()?;
+        item.sidecars
+            .iter()
+            .all(|sidecar| self.usable(&dest.join(sidecar.planned_beside(inside)), &sidecar.path))
+            .then(|| found.to_owned())
+    }
+
+    /// Notes in `contents` what filing `src` put at `filed` (in a dry run: would put).
+    fn note_filed(&self, contents: &mut Contents, filed: &Filed, src: &Path) {
+        if filed.outcome == Outcome::Duplicate {
+            return;
+        }
+        let bytes = match self {
+            Sink::Dry(_) => src,
+            Sink::Real(_) | Sink::Staged(_) => &filed.path,
+        };
+        if let Ok(meta) = fs::metadata(bytes) {
+            contents.add(filed.path.clone(), bytes.to_owned(), meta.len());
+        }
+    }
+
+    /// Which names the destination takes.
+    fn names(&mut self) -> Result<Names, SortError> {
+        match self {
+            Sink::Real(filer) => filer.names(),
+            Sink::Staged(staged) => staged.filer.names(),
+            Sink::Dry(dry_run) => Ok(dry_run.names()),
+        }
     }
 
     fn batch_is_full(&self) -> bool {
@@ -872,13 +927,7 @@ impl Sink {
         match self {
             Sink::Real(filer) => filer.file(planned, src),
             Sink::Staged(staged) => staged.file(planned, src),
-            Sink::Dry(dry_run, claims) => {
-                let filed = dry_run.file(planned, src)?;
-                if filed.outcome != Outcome::Duplicate {
-                    claims.insert(filed.path.clone(), src.to_owned());
-                }
-                Ok(filed)
-            }
+            Sink::Dry(dry_run) => dry_run.file(planned, src),
         }
     }
 
@@ -906,7 +955,7 @@ impl Sink {
         let main_name = file_name(planned);
         let dir = dest.join(planned.parent().unwrap_or(Path::new("")));
         let claimed = match self {
-            Sink::Dry(_, claims) => claims.keys().map(PathBuf::as_path).collect(),
+            Sink::Dry(dry_run) => dry_run.claimed().collect(),
             _ => Vec::new(),
         };
         let stems = seq_stems(&main_name, &dir, claimed);
@@ -930,8 +979,8 @@ impl Sink {
 
     /// Whether nothing is at `path` (in a dry run: nor claimed).
     fn vacant(&self, path: &Path) -> bool {
-        if let Sink::Dry(_, claims) = self
-            && claims.contains_key(path)
+        if let Sink::Dry(dry_run) = self
+            && dry_run.claimed_by(path).is_some()
         {
             return false;
         }
@@ -940,8 +989,8 @@ impl Sink {
 
     /// Whether `path` is vacant or holds the bytes of `src` (in a dry run: would).
     fn usable(&self, path: &Path, src: &Path) -> bool {
-        if let Sink::Dry(_, claims) = self
-            && let Some(claimed_by) = claims.get(path)
+        if let Sink::Dry(dry_run) = self
+            && let Some(claimed_by) = dry_run.claimed_by(path)
         {
             return same_content(src, claimed_by).unwrap_or(false);
         }
@@ -957,11 +1006,20 @@ impl Sink {
 fn file_item(
     sink: &mut Sink,
     dest: &Path,
+    contents: &mut Contents,
     item: &Item,
     planned: Result<Planned, SortError>,
     emit: &mut impl FnMut(Event),
 ) -> Result<(), SortError> {
     let (dated, result) = match planned {
+        Ok(Planned { dated, path }) if let Some(found) = sink.held_elsewhere(dest, contents, item, &path) => {
+            let landed = found.strip_prefix(dest).unwrap_or(&found).to_owned();
+            let filed = Filed {
+                path: found,
+                outcome: Outcome::Duplicate,
+            };
+            (dated, Ok((filed, landed)))
+        }
         Ok(Planned { dated, path }) => {
             // A pair or a file with sidecars takes the first suffix free for all of them.
             let suffix = match item.sidecars.is_empty() {
@@ -992,6 +1050,9 @@ fn file_item(
         other => other,
     };
     let landed = result.as_ref().ok().map(|(_, landed)| landed.clone());
+    if let Ok((filed, _)) = &result {
+        sink.note_filed(contents, filed, &item.main);
+    }
     emit(Event::File(FileReport {
         source: item.main.clone(),
         dated,
@@ -1007,6 +1068,9 @@ fn file_item(
         };
         if result.as_ref().is_err_and(|error| stops_the_run(error, dest)) {
             return result.map(|_| ());
+        }
+        if let Ok(filed) = &result {
+            sink.note_filed(contents, filed, &sidecar.path);
         }
         emit(Event::File(FileReport {
             source: sidecar.path.clone(),

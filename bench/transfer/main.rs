@@ -185,8 +185,8 @@ fn the_file(session: &mut Session) -> ObjectHandle {
 fn device_loop_copy(phone: &SimDevice, handle: ObjectHandle, dst: &Path) {
     let mut link = phone.connect();
     let mut buf = vec![0u8; 1 << 20];
-    let mut command = |link: &mut dyn Transport, code: OperationCode, transaction: u32, params: &[u32]| {
-        link.write_phase(&Message::command(code, transaction, params).encode())
+    let command = |link: &mut dyn Transport, code: OperationCode, transaction: u32, params: &[u32]| {
+        link.write_phase(&Message::command(code.0, transaction, params).encode())
             .unwrap();
         link.end_write_phase().unwrap();
     };

@@ -37,6 +37,7 @@ use super::predict::Predictor;
 use super::remote::{FileKey, RemoteFile};
 use super::report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
 use super::select::{Only, Selection};
+use super::together::{Bursts, pair_by_content_identifier};
 use super::transfer::{TransferError, download, partial_read_len};
 use crate::fault_points::{self, step};
 use crate::ptp::DeviceTime;
@@ -186,6 +187,8 @@ pub(super) fn make_plan(
         .filter(|file| options.selection.wants(file))
         .collect();
     plan.skipped_storages = skipped_storages;
+    // Before anything is dated: a renamed Live Photo's video goes by its photo.
+    pair_by_content_identifier(session, &mut plan)?;
     for pattern in &plan.unmatched_patterns {
         notes.push(format!(
             "{pattern} matches no {} on the device",
@@ -202,10 +205,14 @@ pub(super) fn make_plan(
         let resolver = DateResolver::system();
         // Dated in plan order, as the run and the dry run date them.
         let mut hints = ZoneHints::new();
+        let mut bursts = Bursts::new(&plan);
         let to_copy = std::mem::take(&mut plan.to_copy);
         for file in to_copy {
             let on_device = date_on_device(session, &resolver, &file)?;
             let dated = with_zone_hints(&mut hints, on_device.dated);
+            let dated = bursts.date(&file, dated, |first| {
+                backed_up_date(session, dest_root, manifest, &serial, first, &resolver)
+            })?;
             if options.selection.wants_date(dated.map(|d| d.time)) {
                 heads.insert(file.handle, on_device);
                 plan.to_copy.push(file);
@@ -448,6 +455,7 @@ fn real_run(
         filer: Filer::new(dest_root, Mode::Move),
         resolver: DateResolver::system(),
         zone_hints: ZoneHints::new(),
+        bursts: Bursts::new(&plan),
         leads: Leads::new(&plan),
         summary: &mut report.summary,
         can_delete: options.delete_after,
@@ -527,6 +535,8 @@ struct Run<'a> {
     resolver: DateResolver<Local>,
     /// Offsets recorded by the photos dated so far, for videos with only UTC times.
     zone_hints: ZoneHints,
+    /// The date of each burst's first shot, for the others.
+    bursts: Bursts,
     /// Where each file that others travel with landed (relative to DEST).
     leads: Leads<'a>,
     summary: &'a mut Summary,
@@ -722,6 +732,17 @@ impl<'a> Run<'a> {
             .resolve_reader(copy, bytes, file.name(), device_moment(file))
             .map_err(PullError::disk(temp_path))?;
         let dated = with_zone_hints(&mut self.zone_hints, dated);
+        let (session, manifest) = (&mut *self.session, &*self.manifest);
+        let dated = self.bursts.date(file, dated, |first| {
+            backed_up_date(
+                session,
+                self.dest_root,
+                Some(manifest),
+                self.serial,
+                first,
+                &self.resolver,
+            )
+        })?;
         let key = file.key(self.serial);
         let planned = match self.leads.beside_lead(&key, Some(self.manifest))? {
             Some(beside) => beside,
@@ -890,6 +911,7 @@ fn predict_all(
 ) -> Result<(), PullError> {
     let resolver = DateResolver::system();
     let mut hints = ZoneHints::new();
+    let mut bursts = Bursts::new(plan);
     let mut leads = Leads::new(plan);
     let mut predictor = Predictor::new(dest_root);
     let model = device_model(session);
@@ -914,6 +936,9 @@ fn predict_all(
             },
         );
         let dated = with_zone_hints(&mut hints, on_device.dated);
+        let dated = bursts.date(file, dated, |first| {
+            backed_up_date(session, dest_root, manifest, &plan.serial, first, &resolver)
+        })?;
         let (head, read_from_device) = (on_device.head, on_device.read);
         let planned = match leads.beside_lead(&key, manifest)? {
             Some(beside) => beside,

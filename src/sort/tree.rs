@@ -547,6 +547,17 @@ pub struct Follows {
 }
 
 impl Follows {
+    /// How a video follows a photo it was paired with by other means than its name (a
+    /// Live Photo renamed apart, matched by content): named after the photo, keeping its
+    /// own extension. It has no place among the folder's names (`main` is 0).
+    pub(crate) fn video_of(photo: &str, video: &str) -> Follows {
+        Follows {
+            main: 0,
+            dropped: split_extension(photo).1.matches('.').count(),
+            extension: split_extension(video).1.trim_start_matches('.').to_owned(),
+        }
+    }
+
     /// The name it takes beside its main file, once that is filed as `main_name`.
     pub fn name_beside(&self, main_name: &str) -> String {
         format!("{}.{}", drop_extensions(main_name, self.dropped), self.extension)
@@ -679,7 +690,7 @@ fn date_bursts_by_their_first_shot(items: &[Item], dated: &mut [Result<Option<Da
         let Ok(Some(found)) = dated else {
             continue;
         };
-        let key = match (found.burst, burst_name_prefix(&item.main)) {
+        let key = match (found.burst, burst_name_prefix(&file_name(&item.main))) {
             (Some(id), _) => BurstKey::Id(id),
             (None, Some(prefix)) => BurstKey::Name(prefix),
             (None, None) => continue,
@@ -699,10 +710,10 @@ enum BurstKey {
     Name(String),
 }
 
-/// `IMG20240828140543` for `IMG20240828140543_BURST019.jpg` (or `…_BURST000_COVER.jpg`).
-fn burst_name_prefix(path: &Path) -> Option<String> {
-    let name = file_name(path);
-    let (stem, _) = split_extension(&name);
+/// `IMG20240828140543` for `IMG20240828140543_BURST019.jpg` (or `…_BURST000_COVER.jpg`):
+/// the name a burst's shots share.
+pub(crate) fn burst_name_prefix(name: &str) -> Option<String> {
+    let (stem, _) = split_extension(name);
     let at = stem.to_ascii_uppercase().rfind("_BURST")?;
     let digits = &stem[at + "_BURST".len()..];
     let numbered = digits.chars().next().is_some_and(|c| c.is_ascii_digit());
@@ -1096,7 +1107,7 @@ mod tests {
             ("_BURST001.jpg", None),
             ("IMG_BURSTY.jpg", None),
         ] {
-            assert_eq!(burst_name_prefix(Path::new(name)).as_deref(), prefix, "{name}");
+            assert_eq!(burst_name_prefix(name).as_deref(), prefix, "{name}");
         }
     }
 

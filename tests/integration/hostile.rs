@@ -12,17 +12,15 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
 use mtpull::preview;
 use mtpull::ptp::ObjectFormat;
-use mtpull::pull::{BackupOptions, FileOutcome, Selection, device_serial, list_files};
-use mtpull::session::Session;
+use mtpull::pull::{BackupOptions, FileOutcome, device_serial};
 use mtpull::sim::{Content, Lie, Profile, SimDevice, StorageSpec};
 
 use mtpull::pull::Manifest;
 
-use crate::backup_util::{STORAGE, at, phone_files, photo, run_backup, tree};
+use crate::backup_util::{STORAGE, at, listed, phone_files, photo, run_backup, tree};
 
 /// One lie told about one photo.
 struct Hostile {
@@ -268,15 +266,7 @@ fn a_hostile_phone_is_listed_and_previewed() {
     let root = tempfile::tempdir().unwrap();
     let outside = root.path().join("outside");
     let (phone, _, hostile) = hostile_phone(&outside);
-    let mut session = Session::open(Box::new(phone.connect())).unwrap();
-    let listing = list_files(
-        &mut session,
-        &Selection::new(),
-        Duration::ZERO,
-        &AtomicBool::new(false),
-        |_| {},
-    )
-    .unwrap();
+    let (mut session, listing) = listed(&phone);
     // Every object claiming to be a file is listed (the one claiming to be a folder is
     // walked as one, and holds nothing).
     assert!(

@@ -260,6 +260,11 @@ fn main() {
         "mtpull backup (hash, file, record)",
     ];
     let mut costs: [Vec<Cost>; 5] = Default::default();
+    // MTPULL_BENCH_ONLY=N runs method N alone (0-4, in the table's order), e.g. under
+    // `valgrind --tool=callgrind` for instruction counts, which the load does not change.
+    let only: Option<usize> = std::env::var("MTPULL_BENCH_ONLY")
+        .ok()
+        .and_then(|v| v.parse().ok());
     for round in 0..rounds {
         let out = work.path().join(format!("out{round}"));
         fs::create_dir_all(&out).unwrap();
@@ -267,6 +272,9 @@ fn main() {
         // right after the others have filled the page cache.
         for step in 0..costs.len() {
             let method = (step + round as usize) % costs.len();
+            if only.is_some_and(|only| only != method) {
+                continue;
+            }
             let cost = match method {
                 0 => timed(|| plain_copy(&source, &out.join("copy.mp4"))),
                 1 => timed(|| loop_copy(&source, &out.join("loop.mp4"))),
@@ -281,6 +289,17 @@ fn main() {
     let rss_after = peak_rss_kib();
 
     let rate = |t: Duration| size as f64 / 1e6 / t.as_secs_f64();
+    if let Some(only) = only {
+        let summary = summarize(&costs[only]);
+        println!(
+            "{}: best {:.0} MB/s, median {:.0} MB/s, median cpu {:.2}s",
+            names[only],
+            rate(summary.best),
+            rate(summary.median),
+            summary.cpu.as_secs_f64()
+        );
+        return;
+    }
     let summaries: Vec<Summary> = costs.iter().map(|c| summarize(c)).collect();
     println!(
         "transfer benchmark: {} MiB, {rounds} rounds (in {})",

@@ -41,6 +41,8 @@ pub fn run(choice: &DeviceChoice, verbose: bool, quiet: bool, args: &BackupArgs)
         include_rejected: args.include_rejected,
         batch_time: None,
         date_cache: None,
+        // A person at the prompt is told DEST is busy instead of left waiting.
+        wait_for_destination: false,
     };
     let mut device = connect::open_one(choice)?;
     // The dates a dry run reads from a phone are kept in the user's cache (never in

@@ -87,6 +87,9 @@ pub struct BackupOptions {
     /// Tests that count batches set a long one, so that a loaded machine does not
     /// cut batches short.
     pub batch_time: Option<Duration>,
+    /// While another run holds DEST, wait for it (until cancelled) instead of
+    /// stopping: automatic backups of phones plugged in together take turns.
+    pub wait_for_destination: bool,
 }
 
 /// How a run ended.
@@ -411,7 +414,14 @@ fn real_run(
     let listing = list(session, options, cancel, observer)?;
     let first_backup = !Manifest::exists(dest_root);
     // Creates DEST durably (its parent fsynced) before anything is filed into it.
-    let _lock = DestLock::acquire(dest_root)?;
+    let _lock = if options.wait_for_destination {
+        DestLock::acquire_waiting(dest_root, cancel, || {
+            observer.event(&Event::WaitingForDestination)
+        })?
+        .ok_or(PullError::Interrupted)?
+    } else {
+        DestLock::acquire(dest_root)?
+    };
     let mut manifest = match Manifest::open(dest_root) {
         Err(error) if options.rescan && error.is_damaged() => Manifest::replace_damaged(dest_root)?.0,
         opened => opened?,

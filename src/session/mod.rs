@@ -233,6 +233,11 @@ impl Session {
         &self.device_info
     }
 
+    /// The USB device descriptor's serial number, when the transport knows it.
+    pub fn usb_serial(&self) -> Option<&str> {
+        self.transport.usb_serial()
+    }
+
     /// Transactions sent so far, in total and per operation.
     pub fn stats(&self) -> &TransactionStats {
         &self.stats

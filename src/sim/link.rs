@@ -831,6 +831,11 @@ impl DeviceEnd {
         result
     }
 
+    /// Who the device says it is.
+    pub fn identity(&self) -> super::DeviceIdentity {
+        self.shared.lock().model.config.identity.clone()
+    }
+
     /// The bulk endpoints' max packet size (512 at high speed, 1024 at super speed).
     pub fn max_packet_size(&self) -> usize {
         self.shared.lock().model.config.speed.max_packet_size()

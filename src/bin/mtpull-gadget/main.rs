@@ -296,7 +296,7 @@ fn serve_phone(
         product_id: identity.product_id,
         manufacturer: identity.manufacturer.clone(),
         product: identity.model.clone(),
-        serial: identity.serial.clone(),
+        serial: identity.usb_serial().to_owned(),
         max_speed: match speed {
             Speed::High => "high-speed",
             Speed::Super => "super-speed",

@@ -380,7 +380,10 @@ pub struct BackupArgs {
     /// Folder to back up into: DEST/<template>/NAME, or DEST/undated/NAME.
     pub dest: PathBuf,
 
-    /// Show each file that would be copied, its size and destination; write nothing.
+    /// Show each file that would be copied, its size and destination; write nothing
+    /// to DEST. The dates read from the phone are kept in
+    /// $XDG_CACHE_HOME/mtpull/dry-run-dates.sqlite (~/.cache/mtpull/…), so the next
+    /// dry run does not read them again; deleting that file loses nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
 

@@ -9,6 +9,9 @@
 //! - `backup --dry-run`: the whole dry run (listing, plan, dating, the
 //!   predicted destinations), which reads each file's headers in place — its
 //!   first 16 KiB, more only where the date readers ask;
+//! - the same dry run again: the dates the first one read are kept in a cache
+//!   (as `mtpull backup --dry-run` keeps them in the user's cache folder), so it
+//!   reads no file bytes;
 //! - the peer: one 128 KiB GetPartialObject per file, what the dry run read
 //!   before (the time of the reads alone, after a listing).
 //!
@@ -189,33 +192,15 @@ fn main() {
     let cancel = AtomicBool::new(false);
     println!("dry-run benchmark: {files} photos of 2-5 MB, link held to 35 MB/s, 1 ms latency per request");
 
-    // The dry run, as `mtpull backup --dry-run` runs it.
+    // The dry run, as `mtpull backup --dry-run` runs it, with the dates it reads kept
+    // in a cache; then again, now served from that cache.
     let dest = tempfile::tempdir().unwrap();
-    let mut session = Session::open(Box::new(Usb2::new(Box::new(phone.connect())))).unwrap();
-    let (mut read, mut largest, mut dated_by_exif, mut planned) = (0u64, 0u64, 0usize, 0usize);
-    let started = Instant::now();
-    let report = mtpull::pull::backup(
-        &mut session,
-        dest.path(),
-        &BackupOptions {
-            dry_run: true,
-            ..BackupOptions::default()
-        },
-        &cancel,
-        &mut |event: &Event<'_>| {
-            if let Event::WouldCopy { entry, .. } = event {
-                planned += 1;
-                read += entry.read_from_device;
-                largest = largest.max(entry.read_from_device);
-                dated_by_exif += usize::from(entry.date_source.as_deref() == Some("EXIF DateTimeOriginal"));
-            }
-        },
-    );
-    let dry_run = started.elapsed();
-    assert!(report.succeeded(), "{:?}", report.stopped);
-    assert_eq!(planned, files);
-    drop(session);
-    phone.unplug();
+    let cache = tempfile::tempdir().unwrap();
+    let cache = cache.path().join("dry-run-dates.sqlite");
+    let first = dry_run(&phone, dest.path(), &cache);
+    let second = dry_run(&phone, dest.path(), &cache);
+    assert_eq!(first.planned, files);
+    assert_eq!(second.planned, files);
 
     // The peer: a listing, then a 128 KiB head of every file.
     let mut session = Session::open(Box::new(Usb2::new(Box::new(phone.connect())))).unwrap();
@@ -233,13 +218,21 @@ fn main() {
     }
     let peer = started.elapsed();
 
-    println!("  dated by EXIF: {dated_by_exif} of {planned}");
     println!(
-        "  dry run (adaptive reads):     {:7.1} s, {:6.1} KiB read per file (largest {:.1} KiB)",
-        dry_run.as_secs_f64(),
-        read as f64 / files as f64 / 1024.0,
-        largest as f64 / 1024.0
+        "  dated by EXIF: {} of {files} (first run), {} (second)",
+        first.dated_by_exif, second.dated_by_exif
     );
+    for (name, run) in [
+        ("dry run (adaptive reads):", &first),
+        ("second dry run (cached):", &second),
+    ] {
+        println!(
+            "  {name:30} {:7.1} s, {:6.1} KiB read per file (largest {:.1} KiB)",
+            run.time.as_secs_f64(),
+            run.read as f64 / files as f64 / 1024.0,
+            run.largest as f64 / 1024.0
+        );
+    }
     println!(
         "  peer (listing + 128 KiB each): {:6.1} s, {:6.1} KiB read per file (listing alone {:.1} s)",
         peer.as_secs_f64(),
@@ -247,8 +240,56 @@ fn main() {
         listed.as_secs_f64()
     );
     println!(
-        "  dry run / peer: {:.2} of the time, {:.3} of the bytes",
-        dry_run.as_secs_f64() / peer.as_secs_f64(),
-        read as f64 / peer_read as f64
+        "  dry run / peer: {:.2} of the time, {:.3} of the bytes; second dry run / peer: {:.3} of the time",
+        first.time.as_secs_f64() / peer.as_secs_f64(),
+        first.read as f64 / peer_read as f64,
+        second.time.as_secs_f64() / peer.as_secs_f64()
     );
+}
+
+/// What one dry run took and read.
+struct DryRun {
+    time: Duration,
+    planned: usize,
+    read: u64,
+    largest: u64,
+    dated_by_exif: usize,
+}
+
+/// One `backup --dry-run` into `dest`, keeping its dates in `cache`.
+fn dry_run(phone: &SimDevice, dest: &std::path::Path, cache: &std::path::Path) -> DryRun {
+    let mut session = Session::open(Box::new(Usb2::new(Box::new(phone.connect())))).unwrap();
+    let mut run = DryRun {
+        time: Duration::ZERO,
+        planned: 0,
+        read: 0,
+        largest: 0,
+        dated_by_exif: 0,
+    };
+    let started = Instant::now();
+    let report = mtpull::pull::backup(
+        &mut session,
+        dest,
+        &BackupOptions {
+            dry_run: true,
+            date_cache: Some(cache.to_owned()),
+            ..BackupOptions::default()
+        },
+        &AtomicBool::new(false),
+        &mut |event: &Event<'_>| {
+            if let Event::WouldCopy { entry, .. } = event {
+                run.planned += 1;
+                run.read += entry.read_from_device;
+                run.largest = run.largest.max(entry.read_from_device);
+                run.dated_by_exif +=
+                    usize::from(entry.date_source.as_deref() == Some("EXIF DateTimeOriginal"));
+            }
+        },
+    );
+    run.time = started.elapsed();
+    assert!(report.succeeded(), "{:?}", report.stopped);
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    drop(session);
+    phone.unplug();
+    run
 }

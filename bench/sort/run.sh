@@ -18,7 +18,9 @@
 #                       (xargs -P): best of ROUNDS (default 3) each
 #   copying:            mtpull sort (copy, durable: data and folders fsynced)
 #                       against exiftool -o . -d %Y/%m/%d '-Directory<DateTimeOriginal'
-#                       (copies the JPEGs, no fsync); a sync before each
+#                       (copies the JPEGs, no fsync), and against the same followed by
+#                       an fsync of each file and folder it made (`sync FILE...`: as
+#                       durable as mtpull's); a sync before each
 #   moving:             mtpull sort --move against exiftool -d %Y/%m/%d '-Directory<DateTimeOriginal'
 # printed as files/s (the corpus's file count over the time) and as ratios.
 set -euo pipefail
@@ -117,6 +119,9 @@ echo "timing: copying" >&2
 mkdir -p "$out/exiftool-copy"
 sync
 copy_exif=$(cd "$out/exiftool-copy" && seconds exiftool -r -q -q -o . -d %Y/%m/%d '-Directory<DateTimeOriginal' "$out/corpus")
+# Like for like: exiftool's copies made as durable as mtpull's (each file and folder fsynced).
+durable_exif=$(seconds sh -c "find '$out/exiftool-copy' -print0 | xargs -0 sync")
+copy_exif_durable=$(calc "$copy_exif + $durable_exif")
 sync
 copy=$(seconds "$mtpull" sort "$out/corpus" "$out/mtpull-copy")
 copied_by_exiftool=$(find "$out/exiftool-copy" -type f | wc -l)
@@ -144,6 +149,8 @@ row "mtpull sort --dry-run (all cores)" "$dry_all" "$read_all" "exiftool $(nproc
 echo "copying (one run each):"
 row "exiftool -o ($copied_by_exiftool files in DEST)" "$copy_exif" "$copy_exif" "exiftool -o"
 row "mtpull sort ($copied_by_mtpull files in DEST, fsynced)" "$copy" "$copy_exif" "exiftool -o"
+row "exiftool -o, then each copy fsynced" "$copy_exif_durable" "$copy_exif_durable" "exiftool -o + fsync"
+row "mtpull sort (fsynced)" "$copy" "$copy_exif_durable" "exiftool -o + fsync"
 echo "moving (one run each):"
 row "exiftool (moved $moved_by_exiftool JPEGs)" "$exif" "$exif" "exiftool moving"
 row "mtpull sort --move ($filed_by_mtpull filed)" "$move" "$exif" "exiftool moving"

@@ -8,7 +8,11 @@
 //! manifest. The peers copy the same file on the same filesystem and fsync it:
 //! `std::fs::copy` (what `cp` does; the kernel copies, no bytes pass through
 //! the process) and a read/write loop with a 1 MiB buffer (bytes through the
-//! process, no protocol, no hash). Each is run `MTPULL_BENCH_ROUNDS` times
+//! process, no protocol, no hash). The baseline of issue 16's target reads the
+//! same bytes off the same simulated phone, through the same link, with the
+//! plainest client: a GetObject whose data phase is read 1 MiB at a time into
+//! a file (the simulated phone's own work — it runs in this process, on the same
+//! cores — is in it as in the backup's time). Each is run `MTPULL_BENCH_ROUNDS` times
 //! (default 9, as bench/transfer/run.sh and the README's table), interleaved;
 //! best and median wall times and the median CPU time are reported.
 //!
@@ -21,9 +25,11 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use mtpull::ptp::{HEADER_LEN, Message, ObjectHandle, OperationCode, ResponseCode};
 use mtpull::pull::{BackupOptions, Event, backup};
 use mtpull::session::Session;
-use mtpull::sim::{Profile, SimDevice, StorageSpec, generated_bytes};
+use mtpull::sim::{Profile, SimConfig, SimDevice, StorageSpec, generated_bytes};
+use mtpull::transport::Transport;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -153,16 +159,68 @@ fn cores_free_now() -> f64 {
 /// (no hash, no filing, no manifest).
 fn session_get_object(phone: &SimDevice, dst: &Path) {
     let mut session = Session::open(Box::new(phone.connect())).unwrap();
+    let handle = the_file(&mut session);
+    let mut file = File::create(dst).unwrap();
+    session.get_object(handle, &mut file).unwrap();
+    file.sync_all().unwrap();
+}
+
+/// The one file on the phone.
+fn the_file(session: &mut Session) -> ObjectHandle {
     let storage = session.storage_ids().unwrap()[0];
-    let entry = session
+    session
         .walk(storage, None)
         .unwrap()
         .into_iter()
         .find(|e| !e.is_folder())
-        .unwrap();
-    let mut file = File::create(dst).unwrap();
-    session.get_object(entry.handle, &mut file).unwrap();
-    file.sync_all().unwrap();
+        .unwrap()
+        .handle
+}
+
+/// The plain copy from the device: the same bytes off the same simulated phone,
+/// through the same link and transport (its packets, its phase reader), read 1 MiB
+/// at a time and written to a file, fsynced — a minimal client (OpenSession, one
+/// GetObject, containers taken apart by hand), with none of mtpull's session,
+/// hashing, filing or manifest. The baseline of issue 16's 5% target.
+fn device_loop_copy(phone: &SimDevice, handle: ObjectHandle, dst: &Path) {
+    let mut link = phone.connect();
+    let mut buf = vec![0u8; 1 << 20];
+    let command = |link: &mut dyn Transport, code: OperationCode, transaction: u32, params: &[u32]| {
+        link.write_phase(&Message::command(code.0, transaction, params).encode())
+            .unwrap();
+        link.end_write_phase().unwrap();
+    };
+    command(&mut link, OperationCode::OPEN_SESSION, 0, &[1]);
+    expect_ok(&mut link, &mut buf);
+    command(&mut link, OperationCode::GET_OBJECT, 1, &[handle.0]);
+    let mut output = File::create(dst).unwrap();
+    // The data container's header comes first, on its own: then the file's bytes.
+    let mut header = 0;
+    loop {
+        let n = link.read_phase(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        let skip = (HEADER_LEN - header).min(n);
+        header += skip;
+        output.write_all(&buf[skip..n]).unwrap();
+    }
+    expect_ok(&mut link, &mut buf);
+    output.sync_all().unwrap();
+}
+
+/// Reads a response phase and checks it says OK.
+fn expect_ok(link: &mut dyn Transport, buf: &mut [u8]) {
+    let mut response = Vec::new();
+    loop {
+        let n = link.read_phase(buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&buf[..n]);
+    }
+    let response = Message::decode(&response).unwrap();
+    assert_eq!(response.code, ResponseCode::OK.0, "{response:?}");
 }
 
 fn peak_rss_kib() -> u64 {
@@ -185,19 +243,28 @@ fn main() {
     let phone_root = work.path().join("phone");
     let source = phone_root.join("DCIM/Camera/VID_20240526_101500.mp4");
     write_source(&source, size);
-    let phone = SimDevice::new(Profile::Android);
+    // Handles kept across sessions: the plain copy uses the one the session found.
+    let phone = SimConfig::new(Profile::Android).stable_handles().build();
     phone
         .serve_folder(StorageSpec::new("Internal shared storage"), &phone_root, false)
         .unwrap();
+
+    let handle = the_file(&mut Session::open(Box::new(phone.connect())).unwrap());
 
     let rss_before = peak_rss_kib();
     let names = [
         "std::fs::copy + fsync",
         "read/write loop + fsync",
+        "device read/write loop + fsync",
         "session GetObject -> file + fsync",
         "mtpull backup (hash, file, record)",
     ];
-    let mut costs: [Vec<Cost>; 4] = Default::default();
+    let mut costs: [Vec<Cost>; 5] = Default::default();
+    // MTPULL_BENCH_ONLY=N runs method N alone (0-4, in the table's order), e.g. under
+    // `valgrind --tool=callgrind` for instruction counts, which the load does not change.
+    let only: Option<usize> = std::env::var("MTPULL_BENCH_ONLY")
+        .ok()
+        .and_then(|v| v.parse().ok());
     for round in 0..rounds {
         let out = work.path().join(format!("out{round}"));
         fs::create_dir_all(&out).unwrap();
@@ -205,10 +272,14 @@ fn main() {
         // right after the others have filled the page cache.
         for step in 0..costs.len() {
             let method = (step + round as usize) % costs.len();
+            if only.is_some_and(|only| only != method) {
+                continue;
+            }
             let cost = match method {
                 0 => timed(|| plain_copy(&source, &out.join("copy.mp4"))),
                 1 => timed(|| loop_copy(&source, &out.join("loop.mp4"))),
-                2 => timed(|| session_get_object(&phone, &out.join("session.mp4"))),
+                2 => timed(|| device_loop_copy(&phone, handle, &out.join("device.mp4"))),
+                3 => timed(|| session_get_object(&phone, &out.join("session.mp4"))),
                 _ => timed(|| mtpull_backup(&phone, &out.join("backup"), size)),
             };
             costs[method].push(cost);
@@ -218,6 +289,17 @@ fn main() {
     let rss_after = peak_rss_kib();
 
     let rate = |t: Duration| size as f64 / 1e6 / t.as_secs_f64();
+    if let Some(only) = only {
+        let summary = summarize(&costs[only]);
+        println!(
+            "{}: best {:.0} MB/s, median {:.0} MB/s, median cpu {:.2}s",
+            names[only],
+            rate(summary.best),
+            rate(summary.median),
+            summary.cpu.as_secs_f64()
+        );
+        return;
+    }
     let summaries: Vec<Summary> = costs.iter().map(|c| summarize(c)).collect();
     println!(
         "transfer benchmark: {} MiB, {rounds} rounds (in {})",
@@ -240,15 +322,18 @@ fn main() {
             summary.cpu.as_secs_f64()
         );
     }
-    let peer = &summaries[1];
     let over = |a: Duration, b: Duration| (a.as_secs_f64() / b.as_secs_f64() - 1.0) * 100.0;
-    for (name, summary) in names.iter().zip(&summaries).skip(2) {
-        println!(
-            "  {name} vs read/write loop: best {:+.1}%, median {:+.1}%, cpu {:+.1}%",
-            over(summary.best, peer.best),
-            over(summary.median, peer.median),
-            over(summary.cpu, peer.cpu)
-        );
+    for (peer, compared) in [(1, 2..5), (2, 3..5)] {
+        for (name, summary) in names[compared.clone()].iter().zip(&summaries[compared]) {
+            let base = &summaries[peer];
+            println!(
+                "  {name} vs {}: best {:+.1}%, median {:+.1}%, cpu {:+.1}%",
+                names[peer],
+                over(summary.best, base.best),
+                over(summary.median, base.median),
+                over(summary.cpu, base.cpu)
+            );
+        }
     }
     println!("  peak RSS (VmHWM): {rss_before} KiB before the runs, {rss_after} KiB after");
 }

@@ -10,6 +10,7 @@ use anyhow::Context;
 use mtpull::human::{self, bytes, count};
 use mtpull::pull::{
     BackupOptions, Choice, Event, FileOutcome, Observer, PullError, RunReport, Selection, backup,
+    default_date_cache,
 };
 use serde_json::json;
 
@@ -19,7 +20,7 @@ use super::shared::{exit, interrupt, progress};
 use crate::cli::{BackupArgs, DeviceChoice};
 
 pub fn run(choice: &DeviceChoice, verbose: bool, quiet: bool, args: &BackupArgs) -> anyhow::Result<ExitCode> {
-    let options = BackupOptions {
+    let mut options = BackupOptions {
         selection: Selection {
             storages: args.storage.clone(),
             only: args.only,
@@ -39,10 +40,16 @@ pub fn run(choice: &DeviceChoice, verbose: bool, quiet: bool, args: &BackupArgs)
         choice_path: args.selection.clone(),
         include_rejected: args.include_rejected,
         batch_time: None,
+        date_cache: None,
         // A person at the prompt is told DEST is busy instead of left waiting.
         wait_for_destination: false,
     };
     let mut device = connect::open_one(choice)?;
+    // The dates a dry run reads from a phone are kept in the user's cache (never in
+    // DEST) for the next dry run; the simulated phone's are not worth keeping.
+    if args.dry_run && !device.is_simulated() {
+        options.date_cache = default_date_cache();
+    }
     let cancel = interrupt::cancel_on_ctrl_c().context("installing the Ctrl-C handler")?;
     let shown = Shown::from(args, quiet);
     let mut reporter = match shown {

@@ -30,6 +30,11 @@ pub struct Device {
 }
 
 impl Device {
+    /// Whether it is the simulated phone (`--demo`, `--sim`), not one on USB.
+    pub fn is_simulated(&self) -> bool {
+        self.quirks.is_none()
+    }
+
     /// The transport's quirks in one line, for `-v`.
     pub fn quirks_line(&self) -> String {
         match &self.quirks {

@@ -11,6 +11,7 @@
 //! - `status`: what of the phone DEST holds, and why the rest is not there ([`status()`]).
 
 pub(crate) mod choice;
+mod date_cache;
 mod device;
 mod disk;
 mod error;
@@ -32,6 +33,7 @@ mod transfer;
 mod verify;
 
 pub use choice::{Choice, ChoiceError};
+pub use date_cache::default_date_cache;
 pub(crate) use device::is_shared_serial;
 pub use device::{Listing, device_serial, list_files, reported_serial};
 pub use disk::free_space;

@@ -13,8 +13,7 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use xxhash_rust::xxh3::xxh3_128;
-
+use super::date_cache::HeadPrint;
 use crate::sort::file::{MAX_CLASH_SUFFIX, numbered, seq_stems, stem_key};
 
 /// Predicts placements in one destination.
@@ -22,8 +21,8 @@ use crate::sort::file::{MAX_CLASH_SUFFIX, numbered, seq_stems, stem_key};
 pub(super) struct Predictor {
     root: PathBuf,
     /// Names this dry run has already handed out, with the size of their file and
-    /// the hash of its head (not the head: 100,000 heads of up to 128 KiB would not fit).
-    claims: HashMap<PathBuf, (u64, u128)>,
+    /// the print of its head (not the head: 100,000 heads of up to 128 KiB would not fit).
+    claims: HashMap<PathBuf, (u64, HeadPrint)>,
 }
 
 /// A predicted placement.
@@ -44,9 +43,9 @@ impl Predictor {
         }
     }
 
-    /// Where a file of `size` bytes starting with `head`, planned at `planned`
-    /// (relative), would go.
-    pub(super) fn predict(&mut self, planned: &Path, size: u64, head: &[u8]) -> Prediction {
+    /// Where a file of `size` bytes whose first block has the print `head`, planned at
+    /// `planned` (relative), would go.
+    pub(super) fn predict(&mut self, planned: &Path, size: u64, head: HeadPrint) -> Prediction {
         let target = self.root.join(planned);
         let name = target
             .file_name()
@@ -58,15 +57,13 @@ impl Predictor {
             let candidate = numbered(&name, n);
             let path = dir.join(&candidate);
             let same = match self.claims.get(&path) {
-                Some((claimed_size, claimed_head)) => {
-                    *claimed_size == size && *claimed_head == xxh3_128(head)
-                }
+                Some(claimed) => *claimed == (size, head),
                 None => match fs::symlink_metadata(&path) {
                     Ok(meta) => meta.is_file() && meta.len() == size && starts_with(&path, head),
                     // Its number borne by a file of another extension: taken.
                     Err(_) if stems.as_ref().is_some_and(|s| s.contains(&stem_key(&candidate))) => false,
                     Err(_) => {
-                        self.claims.insert(path.clone(), (size, xxh3_128(head)));
+                        self.claims.insert(path.clone(), (size, head));
                         return Prediction {
                             path,
                             maybe_duplicate: false,
@@ -101,12 +98,12 @@ impl Predictor {
         !self.claims.contains_key(&path) && fs::symlink_metadata(&path).is_err()
     }
 
-    /// Whether a file of `size` bytes starting with `head` would land at `planned`
-    /// (relative) as it is: the name is vacant, or seems to hold this file already.
-    pub(super) fn would_take(&self, planned: &Path, size: u64, head: &[u8]) -> bool {
+    /// Whether a file of `size` bytes whose first block has the print `head` would land
+    /// at `planned` (relative) as it is: the name is vacant, or seems to hold this file already.
+    pub(super) fn would_take(&self, planned: &Path, size: u64, head: HeadPrint) -> bool {
         let path = self.root.join(planned);
         match self.claims.get(&path) {
-            Some((claimed_size, claimed_head)) => *claimed_size == size && *claimed_head == xxh3_128(head),
+            Some(claimed) => *claimed == (size, head),
             None => match fs::symlink_metadata(&path) {
                 Ok(meta) => meta.is_file() && meta.len() == size && starts_with(&path, head),
                 Err(_) => true,
@@ -115,12 +112,12 @@ impl Predictor {
     }
 }
 
-/// Whether the file at `path` begins with `head`.
-fn starts_with(path: &Path, head: &[u8]) -> bool {
-    let mut start = Vec::with_capacity(head.len());
+/// Whether the file at `path` begins with the block printed `head`.
+fn starts_with(path: &Path, head: HeadPrint) -> bool {
+    let mut start = Vec::with_capacity(usize::try_from(head.len).unwrap_or(0));
     fs::File::open(path)
-        .and_then(|file| file.take(head.len() as u64).read_to_end(&mut start))
-        .is_ok_and(|_| start == head)
+        .and_then(|file| file.take(head.len).read_to_end(&mut start))
+        .is_ok_and(|_| HeadPrint::of(&start) == head)
 }
 
 #[cfg(test)]
@@ -137,7 +134,7 @@ mod tests {
         let planned = Path::new("2024/05/26/IMG_1.jpg");
         // The same bytes as the file there: itself.
         assert_eq!(
-            predictor.predict(planned, 5, b"12345"),
+            predictor.predict(planned, 5, HeadPrint::of(b"12345")),
             Prediction {
                 path: day.join("IMG_1.jpg"),
                 maybe_duplicate: true
@@ -145,15 +142,15 @@ mod tests {
         );
         // Same size, other bytes; then another size: the next free numbers, which they hold.
         assert_eq!(
-            predictor.predict(planned, 5, b"54321").path,
+            predictor.predict(planned, 5, HeadPrint::of(b"54321")).path,
             day.join("IMG_1-1.jpg")
         );
         assert_eq!(
-            predictor.predict(planned, 4, b"abcd").path,
+            predictor.predict(planned, 4, HeadPrint::of(b"abcd")).path,
             day.join("IMG_1-2.jpg")
         );
         assert_eq!(
-            predictor.predict(planned, 4, b"abcd"),
+            predictor.predict(planned, 4, HeadPrint::of(b"abcd")),
             Prediction {
                 path: day.join("IMG_1-2.jpg"),
                 maybe_duplicate: true
@@ -161,7 +158,9 @@ mod tests {
         );
         // Untouched folders are predicted as they are; nothing was written.
         assert_eq!(
-            predictor.predict(Path::new("undated/a.mp4"), 1, b"x").path,
+            predictor
+                .predict(Path::new("undated/a.mp4"), 1, HeadPrint::of(b"x"))
+                .path,
             dest.path().join("undated/a.mp4")
         );
         assert!(!dest.path().join("undated").exists());

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use chrono::Local;
 
 use super::choice::{Choice, ChoiceError};
+use super::date_cache::{CacheError, DateCache, HeadPrint, Remembered};
 use super::device::{Listing, device_instant, device_model, list_files};
 use super::disk::{DestLock, check_space};
 use super::error::PullError;
@@ -61,8 +62,11 @@ pub struct BackupOptions {
     pub selection: Selection,
     /// The dated folders' layout (default `%Y/%m/%d`).
     pub template: Template,
-    /// Print the plan and destinations; write nothing.
+    /// Print the plan and destinations; write nothing to DEST.
     pub dry_run: bool,
+    /// Where a dry run keeps the dates it read, so that the next one reads them
+    /// from here instead of the phone ([`super::default_date_cache`]; `None`: nowhere).
+    pub date_cache: Option<PathBuf>,
     /// Delete each file from the device once it is verified and recorded.
     pub delete_after: bool,
     /// Rebuild the manifest from DEST before planning.
@@ -247,8 +251,8 @@ type Heads = HashMap<ObjectHandle, DatedOnDevice>;
 pub(super) struct DatedOnDevice {
     /// Its date, before the zone hints of the run are applied.
     pub(super) dated: Option<Dated>,
-    /// Its first block (for a dry run's name-clash prediction).
-    head: Vec<u8>,
+    /// Its first block's print (for a dry run's name-clash prediction).
+    head: HeadPrint,
     /// Bytes read from the device to date it.
     read: u64,
 }
@@ -271,7 +275,11 @@ pub(super) fn date_on_device(
         context: format!("reading the start of {}", file.display_path()),
         source,
     })?;
-    Ok(DatedOnDevice { dated, head, read })
+    Ok(DatedOnDevice {
+        dated,
+        head: HeadPrint::of(&head),
+        read,
+    })
 }
 
 /// The capture date of a file backed up earlier: from its copy in DEST when
@@ -903,52 +911,18 @@ fn dry_run(
     )?;
     let temps = TempArea::new(dest_root);
     announce(&plan, &temps, observer, &mut report.summary);
-    let resolver = DateResolver::system();
-    let mut hints = ZoneHints::new();
-    let mut bursts = Bursts::new(&plan);
-    let mut leads = Leads::new(&plan);
-    let mut predictor = Predictor::new(dest_root);
-    let model = device_model(session);
-    for file in &plan.to_copy {
-        let on_device = match heads.remove(&file.handle) {
-            Some(on_device) => on_device,
-            None => date_on_device(session, &resolver, file)?,
-        };
-        let dated = with_zone_hints(&mut hints, on_device.dated);
-        let dated = bursts.date(file, dated, |first| {
-            backed_up_date(
-                session,
-                dest_root,
-                manifest.as_ref(),
-                &plan.serial,
-                first,
-                &resolver,
-            )
-        })?;
-        let (head, read_from_device) = (on_device.head, on_device.read);
-        let key = file.key(&plan.serial);
-        let planned = match leads.beside_lead(&key, manifest.as_ref())? {
-            Some(beside) => beside,
-            None => {
-                let planned = sort::plan(&options.template, dated.as_ref(), &file.origin(&model));
-                let dir = dest_root.join(planned.parent().unwrap_or(Path::new("")));
-                let fits = |path: &Path| predictor.would_take(path, file.size, &head);
-                let vacant = |path: &Path| predictor.is_vacant(path);
-                // Gone through only for a group planned with `{seq}`: a dry run of
-                // 100,000 files must not copy every claim for each file.
-                leads.room_for_group(&key, planned, (&dir, predictor.claimed()), fits, vacant)
-            }
-        };
-        let predicted = predictor.predict(&planned, file.size, &head);
-        leads.landed(&key, relative(dest_root, &predicted.path));
-        let entry = DryRunEntry {
-            dest: relative(dest_root, &predicted.path).into(),
-            date_source: dated.map(|dated| dated.why()),
-            maybe_duplicate: predicted.maybe_duplicate,
-            read_from_device,
-        };
-        observer.event(&Event::WouldCopy { file, entry: &entry });
-    }
+    let mut cache = Recall::open(options.date_cache.as_deref(), &plan.serial);
+    let placed = predict_all(
+        session,
+        (dest_root, manifest.as_ref()),
+        options,
+        &plan,
+        &mut heads,
+        &mut cache,
+        observer,
+    );
+    cache.finish(placed.is_ok(), &mut report.notes);
+    placed?;
     if options.delete_after {
         for file in &plan.already {
             let recorded = match &manifest {
@@ -970,6 +944,126 @@ fn dry_run(
         }
     }
     Ok(())
+}
+
+/// Where each file to copy would land, each reported as it is placed: dated from
+/// `--since`'s reading, from the cache, or by reading its headers on the phone.
+fn predict_all(
+    session: &mut Session,
+    (dest_root, manifest): (&Path, Option<&Manifest>),
+    options: &BackupOptions,
+    plan: &Plan,
+    heads: &mut Heads,
+    cache: &mut Recall,
+    observer: &mut dyn Observer,
+) -> Result<(), PullError> {
+    let resolver = DateResolver::system();
+    let mut hints = ZoneHints::new();
+    let mut bursts = Bursts::new(plan);
+    let mut leads = Leads::new(plan);
+    let mut predictor = Predictor::new(dest_root);
+    let model = device_model(session);
+    for file in &plan.to_copy {
+        let key = file.key(&plan.serial);
+        let on_device = match heads.remove(&file.handle) {
+            Some(on_device) => on_device,
+            None => match cache.get(&key) {
+                Some(remembered) => DatedOnDevice {
+                    dated: remembered.dated.map(|dated| resolver.recall(dated)),
+                    head: remembered.head,
+                    read: 0,
+                },
+                None => date_on_device(session, &resolver, file)?,
+            },
+        };
+        cache.remember(
+            &key,
+            &Remembered {
+                dated: on_device.dated,
+                head: on_device.head,
+            },
+        );
+        let dated = with_zone_hints(&mut hints, on_device.dated);
+        let dated = bursts.date(file, dated, |first| {
+            backed_up_date(session, dest_root, manifest, &plan.serial, first, &resolver)
+        })?;
+        let (head, read_from_device) = (on_device.head, on_device.read);
+        let planned = match leads.beside_lead(&key, manifest)? {
+            Some(beside) => beside,
+            None => {
+                let planned = sort::plan(&options.template, dated.as_ref(), &file.origin(&model));
+                let dir = dest_root.join(planned.parent().unwrap_or(Path::new("")));
+                let fits = |path: &Path| predictor.would_take(path, file.size, head);
+                let vacant = |path: &Path| predictor.is_vacant(path);
+                // Gone through only for a group planned with `{seq}`: a dry run of
+                // 100,000 files must not copy every claim for each file.
+                leads.room_for_group(&key, planned, (&dir, predictor.claimed()), fits, vacant)
+            }
+        };
+        let predicted = predictor.predict(&planned, file.size, head);
+        leads.landed(&key, relative(dest_root, &predicted.path));
+        let entry = DryRunEntry {
+            dest: relative(dest_root, &predicted.path).into(),
+            date_source: dated.map(|dated| dated.why()),
+            maybe_duplicate: predicted.maybe_duplicate,
+            read_from_device,
+        };
+        observer.event(&Event::WouldCopy { file, entry: &entry });
+    }
+    Ok(())
+}
+
+/// The dry run's cache of dates read from the phone, while it works. A problem with
+/// it turns it off and becomes a note: the phone is then read as without it.
+struct Recall {
+    cache: Option<DateCache>,
+    problem: Option<String>,
+}
+
+impl Recall {
+    fn open(path: Option<&Path>, serial: &str) -> Recall {
+        let (cache, problem) = match path.map(|path| (path, DateCache::open(path, serial))) {
+            None => (None, None),
+            Some((_, Ok(cache))) => (Some(cache), None),
+            Some((path, Err(error))) => (None, Some(format!("{}: {error}", path.display()))),
+        };
+        Recall { cache, problem }
+    }
+
+    fn get(&mut self, key: &FileKey) -> Option<Remembered> {
+        let found = self.cache.as_ref()?.get(key);
+        self.check(found).flatten()
+    }
+
+    fn remember(&mut self, key: &FileKey, remembered: &Remembered) {
+        if let Some(cache) = &self.cache {
+            let kept = cache.remember(key, remembered);
+            self.check(kept);
+        }
+    }
+
+    fn check<T>(&mut self, result: Result<T, CacheError>) -> Option<T> {
+        result
+            .map_err(|error| {
+                self.cache = None;
+                self.problem = Some(error.to_string());
+            })
+            .ok()
+    }
+
+    /// Commits what was learned (`complete`: the run reached every file).
+    fn finish(self, complete: bool, notes: &mut Vec<String>) {
+        let problem = match self.cache.map(|cache| cache.finish(complete)) {
+            Some(Err(error)) => Some(error.to_string()),
+            _ => self.problem,
+        };
+        if let Some(problem) = problem {
+            notes.push(format!(
+                "the dates read could not be kept for the next dry run ({problem}); it will \
+                 read them from the phone again"
+            ));
+        }
+    }
 }
 
 /// Whether DEST holds anything besides mtpull's own state (a missing DEST holds nothing).

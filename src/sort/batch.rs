@@ -2,15 +2,17 @@
 //!
 //! Copying a photo takes well under a millisecond; fsyncing it, several (a journal commit
 //! each). So the copies of a batch are first written to staged files in
-//! `DEST/.mtpull/tmp/`, then fsynced together (in parallel, so the filesystem commits
-//! them in a few journal transactions instead of one per file), and only then renamed
-//! into place by the [`Filer`](super::Filer), which fsyncs each touched folder once per
+//! `DEST/.mtpull/tmp/`, each handed to a pool of fsync threads as soon as it is written
+//! (so the disk writes one while the next is copied, and the filesystem groups the
+//! commits of those in flight), and only once all of a batch's are durable renamed into
+//! place by the [`Filer`](super::Filer), which fsyncs each touched folder once per
 //! batch. A crash leaves at worst staged files, which the next copy run removes; no
 //! final name ever holds a partial file.
 
 use std::fs::{self, File, FileTimes};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 
 use super::SortError;
@@ -21,7 +23,7 @@ use crate::fault_points::step;
 pub(super) const BATCH_FILES: usize = 64;
 /// Bytes copied before the batch is made durable, whatever the count.
 pub(super) const BATCH_BYTES: u64 = 256 * 1024 * 1024;
-/// Threads fsyncing a batch: enough for the filesystem to group the commits.
+/// Threads fsyncing staged copies: enough for the filesystem to group the commits.
 const SYNC_THREADS: usize = 8;
 
 const STAGED_PREFIX: &str = "sort-copy-";
@@ -31,9 +33,11 @@ const STAGED_SUFFIX: &str = ".tmp";
 #[derive(Debug)]
 pub(super) struct CopyBatch {
     dir: PathBuf,
-    staged: Vec<File>,
+    /// Copies staged since the batch was last made durable.
+    staged: usize,
     bytes: u64,
     serial: u64,
+    syncer: Syncer,
 }
 
 impl CopyBatch {
@@ -46,13 +50,14 @@ impl CopyBatch {
         remove_leftovers(&dir).map_err(SortError::io("remove stale copies in", &dir))?;
         Ok(CopyBatch {
             dir,
-            staged: Vec::new(),
+            staged: 0,
             bytes: 0,
             serial: 0,
+            syncer: Syncer::new(SYNC_THREADS),
         })
     }
 
-    /// Copies `src` (data and mtime) to a new staged file, not yet fsynced.
+    /// Copies `src` (data and mtime) to a new staged file, and starts its fsync.
     pub(super) fn stage(&mut self, src: &Path) -> Result<PathBuf, SortError> {
         self.serial += 1;
         let name = format!(
@@ -64,7 +69,8 @@ impl CopyBatch {
         let copied = copy_data(src, &path);
         match copied {
             Ok((file, len)) => {
-                self.staged.push(file);
+                self.syncer.start(file);
+                self.staged += 1;
                 self.bytes += len;
                 Ok(path)
             }
@@ -77,37 +83,104 @@ impl CopyBatch {
 
     /// Whether enough is staged to make it durable now.
     pub(super) fn is_full(&self) -> bool {
-        self.staged.len() >= BATCH_FILES || self.bytes >= BATCH_BYTES
+        self.staged >= BATCH_FILES || self.bytes >= BATCH_BYTES
     }
 
-    /// Fsyncs every staged file's data; after this they may be renamed into place.
+    /// Waits until every staged file's fsync is done; after this they may be renamed
+    /// into place.
     pub(super) fn make_durable(&mut self) -> Result<(), SortError> {
-        let staged = std::mem::take(&mut self.staged);
+        self.staged = 0;
         self.bytes = 0;
-        if let Err(e) = step("sync staged copies") {
-            return Err(SortError::io("sync copies in", &self.dir)(e));
-        }
-        let chunk = staged.len().div_ceil(SYNC_THREADS).max(1);
-        let failed = thread::scope(|scope| {
-            let workers: Vec<_> = staged
-                .chunks(chunk)
-                .map(|files| scope.spawn(move || files.iter().try_for_each(File::sync_all)))
-                .collect();
-            workers
-                .into_iter()
-                .map(|worker| worker.join().expect("an fsync thread panicked"))
-                .find_map(Result::err)
-        });
-        match failed {
-            Some(e) => Err(SortError::io("sync copies in", &self.dir)(e)),
-            None => Ok(()),
-        }
+        let stepped = step("sync staged copies");
+        let synced = self.syncer.wait();
+        stepped
+            .and(synced)
+            .map_err(SortError::io("sync copies in", &self.dir))
     }
 
     /// Removes a staged file that was not placed (a duplicate, or a failure).
     pub(super) fn discard(&self, staged: &Path) {
         // Best effort: a leftover is removed by the next copy run.
         let _ = step("discard a staged copy").and_then(|()| fs::remove_file(staged));
+    }
+}
+
+/// Threads that fsync the files they are handed, in the background.
+#[derive(Debug)]
+struct Syncer {
+    files: Option<mpsc::Sender<File>>,
+    results: mpsc::Receiver<io::Result<()>>,
+    workers: Vec<thread::JoinHandle<()>>,
+    /// Files handed over whose result is not yet taken.
+    outstanding: usize,
+    /// A file that could not be handed over was fsynced at once, and failed.
+    failed: Option<io::Error>,
+}
+
+impl Syncer {
+    fn new(threads: usize) -> Syncer {
+        let (files, queue) = mpsc::channel::<File>();
+        let queue = Arc::new(Mutex::new(queue));
+        let (done, results) = mpsc::channel();
+        let workers = (0..threads)
+            .map(|_| {
+                let (queue, done) = (Arc::clone(&queue), done.clone());
+                thread::spawn(move || {
+                    loop {
+                        // The lock is held only while waiting for the next file.
+                        let next = queue.lock().map_err(drop).and_then(|q| q.recv().map_err(drop));
+                        let Ok(file) = next else { return };
+                        if done.send(file.sync_all()).is_err() {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        Syncer {
+            files: Some(files),
+            results,
+            workers,
+            outstanding: 0,
+            failed: None,
+        }
+    }
+
+    /// Starts fsyncing `file` (data and metadata).
+    fn start(&mut self, file: File) {
+        match self.files.as_ref().map(|files| files.send(file)) {
+            Some(Ok(())) => self.outstanding += 1,
+            // No thread left to take it: fsynced here.
+            Some(Err(mpsc::SendError(file))) => self.keep_failure(file.sync_all()),
+            None => {}
+        }
+    }
+
+    fn keep_failure(&mut self, result: io::Result<()>) {
+        if let Err(error) = result {
+            self.failed.get_or_insert(error);
+        }
+    }
+
+    /// Waits for every fsync started; the first failure, if any.
+    fn wait(&mut self) -> io::Result<()> {
+        for _ in 0..std::mem::take(&mut self.outstanding) {
+            let result = self
+                .results
+                .recv()
+                .unwrap_or_else(|_| Err(io::Error::other("the fsync threads stopped")));
+            self.keep_failure(result);
+        }
+        self.failed.take().map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        self.files = None;
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
     }
 }
 

@@ -240,6 +240,147 @@ fn a_dry_run_reads_only_the_headers_dating_needs_and_dates_as_the_real_run() {
     }
 }
 
+/// What a dry run said of each file: where, dated by what, a likely duplicate, bytes read.
+type DryRunSaid = BTreeMap<String, (String, Option<String>, bool, u64)>;
+
+/// Runs a dry run; returns what it said of each file and how many object reads
+/// (GetObject, GetPartialObject, GetPartialObject64) the phone answered.
+fn dry_run_counting_reads(
+    phone: &mtpull::sim::SimDevice,
+    dest: &std::path::Path,
+    options: &BackupOptions,
+) -> (DryRunSaid, u64) {
+    phone.reset_stats();
+    let mut said = BTreeMap::new();
+    let (report, _) = crate::backup_util::run_backup_with(
+        phone,
+        dest,
+        options,
+        &std::sync::atomic::AtomicBool::new(false),
+        |event| {
+            if let mtpull::pull::Event::WouldCopy { file, entry } = event {
+                let dest = entry.dest.to_string_lossy().into_owned();
+                let what = (
+                    dest,
+                    entry.date_source.clone(),
+                    entry.maybe_duplicate,
+                    entry.read_from_device,
+                );
+                said.insert(file.path.clone(), what);
+            }
+        },
+    );
+    assert!(report.succeeded(), "{:?}", report.stopped);
+    assert!(
+        !report.notes.iter().any(|note| note.contains("next dry run")),
+        "{:?}",
+        report.notes
+    );
+    let stats = phone.stats();
+    let reads = [
+        OperationCode::GET_OBJECT,
+        OperationCode::GET_PARTIAL_OBJECT,
+        OperationCode::GET_PARTIAL_OBJECT_64,
+    ]
+    .iter()
+    .map(|op| stats.by_operation.get(op).copied().unwrap_or(0))
+    .sum();
+    (said, reads)
+}
+
+#[test]
+fn a_second_dry_run_reads_no_object_bytes_and_says_the_same() {
+    let (phone, storage) = phone(Profile::Android);
+    let video = mp4_with_moov_last(at(2021, 6, 5, 12, 0, 0), 1 << 20);
+    phone
+        .add_file(storage, "DCIM/Camera/late.mp4", video, at(2024, 1, 1, 0, 0, 0))
+        .unwrap();
+    // DEST already holds one photo's copy (a likely duplicate) and another file under
+    // the next photo's name (a clash: numbered past it). Both need the file's head.
+    let dest = tempfile::tempdir().unwrap();
+    let samples = crate::backup_util::samples();
+    for (sample, bytes) in [
+        (&samples[0], samples[0].bytes.clone()),
+        (&samples[1], b"other".to_vec()),
+    ] {
+        let at = dest.path().join(sample.expected_dest);
+        fs::create_dir_all(at.parent().unwrap()).unwrap();
+        fs::write(at, bytes).unwrap();
+    }
+    let before = tree(dest.path());
+    let cache = tempfile::tempdir().unwrap();
+    let dry = BackupOptions {
+        dry_run: true,
+        date_cache: Some(cache.path().join("mtpull/dry-run-dates.sqlite")),
+        ..BackupOptions::default()
+    };
+
+    let (first, first_reads) = dry_run_counting_reads(&phone, dest.path(), &dry);
+    assert!(first_reads > 0);
+    assert!(first["DCIM/Camera/IMG_A.jpg"].2, "{first:?}");
+    assert_eq!(first["DCIM/Camera/IMG_B.jpg"].0, "2023/12/24/IMG_B-1.jpg");
+    assert_eq!(first["DCIM/Camera/late.mp4"].0, "2021/06/05/late.mp4");
+
+    let (second, second_reads) = dry_run_counting_reads(&phone, dest.path(), &dry);
+    assert_eq!(second_reads, 0, "the second dry run read object bytes");
+    let without_reads = |said: &DryRunSaid| -> BTreeMap<String, (String, Option<String>, bool)> {
+        said.iter()
+            .map(|(path, (dest, source, duplicate, _))| {
+                (path.clone(), (dest.clone(), source.clone(), *duplicate))
+            })
+            .collect()
+    };
+    assert_eq!(without_reads(&second), without_reads(&first));
+    assert!(second.values().all(|(.., read)| *read == 0), "{second:?}");
+    assert_eq!(tree(dest.path()), before, "a dry run wrote into DEST");
+
+    // After a real backup and a new photo, a dry run reads only the new photo.
+    let (real, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(real.succeeded(), "{:?}", real.stopped);
+    phone
+        .add_file(
+            storage,
+            "DCIM/Camera/IMG_C.jpg",
+            photo(at(2024, 2, 3, 4, 5, 6), 70),
+            at(2024, 3, 1, 0, 0, 0),
+        )
+        .unwrap();
+    let (third, _) = dry_run_counting_reads(&phone, dest.path(), &dry);
+    assert_eq!(third.keys().collect::<Vec<_>>(), ["DCIM/Camera/IMG_C.jpg"]);
+    assert!(third["DCIM/Camera/IMG_C.jpg"].3 > 0);
+    let (fourth, fourth_reads) = dry_run_counting_reads(&phone, dest.path(), &dry);
+    assert_eq!(
+        (fourth_reads, fourth["DCIM/Camera/IMG_C.jpg"].0.as_str()),
+        (0, "2024/02/03/IMG_C.jpg")
+    );
+}
+
+#[test]
+fn a_dry_run_without_a_usable_cache_reads_the_phone_and_says_so() {
+    let (phone, _) = phone(Profile::Android);
+    let dest = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let not_a_cache = cache.path().join("dates.sqlite");
+    fs::write(&not_a_cache, vec![b'x'; 4096]).unwrap();
+    let dry = BackupOptions {
+        dry_run: true,
+        date_cache: Some(not_a_cache.clone()),
+        ..BackupOptions::default()
+    };
+    let (report, seen) = run_backup(&phone, dest.path(), &dry);
+    assert!(report.succeeded(), "{:?}", report.stopped);
+    assert_eq!(seen.would_copy.len(), 5);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|note| note.contains("could not be kept for the next dry run")),
+        "{:?}",
+        report.notes
+    );
+    assert_eq!(fs::read(&not_a_cache).unwrap(), vec![b'x'; 4096]);
+}
+
 #[test]
 fn delete_after_removes_only_verified_files() {
     let (phone, storage) = phone(Profile::Android);

@@ -264,6 +264,22 @@ impl<Tz: TimeZone> DateResolver<Tz> {
         Ok(self.first_accepted(content, file_name, fallback))
     }
 
+    /// A date read earlier (a dry run's cache): a UTC time that was shown in the
+    /// computer's zone is shown in this resolver's zone, which may have changed since.
+    pub fn recall(&self, dated: Dated) -> Dated {
+        match dated.instant.filter(|_| dated.zone == ZoneSource::Computer) {
+            Some(instant) => {
+                let (time, offset) = zone::local_in(&self.zone, instant);
+                Dated {
+                    time,
+                    offset: Some(offset),
+                    ..dated
+                }
+            }
+            None => dated,
+        }
+    }
+
     fn first_accepted(&self, content: Evidence, file_name: &str, fallback: Option<Moment>) -> Option<Dated> {
         let fallback = fallback.map(|moment| Candidate {
             moment,

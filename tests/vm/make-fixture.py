@@ -4,17 +4,14 @@
   make-fixture.py test    small photos with EXIF dates, a 300 MiB video, names with spaces
                           and Unicode, edge-case sizes, an empty folder
   make-fixture.py bench   big/: one 256 MiB file; tree/: 10,000 small files in 100 folders
-<<<<<<< HEAD
   make-fixture.py fat     names FAT and exFAT refuse, a case-only clash, two names that become
                           one, a 5 MiB video (dest-fs-tests.sh: kernel vfat, exfat, ext4 as DEST)
   make-fixture.py power   40 photos of 4 KiB to 512 KiB and a 4 MiB video, all different
                           (power-cut.sh: the phone a backup --delete-after empties while cut)
-=======
   make-fixture.py phone --phone N [--video-mib M]
                           phone N of several plugged in together: a photo under the same
                           path, size and date as on every other phone but its own bytes, a
                           picture every phone holds, and its own M MiB video (default 48)
->>>>>>> main
 
 Output (under target/vm/fixtures/KIND/ unless --out is given):
   root/          the folder to pass to run-guest.sh --fixture
@@ -209,7 +206,6 @@ def build_bench(root, rng):
     return capture
 
 
-<<<<<<< HEAD
 def build_fat(root, rng):
     """Photos whose names a FAT or exFAT destination cannot take as they are, all taken the
     same day so they meet in one date folder: `:?"*<>|`, a trailing dot and a trailing
@@ -249,7 +245,9 @@ def build_power(root, rng):
     video = "DCIM/Camera/VID_20240502_180000.mp4"
     write_mp4(root / video, 4 * MIB, utc(2024, 5, 2, 16, 0, 0), rng)
     capture[video] = {"mp4_creation_time_utc": "2024-05-02T16:00:00Z"}
-=======
+    return capture
+
+
 def build_phone(root, rng, number, video_mib):
     """Phone `number` of several into one library (tests/vm/multi-phone.sh, bench/multi)."""
     capture = {}
@@ -266,7 +264,6 @@ def build_phone(root, rng, number, video_mib):
     video = f"DCIM/Camera/VID_2023080{number}_183000.mp4"
     write_mp4(root / video, video_mib * MIB, utc(2023, 8, number, 16, 30, 0), rng)
     capture[video] = {"mp4_creation_time_utc": f"2023-08-0{number}T16:30:00Z"}
->>>>>>> main
     return capture
 
 
@@ -293,11 +290,8 @@ def write_manifest(stage, root, capture):
     (stage / "SHA256SUMS").write_text("".join(f"{f['sha256']}  {f['path']}\n" for f in files))
 
 
-<<<<<<< HEAD
-BUILDERS = {"test": build_test, "bench": build_bench, "fat": build_fat, "power": build_power}
-=======
-BUILDERS = {"test": build_test, "bench": build_bench, "phone": build_phone}
->>>>>>> main
+BUILDERS = {"test": build_test, "bench": build_bench, "fat": build_fat, "power": build_power,
+            "phone": build_phone}
 
 
 def main():

@@ -56,6 +56,13 @@ pub fn run(verbose: bool, quiet: bool, args: &SortArgs) -> anyhow::Result<ExitCo
             eprintln!("mtpull: {}", SortError::Interrupted);
             INTERRUPTED
         }
+        Some(error) if error.is_disk_full() => {
+            eprintln!(
+                "mtpull: stopped: {error}: {} is full; free some space and run the same command again (what was filed stays filed)",
+                human::path(&args.dest)
+            );
+            FATAL
+        }
         Some(error) => {
             eprintln!("mtpull: stopped: {error}");
             FATAL

@@ -59,13 +59,28 @@ pub(crate) fn check_destination(dest: &Path, missing_parents: bool) -> Result<()
 pub(crate) fn stops_the_run(error: &SortError, dest: &Path) -> bool {
     match error {
         SortError::Io { path, source, .. } => {
-            path.starts_with(dest)
-                && matches!(
-                    Errno::from_io_error(source),
-                    Some(Errno::ACCESS | Errno::PERM | Errno::ROFS | Errno::NOSPC | Errno::DQUOT)
-                )
+            error.is_disk_full()
+                || path.starts_with(dest)
+                    && matches!(
+                        Errno::from_io_error(source),
+                        Some(Errno::ACCESS | Errno::PERM | Errno::ROFS)
+                    )
         }
         _ => false,
+    }
+}
+
+impl SortError {
+    /// Whether a write found no room (disk or quota). Only writes fail so, and a sort
+    /// writes only into the destination, whichever path the error names (a copy is
+    /// named by its source).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            SortError::Io { source, .. } => {
+                matches!(Errno::from_io_error(source), Some(Errno::NOSPC | Errno::DQUOT))
+            }
+            _ => false,
+        }
     }
 }
 
@@ -110,6 +125,8 @@ mod tests {
         };
         assert!(stops_the_run(&error("/backup/2024", Errno::ACCESS), dest));
         assert!(stops_the_run(&error("/backup/2024/x.jpg", Errno::NOSPC), dest));
+        // A copy that found no room is named by its source.
+        assert!(stops_the_run(&error("/photos/x.jpg", Errno::NOSPC), dest));
         // An obstacle in one folder, or an unreadable source, fails one file.
         assert!(!stops_the_run(&error("/backup/2024", Errno::NOTDIR), dest));
         assert!(!stops_the_run(&error("/photos/x.jpg", Errno::ACCESS), dest));

@@ -520,15 +520,11 @@ fn sweep_copies(temps: &OwnedFd) -> io::Result<()> {
     Ok(())
 }
 
-/// FAT and exFAT by their magic numbers; anything else (FUSE hides what is behind
-/// it) by trying a name that only such filesystems refuse.
+/// Which names the filesystem under `root` takes: what is known without writing
+/// ([`known_names`]), else by trying a name that only FAT-like filesystems refuse.
 fn names_of(root: &Root, temps: &OwnedFd) -> Names {
-    const MSDOS_SUPER_MAGIC: u64 = 0x4d44;
-    const EXFAT_SUPER_MAGIC: u64 = 0x2011_bab0;
-    if let Ok(stats) = rustix::fs::fstatfs(root.fd())
-        && matches!(stats.f_type as u64, MSDOS_SUPER_MAGIC | EXFAT_SUPER_MAGIC)
-    {
-        return Names::Windows;
+    if let Some(names) = known_names(root.path()) {
+        return names;
     }
     let probe = "probe-<>:\"|?*.";
     match rustix::fs::openat(
@@ -543,6 +539,80 @@ fn names_of(root: &Root, temps: &OwnedFd) -> Names {
         }
         Err(_) => Names::Windows,
     }
+}
+
+/// Which names a destination takes, as far as a dry run can tell without writing:
+/// what is known ([`known_names`]) of it or, when it does not exist yet, of the
+/// nearest folder above it; else any name (the real run's probe may find otherwise
+/// on a filesystem that neither its type nor the mount table names).
+pub(crate) fn names_without_writing(dest: &Path) -> Names {
+    dest.ancestors()
+        .find(|folder| folder.is_dir())
+        .and_then(known_names)
+        .unwrap_or(Names::Posix)
+}
+
+/// FAT and exFAT by their magic numbers, and through FUSE by the type the mount
+/// table gives (`fuse.fusefat`, `fuseblk.exfat`); `None` for any other filesystem,
+/// whose names only a try would tell.
+fn known_names(folder: &Path) -> Option<Names> {
+    const MSDOS_SUPER_MAGIC: u64 = 0x4d44;
+    const EXFAT_SUPER_MAGIC: u64 = 0x2011_bab0;
+    const FUSE_SUPER_MAGIC: u64 = 0x6573_5546;
+    let stats = rustix::fs::statfs(folder).ok()?;
+    match stats.f_type as u64 {
+        MSDOS_SUPER_MAGIC | EXFAT_SUPER_MAGIC => Some(Names::Windows),
+        FUSE_SUPER_MAGIC => {
+            let mounts = fs::read_to_string("/proc/self/mountinfo").ok()?;
+            let folder = fs::canonicalize(folder).ok()?;
+            let fs_type = mount_type(&mounts, &folder)?;
+            let subtype = fs_type.rsplit('.').next().unwrap_or(fs_type);
+            ["fusefat", "exfat", "vfat", "msdos", "fat"]
+                .contains(&subtype)
+                .then_some(Names::Windows)
+        }
+        _ => None,
+    }
+}
+
+/// The filesystem type of the mount holding `path` (canonical), from the text of
+/// `/proc/self/mountinfo`: the deepest mount point above it.
+fn mount_type<'a>(mountinfo: &'a str, path: &Path) -> Option<&'a str> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (mount, fs) = line.split_once(" - ")?;
+            let point = unescape_mount_point(mount.split(' ').nth(4)?);
+            let fs_type = fs.split(' ').next()?;
+            path.starts_with(&point).then_some((point, fs_type))
+        })
+        .max_by_key(|(point, _)| point.components().count())
+        .map(|(_, fs_type)| fs_type)
+}
+
+/// A mount point as the mount table writes it: space, tab, newline and backslash as
+/// three octal digits after a backslash.
+fn unescape_mount_point(field: &str) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match (bytes[i], octal) {
+            (b'\\', Some(digits)) => {
+                out.push(digits.iter().fold(0u8, |n, d| n.wrapping_mul(8) + (d - b'0')));
+                i += 4;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    PathBuf::from(std::ffi::OsString::from_vec(out))
 }
 
 /// Splits a planned relative path into its folder and its file name, refusing
@@ -733,28 +803,58 @@ fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// What filing would do, writing nothing: each file it would place claims its name, so
-/// later files in the same run see the clash exactly as a real run would.
+/// later files in the same run see the clash exactly as a real run would. Names are
+/// made safe for the destination's filesystem as the [`Filer`] makes them, and on
+/// FAT-like ones two names that differ only in case are one.
 #[derive(Debug)]
 pub(crate) struct DryRun {
     root: PathBuf,
-    claims: HashMap<PathBuf, PathBuf>,
+    names: Names,
+    /// Each claimed path (by [`DryRun::key`]) → the path and the source that would be there.
+    claims: HashMap<PathBuf, (PathBuf, PathBuf)>,
 }
 
 impl DryRun {
     pub(crate) fn new(dest_root: impl Into<PathBuf>) -> DryRun {
+        let root = dest_root.into();
         DryRun {
-            root: dest_root.into(),
+            names: names_without_writing(&root),
+            root,
             claims: HashMap::new(),
         }
     }
 
+    /// Which names the destination takes, as this dry run sees it.
+    pub(crate) fn names(&self) -> Names {
+        self.names
+    }
+
+    /// A path as the destination's filesystem compares it.
+    fn key(&self, path: &Path) -> PathBuf {
+        match self.names {
+            Names::Posix => path.to_owned(),
+            Names::Windows => PathBuf::from(path.to_string_lossy().to_lowercase()),
+        }
+    }
+
+    /// The source that this run would have put at `path` (absolute), if any.
+    pub(crate) fn claimed_by(&self, path: &Path) -> Option<&Path> {
+        self.claims.get(&self.key(path)).map(|(_, src)| src.as_path())
+    }
+
+    /// The paths this run would have filed files at.
+    pub(crate) fn claimed(&self) -> impl Iterator<Item = &Path> {
+        self.claims.values().map(|(path, _)| path.as_path())
+    }
+
     pub(crate) fn file(&mut self, planned: &Path, src: &Path) -> Result<Filed, SortError> {
         let (dir_rel, name) = target_of(planned)?;
+        let name = safe_name_for(name, self.names);
         let dir = self.root.join(dir_rel);
-        let stems = seq_stems(name, &dir, self.claims.keys().map(PathBuf::as_path));
-        let slot = find_slot(&dir, name, src, stems.as_ref(), |candidate| {
+        let stems = seq_stems(&name, &dir, self.claimed());
+        let slot = find_slot(&dir, &name, src, stems.as_ref(), |candidate| {
             let path = dir.join(candidate);
-            match self.claims.get(&path) {
+            match self.claimed_by(&path) {
                 Some(claimed_by) => Ok(Occupant::File(
                     File::open(claimed_by).map_err(SortError::io("open", claimed_by))?,
                 )),
@@ -768,8 +868,9 @@ impl DryRun {
             },
             Slot::Free(free, n) => {
                 let path = dir.join(free);
-                self.claims.insert(path.clone(), src.to_owned());
-                let outcome = Outcome::for_slot(name, n);
+                self.claims
+                    .insert(self.key(&path), (path.clone(), src.to_owned()));
+                let outcome = Outcome::for_slot(&name, n);
                 Filed { path, outcome }
             }
         })

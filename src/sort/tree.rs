@@ -21,7 +21,7 @@ use super::date::{self, ZoneHints, ZoneSource};
 use super::dest::{check_destination, stops_the_run};
 use super::file::{DryRun, MAX_CLASH_SUFFIX, numbered, same_content, seq_stems, stem_key};
 use super::kind::{Only, kind_by_name};
-use super::plan::{Origin, SEQ_MARK, split_extension};
+use super::plan::{Names, Origin, SEQ_MARK, safe_name_for, split_extension};
 use super::state::{DestLock, is_state_dir};
 use super::{DateResolver, Dated, Filed, Filer, Mode, Moment, Outcome, SortError, Template, plan};
 
@@ -178,7 +178,7 @@ where
         false => Some(DestLock::acquire(dest)?),
     };
     let mut sink = if options.dry_run {
-        Sink::Dry(DryRun::new(dest), HashMap::new())
+        Sink::Dry(DryRun::new(dest))
     } else if options.mode == Mode::Copy {
         Sink::Staged(Staged::new(dest)?)
     } else {
@@ -188,6 +188,9 @@ where
         filer.open()?;
         Sink::Real(filer)
     };
+    // Names made safe for DEST's filesystem before anything is decided, so that a pair's
+    // clash and a dry run see the names the files will have.
+    let names = sink.names()?;
     let mut summary = Summary::default();
     let mut emit = |event: Event| {
         summary.count(&event);
@@ -210,6 +213,7 @@ where
             device: None,
         };
         let path = plan(&options.template, dated.as_ref(), &origin);
+        let path = path.with_file_name(safe_name_for(&file_name(&path), names));
         Ok(Planned { dated, path })
     });
     let mut stopped = None;
@@ -752,8 +756,8 @@ enum Sink {
     Real(Filer),
     /// Copy mode: copies staged and made durable a batch at a time, then moved into place.
     Staged(Staged),
-    /// What a dry run would do, and what it would put where (path → source).
-    Dry(DryRun, HashMap<PathBuf, PathBuf>),
+    /// What a dry run would do, and what it would put where.
+    Dry(DryRun),
 }
 
 /// The copy mode's state: staged copies by source, and the filer that places them.
@@ -853,6 +857,15 @@ impl Sink {
         planned
     }
 
+    /// Which names the destination takes.
+    fn names(&mut self) -> Result<Names, SortError> {
+        match self {
+            Sink::Real(filer) => filer.names(),
+            Sink::Staged(staged) => staged.filer.names(),
+            Sink::Dry(dry_run) => Ok(dry_run.names()),
+        }
+    }
+
     fn batch_is_full(&self) -> bool {
         match self {
             Sink::Staged(staged) => staged.batch.is_full(),
@@ -872,13 +885,7 @@ impl Sink {
         match self {
             Sink::Real(filer) => filer.file(planned, src),
             Sink::Staged(staged) => staged.file(planned, src),
-            Sink::Dry(dry_run, claims) => {
-                let filed = dry_run.file(planned, src)?;
-                if filed.outcome != Outcome::Duplicate {
-                    claims.insert(filed.path.clone(), src.to_owned());
-                }
-                Ok(filed)
-            }
+            Sink::Dry(dry_run) => dry_run.file(planned, src),
         }
     }
 
@@ -906,7 +913,7 @@ impl Sink {
         let main_name = file_name(planned);
         let dir = dest.join(planned.parent().unwrap_or(Path::new("")));
         let claimed = match self {
-            Sink::Dry(_, claims) => claims.keys().map(PathBuf::as_path).collect(),
+            Sink::Dry(dry_run) => dry_run.claimed().collect(),
             _ => Vec::new(),
         };
         let stems = seq_stems(&main_name, &dir, claimed);
@@ -930,8 +937,8 @@ impl Sink {
 
     /// Whether nothing is at `path` (in a dry run: nor claimed).
     fn vacant(&self, path: &Path) -> bool {
-        if let Sink::Dry(_, claims) = self
-            && claims.contains_key(path)
+        if let Sink::Dry(dry_run) = self
+            && dry_run.claimed_by(path).is_some()
         {
             return false;
         }
@@ -940,8 +947,8 @@ impl Sink {
 
     /// Whether `path` is vacant or holds the bytes of `src` (in a dry run: would).
     fn usable(&self, path: &Path, src: &Path) -> bool {
-        if let Sink::Dry(_, claims) = self
-            && let Some(claimed_by) = claims.get(path)
+        if let Sink::Dry(dry_run) = self
+            && let Some(claimed_by) = dry_run.claimed_by(path)
         {
             return same_content(src, claimed_by).unwrap_or(false);
         }

@@ -6,7 +6,6 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use mtpull::ptp::{OperationCode, ResponseCode};
@@ -17,6 +16,7 @@ use crate::backup_util::{
     assert_all_backed_up, assert_consistent, assert_consistent_with, at, phone, phone_files, run_backup,
     run_backup_with, samples, tree,
 };
+use crate::util::SmallDisk;
 
 /// The data-phase container header that precedes each object's bytes.
 const HEADER: u64 = 12;
@@ -282,38 +282,14 @@ fn ctrl_c_mid_file_keeps_the_download_and_the_rerun_resumes_it() {
     assert!(Content::generated(size, 42).matches(pulled).unwrap());
 }
 
-/// A small tmpfs mounted for one test, unmounted when dropped. Needs root.
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(bytes: u64) -> Option<SmallDisk> {
-        let dir = tempfile::tempdir().unwrap();
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
-            .arg(dir.path())
-            .output()
-            .is_ok_and(|out| out.status.success());
-        mounted.then_some(SmallDisk { dir })
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
-}
-
 #[test]
 fn a_disk_that_fills_mid_run_stops_cleanly_and_the_rerun_completes() {
     let Some(disk) = SmallDisk::mount(4 << 20) else {
-        eprintln!("SKIPPED: mounting a small tmpfs needs root");
         return;
     };
-    let dest = disk.dir.path().join("backup");
+    let dest = disk.path().join("backup");
     let (phone, storage) = phone(Profile::Android);
-    let filler = disk.dir.path().join("filler");
+    let filler = disk.path().join("filler");
     // Once the plan has passed the free-space check and copying started,
     // something else fills the disk, leaving 200 KB: the large file cannot fit.
     let (full, _) = run_backup_with(
@@ -325,7 +301,7 @@ fn a_disk_that_fills_mid_run_stops_cleanly_and_the_rerun_completes() {
             if let Event::Started { .. } = event
                 && !filler.exists()
             {
-                let free = free_space(disk.dir.path()).unwrap();
+                let free = free_space(disk.path()).unwrap();
                 fs::write(&filler, vec![1u8; (free - 200_000) as usize]).unwrap();
             }
         },

@@ -467,6 +467,68 @@ fn an_unwritable_destination_is_one_error_and_exit_2() {
     }
 }
 
+/// Defect 12: a disk that fills up stops the sort at the first file that does not fit
+/// (one error naming the cause, exit 2), leaves no partial or staged copy, loses no
+/// source, and the same command files the rest once there is room.
+#[test]
+fn a_full_disk_stops_the_sort_with_one_error_and_the_rerun_files_the_rest() {
+    for mode in ["--copy", "--move"] {
+        let Some(disk) = SmallDisk::mount(1 << 20) else {
+            return;
+        };
+        let src = TempDir::new().unwrap();
+        // Ten photos of 200 KB: twice what the disk holds.
+        let photos: Vec<Vec<u8>> = (0..10u8)
+            .map(|i| {
+                let mut bytes = photo(&format!("2024:05:{:02} 09:00:00", 10 + i));
+                bytes.resize(200_000, i);
+                put(&src.path().join(format!("IMG_{i}.jpg")), &bytes, SOME_MTIME);
+                bytes
+            })
+            .collect();
+        let dest = disk.path().join("sorted");
+        let mut args = vec!["sort", src.path().to_str().unwrap(), dest.to_str().unwrap()];
+        if mode == "--move" {
+            args.push(mode);
+        }
+        let output = mtpull(&args, UTC);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{mode}: {stderr}");
+        assert_eq!(
+            stderr.lines().count(),
+            1,
+            "{mode}: one error, not one per file: {stderr}"
+        );
+        assert!(stderr.contains("No space left on device"), "{mode}: {stderr}");
+        assert!(stderr.contains("is full"), "{mode}: {stderr}");
+        let filed = tree(&dest);
+        assert!(
+            !filed.is_empty() && filed.len() < photos.len(),
+            "{mode}: {}",
+            filed.len()
+        );
+        for (path, bytes) in &filed {
+            assert!(photos.contains(bytes), "{mode}: {path} is whole");
+        }
+        let staged: Vec<_> = fs::read_dir(dest.join(".mtpull/tmp")).unwrap().collect();
+        assert!(staged.is_empty(), "{mode}: {staged:?}");
+        let left = tree(src.path()).len();
+        match mode {
+            "--copy" => assert_eq!(left, photos.len(), "the sources stay"),
+            _ => assert_eq!(left + filed.len(), photos.len(), "every photo is somewhere"),
+        }
+
+        disk.resize(8 << 20);
+        let output = mtpull(&args, UTC);
+        assert!(output.status.success(), "{mode}: {output:?}");
+        let mut filed: Vec<Vec<u8>> = tree(&dest).into_iter().map(|(_, bytes)| bytes).collect();
+        filed.sort();
+        let mut expected = photos.clone();
+        expected.sort();
+        assert_eq!(filed, expected, "{mode}: each photo once");
+    }
+}
+
 #[test]
 fn names_that_are_not_utf8_stay_distinct_in_text_and_json() {
     use std::os::unix::ffi::OsStrExt;

@@ -49,7 +49,7 @@ pub fn put(path: &Path, content: &[u8], mtime: u64) {
         .unwrap();
 }
 
-pub(crate) use crate::testing::tree;
+pub(crate) use crate::testing::{cannot_run, tree};
 
 /// Runs `mtpull` as a user without privileges over `root` (made readable for
 /// it): as `nobody` through setpriv(1) when the tests run as root, as is
@@ -70,4 +70,56 @@ pub fn as_unprivileged_user<S: AsRef<OsStr>>(root: &Path, args: &[S]) -> Output 
         .env("TZ", "UTC")
         .output()
         .expect("cannot run setpriv (util-linux), which the tests need when run as root")
+}
+
+/// A small tmpfs mounted for one test, unmounted when dropped: a disk that fills up.
+/// Needs root (CI runs as root).
+pub struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// A tmpfs of `bytes`, or `None` (after [`cannot_run`]) when it cannot be mounted.
+    pub fn mount(bytes: u64) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir.path())
+            .output();
+        match mounted {
+            Ok(out) if out.status.success() => Some(SmallDisk { dir }),
+            Ok(out) => {
+                cannot_run(&format!(
+                    "cannot mount a small tmpfs: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+                None
+            }
+            Err(e) => {
+                cannot_run(&format!("cannot run mount: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Where it is mounted.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Grows (or shrinks) it to `bytes`, keeping what it holds.
+    pub fn resize(&self, bytes: u64) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={bytes}")])
+            .arg(self.dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot resize the tmpfs");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
 }

@@ -312,3 +312,17 @@ fn folders_are_synced_once_per_batch() {
     filer.sync().unwrap();
     assert!(filer.unsynced.is_empty());
 }
+
+#[test]
+fn the_mount_table_gives_the_type_of_the_deepest_mount_above_a_path() {
+    let table = "\
+22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw
+42 22 0:39 / /media/my\\040card rw,nosuid - fuse.fusefat fusefat rw,user_id=0
+43 22 0:40 / /media/my rw - tmpfs tmpfs rw
+";
+    let at = |path: &str| mount_type(table, Path::new(path));
+    assert_eq!(at("/media/my card/DCIM"), Some("fuse.fusefat"));
+    assert_eq!(at("/media/my/x"), Some("tmpfs"));
+    assert_eq!(at("/media/my cardboard"), Some("ext4"));
+    assert_eq!(at("/home"), Some("ext4"));
+}

@@ -22,8 +22,8 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
-    /// Errors only: no progress, no per-file lines, no summary (backup, sort,
-    /// restore); the exit status tells how it went.
+    /// Errors only: no progress, no per-file lines, no summary; the exit
+    /// status tells how it went.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 

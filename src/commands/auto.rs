@@ -13,10 +13,14 @@ use super::shared::exit::{self, FATAL, INTERRUPTED, NO_DEVICE};
 use super::shared::interrupt;
 use crate::cli::{AutoArgs, DeviceChoice};
 
-pub fn run(choice: &DeviceChoice, args: &AutoArgs) -> anyhow::Result<ExitCode> {
+/// `quiet`: errors only (what went wrong with the backup), nothing else.
+pub fn run(choice: &DeviceChoice, quiet: bool, args: &AutoArgs) -> anyhow::Result<ExitCode> {
     let path = args.settings.path()?;
     let Some(config) = Config::load(&path)? else {
         // udev starts the unit for every logged-in user; most have not asked for it.
+        if quiet {
+            return Ok(ExitCode::SUCCESS);
+        }
         note!(
             "mtpull: no auto-backup settings at {}: nothing to do (`mtpull config init` sets them up)",
             path.display()
@@ -31,6 +35,7 @@ pub fn run(choice: &DeviceChoice, args: &AutoArgs) -> anyhow::Result<ExitCode> {
         &lock::default_dir(),
         &notifier(&config),
         &cancel,
+        quiet,
     );
     Ok(ExitCode::from(exit_status_of(&outcome)))
 }

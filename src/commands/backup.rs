@@ -14,6 +14,7 @@ use mtpull::pull::{
 use serde_json::json;
 
 use super::connect;
+use super::shared::quiet::FailuresOnly;
 use super::shared::{exit, interrupt, progress};
 use crate::cli::{BackupArgs, DeviceChoice};
 
@@ -47,7 +48,9 @@ pub fn run(choice: &DeviceChoice, verbose: bool, quiet: bool, args: &BackupArgs)
             out: io::stdout().lock(),
             dest: &args.dest,
         }),
-        Shown::Quiet => Reporter::FailuresOnly,
+        Shown::Quiet => Reporter::FailuresOnly(FailuresOnly {
+            prefix: "mtpull: ".into(),
+        }),
         Shown::Text if args.dry_run => Reporter::DryRun(DryRunPrinter {
             out: io::stdout().lock(),
             dest: &args.dest,
@@ -96,7 +99,7 @@ enum Reporter<'a> {
     Progress(progress::Progress<'a>),
     DryRun(DryRunPrinter<'a, io::StdoutLock<'static>>),
     Json(JsonLines<'a>),
-    FailuresOnly,
+    FailuresOnly(FailuresOnly),
 }
 
 impl Observer for Reporter<'_> {
@@ -105,27 +108,8 @@ impl Observer for Reporter<'_> {
             Reporter::Progress(progress) => progress.event(event),
             Reporter::DryRun(printer) => printer.event(event),
             Reporter::Json(lines) => lines.event(event),
-            Reporter::FailuresOnly => failure_line(event),
+            Reporter::FailuresOnly(failures) => failures.event(event),
         }
-    }
-}
-
-/// `--quiet`: a file that failed, or that mtpull kept on the phone, is an
-/// error to report; nothing else is said.
-fn failure_line(event: &Event<'_>) {
-    match event {
-        Event::Finished {
-            file,
-            outcome: FileOutcome::Failed { error },
-        } => note!("mtpull: failed {}: {error}", human::name(&file.display_path())),
-        Event::Deleted {
-            file,
-            error: Some(error),
-        } => note!(
-            "mtpull: kept {} on the device: {error}",
-            human::name(&file.display_path())
-        ),
-        _ => {}
     }
 }
 

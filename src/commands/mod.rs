@@ -37,12 +37,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Devices(args) => devices::run(&device(&args.device)?, verbose, args),
         Command::Ls(args) => ls::run(&device(&args.device)?, verbose, args),
         Command::Backup(args) => backup::run(&device(&args.device)?, verbose, quiet, args),
-        Command::Auto(args) => auto::run(&device(&args.device)?, args),
+        Command::Auto(args) => auto::run(&device(&args.device)?, quiet, args),
         Command::Status(args) => status::run(&device(&args.device)?, args),
-        Command::Preview(args) => preview::run(&device(&args.device)?, args),
+        Command::Preview(args) => preview::run(&device(&args.device)?, quiet, args),
         Command::Restore(args) => restore::run(&device(&args.device)?, quiet, args),
         Command::Rm(args) => rm::run(&device(&args.device)?, args),
-        Command::Watch(args) => watch::run(&device(&args.device)?, args),
+        Command::Watch(args) => watch::run(&device(&args.device)?, quiet, args),
         local if before.is_given() => bail!(
             "{} works on local files; --demo and --device are for commands that talk to a phone",
             local.name()

@@ -17,13 +17,16 @@ use super::shared::interrupt;
 use super::shared::progress::locked_line;
 use crate::cli::{DeviceChoice, PreviewArgs};
 
-pub fn run(choice: &DeviceChoice, args: &PreviewArgs) -> anyhow::Result<ExitCode> {
+/// `quiet`: errors only; no progress, no closing line.
+pub fn run(choice: &DeviceChoice, quiet: bool, args: &PreviewArgs) -> anyhow::Result<ExitCode> {
     let mut device = connect::open_one(choice)?;
     let session = &mut device.session;
     let cancel = interrupt::cancel_on_ctrl_c().context("installing the Ctrl-C handler")?;
     let wait = Duration::from_secs(args.wait);
     let listing = list_files(session, &Selection::new(), wait, &cancel, |hint| {
-        note!("{}", locked_line(wait, hint))
+        if !quiet {
+            note!("{}", locked_line(wait, hint))
+        }
     })?;
     let serial = device_serial(session);
     let manifest = match &args.dest {
@@ -58,8 +61,11 @@ pub fn run(choice: &DeviceChoice, args: &PreviewArgs) -> anyhow::Result<ExitCode
                 && !rejected.contains(&file.key(&serial))
         })
         .collect();
-    let terminal = std::io::stderr().is_terminal();
+    let terminal = std::io::stderr().is_terminal() && !quiet;
     let mut progress = |done: usize, total: usize, _: &Item| {
+        if quiet {
+            return;
+        }
         if terminal {
             eprint!("\rthumbnails: {done}/{total}");
         } else if done.is_multiple_of(100) || done == total {
@@ -84,6 +90,9 @@ pub fn run(choice: &DeviceChoice, args: &PreviewArgs) -> anyhow::Result<ExitCode
     preview::render(&mut out, &name, &serial, &items)
         .and_then(|()| out.flush())
         .with_context(|| format!("writing {}", args.output.display()))?;
+    if quiet {
+        return Ok(ExitCode::SUCCESS);
+    }
     let from_device = items.iter().filter(|i| i.thumbnail.jpeg.is_some()).count();
     println!(
         "wrote {}: {} pictures and videos ({} with a thumbnail, {} backed up already)",

@@ -18,7 +18,8 @@ use crate::cli::{DeviceChoice, WatchArgs};
 /// udevd's control socket: there while udevd runs.
 const UDEV_CONTROL: &str = "/run/udev/control";
 
-pub fn run(choice: &DeviceChoice, args: &WatchArgs) -> anyhow::Result<ExitCode> {
+/// `quiet`: errors only (a backup that went wrong, a missing udevd), nothing else.
+pub fn run(choice: &DeviceChoice, quiet: bool, args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let path = args.settings.path()?;
     let config = match (Config::load(&path)?, &args.dest) {
         (Some(config), None) => config,
@@ -50,19 +51,24 @@ pub fn run(choice: &DeviceChoice, args: &WatchArgs) -> anyhow::Result<ExitCode> 
             (None, usb_events(usb_backend()?)?)
         }
     };
-    note!(
-        "mtpull: watching for phones and cameras (devices: {}); backups go to {}; Ctrl-C stops",
+    let say = |line: &str| {
+        if !quiet {
+            note!("mtpull: {line}")
+        }
+    };
+    say(&format!(
+        "watching for phones and cameras (devices: {}); backups go to {}; Ctrl-C stops",
         config.devices,
         config.destination.display()
-    );
+    ));
     let notifier = notifier(&config);
     let lock_dir = lock::default_dir();
     let job = |arrival: Arrival| {
-        back_up(&arrival, &config, &lock_dir, &notifier, &cancel);
+        back_up(&arrival, &config, &lock_dir, &notifier, &cancel, quiet);
     };
-    watch(&events, &cancel, &job, &|line| note!("mtpull: {line}"));
+    watch(&events, &cancel, &job, &say);
     if cancel.load(Ordering::Relaxed) {
-        note!("mtpull: stopped watching; backups cut short resume next time");
+        say("stopped watching; backups cut short resume next time");
         Ok(ExitCode::SUCCESS)
     } else {
         bail!("the USB hotplug watch ended")

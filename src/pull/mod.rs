@@ -27,6 +27,7 @@ mod report;
 mod run;
 mod select;
 mod status;
+mod together;
 mod transfer;
 mod verify;
 

@@ -36,6 +36,7 @@ use super::predict::Predictor;
 use super::remote::{FileKey, RemoteFile};
 use super::report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
 use super::select::{Only, Selection};
+use super::together::{Bursts, pair_by_content_identifier};
 use super::transfer::{TransferError, download, partial_read_len};
 use crate::fault_points::{self, step};
 use crate::ptp::DeviceTime;
@@ -182,6 +183,8 @@ pub(super) fn make_plan(
         .filter(|file| options.selection.wants(file))
         .collect();
     plan.skipped_storages = skipped_storages;
+    // Before anything is dated: a renamed Live Photo's video goes by its photo.
+    pair_by_content_identifier(session, &mut plan)?;
     for pattern in &plan.unmatched_patterns {
         notes.push(format!(
             "{pattern} matches no {} on the device",
@@ -198,10 +201,14 @@ pub(super) fn make_plan(
         let resolver = DateResolver::system();
         // Dated in plan order, as the run and the dry run date them.
         let mut hints = ZoneHints::new();
+        let mut bursts = Bursts::new(&plan);
         let to_copy = std::mem::take(&mut plan.to_copy);
         for file in to_copy {
             let on_device = date_on_device(session, &resolver, &file)?;
             let dated = with_zone_hints(&mut hints, on_device.dated);
+            let dated = bursts.date(&file, dated, |first| {
+                backed_up_date(session, dest_root, manifest, &serial, first, &resolver)
+            })?;
             if options.selection.wants_date(dated.map(|d| d.time)) {
                 heads.insert(file.handle, on_device);
                 plan.to_copy.push(file);
@@ -440,6 +447,7 @@ fn real_run(
         filer: Filer::new(dest_root, Mode::Move),
         resolver: DateResolver::system(),
         zone_hints: ZoneHints::new(),
+        bursts: Bursts::new(&plan),
         leads: Leads::new(&plan),
         summary: &mut report.summary,
         can_delete: options.delete_after,
@@ -519,6 +527,8 @@ struct Run<'a> {
     resolver: DateResolver<Local>,
     /// Offsets recorded by the photos dated so far, for videos with only UTC times.
     zone_hints: ZoneHints,
+    /// The date of each burst's first shot, for the others.
+    bursts: Bursts,
     /// Where each file that others travel with landed (relative to DEST).
     leads: Leads<'a>,
     summary: &'a mut Summary,
@@ -714,6 +724,17 @@ impl<'a> Run<'a> {
             .resolve_reader(copy, bytes, file.name(), device_moment(file))
             .map_err(PullError::disk(temp_path))?;
         let dated = with_zone_hints(&mut self.zone_hints, dated);
+        let (session, manifest) = (&mut *self.session, &*self.manifest);
+        let dated = self.bursts.date(file, dated, |first| {
+            backed_up_date(
+                session,
+                self.dest_root,
+                Some(manifest),
+                self.serial,
+                first,
+                &self.resolver,
+            )
+        })?;
         let key = file.key(self.serial);
         let planned = match self.leads.beside_lead(&key, Some(self.manifest))? {
             Some(beside) => beside,
@@ -836,6 +857,7 @@ fn dry_run(
     announce(&plan, &temps, observer, &mut report.summary);
     let resolver = DateResolver::system();
     let mut hints = ZoneHints::new();
+    let mut bursts = Bursts::new(&plan);
     let mut leads = Leads::new(&plan);
     let mut predictor = Predictor::new(dest_root);
     let model = device_model(session);
@@ -845,6 +867,16 @@ fn dry_run(
             None => date_on_device(session, &resolver, file)?,
         };
         let dated = with_zone_hints(&mut hints, on_device.dated);
+        let dated = bursts.date(file, dated, |first| {
+            backed_up_date(
+                session,
+                dest_root,
+                manifest.as_ref(),
+                &plan.serial,
+                first,
+                &resolver,
+            )
+        })?;
         let (head, read_from_device) = (on_device.head, on_device.read);
         let key = file.key(&plan.serial);
         let planned = match leads.beside_lead(&key, manifest.as_ref())? {

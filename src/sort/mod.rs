@@ -15,6 +15,7 @@
 
 mod batch;
 pub(crate) mod beneath;
+mod contents;
 pub(crate) mod date;
 pub(crate) mod dest;
 pub(crate) mod file;
@@ -35,6 +36,7 @@ pub use file::{Filed, Filer, Mode, Outcome, file_into};
 pub use kind::{MediaKind, Only};
 pub use plan::{DEFAULT_TEMPLATE, Names, Origin, Template, UNDATED_DIR, plan, safe_name, safe_name_for};
 pub use state::{DestLock, Intent, IntentLog, LockError, STATE_DIR};
+pub(crate) use tree::burst_name_prefix;
 pub use tree::{Event, FileReport, Follows, Sorted, Summary, TreeOptions, follows, sort_tree};
 
 /// What can go wrong while dating or filing, with the path a person needs to act on.

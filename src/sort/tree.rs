@@ -17,6 +17,7 @@ use chrono::TimeZone;
 use walkdir::{DirEntry, WalkDir};
 
 use super::batch::CopyBatch;
+use super::contents::Contents;
 use super::date::{self, ZoneHints, ZoneSource};
 use super::dest::{check_destination, stops_the_run};
 use super::file::{DryRun, MAX_CLASH_SUFFIX, numbered, same_content, seq_stems, stem_key};
@@ -200,6 +201,11 @@ where
     walk.tree(src);
     walk.events.into_iter().for_each(&mut emit);
 
+    // What DEST holds under any name, so that no photo is filed twice.
+    let mut contents = match walk.items.is_empty() {
+        true => Contents::default(),
+        false => Contents::of(dest),
+    };
     let mut dated = parallel_map(&walk.items, options.jobs, |item| date_item(item, resolver));
     zone_from_nearby_photos(&walk.items, &mut dated);
     date_bursts_by_their_first_shot(&walk.items, &mut dated);
@@ -223,9 +229,9 @@ where
             stopped = Some(SortError::Interrupted);
             break;
         }
-        waiting.push((item, sink.stage(item, planned)));
+        waiting.push((item, sink.stage(item, planned, &contents)));
         if sink.batch_is_full() {
-            stopped = file_batch(&mut sink, dest, &mut waiting, &mut emit)?;
+            stopped = file_batch(&mut sink, dest, &mut contents, &mut waiting, &mut emit)?;
             if stopped.is_some() {
                 break;
             }
@@ -234,7 +240,7 @@ where
     }
     // What was staged before Ctrl-C is filed; after a full disk, nothing more.
     if (stopped.is_none() || matches!(stopped, Some(SortError::Interrupted)))
-        && let Some(error) = file_batch(&mut sink, dest, &mut waiting, &mut emit)?
+        && let Some(error) = file_batch(&mut sink, dest, &mut contents, &mut waiting, &mut emit)?
     {
         stopped = Some(error);
     }
@@ -247,12 +253,13 @@ where
 fn file_batch(
     sink: &mut Sink,
     dest: &Path,
+    contents: &mut Contents,
     waiting: &mut Vec<(&Item, Result<Planned, SortError>)>,
     emit: &mut impl FnMut(Event),
 ) -> Result<Option<SortError>, SortError> {
     sink.make_durable()?;
     for (item, planned) in waiting.drain(..) {
-        if let Err(error) = file_item(sink, dest, item, planned, emit) {
+        if let Err(error) = file_item(sink, dest, contents, item, planned, emit) {
             return Ok(Some(error));
         }
     }
@@ -540,6 +547,17 @@ pub struct Follows {
 }
 
 impl Follows {
+    /// How a video follows a photo it was paired with by other means than its name (a
+    /// Live Photo renamed apart, matched by content): named after the photo, keeping its
+    /// own extension. It has no place among the folder's names (`main` is 0).
+    pub(crate) fn video_of(photo: &str, video: &str) -> Follows {
+        Follows {
+            main: 0,
+            dropped: split_extension(photo).1.matches('.').count(),
+            extension: split_extension(video).1.trim_start_matches('.').to_owned(),
+        }
+    }
+
     /// The name it takes beside its main file, once that is filed as `main_name`.
     pub fn name_beside(&self, main_name: &str) -> String {
         format!("{}.{}", drop_extensions(main_name, self.dropped), self.extension)
@@ -672,7 +690,7 @@ fn date_bursts_by_their_first_shot(items: &[Item], dated: &mut [Result<Option<Da
         let Ok(Some(found)) = dated else {
             continue;
         };
-        let key = match (found.burst, burst_name_prefix(&item.main)) {
+        let key = match (found.burst, burst_name_prefix(&file_name(&item.main))) {
             (Some(id), _) => BurstKey::Id(id),
             (None, Some(prefix)) => BurstKey::Name(prefix),
             (None, None) => continue,
@@ -692,10 +710,10 @@ enum BurstKey {
     Name(String),
 }
 
-/// `IMG20240828140543` for `IMG20240828140543_BURST019.jpg` (or `…_BURST000_COVER.jpg`).
-fn burst_name_prefix(path: &Path) -> Option<String> {
-    let name = file_name(path);
-    let (stem, _) = split_extension(&name);
+/// `IMG20240828140543` for `IMG20240828140543_BURST019.jpg` (or `…_BURST000_COVER.jpg`):
+/// the name a burst's shots share.
+pub(crate) fn burst_name_prefix(name: &str) -> Option<String> {
+    let (stem, _) = split_extension(name);
     let at = stem.to_ascii_uppercase().rfind("_BURST")?;
     let digits = &stem[at + "_BURST".len()..];
     let numbered = digits.chars().next().is_some_and(|c| c.is_ascii_digit());
@@ -788,15 +806,13 @@ impl Staged {
         })
     }
 
-    /// Copies an item's files aside; a main file whose planned name holds the same bytes
-    /// (a run repeated) is not copied at all.
-    fn stage(&mut self, item: &Item, planned: &Planned) {
-        let existing = self.dest.join(&planned.path);
-        let duplicate = fs::symlink_metadata(&existing).is_ok_and(|m| m.is_file())
-            && same_content(&item.main, &existing).unwrap_or(false);
-        let main = match duplicate {
-            true => Ok(StagedCopy::Duplicate(existing)),
-            false => self.batch.stage(&item.main).map(StagedCopy::At),
+    /// Copies an item's files aside; a main file whose bytes DEST holds (a run
+    /// repeated, a photo filed under another name) is not copied at all.
+    fn stage(&mut self, item: &Item, planned: &Planned, contents: &Contents) {
+        let near = self.dest.join(&planned.path);
+        let main = match contents.holding(&item.main, near.parent()) {
+            Some(existing) => Ok(StagedCopy::Duplicate(existing.to_owned())),
+            None => self.batch.stage(&item.main).map(StagedCopy::At),
         };
         self.copies.insert(item.main.clone(), main);
         for sidecar in &item.sidecars {
@@ -850,11 +866,48 @@ impl Staged {
 
 impl Sink {
     /// Readies an item for filing (copy mode: copies it aside).
-    fn stage(&mut self, item: &Item, planned: Result<Planned, SortError>) -> Result<Planned, SortError> {
+    fn stage(
+        &mut self,
+        item: &Item,
+        planned: Result<Planned, SortError>,
+        contents: &Contents,
+    ) -> Result<Planned, SortError> {
         if let (Sink::Staged(staged), Ok(planned)) = (&mut *self, &planned) {
-            staged.stage(item, planned);
+            staged.stage(item, planned, contents);
         }
         planned
+    }
+
+    /// Where DEST already holds the bytes of the item's main file under another name or
+    /// in another folder — if each file that travels with it finds its name beside that
+    /// copy vacant or holding its own bytes (else the group is filed together anew).
+    fn held_elsewhere(
+        &self,
+        dest: &Path,
+        contents: &Contents,
+        item: &Item,
+        planned: &Path,
+    ) -> Option<PathBuf> {
+        let found = contents.holding(&item.main, dest.join(planned).parent())?;
+        let inside = found.strip_prefix(dest).ok()?;
+        item.sidecars
+            .iter()
+            .all(|sidecar| self.usable(&dest.join(sidecar.planned_beside(inside)), &sidecar.path))
+            .then(|| found.to_owned())
+    }
+
+    /// Notes in `contents` what filing `src` put at `filed` (in a dry run: would put).
+    fn note_filed(&self, contents: &mut Contents, filed: &Filed, src: &Path) {
+        if filed.outcome == Outcome::Duplicate {
+            return;
+        }
+        let bytes = match self {
+            Sink::Dry(_) => src,
+            Sink::Real(_) | Sink::Staged(_) => &filed.path,
+        };
+        if let Ok(meta) = fs::metadata(bytes) {
+            contents.add(filed.path.clone(), bytes.to_owned(), meta.len());
+        }
     }
 
     /// Which names the destination takes.
@@ -964,11 +1017,20 @@ impl Sink {
 fn file_item(
     sink: &mut Sink,
     dest: &Path,
+    contents: &mut Contents,
     item: &Item,
     planned: Result<Planned, SortError>,
     emit: &mut impl FnMut(Event),
 ) -> Result<(), SortError> {
     let (dated, result) = match planned {
+        Ok(Planned { dated, path }) if let Some(found) = sink.held_elsewhere(dest, contents, item, &path) => {
+            let landed = found.strip_prefix(dest).unwrap_or(&found).to_owned();
+            let filed = Filed {
+                path: found,
+                outcome: Outcome::Duplicate,
+            };
+            (dated, Ok((filed, landed)))
+        }
         Ok(Planned { dated, path }) => {
             // A pair or a file with sidecars takes the first suffix free for all of them.
             let suffix = match item.sidecars.is_empty() {
@@ -999,6 +1061,9 @@ fn file_item(
         other => other,
     };
     let landed = result.as_ref().ok().map(|(_, landed)| landed.clone());
+    if let Ok((filed, _)) = &result {
+        sink.note_filed(contents, filed, &item.main);
+    }
     emit(Event::File(FileReport {
         source: item.main.clone(),
         dated,
@@ -1014,6 +1079,9 @@ fn file_item(
         };
         if result.as_ref().is_err_and(|error| stops_the_run(error, dest)) {
             return result.map(|_| ());
+        }
+        if let Ok(filed) = &result {
+            sink.note_filed(contents, filed, &sidecar.path);
         }
         emit(Event::File(FileReport {
             source: sidecar.path.clone(),
@@ -1039,7 +1107,7 @@ mod tests {
             ("_BURST001.jpg", None),
             ("IMG_BURSTY.jpg", None),
         ] {
-            assert_eq!(burst_name_prefix(Path::new(name)).as_deref(), prefix, "{name}");
+            assert_eq!(burst_name_prefix(name).as_deref(), prefix, "{name}");
         }
     }
 

@@ -443,3 +443,50 @@ fn watch_logging_into_a_closed_pipe_backs_up_and_stops_cleanly() {
         .count();
     assert_eq!(media, 39);
 }
+
+#[test]
+fn quiet_auto_says_only_what_went_wrong() {
+    let user = User::new();
+    let unset = user.run(&["-q", "--sim", "android", "auto"]).expect(0);
+    assert_eq!(unset.stderr, "", "no settings: nothing to do, nothing said");
+    user.configure(|text| text.replace("unlock_timeout_secs = 120", "unlock_timeout_secs = 1"));
+    let run = user.run(&["-q", "--sim", "android", "auto"]).expect(0);
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
+    assert!(user.files_in_dest() > 10);
+    assert_eq!(
+        user.notifications().len(),
+        1,
+        "the notification is no terminal output"
+    );
+    // A phone that stays locked is not backed up: that is said, and only that.
+    let locked = user.run(&["-q", "--sim", "locked", "auto"]).expect(3);
+    let lines: Vec<&str> = locked.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", locked.stderr);
+    assert!(
+        lines[0].contains("no storage appeared within 1 s"),
+        "{}",
+        locked.stderr
+    );
+}
+
+#[test]
+fn quiet_watch_backs_up_without_a_word() {
+    let user = User::new();
+    let dest = user.dest();
+    let (mut child, lines) = spawn_watch(
+        &user,
+        &["-q", "--sim", "android", "watch", dest.to_str().unwrap()],
+    );
+    // The end of the backup is the desktop notification it sends.
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while user.notifications().is_empty() {
+        assert!(child.try_wait().unwrap().is_none(), "watch ended early");
+        assert!(std::time::Instant::now() < deadline, "the backup never finished");
+        thread::sleep(Duration::from_millis(20));
+    }
+    kill_process(Pid::from_child(&child), Signal::INT).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let said: Vec<String> = lines.try_iter().collect();
+    assert!(said.is_empty(), "{said:#?}");
+    assert!(user.files_in_dest() > 10);
+}

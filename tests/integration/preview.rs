@@ -277,6 +277,28 @@ fn a_selection_for_another_phone_is_refused() {
 }
 
 #[test]
+fn quiet_preview_writes_the_page_without_a_word_but_still_tells_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("page.html");
+    let run = crate::run::mtpull(&["-q", "--sim", "android", "preview", "-o", page.to_str().unwrap()])
+        .expect_status(0);
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
+    assert!(page_items(&fs::read_to_string(&page).unwrap()).len() >= 30);
+    let nowhere = dir.path().join("missing/page.html");
+    let run = crate::run::mtpull(&[
+        "-q",
+        "--sim",
+        "android",
+        "preview",
+        "-o",
+        nowhere.to_str().unwrap(),
+    ]);
+    assert_ne!(run.status, Some(0));
+    assert!(run.stderr.contains("missing/page.html"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
 fn cli_preview_writes_one_page_and_restore_dry_run_sends_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("page.html");

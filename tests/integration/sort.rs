@@ -134,6 +134,82 @@ fn a_messy_folder_becomes_the_expected_tree_and_a_second_run_files_nothing() {
     assert_eq!(tree(&dirs.dest), expected_tree());
 }
 
+/// `backup`'s rule in `sort`: bytes DEST already holds under another name or in another
+/// folder (a photo renamed after an earlier sort, an album) are not filed again, and
+/// neither is a second copy in SRC under another name; the dry run says so too.
+#[test]
+fn a_photo_dest_holds_under_another_name_is_a_duplicate_not_filed_again() {
+    let root = TempDir::new().unwrap();
+    let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+    let (renamed, in_album, new, twice) = (
+        photo("2024:05:26 09:00:00"),
+        photo("2024:05:26 10:00:00"),
+        photo("2024:05:26 11:00:00"),
+        photo("2024:05:26 12:00:00"),
+    );
+    put(&dest.join("2024/05/26/breakfast.jpg"), &renamed, SOME_MTIME);
+    put(&dest.join("Albums/best.jpg"), &in_album, SOME_MTIME);
+    // In a hidden folder (a trash can): no backup, so no duplicate.
+    put(&dest.join(".Trash-1000/files/IMG_3.jpg"), &new, SOME_MTIME);
+    put(&src.join("DCIM/IMG_1.jpg"), &renamed, SOME_MTIME);
+    put(&src.join("DCIM/IMG_1.xmp"), b"edits of IMG_1", SOME_MTIME);
+    put(&src.join("DCIM/IMG_2.jpg"), &in_album, SOME_MTIME);
+    put(&src.join("DCIM/IMG_3.jpg"), &new, SOME_MTIME);
+    put(&src.join("DCIM/IMG_4.jpg"), &twice, SOME_MTIME);
+    put(&src.join("Download/IMG_4 (1).jpg"), &twice, SOME_MTIME);
+    let before = tree(&dest);
+    let outcomes = |output: &std::process::Output| -> Vec<(String, String, String)> {
+        assert!(output.status.success(), "{output:?}");
+        let lines = json_lines(output);
+        let (summary, files) = lines.split_last().unwrap();
+        assert_eq!(summary["summary"]["duplicates"], 3, "{summary}");
+        assert_eq!(summary["summary"]["filed"], 3, "{summary}");
+        files
+            .iter()
+            .map(|line| {
+                let source = line["source"].as_str().unwrap();
+                let destination = line["destination"].as_str().unwrap();
+                (
+                    source.strip_prefix(src.to_str().unwrap()).unwrap().to_owned(),
+                    line["outcome"].as_str().unwrap().to_owned(),
+                    destination
+                        .strip_prefix(dest.to_str().unwrap())
+                        .unwrap()
+                        .to_owned(),
+                )
+            })
+            .collect()
+    };
+    let args = |extra: &[&str]| {
+        let mut args = vec!["sort", src.to_str().unwrap(), dest.to_str().unwrap(), "--json"];
+        args.extend(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let predicted = outcomes(&mtpull(args(&["--dry-run"]), UTC));
+    assert_eq!(tree(&dest), before, "a dry run writes nothing");
+    let filed = outcomes(&mtpull(args(&[]), UTC));
+    assert_eq!(predicted, filed);
+    let expected = [
+        ("/DCIM/IMG_1.jpg", "duplicate", "/2024/05/26/breakfast.jpg"),
+        // Its edits go beside the copy DEST holds, named after it.
+        ("/DCIM/IMG_1.xmp", "filed", "/2024/05/26/breakfast.xmp"),
+        ("/DCIM/IMG_2.jpg", "duplicate", "/Albums/best.jpg"),
+        ("/DCIM/IMG_3.jpg", "filed", "/2024/05/26/IMG_3.jpg"),
+        ("/DCIM/IMG_4.jpg", "filed", "/2024/05/26/IMG_4.jpg"),
+        ("/Download/IMG_4 (1).jpg", "duplicate", "/2024/05/26/IMG_4.jpg"),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(filed, expected);
+    assert_eq!(tree(&dest).len(), before.len() + 3);
+    // A second run files nothing: everything is a duplicate of what is there.
+    let again = mtpull(args(&[]), UTC);
+    assert!(again.status.success(), "{again:?}");
+    assert_eq!(summary(&again)["filed"], 0);
+}
+
 fn sort_args<'a>(dirs: &'a Dirs, extra: &[&'a str]) -> Vec<&'a OsStr> {
     let mut args = vec!["sort".as_ref(), dirs.src.as_os_str(), dirs.dest.as_os_str()];
     args.extend(extra.iter().map(|arg| OsStr::new(*arg)));

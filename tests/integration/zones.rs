@@ -578,3 +578,182 @@ fn sort_keeps_a_burst_over_midnight_in_one_folder() {
         ]
     );
 }
+
+/// `sort`'s pairing by content in `backup`: a Live Photo whose halves were renamed apart
+/// on the phone (`IMG_1234.HEIC`, `IMG_5678.MOV`) is one pair — the video is dated by the
+/// photo and filed beside it under its name, in the dry run too; a video whose photo was
+/// backed up in an earlier run joins that copy; a MOV with another identifier, and one
+/// with none, go by their own dates.
+#[test]
+fn a_backup_pairs_a_live_photo_renamed_apart_by_its_content_identifier() {
+    use mtpull::pull::BackupOptions;
+    use mtpull::sim::{Profile, SimDevice, StorageSpec};
+
+    use crate::backup_util::{at, run_backup, tree};
+
+    let photo = |when: &str, id: &str| {
+        heic(
+            &tiff_with_maker_note(&[(DATE_TIME_ORIGINAL, when)], &apple_maker_note(id)),
+            8,
+        )
+    };
+    let keys = |id: &str| quicktime_keys(&[("com.apple.quicktime.content.identifier", id)]);
+    // 2024-05-28 12:00 UTC: the 28th in any zone; the photos are of the 26th.
+    let later = 1_716_897_600;
+    let (first_id, second_id) = (
+        "8A5B4E5C-1F3D-4A7B-9C2E-0123456789AB",
+        "1C9D2E3F-4A5B-4C6D-8E7F-FEDCBA987654",
+    );
+    let phone = SimDevice::new(Profile::Android);
+    let storage = phone.add_storage(StorageSpec::new("Internal shared storage"));
+    let add = |path: &str, bytes: &[u8]| {
+        phone
+            .add_file(storage, path, bytes.to_vec(), at(2024, 6, 1, 12, 0, 0))
+            .unwrap()
+    };
+    let dry = BackupOptions {
+        dry_run: true,
+        ..BackupOptions::default()
+    };
+    let dest = TempDir::new().unwrap();
+    add(
+        "DCIM/100APPLE/IMG_1234.HEIC",
+        &photo("2024:05:26 23:50:00", first_id),
+    );
+    add(
+        "DCIM/100APPLE/IMG_5678.MOV",
+        &video_at_utc(later, &[keys(first_id)]),
+    );
+    add(
+        "DCIM/100APPLE/IMG_9999.MOV",
+        &video_at_utc(later, &[keys("another-id")]),
+    );
+    add("DCIM/100APPLE/clip.MOV", &video_at_utc(later, &[]));
+    add(
+        "DCIM/100APPLE/IMG_2000.HEIC",
+        &photo("2024:05:26 08:00:00", second_id),
+    );
+    let (_, predicted) = run_backup(&phone, dest.path(), &dry);
+    let (report, seen) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(report.succeeded(), "{report:?} {seen:?}");
+    let landed: Vec<String> = tree(dest.path()).into_keys().collect();
+    assert_eq!(
+        landed,
+        [
+            "2024/05/26/IMG_1234.HEIC",
+            "2024/05/26/IMG_1234.MOV",
+            "2024/05/26/IMG_2000.HEIC",
+            "2024/05/28/IMG_9999.MOV",
+            "2024/05/28/clip.MOV",
+        ]
+    );
+    let mut predicted: Vec<String> = predicted.would_copy.into_values().collect();
+    predicted.sort();
+    assert_eq!(predicted, landed, "the dry run predicts it");
+
+    // Later, the video of a photo backed up before arrives, renamed: it joins that copy.
+    add(
+        "DCIM/100APPLE/IMG_7000.MOV",
+        &video_at_utc(later, &[keys(second_id)]),
+    );
+    let (_, predicted) = run_backup(&phone, dest.path(), &dry);
+    assert_eq!(
+        predicted
+            .would_copy
+            .get("DCIM/100APPLE/IMG_7000.MOV")
+            .map(String::as_str),
+        Some("2024/05/26/IMG_2000.MOV")
+    );
+    let (report, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!((report.summary.copied, report.summary.already), (1, 5));
+    assert!(tree(dest.path()).contains_key("2024/05/26/IMG_2000.MOV"));
+}
+
+/// `sort`'s bursts in `backup`: a burst over midnight stays in one folder, dated by its
+/// first shot — an Android burst by its names, an iPhone burst by the BurstUUID in its
+/// maker notes — in the dry run too; a shot that arrives after its burst's first was
+/// backed up still joins it.
+#[test]
+fn a_backup_keeps_a_burst_over_midnight_in_one_folder() {
+    use mtpull::pull::BackupOptions;
+    use mtpull::sim::{Profile, SimDevice, StorageSpec};
+
+    use crate::backup_util::{at, run_backup, tree};
+
+    const BURST_UUID: u16 = 0x000b;
+    let exif = |when| jpeg(&tiff(&[], &[(DATE_TIME_ORIGINAL, when)]));
+    let apple = |when, burst: &str| {
+        jpeg(&tiff_with_maker_note(
+            &[(DATE_TIME_ORIGINAL, when)],
+            &apple_maker_note_with(BURST_UUID, burst),
+        ))
+    };
+    let phone = SimDevice::new(Profile::Android);
+    let storage = phone.add_storage(StorageSpec::new("Internal shared storage"));
+    let add = |path: &str, bytes: Vec<u8>| {
+        phone
+            .add_file(storage, path, bytes, at(2024, 6, 1, 12, 0, 0))
+            .unwrap()
+    };
+    add(
+        "DCIM/Camera/IMG20240526235959_BURST000_COVER.jpg",
+        exif("2024:05:26 23:59:59"),
+    );
+    add(
+        "DCIM/Camera/IMG20240526235959_BURST001.jpg",
+        exif("2024:05:27 00:00:00"),
+    );
+    add("DCIM/Camera/IMG20240527000001.jpg", exif("2024:05:27 00:00:01"));
+    add(
+        "DCIM/100APPLE/IMG_0001.JPG",
+        apple("2024:05:26 23:59:59", "BURST-A"),
+    );
+    add(
+        "DCIM/100APPLE/IMG_0002.JPG",
+        apple("2024:05:27 00:00:00", "BURST-A"),
+    );
+    add(
+        "DCIM/100APPLE/IMG_0003.JPG",
+        apple("2024:05:27 00:00:00", "BURST-B"),
+    );
+    let dest = TempDir::new().unwrap();
+    let dry = BackupOptions {
+        dry_run: true,
+        ..BackupOptions::default()
+    };
+    let (_, predicted) = run_backup(&phone, dest.path(), &dry);
+    let (report, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(report.succeeded(), "{report:?}");
+    let landed: Vec<String> = tree(dest.path()).into_keys().collect();
+    assert_eq!(
+        landed,
+        [
+            "2024/05/26/IMG20240526235959_BURST000_COVER.jpg",
+            "2024/05/26/IMG20240526235959_BURST001.jpg",
+            "2024/05/26/IMG_0001.JPG",
+            "2024/05/26/IMG_0002.JPG",
+            "2024/05/27/IMG20240527000001.jpg",
+            "2024/05/27/IMG_0003.JPG",
+        ]
+    );
+    let mut predicted: Vec<String> = predicted.would_copy.into_values().collect();
+    predicted.sort();
+    assert_eq!(predicted, landed, "the dry run predicts it");
+
+    // A shot of the burst that reaches the phone's listing only now.
+    add(
+        "DCIM/Camera/IMG20240526235959_BURST002.jpg",
+        exif("2024:05:27 00:00:02"),
+    );
+    let (_, predicted) = run_backup(&phone, dest.path(), &dry);
+    let (report, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(report.succeeded(), "{report:?}");
+    let joined = "2024/05/26/IMG20240526235959_BURST002.jpg";
+    assert!(
+        tree(dest.path()).contains_key(joined),
+        "{:?}",
+        tree(dest.path()).keys()
+    );
+    assert_eq!(predicted.would_copy.values().collect::<Vec<_>>(), [joined]);
+}

@@ -389,7 +389,12 @@ fn content_evidence<R: BufRead + Seek>(reader: &mut R) -> Evidence {
 pub(crate) fn content_identifier(path: &Path) -> Option<String> {
     let file = File::open(path).ok()?;
     let len = file.metadata().ok()?.len();
-    file_evidence(&file, len).ok()?.content_id
+    content_identifier_in(file, len)
+}
+
+/// [`content_identifier`] of `len` bytes read through `source` (a file on a phone).
+pub(crate) fn content_identifier_in(source: impl Read + Seek, len: u64) -> Option<String> {
+    file_evidence(source, len).ok()?.content_id
 }
 
 /// [`content_evidence`] over a file within the read budget, retrying a TIFF whose

@@ -14,10 +14,11 @@
 //! = files, no temp file, hidden file or intent left (restore: every file on the phone
 //! once, whole, no upload pending).
 //!
-//! `cargo test` kills at every 3rd step on small trees. `MTPULL_CAMPAIGN=full` kills at
-//! every step, and `MTPULL_CAMPAIGN_TREE=big` (or the full run) adds thousands of files
-//! and two over 64 MiB (so that a killed download resumes across the 64 KiB overlap),
-//! killed at ~`BIG_CUTS` points spread over the run.
+//! `cargo test` kills at every 3rd step on small trees; `MTPULL_CAMPAIGN=full` at every
+//! step. The big tree (`--include-ignored`: thousands of files and two over 64 MiB, so
+//! that a killed download resumes past the first 64 MiB piece, across the overlap check)
+//! is killed at `BIG_CUTS` points spread over the run and as many spread over the large
+//! files' writes (found by counting the steps of the same run in-process first).
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::{OsStr, OsString};
@@ -29,14 +30,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use chrono::NaiveDateTime;
-use mtpull::fault_points::KILL_AT_VAR;
-use mtpull::pull::Manifest;
+use std::num::NonZeroUsize;
+use std::sync::atomic::AtomicBool;
+
+use mtpull::fault_points::{self, Action, KILL_AT_VAR, Plan};
+use mtpull::pull::{BackupOptions, Manifest, Only};
 use mtpull::restore::{DEFAULT_FOLDER, Journal};
+use mtpull::sim::Profile;
 use mtpull::sim::demo;
 use mtpull::sort::IntentLog;
+use mtpull::sort::{DateResolver, Mode, Template, TreeOptions, sort_tree};
 use walkdir::WalkDir;
 
-use crate::backup_util::samples;
+use crate::backup_util::{run_backup, samples};
 
 /// The serial of the folder-served phone (the demo phone's identity).
 fn serial() -> String {
@@ -48,16 +54,21 @@ fn full() -> bool {
     std::env::var("MTPULL_CAMPAIGN").as_deref() == Ok("full")
 }
 
-/// Whether the trees are the big ones: thousands of files, two over 64 MiB.
-fn big() -> bool {
-    full() || std::env::var("MTPULL_CAMPAIGN_TREE").as_deref() == Ok("big")
+/// Which tree a campaign runs on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Tree {
+    /// A few files: killed at every (3rd) step.
+    Small,
+    /// Thousands of files and two over 64 MiB: killed at spread points.
+    Big,
 }
 
-/// About how many kills a campaign on the big tree makes, spread over its steps.
-const BIG_CUTS: u64 = 40;
+/// How many kills a campaign on the big tree makes spread over the whole run, and
+/// again over the large files' writes.
+const BIG_CUTS: usize = 8;
 
 /// Files in the big tree besides the samples.
-const BIG_FILES: usize = 3000;
+const BIG_FILES: usize = 2000;
 
 /// Sizes of the big tree's large videos: over one 64 MiB piece, so that a download
 /// killed in the first piece resumes into the second with the overlap check.
@@ -150,13 +161,13 @@ fn write_file(path: &Path, bytes: &[u8], mtime: NaiveDateTime) {
 
 /// The phone's files, written into `root`: the backup samples and a document, and in
 /// the big tree thousands of camera photos dated by name and two large videos.
-fn furnish_phone(root: &Path) {
+fn furnish_phone(root: &Path, tree: Tree) {
     for sample in samples() {
         write_file(&root.join(sample.path), &sample.bytes, sample.mtime);
     }
     let when = crate::backup_util::at(2024, 1, 1, 9, 0, 0);
     write_file(&root.join("Documents/notes.txt"), b"not a photo", when);
-    if big() {
+    if tree == Tree::Big {
         furnish_big(root, "DCIM/Camera");
     }
 }
@@ -272,15 +283,37 @@ impl Scene {
     }
 }
 
-/// The step numbers a campaign kills at: every `stride`-th, from 1.
-fn stride_for(steps_hint: u64) -> u64 {
-    if big() {
-        (steps_hint / BIG_CUTS).max(1)
-    } else if full() {
-        1
-    } else {
-        3
+/// Where a campaign kills.
+enum Points {
+    /// At steps 1, 1 + n, 1 + 2n, … until a run finishes unkilled.
+    Every(u64),
+    /// At these steps (a run that finishes unkilled ends the list early).
+    At(Vec<u64>),
+}
+
+/// The small trees' points: every step in the full run, every 3rd in `cargo test`.
+fn every_step() -> Points {
+    Points::Every(if full() { 1 } else { 3 })
+}
+
+/// The big tree's points, from the steps an unkilled run takes (`log`, in order):
+/// `BIG_CUTS` spread over the whole run, and as many over the writes of the files
+/// named `write_step` that come after the first `skip_writes` (the large files').
+fn spread(log: &[&str], write_step: &str, skip_writes: usize) -> Points {
+    let steps = log.len() as u64;
+    let mut points: Vec<u64> = (0..BIG_CUTS as u64)
+        .map(|i| 1 + i * steps / BIG_CUTS as u64)
+        .collect();
+    let writes: Vec<u64> = (1..=steps)
+        .filter(|&n| log[n as usize - 1] == write_step)
+        .skip(skip_writes)
+        .collect();
+    if !writes.is_empty() {
+        points.extend((0..BIG_CUTS).map(|i| writes[i * writes.len() / BIG_CUTS]));
     }
+    points.sort_unstable();
+    points.dedup();
+    Points::At(points)
 }
 
 /// What one killed run left for the next: its work half done (some files filed and
@@ -292,26 +325,27 @@ enum Killed {
     BeforeOrAfter,
 }
 
-/// Kills `one` at steps 1, 1 + stride, … until a run finishes unkilled (`None`); `one`
-/// sets up afresh, runs killed, checks, reruns, checks. Returns the number of kills.
-fn kill_campaign(label: &str, steps_hint: u64, one: impl Fn(u64) -> Option<Killed>) -> u64 {
-    let stride = stride_for(steps_hint);
-    let (mut kills, mut midway) = (0, 0);
-    let mut at = 1;
-    while let Some(killed) = one(at) {
+/// Kills `one` at `points`; `one` sets up afresh, runs killed, checks, reruns, checks,
+/// and says what the kill left (`None`: the run finished unkilled). Returns the number
+/// of kills.
+fn kill_campaign(label: &str, points: Points, one: impl Fn(u64) -> Option<Killed>) -> u64 {
+    let (mut kills, mut midway, mut at) = (0, 0, 0);
+    let mut next: Box<dyn Iterator<Item = u64>> = match points {
+        Points::Every(stride) => Box::new((0..).map(move |i| 1 + i * stride)),
+        Points::At(list) => Box::new(list.into_iter()),
+    };
+    while let Some(step) = next.next() {
+        at = step;
+        let Some(killed) = one(step) else { break };
         kills += 1;
         midway += u64::from(killed == Killed::Midway);
-        at += stride;
     }
     assert!(
         kills > 0,
         "{label}: never killed: the fault points are not reached"
     );
     assert!(midway > 0, "{label}: no kill cut the work midway");
-    eprintln!(
-        "campaign (killed process): {label}: {kills} kills ({midway} midway), \
-         every {stride} steps, up to step {at}"
-    );
+    eprintln!("campaign (killed process): {label}: {kills} kills ({midway} midway), up to step {at}");
     kills
 }
 
@@ -339,15 +373,18 @@ fn left_in(dest: &Path, src: Option<&Path>, total: usize) -> Killed {
     }
 }
 
-/// About how many steps a run over `files` files takes (six per file, a little more
-/// than a backup takes), to spread the big tree's kills over the whole run.
-fn steps_hint(files: usize) -> u64 {
-    6 * files as u64
+/// The steps (in order) of an unkilled run of `run`, counted in-process.
+fn steps_of(run: impl FnOnce()) -> Vec<&'static str> {
+    let plan = Plan::new(0, Action::Crash);
+    let armed = fault_points::adopt(Some(plan.clone()));
+    run();
+    drop(armed);
+    plan.log()
 }
 
-fn phone_template() -> (tempfile::TempDir, BTreeMap<String, Print>) {
+fn phone_template(tree: Tree) -> (tempfile::TempDir, BTreeMap<String, Print>) {
     let template = tempfile::tempdir().unwrap();
-    furnish_phone(template.path());
+    furnish_phone(template.path(), tree);
     let originals = prints(template.path());
     (template, originals)
 }
@@ -419,16 +456,33 @@ fn manifest_true(dest: &Path, originals: &BTreeMap<String, Print>, label: &str) 
 
 // --- backup ---
 
-fn backup_kills(delete_after: bool) -> u64 {
-    let (template, originals) = phone_template();
+fn backup_kills(delete_after: bool, tree: Tree) -> u64 {
+    let (template, originals) = phone_template(tree);
     let by_print: HashMap<Print, String> = originals.iter().map(|(p, print)| (*print, p.clone())).collect();
     let media = originals.keys().filter(|p| is_media(p)).count();
-    let name = if delete_after {
-        "backup --delete-after"
-    } else {
-        "backup"
+    let name = &format!(
+        "{}{} ({tree:?} tree)",
+        "backup",
+        if delete_after { " --delete-after" } else { "" }
+    );
+    let points = match tree {
+        Tree::Small => every_step(),
+        Tree::Big => {
+            let scene = Scene::new();
+            link_tree(template.path(), &scene.path("phone"));
+            let phone = demo::device_serving(Profile::Android, &scene.path("phone")).unwrap();
+            let options = BackupOptions {
+                delete_after,
+                ..BackupOptions::default()
+            };
+            let log = steps_of(|| {
+                run_backup(&phone, &scene.path("dest"), &options);
+            });
+            // The large videos sort last: the writes after the small files' are theirs.
+            spread(&log, "write a download", BIG_FILES + samples().len())
+        }
     };
-    kill_campaign(name, steps_hint(originals.len()), |at| {
+    kill_campaign(name, points, |at| {
         let scene = Scene::new();
         link_tree(template.path(), &scene.path("phone"));
         let dest = scene.path("dest");
@@ -496,19 +550,31 @@ fn backup_kills(delete_after: bool) -> u64 {
 
 #[test]
 fn backup_killed_at_every_step_loses_nothing() {
-    assert!(backup_kills(false) >= 10);
+    assert!(backup_kills(false, Tree::Small) >= 10);
 }
 
 #[test]
 fn backup_delete_after_killed_at_every_step_loses_nothing() {
-    assert!(backup_kills(true) >= 10);
+    assert!(backup_kills(true, Tree::Small) >= 10);
+}
+
+#[test]
+#[ignore = "the big tree (minutes): run with --include-ignored, as the full campaign does"]
+fn backup_of_a_big_tree_killed_loses_nothing() {
+    assert!(backup_kills(false, Tree::Big) >= BIG_CUTS as u64);
+}
+
+#[test]
+#[ignore = "the big tree (minutes): run with --include-ignored, as the full campaign does"]
+fn backup_delete_after_of_a_big_tree_killed_loses_nothing() {
+    assert!(backup_kills(true, Tree::Big) >= BIG_CUTS as u64);
 }
 
 // --- sort ---
 
 /// SRC for sort: distinct photos dated by name, a sidecar, a document; in the big
 /// tree also thousands of photos and the large videos.
-fn furnish_src(root: &Path) {
+fn furnish_src(root: &Path, tree: Tree) {
     let when = crate::backup_util::at(2023, 11, 14, 22, 13, 20);
     for i in 0..40u8 {
         let bytes = vec![i; 1000 + usize::from(i) * 37];
@@ -517,18 +583,38 @@ fn furnish_src(root: &Path) {
     }
     write_file(&root.join("d0/IMG_20240501_101500.xmp"), b"edits", when);
     write_file(&root.join("notes.txt"), b"undated", when);
-    if big() {
+    if tree == Tree::Big {
         furnish_big(root, "big");
     }
 }
 
-fn sort_kills(move_files: bool) -> u64 {
+fn sort_kills(move_files: bool, tree: Tree) -> u64 {
     let template = tempfile::tempdir().unwrap();
-    furnish_src(template.path());
+    furnish_src(template.path(), tree);
     let originals = prints(template.path());
     let by_print: HashMap<Print, String> = originals.iter().map(|(p, print)| (*print, p.clone())).collect();
-    let name = if move_files { "sort --move" } else { "sort" };
-    kill_campaign(name, steps_hint(originals.len()), |at| {
+    let name = &format!("sort{} ({tree:?} tree)", if move_files { " --move" } else { "" });
+    let points = match tree {
+        Tree::Small => every_step(),
+        Tree::Big => {
+            let scene = Scene::new();
+            link_tree(template.path(), &scene.path("src"));
+            let options = TreeOptions {
+                template: Template::default(),
+                mode: if move_files { Mode::Move } else { Mode::Copy },
+                dry_run: false,
+                jobs: NonZeroUsize::MIN,
+                only: Only::All,
+            };
+            let (src, dest) = (scene.path("src"), scene.path("dest"));
+            let log = steps_of(|| {
+                let resolver = DateResolver::system();
+                sort_tree(&src, &dest, &options, &resolver, &AtomicBool::new(false), |_| {}).unwrap();
+            });
+            spread(&log, "write a copy", 0)
+        }
+    };
+    kill_campaign(name, points, |at| {
         let scene = Scene::new();
         let (src, dest) = (scene.path("src"), scene.path("dest"));
         link_tree(template.path(), &src);
@@ -583,12 +669,24 @@ fn sort_kills(move_files: bool) -> u64 {
 
 #[test]
 fn sort_killed_at_every_step_loses_nothing() {
-    assert!(sort_kills(false) >= 10);
+    assert!(sort_kills(false, Tree::Small) >= 10);
 }
 
 #[test]
 fn sort_move_killed_at_every_step_loses_nothing() {
-    assert!(sort_kills(true) >= 10);
+    assert!(sort_kills(true, Tree::Small) >= 10);
+}
+
+#[test]
+#[ignore = "the big tree (minutes): run with --include-ignored, as the full campaign does"]
+fn sort_of_a_big_tree_killed_loses_nothing() {
+    assert!(sort_kills(false, Tree::Big) >= BIG_CUTS as u64);
+}
+
+#[test]
+#[ignore = "the big tree (minutes): run with --include-ignored, as the full campaign does"]
+fn sort_move_of_a_big_tree_killed_loses_nothing() {
+    assert!(sort_kills(true, Tree::Big) >= BIG_CUTS as u64);
 }
 
 // --- restore ---
@@ -610,7 +708,7 @@ fn restore_killed_at_every_step_loses_nothing() {
         );
     }
     let originals = prints(template.path());
-    let kills = kill_campaign("restore", 0, |at| {
+    let kills = kill_campaign("restore", every_step(), |at| {
         let scene = Scene::new();
         let src = scene.path("src");
         link_tree(template.path(), &src);

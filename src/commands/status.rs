@@ -111,7 +111,7 @@ fn write_text(out: &mut impl Write, found: &Status, dest: &std::path::Path) -> i
             "{:<15} {}  ({}{})",
             label(why),
             human::name(&file.display_path()),
-            date_text(file),
+            date_text(found, file),
             explain(why)
         )?;
     }
@@ -128,13 +128,13 @@ fn write_text(out: &mut impl Write, found: &Status, dest: &std::path::Path) -> i
         .backed_up_through
         .map(|date| format!("backed up through {}", date.format("%Y-%m-%d %H:%M:%S")));
     if found.is_complete() {
-        let through = through.map_or(String::new(), |t| format!(" ({t}, by the phone's dates)"));
+        let through = through.map_or(String::new(), |t| format!(" ({t}, by capture dates)"));
         writeln!(out, "everything is backed up{through}")
     } else {
         let through = through.unwrap_or_else(|| "nothing backed up before the oldest file missing".into());
         writeln!(
             out,
-            "{through} (by the phone's dates); {} to copy: run mtpull backup {}",
+            "{through} (by capture dates); {} to copy: run mtpull backup {}",
             count(found.pending() as u64, "file"),
             dest.display()
         )
@@ -160,10 +160,14 @@ fn explain(why: &Missing) -> String {
     }
 }
 
-fn date_text(file: &RemoteFile) -> String {
-    file.modified.map_or("no date".into(), |time| {
-        time.local.format("%Y-%m-%d %H:%M:%S").to_string()
-    })
+/// When a missing file was captured, if it was read (a file a backup would copy, once
+/// something is backed up), else the phone's date for it.
+fn date_text(found: &Status, file: &RemoteFile) -> String {
+    match (found.captured.get(&file.handle), file.modified) {
+        (Some(Some(taken)), _) => format!("captured {}", taken.format("%Y-%m-%d %H:%M:%S")),
+        (_, Some(time)) => format!("phone date {}", time.local.format("%Y-%m-%d %H:%M:%S")),
+        (_, None) => "no date".into(),
+    }
 }
 
 fn count_json(count: Count) -> serde_json::Value {
@@ -180,6 +184,8 @@ fn status_json(found: &Status, dest: &std::path::Path) -> serde_json::Value {
                 "path": file.path,
                 "size": file.size,
                 "device_date": file.modified.map(|t| t.local.format("%Y-%m-%dT%H:%M:%S").to_string()),
+                "capture_date": found.captured.get(&file.handle).copied().flatten()
+                    .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string()),
                 "reason": why.as_str(),
                 "error": match why { Missing::Failed(error) => Some(error), _ => None },
             })

@@ -241,9 +241,9 @@ pub(super) fn make_plan(
 type Heads = HashMap<ObjectHandle, DatedOnDevice>;
 
 /// A device file dated in place, as the real run dates its copy.
-struct DatedOnDevice {
+pub(super) struct DatedOnDevice {
     /// Its date, before the zone hints of the run are applied.
-    dated: Option<Dated>,
+    pub(super) dated: Option<Dated>,
     /// Its first block (for a dry run's name-clash prediction).
     head: Vec<u8>,
     /// Bytes read from the device to date it.
@@ -252,7 +252,7 @@ struct DatedOnDevice {
 
 /// Dates a device file from the bytes its date readers ask for, read in place
 /// with partial reads (nothing when the device cannot read part of a file).
-fn date_on_device(
+pub(super) fn date_on_device(
     session: &mut Session,
     resolver: &DateResolver<Local>,
     file: &RemoteFile,
@@ -273,7 +273,7 @@ fn date_on_device(
 
 /// The capture date of a file backed up earlier: from its copy in DEST when
 /// the manifest knows it (a local read), else from the device.
-fn backed_up_date(
+pub(super) fn backed_up_date(
     session: &mut Session,
     dest_root: &Path,
     manifest: Option<&Manifest>,

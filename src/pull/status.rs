@@ -3,9 +3,12 @@
 //! everything is. Read-only on both sides: the phone is listed (and, for a file
 //! whose key drifted, its first bytes read), DEST's manifest is only read.
 //!
-//! "Backed up through" goes by the phone's own dates for its files (the dates
-//! `--since` compares): every file the phone dates at or before it is in DEST.
+//! "Backed up through" goes by capture dates, as a backup files them: every file
+//! captured at or before it is in DEST. A backed-up file is dated from its copy in
+//! DEST (a local read), a file a backup would copy from its first bytes on the phone
+//! (partial reads); none is read when nothing is backed up yet.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -16,9 +19,11 @@ use super::error::PullError;
 use super::manifest::Manifest;
 use super::remote::RemoteFile;
 use super::report::Observer;
-use super::run::{BackupOptions, Planned, list, make_plan};
+use super::run::{BackupOptions, Planned, backed_up_date, date_on_device, list, make_plan};
 use super::select::{MediaKind, Selection, media_kind};
+use crate::ptp::ObjectHandle;
 use crate::session::SkippedStorage;
+use crate::sort::DateResolver;
 
 /// Why a file on the phone is not in DEST.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,11 +83,14 @@ pub struct Status {
     pub others: Count,
     /// Files on the phone not in DEST, in storage then path order, with the reason.
     pub missing: Vec<(RemoteFile, Missing)>,
-    /// The latest phone date through which every file a backup would copy is in
+    /// The latest capture date through which every file a backup would copy is in
     /// DEST (`None`: no dated file is backed up before the oldest missing one).
     pub backed_up_through: Option<NaiveDateTime>,
     /// Storages the device lists that were not read, and why.
     pub skipped_storages: Vec<SkippedStorage>,
+    /// The capture date of each file a backup would copy (by handle), read to find
+    /// "backed up through" (none when nothing is backed up yet).
+    pub captured: HashMap<ObjectHandle, Option<NaiveDateTime>>,
 }
 
 impl Status {
@@ -162,7 +170,28 @@ pub fn status(
     status
         .missing
         .sort_by(|(a, _), (b, _)| (a.storage_id, &a.path).cmp(&(b.storage_id, &b.path)));
-    status.backed_up_through = backed_up_through(&plan.already, &status.missing);
+    if !plan.already.is_empty() {
+        let resolver = DateResolver::system();
+        let mut pending = Vec::new();
+        for (file, _) in status.missing.iter().filter(|(_, why)| why.is_pending()) {
+            let dated = date_on_device(session, &resolver, file)?.dated;
+            status.captured.insert(file.handle, dated.map(|d| d.time));
+            pending.push(dated.map(|d| d.time));
+        }
+        let mut in_dest = Vec::new();
+        for file in &plan.already {
+            let dated = backed_up_date(
+                session,
+                dest_root,
+                manifest.as_ref(),
+                &plan.serial,
+                file,
+                &resolver,
+            )?;
+            in_dest.push(dated.map(|d| d.time));
+        }
+        status.backed_up_through = backed_up_through(&in_dest, &pending);
+    }
     Ok(status)
 }
 
@@ -180,21 +209,20 @@ fn kind_of(file: &RemoteFile) -> Option<MediaKind> {
     media_kind(file.name(), file.format)
 }
 
-/// The latest date of a backed-up file older than the oldest file a backup would
-/// still copy (or the newest backed-up date when none is pending). An undated
+/// The latest capture date of a backed-up file older than the oldest file a backup
+/// would still copy (or the newest backed-up date when none is pending). An undated
 /// pending file holds nothing back by date, but the status is not complete.
-fn backed_up_through(in_dest: &[RemoteFile], missing: &[(RemoteFile, Missing)]) -> Option<NaiveDateTime> {
-    let date = |file: &RemoteFile| file.modified.map(|time| time.local);
-    let oldest_pending = missing
-        .iter()
-        .filter(|(_, why)| why.is_pending())
-        .filter_map(|(file, _)| date(file))
-        .min();
+fn backed_up_through(
+    in_dest: &[Option<NaiveDateTime>],
+    pending: &[Option<NaiveDateTime>],
+) -> Option<NaiveDateTime> {
+    let oldest_pending = pending.iter().flatten().min();
     in_dest
         .iter()
-        .filter_map(date)
+        .flatten()
         .filter(|when| oldest_pending.is_none_or(|pending| *when < pending))
         .max()
+        .copied()
 }
 
 #[cfg(test)]
@@ -209,28 +237,28 @@ mod tests {
     #[test]
     fn backed_up_through_stops_before_the_oldest_file_a_backup_would_copy() {
         let in_dest = [
-            file("a.jpg", 1, "2024-05-01 10:00:00"),
-            file("c.jpg", 1, "2024-05-03 10:00:00"),
-            file("e.jpg", 1, "2024-05-05 10:00:00"),
+            Some(when("2024-05-01 10:00:00")),
+            None,
+            Some(when("2024-05-03 10:00:00")),
+            Some(when("2024-05-05 10:00:00")),
         ];
-        let missing = |why: Missing| vec![(file("d.jpg", 1, "2024-05-04 09:00:00"), why)];
         assert_eq!(
-            backed_up_through(&in_dest, &missing(Missing::New)),
+            backed_up_through(&in_dest, &[Some(when("2024-05-04 09:00:00")), None]),
             Some(when("2024-05-03 10:00:00"))
         );
+        // An undated pending file holds nothing back by date.
         assert_eq!(
-            backed_up_through(&in_dest, &missing(Missing::Failed("refused".into()))),
-            Some(when("2024-05-03 10:00:00"))
+            backed_up_through(&in_dest, &[None]),
+            Some(when("2024-05-05 10:00:00"))
         );
-        // Left out on purpose: holds nothing back.
-        for why in [Missing::Rejected, Missing::Junk] {
-            assert_eq!(
-                backed_up_through(&in_dest, &missing(why)),
-                Some(when("2024-05-05 10:00:00"))
-            );
-        }
-        let oldest = vec![(file("z.jpg", 1, "2024-04-01 00:00:00"), Missing::GoneFromDest)];
-        assert_eq!(backed_up_through(&in_dest, &oldest), None);
+        assert_eq!(
+            backed_up_through(&in_dest, &[]),
+            Some(when("2024-05-05 10:00:00"))
+        );
+        assert_eq!(
+            backed_up_through(&in_dest, &[Some(when("2024-04-01 00:00:00"))]),
+            None
+        );
         assert_eq!(backed_up_through(&[], &[]), None);
     }
 

@@ -228,17 +228,25 @@ fn files() -> Vec<(String, Content, NaiveDateTime)> {
         Content::from(media::jpeg(None, 180)),
         at(2024, 4, 20, 14, 0, 0),
     ));
-    files.push((
-        "Documents/notes.txt".into(),
-        Content::from("Shopping list\n- coffee\n- batteries\n"),
-        at(2024, 2, 3, 18, 5, 0),
-    ));
-    files.push((
-        "Download/boarding-pass.pdf".into(),
-        Content::from("%PDF-1.4\n% mtpull demo: not a real boarding pass\n%%EOF\n"),
-        at(2024, 5, 20, 6, 45, 0),
-    ));
+    files.extend(documents());
     files
+}
+
+/// The two files on every demo phone that are no photo or video: `backup` leaves
+/// them unless `--only all`.
+fn documents() -> [(String, Content, NaiveDateTime); 2] {
+    [
+        (
+            "Documents/notes.txt".into(),
+            Content::from("Shopping list\n- coffee\n- batteries\n"),
+            at(2024, 2, 3, 18, 5, 0),
+        ),
+        (
+            "Download/boarding-pass.pdf".into(),
+            Content::from("%PDF-1.4\n% mtpull demo: not a real boarding pass\n%%EOF\n"),
+            at(2024, 5, 20, 6, 45, 0),
+        ),
+    ]
 }
 
 /// How fast the demo phone hands out file bytes.
@@ -397,16 +405,7 @@ fn phone_files(pace: Pace) -> Vec<(String, Content, NaiveDateTime)> {
         let size = 180_000 + pick(i, 12, 250_000);
         files.push((name, synthetic(PhotoFile { photo, size, pace }), saved));
     }
-    files.push((
-        "Documents/notes.txt".into(),
-        Content::from("Shopping list\n- coffee\n- batteries\n"),
-        at(2024, 2, 3, 18, 5, 0),
-    ));
-    files.push((
-        "Download/boarding-pass.pdf".into(),
-        Content::from("%PDF-1.4\n% mtpull demo: not a real boarding pass\n%%EOF\n"),
-        at(2024, 5, 20, 6, 45, 0),
-    ));
+    files.extend(documents());
     files
 }
 

@@ -812,6 +812,8 @@ pub(crate) struct DryRun {
     names: Names,
     /// Each claimed path (by [`DryRun::key`]) → the path and the source that would be there.
     claims: HashMap<PathBuf, (PathBuf, PathBuf)>,
+    /// The claimed paths by folder: a `{seq}` name looks at its folder's only.
+    by_folder: HashMap<PathBuf, Vec<PathBuf>>,
 }
 
 impl DryRun {
@@ -821,6 +823,7 @@ impl DryRun {
             names: names_without_writing(&root),
             root,
             claims: HashMap::new(),
+            by_folder: HashMap::new(),
         }
     }
 
@@ -842,16 +845,20 @@ impl DryRun {
         self.claims.get(&self.key(path)).map(|(_, src)| src.as_path())
     }
 
-    /// The paths this run would have filed files at.
-    pub(crate) fn claimed(&self) -> impl Iterator<Item = &Path> {
-        self.claims.values().map(|(path, _)| path.as_path())
+    /// The paths in `folder` (absolute) this run would have filed files at.
+    pub(crate) fn claimed_in(&self, folder: &Path) -> impl Iterator<Item = &Path> {
+        self.by_folder
+            .get(folder)
+            .into_iter()
+            .flatten()
+            .map(PathBuf::as_path)
     }
 
     pub(crate) fn file(&mut self, planned: &Path, src: &Path) -> Result<Filed, SortError> {
         let (dir_rel, name) = target_of(planned)?;
         let name = safe_name_for(name, self.names);
         let dir = self.root.join(dir_rel);
-        let stems = seq_stems(&name, &dir, self.claimed());
+        let stems = seq_stems(&name, &dir, self.claimed_in(&dir));
         let slot = find_slot(&dir, &name, src, stems.as_ref(), |candidate| {
             let path = dir.join(candidate);
             match self.claimed_by(&path) {
@@ -870,6 +877,7 @@ impl DryRun {
                 let path = dir.join(free);
                 self.claims
                     .insert(self.key(&path), (path.clone(), src.to_owned()));
+                self.by_folder.entry(dir).or_default().push(path.clone());
                 let outcome = Outcome::for_slot(&name, n);
                 Filed { path, outcome }
             }

@@ -966,7 +966,7 @@ impl Sink {
         let main_name = file_name(planned);
         let dir = dest.join(planned.parent().unwrap_or(Path::new("")));
         let claimed = match self {
-            Sink::Dry(dry_run) => dry_run.claimed().collect(),
+            Sink::Dry(dry_run) => dry_run.claimed_in(&dir).collect(),
             _ => Vec::new(),
         };
         let stems = seq_stems(&main_name, &dir, claimed);

@@ -5,9 +5,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use mtpull::pull::{BackupOptions, Event, FileOutcome, Manifest, RunReport, backup};
+use mtpull::pull::{
+    BackupOptions, Event, FileOutcome, Listing, Manifest, RunReport, Selection, backup, list_files,
+};
 use mtpull::session::Session;
 use mtpull::sim::media::{self, ExifTags};
 use mtpull::sim::{Content, Profile, SimDevice, StorageSpec};
@@ -80,10 +83,30 @@ pub fn samples() -> Vec<Sample> {
     ]
 }
 
-/// A phone of `profile` holding [`samples`] plus a text file (not media).
-pub fn phone(profile: Profile) -> (SimDevice, u32) {
+/// A phone of `profile` with one empty storage (its id returned).
+pub fn empty_phone(profile: Profile) -> (SimDevice, u32) {
     let phone = SimDevice::new(profile);
     let storage = phone.add_storage(StorageSpec::new(STORAGE));
+    (phone, storage)
+}
+
+/// A session on `phone` and every file it lists, as the commands list it.
+pub fn listed(phone: &SimDevice) -> (Session, Listing) {
+    let mut session = Session::open(Box::new(phone.connect())).unwrap();
+    let listing = list_files(
+        &mut session,
+        &Selection::new(),
+        Duration::ZERO,
+        &AtomicBool::new(false),
+        |_| {},
+    )
+    .unwrap();
+    (session, listing)
+}
+
+/// A phone of `profile` holding [`samples`] plus a text file (not media).
+pub fn phone(profile: Profile) -> (SimDevice, u32) {
+    let (phone, storage) = empty_phone(profile);
     for sample in samples() {
         phone
             .add_file(storage, sample.path, sample.bytes, sample.mtime)

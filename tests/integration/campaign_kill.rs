@@ -330,11 +330,11 @@ enum Killed {
 /// of kills.
 fn kill_campaign(label: &str, points: Points, one: impl Fn(u64) -> Option<Killed>) -> u64 {
     let (mut kills, mut midway, mut at) = (0, 0, 0);
-    let mut next: Box<dyn Iterator<Item = u64>> = match points {
+    let next: Box<dyn Iterator<Item = u64>> = match points {
         Points::Every(stride) => Box::new((0..).map(move |i| 1 + i * stride)),
         Points::At(list) => Box::new(list.into_iter()),
     };
-    while let Some(step) = next.next() {
+    for step in next {
         at = step;
         let Some(killed) = one(step) else { break };
         kills += 1;

@@ -21,17 +21,18 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
 use mtpull::preview;
 use mtpull::ptp::{ObjectFormat, OperationCode};
-use mtpull::pull::{BackupOptions, FileOutcome, Selection, device_serial, list_files};
+use mtpull::pull::{BackupOptions, FileOutcome, device_serial};
 use mtpull::session::Session;
 use mtpull::sim::{Content, Fault, Garble, Lie, Profile, SimDevice, StorageSpec};
 
 use mtpull::pull::Manifest;
 
-use crate::backup_util::{STORAGE, assert_all_backed_up, at, phone, phone_files, photo, run_backup, tree};
+use crate::backup_util::{
+    STORAGE, assert_all_backed_up, at, listed, phone, phone_files, photo, run_backup, tree,
+};
 
 /// One lie told about one photo.
 struct Hostile {
@@ -277,15 +278,7 @@ fn a_hostile_phone_is_listed_and_previewed() {
     let root = tempfile::tempdir().unwrap();
     let outside = root.path().join("outside");
     let (phone, _, hostile) = hostile_phone(&outside);
-    let mut session = Session::open(Box::new(phone.connect())).unwrap();
-    let listing = list_files(
-        &mut session,
-        &Selection::new(),
-        Duration::ZERO,
-        &AtomicBool::new(false),
-        |_| {},
-    )
-    .unwrap();
+    let (mut session, listing) = listed(&phone);
     // Every object claiming to be a file is listed (the one claiming to be a folder is
     // walked as one, and holds nothing).
     assert!(
@@ -470,15 +463,7 @@ fn a_folder_that_lists_its_parent_is_walked_once() {
     let (report, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
     assert!(report.succeeded(), "{:?}", report.stopped);
     assert_all_backed_up(&phone, storage, dest.path());
-    let mut session = Session::open(Box::new(phone.connect())).unwrap();
-    let listing = list_files(
-        &mut session,
-        &Selection::new(),
-        Duration::ZERO,
-        &AtomicBool::new(false),
-        |_| {},
-    )
-    .unwrap();
+    let (_, listing) = listed(&phone);
     let paths: Vec<&str> = listing.files.iter().map(|f| f.path.as_str()).collect();
     let mut unique = paths.clone();
     unique.sort_unstable();

@@ -5,27 +5,17 @@
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
 use mtpull::preview::{self, Item, ThumbSource};
-use mtpull::pull::{BackupOptions, Choice, Manifest, Selection, device_serial, list_files};
-use mtpull::session::Session;
+use mtpull::pull::{BackupOptions, Choice, Manifest, Selection, device_serial};
 use mtpull::sim::media::{ExifTags, Photo};
 use mtpull::sim::{Profile, SimDevice};
 
-use crate::backup_util::{at, phone, run_backup, samples, tree};
+use crate::backup_util::{at, listed, phone, run_backup, samples, tree};
 
 /// Lists the phone and fetches every thumbnail, as `mtpull preview` does.
 fn preview_items(phone: &SimDevice, backed_up_in: Option<&std::path::Path>) -> (String, Vec<Item>) {
-    let mut session = Session::open(Box::new(phone.connect())).unwrap();
-    let listing = list_files(
-        &mut session,
-        &Selection::new(),
-        Duration::ZERO,
-        &AtomicBool::new(false),
-        |_| {},
-    )
-    .unwrap();
+    let (mut session, listing) = listed(phone);
     let serial = device_serial(&session);
     let backed_up = match backed_up_in.and_then(|d| Manifest::open_read_only(d).unwrap()) {
         Some(manifest) => manifest.keys_for(&serial).unwrap(),

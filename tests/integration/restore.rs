@@ -15,19 +15,9 @@ use mtpull::restore::{
     self, DEFAULT_FOLDER, Event, FileOutcome, Journal, RestoreOptions, RestoreReport, scan,
 };
 use mtpull::session::Session;
-use mtpull::sim::{Content, Fault, Profile, SimDevice, StorageSpec};
+use mtpull::sim::{Content, Fault, Profile, SimDevice};
 
-use crate::backup_util::{STORAGE, at, phone, run_backup, samples, tree};
-
-fn empty_phone() -> (SimDevice, u32) {
-    empty(Profile::Android)
-}
-
-fn empty(profile: Profile) -> (SimDevice, u32) {
-    let phone = SimDevice::new(profile);
-    let storage = phone.add_storage(StorageSpec::new(STORAGE));
-    (phone, storage)
-}
+use crate::backup_util::{at, empty_phone, phone, run_backup, samples, tree};
 
 fn options(storage: u32) -> RestoreOptions {
     RestoreOptions {
@@ -69,9 +59,41 @@ fn run_restore(
     (report, outcomes)
 }
 
+/// [`run_restore`] of one folder with [`options`], run to its end, unobserved.
+fn restore_folder(
+    phone: &SimDevice,
+    folder: &Path,
+    storage: u32,
+    journal: &Path,
+) -> (RestoreReport, Vec<(String, FileOutcome)>) {
+    let never = AtomicBool::new(false);
+    run_restore(
+        phone,
+        &[folder.to_owned()],
+        &options(storage),
+        journal,
+        &never,
+        |_| {},
+    )
+}
+
 fn mtime(path: &Path) -> chrono::NaiveDateTime {
     let modified: SystemTime = fs::metadata(path).unwrap().modified().unwrap();
     DateTime::<Local>::from(modified).naive_local()
+}
+
+/// `len` bytes in a pattern that repeats only every 251 bytes (`seed` shifts it).
+fn patterned_file(len: usize, seed: usize) -> Vec<u8> {
+    (0..len).map(|i| ((i * 31 + seed) % 251) as u8).collect()
+}
+
+/// How many uploads the journal holds in flight for the device `serial`.
+fn uploads_pending(journal: &Path, serial: &str) -> usize {
+    Journal::open(journal).unwrap().pending_for(serial).len()
+}
+
+fn assert_no_upload_pending(journal: &Path, serial: &str) {
+    assert_eq!(uploads_pending(journal, serial), 0, "an upload is left in flight");
 }
 
 #[test]
@@ -81,18 +103,10 @@ fn a_restored_backup_backs_up_to_the_same_files_and_dates() {
     let (report, _) = run_backup(&original, first.path(), &BackupOptions::default());
     assert!(report.succeeded(), "{:?}", report.stopped);
 
-    let (fresh, storage) = empty_phone();
+    let (fresh, storage) = empty_phone(Profile::Android);
     let state = tempfile::tempdir().unwrap();
     let journal = state.path().join("uploads.json");
-    let never = AtomicBool::new(false);
-    let (report, outcomes) = run_restore(
-        &fresh,
-        &[first.path().to_owned()],
-        &options(storage),
-        &journal,
-        &never,
-        |_| {},
-    );
+    let (report, outcomes) = restore_folder(&fresh, first.path(), storage, &journal);
     assert!(report.stopped.is_none(), "{:?}", report.stopped);
     assert_eq!(report.sent as usize, samples().len(), "{outcomes:?}");
     // The phone dates each file by its capture time, not by when it arrived.
@@ -123,37 +137,23 @@ fn a_restored_backup_backs_up_to_the_same_files_and_dates() {
         mtime(&second.path().join("2023/03/04/IMG_A.jpg")),
         at(2023, 3, 4, 8, 0, 0)
     );
-    // The journal holds no upload in flight.
-    assert!(
-        Journal::open(&journal)
-            .unwrap()
-            .pending_for("SIM-ANDROID")
-            .is_empty()
-    );
+    assert_no_upload_pending(&journal, "SIM-ANDROID");
 }
 
 #[test]
 fn a_cut_upload_is_deleted_and_finished_by_the_next_run() {
     let local = tempfile::tempdir().unwrap();
-    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let big = patterned_file(3_000_000, 0);
     fs::write(local.path().join("IMG_BIG.jpg"), &big).unwrap();
     fs::write(local.path().join("IMG_SMALL.jpg"), b"small").unwrap();
     // QEMU's usb-mtp writes an upload as it arrives, so a cut one stays behind.
-    let (phone, storage) = empty(Profile::Qemu);
+    let (phone, storage) = empty_phone(Profile::Qemu);
     let state = tempfile::tempdir().unwrap();
     let journal = state.path().join("uploads.json");
 
     // The cable is pulled a megabyte into the big file's SendObject.
     phone.arm(Fault::disconnect_after(1_000_000).during(OperationCode::SEND_OBJECT));
-    let never = AtomicBool::new(false);
-    let (report, outcomes) = run_restore(
-        &phone,
-        &[local.path().to_owned()],
-        &options(storage),
-        &journal,
-        &never,
-        |_| {},
-    );
+    let (report, outcomes) = restore_folder(&phone, local.path(), storage, &journal);
     assert!(
         matches!(report.stopped, Some(restore::RestoreError::Device { .. })),
         "{:?}",
@@ -168,17 +168,9 @@ fn a_cut_upload_is_deleted_and_finished_by_the_next_run() {
         "the phone should keep the first {} bytes it wrote",
         left.len()
     );
-    let pending = Journal::open(&journal).unwrap().pending_for("SIM-QEMU");
-    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(uploads_pending(&journal, "SIM-QEMU"), 1);
 
-    let (report, outcomes) = run_restore(
-        &phone,
-        &[local.path().to_owned()],
-        &options(storage),
-        &journal,
-        &never,
-        |_| {},
-    );
+    let (report, outcomes) = restore_folder(&phone, local.path(), storage, &journal);
     assert!(report.stopped.is_none(), "{:?}", report.stopped);
     assert_eq!(report.cleaned, 1);
     assert_eq!(
@@ -195,20 +187,15 @@ fn a_cut_upload_is_deleted_and_finished_by_the_next_run() {
         on_phone[..] == big[..],
         "the rerun's upload differs from the file"
     );
-    assert!(
-        Journal::open(&journal)
-            .unwrap()
-            .pending_for("SIM-QEMU")
-            .is_empty()
-    );
+    assert_no_upload_pending(&journal, "SIM-QEMU");
 }
 
 #[test]
 fn a_ctrl_c_mid_upload_leaves_it_to_the_next_run() {
     let local = tempfile::tempdir().unwrap();
-    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let big = patterned_file(3_000_000, 0);
     fs::write(local.path().join("IMG_BIG.jpg"), &big).unwrap();
-    let (phone, storage) = empty_phone();
+    let (phone, storage) = empty_phone(Profile::Android);
     let state = tempfile::tempdir().unwrap();
     let journal = state.path().join("uploads.json");
     let cancel = AtomicBool::new(false);
@@ -235,18 +222,8 @@ fn a_ctrl_c_mid_upload_leaves_it_to_the_next_run() {
     );
     // Android drops what it received of a failed upload.
     assert!(phone.content(storage, "DCIM/Restored/IMG_BIG.jpg").is_none());
-    assert_eq!(
-        Journal::open(&journal).unwrap().pending_for("SIM-ANDROID").len(),
-        1
-    );
-    let (report, _) = run_restore(
-        &phone,
-        &[local.path().to_owned()],
-        &options(storage),
-        &journal,
-        &AtomicBool::new(false),
-        |_| {},
-    );
+    assert_eq!(uploads_pending(&journal, "SIM-ANDROID"), 1);
+    let (report, _) = restore_folder(&phone, local.path(), storage, &journal);
     assert!(report.stopped.is_none(), "{:?}", report.stopped);
     assert_eq!((report.sent, report.cleaned), (1, 0));
 }
@@ -258,25 +235,16 @@ fn an_upload_qemu_never_confirms_is_kept_when_it_reads_back_whole_and_deleted_ot
     // the read of the response is stalled. The small one is on its disk whole,
     // the big one short of its last piece.
     let local = tempfile::tempdir().unwrap();
-    let content =
-        |len: usize, seed: usize| -> Vec<u8> { (0..len).map(|i| ((i * 31 + seed) % 251) as u8).collect() };
-    let whole = content(500, 1);
-    let cut = content((1 << 20) + 52, 2);
-    let fine = content(1000, 3);
+    let whole = patterned_file(500, 1);
+    let cut = patterned_file((1 << 20) + 52, 2);
+    let fine = patterned_file(1000, 3);
     fs::write(local.path().join("a_whole.jpg"), &whole).unwrap();
     fs::write(local.path().join("b_cut.jpg"), &cut).unwrap();
     fs::write(local.path().join("c_fine.jpg"), &fine).unwrap();
-    let (phone, storage) = empty(Profile::Qemu);
+    let (phone, storage) = empty_phone(Profile::Qemu);
     let state = tempfile::tempdir().unwrap();
     let journal = state.path().join("uploads.json");
-    let (report, outcomes) = run_restore(
-        &phone,
-        &[local.path().to_owned()],
-        &options(storage),
-        &journal,
-        &AtomicBool::new(false),
-        |_| {},
-    );
+    let (report, outcomes) = restore_folder(&phone, local.path(), storage, &journal);
     assert!(report.stopped.is_none(), "{:?}", report.stopped);
     assert_eq!(outcomes[0], ("a_whole.jpg".to_owned(), FileOutcome::ReadBack));
     assert!(
@@ -296,12 +264,7 @@ fn an_upload_qemu_never_confirms_is_kept_when_it_reads_back_whole_and_deleted_ot
         "the incomplete copy stayed on the phone"
     );
     assert_eq!(on_phone("c_fine.jpg").as_deref(), Some(&fine[..]));
-    assert!(
-        Journal::open(&journal)
-            .unwrap()
-            .pending_for("SIM-QEMU")
-            .is_empty()
-    );
+    assert_no_upload_pending(&journal, "SIM-QEMU");
 }
 
 #[test]
@@ -310,7 +273,7 @@ fn files_already_there_are_skipped_and_a_dry_run_sends_nothing() {
     fs::write(local.path().join("a.jpg"), b"aaaa").unwrap();
     fs::write(local.path().join("b.jpg"), b"bbbb").unwrap();
     fs::write(local.path().join("c.jpg"), b"cccc").unwrap();
-    let (phone, storage) = empty_phone();
+    let (phone, storage) = empty_phone(Profile::Android);
     let when = at(2024, 1, 1, 0, 0, 0);
     phone
         .add_file(storage, "DCIM/Restored/a.jpg", "aaaa", when)
@@ -333,14 +296,7 @@ fn files_already_there_are_skipped_and_a_dry_run_sends_nothing() {
     assert!(matches!(outcome("b.jpg"), FileOutcome::Failed(why) if why.contains("left as it is")));
     assert_eq!(outcome("c.jpg"), FileOutcome::WouldSend);
 
-    let (report, _) = run_restore(
-        &phone,
-        &[local.path().to_owned()],
-        &options(storage),
-        &journal,
-        &never,
-        |_| {},
-    );
+    let (report, _) = restore_folder(&phone, local.path(), storage, &journal);
     assert_eq!((report.sent, report.already, report.failed), (1, 1, 1));
     assert!(phone.content(storage, "DCIM/Restored/c.jpg").is_some());
     let Some(Content::Bytes(b)) = phone.content(storage, "DCIM/Restored/b.jpg") else {

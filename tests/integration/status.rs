@@ -70,30 +70,17 @@ fn status_says_which_files_are_not_backed_up_and_why() {
         .0;
 
     std::fs::remove_file(dest.path().join("2023/07/14/clip.mp4")).unwrap();
-    phone
-        .add_file(
-            storage,
-            "DCIM/Camera/IMG_new.jpg",
-            photo(at(2024, 6, 2, 9, 0, 0), 12),
-            at(2024, 6, 2, 9, 0, 1),
-        )
-        .unwrap();
-    phone
-        .add_file(
-            storage,
-            "DCIM/Camera/IMG_blurry.jpg",
-            photo(at(2024, 6, 3, 9, 0, 0), 13),
-            at(2024, 6, 3, 9, 0, 1),
-        )
-        .unwrap();
-    phone
-        .add_file(
-            storage,
-            "DCIM/Camera/.trashed-1717000000-IMG_old.jpg",
-            photo(at(2024, 6, 4, 9, 0, 0), 14),
-            at(2024, 6, 4, 9, 0, 1),
-        )
-        .unwrap();
+    for (name, day, shade) in [
+        ("IMG_new.jpg", 2, 12),
+        ("IMG_blurry.jpg", 3, 13),
+        (".trashed-1717000000-IMG_old.jpg", 4, 14),
+    ] {
+        let taken = at(2024, 6, day, 9, 0, 0);
+        let path = format!("DCIM/Camera/{name}");
+        phone
+            .add_file(storage, &path, photo(taken, shade), at(2024, 6, day, 9, 0, 1))
+            .unwrap();
+    }
     let blurry = status_of(&phone, dest.path())
         .missing
         .into_iter()
@@ -139,8 +126,9 @@ fn status_says_which_files_are_not_backed_up_and_why() {
     );
     assert_eq!(found.photos.in_dest + found.videos.in_dest, 3);
     assert_eq!(found.pending(), 3);
-    // The failed photo and the deleted video are the oldest pending files (the phone
-    // dates them 2024-06-01 20:00): everything it dates before that is in DEST.
+    // The files pending (the failed one, the deleted video, the new one) were captured
+    // in 2023 and 2024: the only file captured before them all is the edit without
+    // EXIF, which the phone dates 2022-08-09.
     assert_eq!(found.backed_up_through, Some(at(2022, 8, 9, 10, 11, 12)));
 
     // After a backup, only what was left out on purpose is not in DEST.
@@ -158,7 +146,8 @@ fn status_says_which_files_are_not_backed_up_and_why() {
         ]
     );
     assert!(after.is_complete());
-    assert_eq!(after.backed_up_through, Some(at(2024, 6, 2, 9, 0, 1)));
+    // The newest capture: IMG_new's EXIF (the phone dates it a second later).
+    assert_eq!(after.backed_up_through, Some(at(2024, 6, 2, 9, 0, 0)));
 }
 
 /// The command: text and JSON, a file only on the phone, and the exit statuses.
@@ -208,4 +197,38 @@ fn status_command_reports_a_file_only_on_the_phone_in_text_and_json() {
         "{}",
         stdout(&done)
     );
+}
+
+/// "Backed up through" goes by capture dates, not by the phone's dates for its files: a
+/// photo captured in February but saved on the phone in June (received, restored, edited)
+/// that is not backed up holds the date back to before February, whatever the phone's
+/// dates of the files backed up say.
+#[test]
+fn backed_up_through_goes_by_capture_dates() {
+    use mtpull::sim::StorageSpec;
+
+    let phone = SimDevice::new(Profile::Android);
+    let storage = phone.add_storage(StorageSpec::new("Internal shared storage"));
+    let add = |name: &str, taken, saved, shade| {
+        let path = format!("DCIM/Camera/{name}");
+        phone
+            .add_file(storage, &path, photo(taken, shade), saved)
+            .unwrap();
+    };
+    add("IMG_a.jpg", at(2024, 1, 1, 9, 0, 0), at(2024, 6, 10, 9, 0, 0), 1);
+    add("IMG_b.jpg", at(2024, 3, 1, 9, 0, 0), at(2024, 3, 1, 9, 0, 0), 2);
+    let dest = TempDir::new().unwrap();
+    let (first, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(first.succeeded(), "{first:?}");
+    assert_eq!(
+        status_of(&phone, dest.path()).backed_up_through,
+        Some(at(2024, 3, 1, 9, 0, 0))
+    );
+    add("IMG_c.jpg", at(2024, 2, 1, 9, 0, 0), at(2024, 6, 15, 9, 0, 0), 3);
+    let found = status_of(&phone, dest.path());
+    assert_eq!(found.pending(), 1);
+    // By the phone's dates it would be 2024-06-10, after a photo still missing.
+    assert_eq!(found.backed_up_through, Some(at(2024, 1, 1, 9, 0, 0)));
+    let (file, _) = &found.missing[0];
+    assert_eq!(found.captured[&file.handle], Some(at(2024, 2, 1, 9, 0, 0)));
 }

@@ -587,9 +587,9 @@ fn sort_keeps_a_burst_over_midnight_in_one_folder() {
 #[test]
 fn a_backup_pairs_a_live_photo_renamed_apart_by_its_content_identifier() {
     use mtpull::pull::BackupOptions;
-    use mtpull::sim::{Profile, SimDevice, StorageSpec};
+    use mtpull::sim::Profile;
 
-    use crate::backup_util::{at, run_backup, tree};
+    use crate::backup_util::{at, empty_phone, run_backup, tree};
 
     let photo = |when: &str, id: &str| {
         heic(
@@ -604,17 +604,13 @@ fn a_backup_pairs_a_live_photo_renamed_apart_by_its_content_identifier() {
         "8A5B4E5C-1F3D-4A7B-9C2E-0123456789AB",
         "1C9D2E3F-4A5B-4C6D-8E7F-FEDCBA987654",
     );
-    let phone = SimDevice::new(Profile::Android);
-    let storage = phone.add_storage(StorageSpec::new("Internal shared storage"));
+    let (phone, storage) = empty_phone(Profile::Android);
     let add = |path: &str, bytes: &[u8]| {
         phone
             .add_file(storage, path, bytes.to_vec(), at(2024, 6, 1, 12, 0, 0))
             .unwrap()
     };
-    let dry = BackupOptions {
-        dry_run: true,
-        ..BackupOptions::default()
-    };
+    let dry = dry_run();
     let dest = TempDir::new().unwrap();
     add(
         "DCIM/100APPLE/IMG_1234.HEIC",
@@ -633,10 +629,7 @@ fn a_backup_pairs_a_live_photo_renamed_apart_by_its_content_identifier() {
         "DCIM/100APPLE/IMG_2000.HEIC",
         &photo("2024:05:26 08:00:00", second_id),
     );
-    let (_, predicted) = run_backup(&phone, dest.path(), &dry);
-    let (report, seen) = run_backup(&phone, dest.path(), &BackupOptions::default());
-    assert!(report.succeeded(), "{report:?} {seen:?}");
-    let landed: Vec<String> = tree(dest.path()).into_keys().collect();
+    let (predicted, landed) = dry_run_then_backup(&phone, dest.path());
     assert_eq!(
         landed,
         [
@@ -647,8 +640,6 @@ fn a_backup_pairs_a_live_photo_renamed_apart_by_its_content_identifier() {
             "2024/05/28/clip.MOV",
         ]
     );
-    let mut predicted: Vec<String> = predicted.would_copy.into_values().collect();
-    predicted.sort();
     assert_eq!(predicted, landed, "the dry run predicts it");
 
     // Later, the video of a photo backed up before arrives, renamed: it joins that copy.
@@ -677,9 +668,9 @@ fn a_backup_pairs_a_live_photo_renamed_apart_by_its_content_identifier() {
 #[test]
 fn a_backup_keeps_a_burst_over_midnight_in_one_folder() {
     use mtpull::pull::BackupOptions;
-    use mtpull::sim::{Profile, SimDevice, StorageSpec};
+    use mtpull::sim::Profile;
 
-    use crate::backup_util::{at, run_backup, tree};
+    use crate::backup_util::{at, empty_phone, run_backup, tree};
 
     const BURST_UUID: u16 = 0x000b;
     let exif = |when| jpeg(&tiff(&[], &[(DATE_TIME_ORIGINAL, when)]));
@@ -689,8 +680,7 @@ fn a_backup_keeps_a_burst_over_midnight_in_one_folder() {
             &apple_maker_note_with(BURST_UUID, burst),
         ))
     };
-    let phone = SimDevice::new(Profile::Android);
-    let storage = phone.add_storage(StorageSpec::new("Internal shared storage"));
+    let (phone, storage) = empty_phone(Profile::Android);
     let add = |path: &str, bytes: Vec<u8>| {
         phone
             .add_file(storage, path, bytes, at(2024, 6, 1, 12, 0, 0))
@@ -718,14 +708,8 @@ fn a_backup_keeps_a_burst_over_midnight_in_one_folder() {
         apple("2024:05:27 00:00:00", "BURST-B"),
     );
     let dest = TempDir::new().unwrap();
-    let dry = BackupOptions {
-        dry_run: true,
-        ..BackupOptions::default()
-    };
-    let (_, predicted) = run_backup(&phone, dest.path(), &dry);
-    let (report, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
-    assert!(report.succeeded(), "{report:?}");
-    let landed: Vec<String> = tree(dest.path()).into_keys().collect();
+    let dry = dry_run();
+    let (predicted, landed) = dry_run_then_backup(&phone, dest.path());
     assert_eq!(
         landed,
         [
@@ -737,8 +721,6 @@ fn a_backup_keeps_a_burst_over_midnight_in_one_folder() {
             "2024/05/27/IMG_0003.JPG",
         ]
     );
-    let mut predicted: Vec<String> = predicted.would_copy.into_values().collect();
-    predicted.sort();
     assert_eq!(predicted, landed, "the dry run predicts it");
 
     // A shot of the burst that reaches the phone's listing only now.
@@ -756,4 +738,23 @@ fn a_backup_keeps_a_burst_over_midnight_in_one_folder() {
         tree(dest.path()).keys()
     );
     assert_eq!(predicted.would_copy.values().collect::<Vec<_>>(), [joined]);
+}
+
+fn dry_run() -> mtpull::pull::BackupOptions {
+    mtpull::pull::BackupOptions {
+        dry_run: true,
+        ..Default::default()
+    }
+}
+
+/// A dry run, then a backup that succeeds: where the dry run said the files would go,
+/// and every file DEST then holds, each in path order.
+fn dry_run_then_backup(phone: &mtpull::sim::SimDevice, dest: &Path) -> (Vec<String>, Vec<String>) {
+    use crate::backup_util::{run_backup, tree};
+    let (_, predicted) = run_backup(phone, dest, &dry_run());
+    let (report, seen) = run_backup(phone, dest, &Default::default());
+    assert!(report.succeeded(), "{report:?} {seen:?}");
+    let mut predicted: Vec<String> = predicted.would_copy.into_values().collect();
+    predicted.sort();
+    (predicted, tree(dest).into_keys().collect())
 }

@@ -25,3 +25,6 @@ bash tests/vm/run-gadget-tests.sh
 
 echo "== real USB: auto-backup in a QEMU guest (udev rule, hot-plug, unplug mid-copy)"
 bash tests/vm/auto-backup.sh
+
+echo "== real USB: two phones plugged in together under watch, into one DEST (QEMU guest)"
+bash tests/vm/multi-phone.sh

@@ -12,8 +12,10 @@
 # peers against the simulated Android phone as a USB gadget on dummy_hcd (high speed,
 # tests/vm/guest/gadget.sh), downloading a generated 1 GiB file and listing 20,000 files in
 # 200 folders (tasks gadget-download, gadget-list); then the same phone over the in-process
-# simulated link, with no USB at all (peer "in-process", mtpull-gadget local). There every
-# client runs on CPU 1 (taskset) and the gadget on CPU 0. BENCH_PHASES picks the phases
+# simulated link, with no USB at all (peer "in-process", mtpull-gadget local; timed from its
+# session's opening). There every client — mtpull, libmtp (mtp-files, libmtp-get.py),
+# gphoto2, mtp-rs, aft-mtp-cli and the in-process session — runs under `taskset -c 1`, and
+# the gadget (started under `taskset -c 0`) on CPU 0. BENCH_PHASES picks the phases
 # (default "qemu gadget-download gadget-list").
 set -uo pipefail
 
@@ -246,14 +248,26 @@ gadget_phases() {
     "$gadget" down
 }
 
-# The same phone and session code with no USB between them (mtpull-gadget local).
+# The same phone and session code with no USB between them (mtpull-gadget local). Its time
+# and CPU are the ones it reports itself ("… in X s, Y CPU s"), counted from the session's
+# opening: building the simulated phone (20,000 generated files) comes first and has no
+# counterpart over USB, where the gadget is set up before any client is timed.
+own_figures() {
+    local figures
+    figures=$(sed -nE 's/.* in ([0-9.]+) s, ([0-9.]+) CPU s$/\1 \2/p' "$work/err" | tail -n 1)
+    if [[ -n $figures ]]; then
+        read -r 'row[3]' 'row[4]' <<<"$figures"
+    fi
+}
 download_in-process() {
     mkdir -p "$work/dl"
     measure in-process download "$1" "$MTPULL_GADGET" local --big-file "$big_bytes" download "$work/dl"
+    own_figures
     verify_download "$work/dl/$big_name"
 }
 list_in-process() {
     measure in-process list "$1" "$MTPULL_GADGET" local --tree 200:100 list
+    own_figures
     verify_listing
 }
 

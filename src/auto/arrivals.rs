@@ -71,11 +71,12 @@ impl Arrival {
     }
 
     /// What the one-backup-per-device lock is keyed by: the USB serial, or
-    /// the place for a device without one.
+    /// the place for a device without one or with one many devices share
+    /// (two such phones plugged in together are both backed up).
     pub fn lock_key(&self) -> &str {
         self.usb_serial
             .as_deref()
-            .filter(|s| !s.trim().is_empty())
+            .filter(|s| !crate::pull::is_shared_serial(s))
             .unwrap_or(&self.id)
     }
 }
@@ -126,6 +127,10 @@ mod tests {
         assert_eq!(blank.lock_key(), "1-4.2");
         let none = Arrival::new("1-3", "camera", None, fails);
         assert_eq!(none.lock_key(), "1-3");
+        let shared = Arrival::new("1-2", "phone", Some("0123456789ABCDEF".into()), fails);
+        assert_eq!(shared.lock_key(), "1-2");
+        let own = Arrival::new("1-1", "phone", Some("R58M1234567".into()), fails);
+        assert_eq!(own.lock_key(), "R58M1234567");
         assert!(matches!(none.open(), Err(OpenError::Disconnected { .. })));
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::arrivals::Arrival;
 use super::config::Config;
 use super::lock::lock_device;
-use crate::pull::{Observer, PullError, RunReport, backup, device_serial};
+use crate::pull::{BackupOptions, Observer, PullError, RunReport, backup, reported_serial};
 use crate::session::Session;
 use crate::transport::OpenError;
 
@@ -170,7 +170,7 @@ pub fn run(
         Err(e) => return JobOutcome::Failed(format!("starting an MTP session: {e}")),
     };
     // The MTP serial (what `mtpull devices` shows) and the USB one: they differ on some devices.
-    let mut serials = vec![device_serial(&session)];
+    let mut serials = vec![reported_serial(&session)];
     serials.extend(arrival.usb_serial.clone().filter(|usb| *usb != serials[0]));
     if !config.devices.allows(serials.iter().map(String::as_str)) {
         let _ = session.close();
@@ -181,13 +181,12 @@ pub fn run(
         return outcome;
     }
     log(&format!("backing up into {}", config.destination.display()));
-    let report = backup(
-        &mut session,
-        &config.destination,
-        &config.backup,
-        cancel,
-        observer,
-    );
+    // Phones plugged in together take turns at DEST.
+    let options = BackupOptions {
+        wait_for_destination: true,
+        ..config.backup.clone()
+    };
+    let report = backup(&mut session, &config.destination, &options, cancel, observer);
     // A device unplugged mid-way cannot be told goodbye; nothing is lost by that.
     let _ = session.close();
     JobOutcome::Ran(Box::new(report))

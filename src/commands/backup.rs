@@ -39,6 +39,8 @@ pub fn run(choice: &DeviceChoice, verbose: bool, quiet: bool, args: &BackupArgs)
         choice_path: args.selection.clone(),
         include_rejected: args.include_rejected,
         batch_time: None,
+        // A person at the prompt is told DEST is busy instead of left waiting.
+        wait_for_destination: false,
     };
     let mut device = connect::open_one(choice)?;
     let cancel = interrupt::cancel_on_ctrl_c().context("installing the Ctrl-C handler")?;

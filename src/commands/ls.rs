@@ -2,37 +2,69 @@
 //! `Internal shared storage/DCIM/Camera`.
 
 use std::borrow::Cow;
-use std::io::{self, Write};
+use std::fmt;
+use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context;
 use mtpull::human::bytes;
-use mtpull::ptp::DeviceTime;
+use mtpull::ptp::{DeviceTime, ObjectFormat, StorageId};
 use mtpull::session::{Entry, Place, Session, Storage};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use super::connect;
 use super::shared::exit::{PhoneLocked, SOME_FAILED};
 use super::shared::progress::locked_line;
 use crate::cli::{DeviceChoice, LsArgs};
 
-/// One line of output (or one JSON object).
+/// One line of output (or one JSON object). It borrows what it shows and
+/// formats ids, formats and dates only when JSON asks for them: a phone of
+/// 20,000 files should cost one string (its path) per file, not eight.
 #[derive(Serialize)]
-struct Row {
+struct Row<'a> {
     /// "0x00010001", as every other output writes a storage's id.
-    storage_id: String,
-    storage: String,
+    #[serde(serialize_with = "as_text")]
+    storage_id: StorageId,
+    storage: &'a str,
     /// The storage's name, then the names down to this object.
     path: String,
-    name: String,
+    name: &'a str,
     folder: bool,
-    format: String,
+    #[serde(serialize_with = "as_text")]
+    format: Format,
     size: u64,
-    modified: Option<String>,
+    #[serde(serialize_with = "as_iso_date")]
+    modified: Option<DeviceTime>,
     handle: u32,
     parent: u32,
+}
+
+/// What the JSON's `format` says: an object's format, or "Storage".
+enum Format {
+    Object(ObjectFormat),
+    Storage,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Format::Object(format) => format.fmt(f),
+            Format::Storage => f.write_str("Storage"),
+        }
+    }
+}
+
+fn as_text<S: Serializer>(value: &impl fmt::Display, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+fn as_iso_date<S: Serializer>(time: &Option<DeviceTime>, serializer: S) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => serializer.serialize_some(&iso_date(*time)),
+        None => serializer.serialize_none(),
+    }
 }
 
 pub fn run(choice: &DeviceChoice, verbose: bool, args: &LsArgs) -> anyhow::Result<ExitCode> {
@@ -52,17 +84,17 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &LsArgs) -> anyhow::Resul
         return Err(PhoneLocked(session.no_storage_hint()).into());
     }
     let path = args.path.as_deref().unwrap_or("");
-    let mut rows = Vec::new();
+    let mut listed = Vec::new();
     let mut failed = 0;
-    if args.storage.is_none() && path.trim_matches('/').is_empty() && !args.recursive {
-        rows.extend(storages.iter().map(storage_row));
-    } else {
+    let list_storages = args.storage.is_none() && path.trim_matches('/').is_empty() && !args.recursive;
+    if !list_storages {
         let places = places(session, &storages, args)?;
-        for place in &places {
-            match list_place(session, place, args.recursive) {
-                Ok(entries) => rows.extend(entries.iter().map(|e| row(&place.storage.name, e))),
+        let only_one = places.len() == 1;
+        for place in places {
+            match list_place(session, &place, args.recursive) {
+                Ok(entries) => listed.push((place, entries)),
                 // With one place, its failure is the command's.
-                Err(err) if places.len() == 1 => return Err(err),
+                Err(err) if only_one => return Err(err),
                 Err(err) => {
                     failed += 1;
                     note!("mtpull: {}: {err:#}", place.storage.name);
@@ -70,6 +102,14 @@ pub fn run(choice: &DeviceChoice, verbose: bool, args: &LsArgs) -> anyhow::Resul
             }
         }
     }
+    let mut rows: Vec<Row<'_>> = if list_storages {
+        storages.iter().map(storage_row).collect()
+    } else {
+        listed
+            .iter()
+            .flat_map(|(place, entries)| entries.iter().map(|e| row(&place.storage.name, e)))
+            .collect()
+    };
     rows.sort_by(|a, b| a.path.cmp(&b.path));
     print(&rows, args).context("writing the listing")?;
     if verbose {
@@ -117,34 +157,35 @@ fn list_place(session: &mut Session, place: &Place, recursive: bool) -> anyhow::
     Ok(entries)
 }
 
-fn row(storage: &str, entry: &Entry) -> Row {
-    let mut path = storage.to_string();
-    for name in entry.path() {
+fn row<'a>(storage: &'a str, entry: &'a Entry) -> Row<'a> {
+    let mut path = String::with_capacity(storage.len() + 64);
+    path.push_str(storage);
+    for name in entry.folder.iter().chain([&entry.name]) {
         path.push('/');
         path.push_str(name);
     }
     Row {
-        storage_id: entry.storage_id.to_string(),
-        storage: storage.to_string(),
+        storage_id: entry.storage_id,
+        storage,
         path,
-        name: entry.name().to_string(),
+        name: entry.name(),
         folder: entry.is_folder(),
-        format: entry.format.to_string(),
+        format: Format::Object(entry.format),
         size: entry.size,
-        modified: entry.modified.map(iso_date),
+        modified: entry.modified,
         handle: entry.handle.0,
         parent: entry.parent.0,
     }
 }
 
-fn storage_row(storage: &Storage) -> Row {
+fn storage_row(storage: &Storage) -> Row<'_> {
     Row {
-        storage_id: storage.id.to_string(),
-        storage: storage.name.clone(),
+        storage_id: storage.id,
+        storage: &storage.name,
         path: storage.name.clone(),
-        name: storage.name.clone(),
+        name: &storage.name,
         folder: true,
-        format: "Storage".into(),
+        format: Format::Storage,
         size: 0,
         modified: None,
         handle: 0,
@@ -162,15 +203,16 @@ fn iso_date(time: DeviceTime) -> String {
     }
 }
 
-fn print(rows: &[Row], args: &LsArgs) -> io::Result<()> {
-    let mut out = io::stdout().lock();
+fn print(rows: &[Row<'_>], args: &LsArgs) -> io::Result<()> {
+    // Buffered: stdout alone writes each line with its own system call.
+    let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     if args.json {
         serde_json::to_writer_pretty(&mut out, rows)?;
         writeln!(out)?;
-        return Ok(());
+        return out.flush();
     }
     for row in rows {
-        let shown = if args.recursive { &row.path } else { &row.name };
+        let shown = if args.recursive { &row.path } else { row.name };
         let slash = if row.folder { "/" } else { "" };
         if args.long {
             let size = if row.folder {
@@ -178,7 +220,8 @@ fn print(rows: &[Row], args: &LsArgs) -> io::Result<()> {
             } else {
                 bytes(row.size)
             };
-            let date = row.modified.as_deref().map_or("-", |d| d.get(..16).unwrap_or(d));
+            let date = row.modified.map(iso_date);
+            let date = date.as_deref().map_or("-", |d| d.get(..16).unwrap_or(d));
             let kind = if row.folder { 'd' } else { '-' };
             writeln!(
                 out,
@@ -190,7 +233,7 @@ fn print(rows: &[Row], args: &LsArgs) -> io::Result<()> {
             writeln!(out, "{}{slash}", printable(shown))?;
         }
     }
-    Ok(())
+    out.flush()
 }
 
 /// Names come from the device: control characters are shown escaped so

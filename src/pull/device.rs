@@ -23,8 +23,25 @@ pub struct Listing {
     pub storage_names: Vec<String>,
 }
 
-/// The name a device goes by in the manifest.
+/// The name a device goes by in the manifest: the key its files are
+/// "already backed up" under. Its MTP serial, unless that serial is one many
+/// devices share (blank, QEMU's usb-mtp, Android's unset default, one digit
+/// repeated): then the USB serial number joins it, when the device gives one
+/// that differs. Two such devices must never share keys: one's files would
+/// count as backed up for the other, and `--delete-after` would delete them.
+/// The USB serial of a device whose MTP serial is shared may depend on the
+/// port (QEMU's does): plugged into another port, it is a new device to
+/// mtpull, and its files are copied again but filed once (by content).
 pub fn device_serial(session: &Session) -> String {
+    let reported = reported_serial(session);
+    // A blank serial's fallback (manufacturer + model) is shared by every unit of a model.
+    let shared = session.device_info().serial_number.trim().is_empty() || is_shared_serial(&reported);
+    identity(&reported, shared, session.usb_serial())
+}
+
+/// The serial the device reports (falls back to manufacturer + model when
+/// blank): what a person recognises, and what the settings' devices list names.
+pub fn reported_serial(session: &Session) -> String {
     let info = session.device_info();
     let serial = info.serial_number.trim();
     if serial.is_empty() {
@@ -34,6 +51,32 @@ pub fn device_serial(session: &Session) -> String {
     } else {
         serial.to_owned()
     }
+}
+
+/// `reported`, qualified by the USB serial when `reported` is `shared`.
+fn identity(reported: &str, shared: bool, usb_serial: Option<&str>) -> String {
+    let usb = usb_serial.map(str::trim).filter(|usb| !is_shared_serial(usb));
+    match usb {
+        Some(usb) if shared && usb != reported => format!("{reported} (USB {usb})"),
+        _ => reported.to_owned(),
+    }
+}
+
+/// Whether many devices report this serial: blank, one character repeated,
+/// or a run of `0123456789abcdef` (QEMU's usb-mtp reports it twice over;
+/// Android's default when a phone's maker set none is `0123456789ABCDEF`).
+pub(crate) fn is_shared_serial(serial: &str) -> bool {
+    const COUNTING: &str = "0123456789abcdef";
+    let serial = serial.trim();
+    let lower = serial.to_ascii_lowercase();
+    let counting = lower.len() >= 8
+        && lower
+            .as_bytes()
+            .chunks(COUNTING.len())
+            .all(|chunk| COUNTING.as_bytes().starts_with(chunk));
+    let mut chars = serial.chars();
+    let repeated = chars.next().is_none_or(|first| chars.all(|c| c == first));
+    counting || repeated
 }
 
 /// The device's model, for a folder template's `{device}` (its manufacturer, or
@@ -125,6 +168,73 @@ pub(super) fn device_instant(time: &DeviceTime) -> Option<SystemTime> {
 mod tests {
     use super::*;
     use chrono::{FixedOffset, NaiveDateTime};
+
+    #[test]
+    fn a_shared_serial_is_told_apart_by_the_usb_serial() {
+        const QEMU: &str = "0123456789abcdef0123456789abcdef";
+        let shared = |reported| identity(reported, is_shared_serial(reported), Some("usb-1"));
+        let first = identity(QEMU, true, Some("34617-0000:00:04.0-1"));
+        let second = identity(QEMU, true, Some("34617-0000:00:04.0-2"));
+        assert_ne!(first, second);
+        assert!(
+            first.starts_with(QEMU) && first.ends_with("(USB 34617-0000:00:04.0-1)"),
+            "{first}"
+        );
+        assert_ne!(
+            identity("0123456789ABCDEF", true, Some("R58A")),
+            identity("0123456789ABCDEF", true, Some("R58B"))
+        );
+        assert_ne!(
+            identity("Canon EOS 80D", true, Some("083044000123")),
+            identity("Canon EOS 80D", true, Some("083044000124")),
+            "two cameras reporting no serial"
+        );
+        for reported in [QEMU, "0123456789ABCDEF", "00000000", "FFFFFFFF"] {
+            assert_ne!(shared(reported), reported, "{reported}");
+        }
+    }
+
+    #[test]
+    fn a_serial_of_its_own_is_the_identity_whatever_usb_says() {
+        // Existing manifests keep their keys: a phone's MTP serial is its own.
+        assert_eq!(identity("R58M1234567", false, Some("R58M1234567")), "R58M1234567");
+        assert_eq!(identity("R58M1234567", false, Some("other")), "R58M1234567");
+        assert_eq!(identity("R58M1234567", false, None), "R58M1234567");
+        // Nothing better to add: left as reported.
+        assert_eq!(identity(QEMU_LIKE, true, None), QEMU_LIKE);
+        assert_eq!(identity(QEMU_LIKE, true, Some("  ")), QEMU_LIKE);
+        assert_eq!(
+            identity(QEMU_LIKE, true, Some("0000")),
+            QEMU_LIKE,
+            "a shared USB serial adds nothing"
+        );
+        assert_eq!(identity(QEMU_LIKE, true, Some(QEMU_LIKE)), QEMU_LIKE);
+    }
+
+    const QEMU_LIKE: &str = "0123456789abcdef";
+
+    #[test]
+    fn shared_serials_are_recognised() {
+        for shared in [
+            "",
+            "0123456789abcdef0123456789abcdef",
+            "0123456789ABCDEF",
+            "01234567",
+            "0000000000",
+            "FFFFFFFF",
+        ] {
+            assert!(is_shared_serial(shared), "{shared:?}");
+        }
+        for own in [
+            "R58M1234567",
+            "0123456789abcdeX",
+            "0123456",
+            "28101FDH2000XY",
+            "Canon EOS 80D",
+        ] {
+            assert!(!is_shared_serial(own), "{own:?}");
+        }
+    }
 
     #[test]
     fn zoned_device_dates_are_exact() {

@@ -32,7 +32,8 @@ mod transfer;
 mod verify;
 
 pub use choice::{Choice, ChoiceError};
-pub use device::{Listing, device_serial, list_files};
+pub(crate) use device::is_shared_serial;
+pub use device::{Listing, device_serial, list_files, reported_serial};
 pub use disk::free_space;
 pub use error::PullError;
 pub use hash::{ContentHash, ContentHasher};

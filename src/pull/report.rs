@@ -58,6 +58,9 @@ pub enum Event<'a> {
         /// What the user must do.
         hint: &'static str,
     },
+    /// Another run holds DEST (the backup of another phone): this one waits
+    /// for its turn ([`super::BackupOptions::wait_for_destination`]).
+    WaitingForDestination,
     /// The device was listed and the plan made.
     Planned {
         /// The plan.

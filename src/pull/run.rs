@@ -83,6 +83,9 @@ pub struct BackupOptions {
     /// Tests that count batches set a long one, so that a loaded machine does not
     /// cut batches short.
     pub batch_time: Option<Duration>,
+    /// While another run holds DEST, wait for it (until cancelled) instead of
+    /// stopping: automatic backups of phones plugged in together take turns.
+    pub wait_for_destination: bool,
 }
 
 /// How a run ended.
@@ -403,7 +406,14 @@ fn real_run(
     let listing = list(session, options, cancel, observer)?;
     let first_backup = !Manifest::exists(dest_root);
     // Creates DEST durably (its parent fsynced) before anything is filed into it.
-    let _lock = DestLock::acquire(dest_root)?;
+    let _lock = if options.wait_for_destination {
+        DestLock::acquire_waiting(dest_root, cancel, || {
+            observer.event(&Event::WaitingForDestination)
+        })?
+        .ok_or(PullError::Interrupted)?
+    } else {
+        DestLock::acquire(dest_root)?
+    };
     let mut manifest = match Manifest::open(dest_root) {
         Err(error) if options.rescan && error.is_damaged() => Manifest::replace_damaged(dest_root)?.0,
         opened => opened?,
@@ -600,11 +610,17 @@ impl<'a> Run<'a> {
             self.summary.resumed += 1;
         }
         self.observer.event(&Event::Started { file, resume_from });
-        let (observer, summary) = (&mut *self.observer, &mut *self.summary);
-        let transferred = download(self.session, file, &mut part, self.cancel, &mut |bytes| {
-            summary.bytes_received += bytes;
-            observer.event(&Event::Received { bytes });
-        });
+        let mut transferred = self.download(file, &mut part);
+        if let Err(TransferError::Session(error)) = &transferred {
+            match self.take_up_again(file, error) {
+                Ok(true) => transferred = self.download(file, &mut part),
+                Ok(false) => {}
+                Err(failure) => {
+                    let _ = part.suspend();
+                    return Err(failure);
+                }
+            }
+        }
         match transferred {
             Ok(Some(note)) => self.observer.event(&Event::Note { file, note: &note }),
             Ok(None) => {}
@@ -637,6 +653,56 @@ impl<'a> Run<'a> {
         })
     }
 
+    /// Moves `file`'s bytes into `part`, from where it stopped.
+    fn download(
+        &mut self,
+        file: &RemoteFile,
+        part: &mut PartialFile,
+    ) -> Result<Option<String>, TransferError> {
+        let (observer, summary) = (&mut *self.observer, &mut *self.summary);
+        download(self.session, file, part, self.cancel, &mut |bytes| {
+            summary.bytes_received += bytes;
+            observer.event(&Event::Received { bytes });
+        })
+    }
+
+    /// After a download broke off below the protocol with the phone still
+    /// there: whether to take it up again, once, from where it stopped.
+    ///
+    /// A stall the phone reports as its own (it could not read the file:
+    /// Get Device Status says Transaction Cancelled) is a failed file, tried
+    /// again by the next run. Any other stall, a timeout or a garbled answer
+    /// is given up (Cancel, drain, clear halts) with the session kept, so
+    /// the handles still name the same files and the download goes on with a
+    /// partial read; if giving it up fails, the run stops as before.
+    fn take_up_again(&mut self, file: &RemoteFile, error: &SessionError) -> Result<bool, Failure> {
+        if error.is_stall() {
+            match self.session.recover_from_device_cancel() {
+                Ok(true) => {
+                    return Err(Failure::File(format!(
+                        "the phone could not read this file: it stopped the transfer and \
+                         reported an error of its own ({error}); the next backup tries it \
+                         again, last"
+                    )));
+                }
+                Ok(false) => {}
+                Err(source) => {
+                    return Err(Failure::Run(PullError::Device {
+                        context: format!("recovering after {}", file.display_path()),
+                        source,
+                    }));
+                }
+            }
+        }
+        if !error.broke_off() {
+            return Ok(false);
+        }
+        let (SessionError::Transport { op, .. } | SessionError::Protocol { op, .. }) = error else {
+            return Ok(false);
+        };
+        Ok(self.session.abandon_transaction(*op).is_ok())
+    }
+
     /// What a failed download means for the run; the temp file is kept for a
     /// resume unless its bytes cannot be a prefix of the file.
     fn transfer_failed(&mut self, file: &RemoteFile, part: PartialFile, error: TransferError) -> Failure {
@@ -659,24 +725,6 @@ impl<'a> Run<'a> {
                 if let SessionError::Locked { hint, .. } = source {
                     // Locked mid-run: the screen lock hid the storages.
                     return Failure::Run(PullError::Locked { hint });
-                }
-                if source.is_stall() {
-                    match self.session.recover_from_device_cancel() {
-                        Ok(true) => {
-                            return Failure::File(format!(
-                                "the phone could not read this file: it stopped the transfer and \
-                                 reported an error of its own ({source}); the next backup tries it \
-                                 again, last"
-                            ));
-                        }
-                        Ok(false) => {}
-                        Err(error) => {
-                            return Failure::Run(PullError::Device {
-                                context: format!("recovering after {}", file.display_path()),
-                                source: error,
-                            });
-                        }
-                    }
                 }
                 if source.needs_recovery() {
                     match kept {

@@ -208,6 +208,15 @@ impl Session {
         self.open_session()
     }
 
+    /// Gives up the transaction under way as [`Session::recover`] does
+    /// (Cancel, drain, clear halts, wait while busy) but keeps the session:
+    /// handles stay valid, so a download that broke off (a stall, a timeout)
+    /// can be taken up again from where it stopped. `op` is the operation
+    /// that broke off, for the error's context.
+    pub fn abandon_transaction(&mut self, op: OperationCode) -> Result<()> {
+        self.cancel_under_way(self.last_transaction_id(), op)
+    }
+
     /// After a stall: asks the device why (Get Device Status). When it says
     /// it cancelled the transfer itself (0x201F, Transaction Cancelled: what
     /// Android does when it cannot read the file), the halts are cleared and
@@ -231,6 +240,11 @@ impl Session {
     /// The DeviceInfo read when the session was opened.
     pub fn device_info(&self) -> &DeviceInfo {
         &self.device_info
+    }
+
+    /// The USB device descriptor's serial number, when the transport knows it.
+    pub fn usb_serial(&self) -> Option<&str> {
+        self.transport.usb_serial()
     }
 
     /// Transactions sent so far, in total and per operation.

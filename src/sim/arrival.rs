@@ -12,9 +12,9 @@ impl SimDevice {
         let identity = self.identity();
         let device = self.clone();
         Arrival::new(
-            format!("sim-{}", identity.serial),
+            format!("sim-{}", identity.usb_serial()),
             format!("{} (simulated)", identity.model),
-            Some(identity.serial),
+            Some(identity.usb_serial().to_owned()),
             move || Ok(Box::new(device.connect()) as Box<dyn Transport>),
         )
     }

@@ -34,6 +34,7 @@ pub fn identity() -> DeviceIdentity {
         model: "Demo Phone".into(),
         device_version: "1.0".into(),
         serial: "DEMO0001".into(),
+        usb_serial: None,
         vendor_id: 0x1209,
         product_id: 0x4D54,
         bus: 1,

@@ -28,11 +28,14 @@ pub struct SimTransport {
     /// Bytes of the OUT phase under way.
     out_total: u64,
     timeout: Duration,
+    /// The serial number the device's USB descriptor gives.
+    usb_serial: String,
 }
 
 impl SimTransport {
     pub(crate) fn new(end: DeviceEnd) -> SimTransport {
         SimTransport {
+            usb_serial: end.identity().usb_serial().to_owned(),
             end,
             reader: PhaseReader::new(TRANSFER_SIZE),
             out: Vec::with_capacity(TRANSFER_SIZE),
@@ -96,6 +99,10 @@ fn transfer_in(end: &mut DeviceEnd, buf: &mut [u8], timeout: Duration) -> Result
 impl Transport for SimTransport {
     fn max_packet_size(&self) -> usize {
         self.end.max_packet_size()
+    }
+
+    fn usb_serial(&self) -> Option<&str> {
+        Some(&self.usb_serial)
     }
 
     fn write_phase(&mut self, mut data: &[u8]) -> Result<(), TransportError> {

@@ -519,9 +519,13 @@ impl Link {
     /// An OUT container is complete: runs the command (or the command
     /// waiting for this data) and queues its answer.
     fn end_out(&mut self, model: &mut Model) {
+        // The phone's first-byte time counts from here: building the answer
+        // is part of it, not added to it (the responder's own CPU work is the
+        // simulator's cost, not the phone's).
+        let received = Instant::now();
         if let Some((command, data)) = self.awaiting.take() {
             let reply = self.server.execute(model, &command, Some(data));
-            self.queue_reply(model, &command, reply);
+            self.queue_reply(model, &command, reply, received);
             return;
         }
         let bytes = std::mem::take(&mut self.command);
@@ -538,12 +542,12 @@ impl Link {
             Some(data) => self.awaiting = Some((command, data)),
             None => {
                 let reply = self.server.execute(model, &command, None);
-                self.queue_reply(model, &command, reply);
+                self.queue_reply(model, &command, reply, received);
             }
         }
     }
 
-    fn queue_reply(&mut self, model: &mut Model, command: &Message, reply: Reply) {
+    fn queue_reply(&mut self, model: &mut Model, command: &Message, reply: Reply, received: Instant) {
         if reply.hangs {
             self.hung = true;
             return;
@@ -577,7 +581,7 @@ impl Link {
         let response = Message::response(code.0, transaction, &params);
         self.incoming.push_back(InPhase::response(&response));
         let delay = model.config.timing.first_byte_delay(reply.touched) + model.config.latency;
-        self.ready_at = (!delay.is_zero()).then(|| Instant::now() + delay);
+        self.ready_at = (!delay.is_zero()).then(|| received + delay);
     }
 
     fn bulk_in(&mut self, model: &mut Model, max_len: usize) -> Result<BulkIn, EndpointError> {
@@ -855,6 +859,11 @@ impl DeviceEnd {
             self.shared.notify();
         }
         result
+    }
+
+    /// Who the device says it is.
+    pub fn identity(&self) -> super::DeviceIdentity {
+        self.shared.lock().model.config.identity.clone()
     }
 
     /// The bulk endpoints' max packet size (512 at high speed, 1024 at super speed).

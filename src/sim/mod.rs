@@ -139,6 +139,9 @@ pub struct DeviceIdentity {
     pub device_version: String,
     /// DeviceInfo SerialNumber.
     pub serial: String,
+    /// The USB device descriptor's serial number, when it is not the MTP one
+    /// (QEMU's usb-mtp: one MTP serial for all, a USB serial per port).
+    pub usb_serial: Option<String>,
     /// USB vendor id.
     pub vendor_id: u16,
     /// USB product id.
@@ -150,6 +153,11 @@ pub struct DeviceIdentity {
 }
 
 impl DeviceIdentity {
+    /// The serial number USB reports: [`Self::usb_serial`], else the MTP one.
+    pub fn usb_serial(&self) -> &str {
+        self.usb_serial.as_deref().unwrap_or(&self.serial)
+    }
+
     /// A plausible identity for a simulated device of `profile`
     /// (vendor 0x1209, the pid.codes open-source vendor id).
     pub fn simulated(profile: Profile) -> DeviceIdentity {
@@ -159,6 +167,7 @@ impl DeviceIdentity {
             model: model.into(),
             device_version: "1.0".into(),
             serial: format!("SIM-{}", profile.name().to_uppercase()),
+            usb_serial: None,
             vendor_id: 0x1209,
             product_id,
             bus: 1,

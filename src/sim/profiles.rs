@@ -377,10 +377,12 @@ pub(crate) fn qemu_written(received: u64, size: u64) -> Option<u64> {
     (received >= FIRST).then(|| FIRST + (received - FIRST) / PIECE * PIECE)
 }
 
-/// How long the device takes before the first byte of an answer: a fixed
-/// cost per transaction and a cost per object the query touches (a
-/// whole-storage listing touches every object), times `scale`. Deterministic;
-/// scale 0 answers at once.
+/// How long the device takes before the first byte of an answer, counted
+/// from the command's arrival: a fixed cost per transaction and a cost per
+/// object the query touches (a whole-storage listing touches every object),
+/// times `scale`. The simulator builds its answer within that time, as a
+/// phone does; only when building takes longer than the model does the
+/// answer come later. Deterministic; scale 0 answers at once.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Timing {
     /// Every transaction.

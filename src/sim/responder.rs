@@ -976,7 +976,9 @@ impl Responder<'_> {
         keys.extend(itself);
         // Encoded as it is built: a phone of 100,000 objects answers tens of
         // MiB, which should not be held twice (as elements, then as bytes).
-        let mut out = Vec::new();
+        // Sized for Android's ten properties of a typical file (about 24 bytes
+        // each), so that a large answer is not copied as it grows.
+        let mut out = Vec::with_capacity(4 + keys.len() * props.len() * 24);
         out.put_u32((keys.len() * props.len()) as u32);
         for key in &keys {
             let facts = self.facts(key)?;
@@ -989,7 +991,8 @@ impl Responder<'_> {
                 element.encode(&mut out);
             }
         }
-        let walked = if walked_all {
+        // A format filter still walks every object; without one, the keys are all of them.
+        let walked = if walked_all && format != 0 {
             self.model.object_count(&self.model.visible_storage_ids())
         } else {
             keys.len() as u64

@@ -1,7 +1,7 @@
 //! Protocol tests: the responder driven through raw bytes over the
 //! [`Transport`] trait, commands encoded and answers decoded with `ptp`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 
@@ -1249,9 +1249,10 @@ fn a_split_header_goes_as_its_own_short_transfer() {
 
 #[test]
 fn the_first_byte_waits_by_the_objects_a_listing_walks() {
+    // Long enough that no scheduling delay lets it pass before the first read.
     let timing = crate::sim::Timing {
         per_transaction: Duration::ZERO,
-        per_object: Duration::from_micros(500),
+        per_object: Duration::from_millis(50),
         scale: 1.0,
     };
     let device = SimConfig::new(Profile::Android).timing(timing).build();
@@ -1260,18 +1261,23 @@ fn the_first_byte_waits_by_the_objects_a_listing_walks() {
     let mut end = device.plug();
     end.bulk_out(&command(Op::OPEN_SESSION, 0, &[1])).unwrap();
     transfers(&mut end, 4096);
-    // Every object on the storage (205 of them): about 100 ms before the first byte.
+    // Every object on the storage (205 of them), counted from the command's
+    // arrival: building the answer is part of the phone's time, not added to it.
+    let delay = timing.first_byte_delay(205);
+    let before_command = Instant::now();
     end.bulk_out(&command(Op::GET_OBJECT_PROP_LIST, 1, &[ALL, 0, ALL, 0, ALL]))
         .unwrap();
     let Ok(crate::sim::BulkIn::Nak { ready_in: Some(wait) }) = end.bulk_in(4096) else {
         panic!("the answer should wait");
     };
-    assert!(wait > Duration::from_millis(90) && wait <= Duration::from_micros(500 * 205));
-    assert_eq!(
-        timing.first_byte_delay(205),
-        Duration::from_micros(500 * 205),
-        "deterministic"
+    let after_read = Instant::now();
+    // Ready at the command's arrival + delay.
+    assert!(
+        after_read + wait >= before_command + delay,
+        "ready before the phone's time"
     );
+    assert!(wait <= delay, "later than the phone's time");
+    assert_eq!(delay, Duration::from_millis(50 * 205), "deterministic");
     let instant = crate::sim::Timing { scale: 0.0, ..timing };
     assert_eq!(instant.first_byte_delay(205), Duration::ZERO);
 }

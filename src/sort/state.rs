@@ -8,6 +8,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::beneath::{self, Root};
@@ -23,6 +24,8 @@ const INTENT_FILE: &str = "intent";
 
 /// How long to wait for DEST's lock before saying another run holds it.
 const LOCK_PATIENCE: Duration = Duration::from_secs(2);
+/// How often a lock held by another run is tried again.
+const LOCK_POLL: Duration = Duration::from_millis(50);
 
 /// Why DEST could not be held.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,34 @@ pub struct DestLock {
 impl DestLock {
     /// Creates DEST durably if needed, then takes the lock, or says who has it.
     pub fn acquire(dest_root: &Path) -> Result<DestLock, LockError> {
+        let deadline = Instant::now() + LOCK_PATIENCE;
+        let lock = Self::take(dest_root, &mut || Instant::now() < deadline)?;
+        lock.ok_or_else(|| LockError::Busy(dest_root.to_owned()))
+    }
+
+    /// Like [`DestLock::acquire`], but waits for as long as another run holds
+    /// DEST (a backup of another phone plugged in at the same time), calling
+    /// `waiting` once when it starts to wait. `Ok(None)`: `cancel` was raised.
+    pub fn acquire_waiting(
+        dest_root: &Path,
+        cancel: &AtomicBool,
+        waiting: impl FnOnce(),
+    ) -> Result<Option<DestLock>, LockError> {
+        let patient_until = Instant::now() + LOCK_PATIENCE;
+        let mut waiting = Some(waiting);
+        Self::take(dest_root, &mut || {
+            if Instant::now() >= patient_until
+                && let Some(waiting) = waiting.take()
+            {
+                waiting();
+            }
+            !cancel.load(Ordering::Relaxed)
+        })
+    }
+
+    /// Takes the lock, asking `keep_trying` after each refusal; `Ok(None)`
+    /// once it says no.
+    fn take(dest_root: &Path, keep_trying: &mut dyn FnMut() -> bool) -> Result<Option<DestLock>, LockError> {
         let state = dest_root.join(STATE_DIR);
         let io = |path: &Path| {
             let path = path.to_owned();
@@ -66,13 +97,12 @@ impl DestLock {
         beneath::create_durably(&state).map_err(io(&state))?;
         let path = state.join(LOCK_FILE);
         // A process forked (by anyone in this process) while an earlier lock
-        // was held keeps it until it execs: wait that moment out, not a real run.
-        let deadline = Instant::now() + LOCK_PATIENCE;
+        // was held keeps it until it execs: the first moments of a wait are that.
         loop {
             match LockFile::try_acquire(&path).map_err(io(&path))? {
-                Some(lock) => return Ok(DestLock { _lock: lock }),
-                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-                None => return Err(LockError::Busy(dest_root.to_owned())),
+                Some(lock) => return Ok(Some(DestLock { _lock: lock })),
+                None if keep_trying() => std::thread::sleep(LOCK_POLL),
+                None => return Ok(None),
             }
         }
     }
@@ -220,6 +250,27 @@ mod tests {
         assert!(matches!(DestLock::acquire(dir.path()), Err(LockError::Busy(_))));
         drop(held);
         assert!(DestLock::acquire(dir.path()).is_ok());
+    }
+
+    #[test]
+    fn a_waiting_run_gets_the_destination_when_the_holder_ends_or_gives_up_when_cancelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = DestLock::acquire(dir.path()).unwrap();
+        let cancel = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let (told, heard) = std::sync::mpsc::channel();
+            let waiter = scope
+                .spawn(|| DestLock::acquire_waiting(dir.path(), &cancel, move || told.send(()).unwrap()));
+            // The holder lets go only once the waiter has said it waits.
+            heard.recv().unwrap();
+            assert!(!waiter.is_finished());
+            drop(held);
+            assert!(waiter.join().unwrap().unwrap().is_some());
+        });
+        let _held = DestLock::acquire(dir.path()).unwrap();
+        cancel.store(true, Ordering::Relaxed);
+        let given_up = DestLock::acquire_waiting(dir.path(), &cancel, || {}).unwrap();
+        assert!(given_up.is_none());
     }
 
     #[test]

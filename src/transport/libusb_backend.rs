@@ -220,6 +220,8 @@ pub(super) struct LibusbTransport {
     timeout: Duration,
     /// How long one event transfer waits before it is resubmitted.
     event_poll: Duration,
+    /// The device descriptor's serial number string.
+    pub(super) usb_serial: Option<String>,
 }
 
 impl LibusbTransport {
@@ -235,6 +237,7 @@ impl LibusbTransport {
             out_phase_len: 0,
             timeout: DEFAULT_TIMEOUT,
             event_poll,
+            usb_serial: None,
         }
     }
 
@@ -327,6 +330,10 @@ fn bulk_in(
 impl Transport for LibusbTransport {
     fn max_packet_size(&self) -> usize {
         self.endpoints.bulk_max_packet_size
+    }
+
+    fn usb_serial(&self) -> Option<&str> {
+        self.usb_serial.as_deref()
     }
 
     fn write_phase(&mut self, data: &[u8]) -> Result<(), TransportError> {

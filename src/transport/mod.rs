@@ -119,6 +119,13 @@ pub trait Transport: Send {
         ))
     }
 
+    /// The serial number string of the USB device descriptor, when the
+    /// device gives one. It tells apart devices whose MTP serial is one many
+    /// devices share (QEMU's usb-mtp derives it from the port it sits on).
+    fn usb_serial(&self) -> Option<&str> {
+        None
+    }
+
     /// Sends the Still Image class request *Get Device Status* (0x67). After a
     /// stall, its code says why (0x201F Transaction Cancelled, 0x2019 Device Busy,
     /// 0x2001 OK) and its parameters list the halted endpoints.
@@ -233,7 +240,8 @@ pub fn open_device_with(backend: Backend, selector: &DeviceSelector) -> Result<O
             let (mut discovery, mut handles) = nusb_backend::discover()?;
             let index = discovery.select(selector)?;
             let mut summary = discovery.devices.swap_remove(index);
-            let (transport, quirks) = nusb_backend::open(&mut summary, &handles.swap_remove(index))?;
+            let (mut transport, quirks) = nusb_backend::open(&mut summary, &handles.swap_remove(index))?;
+            transport.usb_serial.clone_from(&summary.usb.serial);
             Ok(OpenedDevice {
                 transport: Box::new(transport),
                 summary,
@@ -245,7 +253,8 @@ pub fn open_device_with(backend: Backend, selector: &DeviceSelector) -> Result<O
             let (mut discovery, mut handles) = libusb_backend::discover()?;
             let index = discovery.select(selector)?;
             let mut summary = discovery.devices.swap_remove(index);
-            let (transport, quirks) = libusb_backend::open(&mut summary, handles.swap_remove(index))?;
+            let (mut transport, quirks) = libusb_backend::open(&mut summary, handles.swap_remove(index))?;
+            transport.usb_serial.clone_from(&summary.usb.serial);
             Ok(OpenedDevice {
                 transport: Box::new(transport),
                 summary,

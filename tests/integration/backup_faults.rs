@@ -67,11 +67,13 @@ fn temp_files(dest: &Path) -> Vec<String> {
     }
 }
 
-/// Arms `fault`, runs a backup that it cuts, checks the wreckage, then reruns to completion.
-fn cut_then_rerun(profile: Profile, fault: Fault, label: &str) {
+/// Arms `faults`, runs a backup that they cut, checks the wreckage, then reruns to completion.
+fn cut_then_rerun(profile: Profile, faults: impl IntoIterator<Item = Fault>, label: &str) {
     let (phone, storage) = phone(profile);
     let dest = tempfile::tempdir().unwrap();
-    phone.arm(fault);
+    for fault in faults {
+        phone.arm(fault);
+    }
     let (cut, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
     assert_eq!(phone.armed_faults(), 0, "{label}: the fault never fired");
     let stopped = cut
@@ -122,7 +124,7 @@ fn a_cut_at_any_byte_resumes_to_identical_files() {
         let fault = Fault::disconnect_after(offset).during(OperationCode::GET_OBJECT);
         cut_then_rerun(
             Profile::Android,
-            fault,
+            [fault],
             &format!("android, cut after {offset} bytes"),
         );
     }
@@ -136,24 +138,68 @@ fn cuts_on_the_samsung_and_camera_profiles_resume_too() {
     for profile in [Profile::Samsung, Profile::PtpCamera] {
         for offset in [0, 13, starts[1] + 1, large, end - 1] {
             let fault = Fault::disconnect_after(offset).during(OperationCode::GET_OBJECT);
-            cut_then_rerun(profile, fault, &format!("{profile}, cut after {offset} bytes"));
+            cut_then_rerun(profile, [fault], &format!("{profile}, cut after {offset} bytes"));
         }
     }
 }
 
 #[test]
-fn stalls_and_timeouts_mid_file_stop_cleanly_and_resume() {
+fn a_stall_or_timeout_mid_file_is_taken_up_again_in_the_same_run() {
     let (starts, _) = phase_starts();
+    let all: u64 = samples().iter().map(|s| s.bytes.len() as u64).sum();
     for offset in [0, 512, starts[2] + 100, (starts[3] + starts[4]) / 2] {
-        let stall = Fault::stall_after(offset).during(OperationCode::GET_OBJECT);
-        cut_then_rerun(Profile::Android, stall, &format!("stall after {offset} bytes"));
-        let timeout = Fault::timeout_after(offset).during(OperationCode::GET_OBJECT);
-        cut_then_rerun(
-            Profile::Android,
-            timeout,
-            &format!("timeout after {offset} bytes"),
-        );
+        for (kind, fault) in [
+            ("stall", Fault::stall_after(offset)),
+            ("timeout", Fault::timeout_after(offset)),
+        ] {
+            let label = format!("{kind} after {offset} bytes");
+            let (phone, storage) = phone(Profile::Android);
+            let dest = tempfile::tempdir().unwrap();
+            phone.arm(fault.during(OperationCode::GET_OBJECT));
+            let (run, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
+            assert_eq!(phone.armed_faults(), 0, "{label}: the fault never fired");
+            assert!(run.succeeded(), "{label}: {:?}", run.stopped);
+            assert_all_backed_up(&phone, storage, dest.path());
+            assert_eq!(
+                tree(dest.path()).len(),
+                samples().len(),
+                "{label}: files filed twice?"
+            );
+            assert_eq!(
+                temp_files(dest.path()),
+                Vec::<String>::new(),
+                "{label}: temp files left"
+            );
+            assert_eq!(run.summary.copied, samples().len() as u64, "{label}");
+            // Taken up from where it stopped: what came before the cut came once,
+            // plus at most the 64 KiB read again to check the tail.
+            assert!(
+                run.summary.bytes_received <= all + (64 << 10),
+                "{label}: {} bytes for {all}",
+                run.summary.bytes_received
+            );
+        }
     }
+}
+
+#[test]
+fn a_second_stall_in_the_taken_up_download_stops_the_run_and_the_next_one_resumes() {
+    let (starts, _) = phase_starts();
+    let large = (starts[3] + starts[4]) / 2;
+    let again = Fault::stall_after(20_000).during(OperationCode::GET_PARTIAL_OBJECT_64);
+    let first = Fault::stall_after(large).during(OperationCode::GET_OBJECT);
+    cut_then_rerun(
+        Profile::Android,
+        [first, again],
+        "a stall, then another while taking it up",
+    );
+    let timeout = Fault::timeout_after(large).during(OperationCode::GET_OBJECT);
+    let again = Fault::timeout_after(20_000).during(OperationCode::GET_PARTIAL_OBJECT_64);
+    cut_then_rerun(
+        Profile::Android,
+        [timeout, again],
+        "a timeout, then another while taking it up",
+    );
 }
 
 #[test]

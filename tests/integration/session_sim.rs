@@ -339,6 +339,32 @@ fn a_stall_mid_transfer_is_recovered_with_a_new_session() {
 }
 
 #[test]
+fn a_stall_mid_transfer_can_be_given_up_keeping_the_session_and_its_handles() {
+    let (phone, storage) = phone(Profile::Android);
+    let size: u32 = 2 << 20;
+    phone
+        .add_file(storage, "a.bin", Content::generated(size.into(), 1), when())
+        .unwrap();
+    let mut session = open(&phone);
+    let file = session.find(StorageId(storage), &["a.bin"]).unwrap().unwrap();
+    phone.arm(Fault::stall_after(100_000).during(OperationCode::GET_OBJECT));
+    let mut received = Vec::new();
+    let err = session.get_object(file.handle, &mut received).unwrap_err();
+    assert!(err.is_stall() && err.broke_off(), "{err}");
+    session.abandon_transaction(OperationCode::GET_OBJECT).unwrap();
+    // The same handle, from where the stall cut it.
+    let offset = received.len() as u32;
+    assert!(offset > 0 && offset < size, "{offset}");
+    let sent = session
+        .get_partial_object(file.handle, offset.into(), size - offset, &mut received)
+        .unwrap();
+    assert_eq!(sent, u64::from(size - offset));
+    let mut expected = vec![0; size as usize];
+    generated_bytes(1, 0, &mut expected);
+    assert!(received == expected, "the pieces do not make the file");
+}
+
+#[test]
 fn a_device_error_names_the_operation_and_keeps_the_session() {
     let (phone, storage) = phone(Profile::Android);
     phone

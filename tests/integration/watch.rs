@@ -12,8 +12,10 @@ use std::time::Duration;
 
 use mtpull::auto::{Arrival, Config, DeviceEvent, DevicePolicy, JobOutcome, JobSettings, job, watch};
 use mtpull::ptp::OperationCode;
-use mtpull::pull::{Event, PullError, RunReport};
+use mtpull::pull::{Event, Manifest, PullError, RunReport, device_serial};
+use mtpull::session::Session;
 use mtpull::sim::{DeviceIdentity, Fault, Profile, SimConfig, SimDevice, StorageSpec};
+use mtpull::sort::DestLock;
 
 use crate::backup_util::{STORAGE, assert_consistent, at, phone, photo, samples, tree};
 
@@ -69,7 +71,14 @@ fn with_watch(config: &Config, lock_dir: &Path, script: impl FnOnce(&Watching<'_
     let job = |arrival: Arrival| {
         let settings = JobSettings { config, lock_dir };
         let mut lines = |line: &str| log.lock().unwrap().push(format!("{}: {line}", arrival.id));
-        let outcome = job::run(&arrival, settings, &stop, &mut |_: &Event<'_>| {}, &mut lines);
+        let mut events = |event: &Event<'_>| {
+            if matches!(event, Event::WaitingForDestination) {
+                log.lock()
+                    .unwrap()
+                    .push(format!("{}: waiting for DEST", arrival.id));
+            }
+        };
+        let outcome = job::run(&arrival, settings, &stop, &mut events, &mut lines);
         let id = arrival.id.clone();
         report.lock().unwrap().send(Ended { id, outcome }).unwrap();
     };
@@ -341,4 +350,133 @@ fn stopping_the_watch_interrupts_a_backup_and_keeps_what_it_copied() {
     });
     assert_consistent(&phone, storage, &dest);
     assert!(tree(&dest).len() < samples().len(), "the stop came mid-backup");
+}
+
+/// QEMU's usb-mtp gives every device this MTP serial (and a USB serial of its port).
+const QEMU_SERIAL: &str = "0123456789abcdef0123456789abcdef";
+
+/// One of two phones plugged in together: a photo under the same path, size
+/// and date as the other's but with other bytes (`shade`), a WhatsApp picture
+/// both hold, and one of its own. Returns the phone and its files' bytes.
+fn one_of_two(serial: &str, usb_serial: Option<&str>, shade: u8) -> (SimDevice, BTreeMap<String, Vec<u8>>) {
+    let identity = DeviceIdentity {
+        serial: serial.into(),
+        usb_serial: usb_serial.map(str::to_owned),
+        ..DeviceIdentity::simulated(Profile::Android)
+    };
+    let device = SimConfig::new(Profile::Android).identity(identity).build();
+    let storage = device.add_storage(StorageSpec::new(STORAGE));
+    let taken = at(2024, 5, 1, 9, 30, 0);
+    // Same length on both phones, so that only the bytes differ.
+    let mut same_key = photo(taken, shade);
+    same_key.resize(64 * 1024, shade);
+    let files = BTreeMap::from([
+        ("DCIM/Camera/IMG_0001.jpg".to_owned(), same_key),
+        (
+            "Pictures/WhatsApp/IMG-20240102-WA0001.jpg".to_owned(),
+            photo(at(2024, 1, 2, 18, 0, 0), 7),
+        ),
+        (
+            format!("DCIM/Camera/own-{shade}.jpg"),
+            photo(at(2024, 2, u32::from(shade % 28) + 1, 12, 0, 0), shade),
+        ),
+    ]);
+    for (path, bytes) in &files {
+        // The shared picture arrived on each phone at another moment.
+        let mtime = at(2024, 6, 1, 10, u32::from(shade % 60), 0);
+        let mtime = if path.contains("IMG_0001") { taken } else { mtime };
+        device.add_file(storage, path, bytes.clone(), mtime).unwrap();
+    }
+    (device, files)
+}
+
+/// The name the manifest knows a phone by.
+fn identity_of(device: &SimDevice) -> String {
+    let session = Session::open(Box::new(device.connect())).unwrap();
+    device_serial(&session)
+}
+
+/// Two phones plugged in while DEST is busy: both wait their turn and are
+/// backed up whole; what both hold is filed once; each phone's records are
+/// its own (the same path, size and date on the other phone is another file);
+/// plugged in again, neither copies anything.
+fn two_phones_at_once(
+    first: (SimDevice, BTreeMap<String, Vec<u8>>),
+    second: (SimDevice, BTreeMap<String, Vec<u8>>),
+) {
+    let (_root, dest, locks) = dirs();
+    let config = settings(&dest);
+    let phones = [&first.0, &second.0];
+    let identities = phones.map(identity_of);
+    // Another run holds DEST (a sort, a backup started by hand) until both phones wait.
+    let busy = DestLock::acquire(&dest).unwrap();
+    with_watch(&config, &locks, |w| {
+        for phone in phones {
+            w.arrive(phone);
+        }
+        for phone in phones {
+            w.wait_for_log(&format!("{}: waiting for DEST", phone.arrival().id));
+        }
+        drop(busy);
+        for _ in phones {
+            let ended = w.next_end();
+            assert!(
+                ended.outcome.succeeded(),
+                "{}: {}",
+                ended.id,
+                ended.outcome.describe()
+            );
+        }
+        // Plugged in again: everything is known, under each phone's own keys.
+        for phone in phones {
+            w.leave(phone);
+            w.arrive(phone);
+            let again = w.next_end();
+            let summary = &ran(&again.outcome).summary;
+            assert_eq!((summary.copied, summary.already), (0, 3), "{}", again.id);
+        }
+    });
+
+    // Every distinct file once, byte for byte; the shared picture once.
+    let mut expected: Vec<&Vec<u8>> = first.1.values().chain(second.1.values()).collect();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(expected.len(), 5);
+    let filed = tree(&dest);
+    let mut found: Vec<&Vec<u8>> = filed.values().collect();
+    found.sort();
+    assert_eq!(
+        found,
+        expected,
+        "DEST holds {:?}",
+        filed.keys().collect::<Vec<_>>()
+    );
+    // Each phone's records point at its own bytes.
+    assert_ne!(identities[0], identities[1], "the two phones share keys");
+    let manifest = Manifest::open_read_only(&dest).unwrap().unwrap();
+    for ((_, files), identity) in [&first, &second].into_iter().zip(&identities) {
+        let keys = manifest.keys_for(identity).unwrap();
+        assert_eq!(keys.len(), files.len(), "{identity}: {keys:?}");
+        for key in keys {
+            let record = manifest.lookup(&key).unwrap().unwrap();
+            assert_eq!(
+                &filed[&record.dest], &files[&key.path],
+                "{identity}: {} recorded at {}",
+                key.path, record.dest
+            );
+        }
+    }
+}
+
+#[test]
+fn two_phones_with_the_same_serial_plugged_in_together_are_both_backed_up_apart() {
+    two_phones_at_once(
+        one_of_two(QEMU_SERIAL, Some("34617-0000:00:04.0-1"), 40),
+        one_of_two(QEMU_SERIAL, Some("34617-0000:00:04.0-2"), 200),
+    );
+}
+
+#[test]
+fn two_phones_plugged_in_together_are_both_backed_up_and_shared_pictures_filed_once() {
+    two_phones_at_once(one_of_two("PHONE-A", None, 40), one_of_two("PHONE-B", None, 200));
 }

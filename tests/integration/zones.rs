@@ -523,9 +523,22 @@ fn sort_pairs_a_live_photo_renamed_apart_by_its_content_identifier() {
 /// pulled in.
 #[test]
 fn sort_keeps_a_burst_over_midnight_in_one_folder() {
-    const BURST_UUID: u16 = 0x000b;
     let root = TempDir::new().unwrap();
     let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+    for (path, bytes) in bursts_over_midnight() {
+        put(&src.join(path), &bytes, SOME_MTIME);
+    }
+    let output = mtpull(["sort", &path_arg(&src), &path_arg(&dest)], PARIS);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let landed: Vec<String> = crate::backup_util::tree(&dest).into_keys().collect();
+    assert_eq!(landed, BURSTS_FILED);
+}
+
+/// Two bursts over midnight: an Android one named `…_BURST000_COVER`, `…_BURST001` (and
+/// a photo of the next day after it, no shot of it), an iPhone one sharing a BurstUUID
+/// (and a shot of another burst).
+fn bursts_over_midnight() -> Vec<(&'static str, Vec<u8>)> {
+    const BURST_UUID: u16 = 0x000b;
     let exif = |when| jpeg(&tiff(&[], &[(DATE_TIME_ORIGINAL, when)]));
     let apple = |when, burst: &str| {
         jpeg(&tiff_with_maker_note(
@@ -533,51 +546,40 @@ fn sort_keeps_a_burst_over_midnight_in_one_folder() {
             &apple_maker_note_with(BURST_UUID, burst),
         ))
     };
-    put(
-        &src.join("a/IMG20240526235959_BURST000_COVER.jpg"),
-        &exif("2024:05:26 23:59:59"),
-        SOME_MTIME,
-    );
-    put(
-        &src.join("a/IMG20240526235959_BURST001.jpg"),
-        &exif("2024:05:27 00:00:00"),
-        SOME_MTIME,
-    );
-    put(
-        &src.join("a/IMG20240527000001.jpg"),
-        &exif("2024:05:27 00:00:01"),
-        SOME_MTIME,
-    );
-    put(
-        &src.join("b/IMG_0001.JPG"),
-        &apple("2024:05:26 23:59:59", "BURST-A"),
-        SOME_MTIME,
-    );
-    put(
-        &src.join("b/IMG_0002.JPG"),
-        &apple("2024:05:27 00:00:00", "BURST-A"),
-        SOME_MTIME,
-    );
-    put(
-        &src.join("b/IMG_0003.JPG"),
-        &apple("2024:05:27 00:00:00", "BURST-B"),
-        SOME_MTIME,
-    );
-    let output = mtpull(["sort", &path_arg(&src), &path_arg(&dest)], PARIS);
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    let landed: Vec<String> = crate::backup_util::tree(&dest).into_keys().collect();
-    assert_eq!(
-        landed,
-        [
-            "2024/05/26/IMG20240526235959_BURST000_COVER.jpg",
-            "2024/05/26/IMG20240526235959_BURST001.jpg",
-            "2024/05/26/IMG_0001.JPG",
-            "2024/05/26/IMG_0002.JPG",
-            "2024/05/27/IMG20240527000001.jpg",
-            "2024/05/27/IMG_0003.JPG",
-        ]
-    );
+    vec![
+        (
+            "DCIM/Camera/IMG20240526235959_BURST000_COVER.jpg",
+            exif("2024:05:26 23:59:59"),
+        ),
+        (
+            "DCIM/Camera/IMG20240526235959_BURST001.jpg",
+            exif("2024:05:27 00:00:00"),
+        ),
+        ("DCIM/Camera/IMG20240527000001.jpg", exif("2024:05:27 00:00:01")),
+        (
+            "DCIM/100APPLE/IMG_0001.JPG",
+            apple("2024:05:26 23:59:59", "BURST-A"),
+        ),
+        (
+            "DCIM/100APPLE/IMG_0002.JPG",
+            apple("2024:05:27 00:00:00", "BURST-A"),
+        ),
+        (
+            "DCIM/100APPLE/IMG_0003.JPG",
+            apple("2024:05:27 00:00:00", "BURST-B"),
+        ),
+    ]
 }
+
+/// Where [`bursts_over_midnight`] lands: each burst on the day of its first shot.
+const BURSTS_FILED: [&str; 6] = [
+    "2024/05/26/IMG20240526235959_BURST000_COVER.jpg",
+    "2024/05/26/IMG20240526235959_BURST001.jpg",
+    "2024/05/26/IMG_0001.JPG",
+    "2024/05/26/IMG_0002.JPG",
+    "2024/05/27/IMG20240527000001.jpg",
+    "2024/05/27/IMG_0003.JPG",
+];
 
 /// `sort`'s pairing by content in `backup`: a Live Photo whose halves were renamed apart
 /// on the phone (`IMG_1234.HEIC`, `IMG_5678.MOV`) is one pair — the video is dated by the
@@ -672,62 +674,24 @@ fn a_backup_keeps_a_burst_over_midnight_in_one_folder() {
 
     use crate::backup_util::{at, empty_phone, run_backup, tree};
 
-    const BURST_UUID: u16 = 0x000b;
-    let exif = |when| jpeg(&tiff(&[], &[(DATE_TIME_ORIGINAL, when)]));
-    let apple = |when, burst: &str| {
-        jpeg(&tiff_with_maker_note(
-            &[(DATE_TIME_ORIGINAL, when)],
-            &apple_maker_note_with(BURST_UUID, burst),
-        ))
-    };
     let (phone, storage) = empty_phone(Profile::Android);
     let add = |path: &str, bytes: Vec<u8>| {
         phone
             .add_file(storage, path, bytes, at(2024, 6, 1, 12, 0, 0))
             .unwrap()
     };
-    add(
-        "DCIM/Camera/IMG20240526235959_BURST000_COVER.jpg",
-        exif("2024:05:26 23:59:59"),
-    );
-    add(
-        "DCIM/Camera/IMG20240526235959_BURST001.jpg",
-        exif("2024:05:27 00:00:00"),
-    );
-    add("DCIM/Camera/IMG20240527000001.jpg", exif("2024:05:27 00:00:01"));
-    add(
-        "DCIM/100APPLE/IMG_0001.JPG",
-        apple("2024:05:26 23:59:59", "BURST-A"),
-    );
-    add(
-        "DCIM/100APPLE/IMG_0002.JPG",
-        apple("2024:05:27 00:00:00", "BURST-A"),
-    );
-    add(
-        "DCIM/100APPLE/IMG_0003.JPG",
-        apple("2024:05:27 00:00:00", "BURST-B"),
-    );
+    for (path, bytes) in bursts_over_midnight() {
+        add(path, bytes);
+    }
     let dest = TempDir::new().unwrap();
     let dry = dry_run();
     let (predicted, landed) = dry_run_then_backup(&phone, dest.path());
-    assert_eq!(
-        landed,
-        [
-            "2024/05/26/IMG20240526235959_BURST000_COVER.jpg",
-            "2024/05/26/IMG20240526235959_BURST001.jpg",
-            "2024/05/26/IMG_0001.JPG",
-            "2024/05/26/IMG_0002.JPG",
-            "2024/05/27/IMG20240527000001.jpg",
-            "2024/05/27/IMG_0003.JPG",
-        ]
-    );
+    assert_eq!(landed, BURSTS_FILED);
     assert_eq!(predicted, landed, "the dry run predicts it");
 
     // A shot of the burst that reaches the phone's listing only now.
-    add(
-        "DCIM/Camera/IMG20240526235959_BURST002.jpg",
-        exif("2024:05:27 00:00:02"),
-    );
+    let shot = jpeg(&tiff(&[], &[(DATE_TIME_ORIGINAL, "2024:05:27 00:00:02")]));
+    add("DCIM/Camera/IMG20240526235959_BURST002.jpg", shot);
     let (_, predicted) = run_backup(&phone, dest.path(), &dry);
     let (report, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
     assert!(report.succeeded(), "{report:?}");

@@ -4,6 +4,10 @@
   make-fixture.py test    small photos with EXIF dates, a 300 MiB video, names with spaces
                           and Unicode, edge-case sizes, an empty folder
   make-fixture.py bench   big/: one 256 MiB file; tree/: 10,000 small files in 100 folders
+  make-fixture.py phone --phone N [--video-mib M]
+                          phone N of several plugged in together: a photo under the same
+                          path, size and date as on every other phone but its own bytes, a
+                          picture every phone holds, and its own M MiB video (default 48)
 
 Output (under target/vm/fixtures/KIND/ unless --out is given):
   root/          the folder to pass to run-guest.sh --fixture
@@ -198,6 +202,25 @@ def build_bench(root, rng):
     return capture
 
 
+def build_phone(root, rng, number, video_mib):
+    """Phone `number` of several into one library (tests/vm/multi-phone.sh, bench/multi)."""
+    capture = {}
+    # The same key on every phone (path, size, device date): only the bytes differ.
+    same_key = "DCIM/Camera/IMG_0001.jpg"
+    taken = datetime(2024, 5, 1, 9, 30, 0)
+    write(root / same_key, gray_jpeg(20 + 10 * number, exif=exif_segment(taken)).ljust(16 * 1024, b"\0"))
+    capture[same_key] = {"exif_datetime_original": taken.strftime("%Y:%m:%d %H:%M:%S")}
+    # A picture every phone was sent: filed once.
+    shared = "Pictures/WhatsApp/IMG-20240102-WA0001.jpg"
+    sent = datetime(2024, 1, 2, 18, 0, 0)
+    write(root / shared, gray_jpeg(200, exif=exif_segment(sent)))
+    capture[shared] = {"exif_datetime_original": sent.strftime("%Y:%m:%d %H:%M:%S")}
+    video = f"DCIM/Camera/VID_2023080{number}_183000.mp4"
+    write_mp4(root / video, video_mib * MIB, utc(2023, 8, number, 16, 30, 0), rng)
+    capture[video] = {"mp4_creation_time_utc": f"2023-08-0{number}T16:30:00Z"}
+    return capture
+
+
 def write(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
@@ -221,15 +244,22 @@ def write_manifest(stage, root, capture):
     (stage / "SHA256SUMS").write_text("".join(f"{f['sha256']}  {f['path']}\n" for f in files))
 
 
-BUILDERS = {"test": build_test, "bench": build_bench}
+BUILDERS = {"test": build_test, "bench": build_bench, "phone": build_phone}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("kind", choices=BUILDERS)
     parser.add_argument("--out", type=Path, help="default: target/vm/fixtures/KIND")
+    parser.add_argument("--phone", type=int, choices=range(1, 10), default=1)
+    parser.add_argument("--video-mib", type=int, default=48)
     args = parser.parse_args()
-    out = (args.out or REPO_ROOT / "target/vm/fixtures" / args.kind).resolve()
+    build = BUILDERS[args.kind]
+    name = args.kind
+    if args.kind == "phone":
+        name = f"phone{args.phone}-{args.video_mib}MiB"
+        build = lambda root, rng: build_phone(root, rng, args.phone, args.video_mib)
+    out = (args.out or REPO_ROOT / "target/vm/fixtures" / name).resolve()
 
     key = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
     stamp = out / "stamp"
@@ -241,7 +271,7 @@ def main():
     shutil.rmtree(stage, ignore_errors=True)
     root = stage / "root"
     root.mkdir(parents=True)
-    capture = BUILDERS[args.kind](root, random.Random(f"mtpull-{args.kind}-fixture"))
+    capture = build(root, random.Random(f"mtpull-{name}-fixture"))
     write_manifest(stage, root, capture)
     (stage / "stamp").write_text(key)
     shutil.rmtree(out, ignore_errors=True)

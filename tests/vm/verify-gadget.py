@@ -88,6 +88,9 @@ def main():
     log = text(faults, "record-stall.txt").splitlines()
     check("halted bulk-in" in log and "halted bulk-out" in log,
           "the phone halted both bulk endpoints mid-video", f"record: {log}")
+    status = exit_status(faults, "stall-copy")
+    check(status == "0", "the backup halted mid-video takes it up again in the same run",
+          f"exit {status}: {text(faults, 'stall-copy.err')[-300:]}")
     status = exit_status(faults, "after-stall")
     check(status == "0", "the backup after the halt exits 0",
           f"exit {status}: {text(faults, 'after-stall.err')[-300:]}")

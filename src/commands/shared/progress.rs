@@ -204,6 +204,9 @@ impl Observer for Progress<'_> {
                 )),
             },
             Event::Locked { wait, hint } => self.log(locked_line(*wait, hint)),
+            Event::WaitingForDestination => {
+                self.log("waiting for the backup of another device into the same folder to finish".into())
+            }
             Event::WouldCopy { .. } | Event::WouldDelete { .. } => {}
         }
     }

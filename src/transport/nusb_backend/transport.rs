@@ -43,6 +43,8 @@ pub(crate) struct NusbTransport {
     event_poll: Duration,
     /// The container length of the IN phase under way.
     bounds: PhaseBounds,
+    /// The device descriptor's serial number string.
+    pub(crate) usb_serial: Option<String>,
 }
 
 impl NusbTransport {
@@ -69,6 +71,7 @@ impl NusbTransport {
             queue_depth,
             event_poll: quirks.event_poll.unwrap_or(Duration::MAX),
             bounds: PhaseBounds::default(),
+            usb_serial: None,
         })
     }
 
@@ -234,6 +237,10 @@ fn from_nusb_error(error: nusb::Error) -> TransportError {
 impl Transport for NusbTransport {
     fn max_packet_size(&self) -> usize {
         self.endpoints.bulk_max_packet_size
+    }
+
+    fn usb_serial(&self) -> Option<&str> {
+        self.usb_serial.as_deref()
     }
 
     fn write_phase(&mut self, data: &[u8]) -> Result<(), TransportError> {

@@ -14,7 +14,8 @@
 #                          run again completes it
 # At high speed only:
 #   stall-copy, after-stall
-#                          the phone halts both bulk endpoints mid-video (a disk error)
+#                          the phone halts both bulk endpoints mid-video (a disk error):
+#                          the same backup takes it up again; the next copies nothing
 #   slow-ls, slow-backup   every answer 250 ms late, and no zero-length packets
 #   PROFILE-devices, PROFILE-ls, PROFILE-backup
 #                          the samsung profile; the iphone profile (PTP, headers in their own

@@ -8,6 +8,11 @@
 //! The plan is per thread, so tests running in parallel do not see each other's. Every
 //! step of a run is taken on the thread that started it (worker threads only date files
 //! or fsync a batch whose step was taken before they started).
+//!
+//! A whole process can be cut too: with `MTPULL_FAULT_KILL_AT=N` in its environment,
+//! mtpull sends itself SIGKILL at its n-th step, on whichever thread takes it. Nothing
+//! runs after that — no destructor, no rollback, no temp cleanup — as after a real kill
+//! (the campaign's kill mode runs the binary that way).
 //! Without the `sim` feature (the simulator and everything tests need) steps compile
 //! to nothing.
 
@@ -20,7 +25,12 @@ pub enum Action {
     Crash,
     /// The step's system call fails (EIO), and the run carries on as it would.
     Fail,
+    /// The process sends itself SIGKILL there: no unwinding, nothing cleaned up.
+    Kill,
 }
+
+/// The environment variable that kills the process at its n-th step (see the module).
+pub const KILL_AT_VAR: &str = "MTPULL_FAULT_KILL_AT";
 
 /// The payload a crash unwinds with: the step it happened at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,9 +41,9 @@ mod armed {
     use std::cell::RefCell;
     use std::io;
     use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::{Arc, Mutex};
+    use std::sync::{Arc, Mutex, OnceLock};
 
-    use super::{Action, Crash};
+    use super::{Action, Crash, KILL_AT_VAR};
 
     /// Which step to cut, and the steps seen so far.
     #[derive(Debug)]
@@ -83,9 +93,23 @@ mod armed {
         Armed(before)
     }
 
-    /// The plan armed on this thread (to carry into worker threads).
+    /// The plan armed on this thread (to carry into worker threads), else the
+    /// process's own from [`KILL_AT_VAR`].
     pub fn current() -> Option<Arc<Plan>> {
         PLAN.with(|p| p.borrow().clone())
+            .or_else(|| process_plan().clone())
+    }
+
+    /// The plan the environment arms for the whole process, read once.
+    fn process_plan() -> &'static Option<Arc<Plan>> {
+        static PROCESS: OnceLock<Option<Arc<Plan>>> = OnceLock::new();
+        PROCESS.get_or_init(|| {
+            let at = std::env::var(KILL_AT_VAR).ok()?;
+            match at.parse::<u64>() {
+                Ok(at) if at > 0 => Some(Plan::new(at, Action::Kill)),
+                _ => panic!("{KILL_AT_VAR}={at}: expected a step number from 1"),
+            }
+        })
     }
 
     /// Restores the thread's previous plan when dropped.
@@ -112,6 +136,11 @@ mod armed {
         match plan.action {
             Action::Crash => std::panic::panic_any(Crash(what)),
             Action::Fail => Err(io::Error::other(format!("injected failure at step {n} ({what})"))),
+            Action::Kill => {
+                // SIGKILL cannot be caught: the process ends here, whichever thread sent it.
+                let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+                unreachable!("the process survived its own SIGKILL at step {n} ({what})")
+            }
         }
     }
 }

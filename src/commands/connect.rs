@@ -148,8 +148,15 @@ fn refuse_demo(choice: &DeviceChoice) -> anyhow::Result<()> {
 #[cfg(feature = "sim")]
 const DEMO_PACE_VAR: &str = "MTPULL_DEMO_PACE";
 
+/// The environment variable that has `--sim PROFILE` serve a folder as the
+/// phone's storage, written through (`MTPULL_SIM_FOLDER=DIR`): what the phone
+/// holds then outlives the process, for tests that kill mtpull mid-run.
+#[cfg(feature = "sim")]
+const SIM_FOLDER_VAR: &str = "MTPULL_SIM_FOLDER";
+
 /// The simulated device the command line asks for, if any: the demo phone
-/// (`--demo`) or the small sample tree on a device of a profile (`--sim`),
+/// (`--demo`), the small sample tree on a device of a profile (`--sim`) or a
+/// folder served as that device's storage (`--sim` and `MTPULL_SIM_FOLDER`),
 /// unlocking itself after `--sim-unlock-after`.
 #[cfg(feature = "sim")]
 fn simulated_device(choice: &DeviceChoice) -> anyhow::Result<Option<SimDevice>> {
@@ -158,16 +165,20 @@ fn simulated_device(choice: &DeviceChoice) -> anyhow::Result<Option<SimDevice>> 
         Ok("off") => sim::demo::Pace::Off,
         Ok(other) => anyhow::bail!("{DEMO_PACE_VAR}={other}: expected usb2 or off"),
     };
-    Ok(simulated_profile(choice)?.map(|profile| {
-        let phone = match choice.sim {
-            Some(_) => sim::demo::device_with(profile),
-            None => sim::demo::phone(pace),
-        };
-        if let Some(after) = choice.sim_unlock_after {
-            unlock_later(phone.clone(), Duration::from_millis(after));
-        }
-        phone
-    }))
+    let folder = std::env::var_os(SIM_FOLDER_VAR).map(std::path::PathBuf::from);
+    let Some(profile) = simulated_profile(choice)? else {
+        return Ok(None);
+    };
+    let phone = match (&choice.sim, folder) {
+        (Some(_), Some(folder)) => sim::demo::device_serving(profile, &folder)
+            .with_context(|| format!("{SIM_FOLDER_VAR}: serving {}", folder.display()))?,
+        (Some(_), None) => sim::demo::device_with(profile),
+        (None, _) => sim::demo::phone(pace),
+    };
+    if let Some(after) = choice.sim_unlock_after {
+        unlock_later(phone.clone(), Duration::from_millis(after));
+    }
+    Ok(Some(phone))
 }
 
 #[cfg(feature = "sim")]

@@ -595,6 +595,8 @@ impl Read for Counted<'_> {
         if self.cancel.load(Ordering::Relaxed) {
             return Err(io::Error::other("interrupted"));
         }
+        // Each piece sent changes the phone: a cut here leaves a half upload there.
+        fault_points::step("send a piece to the phone")?;
         let n = self.inner.read(buf)?;
         self.observer.event(&Event::Sent { bytes: n as u64 });
         Ok(n)

@@ -9,6 +9,9 @@
 //!   for tests of every profile: camera photos whose EXIF dates differ, a
 //!   video, screenshots, messenger images without EXIF, an edited picture
 //!   and a couple of documents.
+//! - [`device_serving`]: a device of any profile whose storage is a folder on
+//!   disk, written through (deletions and uploads change the folder), so that
+//!   what the phone holds outlives the process that talked to it.
 
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -59,6 +62,16 @@ pub fn device_with(profile: Profile) -> SimDevice {
     }
     furnish(&phone, storage, files());
     phone
+}
+
+/// A device of `profile` (with the demo phone's identity) whose one storage
+/// serves the folder `root`, writable: a phone whose deletions and uploads
+/// survive the process, for the campaign's killed runs.
+pub fn device_serving(profile: Profile, root: &std::path::Path) -> Result<SimDevice, super::SimError> {
+    let phone = SimConfig::new(profile).identity(identity()).build();
+    let spec = StorageSpec::new(STORAGE_DESCRIPTION).capacity(64_000_000_000);
+    phone.serve_folder(spec, root, true)?;
+    Ok(phone)
 }
 
 /// Puts `files` on `storage`, and the empty folders every Android phone has.

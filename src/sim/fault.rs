@@ -29,6 +29,24 @@ pub(crate) enum FaultAction {
     Timeout { after_bytes: u64 },
     /// The operation is answered with this code (no data phase).
     Respond { op: OperationCode, code: ResponseCode },
+    /// The answer to the operation breaks the protocol in this way.
+    Garble { op: OperationCode, garble: Garble },
+}
+
+/// How a hostile device breaks the protocol in its answer to one operation
+/// (see [`Fault::garble`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Garble {
+    /// The data container and the response carry the next transaction's id.
+    WrongTransactionId,
+    /// The data container's header states this length (4 GiB, or less than its
+    /// own 12 bytes), whatever follows.
+    DataLength(u32),
+    /// The data phase carries these bytes instead of the dataset.
+    DataPayload(Vec<u8>),
+    /// The data phase runs on this many bytes past the length its header states
+    /// (for datasets; an object's bytes are sent as they are).
+    DataLonger(u32),
 }
 
 impl Fault {
@@ -72,6 +90,11 @@ impl Fault {
         Fault::new(FaultAction::Respond { op, code })
     }
 
+    /// Answer `op` in a way that breaks the protocol (a hostile device).
+    pub fn garble(op: OperationCode, garble: Garble) -> Fault {
+        Fault::new(FaultAction::Garble { op, garble })
+    }
+
     /// Count only the data of `op` (e.g. GetObject, SendObject) toward the trigger.
     pub fn during(mut self, op: OperationCode) -> Fault {
         self.during = Some(op);
@@ -101,7 +124,7 @@ impl Armed {
             | FaultAction::Stall { after_bytes }
             | FaultAction::ReadError { after_bytes }
             | FaultAction::Timeout { after_bytes } => Some(after_bytes),
-            FaultAction::Respond { .. } => None,
+            FaultAction::Respond { .. } | FaultAction::Garble { .. } => None,
         }
     }
 
@@ -162,6 +185,18 @@ impl Faults {
             .position(|a| matches!(a.fault.action, FaultAction::Respond { op: o, .. } if o == op))?;
         match self.fire(i) {
             FaultAction::Respond { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The garbling armed for `op`, if any (consumed unless `always`).
+    pub(crate) fn garble_for(&mut self, op: OperationCode) -> Option<Garble> {
+        let i = self
+            .armed
+            .iter()
+            .position(|a| matches!(a.fault.action, FaultAction::Garble { op: o, .. } if o == op))?;
+        match self.fire(i) {
+            FaultAction::Garble { garble, .. } => Some(garble),
             _ => None,
         }
     }

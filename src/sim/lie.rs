@@ -22,6 +22,9 @@ pub struct Lie {
     pub format: Option<ObjectFormat>,
     /// Seconds added to the reported date on each report after the first.
     pub date_drift_secs: i64,
+    /// A folder that lists its own parent among its children: a loop in the tree
+    /// (parent → this folder → parent → …).
+    pub lists_its_parent: bool,
 }
 
 /// Every lie, and how often each object's date was reported.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::content::ContentReader;
-use super::fault::FaultAction;
+use super::fault::{FaultAction, Garble};
 use super::model::Model;
 use super::responder::{DataSource, OutData, Reply, Server};
 use crate::ptp::HEADER_LEN;
@@ -240,6 +240,19 @@ impl InPhase {
             },
             broken: false,
         })
+    }
+
+    /// Breaks the data container as `garble` says: its stated length, or bytes
+    /// past it (a dataset only: an object's bytes stream from its content).
+    fn garble(&mut self, garble: Option<&Garble>) {
+        match garble {
+            Some(Garble::DataLength(length)) => self.head[..4].copy_from_slice(&length.to_le_bytes()),
+            Some(Garble::DataLonger(extra)) if self.body.is_none() => {
+                self.head.extend((0..*extra).map(|i| (i % 251) as u8));
+                self.total += u64::from(*extra);
+            }
+            _ => {}
+        }
     }
 
     fn remaining(&self) -> u64 {
@@ -534,17 +547,28 @@ impl Link {
         }
     }
 
-    fn queue_reply(&mut self, model: &Model, command: &Message, reply: Reply, received: Instant) {
+    fn queue_reply(&mut self, model: &mut Model, command: &Message, reply: Reply, received: Instant) {
         if reply.hangs {
             self.hung = true;
             return;
         }
         let op = OperationCode(command.code);
-        let transaction = command.transaction_id;
+        let garble = model.faults.garble_for(op);
+        let transaction = match garble {
+            Some(Garble::WrongTransactionId) => command.transaction_id.wrapping_add(1),
+            _ => command.transaction_id,
+        };
         let mut code = reply.code;
         if let Some(source) = reply.data {
+            let source = match &garble {
+                Some(Garble::DataPayload(bytes)) => DataSource::Bytes(bytes.clone()),
+                _ => source,
+            };
             match InPhase::data(op, transaction, source, model.config.quirks.split_header) {
-                Ok(phase) => self.incoming.push_back(phase),
+                Ok(mut phase) => {
+                    phase.garble(garble.as_ref());
+                    self.incoming.push_back(phase);
+                }
                 // The file could not be opened: no data phase, an error instead.
                 Err(_) => code = ResponseCode::GENERAL_ERROR,
             }
@@ -683,7 +707,9 @@ impl Link {
                 self.cancel_by_device();
                 EndpointError::Stall
             }
-            FaultAction::Timeout { .. } | FaultAction::Respond { .. } => EndpointError::Nak,
+            FaultAction::Timeout { .. } | FaultAction::Respond { .. } | FaultAction::Garble { .. } => {
+                EndpointError::Nak
+            }
         }
     }
 

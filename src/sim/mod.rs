@@ -112,7 +112,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, NaiveDateTime};
 
 pub use content::{Content, Synthesize, generated_bytes};
-pub use fault::Fault;
+pub use fault::{Fault, Garble};
 pub use host::SimTransport;
 pub use lie::Lie;
 pub use link::{BulkIn, DeviceEnd, EndpointError, Speed, class_request};

@@ -566,6 +566,7 @@ impl Responder<'_> {
                     keys.push(folder.clone());
                 }
                 self.model.collect(&folder, false, format, &mut keys);
+                keys.extend(self.looped_parent(&folder));
             }
         }
         // Fuji: the root's listing is every object on the storage.
@@ -575,6 +576,16 @@ impl Responder<'_> {
         }
         let walked = keys.len() as u64;
         Ok((keys, walked))
+    }
+
+    /// The parent a lying folder lists among its children (a loop), if it lies so.
+    fn looped_parent(&self, folder: &ObjKey) -> Option<ObjKey> {
+        let looping = self
+            .model
+            .lies
+            .about(folder)
+            .is_some_and(|lie| lie.lists_its_parent);
+        folder.parent().filter(|_| looping)
     }
 
     /// Every object on the named storages, depth first, parents before children.
@@ -957,6 +968,7 @@ impl Responder<'_> {
                     let key = self.key_of(folder)?;
                     let mut children = Vec::new();
                     self.model.collect(&key, false, format, &mut children);
+                    children.extend(self.looped_parent(&key));
                     children
                 }
             };

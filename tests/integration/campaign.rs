@@ -159,6 +159,7 @@ fn campaign(label: &str, one: impl Fn(Point) -> Reached) -> Tally {
             assert!(reached.cut, "{label}: step {at} of {steps} not reached");
             match action {
                 Action::Crash => tally.crashes += 1,
+                Action::Kill => unreachable!("kills are campaign_kill.rs's"),
                 Action::Fail => tally.failures += 1,
             }
         }

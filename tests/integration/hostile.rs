@@ -7,6 +7,15 @@
 //! nothing leaves the phone that DEST does not hold visibly. A size larger than DEST's
 //! free space stops the run before anything is copied, lie or not
 //! (`backup::a_plan_larger_than_the_free_space_stops_before_copying`).
+//!
+//! On the wire (`Fault::garble`): an answer with another transaction's id, a data
+//! container whose header says 4 GiB or less than its own 12 bytes, a dataset of
+//! garbage (DeviceInfo among them), a data phase longer than its header says, and a
+//! folder that lists its own parent (a loop). Each, told on every answer to one
+//! operation, ends the run with an error that says what the device did, or is got
+//! round; nothing is written outside DEST or deleted from the phone without its copy,
+//! the run takes a bounded number of transactions (no loop), and once the device
+//! behaves, the next run backs everything up.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -14,13 +23,16 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use mtpull::preview;
-use mtpull::ptp::ObjectFormat;
+use mtpull::ptp::{ObjectFormat, OperationCode};
 use mtpull::pull::{BackupOptions, FileOutcome, device_serial};
-use mtpull::sim::{Content, Lie, Profile, SimDevice, StorageSpec};
+use mtpull::session::Session;
+use mtpull::sim::{Content, Fault, Garble, Lie, Profile, SimDevice, StorageSpec};
 
 use mtpull::pull::Manifest;
 
-use crate::backup_util::{STORAGE, at, listed, phone_files, photo, run_backup, tree};
+use crate::backup_util::{
+    STORAGE, assert_all_backed_up, at, listed, phone, phone_files, photo, run_backup, tree,
+};
 
 /// One lie told about one photo.
 struct Hostile {
@@ -286,4 +298,176 @@ fn a_hostile_phone_is_listed_and_previewed() {
     .unwrap();
     assert!(!items.is_empty());
     phone.unplug();
+}
+
+/// The wire lies: each garbling on each operation a backup of `profile` uses (a phone
+/// lists with GetObjectPropList, a camera with GetObjectHandles and GetObjectInfo). An
+/// object's own bytes are its content, not a dataset: they are not garbled (nothing
+/// can tell a phone's wrong bytes from its right ones).
+fn garbles(profile: Profile) -> Vec<(OperationCode, Garble)> {
+    let (datasets, objects): (&[OperationCode], &[OperationCode]) = match profile {
+        Profile::PtpCamera => (
+            &[OperationCode::GET_OBJECT_HANDLES, OperationCode::GET_OBJECT_INFO],
+            &[OperationCode::GET_OBJECT],
+        ),
+        _ => (
+            &[
+                OperationCode::GET_DEVICE_INFO,
+                OperationCode::OPEN_SESSION,
+                OperationCode::GET_STORAGE_IDS,
+                OperationCode::GET_STORAGE_INFO,
+                OperationCode::GET_OBJECT_PROP_LIST,
+                OperationCode::DELETE_OBJECT,
+            ],
+            &[OperationCode::GET_OBJECT, OperationCode::GET_PARTIAL_OBJECT_64],
+        ),
+    };
+    let garbage: Vec<u8> = (0..300u32).map(|i| (i.wrapping_mul(7919) >> 3) as u8).collect();
+    let mut all = Vec::new();
+    for &op in datasets.iter().chain(objects) {
+        let mut told = vec![
+            Garble::WrongTransactionId,
+            Garble::DataLength(u32::MAX),
+            Garble::DataLength(0x8000_0000),
+            Garble::DataLength(5),
+        ];
+        if datasets.contains(&op) {
+            told.extend([
+                Garble::DataPayload(garbage.clone()),
+                Garble::DataPayload(vec![0xFF; 4]),
+                Garble::DataLonger(1000),
+            ]);
+        }
+        all.extend(told.into_iter().map(|garble| (op, garble)));
+    }
+    all
+}
+
+/// A short name for a garbling (not the garbage itself).
+fn describe(op: OperationCode, garble: &Garble) -> String {
+    match garble {
+        Garble::DataPayload(bytes) => format!("{op:?}: a dataset of {} garbage bytes", bytes.len()),
+        other => format!("{op:?}: {other:?}"),
+    }
+}
+
+/// What one backup against a garbling phone ended with: the error that stopped it
+/// (opening the session included), if any.
+fn backup_against(phone: &SimDevice, dest: &Path) -> Option<String> {
+    let mut session = match Session::open(Box::new(phone.connect())) {
+        Ok(session) => session,
+        Err(error) => return Some(format!("opening the session: {error}")),
+    };
+    let options = BackupOptions {
+        delete_after: true,
+        ..BackupOptions::default()
+    };
+    let report = mtpull::pull::backup(
+        &mut session,
+        dest,
+        &options,
+        &AtomicBool::new(false),
+        &mut |_: &mtpull::pull::Event<'_>| {},
+    );
+    phone.unplug();
+    report.stopped.map(|error| error.to_string())
+}
+
+#[test]
+fn a_phone_that_breaks_the_protocol_ends_in_clear_errors_and_loses_nothing() {
+    let mut stopped = 0;
+    for profile in [Profile::Android, Profile::PtpCamera] {
+        stopped += breaking_the_protocol(profile);
+    }
+    assert!(stopped > 0, "no garbling stopped a run: the faults are not told");
+}
+
+/// Backs up a phone of `profile` once per garbling; returns how many runs stopped.
+fn breaking_the_protocol(profile: Profile) -> usize {
+    let (honest, storage) = phone(profile);
+    let (report, _) = run_backup(
+        &honest,
+        tempfile::tempdir().unwrap().path(),
+        &BackupOptions::default(),
+    );
+    assert!(report.succeeded());
+    let honest_transactions = honest.transactions();
+    let mut stopped = 0;
+    for (op, garble) in garbles(profile) {
+        let label = format!("{profile}, {}", describe(op, &garble));
+        let (phone, _) = phone(profile);
+        let originals = phone_files(&phone, storage);
+        let root = tempfile::tempdir().unwrap();
+        let dest = root.path().join("dest");
+        phone.arm(Fault::garble(op, garble).always());
+        let error = backup_against(&phone, &dest);
+        if let Some(error) = &error {
+            stopped += 1;
+            assert!(
+                !error.trim().is_empty() && !error.contains("panicked"),
+                "{label}: {error:?}"
+            );
+        }
+        eprintln!(
+            "hostile wire: {label}: {}",
+            error.as_deref().unwrap_or("got round")
+        );
+        // Bounded work: a loop or an endless retry would take far more.
+        assert!(
+            phone.transactions() <= 20 * honest_transactions,
+            "{label}: {} transactions (an honest run takes {honest_transactions})",
+            phone.transactions()
+        );
+        let beside: Vec<_> = fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(beside.len() <= 1, "{label}: written beside DEST: {beside:?}");
+        if dest.exists() {
+            crate::backup_util::assert_consistent_with(&originals, &phone.identity().serial, &dest);
+            names_are_plain(&dest);
+        }
+        let left = phone_files(&phone, storage);
+        for (path, content) in &originals {
+            if !left.contains_key(path) {
+                assert!(
+                    dest.exists() && in_dest(&dest, content),
+                    "{label}: {path} deleted, not in DEST"
+                );
+            }
+        }
+        // The device behaves again: everything is backed up.
+        phone.disarm_all();
+        let (rerun, _) = run_backup(&phone, &dest, &BackupOptions::default());
+        assert!(rerun.succeeded(), "{label}: the rerun: {:?}", rerun.stopped);
+        crate::backup_util::assert_consistent_with(&originals, &phone.identity().serial, &dest);
+        for (path, content) in originals.iter().filter(|(p, _)| !p.ends_with(".txt")) {
+            assert!(
+                in_dest(&dest, content),
+                "{label}: {path} not backed up after the rerun"
+            );
+        }
+    }
+    stopped
+}
+
+#[test]
+fn a_folder_that_lists_its_parent_is_walked_once() {
+    let (phone, storage) = phone(Profile::Android);
+    let loops = Lie {
+        lists_its_parent: true,
+        ..Lie::default()
+    };
+    phone.lie(storage, "DCIM/Camera", loops).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let (report, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(report.succeeded(), "{:?}", report.stopped);
+    assert_all_backed_up(&phone, storage, dest.path());
+    let (_, listing) = listed(&phone);
+    let paths: Vec<&str> = listing.files.iter().map(|f| f.path.as_str()).collect();
+    let mut unique = paths.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(paths.len(), unique.len(), "listed twice: {paths:?}");
+    assert_eq!(paths.len(), phone_files(&phone, storage).len(), "{paths:?}");
 }

@@ -9,6 +9,7 @@ mod backup;
 mod backup_faults;
 mod backup_util;
 mod campaign;
+mod campaign_kill;
 mod cli_backup;
 mod cli_devices;
 mod cli_docs;

@@ -1,0 +1,34 @@
+//! The streaming ObjectPropList reader that listing uses (`PropListReader`), fed the
+//! data phase in pieces of fuzzer-chosen sizes, against decoding the same bytes whole.
+//! The first byte seeds the piece sizes; the rest is the dataset. Both must agree:
+//! the same elements in the same order when either accepts, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mtpull::ptp::{Codec, ObjectPropList, PropListReader};
+
+fuzz_target!(|input: &[u8]| {
+    let Some((&seed, bytes)) = input.split_first() else {
+        return;
+    };
+    let mut reader = PropListReader::new();
+    let mut streamed = Vec::new();
+    let mut rest = bytes;
+    let mut step = usize::from(seed);
+    let mut outcome = Ok(());
+    while !rest.is_empty() && outcome.is_ok() {
+        // Piece sizes 1..=64 that vary from piece to piece, as USB packets and reads do.
+        let (piece, tail) = rest.split_at((step % 64 + 1).min(rest.len()));
+        outcome = reader.push(piece, &mut |entry| streamed.push(entry));
+        step = step.wrapping_mul(31).wrapping_add(7);
+        rest = tail;
+    }
+    let streamed_whole = outcome.and_then(|()| reader.finish());
+    match ObjectPropList::decode(bytes) {
+        Ok(list) => {
+            assert!(streamed_whole.is_ok(), "whole decode accepted, stream refused: {streamed_whole:?}");
+            assert_eq!(streamed, list.entries);
+        }
+        Err(_) => assert!(streamed_whole.is_err(), "stream accepted what the whole decode refused"),
+    }
+});

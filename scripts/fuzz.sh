@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target in fuzz/ for SECONDS each, one after another, and
+# prints one line per target: its executions, corpus size and crashes. Exits
+# non-zero when any target found a crash (the input is left in fuzz/artifacts/).
+#
+#   scripts/fuzz.sh [SECONDS] [LOG]     (default 25 s each; LOG gets the summary too)
+#
+# Works on the stable toolchain: cargo-fuzz is installed from crates.io when it is
+# missing, and RUSTC_BOOTSTRAP lets its nightly-only flags through when there is no
+# nightly toolchain. No sanitizer: the parsers are safe Rust, so a crash is a panic,
+# an overflow (debug assertions are on) or an allocation over -rss_limit_mb.
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+
+seconds=${1:-25}
+log=${2:-/dev/null}
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  cargo install --locked cargo-fuzz
+fi
+toolchain=()
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  toolchain=(+nightly)
+else
+  export RUSTC_BOOTSTRAP=1
+fi
+
+fuzz=(cargo "${toolchain[@]}" fuzz)
+"${fuzz[@]}" build --sanitizer none --debug-assertions
+mapfile -t targets < <("${fuzz[@]}" list)
+
+failed=0
+for target in "${targets[@]}"; do
+  mkdir -p "corpus/$target"
+  output=$(mktemp)
+  status=0
+  "${fuzz[@]}" run --sanitizer none --debug-assertions "$target" -- \
+    -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 >"$output" 2>&1 || status=$?
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$output" | tail -1)
+  corpus=$(ls "corpus/$target" | wc -l)
+  if ((status == 0)); then
+    result="crashes=0"
+  else
+    result="CRASH (exit $status)"
+    failed=1
+    grep -E 'panicked|ERROR|SUMMARY|Test unit written' "$output" | head -20 >&2 || true
+  fi
+  line="$(date -u +%FT%TZ) $target seconds=$seconds execs=${execs:-?} corpus=$corpus $result load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
+  echo "$line" | tee -a "$log"
+  rm -f "$output"
+done
+exit "$failed"

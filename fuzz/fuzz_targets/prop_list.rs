@@ -1,11 +1,14 @@
 //! The streaming ObjectPropList reader that listing uses (`PropListReader`), fed the
 //! data phase in pieces of fuzzer-chosen sizes, against decoding the same bytes whole.
 //! The first byte seeds the piece sizes; the rest is the dataset. Both must agree:
-//! the same elements in the same order when either accepts, never a panic.
+//! the same elements in the same order when either accepts, never a panic. The
+//! stream also refuses bytes after the declared elements (a count that is too small
+//! would otherwise hide objects), so the whole form it is held to must end there too;
+//! `Codec::decode` alone ignores what follows a dataset.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mtpull::ptp::{Codec, ObjectPropList, PropListReader};
+use mtpull::ptp::{Codec, ObjectPropList, PropListReader, Reader};
 
 fuzz_target!(|input: &[u8]| {
     let Some((&seed, bytes)) = input.split_first() else {
@@ -24,11 +27,13 @@ fuzz_target!(|input: &[u8]| {
         rest = tail;
     }
     let streamed_whole = outcome.and_then(|()| reader.finish());
-    match ObjectPropList::decode(bytes) {
-        Ok(list) => {
+    let mut whole = Reader::new(bytes);
+    let whole_list = ObjectPropList::read(&mut whole).ok().filter(|_| whole.remaining() == 0);
+    match whole_list {
+        Some(list) => {
             assert!(streamed_whole.is_ok(), "whole decode accepted, stream refused: {streamed_whole:?}");
             assert_eq!(streamed, list.entries);
         }
-        Err(_) => assert!(streamed_whole.is_err(), "stream accepted what the whole decode refused"),
+        None => assert!(streamed_whole.is_err(), "stream accepted what the whole decode refused"),
     }
 });

@@ -58,6 +58,13 @@ fn cut_offsets() -> Vec<u64> {
     offsets
 }
 
+/// DEST holds every sample, each once, and no temp file.
+fn assert_every_sample_once(phone: &SimDevice, storage: u32, dest: &Path, label: &str) {
+    assert_all_backed_up(phone, storage, dest);
+    assert_eq!(tree(dest).len(), samples().len(), "{label}: files filed twice?");
+    assert_eq!(temp_files(dest), Vec::<String>::new(), "{label}: temp files left");
+}
+
 fn temp_files(dest: &Path) -> Vec<String> {
     match fs::read_dir(dest.join(".mtpull/tmp")) {
         Ok(entries) => entries
@@ -98,17 +105,7 @@ fn cut_then_rerun(profile: Profile, faults: impl IntoIterator<Item = Fault>, lab
         "{label}: the rerun failed: {:?}",
         rerun.stopped
     );
-    assert_all_backed_up(&phone, storage, dest.path());
-    assert_eq!(
-        tree(dest.path()).len(),
-        samples().len(),
-        "{label}: files filed twice?"
-    );
-    assert_eq!(
-        temp_files(dest.path()),
-        Vec::<String>::new(),
-        "{label}: temp files left"
-    );
+    assert_every_sample_once(&phone, storage, dest.path(), label);
     assert_eq!(
         cut.summary.copied + rerun.summary.copied,
         samples().len() as u64,
@@ -159,17 +156,7 @@ fn a_stall_or_timeout_mid_file_is_taken_up_again_in_the_same_run() {
             let (run, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
             assert_eq!(phone.armed_faults(), 0, "{label}: the fault never fired");
             assert!(run.succeeded(), "{label}: {:?}", run.stopped);
-            assert_all_backed_up(&phone, storage, dest.path());
-            assert_eq!(
-                tree(dest.path()).len(),
-                samples().len(),
-                "{label}: files filed twice?"
-            );
-            assert_eq!(
-                temp_files(dest.path()),
-                Vec::<String>::new(),
-                "{label}: temp files left"
-            );
+            assert_every_sample_once(&phone, storage, dest.path(), &label);
             assert_eq!(run.summary.copied, samples().len() as u64, "{label}");
             // Taken up from where it stopped: what came before the cut came once,
             // plus at most the 64 KiB read again to check the tail.

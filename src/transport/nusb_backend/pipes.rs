@@ -14,6 +14,14 @@ use crate::transport::TransportError;
 /// How long to wait for cancelled transfers to come back.
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// `size` rounded up to whole packets, at least one: an IN transfer must
+/// hold whole packets (a full packet would overflow a part of one), and an
+/// OUT transfer that is not whole packets ends its phase with a short one.
+fn whole_packets(size: usize, packet: usize) -> usize {
+    let packet = packet.max(1);
+    size.div_ceil(packet).max(1) * packet
+}
+
 /// The bulk-IN endpoint, read as a stream of transfers that each may end short.
 pub(super) struct InPipe {
     endpoint: nusb::Endpoint<Bulk, In>,
@@ -59,10 +67,9 @@ impl InPipe {
         depth: usize,
         timeout: Duration,
     ) -> Self {
-        let packet = endpoint.max_packet_size().max(1);
         Self {
+            transfer_size: whole_packets(transfer_size, endpoint.max_packet_size()),
             endpoint,
-            transfer_size: transfer_size.div_ceil(packet).max(1) * packet,
             depth: depth.max(1),
             timeout,
             current: None,
@@ -198,10 +205,9 @@ impl OutPipe {
         depth: usize,
         timeout: Duration,
     ) -> Self {
-        let packet = endpoint.max_packet_size().max(1);
         Self {
+            transfer_size: whole_packets(transfer_size, endpoint.max_packet_size()),
             endpoint,
-            transfer_size: transfer_size.div_ceil(packet).max(1) * packet,
             depth: depth.max(1),
             timeout,
             filling: None,

@@ -17,11 +17,16 @@ So the trace's last line is the step the backup has reached.
       file (a download opened or written, its bytes arriving), filing (a download
       synced, renamed or linked into place, folders made and synced), the manifest's
       commit, deleting from the phone, or after the backup has ended (before the guest's
-      writeback); then a step K of that phase in TIMELINE and a fraction F. It waits
-      until the live backup reaches step K and kills QEMU F of the way to step K + 1 (the
-      gap the uncut run took, scaled by how fast this run has gone so far), or at once
-      when step K + 1 comes first. RUN/aim.json says what was aimed at and what the host
-      had seen when it cut.
+      writeback); then a step of that phase in TIMELINE — the M-th step named NAME, as
+      batch commits come by time and so not at the same step number in every run — and
+      a fraction F. It waits until the live backup takes its M-th NAME step and kills
+      QEMU F of the way to the next step (the gap the uncut run took there, scaled by
+      how fast this run has gone so far), or at once when the next step comes first.
+      RUN/aim.json says what was aimed at and what the host had seen when it cut.
+
+The watcher runs at the normal priority whatever its caller's: it sleeps between polls
+(a few milliseconds of CPU a second), and a watcher starved by a loaded host would
+see the guest several steps late.
 """
 
 import json
@@ -122,37 +127,62 @@ def aim(timeline, rng):
     return phase, rng.choice(by_phase[phase]), rng.random()
 
 
+def occurrences(steps, name):
+    """How many of `steps` are named `name`."""
+    return sum(1 for step, _ in steps if step == name)
+
+
 def cut(run, pidfile, timeline_file, seed):
+    os.setpriority(os.PRIO_PROCESS, 0, 0)
     timeline = json.loads(Path(timeline_file).read_text())
     calibrated = [0.0] + [t for _, t in timeline["steps"]] + [timeline["end"]]
     phase, k, fraction = aim(timeline, random.Random(seed))
-    trace = Trace(run)
     after_end = phase == PHASES[5]
-    # Wait for step K (or, aimed after the end, for the end itself); a run that ends
-    # first is cut at once.
-    while not trace.ended() and (after_end or len(trace.steps) < k):
+    name = timeline["steps"][k - 1][0] if k and not after_end else None
+    nth = occurrences(timeline["steps"][:k], name) if name else 0
+    trace = Trace(run)
+
+    def live_index():
+        """The live trace's number of the aimed step, once it is there (0: the start)."""
+        if not name:
+            return 0
+        seen = 0
+        for number, (step, _) in enumerate(trace.steps, start=1):
+            seen += step == name
+            if seen == nth:
+                return number
+        return None
+
+    def reached():
+        return not after_end and live_index() is not None
+
+    # Wait for the aimed step (or, aimed after the end, for the end itself); a run that
+    # ends first is cut at once.
+    while not trace.ended() and not reached():
         if not alive(pidfile):
             raise SystemExit("power_watch: the guest died before the cut")
         trace.poll()
         time.sleep(POLL)
-    reached = trace.elapsed() if k else 0.0
+    at = len(trace.steps) if after_end else live_index() or 0
+    reached_s = trace.elapsed() if (k or after_end) else 0.0
     if after_end:
         gap = AFTER_END
     else:
         # The uncut run's gap from step K to the next, at this run's pace so far.
-        pace = reached / calibrated[k] if k and calibrated[k] > 0 else 1.0
+        pace = reached_s / calibrated[k] if k and calibrated[k] > 0 else 1.0
         gap = (calibrated[k + 1] - calibrated[k]) * min(max(pace, 0.2), 20.0)
-    deadline = reached + fraction * gap
+    deadline = reached_s + fraction * gap
     while trace.elapsed() < deadline:
-        if not after_end and (len(trace.steps) > k or trace.ended()):
+        if not after_end and (len(trace.steps) > at or trace.ended()):
             break
         trace.poll()
         time.sleep(POLL)
     os.kill(int(Path(pidfile).read_text()), signal.SIGKILL)
     cut_at = trace.elapsed()
     trace.poll()
-    seen = {"aimed_phase": phase, "aimed_step": k, "fraction": round(fraction, 3),
-            "gap_s": round(gap, 3), "cut_s": round(cut_at, 3), "steps_seen": len(trace.steps)}
+    seen = {"aimed_phase": phase, "aimed_step": k, "aimed_name": name, "aimed_nth": nth,
+            "fraction": round(fraction, 3), "gap_s": round(gap, 3), "cut_s": round(cut_at, 3),
+            "steps_seen": len(trace.steps)}
     (Path(run) / "aim.json").write_text(json.dumps(seen))
     print(json.dumps(seen))
     return 0

@@ -6,12 +6,12 @@
 #   scripts/fuzz.sh [SECONDS] [LOG]     (default 25 s each; LOG gets the summary too)
 #
 # Runs on the stable toolchain (CI has no other): cargo-fuzz is installed from
-# crates.io when it is missing (the version pinned below, --locked), and
-# RUSTC_BOOTSTRAP=1 lets through the unstable compiler flags it passes for
-# libFuzzer's coverage (-Cpasses=sancov-module and friends are stable; what needs
-# the bootstrap is cargo-fuzz's `-Z` flags). FUZZ_TOOLCHAIN=+nightly runs another
-# toolchain. No sanitizer: the parsers are safe Rust, so a crash is a panic, an
-# overflow (debug assertions are on) or an allocation over -rss_limit_mb.
+# crates.io when it is missing (the version pinned below, --locked). With
+# `--sanitizer none` cargo-fuzz passes only stable compiler flags (the coverage
+# instrumentation is -Cpasses=sancov-module and -Cllvm-args), so no nightly and no
+# RUSTC_BOOTSTRAP is needed. FUZZ_TOOLCHAIN=+nightly runs another toolchain. No
+# sanitizer: the parsers are safe Rust, so a crash is a panic, an overflow (debug
+# assertions are on) or an allocation over -rss_limit_mb.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
@@ -22,7 +22,6 @@ cargo_fuzz_version=0.13.2
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install --locked cargo-fuzz --version "$cargo_fuzz_version"
 fi
-export RUSTC_BOOTSTRAP=1
 toolchain=()
 if [[ -n ${FUZZ_TOOLCHAIN:-} ]]; then
   toolchain=("$FUZZ_TOOLCHAIN")

@@ -13,7 +13,8 @@ So the trace's last line is the step the backup has reached.
       ends (RUN/checks/backup.status) and writes RUN/timeline.json: each step's name and
       seconds after the start as the host saw them, and the end's.
   power_watch.py cut RUN PIDFILE TIMELINE --seed N
-      picks a phase at random, evenly: before the first file (the listing), copying a
+      picks a phase at random, evenly: before the first file (the listing, DEST made:
+      until the first download is opened), copying a
       file (a download opened or written, its bytes arriving), filing (a download
       synced, renamed or linked into place, folders made and synced), the manifest's
       commit, deleting from the phone, or after the backup has ended (before the guest's
@@ -47,11 +48,13 @@ COPYING = {"make the temp folder", "open a download", "write a download", "resta
            "sync a suspended download", "remove a stale download"}
 
 
-def phase_of(step):
-    """The phase a backup is in while `step` (a trace line's name, None before the first)
-    is the last it began."""
-    if step is None:
+def phase_of(steps):
+    """The phase a backup is in once it has begun `steps` (a trace's names, in order): before
+    the first file until it opens its first download (the listing, DEST made), then by
+    the last step begun."""
+    if "open a download" not in steps:
         return PHASES[0]
+    step = steps[-1]
     if step in COPYING:
         return PHASES[1]
     if step == "commit the manifest":
@@ -120,8 +123,9 @@ def aim(timeline, rng):
     steps = timeline["steps"]
     by_phase = {phase: [] for phase in PHASES}
     by_phase[PHASES[0]].append(0)
-    for k, (name, _) in enumerate(steps, start=1):
-        by_phase[phase_of(name)].append(k)
+    names = [name for name, _ in steps]
+    for k in range(1, len(names) + 1):
+        by_phase[phase_of(names[:k])].append(k)
     by_phase[PHASES[5]].append(len(steps))
     phase = rng.choice([p for p in PHASES if by_phase[p]])
     return phase, rng.choice(by_phase[phase]), rng.random()

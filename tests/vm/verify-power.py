@@ -127,14 +127,10 @@ def whole(fixture, run, options):
     return result.emit()
 
 
-def last_step(run):
-    """(number, name) of the last whole line of the run's step trace; (0, None) if none."""
+def traced_steps(run):
+    """The names in the run's step trace, whole lines only, in order."""
     raw = text(run, "steps") or ""
-    lines = [line for line in raw.split("\n")[:-1] if "\t" in line]
-    if not lines:
-        return 0, None
-    number, name = lines[-1].split("\t", 1)
-    return int(number), name
+    return [line.split("\t", 1)[1] for line in raw.split("\n")[:-1] if "\t" in line]
 
 
 def cut(fixture, run, check, options):
@@ -143,19 +139,20 @@ def cut(fixture, run, check, options):
     on_phone = sums(Path(run) / "phone-after")
     gone = [p for p in phone if p not in on_phone]
     finished = text(run, "backup.status") is not None
-    step, step_name = last_step(run)
+    steps = traced_steps(run)
     aim_file = Path(run) / "aim.json"
     aimed = json.loads(aim_file.read_text()) if aim_file.exists() else {}
     result = Result(kind="cut", cut=int(options["--cut"]), seed=int(options["--seed"]),
                     writeback=options["--writeback"], filed_before_cut=events["copied"] + events["duplicate"],
                     deleted_before_cut=len(gone), backup_ended_before_cut=finished,
-                    step=step, step_name=step_name, **aimed)
-    result.fields["phase"] = "after the backup ended" if finished else phase_of(step_name)
+                    step=len(steps), step_name=steps[-1] if steps else None, **aimed)
+    result.fields["phase"] = "after the backup ended" if finished else phase_of(steps)
     changed = [p for p, d in on_phone.items() if phone.get(p) != d]
     if changed:
         result.problems(f"the phone holds files it did not hold, or changed bytes: {changed[:5]}")
+    # An empty listing is an empty DEST (a cut before the first file was filed).
     raw = text(check, "after-cut.out")
-    if not raw or (text(check, "mount.status") or "").strip() != "0":
+    if raw is None or (text(check, "mount.status") or "").strip() != "0":
         result.problems("the second boot could not mount or list DEST")
         return result.emit()
     after_cut = parse(raw)

@@ -563,7 +563,9 @@ fn traced_steps(trace: &Path) -> Vec<String> {
     text.lines()
         .enumerate()
         .map(|(i, line)| {
-            let (n, what) = line.split_once('\t').unwrap_or_else(|| panic!("not a step: {line:?}"));
+            let (n, what) = line
+                .split_once('\t')
+                .unwrap_or_else(|| panic!("not a step: {line:?}"));
             assert_eq!(n, (i + 1).to_string(), "steps numbered in order: {text}");
             what.to_owned()
         })
@@ -593,8 +595,16 @@ fn a_traced_backup_lists_every_step_up_to_where_it_was_killed() {
     };
     let (ended, whole) = run(None);
     assert!(matches!(ended, Ended::Finished(output) if output.status.success()));
-    for kind in ["write a download", "rename into place", "commit the manifest", "delete a file from the phone"] {
-        assert!(whole.iter().any(|s| s == kind), "no {kind:?} in the trace: {whole:?}");
+    for kind in [
+        "write a download",
+        "rename into place",
+        "commit the manifest",
+        "delete a file from the phone",
+    ] {
+        assert!(
+            whole.iter().any(|s| s == kind),
+            "no {kind:?} in the trace: {whole:?}"
+        );
     }
     let middle = whole.len() as u64 / 2;
     let (ended, cut) = run(Some(middle));

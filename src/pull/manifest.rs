@@ -249,6 +249,13 @@ impl Manifest {
                     source,
                 }
             })?;
+        // Another run may be committing (a backup waiting for DEST plans meanwhile).
+        connection
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|source| ManifestError::Database {
+                path: path.clone(),
+                source,
+            })?;
         let manifest = Self { connection, path };
         manifest.check_version()?;
         Ok(Some(manifest))

@@ -1027,6 +1027,7 @@ fn predict_all(
             Some(beside) => beside,
             None => {
                 let planned = sort::plan(&options.template, dated.as_ref(), &file.origin(&model));
+                let planned = predictor.safe(&planned);
                 let dir = dest_root.join(planned.parent().unwrap_or(Path::new("")));
                 let fits = |path: &Path| predictor.would_take(path, file.size, head);
                 let vacant = |path: &Path| predictor.is_vacant(path);

@@ -28,6 +28,7 @@ mod remote;
 mod report;
 mod run;
 mod select;
+mod staging;
 mod status;
 mod together;
 mod transfer;

@@ -237,8 +237,7 @@ fi
 
 gadget_phases() {
     local gadget=$here/../../tests/vm/guest/gadget.sh
-    "$usb_port" unplug 1
-    "$usb_port" unplug 2
+    "$usb_port" off || return 1
     pin=(taskset -c 1)
     task_prefix=gadget-
     big_name=big.bin

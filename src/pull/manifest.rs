@@ -249,9 +249,25 @@ impl Manifest {
                     source,
                 }
             })?;
+        // Another run may be committing (a backup waiting for DEST plans meanwhile).
+        connection
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|source| ManifestError::Database {
+                path: path.clone(),
+                source,
+            })?;
         let manifest = Self { connection, path };
         manifest.check_version()?;
-        Ok(Some(manifest))
+        // Made by a run that has not yet committed its tables: nothing recorded yet.
+        let tables: i64 = manifest
+            .connection
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'files'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| manifest.db(e))?;
+        Ok((tables > 0).then_some(manifest))
     }
 
     /// The database file.
@@ -985,6 +1001,10 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         assert!(Manifest::open_read_only(root.path()).unwrap().is_none());
         assert!(!root.path().join(STATE_DIR).exists());
+        // A file another run has just made, its tables not yet committed: nothing yet.
+        fs::create_dir_all(root.path().join(STATE_DIR)).unwrap();
+        fs::write(root.path().join(STATE_DIR).join(DATABASE_FILE), b"").unwrap();
+        assert!(Manifest::open_read_only(root.path()).unwrap().is_none());
         let first = record("DCIM/a.jpg", 3, "2024/05/26/a.jpg", b"abc");
         Manifest::open(root.path()).unwrap().record(&first).unwrap();
         let mut reader = Manifest::open_read_only(root.path()).unwrap().unwrap();

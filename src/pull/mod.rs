@@ -27,6 +27,7 @@ mod remote;
 mod report;
 mod run;
 mod select;
+mod staging;
 mod status;
 mod together;
 mod transfer;

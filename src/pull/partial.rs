@@ -38,6 +38,12 @@ impl TempArea {
         }
     }
 
+    /// A temp folder elsewhere, whose files are named as this one's (a run's
+    /// staging folder: see `super::staging`).
+    pub(super) fn in_folder(dir: PathBuf) -> TempArea {
+        TempArea { dir }
+    }
+
     /// Creates the folder if needed.
     pub fn create(&self) -> io::Result<()> {
         step("make the temp folder")?;
@@ -170,6 +176,12 @@ impl PartialFile {
     /// Whether every expected byte is here (never, when the size is unknown).
     pub fn is_complete(&self) -> bool {
         self.expected == Some(self.len)
+    }
+
+    /// Whether it holds exactly `len` bytes hashing to `hash` (a download made
+    /// earlier in this run, read back).
+    pub(super) fn holds(&self, (len, hash): (u64, ContentHash)) -> bool {
+        self.len == len && self.hasher.clone().finish() == hash
     }
 
     /// The temp file's path.

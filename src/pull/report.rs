@@ -61,6 +61,14 @@ pub enum Event<'a> {
     /// Another run holds DEST (the backup of another phone): this one waits
     /// for its turn ([`super::BackupOptions::wait_for_destination`]).
     WaitingForDestination,
+    /// While it waited for DEST, the run downloaded these new files (none when it
+    /// could not); it now waits for its turn, which files them (see `staging`).
+    DownloadedWhileWaiting {
+        /// How many files.
+        files: u64,
+        /// Their bytes.
+        bytes: u64,
+    },
     /// The device was listed and the plan made.
     Planned {
         /// The plan.

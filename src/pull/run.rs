@@ -37,6 +37,7 @@ use super::predict::Predictor;
 use super::remote::{FileKey, RemoteFile};
 use super::report::{DryRunEntry, Event, FileOutcome, Observer, Summary};
 use super::select::{Only, Selection};
+use super::staging::{Staged, Turn, adopt_dead, take_turn};
 use super::together::{Bursts, pair_by_content_identifier};
 use super::transfer::{TransferError, download, partial_read_len};
 use crate::fault_points::{self, step};
@@ -414,14 +415,25 @@ fn real_run(
     let listing = list(session, options, cancel, observer)?;
     let first_backup = !Manifest::exists(dest_root);
     // Creates DEST durably (its parent fsynced) before anything is filed into it.
-    let _lock = if options.wait_for_destination {
-        DestLock::acquire_waiting(dest_root, cancel, || {
-            observer.event(&Event::WaitingForDestination)
-        })?
-        .ok_or(PullError::Interrupted)?
+    // A run that waits for DEST downloads meanwhile (see `staging`).
+    let turn = if options.wait_for_destination {
+        take_turn(
+            session,
+            dest_root,
+            options,
+            &listing,
+            cancel,
+            observer,
+            &mut report.summary,
+        )?
     } else {
-        DestLock::acquire(dest_root)?
+        Turn {
+            lock: DestLock::acquire(dest_root)?,
+            staging: None,
+            downloading: Duration::ZERO,
+        }
     };
+    let _lock = turn.lock;
     let mut manifest = match Manifest::open(dest_root) {
         Err(error) if options.rescan && error.is_damaged() => Manifest::replace_damaged(dest_root)?.0,
         opened => opened?,
@@ -431,6 +443,14 @@ fn real_run(
     if options.rescan || (first_backup && holds_files(dest_root)?) {
         report.rescan = Some(manifest.rescan(dest_root)?);
     }
+    let temps = TempArea::new(dest_root);
+    temps.create().map_err(PullError::disk(temps.dir()))?;
+    // What this run downloaded while it waited, and what runs that died left staged.
+    let staged = match turn.staging {
+        Some(staging) => staging.adopt(&temps).map_err(PullError::disk(temps.dir()))?,
+        None => Staged::new(),
+    };
+    adopt_dead(dest_root, &temps).map_err(PullError::disk(temps.dir()))?;
     let Planned { plan, stale, .. } = make_plan(
         session,
         dest_root,
@@ -446,8 +466,6 @@ fn real_run(
     if let Some(choice) = &options.choice {
         manifest.record_choice(&choice.chosen, &choice.rejected)?;
     }
-    let temps = TempArea::new(dest_root);
-    temps.create().map_err(PullError::disk(temps.dir()))?;
     let resumable = announce(&plan, &temps, observer, &mut report.summary);
     check_space(dest_root, plan.bytes_to_copy().saturating_sub(resumable))?;
 
@@ -473,6 +491,7 @@ fn real_run(
         pending: Vec::new(),
         pending_contents: HashMap::new(),
         last_commit: Instant::now(),
+        staged,
     };
     // The rate is the transfer's: not the wait for an unlock, nor the listing.
     let transfer_started = Instant::now();
@@ -490,7 +509,7 @@ fn real_run(
             outcome: &outcome,
         });
     }
-    run.summary.elapsed = transfer_started.elapsed();
+    run.summary.elapsed = transfer_started.elapsed() + turn.downloading;
     // Whatever stopped the run, what was filed gets recorded.
     let committed = run.commit();
     copied.and(committed)?;
@@ -559,6 +578,8 @@ struct Run<'a> {
     /// Where the pending files' bytes are, for duplicates within a batch.
     pending_contents: HashMap<(ContentHash, u64), String>,
     last_commit: Instant,
+    /// Files downloaded whole while the run waited for DEST, now in the temp folder.
+    staged: Staged,
 }
 
 impl<'a> Run<'a> {
@@ -613,12 +634,26 @@ impl<'a> Run<'a> {
         let temp_path = self.temps.path_for(&key);
         let mut part =
             PartialFile::open(&temp_path, file.exact_size()).map_err(PullError::disk(&temp_path))?;
+        // Downloaded whole while the run waited for DEST: not asked of the phone again
+        // if the bytes read back are those that arrived (else downloaded again).
+        let staged = match self.staged.remove(&key) {
+            Some(arrived) if part.holds(arrived) => true,
+            Some(_) => {
+                part.restart().map_err(PullError::disk(&temp_path))?;
+                false
+            }
+            None => false,
+        };
         let resume_from = part.len();
-        if resume_from > 0 {
+        if resume_from > 0 && !staged {
             self.summary.resumed += 1;
         }
         self.observer.event(&Event::Started { file, resume_from });
-        let mut transferred = self.download(file, &mut part);
+        let mut transferred = if staged {
+            Ok(None)
+        } else {
+            self.download(file, &mut part)
+        };
         if let Err(TransferError::Session(error)) = &transferred {
             match self.take_up_again(file, error) {
                 Ok(true) => transferred = self.download(file, &mut part),
@@ -992,6 +1027,7 @@ fn predict_all(
             Some(beside) => beside,
             None => {
                 let planned = sort::plan(&options.template, dated.as_ref(), &file.origin(&model));
+                let planned = predictor.safe(&planned);
                 let dir = dest_root.join(planned.parent().unwrap_or(Path::new("")));
                 let fits = |path: &Path| predictor.would_take(path, file.size, head);
                 let vacant = |path: &Path| predictor.is_vacant(path);

@@ -847,10 +847,7 @@ impl DryRun {
 
     /// A path as the destination's filesystem compares it.
     fn key(&self, path: &Path) -> PathBuf {
-        match self.names {
-            Names::Posix => path.to_owned(),
-            Names::Windows => PathBuf::from(path.to_string_lossy().to_lowercase()),
-        }
+        self.names.key(path)
     }
 
     /// The source that this run would have put at `path` (absolute), if any.

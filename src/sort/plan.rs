@@ -2,7 +2,7 @@
 //! `undated/<safe name>`, always a relative path that cannot leave the destination.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use chrono::NaiveDateTime;
@@ -27,6 +27,17 @@ pub enum Names {
     Posix,
     /// FAT, exFAT and their kin: no `: ? " * < > |`, no trailing dot or space.
     Windows,
+}
+
+impl Names {
+    /// A path as a filesystem taking these names compares it: FAT-like ones fold
+    /// case, so `IMG_1.JPG` and `img_1.jpg` are one name there.
+    pub fn key(self, path: &Path) -> PathBuf {
+        match self {
+            Names::Posix => path.to_owned(),
+            Names::Windows => PathBuf::from(path.to_string_lossy().to_lowercase()),
+        }
+    }
 }
 
 /// The tokens a template may hold besides strftime's `%` sequences.

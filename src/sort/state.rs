@@ -65,6 +65,12 @@ impl DestLock {
         lock.ok_or_else(|| LockError::Busy(dest_root.to_owned()))
     }
 
+    /// One try: the lock if DEST is free right now, else `Ok(None)` (a run that has
+    /// something else to do meanwhile asks again later).
+    pub fn try_acquire(dest_root: &Path) -> Result<Option<DestLock>, LockError> {
+        Self::take(dest_root, &mut || false)
+    }
+
     /// Like [`DestLock::acquire`], but waits for as long as another run holds
     /// DEST (a backup of another phone plugged in at the same time), calling
     /// `waiting` once when it starts to wait. `Ok(None)`: `cancel` was raised.
@@ -267,10 +273,13 @@ mod tests {
             drop(held);
             assert!(waiter.join().unwrap().unwrap().is_some());
         });
-        let _held = DestLock::acquire(dir.path()).unwrap();
+        let held = DestLock::acquire(dir.path()).unwrap();
+        assert!(DestLock::try_acquire(dir.path()).unwrap().is_none());
         cancel.store(true, Ordering::Relaxed);
         let given_up = DestLock::acquire_waiting(dir.path(), &cancel, || {}).unwrap();
         assert!(given_up.is_none());
+        drop(held);
+        assert!(DestLock::try_acquire(dir.path()).unwrap().is_some());
     }
 
     #[test]

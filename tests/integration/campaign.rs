@@ -30,12 +30,12 @@ use std::sync::Once;
 use std::sync::atomic::AtomicBool;
 
 use mtpull::fault_points::{self, Action, Crash, Plan};
-use mtpull::pull::{BackupOptions, Manifest, Only};
+use mtpull::pull::{BackupOptions, Event, Manifest, Only};
 use mtpull::restore::{self, DEFAULT_FOLDER, Journal, RestoreOptions};
 use mtpull::session::Session;
 use mtpull::sim::{Content, Profile, SimDevice, StorageSpec};
-use mtpull::sort::IntentLog;
 use mtpull::sort::{DateResolver, Mode, Template, TreeOptions, sort_tree};
+use mtpull::sort::{DestLock, IntentLog};
 
 use crate::backup_util::{
     STORAGE, assert_consistent_with, phone, phone_files, run_backup, run_backup_with, tree,
@@ -183,6 +183,11 @@ fn no_leftovers(dest: &Path) {
         temps.display()
     );
     assert_eq!(IntentLog::new(dest).pending().unwrap(), None, "an intent left");
+    let staging = fs::read_dir(dest.join(".mtpull/staging")).map(|d| d.count());
+    assert!(
+        staging.is_err() || staging.is_ok_and(|n| n == 0),
+        "staging left in DEST"
+    );
     let hidden = tree(dest)
         .into_keys()
         .filter(|p| p.split('/').any(|l| l.starts_with('.')));
@@ -231,21 +236,30 @@ fn backup_campaign(delete_after: bool) -> Tally {
         .into_iter()
         .map(|profile| {
             campaign(&format!("{name} ({profile})"), |point| {
-                backup_cut(profile, &options, point)
+                backup_cut(profile, &options, point, false)
             })
         })
         .fold(Tally::default(), Tally::add)
 }
 
-fn backup_cut(profile: Profile, options: &BackupOptions, point: Point) -> Reached {
+/// `held`: another run holds DEST until this one (waiting for it, as phones plugged
+/// in together do) has downloaded its files while it waits.
+fn backup_cut(profile: Profile, options: &BackupOptions, point: Point, held: bool) -> Reached {
     let (phone, storage) = phone(profile);
     let originals = phone_files(&phone, storage);
     let serial = phone.identity().serial;
     let root = tempfile::tempdir().unwrap();
     let dest = root.path().join("dest");
+    let mut busy = held.then(|| DestLock::acquire(&dest).unwrap());
     let reached = cut(point, |progress| {
-        run_backup_with(&phone, &dest, options, &AtomicBool::new(false), |_| progress());
+        run_backup_with(&phone, &dest, options, &AtomicBool::new(false), |event| {
+            if matches!(event, Event::DownloadedWhileWaiting { .. }) {
+                busy = None;
+            }
+            progress();
+        });
     });
+    drop(busy);
     phone.unplug();
     if !reached.cut {
         return reached;
@@ -311,6 +325,31 @@ fn deletions_follow_durable_copies(log: &[&str], label: &str) {
 fn backup_cut_at_every_step_loses_nothing() {
     let tally = backup_campaign(false);
     assert!(tally.events >= 60 && tally.crashes >= 20, "{tally:?}");
+}
+
+/// A backup that waits for DEST (held by another run) and downloads meanwhile into
+/// its staging folder, with `--delete-after`: cut in its downloads while it waits, in
+/// moving them into the temp folder, in filing them; the rerun takes over what the
+/// cut run left staged.
+#[test]
+fn a_waiting_backup_cut_at_every_step_loses_nothing() {
+    let options = BackupOptions {
+        wait_for_destination: true,
+        ..backup_options(true)
+    };
+    let profile = Profile::Android;
+    let uncut = backup_cut(profile, &options, Point::Event(u64::MAX), true);
+    for step in [
+        "make the staging folder",
+        "adopt a staged download",
+        "remove a staging folder",
+    ] {
+        assert!(uncut.log.contains(&step), "{step:?} not taken: {:?}", uncut.log);
+    }
+    let tally = campaign("backup waiting for DEST, --delete-after", |point| {
+        backup_cut(profile, &options, point, true)
+    });
+    assert!(tally.events >= 20 && tally.crashes >= 10, "{tally:?}");
 }
 
 #[test]

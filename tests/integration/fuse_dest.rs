@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mtpull::pull::{BackupOptions, Only, Selection};
+use mtpull::pull::{BackupOptions, FileOutcome, Only, Selection};
 use mtpull::sim::{Profile, SimDevice};
 
 use crate::backup_util::{assert_all_backed_up, at, phone, run_backup, samples, tree};
@@ -129,6 +129,42 @@ fn a_fusefat_destination_is_backed_up_into_with_safe_names() {
         .filter(|n| n.to_lowercase().contains("img_1"))
         .collect();
     assert_eq!(ones.len(), 2, "{names:?}");
+}
+
+/// A backup's dry run into FAT names each file as the real run then files it: the
+/// characters FAT refuses, a trailing dot, and a case-only clash numbered.
+#[test]
+fn a_backup_dry_run_into_fusefat_names_files_as_the_real_run() {
+    let Some(disk) = fat() else { return };
+    let dest = disk.mountpoint.join("backup");
+    let (phone, _) = awkward_phone();
+    let every_file = BackupOptions {
+        selection: Selection {
+            only: Only::All,
+            ..Selection::new()
+        },
+        ..BackupOptions::default()
+    };
+    let dry = BackupOptions {
+        dry_run: true,
+        ..every_file.clone()
+    };
+    let (report, predicted) = run_backup(&phone, &dest, &dry);
+    assert!(report.succeeded(), "{:?}", report.stopped);
+    let (real, filed) = run_backup(&phone, &dest, &every_file);
+    assert!(real.succeeded(), "{:?}", real.stopped);
+    let filed: BTreeMap<String, String> = filed
+        .outcomes
+        .into_iter()
+        .map(|(path, outcome)| match outcome {
+            FileOutcome::Copied { dest, .. } => (path, dest.to_string_lossy().into_owned()),
+            other => panic!("{path}: {other:?}"),
+        })
+        .collect();
+    assert_eq!(predicted.would_copy, filed);
+    for name in ["2024/03/03/what_ why_.jpg", "2024/03/03/trailing dot_"] {
+        assert!(filed.values().any(|dest| dest == name), "{name} in {filed:?}");
+    }
 }
 
 #[test]

@@ -63,6 +63,20 @@ impl Watching<'_> {
 /// Runs `script` against a watch backing up with `config` (locks in
 /// `lock_dir`), then closes the channel and waits for the watch to return.
 fn with_watch(config: &Config, lock_dir: &Path, script: impl FnOnce(&Watching<'_>)) -> Vec<String> {
+    with_watch_seeing(config, lock_dir, &|_, _, _| {}, script)
+}
+
+/// Sees a job's events: the job's id, the event, the log.
+type Hook<'a> = dyn Fn(&str, &Event<'_>, &Mutex<Vec<String>>) + Sync + 'a;
+
+/// [`with_watch`], with `hook` seeing each job's events (with the job's id and the
+/// log) on the job's thread, before the log does.
+fn with_watch_seeing(
+    config: &Config,
+    lock_dir: &Path,
+    hook: &Hook<'_>,
+    script: impl FnOnce(&Watching<'_>),
+) -> Vec<String> {
     let (plug, events) = mpsc::channel();
     let (report, ended) = mpsc::channel();
     let stop = AtomicBool::new(false);
@@ -72,11 +86,15 @@ fn with_watch(config: &Config, lock_dir: &Path, script: impl FnOnce(&Watching<'_
         let settings = JobSettings { config, lock_dir };
         let mut lines = |line: &str| log.lock().unwrap().push(format!("{}: {line}", arrival.id));
         let mut events = |event: &Event<'_>| {
-            if matches!(event, Event::WaitingForDestination) {
-                log.lock()
-                    .unwrap()
-                    .push(format!("{}: waiting for DEST", arrival.id));
-            }
+            hook(&arrival.id, event, &log);
+            let line = match event {
+                Event::WaitingForDestination => "waiting for DEST".to_owned(),
+                Event::DownloadedWhileWaiting { files, .. } => {
+                    format!("downloaded {files} files while waiting")
+                }
+                _ => return,
+            };
+            log.lock().unwrap().push(format!("{}: {line}", arrival.id));
         };
         let outcome = job::run(&arrival, settings, &stop, &mut events, &mut lines);
         let id = arrival.id.clone();
@@ -437,12 +455,21 @@ fn two_phones_at_once(
         }
     });
 
-    // Every distinct file once, byte for byte; the shared picture once.
+    filed_once_each(&dest, [&first, &second], identities);
+}
+
+/// Every distinct file of the two phones once in DEST, byte for byte (the shared
+/// picture once), and each phone's records pointing at its own bytes.
+fn filed_once_each(
+    dest: &Path,
+    [first, second]: [&(SimDevice, BTreeMap<String, Vec<u8>>); 2],
+    identities: [String; 2],
+) {
     let mut expected: Vec<&Vec<u8>> = first.1.values().chain(second.1.values()).collect();
     expected.sort();
     expected.dedup();
     assert_eq!(expected.len(), 5);
-    let filed = tree(&dest);
+    let filed = tree(dest);
     let mut found: Vec<&Vec<u8>> = filed.values().collect();
     found.sort();
     assert_eq!(
@@ -453,8 +480,8 @@ fn two_phones_at_once(
     );
     // Each phone's records point at its own bytes.
     assert_ne!(identities[0], identities[1], "the two phones share keys");
-    let manifest = Manifest::open_read_only(&dest).unwrap().unwrap();
-    for ((_, files), identity) in [&first, &second].into_iter().zip(&identities) {
+    let manifest = Manifest::open_read_only(dest).unwrap().unwrap();
+    for ((_, files), identity) in [first, second].into_iter().zip(&identities) {
         let keys = manifest.keys_for(identity).unwrap();
         assert_eq!(keys.len(), files.len(), "{identity}: {keys:?}");
         for key in keys {
@@ -479,4 +506,107 @@ fn two_phones_with_the_same_serial_plugged_in_together_are_both_backed_up_apart(
 #[test]
 fn two_phones_plugged_in_together_are_both_backed_up_and_shared_pictures_filed_once() {
     two_phones_at_once(one_of_two("PHONE-A", None, 40), one_of_two("PHONE-B", None, 200));
+}
+
+/// What the run that took DEST first saw while it held it, the other phone waiting.
+#[derive(Debug, Default)]
+struct WhileHeld {
+    /// The id of the run that held DEST.
+    holder: String,
+    /// The other phone's files read (GetObject, GetPartialObject) by then.
+    reads: u64,
+    /// Files under a final name in DEST by then.
+    filed: usize,
+    /// What went wrong, if the other phone did not download while it waited.
+    problem: Option<String>,
+}
+
+fn reads(device: &SimDevice) -> u64 {
+    device.transactions_of(OperationCode::GET_OBJECT)
+        + device.transactions_of(OperationCode::GET_PARTIAL_OBJECT)
+}
+
+/// Two phones plugged in together: the one that gets DEST first holds it (its run
+/// pauses on its plan, under the lock) until the other has downloaded every new file
+/// while it waits; nothing is filed meanwhile. Then both finish: the waiting phone's
+/// files are filed without being read from it again, the picture both hold once.
+#[test]
+fn a_waiting_phone_downloads_while_another_holds_dest_and_files_in_its_turn() {
+    let (_root, dest, locks) = dirs();
+    let config = settings(&dest);
+    let (first, second) = (one_of_two("PHONE-A", None, 40), one_of_two("PHONE-B", None, 200));
+    let phones = [&first.0, &second.0];
+    let ids = phones.map(|phone| phone.arrival().id);
+    let identities = phones.map(identity_of);
+    let seen = Mutex::new(None::<WhileHeld>);
+    let hook = |id: &str, event: &Event<'_>, log: &Mutex<Vec<String>>| {
+        // A run's plan is announced once it holds DEST; the first to get there waits.
+        if !matches!(event, Event::Planned { .. }) || seen.lock().unwrap().is_some() {
+            return;
+        }
+        let other = usize::from(ids[0] == id);
+        let words = format!("{}: downloaded 3 files while waiting", ids[other]);
+        // Within the test's patience for the job, so that this is what a failure says.
+        let deadline = std::time::Instant::now() + PATIENCE / 2;
+        let mut problem = None;
+        while !log.lock().unwrap().contains(&words) {
+            if std::time::Instant::now() > deadline {
+                problem = Some(format!("no log line says {words:?}: {:#?}", log.lock().unwrap()));
+                break;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        *seen.lock().unwrap() = Some(WhileHeld {
+            holder: id.to_owned(),
+            reads: reads(phones[other]),
+            filed: tree(&dest).len(),
+            problem,
+        });
+    };
+    with_watch_seeing(&config, &locks, &hook, |w| {
+        for phone in phones {
+            w.arrive(phone);
+        }
+        for _ in phones {
+            let ended = w.next_end();
+            assert!(
+                ended.outcome.succeeded(),
+                "{}: {}",
+                ended.id,
+                ended.outcome.describe()
+            );
+            let summary = &ran(&ended.outcome).summary;
+            assert_eq!(
+                summary.copied + summary.duplicates,
+                3,
+                "{}: {summary:?}",
+                ended.id
+            );
+            assert_eq!(
+                summary.resumed, 0,
+                "{}: a download made while waiting is no resume",
+                ended.id
+            );
+        }
+    });
+    let seen = seen.into_inner().unwrap().expect("a run held DEST");
+    assert_eq!(seen.problem, None);
+    assert_eq!(seen.filed, 0, "nothing filed while the other phone downloaded");
+    let waited = usize::from(ids[0] == seen.holder);
+    assert_eq!(
+        seen.reads, 3,
+        "the waiting phone's three files were read while DEST was held"
+    );
+    assert_eq!(
+        reads(phones[waited]),
+        seen.reads,
+        "nothing read from the waiting phone again in its turn"
+    );
+    filed_once_each(&dest, [&first, &second], identities);
+    let staging = dest.join(".mtpull/staging");
+    assert_eq!(
+        std::fs::read_dir(&staging).unwrap().count(),
+        0,
+        "staging left behind"
+    );
 }

@@ -207,6 +207,12 @@ impl Observer for Progress<'_> {
             Event::WaitingForDestination => {
                 self.log("waiting for the backup of another device into the same folder to finish".into())
             }
+            Event::DownloadedWhileWaiting { files, bytes: held } if *files > 0 => self.log(format!(
+                "downloaded {} ({}) while waiting; filing them when the other backup ends",
+                count(*files, "new file"),
+                bytes(*held)
+            )),
+            Event::DownloadedWhileWaiting { .. } => {}
             Event::WouldCopy { .. } | Event::WouldDelete { .. } => {}
         }
     }

@@ -9,6 +9,9 @@
 #                          so open sessions end and handles are renumbered)
 #   usb-port.sh only N     replug, then unplug every other port: the one device every tool
 #                          opens by default
+#   usb-port.sh off        disconnect every device at once by unbinding the xHCI driver
+#                          (a port's disable flag does not always outlive a replug; this
+#                          does), for phases that must see no QEMU device at all
 set -euo pipefail
 
 hub=/sys/bus/usb/devices/1-0:1.0
@@ -47,14 +50,20 @@ replug() {
     done
 }
 
+off() {
+    echo "$controller" >/sys/bus/pci/drivers/xhci_hcd/unbind
+    [[ ! -e /sys/bus/usb/devices/1-1 ]] || { echo "usb-port.sh: port 1 still attached" >&2; return 1; }
+}
+
 case ${1:-} in
     unplug) unplug "$2" ;;
     replug) replug ;;
+    off) off ;;
     only)
         replug
         for ((port = 1; port <= ${VM_FIXTURE_COUNT:-1}; port++)); do
             ((port == $2)) || unplug "$port"
         done
         ;;
-    *) sed -n '6,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    *) sed -n '6,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -33,7 +33,7 @@ use chrono::NaiveDateTime;
 use std::num::NonZeroUsize;
 use std::sync::atomic::AtomicBool;
 
-use mtpull::fault_points::{self, Action, KILL_AT_VAR, Plan};
+use mtpull::fault_points::{self, Action, KILL_AT_VAR, Plan, TRACE_VAR};
 use mtpull::pull::{BackupOptions, Manifest, Only};
 use mtpull::restore::{DEFAULT_FOLDER, Journal};
 use mtpull::sim::Profile;
@@ -235,6 +235,11 @@ impl Scene {
     /// Runs mtpull with `args`, killed at step `kill_at` when given, against the phone
     /// folder (`phone`), with its state and settings inside the scene.
     fn run(&self, args: &[&OsStr], kill_at: Option<u64>) -> Ended {
+        self.run_traced(args, kill_at, None)
+    }
+
+    /// [`Scene::run`], tracing every step to `trace` when given.
+    fn run_traced(&self, args: &[&OsStr], kill_at: Option<u64>, trace: Option<&Path>) -> Ended {
         let mut command = Command::new(env!("CARGO_BIN_EXE_mtpull"));
         command
             .args(args)
@@ -244,9 +249,13 @@ impl Scene {
             .env("XDG_CONFIG_HOME", self.path("config"))
             .env("MTPULL_SIM_FOLDER", self.path("phone"))
             .env_remove(KILL_AT_VAR)
+            .env_remove(TRACE_VAR)
             .stdin(Stdio::null());
         if let Some(at) = kill_at {
             command.env(KILL_AT_VAR, at.to_string());
+        }
+        if let Some(trace) = trace {
+            command.env(TRACE_VAR, trace);
         }
         let output = command.output().expect("cannot run mtpull");
         match output.status.signal() {
@@ -546,6 +555,62 @@ fn backup_kills(delete_after: bool, tree: Tree) -> u64 {
         no_leftovers(&dest, &label);
         Some(left)
     })
+}
+
+/// The steps a trace lists, in order, each checked to carry the next number.
+fn traced_steps(trace: &Path) -> Vec<String> {
+    let text = fs::read_to_string(trace).unwrap();
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let (n, what) = line
+                .split_once('\t')
+                .unwrap_or_else(|| panic!("not a step: {line:?}"));
+            assert_eq!(n, (i + 1).to_string(), "steps numbered in order: {text}");
+            what.to_owned()
+        })
+        .collect()
+}
+
+/// The power-cut test follows a backup's progress by its trace (`MTPULL_FAULT_TRACE`):
+/// a step is traced before it is done, so a process killed at step N has traced exactly
+/// N steps, the last the one it was killed at.
+#[test]
+fn a_traced_backup_lists_every_step_up_to_where_it_was_killed() {
+    let (template, _) = phone_template(Tree::Small);
+    let run = |kill_at: Option<u64>| {
+        let scene = Scene::new();
+        link_tree(template.path(), &scene.path("phone"));
+        let dest = scene.path("dest");
+        let args: Vec<&OsStr> = vec![
+            "--sim".as_ref(),
+            "android".as_ref(),
+            "backup".as_ref(),
+            dest.as_os_str(),
+            "--delete-after".as_ref(),
+        ];
+        let trace = scene.path("trace");
+        let ended = scene.run_traced(&args, kill_at, Some(&trace));
+        (ended, traced_steps(&trace))
+    };
+    let (ended, whole) = run(None);
+    assert!(matches!(ended, Ended::Finished(output) if output.status.success()));
+    for kind in [
+        "write a download",
+        "rename into place",
+        "commit the manifest",
+        "delete a file from the phone",
+    ] {
+        assert!(
+            whole.iter().any(|s| s == kind),
+            "no {kind:?} in the trace: {whole:?}"
+        );
+    }
+    let middle = whole.len() as u64 / 2;
+    let (ended, cut) = run(Some(middle));
+    assert!(matches!(ended, Ended::Killed));
+    assert_eq!(cut.len() as u64, middle, "killed at step {middle}: {cut:?}");
+    assert_eq!(cut[..], whole[..cut.len()], "the same run, cut short");
 }
 
 #[test]

@@ -6,8 +6,8 @@
 //! system call would, and then checks what the cut left.
 //!
 //! The plan is per thread, so tests running in parallel do not see each other's. Every
-//! step of a run is taken on the thread that started it (worker threads only date files
-//! or fsync a batch whose step was taken before they started).
+//! step of a run is taken on the thread that started it (worker threads only date files,
+//! or fsync a batch or a finished download whose step was taken before they started).
 //!
 //! A whole process can be cut too: with `MTPULL_FAULT_KILL_AT=N` in its environment,
 //! mtpull sends itself SIGKILL at its n-th step, on whichever thread takes it. Nothing

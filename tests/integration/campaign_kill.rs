@@ -465,7 +465,61 @@ fn manifest_true(dest: &Path, originals: &BTreeMap<String, Print>, label: &str) 
 
 // --- backup ---
 
+/// Where a backup campaign kills.
+#[derive(Clone, Copy, PartialEq)]
+enum Aim {
+    /// Anywhere: every (3rd) step of the small tree, spread points on the big one.
+    Anywhere,
+    /// While finished downloads wait for their fsync and filing.
+    WhileDownloadsWait,
+}
+
+/// What a backup campaign did.
+struct BackupKills {
+    kills: u64,
+    /// Kills that found a whole download waiting in the temp folder, not yet filed.
+    while_waiting: u64,
+}
+
 fn backup_kills(delete_after: bool, tree: Tree) -> u64 {
+    backup_campaign(delete_after, tree, Aim::Anywhere).kills
+}
+
+/// The steps at which downloads wait to be filed: after a download's fsync was
+/// started ("sync a finished download") and before it is renamed into place (or,
+/// as a duplicate, removed), in the steps of an unkilled run.
+fn while_downloads_wait(log: &[&str]) -> Points {
+    let mut waiting = 0usize;
+    let mut points = Vec::new();
+    for (n, step) in log.iter().enumerate() {
+        if waiting > 0 {
+            points.push(n as u64 + 1);
+        }
+        match *step {
+            "sync a finished download" => waiting += 1,
+            "rename into place" | "remove a duplicate download" => waiting = waiting.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Points::At(points)
+}
+
+/// Whether a whole download waits in DEST's temp folder that is not yet under a
+/// final name (`filed`: the visible files by print).
+fn a_whole_download_waits(
+    dest: &Path,
+    by_print: &HashMap<Print, String>,
+    filed: &BTreeMap<Print, String>,
+) -> bool {
+    let Ok(temps) = fs::read_dir(dest.join(".mtpull/tmp")) else {
+        return false;
+    };
+    temps
+        .map(|entry| print_of_file(&entry.unwrap().path()))
+        .any(|print| by_print.contains_key(&print) && !filed.contains_key(&print))
+}
+
+fn backup_campaign(delete_after: bool, tree: Tree, aim: Aim) -> BackupKills {
     let (template, originals) = phone_template(tree);
     let by_print: HashMap<Print, String> = originals.iter().map(|(p, print)| (*print, p.clone())).collect();
     let media = originals.keys().filter(|p| is_media(p)).count();
@@ -474,9 +528,9 @@ fn backup_kills(delete_after: bool, tree: Tree) -> u64 {
         "backup",
         if delete_after { " --delete-after" } else { "" }
     );
-    let points = match tree {
-        Tree::Small => every_step(),
-        Tree::Big => {
+    let points = match (tree, aim) {
+        (Tree::Small, Aim::Anywhere) => every_step(),
+        _ => {
             let scene = Scene::new();
             link_tree(template.path(), &scene.path("phone"));
             let phone = demo::device_serving(Profile::Android, &scene.path("phone")).unwrap();
@@ -487,11 +541,15 @@ fn backup_kills(delete_after: bool, tree: Tree) -> u64 {
             let log = steps_of(|| {
                 run_backup(&phone, &scene.path("dest"), &options);
             });
-            // The large videos sort last: the writes after the small files' are theirs.
-            spread(&log, "write a download", BIG_FILES + samples().len())
+            match aim {
+                // The large videos sort last: the writes after the small files' are theirs.
+                Aim::Anywhere => spread(&log, "write a download", BIG_FILES + samples().len()),
+                Aim::WhileDownloadsWait => while_downloads_wait(&log),
+            }
         }
     };
-    kill_campaign(name, points, |at| {
+    let while_waiting = std::cell::Cell::new(0);
+    let kills = kill_campaign(name, points, |at| {
         let scene = Scene::new();
         link_tree(template.path(), &scene.path("phone"));
         let dest = scene.path("dest");
@@ -515,6 +573,9 @@ fn backup_kills(delete_after: bool, tree: Tree) -> u64 {
         }
         let label = format!("{name} killed at step {at}");
         let in_dest = whole_and_once(&dest, &by_print, &label);
+        if a_whole_download_waits(&dest, &by_print, &in_dest) {
+            while_waiting.set(while_waiting.get() + 1);
+        }
         manifest_true(&dest, &originals, &label);
         let on_phone = prints(&scene.path("phone"));
         for (path, print) in &originals {
@@ -554,7 +615,11 @@ fn backup_kills(delete_after: bool, tree: Tree) -> u64 {
         }
         no_leftovers(&dest, &label);
         Some(left)
-    })
+    });
+    BackupKills {
+        kills,
+        while_waiting: while_waiting.get(),
+    }
 }
 
 /// The steps a trace lists, in order, each checked to carry the next number.
@@ -621,6 +686,23 @@ fn backup_killed_at_every_step_loses_nothing() {
 #[test]
 fn backup_delete_after_killed_at_every_step_loses_nothing() {
     assert!(backup_kills(true, Tree::Small) >= 10);
+}
+
+/// Killed while finished downloads wait for their fsync (which runs while the next
+/// files download) and their filing: each waiting file is left whole in the temp folder
+/// and filed by the rerun without a transfer; with `--delete-after`, none of them is gone
+/// from the phone.
+#[test]
+fn backup_killed_while_downloads_wait_for_their_fsync_loses_nothing() {
+    for delete_after in [false, true] {
+        let done = backup_campaign(delete_after, Tree::Small, Aim::WhileDownloadsWait);
+        assert!(done.kills >= 5, "only {} kills", done.kills);
+        assert!(
+            done.while_waiting > 0,
+            "no kill found a whole download waiting to be filed ({} kills)",
+            done.kills
+        );
+    }
 }
 
 #[test]

@@ -5,9 +5,11 @@
 //! `DEST/.mtpull/tmp/`, each handed to a pool of fsync threads as soon as it is written
 //! (so the disk writes one while the next is copied, and the filesystem groups the
 //! commits of those in flight), and only once all of a batch's are durable renamed into
-//! place by the [`Filer`](super::Filer), which fsyncs each touched folder once per
-//! batch. A crash leaves at worst staged files, which the next copy run removes; no
-//! final name ever holds a partial file.
+//! place by the [`Filer`](super::Filer). Each folder the renames touched is then handed
+//! to the same threads, once per batch, and fsynced while the next batch is copied;
+//! the next batch waits for them before its own renames, and the run for the last. A
+//! crash leaves at worst staged files, which the next copy run removes; no final name
+//! ever holds a partial file.
 
 use std::fs::{self, File, FileTimes};
 use std::io;
@@ -49,11 +51,11 @@ impl CopyBatch {
             .map_err(SortError::io("create folder", &dir))?;
         remove_leftovers(&dir).map_err(SortError::io("remove stale copies in", &dir))?;
         Ok(CopyBatch {
-            dir,
             staged: 0,
             bytes: 0,
             serial: 0,
             syncer: Syncer::new(SYNC_THREADS),
+            dir,
         })
     }
 
@@ -69,7 +71,7 @@ impl CopyBatch {
         let copied = copy_data(src, &path);
         match copied {
             Ok((file, len)) => {
-                self.syncer.start(file);
+                self.syncer.start(path.clone(), file);
                 self.staged += 1;
                 self.bytes += len;
                 Ok(path)
@@ -86,16 +88,27 @@ impl CopyBatch {
         self.staged >= BATCH_FILES || self.bytes >= BATCH_BYTES
     }
 
-    /// Waits until every staged file's fsync is done; after this they may be renamed
-    /// into place.
+    /// Starts fsyncing folders whose entries changed (the previous batch's renames).
+    pub(super) fn sync_folders(&mut self, folders: Vec<(PathBuf, File)>) {
+        for (path, folder) in folders {
+            self.syncer.start(path, folder);
+        }
+    }
+
+    /// Waits until every fsync started is done — the staged files', and the folders' of
+    /// the batch before; after this the staged files may be renamed into place.
     pub(super) fn make_durable(&mut self) -> Result<(), SortError> {
         self.staged = 0;
         self.bytes = 0;
-        let stepped = step("sync staged copies");
-        let synced = self.syncer.wait();
-        stepped
-            .and(synced)
-            .map_err(SortError::io("sync copies in", &self.dir))
+        step("sync staged copies").map_err(SortError::io("sync copies in", &self.dir))?;
+        self.finish()
+    }
+
+    /// Waits until every fsync started is done (the last folders').
+    pub(super) fn finish(&mut self) -> Result<(), SortError> {
+        self.syncer
+            .wait(&self.dir)
+            .map_err(|(path, error)| SortError::io("sync", path)(error))
     }
 
     /// Removes a staged file that was not placed (a duplicate, or a failure).
@@ -105,21 +118,26 @@ impl CopyBatch {
     }
 }
 
-/// Threads that fsync the files they are handed, in the background.
+/// A file or folder to fsync, with its path for the error.
+type Job = (PathBuf, File);
+/// An fsync that failed, and where.
+type Failure = (PathBuf, io::Error);
+
+/// Threads that fsync the files and folders they are handed, in the background.
 #[derive(Debug)]
 struct Syncer {
-    files: Option<mpsc::Sender<File>>,
-    results: mpsc::Receiver<io::Result<()>>,
+    files: Option<mpsc::Sender<Job>>,
+    results: mpsc::Receiver<Result<(), Failure>>,
     workers: Vec<thread::JoinHandle<()>>,
     /// Files handed over whose result is not yet taken.
     outstanding: usize,
-    /// A file that could not be handed over was fsynced at once, and failed.
-    failed: Option<io::Error>,
+    /// The first fsync that failed (also one done here, when no thread was left).
+    failed: Option<Failure>,
 }
 
 impl Syncer {
     fn new(threads: usize) -> Syncer {
-        let (files, queue) = mpsc::channel::<File>();
+        let (files, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         let (done, results) = mpsc::channel();
         let workers = (0..threads)
@@ -129,8 +147,8 @@ impl Syncer {
                     loop {
                         // The lock is held only while waiting for the next file.
                         let next = queue.lock().map_err(drop).and_then(|q| q.recv().map_err(drop));
-                        let Ok(file) = next else { return };
-                        if done.send(file.sync_all()).is_err() {
+                        let Ok((path, file)) = next else { return };
+                        if done.send(file.sync_all().map_err(|e| (path, e))).is_err() {
                             return;
                         }
                     }
@@ -146,29 +164,32 @@ impl Syncer {
         }
     }
 
-    /// Starts fsyncing `file` (data and metadata).
-    fn start(&mut self, file: File) {
-        match self.files.as_ref().map(|files| files.send(file)) {
+    /// Starts fsyncing the file or folder at `path` (data and metadata).
+    fn start(&mut self, path: PathBuf, file: File) {
+        match self.files.as_ref().map(|files| files.send((path, file))) {
             Some(Ok(())) => self.outstanding += 1,
             // No thread left to take it: fsynced here.
-            Some(Err(mpsc::SendError(file))) => self.keep_failure(file.sync_all()),
+            Some(Err(mpsc::SendError((path, file)))) => {
+                self.keep_failure(file.sync_all().map_err(|e| (path, e)))
+            }
             None => {}
         }
     }
 
-    fn keep_failure(&mut self, result: io::Result<()>) {
-        if let Err(error) = result {
-            self.failed.get_or_insert(error);
+    fn keep_failure(&mut self, result: Result<(), Failure>) {
+        if let Err(failure) = result {
+            self.failed.get_or_insert(failure);
         }
     }
 
-    /// Waits for every fsync started; the first failure, if any.
-    fn wait(&mut self) -> io::Result<()> {
+    /// Waits for every fsync started; the first failure, if any (`dir` for one that
+    /// names no file: the threads stopped).
+    fn wait(&mut self, dir: &Path) -> Result<(), Failure> {
         for _ in 0..std::mem::take(&mut self.outstanding) {
-            let result = self
-                .results
-                .recv()
-                .unwrap_or_else(|_| Err(io::Error::other("the fsync threads stopped")));
+            let result = self.results.recv().unwrap_or_else(|_| {
+                let stopped = io::Error::other("the fsync threads stopped");
+                Err((dir.to_owned(), stopped))
+            });
             self.keep_failure(result);
         }
         self.failed.take().map_or(Ok(()), Err)

@@ -135,10 +135,15 @@ pub(crate) fn create_durably(path: &Path) -> io::Result<()> {
 
 /// Fsyncs a folder (making the entries made or removed in it durable).
 pub(crate) fn sync_dir_at(dir: impl AsFd, relative: &Path) -> io::Result<()> {
+    rustix::fs::fsync(open_to_sync(dir, relative)?)?;
+    Ok(())
+}
+
+/// Opens a folder that is about to be fsynced (maybe on another thread).
+pub(crate) fn open_to_sync(dir: impl AsFd, relative: &Path) -> io::Result<OwnedFd> {
     let fd = rustix::fs::openat(dir, relative, dir_flags(), Mode::empty())?;
     step("sync a folder")?;
-    rustix::fs::fsync(&fd)?;
-    Ok(())
+    Ok(fd)
 }
 
 fn dir_flags() -> OFlags {

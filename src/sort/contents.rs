@@ -3,20 +3,23 @@
 //! the same through its manifest's content index; `sort` keeps no manifest).
 //!
 //! DEST is listed once (names and sizes); contents are read only for files of the
-//! same size as the one being filed, and compared by a hash of their first 64 KiB
-//! before every byte is.
+//! same size as the one being filed, and compared by a hash of their first 64 KiB,
+//! then (when those agree) by a hash of all their bytes, before every byte is. Each
+//! hash of a file is computed at most once per run, so many files of one size whose
+//! first bytes agree (videos of one length, whose headers differ only at the end)
+//! cost one read each, not one comparison with every other.
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::Read;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
 use super::file::same_content;
 
-/// Bytes hashed to tell apart two files of one size before comparing them whole.
+/// Bytes hashed to tell apart two files of one size before hashing them whole.
 const HEAD: u64 = 64 * 1024;
 
 /// The files of a destination by size.
@@ -31,12 +34,32 @@ pub(super) struct Contents {
 struct Held {
     at: PathBuf,
     bytes: PathBuf,
-    head: OnceCell<Option<u128>>,
+    prints: Prints,
 }
 
-impl Held {
-    fn head(&self) -> Option<u128> {
-        *self.head.get_or_init(|| head_hash(&self.bytes))
+/// A file's hashes, each computed when first needed; `None` when it cannot be read.
+#[derive(Debug, Default)]
+struct Prints {
+    head: OnceCell<Option<u128>>,
+    whole: OnceCell<Option<u128>>,
+}
+
+impl Prints {
+    fn head(&self, path: &Path) -> Option<u128> {
+        *self.head.get_or_init(|| hash_of(path, HEAD).ok())
+    }
+
+    fn whole(&self, path: &Path) -> Option<u128> {
+        *self.whole.get_or_init(|| hash_of(path, u64::MAX).ok())
+    }
+
+    /// Whether the two files may hold the same bytes: their hashes agree.
+    fn agree(&self, path: &Path, other: &Prints, other_path: &Path) -> bool {
+        let head = self.head(path);
+        head.is_some()
+            && head == other.head(other_path)
+            && self.whole(path).is_some()
+            && self.whole(path) == other.whole(other_path)
     }
 }
 
@@ -71,11 +94,9 @@ impl Contents {
     pub(super) fn holding(&self, src: &Path, near: Option<&Path>) -> Option<&Path> {
         let size = std::fs::metadata(src).ok()?.len();
         let candidates = self.by_size.get(&size)?;
-        let head = OnceCell::new();
+        let prints = Prints::default();
         let same = |held: &&Held| {
-            held.head().is_some()
-                && held.head() == *head.get_or_init(|| head_hash(src))
-                && same_content(src, &held.bytes).unwrap_or(false)
+            held.prints.agree(&held.bytes, &prints, src) && same_content(src, &held.bytes).unwrap_or(false)
         };
         candidates
             .iter()
@@ -94,16 +115,24 @@ impl Contents {
         self.by_size.entry(size).or_default().push(Held {
             at,
             bytes,
-            head: OnceCell::new(),
+            prints: Prints::default(),
         });
     }
 }
 
-/// The hash of a file's first [`HEAD`] bytes; `None` when it cannot be read.
-fn head_hash(path: &Path) -> Option<u128> {
-    let mut head = Vec::new();
-    File::open(path).ok()?.take(HEAD).read_to_end(&mut head).ok()?;
-    Some(xxhash_rust::xxh3::xxh3_128(&head))
+/// The XXH3-128 hash of a file's first `limit` bytes.
+fn hash_of(path: &Path, limit: u64) -> io::Result<u128> {
+    let mut file = File::open(path)?.take(limit);
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Ok(hasher.digest128()),
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -140,5 +169,39 @@ mod tests {
         assert_eq!(contents.holding(&source(b"photo!"), None), None);
         assert_eq!(contents.holding(&source(b""), None), None);
         assert_eq!(contents.holding(&source(b"trashed"), None), None);
+    }
+
+    #[test]
+    fn files_of_one_size_and_one_head_are_told_apart_by_their_last_bytes() {
+        let dest = tempfile::tempdir().unwrap();
+        // Videos of one length: the same first 64 KiB and more, different last bytes.
+        let video = |last: u8| {
+            let mut bytes = vec![0; HEAD as usize + 1000];
+            *bytes.last_mut().unwrap() = last;
+            bytes
+        };
+        let mut contents = Contents::default();
+        for last in 1..=20u8 {
+            let path = dest.path().join(format!("clip_{last}.mp4"));
+            std::fs::write(&path, video(last)).unwrap();
+            contents.add(path.clone(), path, video(last).len() as u64);
+        }
+        let src = tempfile::tempdir().unwrap();
+        let source = src.path().join("clip.mp4");
+        std::fs::write(&source, video(13)).unwrap();
+        let expected = dest.path().join("clip_13.mp4");
+        assert_eq!(contents.holding(&source, None), Some(expected.as_path()));
+        std::fs::write(&source, video(21)).unwrap();
+        assert_eq!(contents.holding(&source, None), None);
+        // The whole hashes agree but the bytes differ (as if two hashes collided): no match.
+        let held = &contents.by_size[&(video(1).len() as u64)][0];
+        std::fs::write(&source, video(1)).unwrap();
+        assert_eq!(contents.holding(&source, None), Some(held.at.as_path()));
+        std::fs::write(&held.bytes, video(99)).unwrap();
+        assert_eq!(
+            contents.holding(&source, None),
+            None,
+            "a hash alone never makes a duplicate"
+        );
     }
 }

@@ -247,15 +247,28 @@ impl Filer {
 
     /// Fsyncs every folder whose entries changed, making the renames durable.
     pub fn sync(&mut self) -> Result<(), SortError> {
-        while let Some(dir) = self.unsynced.pop_first() {
-            let root = &self.opened().root;
-            beneath::sync_dir_at(root.fd(), &dot_if_empty(&dir))
-                .map_err(SortError::io("sync folder", root.path().join(&dir)))?;
-        }
-        while let Some(dir) = self.unsynced_sources.pop_first() {
-            beneath::sync_dir_at(CWD, &dir).map_err(SortError::io("sync folder", &dir))?;
+        for (path, folder) in self.take_unsynced()? {
+            folder.sync_all().map_err(SortError::io("sync folder", path))?;
         }
         Ok(())
+    }
+
+    /// Every folder whose entries changed since the last call, opened for the caller to
+    /// fsync (several at once, say): once all are, the renames so far are durable.
+    pub(crate) fn take_unsynced(&mut self) -> Result<Vec<(PathBuf, File)>, SortError> {
+        let mut folders = Vec::new();
+        while let Some(dir) = self.unsynced.pop_first() {
+            let root = &self.opened().root;
+            let path = root.path().join(&dir);
+            let folder = beneath::open_to_sync(root.fd(), &dot_if_empty(&dir))
+                .map_err(SortError::io("sync folder", &path))?;
+            folders.push((path, File::from(folder)));
+        }
+        while let Some(dir) = self.unsynced_sources.pop_first() {
+            let folder = beneath::open_to_sync(CWD, &dir).map_err(SortError::io("sync folder", &dir))?;
+            folders.push((dir, File::from(folder)));
+        }
+        Ok(folders)
     }
 
     /// Puts `src` at `target` unless something is there; `false` if something was.

@@ -181,7 +181,7 @@ where
     let mut sink = if options.dry_run {
         Sink::Dry(DryRun::new(dest))
     } else if options.mode == Mode::Copy {
-        Sink::Staged(Staged::new(dest)?)
+        Sink::Staged(Box::new(Staged::new(dest)?))
     } else {
         // The sources are the user's files, on disk before the run.
         let mut filer = Filer::new(dest, options.mode).settled_sources();
@@ -773,7 +773,7 @@ fn parallel_map<T: Sync, U: Send>(items: &[T], jobs: NonZeroUsize, f: impl Fn(&T
 enum Sink {
     Real(Filer),
     /// Copy mode: copies staged and made durable a batch at a time, then moved into place.
-    Staged(Staged),
+    Staged(Box<Staged>),
     /// What a dry run would do, and what it would put where.
     Dry(DryRun),
 }
@@ -822,14 +822,17 @@ impl Staged {
     }
 
     /// Removes the copies nothing was filed from (sidecars of a main file that failed),
-    /// then makes the batch's renames durable.
+    /// then starts making the batch's renames durable: the next batch (or the end of the
+    /// run) waits for that.
     fn end_batch(&mut self) -> Result<(), SortError> {
         for (_, copy) in self.copies.drain() {
             if let Ok(StagedCopy::At(staged)) = copy {
                 self.batch.discard(&staged);
             }
         }
-        self.filer.sync()
+        let folders = self.filer.take_unsynced()?;
+        self.batch.sync_folders(folders);
+        Ok(())
     }
 
     fn file(&mut self, planned: &Path, src: &Path) -> Result<Filed, SortError> {
@@ -942,7 +945,8 @@ impl Sink {
         }
     }
 
-    /// Copy mode: makes the batch's renames durable (each touched folder fsynced once).
+    /// Copy mode: starts making the batch's renames durable (each touched folder fsynced
+    /// once, while the next batch is copied).
     fn end_batch(&mut self) -> Result<(), SortError> {
         match self {
             Sink::Staged(staged) => staged.end_batch(),
@@ -954,7 +958,7 @@ impl Sink {
     fn finish(&mut self) -> Result<(), SortError> {
         match self {
             Sink::Real(filer) => filer.sync(),
-            Sink::Staged(staged) => staged.end_batch(),
+            Sink::Staged(staged) => staged.end_batch().and_then(|()| staged.batch.finish()),
             Sink::Dry(..) => Ok(()),
         }
     }

@@ -369,10 +369,11 @@ fn stage_file(
             if let Some(note) = note {
                 observer.event(&Event::Note { file, note: &note });
             }
-            let (_, len, hash) = part
+            let done = part
                 .finish(file.modified.as_ref().and_then(device_instant))
                 .map_err(PullError::disk(&path))?;
-            staging.staged.insert(key, (len, hash));
+            done.file.sync_all().map_err(PullError::disk(&path))?;
+            staging.staged.insert(key, (done.len, done.hash));
             Ok(())
         }
         Err(error) => Err(transfer_failed(file, part, error)),

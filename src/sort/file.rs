@@ -151,7 +151,8 @@ impl Filer {
     /// For moving files that were on disk before this run, such as a user's folder: a
     /// rename leaves their data exactly as durable as it was, so the fsync before each
     /// move (a device flush each, milliseconds) is skipped. A file the caller has just
-    /// written, like the pull's temp file, needs that fsync: do not use this for it.
+    /// written needs that fsync: use this for it only once the caller has fsynced it
+    /// itself (the pull's temp files are, on a thread of their own, before filing).
     pub fn settled_sources(mut self) -> Filer {
         self.fsync_sources = false;
         self

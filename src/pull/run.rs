@@ -420,15 +420,7 @@ fn real_run(
     // Creates DEST durably (its parent fsynced) before anything is filed into it.
     // A run that waits for DEST downloads meanwhile (see `staging`).
     let turn = if options.wait_for_destination {
-        take_turn(
-            session,
-            dest_root,
-            options,
-            &listing,
-            cancel,
-            observer,
-            &mut report.summary,
-        )?
+        take_turn(session, dest_root, options, &listing, cancel, observer, report)?
     } else {
         Turn {
             lock: DestLock::acquire(dest_root)?,
@@ -453,7 +445,7 @@ fn real_run(
         Some(staging) => staging.adopt(&temps).map_err(PullError::disk(temps.dir()))?,
         None => Staged::new(),
     };
-    adopt_dead(dest_root, &temps).map_err(PullError::disk(temps.dir()))?;
+    adopt_dead(dest_root, &temps, &mut report.notes);
     let Planned { plan, stale, .. } = make_plan(
         session,
         dest_root,
@@ -543,7 +535,7 @@ const TWIN: &str = "not deleted: the device lists another file under the same na
      date, and which of them was copied cannot be told; rename one on the phone";
 
 /// A file failed (the run goes on) or the run must stop.
-enum Failure {
+pub(super) enum Failure {
     File(String),
     Run(PullError),
 }
@@ -551,6 +543,47 @@ enum Failure {
 impl From<PullError> for Failure {
     fn from(error: PullError) -> Self {
         Failure::Run(error)
+    }
+}
+
+/// What a failed download means for the run; the temp file is kept for a
+/// resume unless its bytes cannot be a prefix of the file. Shared by the
+/// downloads made while waiting for DEST (see `staging`).
+pub(super) fn transfer_failed(file: &RemoteFile, part: PartialFile, error: TransferError) -> Failure {
+    let path = part.path().to_owned();
+    match error {
+        TransferError::Mismatch(reason) => {
+            drop(part);
+            let _ = fs::remove_file(&path);
+            Failure::File(format!(
+                "{reason}; it may have changed on the phone (list it again)"
+            ))
+        }
+        TransferError::Local(source) => Failure::Run(PullError::Disk { path, source }),
+        TransferError::Cancelled => {
+            let _ = part.suspend();
+            Failure::Run(PullError::Interrupted)
+        }
+        TransferError::Session(source) => {
+            let kept = part.suspend();
+            if let SessionError::Locked { hint, .. } = source {
+                // Locked mid-run: the screen lock hid the storages.
+                return Failure::Run(PullError::Locked { hint });
+            }
+            if source.needs_recovery() {
+                match kept {
+                    Ok(kept) => Failure::Run(PullError::Connection {
+                        file: file.display_path(),
+                        kept,
+                        size: file.size,
+                        source,
+                    }),
+                    Err(disk) => Failure::Run(PullError::Disk { path, source: disk }),
+                }
+            } else {
+                Failure::File(source.to_string())
+            }
+        }
     }
 }
 
@@ -705,7 +738,7 @@ impl<'a> Run<'a> {
         match transferred {
             Ok(Some(note)) => self.observer.event(&Event::Note { file, note: &note }),
             Ok(None) => {}
-            Err(error) => return Err(self.transfer_failed(file, part, error)),
+            Err(error) => return Err(transfer_failed(file, part, error)),
         }
         let finished = part
             .finish(file.modified.as_ref().and_then(device_instant))
@@ -793,46 +826,6 @@ impl<'a> Run<'a> {
             return Ok(false);
         };
         Ok(self.session.abandon_transaction(*op).is_ok())
-    }
-
-    /// What a failed download means for the run; the temp file is kept for a
-    /// resume unless its bytes cannot be a prefix of the file.
-    fn transfer_failed(&mut self, file: &RemoteFile, part: PartialFile, error: TransferError) -> Failure {
-        let path = part.path().to_owned();
-        match error {
-            TransferError::Mismatch(reason) => {
-                drop(part);
-                let _ = fs::remove_file(&path);
-                Failure::File(format!(
-                    "{reason}; it may have changed on the phone (list it again)"
-                ))
-            }
-            TransferError::Local(source) => Failure::Run(PullError::Disk { path, source }),
-            TransferError::Cancelled => {
-                let _ = part.suspend();
-                Failure::Run(PullError::Interrupted)
-            }
-            TransferError::Session(source) => {
-                let kept = part.suspend();
-                if let SessionError::Locked { hint, .. } = source {
-                    // Locked mid-run: the screen lock hid the storages.
-                    return Failure::Run(PullError::Locked { hint });
-                }
-                if source.needs_recovery() {
-                    match kept {
-                        Ok(kept) => Failure::Run(PullError::Connection {
-                            file: file.display_path(),
-                            kept,
-                            size: file.size,
-                            source,
-                        }),
-                        Err(disk) => Failure::Run(PullError::Disk { path, source: disk }),
-                    }
-                } else {
-                    Failure::File(source.to_string())
-                }
-            }
-        }
     }
 
     /// Files a complete, fsynced temp file: a duplicate of something DEST

@@ -30,10 +30,10 @@ use super::hash::ContentHash;
 use super::manifest::{Manifest, STATE_DIR};
 use super::partial::{PartialFile, TempArea};
 use super::plan::Plan;
-use super::remote::FileKey;
+use super::remote::{FileKey, RemoteFile};
 use super::report::{Event, Observer, Summary};
-use super::run::{BackupOptions, Planned, make_plan};
-use super::transfer::{TransferError, download};
+use super::run::{BackupOptions, Failure, Planned, RunReport, make_plan, transfer_failed};
+use super::transfer::download;
 use crate::fault_points::step;
 use crate::lock_file::LockFile;
 use crate::session::Session;
@@ -63,12 +63,13 @@ impl Staging {
             .unwrap_or_default();
         let name = format!("{}-{}", std::process::id(), since.as_nanos());
         // The lock before the folder: a folder seen without a held lock is a dead run's.
-        let lock = LockFile::try_acquire(&parent.join(format!("{name}{LOCK_SUFFIX}")))?.ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "a staging folder of that name is in use",
-            )
-        })?;
+        let lock = LockFile::try_acquire_removable(&parent.join(format!("{name}{LOCK_SUFFIX}")))?
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "a staging folder of that name is in use",
+                )
+            })?;
         let dir = parent.join(&name);
         fs::create_dir(&dir)?;
         Ok(Staging {
@@ -103,38 +104,78 @@ fn staging_dir(dest_root: &Path) -> PathBuf {
     dest_root.join(STATE_DIR).join(STAGING_DIR)
 }
 
-/// Under DEST's lock: takes over the staging folders of runs that are gone. Returns
-/// how many downloads moved into `temps`.
-pub(super) fn adopt_dead(dest_root: &Path, temps: &TempArea) -> io::Result<usize> {
+/// Under DEST's lock: takes over the staging folders of runs that are gone, and
+/// says in `notes` how many downloads it took over. A folder that cannot be taken
+/// over (something in it that is no download, a permission) is noted and left, and
+/// the others are taken over all the same: staging is a head start, never a reason
+/// for a backup to fail.
+pub(super) fn adopt_dead(dest_root: &Path, temps: &TempArea, notes: &mut Vec<String>) {
     let parent = staging_dir(dest_root);
     let entries = match fs::read_dir(&parent) {
         Ok(entries) => entries,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
-        Err(error) => return Err(error),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return,
+        Err(error) => {
+            notes.push(format!(
+                "the staging folders of backups that stopped were left ({}: {error})",
+                parent.display()
+            ));
+            return;
+        }
     };
     let mut moved = 0;
     for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            let lock_path = parent.join(format!("{name}{LOCK_SUFFIX}"));
-            if let Some(lock) = LockFile::try_acquire(&lock_path)? {
-                moved += take_over(&entry.path(), temps)?;
-                release(lock)?;
+        let path = match entry {
+            Ok(entry) => entry.path(),
+            Err(error) => {
+                notes.push(format!(
+                    "the staging folders of backups that stopped were left ({}: {error})",
+                    parent.display()
+                ));
+                break;
             }
-        } else if let Some(run) = name.strip_suffix(LOCK_SUFFIX)
-            && kind.is_file()
-            && !parent.join(run).exists()
-        {
-            // A run that died before it made its folder, or after it removed it.
-            if let Some(lock) = LockFile::try_acquire(&entry.path())? {
-                release(lock)?;
-            }
+        };
+        match adopt_if_dead(&parent, &path, temps) {
+            Ok(count) => moved += count,
+            Err(error) => notes.push(format!(
+                "could not take over {}, left by a backup that stopped: {error}",
+                path.display()
+            )),
         }
     }
-    Ok(moved)
+    if moved > 0 {
+        notes.push(format!("took over {moved} download(s) of a backup that stopped"));
+    }
+}
+
+/// Takes over one entry of the staging folder if its run is gone: a folder whose
+/// lock is free, or a lock file without its folder. Returns how many downloads moved.
+fn adopt_if_dead(parent: &Path, path: &Path, temps: &TempArea) -> io::Result<usize> {
+    let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+        return Ok(0);
+    };
+    let kind = match fs::symlink_metadata(path) {
+        Ok(meta) => meta.file_type(),
+        // Gone since the listing: a lock released with its folder just before.
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(error) => return Err(error),
+    };
+    if kind.is_dir() {
+        let lock_path = parent.join(format!("{name}{LOCK_SUFFIX}"));
+        if let Some(lock) = LockFile::try_acquire_removable(&lock_path)? {
+            let moved = take_over(path, temps)?;
+            release(lock)?;
+            return Ok(moved);
+        }
+    } else if let Some(run) = name.strip_suffix(LOCK_SUFFIX)
+        && kind.is_file()
+        && !parent.join(run).exists()
+    {
+        // A run that died before it made its folder, or after it removed it.
+        if let Some(lock) = LockFile::try_acquire_removable(path)? {
+            release(lock)?;
+        }
+    }
+    Ok(0)
 }
 
 /// Moves the downloads in a staging folder into `temps`, keeping the longer of two
@@ -180,7 +221,7 @@ pub(super) struct Turn {
 }
 
 /// Takes DEST's lock, downloading the run's new files while another run holds it;
-/// waits (until `cancel`) once they are all downloaded.
+/// waits (until `cancel`) once they are all downloaded or staging stopped short.
 pub(super) fn take_turn(
     session: &mut Session,
     dest_root: &Path,
@@ -188,7 +229,7 @@ pub(super) fn take_turn(
     listing: &Listing,
     cancel: &AtomicBool,
     observer: &mut dyn Observer,
-    summary: &mut Summary,
+    report: &mut RunReport,
 ) -> Result<Turn, PullError> {
     if let Some(lock) = DestLock::try_acquire(dest_root)? {
         return Ok(Turn {
@@ -203,7 +244,7 @@ pub(super) fn take_turn(
     // a device error) the run just waits, and its turn meets the problem again.
     let (mut staging, mut lock) = (None, None);
     if let Some((plan, mut folder)) = prepare(session, dest_root, options, listing) {
-        let staged = stage(session, dest_root, &plan, &mut folder, cancel, observer, summary);
+        let staged = stage(session, dest_root, &plan, &mut folder, cancel, observer, report);
         staging = Some(folder);
         lock = staged?;
     }
@@ -250,8 +291,12 @@ fn prepare(
 }
 
 /// Downloads `plan`'s files into `staging` until DEST is free (returns its lock) or
-/// every file is downloaded (`None`). A download that fails ends the staging, kept
-/// for the run's turn, which takes it up again as a download cut short.
+/// every file is downloaded (`None`). Staging is only a head start: whatever stops it
+/// short (a download that fails, a full disk, a failed fsync) ends it with a note, and
+/// what was downloaded stays for the run's turn, which takes it up again as a download
+/// cut short. Only what would stop the run in its turn stops it now: Ctrl-C, a locked
+/// phone, or a connection that broke (the phone is likely gone, and a run waiting for
+/// DEST would hold its device's lock until DEST is free).
 fn stage(
     session: &mut Session,
     dest_root: &Path,
@@ -259,45 +304,80 @@ fn stage(
     staging: &mut Staging,
     cancel: &AtomicBool,
     observer: &mut dyn Observer,
-    summary: &mut Summary,
+    report: &mut RunReport,
 ) -> Result<Option<DestLock>, PullError> {
     for file in &plan.to_copy {
         if cancel.load(Ordering::Relaxed) {
             return Err(PullError::Interrupted);
         }
-        if let Some(lock) = DestLock::try_acquire(dest_root)? {
-            return Ok(Some(lock));
-        }
-        let key = file.key(&plan.serial);
-        let path = staging.area.path_for(&key);
-        let mut part = PartialFile::open(&path, file.exact_size()).map_err(PullError::disk(&path))?;
-        observer.event(&Event::Started { file, resume_from: 0 });
-        let received = &mut |bytes| {
-            summary.bytes_received += bytes;
-            observer.event(&Event::Received { bytes });
+        let stopped = match DestLock::try_acquire(dest_root) {
+            Ok(Some(lock)) => return Ok(Some(lock)),
+            Ok(None) => match stage_file(
+                session,
+                plan,
+                file,
+                staging,
+                cancel,
+                observer,
+                &mut report.summary,
+            ) {
+                Ok(()) => continue,
+                Err(Failure::Run(error)) if ends_the_run(&error) => return Err(error),
+                Err(Failure::Run(error)) => error.to_string(),
+                Err(Failure::File(reason)) => format!("{}: {reason}", file.display_path()),
+            },
+            Err(error) => error.to_string(),
         };
-        match download(session, file, &mut part, cancel, received) {
-            Ok(note) => {
-                if let Some(note) = note {
-                    observer.event(&Event::Note { file, note: &note });
-                }
-                let done = part
-                    .finish(file.modified.as_ref().and_then(device_instant))
-                    .map_err(PullError::disk(&path))?;
-                done.file.sync_all().map_err(PullError::disk(&path))?;
-                staging.staged.insert(key, (done.len, done.hash));
-            }
-            Err(TransferError::Cancelled) => {
-                let _ = part.suspend();
-                return Err(PullError::Interrupted);
-            }
-            Err(_) => {
-                let _ = part.suspend();
-                break;
-            }
-        }
+        report.notes.push(format!(
+            "downloading while waiting for DEST stopped ({stopped}); the rest is downloaded \
+             in this run's turn"
+        ));
+        break;
     }
     Ok(None)
+}
+
+/// Whether a failure while staging ends the run at once rather than only the staging.
+fn ends_the_run(error: &PullError) -> bool {
+    matches!(
+        error,
+        PullError::Interrupted | PullError::Locked { .. } | PullError::Connection { .. }
+    )
+}
+
+/// Downloads one file into `staging`; a failed download leaves its temp file as a
+/// failed download in the turn would ([`transfer_failed`]).
+fn stage_file(
+    session: &mut Session,
+    plan: &Plan,
+    file: &RemoteFile,
+    staging: &mut Staging,
+    cancel: &AtomicBool,
+    observer: &mut dyn Observer,
+    summary: &mut Summary,
+) -> Result<(), Failure> {
+    let key = file.key(&plan.serial);
+    let path = staging.area.path_for(&key);
+    let mut part = PartialFile::open(&path, file.exact_size()).map_err(PullError::disk(&path))?;
+    observer.event(&Event::Started { file, resume_from: 0 });
+    let received = &mut |bytes| {
+        summary.bytes_received += bytes;
+        observer.event(&Event::Received { bytes });
+    };
+    match download(session, file, &mut part, cancel, received) {
+        Ok(note) => {
+            if let Some(note) = note {
+                observer.event(&Event::Note { file, note: &note });
+            }
+            let done = part
+                .finish(file.modified.as_ref().and_then(device_instant))
+                .map_err(PullError::disk(&path))?;
+            done.file.sync_all().map_err(PullError::disk(&path))?;
+            staging.staged.insert(key, (done.len, done.hash));
+            Ok(())
+        }
+        Err(error) => Err(transfer_failed(file, part, error)),
+    }
 }
 
 #[cfg(test)]
@@ -333,7 +413,9 @@ mod tests {
         // The run dies: its lock goes with it, its files stay.
         drop(dead);
 
-        assert_eq!(adopt_dead(dest.path(), &temps).unwrap(), 1);
+        let mut notes = Vec::new();
+        adopt_dead(dest.path(), &temps, &mut notes);
+        assert_eq!(notes, ["took over 1 download(s) of a backup that stopped"]);
         assert!(!dead_dir.exists());
         assert_eq!(fs::read(temps.path_for(&b)).unwrap(), b"0123");
         assert_eq!(fs::read(temps.path_for(&c)).unwrap(), b"012");
@@ -364,11 +446,46 @@ mod tests {
         temps.create().unwrap();
         fs::write(parent.join("1-2.lock"), b"").unwrap();
         let held = LockFile::try_acquire(&parent.join("3-4.lock")).unwrap().unwrap();
-        assert_eq!(adopt_dead(dest.path(), &temps).unwrap(), 0);
+        let mut notes = Vec::new();
+        adopt_dead(dest.path(), &temps, &mut notes);
+        assert_eq!(notes, Vec::<String>::new());
         assert!(!parent.join("1-2.lock").exists());
         assert!(
             held.path().exists(),
             "a run about to make its folder keeps its lock"
+        );
+    }
+
+    #[test]
+    fn a_staging_folder_that_cannot_be_taken_over_is_noted_and_the_others_are_taken_over() {
+        let dest = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dest.path().join(STATE_DIR)).unwrap();
+        let temps = TempArea::new(dest.path());
+        temps.create().unwrap();
+        let b = key("DCIM/b.jpg");
+        let odd = Staging::create(dest.path()).unwrap();
+        // Something no run puts there: the folder cannot be emptied.
+        fs::create_dir(odd.area.dir().join("not a download")).unwrap();
+        let odd_dir = odd.area.dir().to_owned();
+        let dead = Staging::create(dest.path()).unwrap();
+        fs::write(dead.area.path_for(&b), b"0123").unwrap();
+        drop((odd, dead));
+
+        let mut notes = Vec::new();
+        adopt_dead(dest.path(), &temps, &mut notes);
+        assert_eq!(fs::read(temps.path_for(&b)).unwrap(), b"0123");
+        assert!(odd_dir.exists());
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(
+            notes
+                .iter()
+                .any(|note| note.starts_with("could not take over")
+                    && note.contains(&*odd_dir.to_string_lossy())),
+            "{notes:?}"
+        );
+        assert!(
+            notes.contains(&"took over 1 download(s) of a backup that stopped".to_owned()),
+            "{notes:?}"
         );
     }
 }

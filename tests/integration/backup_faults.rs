@@ -6,11 +6,14 @@
 
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use mtpull::fault_points::{self, Action, Plan};
 use mtpull::ptp::{OperationCode, ResponseCode};
-use mtpull::pull::{BackupOptions, Event, PullError, free_space};
-use mtpull::sim::{Content, Fault, Profile, SimDevice};
+use mtpull::pull::{BackupOptions, Event, PullError, RunReport, free_space};
+use mtpull::sim::{Content, Fault, Lie, Profile, SimDevice};
+use mtpull::sort::DestLock;
 
 use crate::backup_util::{
     assert_all_backed_up, assert_consistent, assert_consistent_with, at, phone, phone_files, run_backup,
@@ -418,4 +421,147 @@ fn a_cut_after_several_committed_batches_loses_nothing() {
         phone.paths(storage).iter().all(|p| p.ends_with('/')),
         "only folders are left on the phone"
     );
+}
+
+// --- downloads made while waiting for DEST (staging) ---
+
+/// What a backup that waited for DEST saw.
+struct Waited {
+    report: RunReport,
+    /// The files in the staging folders when it stopped downloading and began to
+    /// wait (no lock files); `None` if it never waited.
+    staged: Option<Vec<(String, Vec<u8>)>>,
+}
+
+/// A backup that finds DEST held by another run, which lets go once the backup
+/// has downloaded what it could meanwhile; `plan` is armed on this thread.
+fn waiting_backup(phone: &SimDevice, dest: &Path, plan: Option<Arc<Plan>>) -> Waited {
+    let options = BackupOptions {
+        wait_for_destination: true,
+        ..BackupOptions::default()
+    };
+    let mut held = Some(DestLock::acquire(dest).unwrap());
+    let mut staged = None;
+    let armed = fault_points::adopt(plan);
+    let (report, _) = run_backup_with(phone, dest, &options, &AtomicBool::new(false), |event| {
+        if matches!(event, Event::DownloadedWhileWaiting { .. }) {
+            let files = tree(&dest.join(".mtpull/staging"));
+            staged = Some(
+                files
+                    .into_iter()
+                    .filter(|(name, _)| !name.ends_with(".lock"))
+                    .collect(),
+            );
+            held = None;
+        }
+    });
+    drop(armed);
+    drop(held);
+    Waited { report, staged }
+}
+
+fn no_staging_left(dest: &Path, label: &str) {
+    let left = fs::read_dir(dest.join(".mtpull/staging")).map_or(0, |entries| entries.count());
+    assert_eq!(left, 0, "{label}: staging left in DEST");
+}
+
+/// A full disk or a failed fsync while downloading ahead ends the head start, not
+/// the backup: it waits for DEST and downloads the rest in its turn.
+#[test]
+fn a_disk_failure_while_waiting_for_dest_ends_only_the_downloads_ahead() {
+    for failing in ["open a download", "write a download", "sync a finished download"] {
+        // Where the step comes in a run (runs are deterministic): counted on one uncut.
+        let (uncut_phone, _) = phone(Profile::Android);
+        let dest = tempfile::tempdir().unwrap();
+        let counting = Plan::new(0, Action::Fail);
+        let uncut = waiting_backup(&uncut_phone, dest.path(), Some(counting.clone()));
+        assert!(uncut.report.succeeded(), "{:?}", uncut.report.stopped);
+        let log = counting.log();
+        let staging = log
+            .iter()
+            .position(|step| *step == "make the staging folder")
+            .unwrap();
+        let at = staging + log[staging..].iter().position(|step| *step == failing).unwrap();
+
+        let (phone, storage) = phone(Profile::Android);
+        let dest = tempfile::tempdir().unwrap();
+        let plan = Plan::new(at as u64 + 1, Action::Fail);
+        let waited = waiting_backup(&phone, dest.path(), Some(plan.clone()));
+        assert_eq!(plan.hit(), Some(failing));
+        let report = &waited.report;
+        assert!(report.succeeded(), "{failing}: {:?}", report.stopped);
+        assert!(waited.staged.is_some(), "{failing}: it never waited for DEST");
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|note| note.contains("downloading while waiting for DEST stopped")
+                    && note.contains("injected failure")),
+            "{failing}: {:?}",
+            report.notes
+        );
+        assert_every_sample_once(&phone, storage, dest.path(), failing);
+        no_staging_left(dest.path(), failing);
+    }
+}
+
+/// A phone unplugged while its backup downloads ahead: the run ends at once (it
+/// would otherwise wait for DEST with the phone gone, holding its device's lock), and
+/// the next backup takes over what it downloaded and resumes it.
+#[test]
+fn a_phone_unplugged_while_waiting_for_dest_ends_its_run_at_once() {
+    let (phone, storage) = phone(Profile::Android);
+    let dest = tempfile::tempdir().unwrap();
+    phone.arm(Fault::disconnect_after(HEADER + 100).during(OperationCode::GET_OBJECT));
+    let waited = waiting_backup(&phone, dest.path(), None);
+    assert_eq!(phone.armed_faults(), 0, "the fault never fired");
+    assert!(
+        waited.staged.is_none(),
+        "it went on to wait for DEST with the phone gone: {:?}",
+        waited.report.stopped
+    );
+    let stopped = waited.report.stopped.as_ref().expect("the run ended");
+    assert!(matches!(stopped, PullError::Connection { .. }), "{stopped}");
+    assert_consistent(&phone, storage, dest.path());
+
+    let (rerun, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
+    assert!(rerun.succeeded(), "{:?}", rerun.stopped);
+    assert!(
+        rerun
+            .notes
+            .contains(&"took over 1 download(s) of a backup that stopped".to_owned()),
+        "{:?}",
+        rerun.notes
+    );
+    assert_eq!(rerun.summary.resumed, 1, "{:?}", rerun.summary);
+    assert_every_sample_once(&phone, storage, dest.path(), "rerun");
+    no_staging_left(dest.path(), "rerun");
+}
+
+/// A download ahead that the phone's bytes contradict (more or fewer than listed) is
+/// deleted at once, as in a turn: a staged file only ever holds a beginning of the
+/// phone's file.
+#[test]
+fn a_mismatch_while_waiting_for_dest_leaves_no_staged_file() {
+    let (phone, storage) = phone(Profile::Android);
+    let dest = tempfile::tempdir().unwrap();
+    let lying = &samples()[0];
+    let listed = Lie {
+        size: Some(lying.bytes.len() as u64 + 1000),
+        ..Lie::default()
+    };
+    phone.lie(storage, lying.path, listed).unwrap();
+    let waited = waiting_backup(&phone, dest.path(), None);
+    let staged = waited.staged.expect("it waited for DEST");
+    for (name, bytes) in &staged {
+        assert!(
+            !lying.bytes.starts_with(bytes) || bytes.is_empty(),
+            "{name}: the failed download was kept in the staging folder"
+        );
+    }
+    let report = &waited.report;
+    assert!(report.stopped.is_none(), "{:?}", report.stopped);
+    assert_eq!(report.summary.failed, 1, "{:?}", report.summary);
+    assert_eq!(temp_files(dest.path()), Vec::<String>::new());
+    no_staging_left(dest.path(), "mismatch");
 }

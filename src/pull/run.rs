@@ -416,7 +416,6 @@ fn real_run(
     // Nothing is created in DEST before the phone has shown its files: a
     // locked phone leaves no trace.
     let listing = list(session, options, cancel, observer)?;
-    let first_backup = !Manifest::exists(dest_root);
     // Creates DEST durably (its parent fsynced) before anything is filed into it.
     // A run that waits for DEST downloads meanwhile (see `staging`).
     let turn = if options.wait_for_destination {
@@ -429,6 +428,9 @@ fn real_run(
         }
     };
     let _lock = turn.lock;
+    // Asked only now: a run that waited finds the manifest the run before it made, and
+    // must not index again what that run filed.
+    let first_backup = !Manifest::exists(dest_root);
     let mut manifest = match Manifest::open(dest_root) {
         Err(error) if options.rescan && error.is_damaged() => Manifest::replace_damaged(dest_root)?.0,
         opened => opened?,

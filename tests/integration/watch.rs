@@ -587,6 +587,11 @@ fn a_waiting_phone_downloads_while_another_holds_dest_and_files_in_its_turn() {
                 "{}: a download made while waiting is no resume",
                 ended.id
             );
+            assert!(
+                ran(&ended.outcome).rescan.is_none(),
+                "{}: DEST indexed again, though the run before made its manifest",
+                ended.id
+            );
         }
     });
     let seen = seen.into_inner().unwrap().expect("a run held DEST");

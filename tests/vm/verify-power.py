@@ -108,6 +108,10 @@ def final_state(result, phone, folder, fs):
     fsck = Path(folder) / "fsck"
     clean = fsck.with_name("fsck.status").read_text().strip() == "0"
     result.fields["fsck_clean"] = clean
+    if not clean:
+        # What a FAT's fsck found (a cut always leaves the dirty bit): kept for the report.
+        result.fields["fsck_says"] = [line for line in fsck.read_text().splitlines()
+                                      if line and not line.startswith((" ", "fsck", "Leaving"))][:8]
     if not clean and fs == "ext4":
         result.problems(f"e2fsck: {fsck.read_text()[-300:]}")
     result.fields["files_checked"] = result.fields.get("files_checked", 0) + len(phone)

@@ -5,24 +5,26 @@
 #
 #   scripts/fuzz.sh [SECONDS] [LOG]     (default 25 s each; LOG gets the summary too)
 #
-# Works on the stable toolchain: cargo-fuzz is installed from crates.io when it is
-# missing, and RUSTC_BOOTSTRAP lets its nightly-only flags through when there is no
-# nightly toolchain. No sanitizer: the parsers are safe Rust, so a crash is a panic,
-# an overflow (debug assertions are on) or an allocation over -rss_limit_mb.
+# Runs on the stable toolchain (CI has no other): cargo-fuzz is installed from
+# crates.io when it is missing (the version pinned below, --locked). With
+# `--sanitizer none` cargo-fuzz passes only stable compiler flags (the coverage
+# instrumentation is -Cpasses=sancov-module and -Cllvm-args), so no nightly and no
+# RUSTC_BOOTSTRAP is needed. FUZZ_TOOLCHAIN=+nightly runs another toolchain. No
+# sanitizer: the parsers are safe Rust, so a crash is a panic, an overflow (debug
+# assertions are on) or an allocation over -rss_limit_mb.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
 seconds=${1:-25}
 log=${2:-/dev/null}
+cargo_fuzz_version=0.13.2
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
-  cargo install --locked cargo-fuzz
+  cargo install --locked cargo-fuzz --version "$cargo_fuzz_version"
 fi
 toolchain=()
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-  toolchain=(+nightly)
-else
-  export RUSTC_BOOTSTRAP=1
+if [[ -n ${FUZZ_TOOLCHAIN:-} ]]; then
+  toolchain=("$FUZZ_TOOLCHAIN")
 fi
 
 fuzz=(cargo "${toolchain[@]}" fuzz)

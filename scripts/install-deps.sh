@@ -15,6 +15,7 @@ packages=(
   libimage-exiftool-perl # fixtures and the sort benchmark's peer
   udev                   # udevadm: the auto-backup rule is tested with udevadm test
   systemd                # systemd-analyze verify checks the installed units
+  g++                    # libfuzzer-sys compiles libFuzzer (C++) for the fuzz smoke
   util-linux             # flock(1) and unshare(1) (essential on Debian; listed because tests need them)
 )
 

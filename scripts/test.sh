@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test this machine can run, from a clean checkout: lints, unit,
 # property and integration tests against the simulated phone, the libusb build,
-# and the real-USB tests in a QEMU guest. Installs what it needs first.
+# a short run of every fuzz target, and the real-USB tests in a QEMU guest.
+# Installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,8 +15,8 @@ cargo clippy --all-targets --all-features -- -D warnings
 echo "== tests (simulated devices, no USB needed)"
 cargo test --all-features
 
-echo "== fuzz targets build"
-cargo check --manifest-path fuzz/Cargo.toml
+echo "== fuzz smoke: every cargo-fuzz target for 20 s (stable toolchain, no sanitizer)"
+bash scripts/fuzz.sh 20
 
 echo "== real USB: mtpull against QEMU's usb-mtp in a guest"
 bash tests/vm/run-tests.sh

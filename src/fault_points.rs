@@ -6,13 +6,18 @@
 //! system call would, and then checks what the cut left.
 //!
 //! The plan is per thread, so tests running in parallel do not see each other's. Every
-//! step of a run is taken on the thread that started it (worker threads only date files
-//! or fsync a batch whose step was taken before they started).
+//! step of a run is taken on the thread that started it (worker threads only date files,
+//! or fsync a batch or a finished download whose step was taken before they started).
 //!
 //! A whole process can be cut too: with `MTPULL_FAULT_KILL_AT=N` in its environment,
 //! mtpull sends itself SIGKILL at its n-th step, on whichever thread takes it. Nothing
 //! runs after that — no destructor, no rollback, no temp cleanup — as after a real kill
 //! (the campaign's kill mode runs the binary that way).
+//!
+//! A watcher outside the process can follow its progress: with `MTPULL_FAULT_TRACE=FILE`
+//! every step appends one line `N<TAB>what` to FILE (one write each, made before the step
+//! is done), so the last line is the step the process has reached. The power-cut test
+//! cuts a whole virtual machine at a step chosen this way, whatever the machine's speed.
 //! Without the `sim` feature (the simulator and everything tests need) steps compile
 //! to nothing.
 
@@ -32,6 +37,9 @@ pub enum Action {
 /// The environment variable that kills the process at its n-th step (see the module).
 pub const KILL_AT_VAR: &str = "MTPULL_FAULT_KILL_AT";
 
+/// The environment variable naming the file every step is traced to (see the module).
+pub const TRACE_VAR: &str = "MTPULL_FAULT_TRACE";
+
 /// The payload a crash unwinds with: the step it happened at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Crash(pub &'static str);
@@ -39,11 +47,12 @@ pub struct Crash(pub &'static str);
 #[cfg(feature = "sim")]
 mod armed {
     use std::cell::RefCell;
-    use std::io;
+    use std::fs::{File, OpenOptions};
+    use std::io::{self, Write};
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::{Arc, Mutex, OnceLock};
 
-    use super::{Action, Crash, KILL_AT_VAR};
+    use super::{Action, Crash, KILL_AT_VAR, TRACE_VAR};
 
     /// Which step to cut, and the steps seen so far.
     #[derive(Debug)]
@@ -123,7 +132,32 @@ mod armed {
         }
     }
 
+    /// The trace file from [`TRACE_VAR`] and the steps written to it, opened once.
+    fn trace() -> &'static Option<Mutex<(File, u64)>> {
+        static TRACE: OnceLock<Option<Mutex<(File, u64)>>> = OnceLock::new();
+        TRACE.get_or_init(|| {
+            let path = std::env::var_os(TRACE_VAR)?;
+            match OpenOptions::new().create(true).append(true).open(&path) {
+                Ok(file) => Some(Mutex::new((file, 0))),
+                Err(e) => panic!("{TRACE_VAR}={}: cannot open: {e}", path.to_string_lossy()),
+            }
+        })
+    }
+
+    /// Appends the step to the trace, if one is asked for: one line, one write, so a
+    /// watcher never reads half a step (unless the machine dies within the write).
+    fn trace_step(what: &'static str) {
+        if let Some(trace) = trace() {
+            let mut trace = trace.lock().unwrap_or_else(|e| e.into_inner());
+            trace.1 += 1;
+            let line = format!("{}\t{what}\n", trace.1);
+            // A trace that cannot be written only blinds the watcher; the run goes on.
+            let _ = trace.0.write_all(line.as_bytes());
+        }
+    }
+
     pub(super) fn step(what: &'static str) -> io::Result<()> {
+        trace_step(what);
         let Some(plan) = current() else {
             return Ok(());
         };

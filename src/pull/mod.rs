@@ -5,7 +5,8 @@
 //!   what the [`Manifest`] holds.
 //! - `transfer` into `partial` temp files ([`PartialFile`]): streaming, resumable, hashed.
 //! - `run`: the whole run ([`backup()`]), filing through [`crate::sort`], and
-//!   `--delete-after`.
+//!   `--delete-after`; `waiting`: finished downloads fsynced on a thread of their own
+//!   while the next file downloads.
 //! - `report`: events for progress display ([`Event`], [`Observer`]), and the [`Summary`].
 //! - `verify`: re-reading DEST against the manifest's hashes ([`verify()`]).
 //! - `status`: what of the phone DEST holds, and why the rest is not there ([`status()`]).
@@ -32,6 +33,7 @@ mod status;
 mod together;
 mod transfer;
 mod verify;
+mod waiting;
 
 pub use choice::{Choice, ChoiceError};
 pub use date_cache::default_date_cache;
@@ -41,7 +43,7 @@ pub use disk::free_space;
 pub use error::PullError;
 pub use hash::{ContentHash, ContentHasher};
 pub use manifest::{Manifest, ManifestError, Outcome, Record, RescanReport};
-pub use partial::{PartialFile, TempArea};
+pub use partial::{FinishedDownload, PartialFile, TempArea};
 pub use plan::Plan;
 pub use remote::{FileKey, RemoteFile};
 pub use report::{DryRunEntry, Event, FileOutcome, Observer, Summary};

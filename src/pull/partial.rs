@@ -215,10 +215,11 @@ impl PartialFile {
         Ok(self.file.metadata()?.len())
     }
 
-    /// Closes a complete download: checks its length (when the size is
-    /// known), sets its mtime to the device's date, and fsyncs it. Returns
-    /// its path, length and content hash.
-    pub fn finish(self, modified: Option<SystemTime>) -> io::Result<(PathBuf, u64, ContentHash)> {
+    /// Closes a complete download: checks its length (when the size is known) and
+    /// sets its mtime to the device's date. Its bytes are not yet durable: the caller
+    /// fsyncs the returned file before filing it (the run does on its fsync thread,
+    /// see `waiting`, while the next file downloads).
+    pub fn finish(self, modified: Option<SystemTime>) -> io::Result<FinishedDownload> {
         if let Some(expected) = self.expected.filter(|&expected| expected != self.len) {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -228,10 +229,28 @@ impl PartialFile {
         if let Some(modified) = modified {
             self.file.set_times(FileTimes::new().set_modified(modified))?;
         }
+        // The fsync's step is taken here, on the run's thread, before it is handed on.
         step("sync a finished download")?;
-        self.file.sync_all()?;
-        Ok((self.path, self.len, self.hasher.finish()))
+        Ok(FinishedDownload {
+            path: self.path,
+            len: self.len,
+            hash: self.hasher.finish(),
+            file: self.file,
+        })
     }
+}
+
+/// A complete download, still to be fsynced.
+#[derive(Debug)]
+pub struct FinishedDownload {
+    /// The temp file's path.
+    pub path: PathBuf,
+    /// Its length.
+    pub len: u64,
+    /// The hash of its bytes.
+    pub hash: ContentHash,
+    /// The temp file, open: fsync it before filing it.
+    pub file: File,
 }
 
 impl Write for PartialFile {
@@ -291,7 +310,7 @@ mod tests {
         assert_eq!(part.tail(10).unwrap(), bytes[1_234_557..1_234_567]);
         part.write_all(&bytes[1_234_567..]).unwrap();
         assert!(part.is_complete());
-        let (done, _, hash) = part.finish(None).unwrap();
+        let FinishedDownload { path: done, hash, .. } = part.finish(None).unwrap();
         assert_eq!(fs::read(&done).unwrap(), bytes);
         assert_eq!(hash, ContentHash::of_reader(&bytes[..]).unwrap());
     }
@@ -318,7 +337,7 @@ mod tests {
         part.write_all(b"ab").unwrap();
         part.restart().unwrap();
         part.write_all(b"wxyz").unwrap();
-        let (done, _, hash) = part.finish(None).unwrap();
+        let FinishedDownload { path: done, hash, .. } = part.finish(None).unwrap();
         assert_eq!(fs::read(done).unwrap(), b"wxyz");
         assert_eq!(hash, ContentHash::of_reader(&b"wxyz"[..]).unwrap());
     }
@@ -329,7 +348,7 @@ mod tests {
         let mut part = PartialFile::open(&dir.path().join("x.part"), None).unwrap();
         assert!(!part.is_complete());
         part.write_all(&data(5000)).unwrap();
-        let (_, len, hash) = part.finish(None).unwrap();
+        let FinishedDownload { len, hash, .. } = part.finish(None).unwrap();
         assert_eq!(len, 5000);
         assert_eq!(hash, ContentHash::of_reader(&data(5000)[..]).unwrap());
     }
@@ -340,7 +359,7 @@ mod tests {
         let mut part = PartialFile::open(&dir.path().join("x.part"), Some(1)).unwrap();
         part.write_all(b"x").unwrap();
         let when = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_716_718_500);
-        let (done, _, _) = part.finish(Some(when)).unwrap();
+        let done = part.finish(Some(when)).unwrap().path;
         assert_eq!(fs::metadata(done).unwrap().modified().unwrap(), when);
     }
 

@@ -1,10 +1,12 @@
 //! One backup run: list, plan, then for each new file download → verify →
-//! file by date → record → (optionally) delete from the device.
+//! fsync → file by date → record → (optionally) delete from the device.
 //!
 //! The order is what makes a run safe to cut anywhere: a file reaches its
 //! final name only complete and fsynced (by an atomic rename), and the
 //! manifest records it only after that. Whatever is cut short stays in
-//! `DEST/.mtpull/tmp/` and the next run resumes it.
+//! `DEST/.mtpull/tmp/` and the next run resumes it. The fsync runs on a
+//! thread of its own while the next files download (see [`super::waiting`]):
+//! a download is filed once its fsync is done, a few downloads later.
 //!
 //! Folder fsyncs, manifest commits and `--delete-after` deletions are done
 //! per batch of files ([`BATCH_FILES`] or [`BATCH_TIME`]), keeping that order
@@ -40,6 +42,7 @@ use super::select::{Only, Selection};
 use super::staging::{Staged, Turn, adopt_dead, take_turn};
 use super::together::{Bursts, pair_by_content_identifier};
 use super::transfer::{TransferError, download, partial_read_len};
+use super::waiting::{Downloaded, Synced, Waiting};
 use crate::fault_points::{self, step};
 use crate::ptp::DeviceTime;
 use crate::ptp::ObjectHandle;
@@ -480,7 +483,8 @@ fn real_run(
         temps: &temps,
         serial: &plan.serial,
         model,
-        filer: Filer::new(dest_root, Mode::Move),
+        // Each temp file is fsynced before it is filed (by `waiting`'s thread).
+        filer: Filer::new(dest_root, Mode::Move).settled_sources(),
         resolver: DateResolver::system(),
         zone_hints: ZoneHints::new(),
         bursts: Bursts::new(&plan),
@@ -491,6 +495,7 @@ fn real_run(
         pending: Vec::new(),
         pending_contents: HashMap::new(),
         last_commit: Instant::now(),
+        waiting: Waiting::default(),
         staged,
     };
     // The rate is the transfer's: not the wait for an unlock, nor the listing.
@@ -578,35 +583,67 @@ struct Run<'a> {
     /// Where the pending files' bytes are, for duplicates within a batch.
     pending_contents: HashMap<(ContentHash, u64), String>,
     last_commit: Instant,
+    /// Finished downloads whose fsync runs while the next files download.
+    waiting: Waiting<'a>,
     /// Files downloaded whole while the run waited for DEST, now in the temp folder.
     staged: Staged,
 }
 
 impl<'a> Run<'a> {
+    /// Downloads and files `files`; whatever stops the downloads, the finished ones
+    /// are still filed (a failure to file them leaves them whole for the next run).
     fn copy_all(&mut self, files: &'a [RemoteFile]) -> Result<(), PullError> {
+        let downloaded = self.download_all(files);
+        let filed = self.file_waiting();
+        downloaded.and(filed)
+    }
+
+    fn download_all(&mut self, files: &'a [RemoteFile]) -> Result<(), PullError> {
         for file in files {
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(PullError::Interrupted);
             }
-            let outcome = match self.copy(file) {
-                Ok(outcome) => outcome,
+            match self.copy(file) {
+                Ok(Some(synced)) => self.file_synced(synced)?,
+                Ok(None) => {}
                 Err(Failure::File(error)) => {
                     self.manifest
                         .record_failed(self.serial, &file.path, file.size, &error)?;
-                    FileOutcome::Failed { error }
+                    self.finished(file, FileOutcome::Failed { error })?;
                 }
                 Err(Failure::Run(error)) => return Err(error),
-            };
-            self.summary.count(&outcome);
-            self.observer.event(&Event::Finished {
-                file,
-                outcome: &outcome,
-            });
-            if self.pending.len() >= BATCH_FILES
-                || self.last_commit.elapsed() >= self.options.batch_time.unwrap_or(BATCH_TIME)
-            {
-                self.commit()?;
             }
+        }
+        Ok(())
+    }
+
+    /// Files every download still waiting, oldest first.
+    fn file_waiting(&mut self) -> Result<(), PullError> {
+        while let Some(synced) = self.waiting.pop() {
+            self.file_synced(synced)?;
+        }
+        Ok(())
+    }
+
+    /// Files a download whose fsync is done.
+    fn file_synced(&mut self, (downloaded, synced): Synced<'a>) -> Result<(), PullError> {
+        synced.map_err(PullError::disk(&downloaded.path))?;
+        let file = downloaded.file;
+        let outcome = self.file(downloaded)?;
+        self.finished(file, outcome)
+    }
+
+    /// Counts and reports a file done with, and commits the batch when it is due.
+    fn finished(&mut self, file: &RemoteFile, outcome: FileOutcome) -> Result<(), PullError> {
+        self.summary.count(&outcome);
+        self.observer.event(&Event::Finished {
+            file,
+            outcome: &outcome,
+        });
+        if self.pending.len() >= BATCH_FILES
+            || self.last_commit.elapsed() >= self.options.batch_time.unwrap_or(BATCH_TIME)
+        {
+            self.commit()?;
         }
         Ok(())
     }
@@ -628,8 +665,9 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// Download, verify, file, record.
-    fn copy(&mut self, file: &'a RemoteFile) -> Result<FileOutcome, Failure> {
+    /// Downloads and verifies `file`, then leaves it waiting for its fsync. Returns
+    /// the download that has waited longest, to be filed, once enough wait.
+    fn copy(&mut self, file: &'a RemoteFile) -> Result<Option<Synced<'a>>, Failure> {
         let key = file.key(self.serial);
         let temp_path = self.temps.path_for(&key);
         let mut part =
@@ -669,15 +707,26 @@ impl<'a> Run<'a> {
             Ok(None) => {}
             Err(error) => return Err(self.transfer_failed(file, part, error)),
         }
-        let (temp_path, bytes, hash) = part
+        let finished = part
             .finish(file.modified.as_ref().and_then(device_instant))
             .map_err(PullError::disk(&temp_path))?;
+        Ok(self.waiting.push(file, finished))
+    }
+
+    /// Files a download whose fsync is done and queues its record for the batch.
+    fn file(&mut self, downloaded: Downloaded<'a>) -> Result<FileOutcome, PullError> {
+        let Downloaded {
+            file,
+            path: temp_path,
+            len: bytes,
+            hash,
+        } = downloaded;
         let (dest, outcome, dated) = self.file_by_date(file, &temp_path, bytes, &hash)?;
         self.pending_contents.insert((hash, bytes), dest.clone());
         let dest_path = self.dest_root.join(&dest);
         let dest_meta = fs::symlink_metadata(&dest_path).map_err(PullError::disk(&dest_path))?;
         let record = Record {
-            key,
+            key: file.key(self.serial),
             dest: dest.clone(),
             bytes,
             hash,

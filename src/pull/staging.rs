@@ -281,10 +281,11 @@ fn stage(
                 if let Some(note) = note {
                     observer.event(&Event::Note { file, note: &note });
                 }
-                let (_, len, hash) = part
+                let done = part
                     .finish(file.modified.as_ref().and_then(device_instant))
                     .map_err(PullError::disk(&path))?;
-                staging.staged.insert(key, (len, hash));
+                done.file.sync_all().map_err(PullError::disk(&path))?;
+                staging.staged.insert(key, (done.len, done.hash));
             }
             Err(TransferError::Cancelled) => {
                 let _ = part.suspend();

@@ -345,6 +345,9 @@ fn a_disk_that_fills_mid_run_stops_cleanly_and_the_rerun_completes() {
         "{stopped}"
     );
     assert!(matches!(stopped, PullError::Disk { .. }));
+    // The three files before the large one were downloaded and waited for their fsync
+    // while it downloaded: the stop still files and records them.
+    assert_eq!(full.summary.copied, 3, "{:?}", full.summary);
     assert_consistent(&phone, storage, &dest);
 
     fs::remove_file(&filler).unwrap();

@@ -33,7 +33,7 @@ use chrono::NaiveDateTime;
 use std::num::NonZeroUsize;
 use std::sync::atomic::AtomicBool;
 
-use mtpull::fault_points::{self, Action, KILL_AT_VAR, Plan};
+use mtpull::fault_points::{self, Action, KILL_AT_VAR, Plan, TRACE_VAR};
 use mtpull::pull::{BackupOptions, Manifest, Only};
 use mtpull::restore::{DEFAULT_FOLDER, Journal};
 use mtpull::sim::Profile;
@@ -235,6 +235,11 @@ impl Scene {
     /// Runs mtpull with `args`, killed at step `kill_at` when given, against the phone
     /// folder (`phone`), with its state and settings inside the scene.
     fn run(&self, args: &[&OsStr], kill_at: Option<u64>) -> Ended {
+        self.run_traced(args, kill_at, None)
+    }
+
+    /// [`Scene::run`], tracing every step to `trace` when given.
+    fn run_traced(&self, args: &[&OsStr], kill_at: Option<u64>, trace: Option<&Path>) -> Ended {
         let mut command = Command::new(env!("CARGO_BIN_EXE_mtpull"));
         command
             .args(args)
@@ -244,9 +249,13 @@ impl Scene {
             .env("XDG_CONFIG_HOME", self.path("config"))
             .env("MTPULL_SIM_FOLDER", self.path("phone"))
             .env_remove(KILL_AT_VAR)
+            .env_remove(TRACE_VAR)
             .stdin(Stdio::null());
         if let Some(at) = kill_at {
             command.env(KILL_AT_VAR, at.to_string());
+        }
+        if let Some(trace) = trace {
+            command.env(TRACE_VAR, trace);
         }
         let output = command.output().expect("cannot run mtpull");
         match output.status.signal() {
@@ -456,7 +465,61 @@ fn manifest_true(dest: &Path, originals: &BTreeMap<String, Print>, label: &str) 
 
 // --- backup ---
 
+/// Where a backup campaign kills.
+#[derive(Clone, Copy, PartialEq)]
+enum Aim {
+    /// Anywhere: every (3rd) step of the small tree, spread points on the big one.
+    Anywhere,
+    /// While finished downloads wait for their fsync and filing.
+    WhileDownloadsWait,
+}
+
+/// What a backup campaign did.
+struct BackupKills {
+    kills: u64,
+    /// Kills that found a whole download waiting in the temp folder, not yet filed.
+    while_waiting: u64,
+}
+
 fn backup_kills(delete_after: bool, tree: Tree) -> u64 {
+    backup_campaign(delete_after, tree, Aim::Anywhere).kills
+}
+
+/// The steps at which downloads wait to be filed: after a download's fsync was
+/// started ("sync a finished download") and before it is renamed into place (or,
+/// as a duplicate, removed), in the steps of an unkilled run.
+fn while_downloads_wait(log: &[&str]) -> Points {
+    let mut waiting = 0usize;
+    let mut points = Vec::new();
+    for (n, step) in log.iter().enumerate() {
+        if waiting > 0 {
+            points.push(n as u64 + 1);
+        }
+        match *step {
+            "sync a finished download" => waiting += 1,
+            "rename into place" | "remove a duplicate download" => waiting = waiting.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Points::At(points)
+}
+
+/// Whether a whole download waits in DEST's temp folder that is not yet under a
+/// final name (`filed`: the visible files by print).
+fn a_whole_download_waits(
+    dest: &Path,
+    by_print: &HashMap<Print, String>,
+    filed: &BTreeMap<Print, String>,
+) -> bool {
+    let Ok(temps) = fs::read_dir(dest.join(".mtpull/tmp")) else {
+        return false;
+    };
+    temps
+        .map(|entry| print_of_file(&entry.unwrap().path()))
+        .any(|print| by_print.contains_key(&print) && !filed.contains_key(&print))
+}
+
+fn backup_campaign(delete_after: bool, tree: Tree, aim: Aim) -> BackupKills {
     let (template, originals) = phone_template(tree);
     let by_print: HashMap<Print, String> = originals.iter().map(|(p, print)| (*print, p.clone())).collect();
     let media = originals.keys().filter(|p| is_media(p)).count();
@@ -465,9 +528,9 @@ fn backup_kills(delete_after: bool, tree: Tree) -> u64 {
         "backup",
         if delete_after { " --delete-after" } else { "" }
     );
-    let points = match tree {
-        Tree::Small => every_step(),
-        Tree::Big => {
+    let points = match (tree, aim) {
+        (Tree::Small, Aim::Anywhere) => every_step(),
+        _ => {
             let scene = Scene::new();
             link_tree(template.path(), &scene.path("phone"));
             let phone = demo::device_serving(Profile::Android, &scene.path("phone")).unwrap();
@@ -478,11 +541,15 @@ fn backup_kills(delete_after: bool, tree: Tree) -> u64 {
             let log = steps_of(|| {
                 run_backup(&phone, &scene.path("dest"), &options);
             });
-            // The large videos sort last: the writes after the small files' are theirs.
-            spread(&log, "write a download", BIG_FILES + samples().len())
+            match aim {
+                // The large videos sort last: the writes after the small files' are theirs.
+                Aim::Anywhere => spread(&log, "write a download", BIG_FILES + samples().len()),
+                Aim::WhileDownloadsWait => while_downloads_wait(&log),
+            }
         }
     };
-    kill_campaign(name, points, |at| {
+    let while_waiting = std::cell::Cell::new(0);
+    let kills = kill_campaign(name, points, |at| {
         let scene = Scene::new();
         link_tree(template.path(), &scene.path("phone"));
         let dest = scene.path("dest");
@@ -506,6 +573,9 @@ fn backup_kills(delete_after: bool, tree: Tree) -> u64 {
         }
         let label = format!("{name} killed at step {at}");
         let in_dest = whole_and_once(&dest, &by_print, &label);
+        if a_whole_download_waits(&dest, &by_print, &in_dest) {
+            while_waiting.set(while_waiting.get() + 1);
+        }
         manifest_true(&dest, &originals, &label);
         let on_phone = prints(&scene.path("phone"));
         for (path, print) in &originals {
@@ -545,7 +615,67 @@ fn backup_kills(delete_after: bool, tree: Tree) -> u64 {
         }
         no_leftovers(&dest, &label);
         Some(left)
-    })
+    });
+    BackupKills {
+        kills,
+        while_waiting: while_waiting.get(),
+    }
+}
+
+/// The steps a trace lists, in order, each checked to carry the next number.
+fn traced_steps(trace: &Path) -> Vec<String> {
+    let text = fs::read_to_string(trace).unwrap();
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let (n, what) = line
+                .split_once('\t')
+                .unwrap_or_else(|| panic!("not a step: {line:?}"));
+            assert_eq!(n, (i + 1).to_string(), "steps numbered in order: {text}");
+            what.to_owned()
+        })
+        .collect()
+}
+
+/// The power-cut test follows a backup's progress by its trace (`MTPULL_FAULT_TRACE`):
+/// a step is traced before it is done, so a process killed at step N has traced exactly
+/// N steps, the last the one it was killed at.
+#[test]
+fn a_traced_backup_lists_every_step_up_to_where_it_was_killed() {
+    let (template, _) = phone_template(Tree::Small);
+    let run = |kill_at: Option<u64>| {
+        let scene = Scene::new();
+        link_tree(template.path(), &scene.path("phone"));
+        let dest = scene.path("dest");
+        let args: Vec<&OsStr> = vec![
+            "--sim".as_ref(),
+            "android".as_ref(),
+            "backup".as_ref(),
+            dest.as_os_str(),
+            "--delete-after".as_ref(),
+        ];
+        let trace = scene.path("trace");
+        let ended = scene.run_traced(&args, kill_at, Some(&trace));
+        (ended, traced_steps(&trace))
+    };
+    let (ended, whole) = run(None);
+    assert!(matches!(ended, Ended::Finished(output) if output.status.success()));
+    for kind in [
+        "write a download",
+        "rename into place",
+        "commit the manifest",
+        "delete a file from the phone",
+    ] {
+        assert!(
+            whole.iter().any(|s| s == kind),
+            "no {kind:?} in the trace: {whole:?}"
+        );
+    }
+    let middle = whole.len() as u64 / 2;
+    let (ended, cut) = run(Some(middle));
+    assert!(matches!(ended, Ended::Killed));
+    assert_eq!(cut.len() as u64, middle, "killed at step {middle}: {cut:?}");
+    assert_eq!(cut[..], whole[..cut.len()], "the same run, cut short");
 }
 
 #[test]
@@ -556,6 +686,23 @@ fn backup_killed_at_every_step_loses_nothing() {
 #[test]
 fn backup_delete_after_killed_at_every_step_loses_nothing() {
     assert!(backup_kills(true, Tree::Small) >= 10);
+}
+
+/// Killed while finished downloads wait for their fsync (which runs while the next
+/// files download) and their filing: each waiting file is left whole in the temp folder
+/// and filed by the rerun without a transfer; with `--delete-after`, none of them is gone
+/// from the phone.
+#[test]
+fn backup_killed_while_downloads_wait_for_their_fsync_loses_nothing() {
+    for delete_after in [false, true] {
+        let done = backup_campaign(delete_after, Tree::Small, Aim::WhileDownloadsWait);
+        assert!(done.kills >= 5, "only {} kills", done.kills);
+        assert!(
+            done.while_waiting > 0,
+            "no kill found a whole download waiting to be filed ({} kills)",
+            done.kills
+        );
+    }
 }
 
 #[test]

@@ -13,26 +13,29 @@
 # survives (the host kept running), so this models a disk that loses no write it has
 # acknowledged; a disk that also drops its own volatile cache is not modelled.
 #
-# First one uncut boot (a "whole" run, itself checked) measures how long the backup takes
-# here; each cut then comes after a delay drawn uniformly from 0 to 1.25 times that long
-# after the guest says the backup started (so some land after it ended, before writeback).
+# First one uncut boot (a "whole" run, itself checked) records the backup's progress: the
+# steps mtpull traces (MTPULL_FAULT_TRACE: every file-system step, manifest commit and
+# deletion from the phone) and when the host saw each. Each cut then aims at a phase drawn
+# evenly from: before the first file, copying a file, filing, the manifest's commit,
+# deleting from the phone, after the backup ended — a step of that phase, and a point
+# between it and the next — and power_watch.py kills QEMU when the live backup gets
+# there (its pace, not the clock: under load the cuts still spread over the whole run).
 # Cuts alternate between lazy writeback (the guest holds un-fsynced data for a minute: only
 # what mtpull fsynced survives) and the kernel's own.
 #
 # MTPULL=BINARY runs another build (with --no-build).
 #
 # usage: tests/vm/power-cut.sh [--cuts N] [--fs ext4|vfat|exfat] [--seed N] [--cache MODE]
-#                              [--no-build] [--keep-going] [--delay-ms MS] [--span S]
-# --delay-ms cuts every time that long after the start (to reproduce a cut); --span skips
-# the uncut run and draws delays from 0 to S seconds.
-# Results: target/vm/out/power-FS/results.jsonl (one line per cut) and a summary on stdout;
-# a failing cut's two guest outputs and disk image are kept in failed-N/. Exit 1 if any
-# cut broke an invariant.
+#                              [--no-build] [--keep-going] [--out DIR]
+# --out DIR works there instead of target/vm/out/power-FS (two runs at once, each its own).
+# Results: DIR/results.jsonl (one line per run: the uncut one, then each cut) and a
+# summary on stdout; a failing cut's two guest outputs and disk image are kept in
+# failed-N/. Exit 1 if any run broke an invariant.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 vm=$repo/tests/vm
-cuts=3 fs=ext4 seed=$(($(od -An -N2 -tu2 /dev/urandom))) build=1 cache=unsafe keep_going=0 fixed_delay_ms='' span=''
+cuts=3 fs=ext4 seed=$(($(od -An -N2 -tu2 /dev/urandom))) build=1 cache=unsafe keep_going=0 work=''
 while (($#)); do
     case $1 in
         --cuts) cuts=$2; shift 2 ;;
@@ -41,9 +44,8 @@ while (($#)); do
         --cache) cache=$2; shift 2 ;;
         --no-build) build=0; shift ;;
         --keep-going) keep_going=1; shift ;;
-        --delay-ms) fixed_delay_ms=$2; shift 2 ;;
-        --span) span=$2; shift 2 ;;
-        *) sed -n '23,24p' "$0" | sed 's/^# //' >&2; exit 2 ;;
+        --out) work=$(realpath -m "$2"); shift 2 ;;
+        *) sed -n '/^# usage/,/^# --out/p' "$0" | sed 's/^# //' >&2; exit 2 ;;
     esac
 done
 
@@ -57,7 +59,7 @@ if ((build)); then
 fi
 fixture_root=$(python3 "$vm/make-fixture.py" power)
 fixture=$(dirname "$fixture_root")
-work=$repo/target/vm/out/power-$fs
+work=${work:-$repo/target/vm/out/power-$fs}
 rm -rf "$work"
 mkdir -p "$work"
 phone=$work/phone image=$work/disk.img results=$work/results.jsonl
@@ -94,51 +96,57 @@ phone_state() {
     (cd "$phone" && find . -type f -printf '%P\0' | sort -z | xargs -0 -r sha256sum) >"$1"
 }
 
+# fsck_image FILE: the image's fsck (read-only) in FILE, its exit status in FILE.status (a
+# FAT left dirty by a cut is reported, not fatal: verify-power.py decides).
 fsck_image() {
+    local status=0
     case $fs in
         ext4) e2fsck -fn "$image" ;;
         vfat) fsck.vfat -n "$image" ;;
         exfat) fsck.exfat -n "$image" ;;
-    esac >"$1" 2>&1
-    echo $? >"$1.status"
+    esac >"$1" 2>&1 || status=$?
+    echo "$status" >"$1.status"
 }
 
-# The calibration run: whole, uncut, checked like a cut's rerun (--span SECONDS skips it).
-if [[ -z $span ]]; then
-    reset
-    boot whole whole default
-    wait "$guest_pid" || { cat "$work/whole.log" >&2; echo "power-cut: the uncut run failed" >&2; exit 1; }
-    phone_state "$work/whole/phone-after"
-    fsck_image "$work/whole/fsck"
-    python3 "$vm/verify-power.py" whole "$fixture" "$work/whole" --fs "$fs" >>"$results" ||
-        { tail -n 1 "$results" >&2; exit 1; }
-    span=$(<"$work/whole/checks/backup.seconds")
-fi
-echo "power-cut: an uncut backup --delete-after takes ${span}s here; cuts come up to 1.25 times that after it starts" >&2
+# start NAME MODE WRITEBACK: boots a guest and waits until it has started the backup
+# (checks/started); a boot that never gets there (a guest that did not come up) is
+# retried on a fresh phone and disk, twice.
+start() {
+    local attempt
+    for ((attempt = 1; ; attempt++)); do
+        boot "$@"
+        until [[ -f $work/$1/checks/started ]] || ! kill -0 "$guest_pid" 2>/dev/null; do
+            sleep 0.05
+        done
+        [[ -f $work/$1/checks/started ]] && return
+        wait "$guest_pid" || true
+        echo "power-cut: $1: the guest never started the backup (attempt $attempt):" >&2
+        tail -n 5 "$work/$1.log" >&2
+        ((attempt < 3)) || exit 1
+        reset
+    done
+}
+
+# The uncut run: whole, checked like a cut's rerun; its trace is the map the cuts aim by.
+reset
+start whole whole default
+python3 "$vm/power_watch.py" record "$work/whole" "$work/whole.pid" || true
+wait "$guest_pid" || { cat "$work/whole.log" >&2; echo "power-cut: the uncut run failed" >&2; exit 1; }
+phone_state "$work/whole/phone-after"
+fsck_image "$work/whole/fsck"
+python3 "$vm/verify-power.py" whole "$fixture" "$work/whole" --fs "$fs" >>"$results" ||
+    { tail -n 1 "$results" >&2; exit 1; }
+echo "power-cut: the uncut backup --delete-after took $(<"$work/whole/checks/backup.seconds") s" \
+    "and $(wc -l <"$work/whole/checks/steps") steps" >&2
 
 failed=0
 for ((n = 1; n <= cuts; n++)); do
     reset
     writeback=$( ((n % 2)) && echo lazy || echo default)
-    # A delay in [0, 1.25 span] in milliseconds, from bash's seeded RANDOM (15 bits, twice):
-    # about one cut in five comes after the backup has ended, before the guest's writeback.
-    delay_ms=$(awk -v r=$(((RANDOM << 15) | RANDOM)) -v s="$span" 'BEGIN { printf "%d", r / 1073741824 * s * 1250 }')
-    delay_ms=${fixed_delay_ms:-$delay_ms}
-    # A boot that never starts the backup (a guest that did not come up) is no cut: again.
-    for ((attempt = 1; ; attempt++)); do
-        boot run run "$writeback"
-        until [[ -f $work/run/checks/started ]] || ! kill -0 "$guest_pid" 2>/dev/null; do
-            sleep 0.05
-        done
-        [[ -f $work/run/checks/started ]] && break
-        wait "$guest_pid" || true
-        echo "power-cut: cut $n: the guest never started the backup (attempt $attempt):" >&2
-        tail -n 5 "$work/run.log" >&2
-        ((attempt < 3)) || exit 1
-        reset
-    done
-    sleep "$(awk -v ms="$delay_ms" 'BEGIN { printf "%.3f", ms / 1000 }')"
-    kill -KILL "$(<"$work/run.pid")"
+    cut_seed=$(((RANDOM << 15) | RANDOM))
+    start run run "$writeback"
+    python3 "$vm/power_watch.py" cut "$work/run" "$work/run.pid" "$work/whole/timeline.json" --seed "$cut_seed" >/dev/null ||
+        { kill -KILL "$(<"$work/run.pid")" 2>/dev/null; echo "power-cut: cut $n: the watcher failed" >&2; exit 1; }
     wait "$guest_pid" || true
     # What the cut left: which of the phone's files the backup had deleted by then.
     phone_state "$work/run/phone-after"
@@ -147,7 +155,7 @@ for ((n = 1; n <= cuts; n++)); do
     phone_state "$work/check/phone-after"
     fsck_image "$work/check/fsck"
     if ! python3 "$vm/verify-power.py" cut "$fixture" "$work/run" "$work/check" \
-        --fs "$fs" --cut "$n" --delay-ms "$delay_ms" --writeback "$writeback" >>"$results"; then
+        --fs "$fs" --cut "$n" --seed "$cut_seed" --writeback "$writeback" >>"$results"; then
         failed=$((failed + 1))
         mkdir -p "$work/failed-$n"
         cp -a "$work/run" "$work/check" "$work/run.log" "$work/check.log" "$work/failed-$n/"
@@ -155,7 +163,7 @@ for ((n = 1; n <= cuts; n++)); do
         echo "power-cut: cut $n broke an invariant: $(tail -n 1 "$results")" >&2
         ((keep_going)) || break
     fi
-    echo "power-cut: cut $n/$cuts done ($(tail -n 1 "$results" | cut -c1-160))" >&2
+    echo "power-cut: cut $n/$cuts done ($(tail -n 1 "$results" | cut -c1-200))" >&2
 done
 python3 "$vm/verify-power.py" summary "$results"
 ((failed == 0))

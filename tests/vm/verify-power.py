@@ -3,12 +3,14 @@
 one JSON line (power-cut.sh appends it to results.jsonl); exits 1 if an invariant broke.
 
   verify-power.py whole FIXTURE RUN --fs FS  the uncut calibration run
-  verify-power.py cut FIXTURE RUN CHECK --fs FS --cut N --delay-ms MS --writeback MODE
+  verify-power.py cut FIXTURE RUN CHECK --fs FS --cut N --seed N --writeback MODE
   verify-power.py summary RESULTS            totals over results.jsonl, for the README
 
 RUN and CHECK are the two boots' --out folders: checks/ from the guest, phone-after (the
 phone folder's `sha256sum` after that boot), fsck and fsck.status (the image's fsck after
-it). After a cut (what the second boot found before doing anything):
+it); RUN/checks/steps is mtpull's step trace as the cut left it (its last line the step
+the backup had reached: where the cut landed) and RUN/aim.json what power_watch.py aimed
+at. After a cut (what the second boot found before doing anything):
   lost        a file gone from the phone whose bytes are not a visible file in DEST
   corrupted   a visible file in DEST whose bytes are no phone file's (incomplete, mixed)
   duplicated  the same bytes twice in DEST
@@ -25,6 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 from dest_listing import parse
+from power_watch import phase_of
 
 
 def sums(path):
@@ -105,6 +108,10 @@ def final_state(result, phone, folder, fs):
     fsck = Path(folder) / "fsck"
     clean = fsck.with_name("fsck.status").read_text().strip() == "0"
     result.fields["fsck_clean"] = clean
+    if not clean:
+        # What a FAT's fsck found (a cut always leaves the dirty bit): kept for the report.
+        result.fields["fsck_says"] = [line for line in fsck.read_text().splitlines()
+                                      if line and not line.startswith((" ", "fsck", "Leaving"))][:8]
     if not clean and fs == "ext4":
         result.problems(f"e2fsck: {fsck.read_text()[-300:]}")
     result.fields["files_checked"] = result.fields.get("files_checked", 0) + len(phone)
@@ -124,23 +131,32 @@ def whole(fixture, run, options):
     return result.emit()
 
 
+def traced_steps(run):
+    """The names in the run's step trace, whole lines only, in order."""
+    raw = text(run, "steps") or ""
+    return [line.split("\t", 1)[1] for line in raw.split("\n")[:-1] if "\t" in line]
+
+
 def cut(fixture, run, check, options):
     phone = phone_of(fixture)
     events = Counter(l.get("event") for l in json_lines(text(run, "backup.out")))
     on_phone = sums(Path(run) / "phone-after")
     gone = [p for p in phone if p not in on_phone]
     finished = text(run, "backup.status") is not None
-    result = Result(kind="cut", cut=int(options["--cut"]), delay_ms=int(options["--delay-ms"]),
+    steps = traced_steps(run)
+    aim_file = Path(run) / "aim.json"
+    aimed = json.loads(aim_file.read_text()) if aim_file.exists() else {}
+    result = Result(kind="cut", cut=int(options["--cut"]), seed=int(options["--seed"]),
                     writeback=options["--writeback"], filed_before_cut=events["copied"] + events["duplicate"],
-                    deleted_before_cut=len(gone), backup_ended_before_cut=finished)
-    result.fields["phase"] = ("after the backup ended" if finished else
-                              "deleting" if gone else
-                              "filing" if events["copied"] + events["duplicate"] else "before any file was filed")
+                    deleted_before_cut=len(gone), backup_ended_before_cut=finished,
+                    step=len(steps), step_name=steps[-1] if steps else None, **aimed)
+    result.fields["phase"] = "after the backup ended" if finished else phase_of(steps)
     changed = [p for p, d in on_phone.items() if phone.get(p) != d]
     if changed:
         result.problems(f"the phone holds files it did not hold, or changed bytes: {changed[:5]}")
+    # An empty listing is an empty DEST (a cut before the first file was filed).
     raw = text(check, "after-cut.out")
-    if not raw or (text(check, "mount.status") or "").strip() != "0":
+    if raw is None or (text(check, "mount.status") or "").strip() != "0":
         result.problems("the second boot could not mount or list DEST")
         return result.emit()
     after_cut = parse(raw)
@@ -161,7 +177,6 @@ def summary(results):
     rows = [json.loads(line) for line in Path(results).read_text().splitlines() if line.strip()]
     cuts = [r for r in rows if r["kind"] == "cut"]
     total = {key: sum(r[key] for r in rows) for key in ("lost", "corrupted", "duplicated", "leftovers")}
-    phases = Counter(r["phase"] for r in cuts)
     broken = [r["cut"] for r in cuts if r["problems"]]
     whole_runs = [r for r in rows if r["kind"] == "whole"]
     print(f"power cuts: {len(cuts)} (lazy writeback {sum(r['writeback'] == 'lazy' for r in cuts)}); "
@@ -169,11 +184,14 @@ def summary(results):
     print(f"files checked: {sum(r.get('files_checked', 0) for r in rows)}")
     print("lost {lost}, corrupted {corrupted}, duplicated {duplicated}, leftovers {leftovers}".format(**total))
     print(f"cuts with a broken invariant: {broken or 'none'}")
-    print("where the cuts landed: " + ", ".join(f"{phase} {n}" for phase, n in sorted(phases.items())))
+    for what, key in (("where the cuts landed", "phase"), ("what they aimed at", "aimed_phase")):
+        counts = Counter(r.get(key, "(clock-timed)") for r in cuts)
+        print(f"{what}: " + ", ".join(f"{phase} {n}" for phase, n in sorted(counts.items())))
     if cuts:
         deleted = sorted(r["deleted_before_cut"] for r in cuts)
+        steps = sorted(r.get("step", 0) for r in cuts)
         print(f"phone files deleted before the cut: min {deleted[0]}, median {deleted[len(deleted) // 2]}, "
-              f"max {deleted[-1]}; delays {min(r['delay_ms'] for r in cuts)}-{max(r['delay_ms'] for r in cuts)} ms")
+              f"max {deleted[-1]}; step reached: min {steps[0]}, median {steps[len(steps) // 2]}, max {steps[-1]}")
         print(f"fsck clean after the rerun: {sum(r.get('fsck_clean', False) for r in cuts)} of {len(cuts)}")
     return 1 if broken or any(r["problems"] for r in whole_runs) else 0
 

@@ -5,8 +5,9 @@
 #
 #   power-cut.sh run     mounts DEST's filesystem, writes checks/started, then runs
 #                        `mtpull backup DEST --delete-after --json` (its JSON lines stream to
-#                        checks/backup.out, so the host sees how far it got) and waits for
-#                        the host to kill QEMU: an orderly end would sync the disk.
+#                        checks/backup.out, and each step it takes to checks/steps, so the
+#                        host sees how far it got) and waits for the host to kill QEMU: an
+#                        orderly end would sync the disk.
 #   power-cut.sh whole   the same run, uncut, then lists DEST and unmounts (the calibration
 #                        run: how long a backup takes here, and that it is right).
 #   power-cut.sh check   after a cut: mounts (the kernel replays ext4's journal, as when
@@ -46,7 +47,7 @@ backup() {
     local started
     started=$(date +%s.%N)
     echo "$started" >"$out/started"
-    "$MTPULL" backup "$dest" --delete-after --json >"$out/backup.out" 2>"$out/backup.err"
+    MTPULL_FAULT_TRACE=$out/steps "$MTPULL" backup "$dest" --delete-after --json >"$out/backup.out" 2>"$out/backup.err"
     echo $? >"$out/backup.status"
     awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f\n", b - a }' >"$out/backup.seconds"
     log "backup: exit $(<"$out/backup.status") in $(<"$out/backup.seconds") s"

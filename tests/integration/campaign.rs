@@ -297,6 +297,16 @@ fn backup_cut(profile: Profile, options: &BackupOptions, point: Point, held: boo
 /// waits for its folder's fsync, or a record for the manifest's commit: in the order
 /// the run took its steps.
 fn deletions_follow_durable_copies(log: &[&str], label: &str) {
+    // DEST and each parent made for it are fsynced into their parent at once: nothing
+    // filed later makes them durable (a later folder fsync is another folder's).
+    for pair in log.windows(2) {
+        if pair[0] == "make DEST or a parent" {
+            assert_eq!(
+                pair[1], "sync a folder",
+                "{label}: DEST made without fsyncing its parent: {log:?}"
+            );
+        }
+    }
     let (mut unsynced, mut uncommitted) = (false, false);
     for step in log {
         match *step {

@@ -109,8 +109,14 @@ fn delete_after_checks_the_copy_again_right_before_deleting() {
 #[test]
 fn a_rerun_after_a_crash_indexes_what_it_finds_so_nothing_is_filed_twice() {
     let (phone, storage, dest) = backed_up(Profile::Android);
-    // A crash before the first commit: files placed, nothing recorded.
-    fs::remove_dir_all(dest.path().join(".mtpull")).unwrap();
+    // A crash before the first commit: files placed, nothing recorded. The manifest
+    // stays, its tables empty (with no manifest at all the rerun would be a first
+    // backup and index DEST for another reason).
+    let manifest = rusqlite::Connection::open(dest.path().join(".mtpull/manifest.sqlite3")).unwrap();
+    manifest
+        .execute_batch("DELETE FROM files; DELETE FROM contents;")
+        .unwrap();
+    drop(manifest);
     let (rerun, _) = run_backup(&phone, dest.path(), &BackupOptions::default());
     assert!(rerun.succeeded(), "{:?}", rerun.stopped);
     assert_eq!((rerun.summary.copied, rerun.summary.duplicates), (0, 5));
@@ -265,7 +271,18 @@ fn sort_leaves_mtpull_state_alone() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     let d = dest.path().as_os_str();
-    let output = util::mtpull(["sort".as_ref(), d, d, "--move".as_ref()], "UTC");
+    // Every kind of file, so that hidden ones are not passed over for their kind alone.
+    let output = util::mtpull(
+        [
+            "sort".as_ref(),
+            d,
+            d,
+            "--move".as_ref(),
+            "--only".as_ref(),
+            "all".as_ref(),
+        ],
+        "UTC",
+    );
     assert!(output.status.success(), "{output:?}");
     assert!(dest.path().join(".mtpull/manifest.sqlite3").is_file());
     for name in state_before {

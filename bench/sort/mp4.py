@@ -39,7 +39,10 @@ def write_mp4(out: str, unix: int, mdat_len: int, place: bytes) -> None:
     with open(out, "wb") as f:
         f.write(box(b"ftyp", b"isom\0\0\x02\0isomiso2mp41"))
         f.write(struct.pack(">I", mdat_len + 8) + b"mdat")
-        f.write(bytes(mdat_len))
+        # Each clip's media data its own, as a camera's are: sort tells content
+        # duplicates apart by size, then head, so zeroed clips of one size would make
+        # it hash every video whole, a cost no real phone's videos bring.
+        f.write(out.encode().ljust(64, b"\0") + bytes(mdat_len - 64))
         f.write(moov)
 
 
@@ -47,7 +50,8 @@ def main() -> None:
     folder, count, mdat_len = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     for i in range(count):
         place = PLACES[i % len(PLACES)]
-        write_mp4(f"{folder}/clip_{i:05d}.mp4", START_UNIX + i * 5 * 3600, mdat_len, place)
+        clip_len = mdat_len + 4096 * (i % 64)  # videos differ in length
+        write_mp4(f"{folder}/clip_{i:05d}.mp4", START_UNIX + i * 5 * 3600, clip_len, place)
 
 
 if __name__ == "__main__":

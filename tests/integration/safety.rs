@@ -376,3 +376,35 @@ fn a_cut_cross_filesystem_move_is_finished_by_the_next_run() {
         b"photo"
     );
 }
+
+/// A move across filesystems copies into DEST's temp folder first; a cut mid-copy leaves
+/// that copy, which the next run removes before filing anything (the source is still in
+/// SRC, so nothing is lost with it).
+#[test]
+fn a_copy_a_cut_cross_filesystem_move_left_is_removed_by_the_next_run() {
+    let root = tempfile::tempdir().unwrap();
+    let (src, dest) = (root.path().join("src"), root.path().join("dest"));
+    put(&src.join("IMG_20240526_101500.jpg"), b"photo", 1_716_718_500);
+    let temps = dest.join(".mtpull/tmp");
+    fs::create_dir_all(&temps).unwrap();
+    fs::write(temps.join("copy-4242-7.tmp"), b"pho").unwrap();
+    let output = util::mtpull(
+        [
+            "sort".as_ref(),
+            src.as_os_str(),
+            dest.as_os_str(),
+            "--move".as_ref(),
+        ],
+        "UTC",
+    );
+    assert!(output.status.success(), "{output:?}");
+    let left: Vec<_> = fs::read_dir(&temps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left in DEST's temp folder: {left:?}");
+    assert_eq!(
+        fs::read(dest.join("2024/05/26/IMG_20240526_101500.jpg")).unwrap(),
+        b"photo"
+    );
+}

@@ -3,9 +3,10 @@
 //! a crash, a sidecar cut from its photo, leftovers, mtpull's own state sorted, a link
 //! inside DEST, a full stderr, a damaged manifest, files deleted or edited in DEST.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::AtomicBool;
 
 use mtpull::pull::{BackupOptions, Event, FileOutcome, Manifest, PullError};
@@ -272,17 +273,7 @@ fn sort_leaves_mtpull_state_alone() {
         .collect();
     let d = dest.path().as_os_str();
     // Every kind of file, so that hidden ones are not passed over for their kind alone.
-    let output = util::mtpull(
-        [
-            "sort".as_ref(),
-            d,
-            d,
-            "--move".as_ref(),
-            "--only".as_ref(),
-            "all".as_ref(),
-        ],
-        "UTC",
-    );
+    let output = sort_moving(dest.path(), dest.path(), &["--only", "all"]);
     assert!(output.status.success(), "{output:?}");
     assert!(dest.path().join(".mtpull/manifest.sqlite3").is_file());
     for name in state_before {
@@ -321,16 +312,7 @@ fn a_sidecar_cut_from_its_photo_stays_where_it_is() {
     );
     put(&src.join("IMG_20240526_101500.xmp"), b"edits", 1_600_000_000);
     put(&src.join("other.xmp"), b"lonely", 1_600_000_000);
-    let output = util::mtpull(
-        [
-            "sort".as_ref(),
-            src.as_os_str(),
-            dest.as_os_str(),
-            "--move".as_ref(),
-            "--json".as_ref(),
-        ],
-        "UTC",
-    );
+    let output = sort_moving(&src, &dest, &["--json"]);
     assert!(output.status.success(), "{output:?}");
     assert!(src.join("IMG_20240526_101500.xmp").exists(), "the sidecar stays");
     let filed: Vec<String> = util::tree(&dest).into_iter().map(|(p, _)| p).collect();
@@ -356,15 +338,7 @@ fn a_cut_cross_filesystem_move_is_finished_by_the_next_run() {
             to: "2024/05/26/IMG_20240526_101500.jpg".into(),
         })
         .unwrap();
-    let output = util::mtpull(
-        [
-            "sort".as_ref(),
-            src.as_os_str(),
-            dest.as_os_str(),
-            "--move".as_ref(),
-        ],
-        "UTC",
-    );
+    let output = sort_moving(&src, &dest, &[]);
     assert!(output.status.success(), "{output:?}");
     assert!(
         !src.join("IMG_20240526_101500.jpg").exists(),
@@ -388,15 +362,7 @@ fn a_copy_a_cut_cross_filesystem_move_left_is_removed_by_the_next_run() {
     let temps = dest.join(".mtpull/tmp");
     fs::create_dir_all(&temps).unwrap();
     fs::write(temps.join("copy-4242-7.tmp"), b"pho").unwrap();
-    let output = util::mtpull(
-        [
-            "sort".as_ref(),
-            src.as_os_str(),
-            dest.as_os_str(),
-            "--move".as_ref(),
-        ],
-        "UTC",
-    );
+    let output = sort_moving(&src, &dest, &[]);
     assert!(output.status.success(), "{output:?}");
     let left: Vec<_> = fs::read_dir(&temps)
         .unwrap()
@@ -407,4 +373,15 @@ fn a_copy_a_cut_cross_filesystem_move_left_is_removed_by_the_next_run() {
         fs::read(dest.join("2024/05/26/IMG_20240526_101500.jpg")).unwrap(),
         b"photo"
     );
+}
+
+/// `mtpull sort SRC DEST --move` with `more` arguments, in UTC.
+fn sort_moving(src: &Path, dest: &Path, more: &[&str]) -> Output {
+    let moving = [
+        "sort".as_ref(),
+        src.as_os_str(),
+        dest.as_os_str(),
+        "--move".as_ref(),
+    ];
+    util::mtpull(moving.into_iter().chain(more.iter().map(OsStr::new)), "UTC")
 }

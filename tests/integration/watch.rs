@@ -58,6 +58,18 @@ impl Watching<'_> {
     fn next_end(&self) -> Ended {
         self.ended.recv_timeout(PATIENCE).expect("a job ended")
     }
+
+    /// The next job to end, which must have succeeded.
+    fn next_success(&self) -> Ended {
+        let ended = self.next_end();
+        assert!(
+            ended.outcome.succeeded(),
+            "{}: {}",
+            ended.id,
+            ended.outcome.describe()
+        );
+        ended
+    }
 }
 
 /// Runs `script` against a watch backing up with `config` (locks in
@@ -437,13 +449,7 @@ fn two_phones_at_once(
         }
         drop(busy);
         for _ in phones {
-            let ended = w.next_end();
-            assert!(
-                ended.outcome.succeeded(),
-                "{}: {}",
-                ended.id,
-                ended.outcome.describe()
-            );
+            w.next_success();
         }
         // Plugged in again: everything is known, under each phone's own keys.
         for phone in phones {
@@ -568,13 +574,7 @@ fn a_waiting_phone_downloads_while_another_holds_dest_and_files_in_its_turn() {
             w.arrive(phone);
         }
         for _ in phones {
-            let ended = w.next_end();
-            assert!(
-                ended.outcome.succeeded(),
-                "{}: {}",
-                ended.id,
-                ended.outcome.describe()
-            );
+            let ended = w.next_success();
             let summary = &ran(&ended.outcome).summary;
             assert_eq!(
                 summary.copied + summary.duplicates,

@@ -34,6 +34,9 @@ use crate::sort::beneath::Root;
 pub(super) use crate::sort::state::STATE_DIR;
 const DATABASE_FILE: &str = "manifest.sqlite3";
 const SCHEMA_VERSION: i64 = 2;
+/// How long a statement waits for another run's commit (a backup waiting for DEST
+/// reads the manifest while the holder writes it) before it fails.
+const BUSY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS files (
@@ -249,25 +252,30 @@ impl Manifest {
                     source,
                 }
             })?;
-        // Another run may be committing (a backup waiting for DEST plans meanwhile).
-        connection
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|source| ManifestError::Database {
-                path: path.clone(),
-                source,
-            })?;
         let manifest = Self { connection, path };
+        // Another run may be committing (a backup waiting for DEST plans meanwhile).
+        manifest.wait_while_busy()?;
         manifest.check_version()?;
         // Made by a run that has not yet committed its tables: nothing recorded yet.
-        let tables: i64 = manifest
-            .connection
+        Ok(manifest.has_table("files")?.then_some(manifest))
+    }
+
+    /// Waits up to [`BUSY_PATIENCE`] for another run's commit instead of failing at once.
+    fn wait_while_busy(&self) -> Result<(), ManifestError> {
+        self.connection
+            .busy_timeout(BUSY_PATIENCE)
+            .map_err(|e| self.db(e))
+    }
+
+    /// Whether the database holds the table `name` (an older or half-made one may not).
+    fn has_table(&self, name: &str) -> Result<bool, ManifestError> {
+        self.connection
             .query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'files'",
-                [],
+                "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [name],
                 |row| row.get(0),
             )
-            .map_err(|e| manifest.db(e))?;
-        Ok((tables > 0).then_some(manifest))
+            .map_err(|e| self.db(e))
     }
 
     /// The database file.
@@ -288,9 +296,7 @@ impl Manifest {
         self.connection
             .execute_batch("PRAGMA synchronous = EXTRA; PRAGMA foreign_keys = ON;")
             .map_err(|e| self.db(e))?;
-        self.connection
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|e| self.db(e))?;
+        self.wait_while_busy()?;
         self.check_version()?;
         self.connection
             .execute_batch(&format!(
@@ -360,15 +366,7 @@ impl Manifest {
     /// The files of device `serial` a person rejected in a preview (never
     /// offered or copied again unless asked). An older manifest has none.
     pub fn rejected_for(&self, serial: &str) -> Result<HashSet<FileKey>, ManifestError> {
-        let exists: bool = self
-            .connection
-            .query_row(
-                "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'rejected'",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(|e| self.db(e))?;
-        if !exists {
+        if !self.has_table("rejected")? {
             return Ok(HashSet::new());
         }
         self.query(

@@ -120,18 +120,27 @@ impl<'a> Reader<'a> {
     pub fn string(&mut self, what: &'static str) -> DecodeResult<String> {
         let count = usize::from(self.u8(what)?);
         let raw = self.take(count * 2, what)?;
-        let units: Vec<u16> = raw
-            .chunks_exact(2)
-            .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
-            .collect();
         // Devices differ on whether the NUL is counted; stop at the first one either
         // way. A 255th unit can only be the NUL, so at most 254 are text.
-        let end = units
-            .iter()
-            .position(|&u| u == 0)
-            .unwrap_or(units.len())
-            .min(MAX_STRING_UNITS);
-        Ok(String::from_utf16_lossy(&units[..end]))
+        let units = raw
+            .chunks_exact(2)
+            .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+            .take_while(|&unit| unit != 0)
+            .take(MAX_STRING_UNITS);
+        // Names and dates are nearly always ASCII: a byte per unit, in one pass
+        // (a listing reads four strings per object, 100,000 objects on a phone).
+        let mut text = String::with_capacity(count);
+        for unit in units.clone() {
+            match u8::try_from(unit) {
+                Ok(byte) if byte.is_ascii() => text.push(char::from(byte)),
+                _ => {
+                    return Ok(char::decode_utf16(units)
+                        .map(|unit| unit.unwrap_or(char::REPLACEMENT_CHARACTER))
+                        .collect());
+                }
+            }
+        }
+        Ok(text)
     }
 
     /// Reads a PTP array: a `u32` element count, then the elements.
@@ -209,10 +218,11 @@ impl Writer for Vec<u8> {
             self.put_u8(0);
             return;
         }
-        let units: Vec<u16> = s.encode_utf16().take(MAX_STRING_UNITS).collect();
-        self.put_u8(units.len() as u8 + 1);
-        for unit in units.iter().chain(std::iter::once(&0)) {
-            self.put_u16(*unit);
+        let count = s.encode_utf16().take(MAX_STRING_UNITS).count();
+        self.reserve(1 + 2 * (count + 1));
+        self.put_u8(count as u8 + 1);
+        for unit in s.encode_utf16().take(count).chain([0]) {
+            self.put_u16(unit);
         }
     }
     fn put_u16_array(&mut self, values: &[u16]) {

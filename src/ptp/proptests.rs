@@ -97,6 +97,18 @@ proptest! {
         }
     }
 
+    /// Any units at all (lone surrogates, NULs, ASCII beside them) read as the
+    /// standard library's lossy decoding of what comes before the first NUL.
+    #[test]
+    fn strings_read_as_lossy_utf16_up_to_the_nul(units in proptest::collection::vec(
+        prop_oneof![0u16..0x80, any::<u16>(), 0xD800u16..0xE000, Just(0u16)], 0..=255)) {
+        let mut bytes = vec![units.len() as u8];
+        bytes.extend(units.iter().flat_map(|u| u.to_le_bytes()));
+        let text = units.iter().position(|&u| u == 0).map_or(&units[..], |nul| &units[..nul]);
+        let text = &text[..text.len().min(MAX_STRING_UNITS)];
+        prop_assert_eq!(Reader::new(&bytes).string("s").unwrap(), String::from_utf16_lossy(text));
+    }
+
     #[test]
     fn device_info_round_trips(info in device_info()) {
         prop_assert_eq!(DeviceInfo::decode(&info.to_bytes()).unwrap(), info);

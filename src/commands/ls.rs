@@ -239,7 +239,10 @@ fn print(rows: &[Row<'_>], args: &LsArgs) -> io::Result<()> {
 /// Names come from the device: control characters are shown escaped so
 /// that a hostile name cannot drive the terminal.
 fn printable(name: &str) -> Cow<'_, str> {
-    if name.chars().any(char::is_control) {
+    // The bytes first, as nearly every name has none: a control character is a
+    // byte below 0x20, 0x7F, or U+0080-U+009F, which UTF-8 leads with 0xC2.
+    let may_hold_one = name.bytes().any(|b| b < 0x20 || b == 0x7F || b == 0xC2);
+    if may_hold_one && name.chars().any(char::is_control) {
         Cow::Owned(
             name.chars()
                 .map(|c| {
@@ -264,5 +267,9 @@ mod tests {
     fn control_characters_in_names_are_escaped() {
         assert_eq!(printable("IMG_1.jpg"), "IMG_1.jpg");
         assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
+        // C1 controls (U+009B is a terminal's one-byte CSI) and DEL; not the
+        // printable characters whose UTF-8 shares their 0xC2 lead byte.
+        assert_eq!(printable("x\u{9b}2J\u{7f}"), "x\\u{9b}2J\\u{7f}");
+        assert_eq!(printable("© 2024\u{a0}Été"), "© 2024\u{a0}Été");
     }
 }

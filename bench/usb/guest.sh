@@ -161,6 +161,16 @@ download_mtpull() {
 list_mtpull() {
     measure mtpull list "$1" "$MTPULL" ls -r
     verify_listing
+    if (($1 == 1)); then
+        count_transactions
+    fi
+}
+# The listing's transactions, from one more (untimed) run's -v summary: report.py turns
+# the QEMU listing's times into transactions per second with it (every client there makes
+# one GetObjectInfo per file and one GetObjectHandles per folder).
+count_transactions() {
+    "${pin[@]}" "$MTPULL" ls -r -v 2>&1 >/dev/null |
+        sed -nE 's/^([0-9]+) transactions .*/\1/p' >"$VM_OUT/${task_prefix}list-transactions"
 }
 
 # libmtp_object_id NAME TAG: the object id libmtp's mtp-files gives NAME (mtp-getfile takes

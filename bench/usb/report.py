@@ -83,10 +83,15 @@ def main():
         peers = [p for p in PEER_ORDER if p not in NOT_PEERS and seconds_of(task, p)]
         fastest_median = min((statistics.median(seconds_of(task, p)) for p in peers), default=None)
         fastest_best = min((min(seconds_of(task, p)) for p in peers), default=None)
+        # On QEMU's device every client lists with the same transactions (one GetObjectInfo
+        # per file): mtpull's count turns each client's time into transactions per second.
+        # Over GetObjectPropList mtpull makes a handful, the peers thousands: no such column.
+        transactions = number("list-transactions") if task == "list" else 0
+        rate_header = f" transactions/s at mtpull's {transactions:,} |" if transactions else ""
         lines += [f"#### {title}", "",
-                  f"| client | command | verified runs | median s | range s | {unit} | CPU s (median) "
+                  f"| client | command | verified runs | median s | range s | {unit} |{rate_header} CPU s (median) "
                   "| time vs fastest peer |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "|---|---|---|---|---|---|---|---|" + ("---|" if transactions else "")]
         for peer in PEER_ORDER:
             results = by_key.get((task, peer), [])
             if not results:
@@ -97,7 +102,7 @@ def main():
             if not seconds:
                 notes = sorted({r["note"] for r in results})
                 status = results[0]["status"]
-                lines.append(f"| {label} | {command} | 0/{len(results)} | — | — | — | — "
+                lines.append(f"| {label} | {command} | 0/{len(results)} | — | — | — |{' — |' if transactions else ''} — "
                              f"| {status}: {'; '.join(notes)} |")
                 continue
             cpu = statistics.median(float(r["cpu_seconds"]) for r in results if r["status"] == "ok")
@@ -105,9 +110,10 @@ def main():
             amount = amount_of / 1e6 if task.endswith("download") else amount_of
             ratio = (f"{median / fastest_median:.2f}× / {best / fastest_best:.2f}×"
                      if fastest_median else "no peer finished")
+            rate = f" {transactions / median:,.0f} / {transactions / best:,.0f} |" if transactions else ""
             lines.append(f"| {label} | {command} | {len(seconds)}/{len(results)} | {median:.2f} "
-                         f"| {best:.2f}–{max(seconds):.2f} | {amount / median:,.1f} / {amount / best:,.1f} "
-                         f"| {cpu:.2f} | {ratio} |")
+                         f"| {best:.2f}–{max(seconds):.2f} | {amount / median:,.1f} / {amount / best:,.1f} |{rate}"
+                         f" {cpu:.2f} | {ratio} |")
         lines.append("")
     print("\n".join(lines))
 
@@ -120,7 +126,9 @@ def startup_section(by_key):
              "| command | verified runs | wall ms: best / median | CPU ms (user+sys): best / median "
              "| blocked ms (wall − CPU), median |",
              "|---|---|---|---|---|"]
-    for peer, command in (("true", "`true` (process start-up)"), ("mtpull", "`mtpull devices`")):
+    for peer, command in (("true", "`true` (process start-up)"),
+                          ("mtpull-version", "`mtpull --version` (its own start-up, no device)"),
+                          ("mtpull", "`mtpull devices`")):
         results = by_key.get(("startup", peer), [])
         ok = [r for r in results if r["status"] == "ok"]
         if not ok:

@@ -342,6 +342,22 @@ impl Manifest {
         }
     }
 
+    /// Runs `sql` with `params` and hands `each` every row as SQLite yields it:
+    /// nothing is held beyond the row at hand.
+    fn each_row(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        mut each: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<()>,
+    ) -> Result<(), ManifestError> {
+        let mut statement = self.connection.prepare(sql).map_err(|e| self.db(e))?;
+        let mut rows = statement.query(params).map_err(|e| self.db(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.db(e))? {
+            each(row).map_err(|e| self.db(e))?;
+        }
+        Ok(())
+    }
+
     /// Runs `sql` with `params` and collects what `row` makes of each row.
     fn query<T, C: FromIterator<T>>(
         &self,
@@ -613,32 +629,30 @@ impl Manifest {
     /// The records of `serial` whose file in DEST is gone, or whose size or mtime is
     /// not what was recorded (edited, replaced): those files are not backed up any more.
     pub fn stale_keys(&self, dest_root: &Path, serial: &str) -> Result<Vec<FileKey>, ManifestError> {
-        let rows: Vec<(FileKey, String, u64, Option<i64>)> = self.query(
+        let root = Root::open(dest_root).ok();
+        let mut stale = Vec::new();
+        // Each record is checked as it is read: a phone's 100,000 records (with their
+        // DEST paths) are never all in memory beside the listing and the plan.
+        self.each_row(
             "SELECT f.storage, f.path, f.size, f.device_date, f.dest, f.bytes, c.mtime
              FROM files f LEFT JOIN contents c ON c.dest = f.dest WHERE f.serial = ?1",
             [serial],
             |row| {
-                Ok((
-                    key_of(serial, row)?,
-                    row.get(4)?,
-                    row.get::<_, i64>(5)? as u64,
-                    row.get(6)?,
-                ))
+                let dest: String = row.get(4)?;
+                let bytes = row.get::<_, i64>(5)? as u64;
+                let mtime: Option<i64> = row.get(6)?;
+                let meta = root
+                    .as_ref()
+                    .filter(|_| is_visible(&dest))
+                    .and_then(|root| root.open_file(Path::new(&dest)).and_then(|f| f.metadata()).ok());
+                let intact = meta
+                    .is_some_and(|meta| meta.len() == bytes && mtime.is_none_or(|m| m == mtime_of(&meta)));
+                if !intact {
+                    stale.push(key_of(serial, row)?);
+                }
+                Ok(())
             },
         )?;
-        let root = Root::open(dest_root).ok();
-        let mut stale = Vec::new();
-        for (key, dest, bytes, mtime) in rows {
-            let meta = root
-                .as_ref()
-                .filter(|_| is_visible(&dest))
-                .and_then(|root| root.open_file(Path::new(&dest)).and_then(|f| f.metadata()).ok());
-            let intact =
-                meta.is_some_and(|meta| meta.len() == bytes && mtime.is_none_or(|m| m == mtime_of(&meta)));
-            if !intact {
-                stale.push(key);
-            }
-        }
         Ok(stale)
     }
 

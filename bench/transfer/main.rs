@@ -343,16 +343,19 @@ fn many_files(count: u64, rounds: u64) {
         work.path().display()
     );
     print_table(&names, &summaries, total);
+    print_comparison((names[1], &summaries[1]), (names[0], &summaries[0]));
+}
+
+/// One method against another: its best and median wall time, its process's and the
+/// machine's CPU time, each as a percentage over the other's.
+fn print_comparison((name, summary): (&str, &Summary), (base_name, base): (&str, &Summary)) {
     let over = |a: Duration, b: Duration| (a.as_secs_f64() / b.as_secs_f64() - 1.0) * 100.0;
-    let (base, backup) = (&summaries[0], &summaries[1]);
     println!(
-        "  {} vs {}: best {:+.1}%, median {:+.1}%, cpu {:+.1}%, machine cpu {:+.1}%",
-        names[1],
-        names[0],
-        over(backup.best, base.best),
-        over(backup.median, base.median),
-        over(backup.cpu, base.cpu),
-        over(backup.machine, base.machine)
+        "  {name} vs {base_name}: best {:+.1}%, median {:+.1}%, cpu {:+.1}%, machine cpu {:+.1}%",
+        over(summary.best, base.best),
+        over(summary.median, base.median),
+        over(summary.cpu, base.cpu),
+        over(summary.machine, base.machine)
     );
 }
 
@@ -457,17 +460,11 @@ fn main() {
         work.path().display()
     );
     print_table(&names, &summaries, size);
-    let over = |a: Duration, b: Duration| (a.as_secs_f64() / b.as_secs_f64() - 1.0) * 100.0;
     for (peer, compared) in [(1, 2..5), (2, 3..5)] {
-        for (name, summary) in names[compared.clone()].iter().zip(&summaries[compared]) {
-            let base = &summaries[peer];
-            println!(
-                "  {name} vs {}: best {:+.1}%, median {:+.1}%, cpu {:+.1}%, machine cpu {:+.1}%",
-                names[peer],
-                over(summary.best, base.best),
-                over(summary.median, base.median),
-                over(summary.cpu, base.cpu),
-                over(summary.machine, base.machine)
+        for method in compared {
+            print_comparison(
+                (names[method], &summaries[method]),
+                (names[peer], &summaries[peer]),
             );
         }
     }
